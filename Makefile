@@ -1,0 +1,141 @@
+# CAM-OS build.
+#
+# How the final flags are built:
+#   CFLAGS    optimisation and debug info; override freely (the sanitizer
+#             builds do, with BUILD pointing at their own folder)
+#   WARN      the warnings every file must pass, as errors
+#   STD       the language level and feature macros
+#   PKG_*     include and link flags from pkg-config
+#   DEPFLAGS  -MMD -MP: each object writes its header dependencies
+# Objects go to $(BUILD)/ mirroring the source tree; generated protobuf-c code
+# to $(BUILD)/gen/. Quiet unless V=1.
+
+BUILD    ?= build
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+STD      := -std=c11 -D_GNU_SOURCE
+DEPFLAGS := -MMD -MP
+PKGS     := libprotobuf-c libmicrohttpd libnghttp2 zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# nng ships no pkg-config file in Debian 12.
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnng -lpthread -lm
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+ALL_CFLAGS = $(STD) $(CFLAGS) $(WARN) $(DEPFLAGS) -I. -I$(BUILD)/gen $(PKG_CFLAGS) -DCAM_REVISION='"$(REVISION)"' $(EXTRA_CFLAGS)
+LDFLAGS  ?=
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PROTOS       := $(shell find proto -name '*.proto' | sort)
+PROTO_C      := $(patsubst %.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+PROTO_H      := $(PROTO_C:.c=.h)
+COMMON_SRC   := $(sort $(wildcard common/*.c))
+KERNEL_SRC   := $(sort $(shell find kernel -name '*.c'))
+EXPORTER_SRC := $(sort $(wildcard exporter/*.c))
+UNIT_SRC     := $(sort $(shell find tests/common tests/kernel tests/exporter -name 'test_*.c' 2>/dev/null))
+BENCH_SRC    := $(sort $(wildcard tests/bench/*.c))
+TOOL_SRC     := $(sort $(wildcard tests/tools/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+COMMON_OBJ   := $(call obj,$(COMMON_SRC)) $(PROTO_C:.c=.o)
+KERNEL_OBJ   := $(call obj,$(filter-out kernel/main.c,$(KERNEL_SRC)))
+EXPORTER_OBJ := $(call obj,$(filter-out exporter/main.c,$(EXPORTER_SRC)))
+UNIT_BIN     := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
+BENCH_BIN    := $(patsubst %.c,$(BUILD)/%,$(BENCH_SRC))
+TOOL_BIN     := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRC))
+
+LIB_COMMON   := $(BUILD)/libcam-common.a
+LIB_KERNEL   := $(BUILD)/libcam-kernel.a
+LIB_EXPORTER := $(BUILD)/libcam-exporter.a
+
+.PHONY: all deps test unit unit-asan unit-tsan integration bench run install clean tools
+all: $(BUILD)/cam-kernel $(BUILD)/cam-exporter
+
+deps:
+	@./deps/install.sh
+
+# Generated code must exist before anything that includes it compiles,
+# and is kept (make would delete it as an intermediate file).
+.SECONDARY:
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: %.proto
+	@mkdir -p $(BUILD)/gen
+	@echo "  PROTOC  $<"
+	$(Q)protoc-c --proto_path=proto --c_out=$(BUILD)/gen/proto $<
+
+$(BUILD)/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	@echo "  CC      $<"
+	$(Q)$(CC) $(STD) $(CFLAGS) $(DEPFLAGS) -I$(BUILD)/gen/proto $(PKG_CFLAGS) -c $< -o $@
+
+$(LIB_COMMON): $(COMMON_OBJ)
+$(LIB_KERNEL): $(KERNEL_OBJ)
+$(LIB_EXPORTER): $(EXPORTER_OBJ)
+$(LIB_COMMON) $(LIB_KERNEL) $(LIB_EXPORTER):
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/cam-kernel: $(BUILD)/kernel/main.o $(LIB_KERNEL) $(LIB_COMMON)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(BUILD)/cam-exporter: $(BUILD)/exporter/main.o $(LIB_EXPORTER) $(LIB_COMMON)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+# Unit tests, benchmarks and test tools link everything but the two mains.
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_KERNEL) $(LIB_EXPORTER) $(LIB_COMMON)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+
+tools: $(TOOL_BIN)
+
+unit: $(UNIT_BIN)
+	@./tests/run-unit.sh $(BUILD) $(UNIT_BIN)
+
+# The same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer,
+# and under ThreadSanitizer, each in a build folder of its own.
+unit-asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" unit
+unit-tsan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-tsan \
+	  CFLAGS="-O1 -g -fsanitize=thread" CAM_UNDER_TSAN=1 unit
+
+integration: all tools
+	@./tests/integration/run.sh $(BUILD)
+
+test: all
+	@./tests/run-all.sh
+
+bench: all $(BENCH_BIN) tools
+	@./tests/bench/run.sh $(BUILD)
+
+run: all
+	@./scripts/run-local.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/cam-kernel $(BUILD)/cam-exporter $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	for u in kernel/cam-kernel.service exporter/cam-exporter.service; do \
+	  [ -f $$u ] && install -m 0644 $$u $(DESTDIR)$(PREFIX)/lib/systemd/system/ || true; done
+
+clean:
+	rm -rf build build-asan build-tsan
+
+# Modules may add rules of their own (generated files and the like).
+include $(sort $(shell find kernel exporter common -name '*.mk'))
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

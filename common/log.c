@@ -1,0 +1,388 @@
+/*
+ * The asynchronous JSON logger described in log.h.
+ *
+ * The ring is a bounded multi-producer queue (Vyukov's: each slot carries a
+ * sequence number that says whether it is free for the producer at that
+ * position or full for the consumer), so producers never take a lock and
+ * never wait: a full ring means the line is dropped and counted. The logger
+ * thread polls the ring, batching lines into one write(2); when the ring is
+ * empty it sleeps a few milliseconds, so producers never have to wake it.
+ */
+#include "common/log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/metrics.h"
+#include "common/utf8.h"
+#include "common/xmalloc.h"
+
+struct slot {
+	_Atomic size_t seq;
+	size_t len;
+	char buf[CAM_LOG_LINE_MAX];
+};
+
+static struct {
+	struct slot *slots;
+	size_t mask;
+	_Atomic size_t head; /* next position to produce */
+	size_t tail;         /* next position to consume (logger thread only) */
+	_Atomic int running;
+	pthread_t thread;
+	_Atomic uint64_t dropped;
+	_Atomic int level;
+	int fd;
+} ring = { .level = CAM_LOG_INFO, .fd = 2 };
+
+static const char *const level_names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
+
+int cam_log_parse_level(const char *s, enum cam_log_level *out)
+{
+	if (!s)
+		return CAM_EINVAL;
+	if (!strcasecmp(s, "debug"))
+		*out = CAM_LOG_DEBUG;
+	else if (!strcasecmp(s, "info"))
+		*out = CAM_LOG_INFO;
+	else if (!strcasecmp(s, "warn") || !strcasecmp(s, "warning"))
+		*out = CAM_LOG_WARN;
+	else if (!strcasecmp(s, "error"))
+		*out = CAM_LOG_ERROR;
+	else
+		return CAM_EINVAL;
+	return 0;
+}
+
+void cam_log_set_level(enum cam_log_level level)
+{
+	atomic_store(&ring.level, (int)level);
+}
+
+bool cam_log_enabled(enum cam_log_level level)
+{
+	return (int)level >= atomic_load_explicit(&ring.level, memory_order_relaxed);
+}
+
+uint64_t cam_log_dropped(void)
+{
+	return atomic_load(&ring.dropped);
+}
+
+/* Writes all of buf, retrying on EINTR; a broken stderr is ignored. */
+static void write_all(const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(ring.fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Moves what the ring holds into batch writes; returns lines written. */
+static size_t drain(void)
+{
+	static char out[64 * 1024];
+	size_t used = 0, lines = 0;
+
+	for (;;) {
+		struct slot *s = &ring.slots[ring.tail & ring.mask];
+		size_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+
+		if (seq != ring.tail + 1)
+			break; /* empty, or a producer is still filling it */
+		if (used + s->len > sizeof(out)) {
+			write_all(out, used);
+			used = 0;
+		}
+		memcpy(out + used, s->buf, s->len);
+		used += s->len;
+		atomic_store_explicit(&s->seq, ring.tail + ring.mask + 1,
+				      memory_order_release);
+		ring.tail++;
+		lines++;
+	}
+	if (used)
+		write_all(out, used);
+	return lines;
+}
+
+static void *logger_main(void *arg)
+{
+	const struct timespec nap = { 0, 5 * 1000 * 1000 };
+
+	(void)arg;
+	while (atomic_load(&ring.running)) {
+		if (drain() == 0)
+			nanosleep(&nap, NULL);
+	}
+	drain();
+	return NULL;
+}
+
+int cam_log_start(size_t capacity)
+{
+	size_t cap = 16;
+
+	if (atomic_load(&ring.running))
+		return 0;
+	while (cap < capacity)
+		cap <<= 1;
+	ring.slots = cam_xcalloc(cap, sizeof(struct slot));
+	for (size_t i = 0; i < cap; i++)
+		atomic_init(&ring.slots[i].seq, i);
+	ring.mask = cap - 1;
+	atomic_store(&ring.head, 0);
+	ring.tail = 0;
+	atomic_store(&ring.running, 1);
+	if (pthread_create(&ring.thread, NULL, logger_main, NULL) != 0) {
+		atomic_store(&ring.running, 0);
+		free(ring.slots);
+		ring.slots = NULL;
+		return CAM_EINTERNAL;
+	}
+	return 0;
+}
+
+void cam_log_stop(void)
+{
+	if (!atomic_exchange(&ring.running, 0))
+		return;
+	pthread_join(ring.thread, NULL);
+	free(ring.slots);
+	ring.slots = NULL;
+}
+
+/* Queues a finished line; drops and counts it when the ring is full. */
+static void enqueue(const char *buf, size_t len)
+{
+	size_t pos = atomic_load_explicit(&ring.head, memory_order_relaxed);
+
+	if (!atomic_load_explicit(&ring.running, memory_order_acquire) || !ring.slots) {
+		write_all(buf, len);
+		return;
+	}
+	for (;;) {
+		struct slot *s = &ring.slots[pos & ring.mask];
+		size_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+		intptr_t diff = (intptr_t)seq - (intptr_t)pos;
+
+		if (diff == 0) {
+			if (atomic_compare_exchange_weak_explicit(
+				    &ring.head, &pos, pos + 1, memory_order_relaxed,
+				    memory_order_relaxed)) {
+				memcpy(s->buf, buf, len);
+				s->len = len;
+				atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+				return;
+			}
+		} else if (diff < 0) {
+			atomic_fetch_add_explicit(&ring.dropped, 1, memory_order_relaxed);
+			return;
+		} else {
+			pos = atomic_load_explicit(&ring.head, memory_order_relaxed);
+		}
+	}
+}
+
+size_t cam_json_escape(char *buf, size_t cap, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+
+	if (cap == 0)
+		return 0;
+	while (*p) {
+		char esc[8];
+		const char *piece = esc;
+		size_t plen, seq = cam_utf8_seq(p);
+
+		if (seq == 0) {
+			piece = "\\ufffd"; /* invalid UTF-8 byte */
+			plen = 6;
+			seq = 1;
+		} else if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p;
+			plen = 2;
+		} else if (*p == '\n') {
+			piece = "\\n";
+			plen = 2;
+		} else if (*p == '\t') {
+			piece = "\\t";
+			plen = 2;
+		} else if (*p == '\r') {
+			piece = "\\r";
+			plen = 2;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+			plen = 6;
+		} else {
+			piece = (const char *)p;
+			plen = seq;
+		}
+		if (o + plen >= cap)
+			break;
+		memcpy(buf + o, piece, plen);
+		o += plen;
+		p += seq;
+	}
+	buf[o] = '\0';
+	return o;
+}
+
+static void append_raw(struct cam_log_line *l, const char *s, size_t n)
+{
+	/* Keep room for the closing "}\n". */
+	if (l->len + n + 2 >= sizeof(l->buf)) {
+		l->truncated = true;
+		return;
+	}
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+}
+
+static void append_key(struct cam_log_line *l, const char *key)
+{
+	char tmp[160];
+	size_t n = 0;
+
+	tmp[n++] = ',';
+	tmp[n++] = '"';
+	n += cam_json_escape(tmp + n, sizeof(tmp) - n - 3, key);
+	tmp[n++] = '"';
+	tmp[n++] = ':';
+	append_raw(l, tmp, n);
+}
+
+static void append_string(struct cam_log_line *l, const char *val)
+{
+	char tmp[CAM_LOG_LINE_MAX];
+	size_t n = 0;
+
+	tmp[n++] = '"';
+	n += cam_json_escape(tmp + n, sizeof(tmp) - n - 2, val ? val : "");
+	tmp[n++] = '"';
+	append_raw(l, tmp, n);
+}
+
+bool cam_log_begin(struct cam_log_line *l, enum cam_log_level level,
+		   const char *component, const char *message)
+{
+	struct timespec ts;
+	struct tm tm;
+	char head[96];
+	int n;
+
+	if (!cam_log_enabled(level))
+		return false;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = snprintf(head, sizeof(head),
+		     "{\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\","
+		     "\"level\":\"%s\"",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L,
+		     level_names[level]);
+	l->len = 0;
+	l->truncated = false;
+	append_raw(l, head, (size_t)n);
+	cam_log_str(l, "component", component);
+	if (message)
+		cam_log_str(l, "message", message);
+	return true;
+}
+
+void cam_log_str(struct cam_log_line *l, const char *key, const char *val)
+{
+	append_key(l, key);
+	append_string(l, val);
+}
+
+void cam_log_num(struct cam_log_line *l, const char *key, double val)
+{
+	char tmp[40];
+	int n;
+
+	append_key(l, key);
+	if (!isfinite(val))
+		n = snprintf(tmp, sizeof(tmp), "null");
+	else
+		n = snprintf(tmp, sizeof(tmp), "%.6g", val);
+	append_raw(l, tmp, (size_t)n);
+}
+
+void cam_log_int(struct cam_log_line *l, const char *key, int64_t val)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)val);
+
+	append_key(l, key);
+	append_raw(l, tmp, (size_t)n);
+}
+
+void cam_log_bool(struct cam_log_line *l, const char *key, bool val)
+{
+	append_key(l, key);
+	append_raw(l, val ? "true" : "false", val ? 4 : 5);
+}
+
+void cam_log_end(struct cam_log_line *l)
+{
+	if (l->truncated) {
+		static const char mark[] = ",\"truncated\":true";
+		if (l->len + sizeof(mark) + 2 < sizeof(l->buf)) {
+			memcpy(l->buf + l->len, mark, sizeof(mark) - 1);
+			l->len += sizeof(mark) - 1;
+		}
+	}
+	l->buf[l->len++] = '}';
+	l->buf[l->len++] = '\n';
+	enqueue(l->buf, l->len);
+}
+
+void cam_log(enum cam_log_level level, const char *component, const char *fmt, ...)
+{
+	struct cam_log_line l;
+	char msg[512];
+	va_list ap;
+
+	if (!cam_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cam_log_begin(&l, level, component, msg))
+		cam_log_end(&l);
+}
+
+static void collect_dropped(void *arg)
+{
+	cam_gauge_set(arg, (double)cam_log_dropped());
+}
+
+void cam_log_register_metrics(void)
+{
+	cam_family *f;
+
+	if (cam_family_register(&(struct cam_family_desc){
+					.name = "cam_os_log_lines_dropped_total",
+					.help = "Log lines dropped because the logger's ring was full.",
+					.type = CAM_COUNTER,
+				},
+				&f, NULL) == 0)
+		cam_metrics_add_collector(collect_dropped, cam_series_get(f, NULL));
+}

@@ -1,0 +1,159 @@
+/*
+ * The metrics core: counters, gauges and histograms with labels.
+ *
+ * Families are registered once (name, help, type, label names, buckets) in
+ * the process-wide registry, the one piece of global mutable state CAM-OS
+ * allows. A series is one label-value set of a family. Updating a series
+ * (cam_counter_add, cam_histogram_observe, cam_gauge_add) touches only the
+ * calling thread's shard: thread-local, cache-line aligned cells, no lock,
+ * no atomic read-modify-write, no syscall, and no allocation once this
+ * thread has used this series before (the first use allocates its cell).
+ * cam_metrics_collect() sums every shard into one cumulative snapshot; only
+ * it (and series creation) takes the registry lock.
+ *
+ * Series made from request data obey a per-family and a global limit; a
+ * refused series is counted in cam_os_metrics_series_rejected_total{family}.
+ *
+ * Families and series live until cam_metrics_reset() (tests only); pointers
+ * to them stay valid, so callers resolve a series once and keep it.
+ */
+#ifndef CAM_METRICS_H
+#define CAM_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cam_family cam_family;
+typedef struct cam_series cam_series;
+
+enum cam_metric_type {
+	CAM_COUNTER = 1,
+	CAM_GAUGE = 2,
+	CAM_HISTOGRAM = 3,
+};
+
+#define CAM_METRICS_MAX_LABELS 8
+#define CAM_METRICS_MAX_BUCKETS 32
+#define CAM_METRICS_MAX_NAME 128
+#define CAM_METRICS_MAX_LABEL_VALUE 256
+#define CAM_METRICS_MAX_HELP 512
+
+/* Everything that defines a family. Strings are copied at registration. */
+struct cam_family_desc {
+	const char *name;
+	const char *help;
+	enum cam_metric_type type;
+	const char *unit;             /* optional, e.g. "seconds" */
+	const char *const *label_names; /* NULL-terminated, may be NULL */
+	const double *buckets;        /* histograms: strictly increasing bounds */
+	size_t nbuckets;              /* 0 for histograms means default buckets */
+	size_t max_series;            /* 0: the registry's default per-family limit */
+};
+
+/*
+ * Registers a family and returns it in *out. Registering the same name again
+ * with the same type and label names returns the existing family (0);
+ * another type or other labels give CAM_ETYPE. Bad names (Prometheus rules:
+ * [a-zA-Z_:][a-zA-Z0-9_:]* for metrics, [a-zA-Z_][a-zA-Z0-9_]* and no "__"
+ * prefix for labels), bad buckets or too many labels give CAM_EINVAL;
+ * *why, when not NULL, then points at a static text saying what was wrong.
+ * More families than the registry holds gives CAM_ELIMIT.
+ */
+int cam_family_register(const struct cam_family_desc *desc, cam_family **out,
+			const char **why);
+
+/* Looks up a family by name; NULL if there is none. */
+cam_family *cam_family_find(const char *name);
+enum cam_metric_type cam_family_type(const cam_family *f);
+const char *cam_family_name(const cam_family *f);
+size_t cam_family_label_count(const cam_family *f);
+
+/*
+ * Returns the series of family f for these label values (one per label
+ * name, in order; NULL when the family has no labels), creating it when
+ * needed. Returns NULL when the series would pass the family's or the global
+ * limit (the refusal is counted) or when a value is invalid UTF-8 or longer
+ * than CAM_METRICS_MAX_LABEL_VALUE. Takes the family lock: resolve series
+ * once, outside hot loops, where the labels allow it.
+ */
+cam_series *cam_series_get(cam_family *f, const char *const *label_values);
+
+/* Hot-path updates. All accept NULL (a refused series) and do nothing. */
+void cam_counter_add(cam_series *s, double v); /* v >= 0 */
+void cam_counter_inc(cam_series *s);
+void cam_gauge_add(cam_series *s, double v); /* per-thread deltas */
+void cam_histogram_observe(cam_series *s, double v);
+
+/*
+ * Sets a gauge, or a counter that a collector reads from elsewhere (for
+ * example process_cpu_seconds_total). The value is stored in the series
+ * itself, added to any per-thread deltas; not for hot paths.
+ */
+void cam_gauge_set(cam_series *s, double v);
+
+/* Limits on series made at run time. Defaults: 1000 per family, 20000 in all. */
+void cam_metrics_set_limits(size_t per_family, size_t global);
+size_t cam_metrics_series_count(void);
+
+/*
+ * A collector runs inside cam_metrics_collect() before the shards are read,
+ * to refresh gauges from the outside world (process_* and so on). Runs with
+ * the registry lock not held.
+ */
+typedef void (*cam_metrics_collector)(void *arg);
+void cam_metrics_add_collector(cam_metrics_collector fn, void *arg);
+
+/*
+ * A collected value of one series, read by cam_metrics_collect's visitor.
+ * For histograms, buckets[i] is the non-cumulative count of bucket i
+ * (nbuckets of the family plus one for +Inf), sum and count as usual.
+ */
+struct cam_series_value {
+	const char *const *label_values;
+	double value;
+	const uint64_t *buckets;
+	double sum;
+	uint64_t count;
+};
+
+struct cam_family_info {
+	const char *name;
+	const char *help;
+	const char *unit;
+	enum cam_metric_type type;
+	const char *const *label_names;
+	size_t nlabels;
+	const double *buckets;
+	size_t nbuckets;
+	size_t nseries;
+};
+
+/*
+ * Walks every family and series with their values summed over all threads.
+ * family() is called once per family, then series() once per series of it.
+ * The registry lock is held throughout: the visitors must not register or
+ * look up metrics.
+ */
+struct cam_metrics_visitor {
+	void (*family)(void *arg, const struct cam_family_info *info);
+	void (*series)(void *arg, const struct cam_family_info *info,
+		       const struct cam_series_value *value);
+	void *arg;
+};
+void cam_metrics_collect(const struct cam_metrics_visitor *v);
+
+/*
+ * Drops every family, series and shard. For tests: no other thread may use
+ * the metrics core while it runs, and every pointer handed out is invalid.
+ */
+void cam_metrics_reset(void);
+
+/* Default histogram buckets (seconds): 50us .. 10s. */
+extern const double cam_metrics_default_buckets[];
+extern const size_t cam_metrics_default_nbuckets;
+
+/* Validation used by registration, for callers that check names early. */
+int cam_metric_name_valid(const char *name);
+int cam_label_name_valid(const char *name);
+
+#endif

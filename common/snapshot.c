@@ -1,0 +1,228 @@
+/*
+ * Snapshot building, packing and checking, as snapshot.h describes.
+ *
+ * A built snapshot is an ordinary protobuf-c tree whose every part comes
+ * from malloc, so protobuf-c's own free_unpacked releases it.
+ */
+#include "common/snapshot.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/metrics.h"
+#include "common/utf8.h"
+#include "common/xmalloc.h"
+
+struct builder {
+	Cam__Bus__Snapshot *snap;
+	size_t cap;
+	Cam__Bus__Family *cur;
+};
+
+static char **copy_strings(const char *const *src, size_t n)
+{
+	char **out;
+
+	if (n == 0)
+		return NULL;
+	out = cam_xmalloc(n * sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		out[i] = cam_xstrdup(src[i]);
+	return out;
+}
+
+static void on_family(void *arg, const struct cam_family_info *info)
+{
+	struct builder *b = arg;
+	Cam__Bus__Family *f = cam_xmalloc(sizeof(*f));
+
+	cam__bus__family__init(f);
+	f->name = cam_xstrdup(info->name);
+	f->help = cam_xstrdup(info->help);
+	f->unit = cam_xstrdup(info->unit);
+	f->type = (Cam__Bus__MetricType)info->type;
+	f->n_label_names = info->nlabels;
+	f->label_names = copy_strings(info->label_names, info->nlabels);
+	if (info->type == CAM_HISTOGRAM && info->nbuckets) {
+		f->n_bucket_bounds = info->nbuckets;
+		f->bucket_bounds = cam_xmalloc(info->nbuckets * sizeof(double));
+		memcpy(f->bucket_bounds, info->buckets, info->nbuckets * sizeof(double));
+	}
+	if (info->nseries)
+		f->series = cam_xmalloc(info->nseries * sizeof(*f->series));
+
+	if (b->snap->n_families == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 64;
+		b->snap->families = cam_xrealloc(b->snap->families,
+						 b->cap * sizeof(*b->snap->families));
+	}
+	b->snap->families[b->snap->n_families++] = f;
+	b->cur = f;
+}
+
+static void on_series(void *arg, const struct cam_family_info *info,
+		      const struct cam_series_value *v)
+{
+	struct builder *b = arg;
+	Cam__Bus__Series *s = cam_xmalloc(sizeof(*s));
+
+	cam__bus__series__init(s);
+	s->n_label_values = info->nlabels;
+	s->label_values = copy_strings(v->label_values, info->nlabels);
+	if (info->type == CAM_HISTOGRAM) {
+		s->n_bucket_counts = info->nbuckets + 1;
+		s->bucket_counts = cam_xmalloc(s->n_bucket_counts * sizeof(uint64_t));
+		memcpy(s->bucket_counts, v->buckets, s->n_bucket_counts * sizeof(uint64_t));
+		s->sum = v->sum;
+		s->count = v->count;
+	} else {
+		s->value = v->value;
+	}
+	b->cur->series[b->cur->n_series++] = s;
+}
+
+Cam__Bus__Snapshot *cam_snapshot_build(const struct cam_snapshot_meta *meta)
+{
+	struct builder b = { 0 };
+	struct cam_metrics_visitor v = { on_family, on_series, &b };
+
+	b.snap = cam_xmalloc(sizeof(*b.snap));
+	cam__bus__snapshot__init(b.snap);
+	b.snap->sequence = meta->sequence;
+	b.snap->instance_id = cam_xstrdup(meta->instance_id ? meta->instance_id : "");
+	b.snap->start_time_seconds = meta->start_time_seconds;
+	b.snap->timestamp_ms = meta->timestamp_ms;
+	b.snap->publish_interval_ms = meta->publish_interval_ms;
+	b.snap->version = cam_xstrdup(meta->version ? meta->version : "");
+	cam_metrics_collect(&v);
+	return b.snap;
+}
+
+void cam_snapshot_free(Cam__Bus__Snapshot *s)
+{
+	if (s)
+		cam__bus__snapshot__free_unpacked(s, NULL);
+}
+
+int cam_snapshot_pack(const Cam__Bus__Snapshot *s, uint8_t **buf, size_t *len)
+{
+	Cam__Bus__Envelope env = CAM__BUS__ENVELOPE__INIT;
+	size_t n;
+
+	env.body_case = CAM__BUS__ENVELOPE__BODY_SNAPSHOT;
+	env.snapshot = (Cam__Bus__Snapshot *)s;
+	n = cam__bus__envelope__get_packed_size(&env);
+	if (n > CAM_BUS_MAX_SNAPSHOT)
+		return CAM_ELIMIT;
+	*buf = malloc(n ? n : 1);
+	if (!*buf)
+		return CAM_ENOMEM;
+	*len = cam__bus__envelope__pack(&env, *buf);
+	return 0;
+}
+
+static bool label_values_valid(const Cam__Bus__Series *s)
+{
+	for (size_t i = 0; i < s->n_label_values; i++) {
+		size_t len;
+		if (!cam_utf8_valid(s->label_values[i], &len) ||
+		    len > CAM_METRICS_MAX_LABEL_VALUE)
+			return false;
+	}
+	return true;
+}
+
+static const char *check_family(const Cam__Bus__Family *f)
+{
+	bool hist = f->type == CAM__BUS__METRIC_TYPE__HISTOGRAM;
+	size_t len;
+
+	if (!cam_metric_name_valid(f->name))
+		return "invalid metric name";
+	if (f->type < CAM__BUS__METRIC_TYPE__COUNTER ||
+	    f->type > CAM__BUS__METRIC_TYPE__HISTOGRAM)
+		return "unknown metric type";
+	if (!cam_utf8_valid(f->help, &len) || !cam_utf8_valid(f->unit, &len))
+		return "help or unit is not UTF-8";
+	if (f->n_label_names > CAM_METRICS_MAX_LABELS)
+		return "too many label names";
+	for (size_t i = 0; i < f->n_label_names; i++)
+		if (!cam_label_name_valid(f->label_names[i]))
+			return "invalid label name";
+	if (f->n_bucket_bounds > CAM_METRICS_MAX_BUCKETS ||
+	    (!hist && f->n_bucket_bounds))
+		return "bucket bounds on a non-histogram, or too many";
+	for (size_t i = 0; i < f->n_bucket_bounds; i++)
+		if (!isfinite(f->bucket_bounds[i]) ||
+		    (i && !(f->bucket_bounds[i] > f->bucket_bounds[i - 1])))
+			return "bucket bounds not finite and increasing";
+	for (size_t k = 0; k < f->n_series; k++) {
+		const Cam__Bus__Series *s = f->series[k];
+
+		if (s->n_label_values != f->n_label_names)
+			return "label value count differs from label names";
+		if (!label_values_valid(s))
+			return "label value not UTF-8 or too long";
+		if (hist ? s->n_bucket_counts != f->n_bucket_bounds + 1
+			 : s->n_bucket_counts != 0)
+			return "bucket count does not match the bounds";
+	}
+	return NULL;
+}
+
+static bool name_seen(const Cam__Bus__Snapshot *s, size_t upto)
+{
+	for (size_t i = 0; i < upto; i++)
+		if (strcmp(s->families[i]->name, s->families[upto]->name) == 0)
+			return true;
+	return false;
+}
+
+Cam__Bus__Envelope *cam_snapshot_unpack(const uint8_t *buf, size_t len,
+					const char **why)
+{
+	Cam__Bus__Envelope *e;
+	const Cam__Bus__Snapshot *s;
+
+	if (len > CAM_BUS_MAX_SNAPSHOT) {
+		*why = "message larger than the snapshot limit";
+		return NULL;
+	}
+	e = cam__bus__envelope__unpack(NULL, len, buf);
+	if (!e) {
+		*why = "not a protobuf Envelope (garbage or truncated)";
+		return NULL;
+	}
+	if (e->body_case != CAM__BUS__ENVELOPE__BODY_SNAPSHOT || !e->snapshot) {
+		*why = "envelope holds no snapshot";
+		goto out_free;
+	}
+	s = e->snapshot;
+	if (s->n_families > 4096) {
+		*why = "too many families";
+		goto out_free;
+	}
+	for (size_t i = 0; i < s->n_families; i++) {
+		const char *bad = check_family(s->families[i]);
+		if (bad) {
+			*why = bad;
+			goto out_free;
+		}
+		if (name_seen(s, i)) {
+			*why = "duplicate family name";
+			goto out_free;
+		}
+	}
+	return e;
+out_free:
+	cam__bus__envelope__free_unpacked(e, NULL);
+	return NULL;
+}
+
+void cam_snapshot_unpacked_free(Cam__Bus__Envelope *e)
+{
+	if (e)
+		cam__bus__envelope__free_unpacked(e, NULL);
+}

@@ -1,0 +1,50 @@
+/*
+ * Snapshots: the metrics registry as a cam.bus.Snapshot message.
+ *
+ * The kernel builds one from its registry and packs it into an Envelope for
+ * the bus; the exporter unpacks and checks what arrives (a well-formed
+ * protobuf can still say nonsense) and builds one of its own registry for
+ * its self-metrics, so one renderer serves both.
+ */
+#ifndef CAM_SNAPSHOT_H
+#define CAM_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/bus.pb-c.h"
+
+/* Largest packed snapshot accepted either way. */
+#define CAM_BUS_MAX_SNAPSHOT (64u * 1024 * 1024)
+
+struct cam_snapshot_meta {
+	uint64_t sequence;
+	const char *instance_id;
+	double start_time_seconds;
+	int64_t timestamp_ms;
+	uint32_t publish_interval_ms;
+	const char *version;
+};
+
+/*
+ * Collects the registry into a snapshot tree. Free with cam_snapshot_free.
+ * Never fails (allocation failure aborts).
+ */
+Cam__Bus__Snapshot *cam_snapshot_build(const struct cam_snapshot_meta *meta);
+void cam_snapshot_free(Cam__Bus__Snapshot *s);
+
+/* Packs a snapshot into an Envelope; *buf is malloc'd, caller frees. */
+int cam_snapshot_pack(const Cam__Bus__Snapshot *s, uint8_t **buf, size_t *len);
+
+/*
+ * Unpacks an Envelope holding a snapshot and checks it: metric and label
+ * names valid, label value counts match, histogram bucket bounds increasing
+ * and bucket counts one more than bounds, no duplicate family names.
+ * Returns NULL with *why set (static text) when anything is wrong; free the
+ * result with cam_snapshot_unpacked_free.
+ */
+Cam__Bus__Envelope *cam_snapshot_unpack(const uint8_t *buf, size_t len,
+					const char **why);
+void cam_snapshot_unpacked_free(Cam__Bus__Envelope *e);
+
+#endif

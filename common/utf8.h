@@ -1,0 +1,14 @@
+/* Strict UTF-8 checks shared by the metrics core, the logger and the codec. */
+#ifndef CAM_UTF8_H
+#define CAM_UTF8_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is invalid
+ * (overlong, surrogate, past U+10FFFF, truncated). p[0] must not be NUL. */
+size_t cam_utf8_seq(const unsigned char *p);
+/* True when the NUL-terminated s is valid UTF-8; *len gets strlen(s). */
+bool cam_utf8_valid(const char *s, size_t *len);
+
+#endif

@@ -1,0 +1,172 @@
+/*
+ * The publisher thread (see publisher.h). It also counts its own work:
+ * snapshots published, failed sends, and how long collecting took, so an
+ * operator can see the cost of metrics in the metrics.
+ */
+#include "kernel/publisher.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/snapshot.h"
+#include "common/xmalloc.h"
+
+struct cam_publisher {
+	struct cam_publisher_opts o;
+	char *instance_id;
+	char *version;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stopping;
+	_Atomic uint64_t sequence;
+	cam_series *published, *send_errors, *collect_seconds, *bytes;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void publish_once(cam_publisher *p)
+{
+	struct cam_snapshot_meta meta = {
+		.sequence = atomic_load(&p->sequence) + 1,
+		.instance_id = p->instance_id,
+		.start_time_seconds = p->o.start_time_seconds,
+		.timestamp_ms = now_ms(),
+		.publish_interval_ms = p->o.interval_ms,
+		.version = p->version,
+	};
+	double t0 = mono_s();
+	Cam__Bus__Snapshot *snap = cam_snapshot_build(&meta);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	cam_histogram_observe(p->collect_seconds, mono_s() - t0);
+	rc = cam_snapshot_pack(snap, &buf, &len);
+	cam_snapshot_free(snap);
+	if (rc == 0)
+		rc = cam_bus_send(p->o.bus, buf, len);
+	free(buf);
+	if (rc) {
+		cam_counter_inc(p->send_errors);
+		cam_log(CAM_LOG_WARN, "publisher", "snapshot %llu not sent: %s",
+			(unsigned long long)meta.sequence, cam_strerror(rc));
+		return;
+	}
+	atomic_store(&p->sequence, meta.sequence);
+	cam_counter_inc(p->published);
+	cam_gauge_set(p->bytes, (double)len);
+}
+
+static void *publisher_main(void *arg)
+{
+	cam_publisher *p = arg;
+	struct timespec next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	pthread_mutex_lock(&p->lock);
+	while (!p->stopping) {
+		next.tv_sec += p->o.interval_ms / 1000;
+		next.tv_nsec += (long)(p->o.interval_ms % 1000) * 1000000L;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_unlock(&p->lock);
+		publish_once(p);
+		pthread_mutex_lock(&p->lock);
+		while (!p->stopping &&
+		       pthread_cond_timedwait(&p->cond, &p->lock, &next) == 0)
+			;
+	}
+	pthread_mutex_unlock(&p->lock);
+	publish_once(p); /* the final figures, for a clean shutdown */
+	return NULL;
+}
+
+static cam_series *own_metric(const char *name, const char *help,
+			      enum cam_metric_type type)
+{
+	cam_family *f;
+
+	if (cam_family_register(&(struct cam_family_desc){ .name = name,
+							   .help = help,
+							   .type = type },
+				&f, NULL))
+		return NULL;
+	return cam_series_get(f, NULL);
+}
+
+int cam_publisher_start(const struct cam_publisher_opts *o, cam_publisher **out)
+{
+	cam_publisher *p = cam_xcalloc(1, sizeof(*p));
+	pthread_condattr_t ca;
+
+	p->o = *o;
+	p->instance_id = cam_xstrdup(o->instance_id);
+	p->version = cam_xstrdup(o->version);
+	p->published = own_metric("cam_os_bus_snapshots_published_total",
+				  "Snapshots the kernel published on the bus.", CAM_COUNTER);
+	p->send_errors = own_metric("cam_os_bus_send_errors_total",
+				    "Snapshots the kernel failed to publish.", CAM_COUNTER);
+	p->collect_seconds = own_metric("cam_os_metrics_collect_duration_seconds",
+					"Time to sum all thread shards into a snapshot.",
+					CAM_HISTOGRAM);
+	p->bytes = own_metric("cam_os_bus_snapshot_bytes",
+			      "Size of the last snapshot published.", CAM_GAUGE);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&p->thread, NULL, publisher_main, p) != 0) {
+		pthread_cond_destroy(&p->cond);
+		pthread_mutex_destroy(&p->lock);
+		free(p->instance_id);
+		free(p->version);
+		free(p);
+		return CAM_EINTERNAL;
+	}
+	*out = p;
+	return 0;
+}
+
+void cam_publisher_stop(cam_publisher *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = 1;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p->instance_id);
+	free(p->version);
+	free(p);
+}
+
+uint64_t cam_publisher_sequence(const cam_publisher *p)
+{
+	return atomic_load(&((cam_publisher *)p)->sequence);
+}
