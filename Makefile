@@ -66,7 +66,7 @@ deps:
 # and is kept (make would delete it as an intermediate file).
 .SECONDARY:
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: %.proto
-	@mkdir -p $(BUILD)/gen
+	@mkdir -p $(BUILD)/gen/proto
 	@echo "  PROTOC  $<"
 	$(Q)protoc-c --proto_path=proto --c_out=$(BUILD)/gen/proto $<
 

@@ -527,8 +527,8 @@ static cam_series *create_series_locked(cam_family *f,
 		f->series_cap = f->series_cap ? f->series_cap * 2 : 8;
 		f->series = cam_xrealloc(f->series, f->series_cap * sizeof(*f->series));
 	}
+	ht_insert(f, s); /* before the append: a resize rehashes f->series */
 	f->series[f->nseries++] = s;
-	ht_insert(f, s);
 	nseries_total++;
 	return s;
 }

@@ -315,6 +315,28 @@ static void test_global_limit(void **state)
 		    10);
 }
 
+static void test_many_series_lookup_stable(void **state)
+{
+	cam_family *f = reg("t_many", CAM_COUNTER, L_VERB);
+	cam_series *made[500];
+	char name[32];
+
+	(void)state;
+	/* Enough series to grow the family's hash table several times. */
+	for (int i = 0; i < 500; i++) {
+		snprintf(name, sizeof(name), "v%d", i);
+		made[i] = cam_series_get(f, (const char *[]){ name });
+		assert_non_null(made[i]);
+		cam_counter_add(made[i], i);
+	}
+	for (int i = 0; i < 500; i++) {
+		snprintf(name, sizeof(name), "v%d", i);
+		assert_ptr_equal(cam_series_get(f, (const char *[]){ name }), made[i]);
+	}
+	assert_true(collect_one("t_many", "v499").value == 499);
+	assert_int_equal(collect_one("t_many", "v0").family_series, 500);
+}
+
 static void test_null_series_is_noop(void **state)
 {
 	(void)state;
@@ -356,6 +378,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_bad_label_values, teardown),
 		cmocka_unit_test_teardown(test_series_limits_counted, teardown),
 		cmocka_unit_test_teardown(test_global_limit, teardown),
+		cmocka_unit_test_teardown(test_many_series_lookup_stable, teardown),
 		cmocka_unit_test_teardown(test_null_series_is_noop, teardown),
 		cmocka_unit_test_teardown(test_collector_runs_before_read, teardown),
 	};

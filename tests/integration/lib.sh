@@ -1,0 +1,89 @@
+# Helpers shared by the integration tests (sourced, not run).
+#
+# Every process a test starts is recorded and killed by PID on exit, on
+# failure and on Ctrl-C. Ports are free loopback ports picked at run time.
+
+BUILD=${BUILD:-build}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PIDS=()
+PASSED=0
+FAILED=0
+TMP=$(mktemp -d /tmp/cam-it-XXXXXX)
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start NAME CMD... : runs CMD in the background, output to $TMP/NAME.log;
+# sets LAST_PID.
+start() {
+  local name=$1; shift
+  "$@" >>"$TMP/$name.log" 2>&1 &
+  LAST_PID=$!
+  PIDS+=("$LAST_PID")
+}
+
+# stop_pid PID [SIGNAL]: signals and waits for that process.
+stop_pid() {
+  kill -"${2:-TERM}" "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# wait_for SECONDS CMD...: retries CMD every 0.1 s until it succeeds.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.1
+  done
+}
+
+scrape() { curl -fsS --max-time 5 "http://127.0.0.1:$1/metrics"; }
+
+# metric_value PORT 'name{labels}' : prints the sample's value.
+metric_value() {
+  scrape "$1" | awk -v m="$2" '$1 == m { print $2; found=1 } END { exit !found }'
+}
+
+metric_is() { [ "$(metric_value "$1" "$2")" = "$3" ]; }
+
+ok() { PASSED=$((PASSED + 1)); echo "  ok   $1"; }
+not_ok() {
+  FAILED=$((FAILED + 1)); echo "  FAIL $1"
+  local f
+  for f in "$TMP"/*.log; do [ -f "$f" ] && { echo "  --- $f"; tail -n 20 "$f"; }; done
+}
+
+# check 'description' CMD...: one test case.
+check() {
+  local what=$1; shift
+  if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+finish() {
+  echo "$(basename "$0"): $PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+}
+
+# kernel_start NAME BUS [ARGS...], exporter_start NAME BUS PORT [ARGS...]
+kernel_start() {
+  local name=$1 bus=$2; shift 2
+  start "$name" "$ROOT/$BUILD/cam-kernel" --bus-addr "$bus" \
+    --publish-interval-ms "${INTERVAL_MS:-200}" --grpc-listen "127.0.0.1:${GRPC_PORT:-0}" "$@"
+}
+exporter_start() {
+  local name=$1 bus=$2 port=$3; shift 3
+  start "$name" "$ROOT/$BUILD/cam-exporter" --bus-addr "$bus" \
+    --exporter-listen "127.0.0.1:$port" --publish-interval-ms "${INTERVAL_MS:-200}" "$@"
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make test`: every suite, each one run even when an earlier one failed.
+# Closes with one line "N passed, N failed" over all of them.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+jobs=${JOBS:-2}
+total_p=0; total_f=0; log=$(mktemp)
+suite() {
+  local name=$1; shift
+  echo "=== $name"
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local line p f
+  line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+  p=$(printf '%s' "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+  f=$(printf '%s' "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+  total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-0}))
+  if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+    echo "$name exited with $rc"; total_f=$((total_f + 1))
+  fi
+}
+suite "unit tests" make --no-print-directory -j"$jobs" unit
+suite "unit tests under ASan+UBSan" make --no-print-directory -j"$jobs" unit-asan
+suite "unit tests under TSan" make --no-print-directory -j"$jobs" unit-tsan
+suite "integration tests" make --no-print-directory -j"$jobs" integration
+if [ -x tests/interop/run.sh ]; then
+  suite "interop tests (grpc-js, grpcio)" tests/interop/run.sh build
+fi
+rm -f "$log"
+echo "all suites: $total_p passed, $total_f failed"
+[ "$total_f" -eq 0 ]
