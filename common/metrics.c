@@ -226,6 +226,11 @@ size_t cam_family_label_count(const cam_family *f)
 	return f->nlabels;
 }
 
+const char *cam_family_label_name(const cam_family *f, size_t i)
+{
+	return i < f->nlabels ? f->label_names[i] : NULL;
+}
+
 static size_t count_labels(const char *const *names)
 {
 	size_t n = 0;

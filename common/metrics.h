@@ -67,6 +67,8 @@ cam_family *cam_family_find(const char *name);
 enum cam_metric_type cam_family_type(const cam_family *f);
 const char *cam_family_name(const cam_family *f);
 size_t cam_family_label_count(const cam_family *f);
+/* Label name i (0 <= i < cam_family_label_count). */
+const char *cam_family_label_name(const cam_family *f, size_t i);
 
 /*
  * Returns the series of family f for these label values (one per label

@@ -20,8 +20,14 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/version.h"
+#include "kernel/grpc/health.h"
+#include "kernel/grpc/reflection.h"
+#include "kernel/grpc/server.h"
 #include "kernel/kernel_metrics.h"
+#include "kernel/listen_policy.h"
 #include "kernel/publisher.h"
+#include "kernel/syscall/service.h"
+#include "kernel/syscall/spans.h"
 
 static struct cam_option opts[] = {
 	{ "CAM_GRPC_LISTEN", "127.0.0.1:50051", "kernel gRPC address ([::1]:50051 form for IPv6)", NULL, 0 },
@@ -36,6 +42,12 @@ static struct cam_option opts[] = {
 	{ "CAM_METRICS_MAX_SERIES", "20000", "series limit over all families", NULL, 0 },
 	{ "CAM_METRICS_MAX_SERIES_PER_FAMILY", "1000", "series limit of one family made at run time", NULL, 0 },
 	{ "CAM_LOG_RING_SIZE", "4096", "log lines the logger may hold before it drops", NULL, 0 },
+	{ "CAM_ALLOW_ANONYMOUS", "false", "allow anonymous callers on a non-loopback CAM_GRPC_LISTEN", NULL, 1 },
+	{ "CAM_GRPC_WORKERS", "0", "worker threads running syscalls (0: one per core)", NULL, 0 },
+	{ "CAM_GRPC_MAX_MESSAGE_BYTES", "4194304", "largest request message accepted", NULL, 0 },
+	{ "CAM_SHUTDOWN_GRACE_MS", "5000", "time in-flight calls get to finish on SIGTERM", NULL, 0 },
+	{ "CAM_ACCESS_LOG", "all", "syscall access log: all, errors or none", NULL, 0 },
+	{ "CAM_CUSTOM_METRICS_MAX", "100", "custom metric families emit_metric may create", NULL, 0 },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -46,6 +58,10 @@ static const char *opt(const char *env)
 
 struct kernel {
 	long interval_ms;
+	long workers, max_msg, grace_ms, custom_max, per_family;
+	enum cam_access_log access_log;
+	cam_grpc_server *server;
+	cam_grpc_health *health;
 	char bus_addr[512];
 	char instance_id[33];
 	double start_time;
@@ -53,6 +69,25 @@ struct kernel {
 	cam_publisher *publisher;
 	struct cam_kernel_metrics metrics;
 };
+
+/* Anonymous callers beyond loopback only when asked for explicitly. */
+static int check_listen_policy(void)
+{
+	int allow = 0;
+
+	if (cam_config_bool(opt("CAM_ALLOW_ANONYMOUS"), &allow)) {
+		fprintf(stderr, "cam-kernel: CAM_ALLOW_ANONYMOUS must be true or false\n");
+		return -1;
+	}
+	if (cam_listen_is_loopback(opt("CAM_GRPC_LISTEN")) || allow ||
+	    opt("CAM_AUTH_TOKENS_FILE"))
+		return 0;
+	fprintf(stderr,
+		"cam-kernel: refusing to serve anonymous callers on %s, which is not a loopback "
+		"address: set CAM_AUTH_TOKENS_FILE, or CAM_ALLOW_ANONYMOUS=true to allow it\n",
+		opt("CAM_GRPC_LISTEN"));
+	return -1;
+}
 
 /* Settings that are numbers or levels, checked before anything starts. */
 static int read_settings(struct kernel *k)
@@ -80,6 +115,27 @@ static int read_settings(struct kernel *k)
 		return CAM_EINVAL;
 	}
 	cam_metrics_set_limits((size_t)per_family, (size_t)max_series);
+	k->per_family = per_family;
+	if (cam_config_long(opt("CAM_GRPC_WORKERS"), 0, 256, &k->workers) ||
+	    cam_config_long(opt("CAM_GRPC_MAX_MESSAGE_BYTES"), 1024, 64L << 20, &k->max_msg) ||
+	    cam_config_long(opt("CAM_SHUTDOWN_GRACE_MS"), 0, 600000, &k->grace_ms) ||
+	    cam_config_long(opt("CAM_CUSTOM_METRICS_MAX"), 0, 1000, &k->custom_max)) {
+		fprintf(stderr, "cam-kernel: CAM_GRPC_WORKERS (0-256), CAM_GRPC_MAX_MESSAGE_BYTES (1024-67108864), "
+				"CAM_SHUTDOWN_GRACE_MS (0-600000) and CAM_CUSTOM_METRICS_MAX (0-1000) must be numbers in range\n");
+		return CAM_EINVAL;
+	}
+	if (!strcmp(opt("CAM_ACCESS_LOG"), "all"))
+		k->access_log = CAM_ACCESS_LOG_ALL;
+	else if (!strcmp(opt("CAM_ACCESS_LOG"), "errors"))
+		k->access_log = CAM_ACCESS_LOG_ERRORS;
+	else if (!strcmp(opt("CAM_ACCESS_LOG"), "none"))
+		k->access_log = CAM_ACCESS_LOG_NONE;
+	else {
+		fprintf(stderr, "cam-kernel: CAM_ACCESS_LOG must be all, errors or none\n");
+		return CAM_EINVAL;
+	}
+	if (check_listen_policy())
+		return CAM_EPERM;
 	if (opt("CAM_BUS_ADDR"))
 		snprintf(k->bus_addr, sizeof(k->bus_addr), "%s", opt("CAM_BUS_ADDR"));
 	else
@@ -98,6 +154,50 @@ static void make_instance_id(char *out)
 	}
 	for (size_t i = 0; i < sizeof(r); i++)
 		sprintf(out + 2 * i, "%02x", r[i]);
+}
+
+static void health_not_serving(void *arg)
+{
+	cam_grpc_health_set_all(arg, false);
+}
+
+static int start_grpc(struct kernel *k)
+{
+	struct cam_grpc_server_opts go = {
+		.listen = opt("CAM_GRPC_LISTEN"),
+		.workers = (unsigned)k->workers,
+		.max_msg_bytes = (size_t)k->max_msg,
+		.drain_ms = (int)(k->grace_ms ? k->grace_ms : 1),
+	};
+	struct cam_syscall_env env = {
+		.metrics = &k->metrics,
+		.publisher = k->publisher,
+		.instance_id = k->instance_id,
+		.start_time = k->start_time,
+		.access_log = k->access_log,
+		.custom_families_max = (size_t)k->custom_max,
+		.custom_series_max = (size_t)k->per_family,
+	};
+	int rc = cam_grpc_server_new(&go, &k->server);
+
+	if (rc) {
+		cam_log(CAM_LOG_ERROR, "kernel", "bad gRPC settings for %s: %s", go.listen,
+			cam_strerror(rc));
+		return rc;
+	}
+	env.server = k->server;
+	cam_spans_init(4096);
+	if ((rc = cam_syscall_service_register(k->server, &env)) ||
+	    (rc = cam_grpc_health_register(k->server, &k->health)) ||
+	    (rc = cam_grpc_reflection_register(k->server)) ||
+	    (rc = cam_grpc_server_on_shutdown(k->server, health_not_serving, k->health)))
+		return rc;
+	cam_system_register_probes(k->server);
+	rc = cam_grpc_server_start(k->server);
+	if (rc)
+		cam_log(CAM_LOG_ERROR, "kernel", "cannot serve gRPC on %s: %s", go.listen,
+			cam_strerror(rc));
+	return rc;
 }
 
 static int start(struct kernel *k)
@@ -128,11 +228,18 @@ static int start(struct kernel *k)
 		.start_time_seconds = k->start_time,
 		.version = CAM_VERSION,
 	};
-	return cam_publisher_start(&po, &k->publisher);
+	rc = cam_publisher_start(&po, &k->publisher);
+	if (rc)
+		return rc;
+	return start_grpc(k);
 }
 
 static void stop(struct kernel *k)
 {
+	/* Drain calls first, so the final snapshot counts every one. */
+	cam_grpc_server_shutdown(k->server);
+	cam_grpc_server_free(k->server);
+	cam_grpc_health_free(k->health);
 	cam_publisher_stop(k->publisher);
 	cam_bus_close(k->bus);
 }
@@ -146,6 +253,7 @@ static void log_started(const struct kernel *k)
 	cam_log_str(&l, "version", CAM_VERSION);
 	cam_log_str(&l, "instance_id", k->instance_id);
 	cam_log_str(&l, "grpc_listen", opt("CAM_GRPC_LISTEN"));
+	cam_log_int(&l, "grpc_port", cam_grpc_server_port(k->server));
 	cam_log_str(&l, "bus", k->bus_addr);
 	cam_log_int(&l, "publish_interval_ms", k->interval_ms);
 	cam_log_end(&l);

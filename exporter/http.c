@@ -1,0 +1,373 @@
+/*
+ * The HTTP endpoints of http.h on libmicrohttpd.
+ *
+ * A request is answered on the handler's second call, once its headers
+ * and any body (discarded: nothing here takes one) are in. /metrics takes a reference to the latest kernel snapshot, renders
+ * it with the exporter's own families into a buffer sized from the last
+ * scrape, gzips it when asked, and hands the buffer to libmicrohttpd, which
+ * frees it. HEAD gets the same headers and no body (libmicrohttpd drops it).
+ */
+#include "exporter/http.h"
+
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/snapshot.h"
+#include "common/xmalloc.h"
+#include "exporter/gzip.h"
+#include "exporter/listen.h"
+#include "exporter/negotiate.h"
+#include "exporter/render.h"
+#include "exporter/staleness.h"
+
+#define COMPONENT "http"
+#define DEFAULT_THREADS 2
+#define CONNECTION_LIMIT 256
+#define CONNECTION_TIMEOUT_S 30
+#define TEXT_PLAIN "text/plain; charset=utf-8"
+#define ALLOWED "GET, HEAD"
+
+struct cam_http {
+	struct MHD_Daemon *daemon;
+	cam_subscriber *sub;
+	const struct cam_selfmetrics *self;
+	bool profiling;
+	uint16_t port;
+	char address[96];
+	atomic_size_t size_hint; /* bytes of the last rendered body */
+	atomic_bool serving;     /* libmicrohttpd started */
+};
+
+typedef enum MHD_Result (*handler_fn)(cam_http *h, struct MHD_Connection *c);
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status,
+			       const char *type, const char *body,
+			       enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(strlen(body), (void *)body, mode);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, ALLOWED);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result not_found(struct MHD_Connection *c)
+{
+	return respond(c, MHD_HTTP_NOT_FOUND, TEXT_PLAIN, "404 page not found\n",
+		       MHD_RESPMEM_PERSISTENT);
+}
+
+static const char landing_page[] =
+	"<!DOCTYPE html>\n"
+	"<html><head><meta charset=\"utf-8\"><title>CAM-OS exporter</title>"
+	"</head>\n<body>\n<h1>CAM-OS exporter</h1>\n"
+	"<p>Prometheus metrics of cam-kernel, from the snapshots it publishes "
+	"on the bus.</p>\n<ul>\n"
+	"<li><a href=\"/metrics\">/metrics</a>: metrics (Prometheus text, "
+	"OpenMetrics when asked)</li>\n"
+	"<li><a href=\"/healthz\">/healthz</a>: the exporter is alive</li>\n"
+	"<li><a href=\"/readyz\">/readyz</a>: a fresh kernel snapshot is "
+	"held</li>\n</ul>\n</body></html>\n";
+
+static enum MHD_Result serve_landing(cam_http *h, struct MHD_Connection *c)
+{
+	(void)h;
+	return respond(c, MHD_HTTP_OK, "text/html; charset=utf-8", landing_page,
+		       MHD_RESPMEM_PERSISTENT);
+}
+
+static enum MHD_Result serve_healthz(cam_http *h, struct MHD_Connection *c)
+{
+	(void)h;
+	return respond(c, MHD_HTTP_OK, TEXT_PLAIN, "ok\n",
+		       MHD_RESPMEM_PERSISTENT);
+}
+
+static enum MHD_Result serve_readyz(cam_http *h, struct MHD_Connection *c)
+{
+	struct cam_sub_snapshot *snap = cam_subscriber_latest(h->sub);
+	uint64_t now = cam_staleness_now_ns();
+	enum cam_kernel_state state = cam_sub_snapshot_state(snap, now);
+	char body[256];
+	double age = 0, limit = 0;
+
+	if (snap) {
+		age = cam_staleness_age_seconds(snap->received_ns, now);
+		limit = CAM_STALE_INTERVALS * snap->interval_ms / 1000.0;
+	}
+	switch (state) {
+	case CAM_KERNEL_ABSENT:
+		snprintf(body, sizeof(body),
+			 "not ready: no snapshot from the kernel yet\n");
+		break;
+	case CAM_KERNEL_STALE:
+		snprintf(body, sizeof(body),
+			 "not ready: the kernel snapshot is stale (%.1f s old, "
+			 "limit %.1f s)\n", age, limit);
+		break;
+	case CAM_KERNEL_FRESH:
+		snprintf(body, sizeof(body),
+			 "ready: kernel instance %.64s, snapshot %llu, %.1f s "
+			 "old\n", snap->snapshot->instance_id,
+			 (unsigned long long)snap->snapshot->sequence, age);
+		break;
+	}
+	cam_sub_snapshot_release(snap);
+	return respond(c, state == CAM_KERNEL_FRESH ? MHD_HTTP_OK
+						    : MHD_HTTP_SERVICE_UNAVAILABLE,
+		       TEXT_PLAIN, body, MHD_RESPMEM_MUST_COPY);
+}
+
+static enum MHD_Result serve_pprof(cam_http *h, struct MHD_Connection *c)
+{
+	if (!h->profiling)
+		return not_found(c);
+	return respond(c, MHD_HTTP_NOT_FOUND, TEXT_PLAIN,
+		       "404: CAM_PROFILING_ENABLED is on, but profiling is not "
+		       "built into this cam-exporter yet\n",
+		       MHD_RESPMEM_PERSISTENT);
+}
+
+/*
+ * Renders the body of one scrape into b: the kernel's snapshot while it is
+ * fresh, then the exporter's families, whose values are refreshed first.
+ */
+static void render_scrape(cam_http *h, enum cam_render_format fmt,
+			  struct cam_render_buf *b)
+{
+	struct cam_sub_snapshot *snap = cam_subscriber_latest(h->sub);
+	uint64_t now = cam_staleness_now_ns();
+	enum cam_kernel_state state = cam_sub_snapshot_state(snap, now);
+	struct cam_subscriber_stats st;
+	struct cam_render_result res;
+	Cam__Bus__Snapshot *self, self_view;
+	const Cam__Bus__Snapshot *snaps[2];
+	size_t nowned;
+
+	cam_subscriber_stats(h->sub, &st);
+	cam_selfmetrics_update(h->self, &st, state,
+			       snap ? cam_staleness_age_seconds(snap->received_ns,
+								now)
+				    : 0);
+	self = cam_selfmetrics_snapshot(&nowned);
+	self_view = *self;
+	self_view.n_families = nowned;
+	snaps[0] = state == CAM_KERNEL_FRESH ? snap->snapshot : NULL;
+	snaps[1] = &self_view;
+	cam_render(b, fmt, snaps, 2, &res);
+	cam_snapshot_free(self);
+	cam_sub_snapshot_release(snap);
+	if (res.conflicts)
+		cam_counter_add(h->self->conflicts, (double)res.conflicts);
+}
+
+static enum MHD_Result serve_metrics(cam_http *h, struct MHD_Connection *c)
+{
+	uint64_t t0 = cam_staleness_now_ns();
+	enum cam_render_format fmt;
+	struct cam_render_buf b;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	bool gz;
+	void *body;
+	size_t len;
+
+	fmt = cam_negotiate_format(
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"));
+	gz = cam_negotiate_gzip(MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, "Accept-Encoding"));
+	cam_render_buf_init(&b, atomic_load(&h->size_hint) * 9 / 8 + 4096);
+	render_scrape(h, fmt, &b);
+	atomic_store(&h->size_hint, b.len);
+	if (gz && cam_gzip(b.data, b.len, &body, &len) == 0) {
+		cam_render_buf_free(&b);
+	} else {
+		gz = false;
+		body = b.data;
+		len = b.len;
+	}
+	r = MHD_create_response_from_buffer_with_free_callback(len, body, free);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				fmt == CAM_RENDER_OPENMETRICS
+					? CAM_RENDER_CONTENT_TYPE_OPENMETRICS
+					: CAM_RENDER_CONTENT_TYPE_TEXT);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_VARY,
+				"Accept, Accept-Encoding");
+	if (gz)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
+					"gzip");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	cam_counter_inc(h->self->scrapes[gz ? CAM_SCRAPE_GZIP
+					      : CAM_SCRAPE_IDENTITY]);
+	cam_histogram_observe(h->self->scrape_duration,
+			      (double)(cam_staleness_now_ns() - t0) / 1e9);
+	return ret;
+}
+
+static const struct route {
+	const char *path;
+	bool subtree; /* also every path below path + "/" */
+	handler_fn fn;
+} routes[] = {
+	{"/", false, serve_landing},
+	{"/metrics", false, serve_metrics},
+	{"/healthz", false, serve_healthz},
+	{"/readyz", false, serve_readyz},
+	{"/debug/pprof", true, serve_pprof},
+};
+
+static const struct route *find_route(const cam_http *h, const char *url)
+{
+	size_t i, n;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		n = strlen(routes[i].path);
+		if (strcmp(url, routes[i].path) == 0 ||
+		    (routes[i].subtree && strncmp(url, routes[i].path, n) == 0 &&
+		     url[n] == '/'))
+			break;
+	}
+	if (i == sizeof(routes) / sizeof(routes[0]))
+		return NULL;
+	/* With profiling off, /debug/pprof/ does not exist at all. */
+	if (routes[i].fn == serve_pprof && !h->profiling)
+		return NULL;
+	return &routes[i];
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	static int request_seen;
+	cam_http *h = cls;
+	const struct route *route;
+
+	(void)version;
+	(void)upload_data;
+	/*
+	 * The first call only announces the request: answering then would
+	 * make libmicrohttpd close the connection. A body is discarded.
+	 */
+	if (!*con_cls) {
+		*con_cls = &request_seen;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	route = find_route(h, url);
+	if (!route)
+		return not_found(c);
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, TEXT_PLAIN,
+			       "405 method not allowed\n",
+			       MHD_RESPMEM_PERSISTENT);
+	return route->fn(h, c);
+}
+
+/*
+ * libmicrohttpd's messages while starting say why it cannot serve (warn);
+ * once serving they are about single connections, mostly clients that
+ * went away mid-response (debug).
+ */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	cam_http *h = cls;
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	cam_log(atomic_load(&h->serving) ? CAM_LOG_DEBUG : CAM_LOG_WARN,
+		COMPONENT, "libmicrohttpd: %s", msg);
+}
+
+int cam_http_start(const struct cam_http_config *cfg, cam_http **out,
+		   char *err, size_t errlen)
+{
+	struct cam_listen_spec spec;
+	const char *why;
+	cam_http *h;
+	int fd, rc;
+
+	rc = cam_listen_parse(cfg->listen, &spec, &why);
+	if (rc < 0) {
+		snprintf(err, errlen, "bad listen address \"%s\": %s",
+			 cfg->listen ? cfg->listen : "", why);
+		return rc;
+	}
+	rc = cam_listen_open(&spec, &fd, err, errlen);
+	if (rc < 0)
+		return rc;
+	h = cam_xcalloc(1, sizeof(*h));
+	h->sub = cfg->sub;
+	h->self = cfg->self;
+	h->profiling = cfg->profiling;
+	atomic_init(&h->size_hint, 0);
+	atomic_init(&h->serving, false);
+	h->port = cam_listen_name(fd, h->address, sizeof(h->address));
+	h->daemon = MHD_start_daemon(
+		MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		on_request, h,
+		/* First, or libmicrohttpd logs its own way until it sees it. */
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+		MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned)(cfg->threads ? cfg->threads : DEFAULT_THREADS),
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+		MHD_OPTION_END);
+	if (!h->daemon) {
+		snprintf(err, errlen, "libmicrohttpd did not start on %s",
+			 h->address);
+		close(fd);
+		free(h);
+		return CAM_EINTERNAL;
+	}
+	atomic_store(&h->serving, true);
+	*out = h;
+	return 0;
+}
+
+const char *cam_http_address(const cam_http *h)
+{
+	return h->address;
+}
+
+uint16_t cam_http_port(const cam_http *h)
+{
+	return h->port;
+}
+
+void cam_http_stop(cam_http *h)
+{
+	if (!h)
+		return;
+	MHD_stop_daemon(h->daemon);
+	free(h);
+}

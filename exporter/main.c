@@ -1,0 +1,220 @@
+/*
+ * cam-exporter: the Prometheus sidecar of cam-kernel.
+ *
+ * It subscribes to the kernel's snapshots on the nng bus and serves them
+ * over HTTP with its own metrics. Startup order: settings, logger, self
+ * metrics, subscriber (which dials in the background, so the kernel may
+ * start later), HTTP. Signals are blocked in every thread and taken here
+ * with sigwait; SIGTERM or SIGINT stops in reverse order.
+ */
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/version.h"
+#include "exporter/http.h"
+#include "exporter/listen.h"
+#include "exporter/selfmetrics.h"
+#include "exporter/subscriber.h"
+
+#define COMPONENT "exporter"
+#define LOG_RING_LINES 1024
+
+static struct cam_option opts[] = {
+	{"CAM_EXPORTER_LISTEN", ":8080",
+	 "HTTP address: host:port, :port (all interfaces) or [ipv6]:port", NULL, 0},
+	{"CAM_BUS_ADDR", NULL,
+	 "nng bus to the kernel (default ipc://$XDG_RUNTIME_DIR/cam-os/bus.ipc, "
+	 "else ipc:///tmp/cam-os-$UID/bus.ipc)", NULL, 0},
+	{"CAM_PUBLISH_INTERVAL_MS", "1000",
+	 "kernel snapshot period in ms, for staleness until a snapshot states "
+	 "its own (50-60000)", NULL, 0},
+	{"CAM_LOG_LEVEL", "info", "debug, info, warn or error", NULL, 0},
+	{"CAM_PROFILING_ENABLED", "false",
+	 "serve /debug/pprof/ (not built yet: answers 404 saying so)", NULL, 1},
+};
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+struct settings {
+	const char *listen;
+	char bus_addr[512];
+	long interval_ms;
+	bool profiling;
+};
+
+static const char *opt(const char *env)
+{
+	return cam_config_get(opts, NOPTS, env);
+}
+
+/* Checks every setting before anything starts; logs what is wrong. */
+static int read_settings(struct settings *s)
+{
+	struct cam_listen_spec spec;
+	enum cam_log_level level;
+	const char *why;
+	int profiling;
+
+	if (cam_log_parse_level(opt("CAM_LOG_LEVEL"), &level)) {
+		cam_log(CAM_LOG_ERROR, COMPONENT,
+			"CAM_LOG_LEVEL must be debug, info, warn or error");
+		return CAM_EINVAL;
+	}
+	cam_log_set_level(level);
+	if (cam_config_long(opt("CAM_PUBLISH_INTERVAL_MS"), 50, 60000,
+			    &s->interval_ms)) {
+		cam_log(CAM_LOG_ERROR, COMPONENT,
+			"CAM_PUBLISH_INTERVAL_MS must be 50-60000");
+		return CAM_EINVAL;
+	}
+	if (cam_config_bool(opt("CAM_PROFILING_ENABLED"), &profiling)) {
+		cam_log(CAM_LOG_ERROR, COMPONENT,
+			"CAM_PROFILING_ENABLED must be true or false");
+		return CAM_EINVAL;
+	}
+	s->profiling = profiling != 0;
+	s->listen = opt("CAM_EXPORTER_LISTEN");
+	if (cam_listen_parse(s->listen, &spec, &why)) {
+		cam_log(CAM_LOG_ERROR, COMPONENT,
+			"CAM_EXPORTER_LISTEN \"%s\": %s",
+			s->listen ? s->listen : "", why);
+		return CAM_EINVAL;
+	}
+	if (opt("CAM_BUS_ADDR"))
+		snprintf(s->bus_addr, sizeof(s->bus_addr), "%s",
+			 opt("CAM_BUS_ADDR"));
+	else
+		cam_config_default_bus_addr(s->bus_addr, sizeof(s->bus_addr));
+	return 0;
+}
+
+static void log_started(const struct settings *s, const cam_http *h)
+{
+	struct cam_log_line l;
+
+	if (!cam_log_begin(&l, CAM_LOG_INFO, COMPONENT, "cam-exporter started"))
+		return;
+	cam_log_str(&l, "version", CAM_VERSION);
+	cam_log_str(&l, "listen", cam_http_address(h));
+	cam_log_str(&l, "bus", s->bus_addr);
+	cam_log_int(&l, "publish_interval_ms", s->interval_ms);
+	cam_log_bool(&l, "profiling_enabled", s->profiling);
+	cam_log_end(&l);
+}
+
+static void log_failure(const char *what, const char *target, int rc,
+			const char *detail)
+{
+	struct cam_log_line l;
+
+	if (!cam_log_begin(&l, CAM_LOG_ERROR, COMPONENT, what))
+		return;
+	cam_log_str(&l, "address", target);
+	cam_log_str(&l, "error", cam_errname(rc));
+	cam_log_str(&l, "detail", detail);
+	cam_log_end(&l);
+}
+
+/* Waits for SIGTERM or SIGINT; returns the signal. */
+static int wait_for_stop(const sigset_t *sigs)
+{
+	int sig = 0;
+
+	for (;;) {
+		if (sigwait(sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			cam_log(CAM_LOG_INFO, COMPONENT,
+				"SIGHUP: nothing to reload");
+			continue;
+		}
+		return sig;
+	}
+}
+
+static int run(const struct settings *s, const sigset_t *sigs)
+{
+	struct cam_selfmetrics self;
+	struct cam_http_config hc;
+	cam_subscriber *sub;
+	cam_http *http = NULL;
+	char err[256];
+	int rc, sig;
+
+	rc = cam_selfmetrics_register(&self);
+	if (rc)
+		return rc;
+	sub = cam_subscriber_new((uint32_t)s->interval_ms);
+	rc = cam_subscriber_start(sub, s->bus_addr);
+	if (rc) {
+		log_failure("cannot open the bus", s->bus_addr, rc,
+			    cam_strerror(rc));
+		goto out_free_sub;
+	}
+	hc = (struct cam_http_config){
+		.listen = s->listen,
+		.profiling = s->profiling,
+		.sub = sub,
+		.self = &self,
+	};
+	rc = cam_http_start(&hc, &http, err, sizeof(err));
+	if (rc) {
+		log_failure("cannot listen for HTTP", s->listen, rc, err);
+		goto out_free_sub;
+	}
+	log_started(s, http);
+	sig = wait_for_stop(sigs);
+	cam_log(CAM_LOG_INFO, COMPONENT, "%s received, shutting down",
+		strsignal(sig));
+	cam_http_stop(http);
+out_free_sub:
+	cam_subscriber_free(sub);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct settings s = {0};
+	sigset_t sigs;
+	int rc;
+
+	rc = cam_config_parse(opts, NOPTS, argc, argv,
+			      "usage: cam-exporter [--flag value ...]\n"
+			      "CAM-OS Prometheus exporter " CAM_VERSION,
+			      stderr);
+	if (rc)
+		return rc > 0 ? 0 : 2;
+	if (read_settings(&s))
+		return 2;
+
+	/* Blocked before any thread starts, so every thread inherits it. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/*
+	 * Memory stays near what the latest snapshot needs: few malloc arenas
+	 * (each HTTP thread would keep its own heap of freed scrape buffers),
+	 * and response bodies (megabytes with 10k series) in their own
+	 * mappings, returned to the system as soon as they are sent.
+	 */
+	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	cam_log_start(LOG_RING_LINES);
+	rc = run(&s, &sigs);
+	if (rc)
+		cam_log(CAM_LOG_ERROR, COMPONENT, "cam-exporter failed to start");
+	else
+		cam_log(CAM_LOG_INFO, COMPONENT, "cam-exporter stopped");
+	cam_log_stop();
+	return rc ? 1 : 0;
+}

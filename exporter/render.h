@@ -1,0 +1,74 @@
+/*
+ * Rendering snapshots as Prometheus text 0.0.4 or OpenMetrics 1.0.
+ *
+ * The exporter renders one or more cam.bus.Snapshot trees (the kernel's, then
+ * its own) into a growable buffer that the caller owns and may hand to zlib
+ * or to the HTTP server afterwards. The bus carries non-cumulative histogram
+ * buckets; the renderer makes them cumulative. Nothing is allocated per line:
+ * the buffer grows geometrically, numbers are formatted on the stack, and
+ * histogram bounds are formatted once per family.
+ */
+#ifndef CAM_EXPORTER_RENDER_H
+#define CAM_EXPORTER_RENDER_H
+
+#include <stddef.h>
+
+#include "proto/bus.pb-c.h"
+
+#define CAM_RENDER_CONTENT_TYPE_TEXT "text/plain; version=0.0.4; charset=utf-8"
+#define CAM_RENDER_CONTENT_TYPE_OPENMETRICS \
+	"application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+enum cam_render_format {
+	CAM_RENDER_TEXT = 0,        /* Prometheus text exposition 0.0.4 */
+	CAM_RENDER_OPENMETRICS = 1, /* OpenMetrics 1.0 text */
+};
+
+/* A growable byte buffer; data is not NUL-terminated. */
+struct cam_render_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+/* Starts b empty with room for hint bytes (0: a small default). */
+void cam_render_buf_init(struct cam_render_buf *b, size_t hint);
+/* Frees what b holds and leaves it empty; safe on an empty buffer. */
+void cam_render_buf_free(struct cam_render_buf *b);
+/* Makes room for n more bytes. Aborts when memory runs out. */
+void cam_render_buf_reserve(struct cam_render_buf *b, size_t n);
+void cam_render_buf_append(struct cam_render_buf *b, const char *s, size_t n);
+
+/* What one cam_render() call wrote and left out. */
+struct cam_render_result {
+	size_t families;  /* families written */
+	size_t series;    /* series written (a histogram series counts once) */
+	size_t conflicts; /* families skipped: the name comes again later */
+	size_t invalid;   /* series skipped: label or bucket counts do not fit */
+};
+
+/*
+ * Appends snaps[0..n) to b in order (NULL entries are skipped), then
+ * "# EOF" for OpenMetrics. A family whose name also appears in a later
+ * snapshot is left out and counted in res->conflicts: the later snapshot
+ * wins, so the exporter passes its own snapshot last (the check is linear
+ * in the size of the later snapshots: keep them small). Families with no
+ * series are not written. res may be NULL. Never fails; allocation failure
+ * aborts.
+ */
+void cam_render(struct cam_render_buf *b, enum cam_render_format fmt,
+		const Cam__Bus__Snapshot *const *snaps, size_t n,
+		struct cam_render_result *res);
+
+/* Room cam_render_double needs, NUL included. */
+#define CAM_RENDER_DOUBLE_MAX 32
+
+/*
+ * Formats v as both formats want it: "NaN", "+Inf", "-Inf", integers as
+ * integers, anything else in the shortest %g form that reads back as the
+ * same double. Writes a NUL-terminated string to out (CAM_RENDER_DOUBLE_MAX
+ * bytes) and returns its length.
+ */
+size_t cam_render_double(char *out, double v);
+
+#endif

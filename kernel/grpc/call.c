@@ -1,0 +1,240 @@
+/*
+ * The call object: refcounting, the response queue any thread may fill,
+ * the hand-back to the I/O thread, and the API handlers use (server.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/xmalloc.h"
+#include "kernel/grpc/internal.h"
+
+struct cam_grpc_call *cam_grpc__call_new(struct conn *conn, int32_t stream_id)
+{
+	struct cam_grpc_call *c = cam_xcalloc(1, sizeof(*c));
+
+	atomic_init(&c->refs, 1);
+	atomic_init(&c->queued, false);
+	atomic_init(&c->cancelled, false);
+	c->srv = conn->srv;
+	c->conn = conn;
+	c->stream_id = stream_id;
+	c->heap_idx = NO_TIMER;
+	cam_grpc_wire_framer_init(&c->framer, conn->srv->max_msg);
+	memcpy(c->peer, conn->peer, sizeof(c->peer));
+	pthread_mutex_init(&c->mu, NULL);
+	c->conn_next = conn->calls;
+	if (conn->calls)
+		conn->calls->conn_prev = c;
+	conn->calls = c;
+	return c;
+}
+
+static void call_free(struct cam_grpc_call *c)
+{
+	cam_grpc_wire_framer_free(&c->framer);
+	pthread_mutex_destroy(&c->mu);
+	free(c->msg);
+	free(c->md);
+	free(c->path);
+	free(c->out.data);
+	free(c->status_text);
+	free(c);
+}
+
+void cam_grpc_call_ref(struct cam_grpc_call *c)
+{
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+void cam_grpc_call_unref(struct cam_grpc_call *c)
+{
+	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+		call_free(c);
+}
+
+/* Puts c in the hand-back queue so the I/O thread pushes what it has. */
+static void call_kick(struct cam_grpc_call *c)
+{
+	cam_grpc_server *s = c->srv;
+	bool was_empty;
+	uint64_t one = 1;
+
+	if (atomic_exchange(&c->queued, true))
+		return;
+	cam_grpc_call_ref(c);
+	c->done_next = NULL;
+	pthread_mutex_lock(&s->done_mu);
+	was_empty = !s->done_head;
+	if (s->done_tail)
+		s->done_tail->done_next = c;
+	else
+		s->done_head = c;
+	s->done_tail = c;
+	pthread_mutex_unlock(&s->done_mu);
+	if (was_empty && write(s->evfd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is already non-zero, so a wake is due. */
+	}
+}
+
+/* Appends a framed message to out; caller holds mu. */
+static int out_append(struct outbuf *o, const uint8_t *msg, size_t len)
+{
+	size_t need;
+
+	if (len > UINT32_MAX)
+		return CAM_ELIMIT;
+	if (o->off == o->len)
+		o->off = o->len = 0;
+	need = o->len + CAM_GRPC_WIRE_HEADER + len;
+	if (need > o->cap) {
+		size_t ncap = o->cap ? o->cap * 2 : need;
+		uint8_t *n;
+
+		while (ncap < need)
+			ncap *= 2;
+		n = realloc(o->data, ncap);
+		if (!n)
+			return CAM_ENOMEM;
+		o->data = n;
+		o->cap = ncap;
+	}
+	cam_grpc_wire_put_header(o->data + o->len, len);
+	if (len)
+		memcpy(o->data + o->len + CAM_GRPC_WIRE_HEADER, msg, len);
+	o->len = need;
+	return 0;
+}
+
+/* Records the status; caller holds mu and has checked !finished. */
+static void set_status_locked(struct cam_grpc_call *c, int status, const char *text)
+{
+	char buf[MAX_STATUS_TEXT];
+
+	c->finished = true;
+	c->status = status;
+	if (text && *text) {
+		cam_grpc_wire_percent_encode(buf, sizeof(buf), text);
+		c->status_text = cam_xstrdup(buf);
+	}
+}
+
+/*
+ * Queues an optional message and, when end is set, the status; one lock
+ * and one kick. Returns CAM_ECLOSED when the call was already ended or
+ * cancelled (nothing queued then).
+ */
+int cam_grpc__call_push_out(struct cam_grpc_call *c, const uint8_t *msg, size_t len,
+			 bool with_msg, bool end, int status, const char *text)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->finished || atomic_load(&c->cancelled)) {
+		pthread_mutex_unlock(&c->mu);
+		return CAM_ECLOSED;
+	}
+	if (with_msg)
+		rc = out_append(&c->out, msg, len);
+	if (rc && end) {
+		status = CAM_GRPC_RESOURCE_EXHAUSTED;
+		text = "response message too large";
+	}
+	if (end)
+		set_status_locked(c, status, text);
+	pthread_mutex_unlock(&c->mu);
+	if (rc == 0 || end)
+		call_kick(c);
+	return rc;
+}
+
+int cam_grpc_call_send(struct cam_grpc_call *c, const uint8_t *msg, size_t len)
+{
+	return cam_grpc__call_push_out(c, msg, len, true, false, 0, NULL);
+}
+
+void cam_grpc_call_end(struct cam_grpc_call *c, int grpc_status, const char *message)
+{
+	cam_grpc__call_push_out(c, NULL, 0, false, true, grpc_status, message);
+}
+
+void cam_grpc_call_reply(struct cam_grpc_call *c, const uint8_t *msg, size_t len)
+{
+	if (cam_grpc__past_deadline(c))
+		cam_grpc__call_push_out(c, NULL, 0, false, true, CAM_GRPC_DEADLINE_EXCEEDED,
+			      "deadline exceeded");
+	else
+		cam_grpc__call_push_out(c, msg, len, true, true, CAM_GRPC_OK, NULL);
+	cam_grpc_call_unref(c);
+}
+
+void cam_grpc_call_fail(struct cam_grpc_call *c, int grpc_status, const char *message)
+{
+	if (grpc_status == CAM_GRPC_OK || grpc_status < 0 || grpc_status > 16)
+		grpc_status = CAM_GRPC_UNKNOWN;
+	if (cam_grpc__past_deadline(c)) {
+		grpc_status = CAM_GRPC_DEADLINE_EXCEEDED;
+		message = "deadline exceeded";
+	}
+	cam_grpc_call_end(c, grpc_status, message);
+	cam_grpc_call_unref(c);
+}
+
+const uint8_t *cam_grpc_call_message(const struct cam_grpc_call *c, size_t *len)
+{
+	*len = c->msg_len;
+	return c->msg ? c->msg : (const uint8_t *)"";
+}
+
+const char *cam_grpc_call_metadata(const struct cam_grpc_call *c, const char *name)
+{
+	size_t off = 0;
+
+	while (off < c->md_len) {
+		const char *n = c->md + off, *v = n + strlen(n) + 1;
+
+		if (strcmp(n, name) == 0)
+			return v;
+		off = (size_t)(v + strlen(v) + 1 - c->md);
+	}
+	return NULL;
+}
+
+int64_t cam_grpc_call_deadline_ns(const struct cam_grpc_call *c)
+{
+	return c->deadline_ns;
+}
+
+const char *cam_grpc_call_peer(const struct cam_grpc_call *c)
+{
+	return c->peer;
+}
+
+const char *cam_grpc_call_method(const struct cam_grpc_call *c)
+{
+	return c->path ? c->path : "";
+}
+
+bool cam_grpc_call_cancelled(const struct cam_grpc_call *c)
+{
+	return atomic_load(&c->cancelled);
+}
+
+/* Worker side of a unary call. */
+void cam_grpc__call_run(struct cam_grpc_task *t)
+{
+	struct cam_grpc_call *c = (struct cam_grpc_call *)((char *)t -
+		offsetof(struct cam_grpc_call, task));
+
+	if (atomic_load(&c->cancelled)) {
+		cam_grpc_call_unref(c);
+		return;
+	}
+	if (cam_grpc__past_deadline(c)) {
+		cam_grpc_call_fail(c, CAM_GRPC_DEADLINE_EXCEEDED,
+				   "deadline exceeded before the call ran");
+		return;
+	}
+	c->method->unary(c->method->arg, c);
+}

@@ -1,0 +1,483 @@
+/*
+ * The nghttp2 side of the transport, on the I/O thread: request headers,
+ * messages and end of stream in (checks of path, content-type, deadline,
+ * size and encoding, then dispatch), response headers, messages and
+ * trailers out.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/metrics.h"
+#include "common/xmalloc.h"
+#include "kernel/grpc/internal.h"
+
+/* The I/O thread answers a request itself (refusal); later input is ignored. */
+void cam_grpc__call_refuse(struct cam_grpc_call *c, int status, const char *text)
+{
+	if (c->ended_io)
+		return;
+	c->ended_io = true;
+	/* No handler has seen the request: drop what was buffered of it. */
+	cam_grpc_wire_framer_free(&c->framer);
+	free(c->msg);
+	c->msg = NULL;
+	c->msg_len = 0;
+	if (c->conn) {
+		c->conn->held -= c->held;
+		c->held = 0;
+	}
+	cam_grpc_call_end(c, status, text);
+}
+
+const struct method *cam_grpc__find_method(const cam_grpc_server *s, const uint8_t *p,
+					size_t len)
+{
+	for (size_t i = 0; i < s->nmethods; i++)
+		if (strlen(s->methods[i].path) == len &&
+		    memcmp(s->methods[i].path, p, len) == 0)
+			return &s->methods[i];
+	return NULL;
+}
+
+static bool name_is(const uint8_t *name, size_t len, const char *lit)
+{
+	return strlen(lit) == len && memcmp(name, lit, len) == 0;
+}
+
+static void set_reject(struct cam_grpc_call *c, enum cam_grpc__perr why, int status,
+		       const char *text)
+{
+	if (c->reject_status)
+		return;
+	c->reject_status = status;
+	c->reject_text = text;
+	cam_grpc__count_perr(c->srv, why);
+}
+
+static void md_add(struct cam_grpc_call *c, const uint8_t *name, size_t nlen,
+		   const uint8_t *value, size_t vlen)
+{
+	size_t need = c->md_len + nlen + vlen + 2;
+
+	if (need > MAX_METADATA_BYTES) {
+		set_reject(c, PERR_HEADER, CAM_GRPC_RESOURCE_EXHAUSTED,
+			   "request metadata too large");
+		return;
+	}
+	if (need > c->md_cap) {
+		c->md_cap = need < 512 ? 512 : need * 2;
+		c->md = cam_xrealloc(c->md, c->md_cap);
+	}
+	memcpy(c->md + c->md_len, name, nlen);
+	c->md[c->md_len + nlen] = '\0';
+	memcpy(c->md + c->md_len + nlen + 1, value, vlen);
+	c->md[need - 1] = '\0';
+	c->md_len = need;
+}
+
+static void on_pseudo_header(struct cam_grpc_call *c, const uint8_t *name,
+			     size_t nlen, const uint8_t *value, size_t vlen)
+{
+	if (name_is(name, nlen, ":path")) {
+		free(c->path);
+		c->path = cam_xmalloc(vlen + 1);
+		memcpy(c->path, value, vlen);
+		c->path[vlen] = '\0';
+		c->method = cam_grpc__find_method(c->srv, value, vlen);
+	} else if (name_is(name, nlen, ":method") && !name_is(value, vlen, "POST")) {
+		set_reject(c, PERR_HEADER, CAM_GRPC_UNIMPLEMENTED,
+			   "gRPC requests use the POST method");
+	}
+}
+
+static void on_timeout_header(struct cam_grpc_call *c, const uint8_t *v, size_t len)
+{
+	int64_t ns, now;
+
+	if (cam_grpc_wire_timeout_parse((const char *)v, len, &ns) != 0) {
+		set_reject(c, PERR_HEADER, CAM_GRPC_INTERNAL, "malformed grpc-timeout");
+		return;
+	}
+	now = cam_grpc__now_ns();
+	c->deadline_ns = ns > INT64_MAX - now ? 0 : now + ns;
+	if (c->deadline_ns == 0 && ns == 0)
+		c->deadline_ns = now; /* "0n": already expired */
+}
+
+static bool is_grpc_content_type(const uint8_t *v, size_t len)
+{
+	static const char ct[] = "application/grpc";
+	size_t n = sizeof(ct) - 1;
+
+	return len >= n && memcmp(v, ct, n) == 0 &&
+	       (len == n || v[n] == '+' || v[n] == ';');
+}
+
+static int on_header(nghttp2_session *h2, const nghttp2_frame *frame,
+		     const uint8_t *name, size_t nlen, const uint8_t *value,
+		     size_t vlen, uint8_t flags, void *ud)
+{
+	struct cam_grpc_call *c;
+
+	(void)flags;
+	(void)ud;
+	if (frame->hd.type != NGHTTP2_HEADERS ||
+	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	c = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
+	if (!c)
+		return 0;
+	if (nlen > 0 && name[0] == ':') {
+		on_pseudo_header(c, name, nlen, value, vlen);
+		return 0;
+	}
+	if (name_is(name, nlen, "content-type")) {
+		if (!is_grpc_content_type(value, vlen))
+			set_reject(c, PERR_CONTENT_TYPE, CAM_GRPC_UNKNOWN,
+				   "content-type must be application/grpc");
+	} else if (name_is(name, nlen, "grpc-timeout")) {
+		on_timeout_header(c, value, vlen);
+	} else if (name_is(name, nlen, "grpc-encoding")) {
+		if (name_is(value, vlen, "gzip"))
+			c->encoding = ENC_GZIP;
+		else if (!name_is(value, vlen, "identity"))
+			set_reject(c, PERR_COMPRESSION, CAM_GRPC_UNIMPLEMENTED,
+				   "grpc-encoding not supported (identity, gzip)");
+	}
+	md_add(c, name, nlen, value, vlen);
+	return 0;
+}
+
+static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
+{
+	struct conn *conn = ud;
+	cam_grpc_server *s = conn->srv;
+	struct cam_grpc_call *c;
+
+	if (frame->hd.type != NGHTTP2_HEADERS ||
+	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	c = cam_grpc__call_new(conn, frame->hd.stream_id);
+	nghttp2_session_set_stream_user_data(h2, frame->hd.stream_id, c);
+	atomic_fetch_add_explicit(&s->nstreams, 1, memory_order_relaxed);
+	cam_gauge_add(s->m_streams, 1);
+	return 0;
+}
+
+/* The request headers are complete: refuse now what cannot be served. */
+static void call_headers_done(struct cam_grpc_call *c)
+{
+	char text[160];
+
+	if (c->reject_status) {
+		cam_grpc__call_refuse(c, c->reject_status, c->reject_text);
+	} else if (!c->method) {
+		snprintf(text, sizeof(text), "unknown method %.100s",
+			 c->path ? c->path : "");
+		cam_grpc__call_refuse(c, CAM_GRPC_UNIMPLEMENTED, text);
+	} else if (cam_grpc__past_deadline(c)) {
+		cam_grpc__call_refuse(c, CAM_GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
+	} else if (c->deadline_ns) {
+		cam_grpc__timer_add(c->srv, c);
+	}
+}
+
+/* Decompresses msg when flagged; returns the plain message or NULL (refused). */
+static uint8_t *plain_message(struct cam_grpc_call *c, uint8_t flags, uint8_t *msg,
+			      size_t *len)
+{
+	uint8_t *plain = NULL;
+	int rc;
+
+	if (flags == 0)
+		return msg;
+	if (flags != 1 || c->encoding != ENC_GZIP) {
+		free(msg);
+		cam_grpc__count_perr(c->srv, PERR_COMPRESSION);
+		cam_grpc__call_refuse(c, CAM_GRPC_INTERNAL,
+			    "compressed message without grpc-encoding");
+		return NULL;
+	}
+	rc = cam_grpc_wire_gunzip(msg, *len, c->srv->max_msg, &plain, len);
+	free(msg);
+	if (rc == CAM_ELIMIT) {
+		atomic_fetch_add_explicit(&c->srv->too_large, 1, memory_order_relaxed);
+		cam_counter_inc(c->srv->m_too_large);
+		cam_grpc__call_refuse(c, CAM_GRPC_RESOURCE_EXHAUSTED,
+			    "decompressed message larger than the maximum");
+	} else if (rc) {
+		cam_grpc__count_perr(c->srv, PERR_COMPRESSION);
+		cam_grpc__call_refuse(c, CAM_GRPC_INTERNAL, "bad gzip message");
+	}
+	return rc ? NULL : plain;
+}
+
+static int on_message(void *arg, uint8_t flags, uint8_t *msg, size_t len)
+{
+	struct cam_grpc_call *c = arg;
+
+	msg = plain_message(c, flags, msg, &len);
+	if (!msg && c->ended_io)
+		return CAM_EPROTO;
+	if (c->method->ops) {
+		c->method->ops->on_message(c->method->arg, c, msg, len);
+		free(msg);
+		return 0;
+	}
+	if (c->nmsg++ > 0) {
+		free(msg);
+		cam_grpc__call_refuse(c, CAM_GRPC_UNIMPLEMENTED,
+			    "unary method got more than one request message");
+		return CAM_EPROTO;
+	}
+	c->msg = msg;
+	c->msg_len = len;
+	return 0;
+}
+
+static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id,
+			 const uint8_t *data, size_t len, void *ud)
+{
+	struct cam_grpc_call *c = nghttp2_session_get_stream_user_data(h2, stream_id);
+	char text[128];
+	int rc;
+
+	(void)flags;
+	(void)ud;
+	if (!c || c->ended_io || !c->method)
+		return 0;
+	if (!c->method->ops) {
+		c->held += len;
+		c->conn->held += len;
+		if (c->conn->held > CONN_BUFFER_BUDGET) {
+			cam_grpc__call_refuse(c, CAM_GRPC_RESOURCE_EXHAUSTED,
+				    "too much request data buffered on this connection");
+			return 0;
+		}
+	}
+	rc = cam_grpc_wire_framer_feed(&c->framer, data, len, on_message, c);
+	if (rc == CAM_ELIMIT) {
+		atomic_fetch_add_explicit(&c->srv->too_large, 1, memory_order_relaxed);
+		cam_counter_inc(c->srv->m_too_large);
+		snprintf(text, sizeof(text),
+			 "received message larger than max (%u vs. %zu)",
+			 c->framer.msg_len, c->srv->max_msg);
+		cam_grpc__call_refuse(c, CAM_GRPC_RESOURCE_EXHAUSTED, text);
+	} else if (rc == CAM_ENOMEM) {
+		cam_grpc__call_refuse(c, CAM_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	return 0;
+}
+
+/* The client sent END_STREAM: run a unary call, tell a streaming one. */
+static void call_half_close(struct cam_grpc_call *c)
+{
+	cam_grpc_server *s = c->srv;
+
+	if (c->ended_io || !c->method)
+		return;
+	if (!cam_grpc_wire_framer_idle(&c->framer)) {
+		cam_grpc__call_refuse(c, CAM_GRPC_INTERNAL, "stream ended inside a message");
+		return;
+	}
+	if (c->method->ops) {
+		if (c->method->ops->on_half_close)
+			c->method->ops->on_half_close(c->method->arg, c);
+		return;
+	}
+	if (c->nmsg != 1) {
+		cam_grpc__call_refuse(c, CAM_GRPC_UNIMPLEMENTED,
+			    "unary method got no request message");
+		return;
+	}
+	if (cam_grpc__past_deadline(c)) {
+		cam_grpc__call_refuse(c, CAM_GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
+		return;
+	}
+	c->ended_io = true; /* the handler has it now */
+	cam_grpc_call_ref(c);
+	atomic_fetch_add_explicit(&s->calls_total, 1, memory_order_relaxed);
+	c->task.run = cam_grpc__call_run;
+	cam_grpc_pool_submit(s->pool, &c->task);
+}
+
+static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
+{
+	struct cam_grpc_call *c;
+
+	(void)ud;
+	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+		return 0;
+	c = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
+	if (!c)
+		return 0;
+	if (frame->hd.type == NGHTTP2_HEADERS &&
+	    frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+		call_headers_done(c);
+	if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+		call_half_close(c);
+	return 0;
+}
+
+/* The stream is gone: detach the call from the connection and drop the
+ * I/O thread's reference. */
+void cam_grpc__call_detach(struct cam_grpc_call *c)
+{
+	struct conn *conn = c->conn;
+	cam_grpc_server *s = conn->srv;
+
+	if (c->conn_prev)
+		c->conn_prev->conn_next = c->conn_next;
+	else
+		conn->calls = c->conn_next;
+	if (c->conn_next)
+		c->conn_next->conn_prev = c->conn_prev;
+	conn->held -= c->held;
+	c->held = 0;
+	cam_grpc__timer_remove(s, c);
+	c->conn = NULL;
+	if (!c->trailers_sent)
+		atomic_store(&c->cancelled, true);
+	if (c->method && c->method->ops && c->method->ops->on_close)
+		c->method->ops->on_close(c->method->arg, c);
+	atomic_fetch_sub_explicit(&s->nstreams, 1, memory_order_relaxed);
+	cam_gauge_add(s->m_streams, -1);
+	cam_grpc_call_unref(c);
+}
+
+static int on_stream_close(nghttp2_session *h2, int32_t stream_id,
+			   uint32_t error_code, void *ud)
+{
+	struct cam_grpc_call *c = nghttp2_session_get_stream_user_data(h2, stream_id);
+
+	(void)error_code;
+	(void)ud;
+	if (c) {
+		nghttp2_session_set_stream_user_data(h2, stream_id, NULL);
+		cam_grpc__call_detach(c);
+	}
+	return 0;
+}
+
+static const char *status_digits(int status)
+{
+	static const char *const d[] = { "0", "1", "2", "3", "4", "5", "6", "7", "8",
+					 "9", "10", "11", "12", "13", "14", "15", "16" };
+
+	return status >= 0 && status <= 16 ? d[status] : "2";
+}
+
+#define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), \
+		   NGHTTP2_NV_FLAG_NO_COPY_NAME }
+
+/* Fills the grpc-status/grpc-message pair; returns how many were set.
+ * status and status_text are immutable once finished. */
+static size_t status_nv(const struct cam_grpc_call *c, nghttp2_nv *nv)
+{
+	nghttp2_nv st = NV("grpc-status", status_digits(c->status));
+	nghttp2_nv msg = NV("grpc-message", c->status_text ? c->status_text : "");
+
+	nv[0] = st;
+	if (!c->status_text)
+		return 1;
+	nv[1] = msg;
+	return 2;
+}
+
+static ssize_t read_body(nghttp2_session *h2, int32_t stream_id, uint8_t *buf,
+			 size_t length, uint32_t *data_flags,
+			 nghttp2_data_source *source, void *ud)
+{
+	struct cam_grpc_call *c = source->ptr;
+	struct outbuf *o = &c->out;
+	size_t n;
+	bool eof = false;
+
+	(void)ud;
+	pthread_mutex_lock(&c->mu);
+	n = o->len - o->off;
+	if (n > length)
+		n = length;
+	memcpy(buf, o->data + o->off, n);
+	o->off += n;
+	if (o->off == o->len) {
+		o->off = o->len = 0;
+		if (o->cap > WBUF_HIGH) {
+			free(o->data);
+			o->data = NULL;
+			o->cap = 0;
+		}
+		eof = c->finished;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (eof) {
+		nghttp2_nv nv[2];
+
+		*data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		nghttp2_submit_trailer(h2, stream_id, nv, status_nv(c, nv));
+		c->trailers_sent = true;
+	} else if (n == 0) {
+		c->deferred = true;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	return (ssize_t)n;
+}
+
+/* Hands what the call has queued to nghttp2 (I/O thread). */
+void cam_grpc__call_push(struct cam_grpc_call *c)
+{
+	nghttp2_session *h2 = c->conn->h2;
+	bool finished, pending;
+
+	if (c->trailers_sent)
+		return;
+	pthread_mutex_lock(&c->mu);
+	finished = c->finished;
+	pending = c->out.len > c->out.off;
+	pthread_mutex_unlock(&c->mu);
+	if (c->headers_sent) {
+		if (c->deferred) {
+			c->deferred = false;
+			nghttp2_session_resume_data(h2, c->stream_id);
+		}
+		return;
+	}
+	if (!pending && finished) {
+		/* Trailers-only response. */
+		nghttp2_nv nv[4] = { NV(":status", "200"),
+				     NV("content-type", "application/grpc") };
+		size_t n = 2 + status_nv(c, nv + 2);
+
+		nghttp2_submit_response(h2, c->stream_id, nv, n, NULL);
+		c->headers_sent = c->trailers_sent = true;
+	} else if (pending) {
+		nghttp2_nv nv[2] = { NV(":status", "200"),
+				     NV("content-type", "application/grpc") };
+		nghttp2_data_provider prd = { .source.ptr = c, .read_callback = read_body };
+
+		nghttp2_submit_response(h2, c->stream_id, nv, 2, &prd);
+		c->headers_sent = true;
+	}
+}
+
+int cam_grpc__h2_setup(cam_grpc_server *s)
+{
+	nghttp2_session_callbacks *cbs;
+
+	if (nghttp2_session_callbacks_new(&cbs) != 0)
+		return CAM_ENOMEM;
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+	s->cbs = cbs;
+	if (nghttp2_option_new(&s->h2opt) != 0)
+		return CAM_ENOMEM;
+	/* Peers may open many streams; the default of 100 closed streams kept
+	 * for priority is not needed by gRPC. */
+	nghttp2_option_set_no_closed_streams(s->h2opt, 1);
+	return 0;
+}

@@ -1,0 +1,138 @@
+/*
+ * The gRPC transport: cleartext HTTP/2 (prior knowledge) served with
+ * libnghttp2 from one epoll I/O thread, handlers on worker threads.
+ *
+ * The I/O thread alone touches sockets and nghttp2. It reassembles request
+ * messages, checks path, deadline, size and encoding, and hands a call to a
+ * worker (pool.h). The handler finishes the call from any thread; the
+ * finished call goes back to the I/O thread through a queue and an eventfd.
+ *
+ * Unary methods: cam_grpc_server_add_method(). Streaming methods (cheap,
+ * non-blocking work such as reflection and health Watch) get callbacks on
+ * the I/O thread: cam_grpc_server_add_stream_method().
+ */
+#ifndef CAM_GRPC_SERVER_H
+#define CAM_GRPC_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cam_grpc_server cam_grpc_server;
+
+struct cam_grpc_server_opts {
+	const char *listen;   /* "127.0.0.1:50051", "[::1]:50051", ":50051" (all) */
+	unsigned workers;     /* 0 = one per online CPU */
+	size_t max_msg_bytes; /* largest request message; 0 = 4 MiB */
+	int drain_ms;         /* shutdown: time in-flight calls get; <=0 = 5000 */
+};
+
+/* gRPC status codes used by the transport. */
+enum cam_grpc_status {
+	CAM_GRPC_OK = 0,
+	CAM_GRPC_CANCELLED = 1,
+	CAM_GRPC_UNKNOWN = 2,
+	CAM_GRPC_INVALID_ARGUMENT = 3,
+	CAM_GRPC_DEADLINE_EXCEEDED = 4,
+	CAM_GRPC_NOT_FOUND = 5,
+	CAM_GRPC_RESOURCE_EXHAUSTED = 8,
+	CAM_GRPC_UNIMPLEMENTED = 12,
+	CAM_GRPC_INTERNAL = 13,
+	CAM_GRPC_UNAVAILABLE = 14,
+};
+
+/* One RPC as a handler sees it. Opaque; refcounted. */
+struct cam_grpc_call;
+
+/* The request message (unary methods); valid until the call is finished. */
+const uint8_t *cam_grpc_call_message(const struct cam_grpc_call *c, size_t *len);
+/* Request metadata by lower-case name; NULL if absent. Binary ("-bin")
+ * values are given as sent (base64). Valid while the caller holds the call. */
+const char *cam_grpc_call_metadata(const struct cam_grpc_call *c, const char *name);
+/* Absolute deadline on CLOCK_MONOTONIC in ns; 0 = none. */
+int64_t cam_grpc_call_deadline_ns(const struct cam_grpc_call *c);
+/* "ipv4:127.0.0.1:4242" / "ipv6:[::1]:4242". */
+const char *cam_grpc_call_peer(const struct cam_grpc_call *c);
+/* "/cam.SyscallService/Execute". */
+const char *cam_grpc_call_method(const struct cam_grpc_call *c);
+/* True once the client cancelled (RST_STREAM, connection gone). */
+bool cam_grpc_call_cancelled(const struct cam_grpc_call *c);
+
+/*
+ * Finishing a unary call. A unary handler is handed one reference to the
+ * call and must finish it exactly once, from any thread and at any time
+ * (it may queue the call and finish later): reply or fail consumes that
+ * reference, and the call must not be touched afterwards. Finishing a
+ * cancelled call is harmless. A reply past the deadline is dropped and the
+ * client gets DEADLINE_EXCEEDED instead. msg is copied.
+ */
+void cam_grpc_call_reply(struct cam_grpc_call *c, const uint8_t *msg, size_t len);
+void cam_grpc_call_fail(struct cam_grpc_call *c, int grpc_status, const char *message);
+
+typedef void (*cam_grpc_handler)(void *arg, struct cam_grpc_call *c);
+
+/*
+ * Streaming methods. Every callback runs on the I/O thread and must not
+ * block; c is borrowed for the callback (cam_grpc_call_ref to keep it).
+ */
+struct cam_grpc_stream_ops {
+	/* A request message; msg is valid during the callback only. */
+	void (*on_message)(void *arg, struct cam_grpc_call *c, const uint8_t *msg,
+			   size_t len);
+	/* The client sent its last message. May be NULL. */
+	void (*on_half_close)(void *arg, struct cam_grpc_call *c);
+	/* The stream is gone (ended or cancelled): the last callback for c.
+	 * May be NULL. */
+	void (*on_close)(void *arg, struct cam_grpc_call *c);
+};
+
+/* Takes and drops a reference; the last unref frees the call. */
+void cam_grpc_call_ref(struct cam_grpc_call *c);
+void cam_grpc_call_unref(struct cam_grpc_call *c);
+/*
+ * Streaming replies, from any thread, on a call the caller holds a
+ * reference to (neither consumes it). send queues one response message
+ * (copied): 0, or CAM_ECLOSED once the call is ended or cancelled, or
+ * CAM_ENOMEM. end sends the trailers; later sends and ends are ignored.
+ */
+int cam_grpc_call_send(struct cam_grpc_call *c, const uint8_t *msg, size_t len);
+void cam_grpc_call_end(struct cam_grpc_call *c, int grpc_status, const char *message);
+
+/* Creates a stopped server; CAM_EINVAL for bad options, *out untouched then. */
+int cam_grpc_server_new(const struct cam_grpc_server_opts *o, cam_grpc_server **out);
+/* Before start only. CAM_EEXIST for a path already added, CAM_EINVAL. */
+int cam_grpc_server_add_method(cam_grpc_server *s, const char *path,
+			       cam_grpc_handler h, void *arg);
+int cam_grpc_server_add_stream_method(cam_grpc_server *s, const char *path,
+				      const struct cam_grpc_stream_ops *ops,
+				      void *arg);
+/*
+ * Runs fn(arg) at the start of cam_grpc_server_shutdown(), on the caller's
+ * thread, before GOAWAY (health uses it to answer NOT_SERVING). Before start.
+ */
+int cam_grpc_server_on_shutdown(cam_grpc_server *s, void (*fn)(void *arg), void *arg);
+/* Binds (an error if it cannot: CAM_EINVAL bad address, CAM_EIO and the
+ * like from the OS), then starts the I/O thread and the workers. */
+int cam_grpc_server_start(cam_grpc_server *s);
+/* The bound port (useful after listening on port 0); 0 before start. */
+int cam_grpc_server_port(const cam_grpc_server *s);
+/*
+ * GOAWAY to every connection, stop accepting, let in-flight calls finish
+ * for up to drain_ms, close what is left and join every thread. Idempotent.
+ */
+void cam_grpc_server_shutdown(cam_grpc_server *s);
+/* Shuts down if needed, then frees. NULL is fine. */
+void cam_grpc_server_free(cam_grpc_server *s);
+
+/* Figures for 'observe' (also exported as metrics). */
+struct cam_grpc_server_stats {
+	uint64_t connections;      /* open now */
+	uint64_t streams;          /* HTTP/2 streams open now (calls in flight) */
+	uint64_t calls_total;      /* calls dispatched since start */
+	uint64_t protocol_errors;  /* connections closed for bad input */
+	uint64_t too_large_total;  /* messages refused as too large */
+	uint64_t queued;           /* calls waiting for a worker */
+};
+void cam_grpc_server_stats(cam_grpc_server *s, struct cam_grpc_server_stats *out);
+
+#endif

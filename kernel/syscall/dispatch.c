@@ -1,0 +1,244 @@
+/*
+ * cam.SyscallService/Execute: from the wire to a verb handler and back.
+ *
+ * Runs on a transport worker thread. Every call, good or bad, is counted
+ * in cam_os_syscall_total{verb} and timed in
+ * cam_os_syscall_duration_seconds{verb}; failures also count in
+ * cam_os_syscall_errors_total{verb,code}. A verb outside the table counts
+ * as verb="unknown", so the label set stays bounded. One access-log line
+ * per call goes through the async logger.
+ */
+#include "kernel/syscall/service.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/metrics.h"
+#include "kernel/grpc/server.h"
+#include "kernel/syscall/status.h"
+#include "kernel/syscall/syscall.h"
+#include "kernel/syscall/trace_id.h"
+#include "proto/cam.pb-c.h"
+
+#define MAX_VERBS 64
+
+static struct {
+	struct cam_syscall_env env;
+	size_t nverbs;
+	/* Index nverbs is "unknown". Resolved once at registration. */
+	cam_series *total[MAX_VERBS + 1];
+	cam_series *duration[MAX_VERBS + 1];
+	_Atomic uint64_t next_request;
+} d;
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+const struct cam_syscall_env *cam_syscall_env(void)
+{
+	return &d.env;
+}
+
+/* Whether every payload key is one the verb accepts; names the first
+ * one it does not in sc->error. */
+static int check_keys(struct cam_syscall *sc)
+{
+	const char *const *keys = sc->verb->keys;
+
+	if (!keys)
+		return 0;
+	for (size_t i = 0; i < sc->payload->n; i++) {
+		const char *k = sc->payload->pairs[i].key;
+		size_t j = 0;
+
+		while (keys[j] && strcmp(keys[j], k) != 0)
+			j++;
+		if (!keys[j])
+			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+						"verb %s does not take payload key '%s'",
+						sc->verb->name, k);
+	}
+	return 0;
+}
+
+/* The trace id of a W3C traceparent "00-<32 hex>-<16 hex>-<2 hex>". */
+static void trace_from_metadata(struct cam_syscall *sc, struct cam_grpc_call *call)
+{
+	const char *tp = cam_grpc_call_metadata(call, "traceparent");
+
+	if (tp && strlen(tp) >= 55 && tp[2] == '-' && tp[35] == '-' &&
+	    cam_trace_id_is_w3c(tp + 3, 32)) {
+		memcpy(sc->trace_id, tp + 3, 32);
+		sc->trace_id[32] = '\0';
+	}
+}
+
+/* Parses, checks and runs a decoded request; returns the status. */
+static int run(struct cam_syscall *sc, const Cam__SyscallRequest *req,
+	       struct cam_payload *payload, struct cam_grpc_call *call)
+{
+	char err[200];
+	int status;
+
+	if (!sc->verb)
+		return cam_syscall_fail(sc, CAM_GRPC_UNIMPLEMENTED, "unknown verb '%.64s'",
+					req->verb);
+	if (req->priority_opt_case == CAM__SYSCALL_REQUEST__PRIORITY_OPT_PRIORITY) {
+		if (req->priority > 9)
+			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+						"priority %u is out of range 0-9",
+						req->priority);
+		sc->priority = req->priority;
+	}
+	if (cam_payload_parse(req->payload, strlen(req->payload), payload, err,
+			      sizeof(err)))
+		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT, "%s", err);
+	sc->payload = payload;
+	status = check_keys(sc);
+	if (status)
+		return status;
+	if (!sc->verb->fn)
+		return cam_syscall_fail(sc, CAM_GRPC_UNIMPLEMENTED,
+					"verb %s belongs to the %s subsystem, which this build does not have yet",
+					sc->verb->name, sc->verb->subsystem);
+	if (sc->deadline_ns && mono_ns() >= sc->deadline_ns)
+		return cam_syscall_fail(sc, CAM_GRPC_DEADLINE_EXCEEDED,
+					"deadline passed before the syscall ran");
+	trace_from_metadata(sc, call);
+	return sc->verb->fn(sc);
+}
+
+static void count(const struct cam_syscall *sc, const char *verb_label,
+		  size_t idx, int status, double seconds)
+{
+	cam_counter_inc(d.total[idx]);
+	cam_histogram_observe(d.duration[idx], seconds);
+	if (status != CAM_GRPC_OK)
+		cam_counter_inc(cam_series_get(d.env.metrics->syscall_errors,
+					       (const char *[]){ verb_label,
+								 cam_grpc_code_name(status) }));
+	(void)sc;
+}
+
+static void access_log(const struct cam_syscall *sc, const char *verb_label,
+		       const char *request_id, int status, double seconds)
+{
+	struct cam_log_line l;
+	enum cam_log_level level = status == CAM_GRPC_OK ? CAM_LOG_INFO : CAM_LOG_WARN;
+
+	if (d.env.access_log == CAM_ACCESS_LOG_NONE ||
+	    (d.env.access_log == CAM_ACCESS_LOG_ERRORS && status == CAM_GRPC_OK))
+		return;
+	if (!cam_log_begin(&l, level, "syscall_dispatcher", NULL))
+		return;
+	cam_log_str(&l, "syscall", verb_label);
+	cam_log_str(&l, "caller_id", sc->caller_id);
+	cam_log_num(&l, "latency_ms", seconds * 1e3);
+	cam_log_bool(&l, "success", status == CAM_GRPC_OK);
+	cam_log_str(&l, "code", cam_grpc_code_name(status));
+	cam_log_str(&l, "request_id", request_id);
+	if (sc->trace_id[0])
+		cam_log_str(&l, "trace_id", sc->trace_id);
+	if (status != CAM_GRPC_OK)
+		cam_log_str(&l, "error", sc->error);
+	cam_log_end(&l);
+}
+
+static void reply(struct cam_grpc_call *call, const struct cam_syscall *sc,
+		  const char *request_id)
+{
+	Cam__SyscallResponse resp = CAM__SYSCALL_RESPONSE__INIT;
+	uint8_t stackbuf[1024], *buf = stackbuf;
+	size_t n;
+
+	resp.success = 1;
+	resp.result = (char *)cam_result_str(&sc->result);
+	resp.request_id = (char *)request_id;
+	resp.status_code = "OK";
+	n = cam__syscall_response__get_packed_size(&resp);
+	if (n > sizeof(stackbuf) && !(buf = malloc(n))) {
+		cam_grpc_call_fail(call, CAM_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	cam__syscall_response__pack(&resp, buf);
+	cam_grpc_call_reply(call, buf, n);
+	if (buf != stackbuf)
+		free(buf);
+}
+
+static void execute(void *arg, struct cam_grpc_call *call)
+{
+	int64_t t0 = mono_ns();
+	struct cam_syscall sc = { .caller_id = "anonymous", .priority = 5 };
+	struct cam_payload payload = { 0 };
+	Cam__SyscallRequest *req;
+	const uint8_t *msg;
+	const char *verb_label = "unknown";
+	size_t len, idx = d.nverbs;
+	char request_id[40];
+	int status;
+
+	(void)arg;
+	snprintf(request_id, sizeof(request_id), "%.8s-%llu", d.env.instance_id,
+		 (unsigned long long)atomic_fetch_add(&d.next_request, 1) + 1);
+	sc.deadline_ns = cam_grpc_call_deadline_ns(call);
+	msg = cam_grpc_call_message(call, &len);
+	req = cam__syscall_request__unpack(NULL, len, msg);
+	if (!req) {
+		status = cam_syscall_fail(&sc, CAM_GRPC_INVALID_ARGUMENT,
+					  "request is not a cam.SyscallRequest");
+	} else {
+		sc.verb = cam_verb_find(req->verb);
+		if (sc.verb) {
+			verb_label = sc.verb->name;
+			idx = sc.verb->index;
+		}
+		if (req->caller_id[0])
+			sc.caller_id = req->caller_id;
+		sc.data = req->data.data;
+		sc.data_len = req->data.len;
+		status = run(&sc, req, &payload, call);
+	}
+	{
+		double seconds = (double)(mono_ns() - t0) / 1e9;
+		count(&sc, verb_label, idx, status, seconds);
+		access_log(&sc, verb_label, request_id, status, seconds);
+	}
+	if (status == CAM_GRPC_OK)
+		reply(call, &sc, request_id);
+	else
+		cam_grpc_call_fail(call, status, sc.error);
+	cam_result_free(&sc.result);
+	cam_payload_free(&payload);
+	if (req)
+		cam__syscall_request__free_unpacked(req, NULL);
+}
+
+int cam_syscall_service_register(cam_grpc_server *s, const struct cam_syscall_env *env)
+{
+	const struct cam_verb *verbs = cam_verbs(&d.nverbs);
+	int rc;
+
+	if (d.nverbs > MAX_VERBS)
+		return -1;
+	d.env = *env;
+	for (size_t i = 0; i <= d.nverbs; i++) {
+		const char *name = i < d.nverbs ? verbs[i].name : "unknown";
+		d.total[i] = cam_series_get(env->metrics->syscall_total, (const char *[]){ name });
+		d.duration[i] =
+			cam_series_get(env->metrics->syscall_duration, (const char *[]){ name });
+	}
+	rc = cam_grpc_server_add_method(s, "/cam.SyscallService/Execute", execute, NULL);
+	if (rc)
+		return rc;
+	return cam_health_check_register(s);
+}

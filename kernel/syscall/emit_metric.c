@@ -1,0 +1,247 @@
+/*
+ * emit_metric: applications' own counters and gauges.
+ *
+ * payload: metric_name:NAME,value:V[,type:counter|gauge][,help:TEXT]
+ *          [,labels:k=v,k2=v2]
+ * A counter's value is added (counters only go up), a gauge's is set. The
+ * first emit of a name fixes its type and label names; later emits must
+ * agree. Names with the cam_os_ prefix and names of the kernel's own
+ * families are refused, and custom families and their series are bounded
+ * (limits refused with RESOURCE_EXHAUSTED and counted by the metrics core).
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/metrics.h"
+#include "common/utf8.h"
+#include "kernel/grpc/server.h"
+#include "kernel/syscall/service.h"
+#include "kernel/syscall/syscall.h"
+
+#define MAX_CUSTOM 1024
+
+struct custom {
+	char name[CAM_METRICS_MAX_NAME + 1];
+	cam_family *family;
+};
+
+static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct custom customs[MAX_CUSTOM];
+static size_t ncustoms;
+
+struct labels {
+	size_t n;
+	char *names[CAM_METRICS_MAX_LABELS + 1];
+	char *values[CAM_METRICS_MAX_LABELS];
+	char buf[1024];
+};
+
+static int by_name(const void *a, const void *b)
+{
+	const char *const *x = a, *const *y = b;
+	return strcmp(*x, *y);
+}
+
+/* "k=v,k2=v2" into sorted names and values; an error names the problem. */
+static int parse_labels(struct cam_syscall *sc, const char *s, struct labels *l)
+{
+	char *p, *save = NULL, *tok;
+	size_t len;
+
+	l->n = 0;
+	if (!s || !*s)
+		return 0;
+	if (strlen(s) >= sizeof(l->buf))
+		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+					"labels are longer than %zu bytes", sizeof(l->buf) - 1);
+	strcpy(l->buf, s);
+	for (p = l->buf; (tok = strtok_r(p, ",", &save)); p = NULL) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq)
+			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+						"label '%.64s' is not name=value", tok);
+		*eq = '\0';
+		if (!cam_label_name_valid(tok))
+			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+						"invalid label name '%.64s' (labels match [a-zA-Z_][a-zA-Z0-9_]*, no __ prefix)",
+						tok);
+		if (!cam_utf8_valid(eq + 1, &len) || len > CAM_METRICS_MAX_LABEL_VALUE)
+			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+						"value of label %s is not UTF-8 or longer than %d bytes",
+						tok, CAM_METRICS_MAX_LABEL_VALUE);
+		if (l->n == CAM_METRICS_MAX_LABELS)
+			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+						"more than %d labels", CAM_METRICS_MAX_LABELS);
+		l->names[l->n] = tok;
+		l->values[l->n++] = eq + 1;
+	}
+	/* Sort pairs by name so label order never makes a new series. */
+	for (size_t i = 1; i < l->n; i++)
+		for (size_t j = i; j > 0 && by_name(&l->names[j - 1], &l->names[j]) > 0; j--) {
+			char *t = l->names[j];
+			l->names[j] = l->names[j - 1];
+			l->names[j - 1] = t;
+			t = l->values[j];
+			l->values[j] = l->values[j - 1];
+			l->values[j - 1] = t;
+		}
+	for (size_t i = 1; i < l->n; i++)
+		if (strcmp(l->names[i], l->names[i - 1]) == 0)
+			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+						"duplicate label '%s'", l->names[i]);
+	l->names[l->n] = NULL;
+	return 0;
+}
+
+static cam_family *find_custom(const char *name)
+{
+	cam_family *f = NULL;
+
+	pthread_rwlock_rdlock(&lock);
+	for (size_t i = 0; i < ncustoms; i++)
+		if (strcmp(customs[i].name, name) == 0) {
+			f = customs[i].family;
+			break;
+		}
+	pthread_rwlock_unlock(&lock);
+	return f;
+}
+
+/* Registers a new custom family, or returns one another thread just made. */
+static int make_custom(struct cam_syscall *sc, const char *name,
+		       enum cam_metric_type type, const char *help,
+		       const struct labels *l, cam_family **out)
+{
+	const struct cam_syscall_env *env = cam_syscall_env();
+	size_t max = env->custom_families_max ? env->custom_families_max : 100;
+	const char *why = NULL;
+	int status = 0, rc;
+
+	pthread_rwlock_wrlock(&lock);
+	for (size_t i = 0; i < ncustoms; i++)
+		if (strcmp(customs[i].name, name) == 0) {
+			*out = customs[i].family;
+			goto out_unlock;
+		}
+	if (cam_family_find(name)) {
+		status = cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+					  "metric %s belongs to the kernel", name);
+		goto out_unlock;
+	}
+	if (ncustoms >= max || ncustoms >= MAX_CUSTOM) {
+		status = cam_syscall_fail(sc, CAM_GRPC_RESOURCE_EXHAUSTED,
+					  "custom metric limit reached (%zu families)", max);
+		goto out_unlock;
+	}
+	rc = cam_family_register(&(struct cam_family_desc){
+					 .name = name,
+					 .help = help ? help : "Custom metric emitted with emit_metric.",
+					 .type = type,
+					 .label_names = (const char *const *)l->names,
+					 .max_series = env->custom_series_max },
+				 out, &why);
+	if (rc) {
+		status = cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT, "metric %s refused: %s",
+					  name, why ? why : "invalid");
+		goto out_unlock;
+	}
+	snprintf(customs[ncustoms].name, sizeof(customs[ncustoms].name), "%s", name);
+	customs[ncustoms++].family = *out;
+out_unlock:
+	pthread_rwlock_unlock(&lock);
+	return status;
+}
+
+/* The family's type and label names must be what this emit says. */
+static int check_shape(struct cam_syscall *sc, cam_family *f, const char *name,
+		       enum cam_metric_type type, const struct labels *l)
+{
+	if (cam_family_type(f) != type)
+		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+					"metric %s is a %s; it cannot be emitted as a %s", name,
+					cam_family_type(f) == CAM_COUNTER ? "counter" : "gauge",
+					type == CAM_COUNTER ? "counter" : "gauge");
+	if (cam_family_label_count(f) != l->n)
+		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+					"metric %s has %zu labels; this emit gives %zu", name,
+					cam_family_label_count(f), l->n);
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(cam_family_label_name(f, i), l->names[i]) != 0)
+			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+						"metric %s has no label '%s'", name, l->names[i]);
+	return 0;
+}
+
+static int parse_value(struct cam_syscall *sc, const char *s, enum cam_metric_type type,
+		       double *out)
+{
+	char *end;
+
+	if (!s || !*s)
+		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT, "payload key 'value' is missing");
+	*out = strtod(s, &end);
+	if (*end || !isfinite(*out))
+		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+					"value '%.32s' is not a finite number", s);
+	if (type == CAM_COUNTER && *out < 0)
+		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+					"a counter only goes up: value must be >= 0");
+	return 0;
+}
+
+int cam_verb_emit_metric(struct cam_syscall *sc)
+{
+	const char *name = cam_payload_get(sc->payload, "metric_name");
+	const char *type_s = cam_payload_get(sc->payload, "type");
+	const char *help = cam_payload_get(sc->payload, "help");
+	enum cam_metric_type type = CAM_COUNTER;
+	struct labels l;
+	cam_family *f;
+	cam_series *s;
+	double v = 0;
+	int status;
+
+	if (!name || !*name)
+		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+					"payload key 'metric_name' is missing");
+	if (!cam_metric_name_valid(name) || strchr(name, ':'))
+		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+					"invalid metric_name '%.64s' (names match [a-zA-Z_][a-zA-Z0-9_]*)",
+					name);
+	if (strncmp(name, "cam_os_", 7) == 0)
+		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+					"metric_name may not use the cam_os_ prefix");
+	if (type_s && strcmp(type_s, "gauge") == 0)
+		type = CAM_GAUGE;
+	else if (type_s && strcmp(type_s, "counter") != 0)
+		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+					"type must be counter or gauge");
+	if (help && strlen(help) > CAM_METRICS_MAX_HELP)
+		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT, "help is longer than %d bytes",
+					CAM_METRICS_MAX_HELP);
+	if ((status = parse_value(sc, cam_payload_get(sc->payload, "value"), type, &v)) ||
+	    (status = parse_labels(sc, cam_payload_get(sc->payload, "labels"), &l)))
+		return status;
+
+	f = find_custom(name);
+	if (!f && (status = make_custom(sc, name, type, help, &l, &f)))
+		return status;
+	if ((status = check_shape(sc, f, name, type, &l)))
+		return status;
+	s = cam_series_get(f, (const char *const *)l.values);
+	if (!s)
+		return cam_syscall_fail(sc, CAM_GRPC_RESOURCE_EXHAUSTED,
+					"series limit reached for %s (or for all metrics)", name);
+	if (type == CAM_COUNTER)
+		cam_counter_add(s, v);
+	else
+		cam_gauge_set(s, v);
+	cam_result_add(&sc->result, "metric_name", name);
+	cam_result_add(&sc->result, "type", type == CAM_COUNTER ? "counter" : "gauge");
+	cam_result_add(&sc->result, "accepted", "true");
+	return 0;
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make bench`: the metrics core and renderer micro-benchmarks, then the
+# exporter holding 10k series (RSS, scrape throughput with wrk). Figures go
+# to stdout; docs/bench.md records a run with the machine it ran on.
+set -uo pipefail
+BUILD=${1:-build}
+source "$(dirname "$0")/../integration/lib.sh"
+
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
+echo "== metrics core"
+"$ROOT/$BUILD/tests/bench/bench_metrics"
+echo "== renderer"
+"$ROOT/$BUILD/tests/bench/bench_render"
+
+echo "== exporter holding 10k series"
+BUS="ipc://$TMP/bus.ipc"; PORT=$(free_port)
+start publisher "$ROOT/$BUILD/tests/tools/metrics_publisher" "$BUS" 10000 1000
+exporter_start exporter "$BUS" "$PORT" --publish-interval-ms 1000; EXP=$LAST_PID
+wait_for 20 metric_is "$PORT" cam_os_kernel_up 1 || { echo "exporter never saw the publisher"; exit 1; }
+series=$(scrape "$PORT" | grep -vc '^#')
+echo "samples per scrape: $series"
+for i in 1 2 3; do scrape "$PORT" >/dev/null; done
+echo "exporter RSS after scrapes: $(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$EXP/status) (target <= 10 MB)"
+curl -s -o /dev/null -w 'single scrape: %{time_total}s, %{size_download} bytes\n' "http://127.0.0.1:$PORT/metrics"
+curl -s -o /dev/null -H 'Accept-Encoding: gzip' -w 'single gzip scrape: %{time_total}s, %{size_download} bytes\n' "http://127.0.0.1:$PORT/metrics"
+if command -v wrk >/dev/null; then
+  echo "-- wrk, 2 threads, 8 connections, 10 s, 10k-series /metrics"
+  wrk -t2 -c8 -d10s "http://127.0.0.1:$PORT/metrics" | grep -E 'Requests/sec|Latency|Transfer'
+  echo "-- wrk, gzip"
+  wrk -t2 -c8 -d10s -H 'Accept-Encoding: gzip' "http://127.0.0.1:$PORT/metrics" | grep -E 'Requests/sec|Latency'
+fi
+echo "exporter RSS after load: $(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$EXP/status)"
+if [ -x "$ROOT/tests/bench/grpc.sh" ]; then
+  echo "== gRPC front door"
+  "$ROOT/tests/bench/grpc.sh" "$BUILD"
+fi
