@@ -61,6 +61,7 @@ all: $(BUILD)/cam-kernel $(BUILD)/cam-exporter
 
 deps:
 	@./deps/install.sh
+	@cd tests/interop && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 # Generated code must exist before anything that includes it compiles,
 # and is kept (make would delete it as an intermediate file).
@@ -116,7 +117,7 @@ unit-tsan:
 integration: all tools
 	@./tests/integration/run.sh $(BUILD)
 
-test: all
+test: all tools
 	@./tests/run-all.sh
 
 bench: all $(BENCH_BIN) tools

@@ -390,8 +390,8 @@ static void render_family(struct cam_render_buf *b, struct scratch *sc,
 	bool histogram = f->type == CAM__BUS__METRIC_TYPE__HISTOGRAM;
 	size_t i;
 
-	if (f->n_series == 0)
-		return;
+	/* A family with no series yet still gets its HELP and TYPE: the
+	 * seed promises every family, and both formats allow it. */
 	if (histogram && !scratch_bounds(sc, f)) {
 		res->invalid += f->n_series;
 		return;

@@ -23,9 +23,10 @@ suite "unit tests" make --no-print-directory -j"$jobs" unit
 suite "unit tests under ASan+UBSan" make --no-print-directory -j"$jobs" unit-asan
 suite "unit tests under TSan" make --no-print-directory -j"$jobs" unit-tsan
 suite "integration tests" make --no-print-directory -j"$jobs" integration
-if [ -x tests/interop/run.sh ]; then
-  suite "interop tests (grpc-js, grpcio)" tests/interop/run.sh build
-fi
+suite "interop tests (grpc-js, grpcio) against the transport's test server" \
+  tests/interop/run.sh build
+suite "interop tests (grpc-js, grpcio) against cam-kernel" \
+  env CAM_GRPC_SERVER_BIN="$PWD/build/cam-kernel" tests/interop/run.sh build
 rm -f "$log"
 echo "all suites: $total_p passed, $total_f failed"
 [ "$total_f" -eq 0 ]

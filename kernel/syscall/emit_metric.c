@@ -52,6 +52,7 @@ static int parse_labels(struct cam_syscall *sc, const char *s, struct labels *l)
 	size_t len;
 
 	l->n = 0;
+	l->names[0] = NULL;
 	if (!s || !*s)
 		return 0;
 	if (strlen(s) >= sizeof(l->buf))

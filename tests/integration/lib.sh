@@ -13,9 +13,8 @@ TMP=$(mktemp -d /tmp/cam-it-XXXXXX)
 cleanup() {
   local pid
   for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
-    kill -9 "$pid" 2>/dev/null || true
+    { kill -9 "$pid" && wait "$pid"; } 2>/dev/null || true
   done
-  wait 2>/dev/null || true
   [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -93,13 +93,13 @@ YML
 start prometheus prometheus --config.file="$TMP/prometheus.yml" \
   --storage.tsdb.path="$TMP/prom-data" --web.listen-address="127.0.0.1:$PROM_PORT"
 prom_up() {
-  curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/query?query=cam_os_kernel_up" |
-    grep -q '"value":\[[0-9.]*,"1"\]'
+  local r; r=$(curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/query?query=cam_os_kernel_up") &&
+    grep -q '"value":\[[0-9.]*,"1"\]' <<<"$r"
 }
 check "Prometheus API returns cam_os_kernel_up == 1" wait_for 30 prom_up
 prom_target_up() {
-  curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/query?query=up%7Bjob%3D%22cam-os%22%7D" |
-    grep -q '"value":\[[0-9.]*,"1"\]'
+  local r; r=$(curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/query?query=up%7Bjob%3D%22cam-os%22%7D") &&
+    grep -q '"value":\[[0-9.]*,"1"\]' <<<"$r"
 }
 check "Prometheus scrape target is up" prom_target_up
 
