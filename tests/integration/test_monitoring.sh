@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# The monitoring assets under monitoring/ checked with the real tools and
+# proven against live processes:
+#  1. promtool check config / check rules / test rules, amtool check-config;
+#  2. the Grafana dashboard's structure, the alerts' annotations and their
+#     runbook anchors in docs/runbooks.md;
+#  3. cam-kernel + cam-exporter + a real Prometheus loading a test copy of
+#     monitoring/prometheus/prometheus.yml and the rules (1 s intervals,
+#     CamOSDown `for: 3s`) + a real Alertmanager with a test copy of
+#     alertmanager.yml whose Slack webhook is a local receiver; a short load
+#     through an independent gRPC client (python3-grpcio);
+#  4. every dashboard and rule expression is accepted by that Prometheus and
+#     names only exported metrics (or ones listed with their issue in
+#     monitoring/tests/pending_metrics.txt); dashboard queries over exported
+#     metrics return data; every rule evaluates without error;
+#  5. CamOSDown is inactive, then pending and firing (cause kernel_down)
+#     once the kernel is stopped, reaches the Slack receiver through
+#     Alertmanager, and turns to cause exporter_unreachable when the
+#     exporter stops too.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+
+MON=$ROOT/monitoring
+PY=/usr/bin/python3
+CHECK="$PY $MON/tests/check_monitoring.py"
+DASH=$MON/grafana/dashboards/cam_overview.json
+RULES=$MON/prometheus/rules/alerts.yml
+
+# ---------------------------------------------------------------- 1. tools
+check "promtool check config monitoring/prometheus/prometheus.yml" \
+  promtool check config "$MON/prometheus/prometheus.yml"
+check "promtool check rules monitoring/prometheus/rules/alerts.yml" \
+  promtool check rules "$RULES"
+check "promtool test rules: every alert fires and stays silent as it should" \
+  bash -c "cd '$MON/tests' && promtool test rules alerts_test.yml"
+if command -v amtool >/dev/null; then
+  check "amtool check-config monitoring/alertmanager/alertmanager.yml" \
+    amtool check-config "$MON/alertmanager/alertmanager.yml"
+else
+  not_ok "amtool not installed (Debian package prometheus-alertmanager)"
+fi
+check "alertmanager.yml keeps the seed's route and receiver, no webhook URL committed" \
+  $PY - "$MON/alertmanager/alertmanager.yml" <<'PY'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+r = c["route"]
+assert (r["group_by"], r["group_wait"], r["group_interval"], r["repeat_interval"], r["receiver"]) == \
+    (["alertname"], "10s", "10s", "1h", "cam-os-alerts"), r
+rc = {x["name"]: x for x in c["receivers"]}["cam-os-alerts"]["slack_configs"][0]
+assert rc["channel"] == "#cam-os-alerts" and rc["title"] == "CAM-OS Alert", rc
+assert rc["text"] == "{{ range .Alerts }}{{ .Annotations.summary }}{{ end }}", rc
+assert "api_url" not in rc and rc["api_url_file"], rc
+assert "hooks.slack.com" not in open(sys.argv[1]).read()
+PY
+check "prometheus.yml keeps the seed's cam-os job (localhost:8080, /metrics, 5s)" \
+  $PY - "$MON/prometheus/prometheus.yml" <<'PY'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+j = {x["job_name"]: x for x in c["scrape_configs"]}["cam-os"]
+assert j["static_configs"] == [{"targets": ["localhost:8080"]}], j
+assert j["metrics_path"] == "/metrics" and j["scrape_interval"] == "5s", j
+assert c["rule_files"] == ["rules/alerts.yml"], c["rule_files"]
+assert c["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"], c["alerting"]
+PY
+
+# ----------------------------------------------------- 2. structure, runbooks
+check "dashboard: Grafana 10+ structure, datasource variable, units, \$__rate_interval" \
+  $CHECK dashboard "$DASH"
+check "alerts: the seed's five, with for/severity/summary/description/runbook anchors" \
+  $CHECK rules "$RULES" "$ROOT/docs/runbooks.md"
+check "Grafana provisioning files parse and point at the dashboard folder" \
+  $PY - "$MON/grafana/provisioning" <<'PY'
+import sys, yaml
+p = sys.argv[1]
+ds = yaml.safe_load(open(p + "/datasources/cam-os.yml"))["datasources"][0]
+assert ds["type"] == "prometheus" and ds["url"], ds
+prov = yaml.safe_load(open(p + "/dashboards/cam-os.yml"))["providers"][0]
+assert prov["type"] == "file" and prov["options"]["path"], prov
+PY
+
+# ------------------------------------------------------ 3. live processes
+INTERVAL_MS=200
+BUS="ipc://$TMP/bus/bus.ipc"
+PORT=$(free_port)
+GRPC_PORT=$(free_port)
+PROM_PORT=$(free_port)
+AM_PORT=$(free_port)
+HOOK_PORT=$(free_port)
+PROM="http://127.0.0.1:$PROM_PORT"
+
+# Fake Slack: records every webhook body, one JSON per line.
+start slack $PY -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(sys.argv[2], "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+' "$HOOK_PORT" "$TMP/slack.jsonl"
+echo "http://127.0.0.1:$HOOK_PORT/hook" >"$TMP/slack_webhook_url"
+
+# Test copies: the real files with the addresses of this test, 1 s
+# intervals and CamOSDown's for: 1m shortened to 3s. Nothing else changes.
+mkdir -p "$TMP/rules"
+$PY - "$MON" "$TMP" "$PORT" "$AM_PORT" <<'PY'
+import sys, yaml
+mon, tmp, port, am = sys.argv[1:5]
+p = yaml.safe_load(open(mon + "/prometheus/prometheus.yml"))
+p["global"].update(scrape_interval="1s", evaluation_interval="1s")
+p["rule_files"] = [tmp + "/rules/alerts.yml"]
+p["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = ["127.0.0.1:" + am]
+job = [j for j in p["scrape_configs"] if j["job_name"] == "cam-os"][0]
+job["static_configs"][0]["targets"] = ["127.0.0.1:" + port]
+job["scrape_interval"] = "1s"
+yaml.safe_dump(p, open(tmp + "/prometheus.yml", "w"))
+r = yaml.safe_load(open(mon + "/prometheus/rules/alerts.yml"))
+for g in r["groups"]:
+    for rule in g["rules"]:
+        if rule.get("alert") == "CamOSDown":
+            rule["for"] = "3s"
+yaml.safe_dump(r, open(tmp + "/rules/alerts.yml", "w"))
+a = yaml.safe_load(open(mon + "/alertmanager/alertmanager.yml"))
+a["route"].update(group_wait="1s", group_interval="1s")
+for rc in a["receivers"][0]["slack_configs"]:
+    rc["api_url_file"] = tmp + "/slack_webhook_url"
+yaml.safe_dump(a, open(tmp + "/alertmanager.yml", "w"))
+PY
+check "test copy of the rules still passes promtool" promtool check rules "$TMP/rules/alerts.yml"
+
+exporter_start exporter "$BUS" "$PORT"; EXPORTER=$LAST_PID
+kernel_start kernel "$BUS"; KERNEL=$LAST_PID
+if command -v prometheus-alertmanager >/dev/null; then
+  start alertmanager prometheus-alertmanager --config.file="$TMP/alertmanager.yml" \
+    --storage.path="$TMP/am-data" --web.listen-address="127.0.0.1:$AM_PORT" \
+    --cluster.listen-address=
+  HAVE_AM=1
+else
+  HAVE_AM=0
+fi
+start prometheus prometheus --config.file="$TMP/prometheus.yml" \
+  --storage.tsdb.path="$TMP/prom-data" --web.listen-address="127.0.0.1:$PROM_PORT"
+
+kernel_up() { metric_is "$PORT" cam_os_kernel_up 1; }
+check "kernel and exporter are up" wait_for 10 kernel_up
+
+prom_query() { # prom_query EXPR -> JSON
+  curl -fsS --max-time 5 "$PROM/api/v1/query" --data-urlencode "query=$1"
+}
+prom_has() { prom_query "$1" | grep -q '"result":\[{'; }
+check "Prometheus scrapes the exporter (up{job=\"cam-os\"} == 1)" \
+  wait_for 30 prom_has 'up{job="cam-os"} == 1'
+
+# Load: only if this kernel build has the gRPC front door (issue 4);
+# once it has, the load must succeed. Two rounds with scrapes between, so
+# counters born in the first round have grown by the second and rates (and
+# the error ratio) are not just zero.
+load() {
+  $PY "$MON/tests/grpc_load.py" "127.0.0.1:$GRPC_PORT" "$1" >"$TMP/load.txt" 2>&1
+  local rc=$?; sed 's/^/    /' "$TMP/load.txt"; return $rc
+}
+if grep -q 'cam.SyscallService/Execute' "$ROOT/$BUILD/cam-kernel" 2>/dev/null; then
+  check "load round 1 through python3-grpcio (ping, observe, the seed's emit_metric/emit_trace, errors, HealthCheck)" load 50
+  wait_for 15 prom_has 'cam_os_syscall_errors_total'; sleep 1.2
+  check "load round 2" load 300
+  # rates over 1m windows see the growth
+  wait_for 15 prom_has 'sum(rate(cam_os_syscall_errors_total[1m])) > 0'
+else
+  echo "  skip load: this cam-kernel build has no gRPC front door yet (issue 4)"
+fi
+sleep 1.2
+scrape "$PORT" >"$TMP/scrape.txt"
+if [ "$HAVE_AM" = 1 ]; then
+  check "Alertmanager starts with the test copy of alertmanager.yml" \
+    wait_for 10 curl -fsS "http://127.0.0.1:$AM_PORT/-/ready"
+else
+  not_ok "prometheus-alertmanager not installed: no end-to-end notification check"
+fi
+
+# ---------------------------------------------------- 4. every expression
+check "every dashboard and rule expression: valid PromQL, known metric names, data where exported" \
+  $CHECK live "$PROM" "$TMP/scrape.txt" "$MON/tests/pending_metrics.txt" "$DASH" "$RULES" --require-data
+# The checker must catch what it claims to: a typo in a metric name, and a
+# rate over a fixed window in the dashboard.
+$PY - "$DASH" "$TMP" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = [p for p in d["panels"] if p.get("targets")][0]
+p["targets"][0]["expr"] = 'sum(rate(cam_os_syscal_total[5m]))'
+json.dump(d, open(sys.argv[2] + "/bad_dashboard.json", "w"))
+PY
+check "the checker rejects a dashboard with rate(...[5m])" \
+  bash -c "! $CHECK dashboard '$TMP/bad_dashboard.json' >/dev/null"
+check "the checker rejects a misspelt metric name (cam_os_syscal_total)" \
+  bash -c "! $CHECK live '$PROM' '$TMP/scrape.txt' '$MON/tests/pending_metrics.txt' '$TMP/bad_dashboard.json' '$RULES' >/dev/null"
+rules_healthy() {
+  curl -fsS "$PROM/api/v1/rules" | $PY -c '
+import json, sys
+rules = [r for g in json.load(sys.stdin)["data"]["groups"] for r in g["rules"]]
+bad = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
+print("  %d rules loaded, unhealthy: %s" % (len(rules), bad or "none"))
+sys.exit(1 if bad or len(rules) < 7 else 0)'
+}
+check "Prometheus loaded every rule and evaluates each without error" wait_for 5 rules_healthy
+
+# ------------------------------------------------------- 5. CAM-OS Down
+alert_state() { # alert_state CAUSE -> prints pending/firing/none
+  curl -fsS --max-time 5 "$PROM/api/v1/alerts" | $PY -c '
+import json, sys
+a = [x for x in json.load(sys.stdin)["data"]["alerts"]
+     if x["labels"]["alertname"] == "CamOSDown" and x["labels"].get("cause") == sys.argv[1]]
+print(a[0]["state"] if a else "none")' "$1"
+}
+no_down_alert() {
+  curl -fsS --max-time 5 "$PROM/api/v1/alerts" | $PY -c '
+import json, sys
+sys.exit(any(x["labels"]["alertname"] == "CamOSDown" for x in json.load(sys.stdin)["data"]["alerts"]))'
+}
+state_is() { [ "$(alert_state "$1")" = "$2" ]; }
+check "with kernel and exporter up, CamOSDown is inactive" no_down_alert
+firing_alerts=$(curl -fsS "$PROM/api/v1/alerts" | $PY -c '
+import json, sys; print(" ".join(sorted({x["labels"]["alertname"] for x in json.load(sys.stdin)["data"]["alerts"]})))')
+check "no alert at all is pending or firing on a healthy system (${firing_alerts:-none})" test -z "$firing_alerts"
+
+stop_pid "$KERNEL" TERM
+check "kernel stopped: CamOSDown{cause=kernel_down} goes pending" wait_for 10 state_is kernel_down pending
+check "... then firing after its for: (3s in the test copy)" wait_for 10 state_is kernel_down firing
+if [ "$HAVE_AM" = 1 ]; then
+  slack_got() { grep -q 'CAM-OS is down on 127.0.0.1:'"$PORT"' (kernel_down)' "$TMP/slack.jsonl" 2>/dev/null; }
+  check "Alertmanager delivered it to the Slack webhook with the summary as text" wait_for 20 slack_got
+  check "the webhook body has the seed's channel and title" \
+    bash -c "grep -q '\"channel\":\"#cam-os-alerts\"' '$TMP/slack.jsonl' && grep -q '\"title\":\"CAM-OS Alert\"' '$TMP/slack.jsonl'"
+fi
+stop_pid "$EXPORTER" TERM
+check "exporter stopped too: CamOSDown{cause=exporter_unreachable} fires" \
+  wait_for 15 state_is exporter_unreachable firing
+
+finish
