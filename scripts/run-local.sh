@@ -16,5 +16,7 @@ echo "cam-kernel (pid $kernel): gRPC on ${CAM_GRPC_LISTEN:-127.0.0.1:50051}" >&2
 echo "cam-exporter (pid $exporter): curl localhost:8080/metrics" >&2
 # Either one dying ends the run, so a failed start is not hidden.
 wait -n "$kernel" "$exporter"
-echo "a process exited; stopping the other" >&2
+rc=$?
+# Ctrl-C reaches both programs too; only an exit of their own is news.
+[ $rc -ge 128 ] || echo "a process exited ($rc); stopping the other" >&2
 stop
