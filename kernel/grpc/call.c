@@ -221,11 +221,32 @@ bool cam_grpc_call_cancelled(const struct cam_grpc_call *c)
 	return atomic_load(&c->cancelled);
 }
 
+const struct cam_grpc_task *cam_grpc_call_task(const struct cam_grpc_call *c)
+{
+	return &c->task;
+}
+
+static struct cam_grpc_call *task_call(struct cam_grpc_task *t)
+{
+	return (struct cam_grpc_call *)((char *)t - offsetof(struct cam_grpc_call, task));
+}
+
+/* Executor side of a unary call that must not run. */
+void cam_grpc__call_drop(struct cam_grpc_task *t, int status, const char *why)
+{
+	struct cam_grpc_call *c = task_call(t);
+
+	if (atomic_load(&c->cancelled)) {
+		cam_grpc_call_unref(c);
+		return;
+	}
+	cam_grpc_call_fail(c, status, why);
+}
+
 /* Worker side of a unary call. */
 void cam_grpc__call_run(struct cam_grpc_task *t)
 {
-	struct cam_grpc_call *c = (struct cam_grpc_call *)((char *)t -
-		offsetof(struct cam_grpc_call, task));
+	struct cam_grpc_call *c = task_call(t);
 
 	if (atomic_load(&c->cancelled)) {
 		cam_grpc_call_unref(c);

@@ -296,11 +296,25 @@ static void call_half_close(struct cam_grpc_call *c)
 		cam_grpc__call_refuse(c, CAM_GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
 		return;
 	}
+	c->task.run = cam_grpc__call_run;
+	c->task.drop = cam_grpc__call_drop;
+	c->task.deadline_ns = c->deadline_ns;
+	c->task.sched = (struct cam_grpc_sched){ .priority = 5 };
+	if (c->method->classify)
+		c->method->classify(c->method->classify_arg, c->msg, c->msg_len,
+				    &c->task.sched);
 	c->ended_io = true; /* the handler has it now */
 	cam_grpc_call_ref(c);
+	if (s->ex->ops->submit(s->ex, &c->task) != 0) {
+		/* Refused at once (queue full): nothing ran, the ref is ours. */
+		cam_grpc_call_unref(c);
+		c->ended_io = false;
+		cam_grpc__call_refuse(c, CAM_GRPC_RESOURCE_EXHAUSTED,
+				      c->task.sched.reject ? c->task.sched.reject
+							   : "server busy");
+		return;
+	}
 	atomic_fetch_add_explicit(&s->calls_total, 1, memory_order_relaxed);
-	c->task.run = cam_grpc__call_run;
-	cam_grpc_pool_submit(s->pool, &c->task);
 }
 
 static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)

@@ -1,6 +1,8 @@
 /*
- * A plain FIFO worker pool behind the interface in pool.h: one mutex, one
- * condition variable, intrusive tasks (no allocation per task).
+ * A plain FIFO worker pool behind the executor interface in pool.h: one
+ * mutex, one condition variable, intrusive tasks (no allocation per task).
+ * The server's default when no other executor is given; it ignores
+ * priorities and is unbounded.
  */
 #include "kernel/grpc/pool.h"
 
@@ -13,6 +15,7 @@
 #include "common/xmalloc.h"
 
 struct cam_grpc_pool {
+	struct cam_grpc_executor ex;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct cam_grpc_task *head, *tail;
@@ -52,6 +55,33 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+static int ex_submit(struct cam_grpc_executor *ex, struct cam_grpc_task *task)
+{
+	cam_grpc_pool_submit((cam_grpc_pool *)ex, task);
+	return 0;
+}
+
+static void ex_stop(struct cam_grpc_executor *ex)
+{
+	cam_grpc_pool_stop((cam_grpc_pool *)ex);
+}
+
+static unsigned long ex_queued(struct cam_grpc_executor *ex)
+{
+	return cam_grpc_pool_queued((cam_grpc_pool *)ex);
+}
+
+static const struct cam_grpc_executor_ops pool_ops = {
+	.submit = ex_submit,
+	.stop = ex_stop,
+	.queued = ex_queued,
+};
+
+struct cam_grpc_executor *cam_grpc_pool_executor(cam_grpc_pool *p)
+{
+	return &p->ex;
+}
+
 int cam_grpc_pool_new(unsigned nthreads, cam_grpc_pool **out)
 {
 	cam_grpc_pool *p;
@@ -63,6 +93,7 @@ int cam_grpc_pool_new(unsigned nthreads, cam_grpc_pool **out)
 		nthreads = n > 0 ? (unsigned)n : 1;
 	}
 	p = cam_xcalloc(1, sizeof(*p));
+	p->ex.ops = &pool_ops;
 	p->threads = cam_xcalloc(nthreads, sizeof(*p->threads));
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);

@@ -1,26 +1,89 @@
 /*
  * The hand-off from the gRPC I/O thread to the threads that run handlers.
  *
- * This is the one seam the scheduler replaces: the server only ever calls
- * cam_grpc_pool_submit() with an intrusive task, so a priority scheduler can
- * stand in for this plain FIFO pool without touching the transport.
+ * The server hands every unary call to an executor as an intrusive task
+ * (no allocation per call). An executor is three operations behind
+ * struct cam_grpc_executor: the plain FIFO pool below is the default, and
+ * the kernel's priority scheduler (kernel/scheduler/) stands in for it
+ * without the transport knowing. Before submit, the method's classifier
+ * (cam_grpc_server_set_classifier) has filled task->sched on the I/O
+ * thread from the request message, so a scheduler places the task without
+ * decoding anything itself.
  */
 #ifndef CAM_GRPC_POOL_H
 #define CAM_GRPC_POOL_H
 
-struct cam_grpc_task {
-	struct cam_grpc_task *next;               /* owned by the pool while queued */
-	void (*run)(struct cam_grpc_task *task); /* runs on a worker thread */
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CAM_GRPC_SCHED_FACTORS 5
+
+/*
+ * What a scheduler knows about one task. The classifier sets priority and,
+ * when the request carried them, the factors and score (scored = true);
+ * source is the classifier's own code for how it chose. The executor sets
+ * klass, queue_len, the times and, when it refuses the task, reject.
+ * Handlers read it back through cam_grpc_call_task().
+ */
+struct cam_grpc_sched {
+	unsigned priority;        /* 0 (lowest) - 9; 5 without a classifier */
+	unsigned source;          /* classifier's code, 0 = default */
+	bool scored;
+	double factors[CAM_GRPC_SCHED_FACTORS];
+	double score;
+	unsigned klass;           /* executor's class index */
+	unsigned queue_len;       /* tasks already in its class at submit */
+	int64_t enqueued_ns;      /* CLOCK_MONOTONIC */
+	int64_t dequeued_ns;
+	const char *reject;       /* static text: why submit refused */
 };
+
+struct cam_grpc_task {
+	struct cam_grpc_task *next;               /* owned by the executor while queued */
+	void (*run)(struct cam_grpc_task *task); /* runs the handler (worker thread) */
+	/* Finishes the task without running its handler (deadline passed in
+	 * the queue): answers grpc_status unless the call is already over. */
+	void (*drop)(struct cam_grpc_task *task, int grpc_status, const char *why);
+	int64_t deadline_ns;                      /* CLOCK_MONOTONIC; 0 = none */
+	struct cam_grpc_sched sched;
+};
+
+struct cam_grpc_executor;
+
+struct cam_grpc_executor_ops {
+	/*
+	 * Queues a task: later a worker calls task->run or task->drop once,
+	 * and the executor never touches it again. Never blocks on a handler.
+	 * Returns 0, or CAM_ELIMIT when the task's queue is full: then nothing
+	 * was queued or run and task->sched.reject says why (the server
+	 * answers RESOURCE_EXHAUSTED). After stop, tasks run on the caller.
+	 */
+	int (*submit)(struct cam_grpc_executor *ex, struct cam_grpc_task *task);
+	/* Runs (or drops, when expired) every queued task, then joins the
+	 * workers. Idempotent. */
+	void (*stop)(struct cam_grpc_executor *ex);
+	/* Tasks queued and not yet picked up by a worker. */
+	unsigned long (*queued)(struct cam_grpc_executor *ex);
+};
+
+/* Embedded in an executor's own struct. */
+struct cam_grpc_executor {
+	const struct cam_grpc_executor_ops *ops;
+};
+
+/* ---- the plain FIFO pool --------------------------------------------- */
 
 typedef struct cam_grpc_pool cam_grpc_pool;
 
 /* Starts nthreads workers (0 = one per online CPU). CAM_ENOMEM/CAM_EIO. */
 int cam_grpc_pool_new(unsigned nthreads, cam_grpc_pool **out);
+/* The pool as an executor; valid until cam_grpc_pool_free. */
+struct cam_grpc_executor *cam_grpc_pool_executor(cam_grpc_pool *p);
 /*
  * Queues a task; some worker calls task->run(task) once, after which the
- * pool never touches it again. Never blocks on a handler, cannot fail.
- * Tasks submitted after cam_grpc_pool_stop() run on the caller's thread.
+ * pool never touches it again. Never blocks on a handler, cannot fail
+ * (the pool is unbounded). Tasks submitted after cam_grpc_pool_stop() run
+ * on the caller's thread.
  */
 void cam_grpc_pool_submit(cam_grpc_pool *p, struct cam_grpc_task *task);
 /* Runs every queued task, then joins the workers. Idempotent. */
