@@ -24,7 +24,8 @@
 	X(EPERM, -12, 7, "permission denied")                                 \
 	X(EAUTH, -13, 16, "unauthenticated")                                  \
 	X(ECLOSED, -14, 1, "closed")                                          \
-	X(EINTERNAL, -15, 13, "internal error")
+	X(EINTERNAL, -15, 13, "internal error")                               \
+	X(ECONFLICT, -16, 10, "conflicting concurrent change")
 
 enum cam_err {
 #define CAM_ERR_ENUM(name, value, grpc, msg) CAM_##name = value,

@@ -1,0 +1,46 @@
+/*
+ * The private contract between memctx.c and its two backends, in the way
+ * redis's ae.c talks to ae_epoll.c: one table of operations per backend.
+ *
+ * memctx.c has checked every name, the value size and the limits' shape
+ * before a backend sees a call; the backend enforces the limits that need
+ * its data (keys per namespace, total bytes, snapshots), atomically with
+ * the change, and leaves everything unchanged when it refuses. Return
+ * codes and `why` are those of memctx.h.
+ */
+#ifndef CAM_MEMCTX_BACKEND_H
+#define CAM_MEMCTX_BACKEND_H
+
+#include "kernel/memctx/memctx.h"
+
+struct memctx_backend_ops {
+	const char *name;
+	int (*write)(void *b, const char *ns, const char *key, const void *val, size_t len,
+		     int64_t expected, int64_t now_ms, struct cam_memctx_version *out,
+		     uint64_t *current, char *why);
+	int (*read)(void *b, const char *ns, const char *key, uint64_t version,
+		    struct cam_memctx_value *out, char *why);
+	int (*versions)(void *b, const char *ns, const char *key,
+			struct cam_memctx_version *out, size_t max, size_t *n, char *why);
+	int (*del)(void *b, const char *ns, const char *key, size_t *removed, char *why);
+	int (*snapshot)(void *b, const char *ns, const char *id, int64_t now_ms,
+			size_t *keys, char *why);
+	int (*restore)(void *b, const char *id, char *ns, size_t *keys, char *why);
+	int (*snapshot_delete)(void *b, const char *id, char *why);
+	uint64_t (*size_bytes)(void *b);
+	uint64_t (*reconnects)(void *b);
+	enum cam_component_status (*health)(void *b, char *msg, size_t len);
+	void (*free)(void *b);
+};
+
+/* Constructors: 0 and *out, or CAM_E* with why filled. */
+int memctx_mem_new(const struct cam_memctx_limits *l, void **out, char *why);
+int memctx_redis_new(const struct cam_memctx_opts *o, void **out, char *why);
+extern const struct memctx_backend_ops memctx_mem_ops;
+extern const struct memctx_backend_ops memctx_redis_ops;
+
+/* Fills why (may be NULL) and returns err. */
+int memctx_fail(char *why, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

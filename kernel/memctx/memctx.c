@@ -1,0 +1,241 @@
+/*
+ * The memory context store's front: checks names, sizes and limits once,
+ * then hands the call to the backend chosen at creation (backend.h).
+ */
+#include "kernel/memctx/memctx.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "common/error.h"
+#include "common/xmalloc.h"
+#include "kernel/memctx/backend.h"
+
+struct cam_memctx {
+	const struct memctx_backend_ops *ops;
+	void *b;
+	struct cam_memctx_limits limits;
+};
+
+int memctx_fail(char *why, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why) {
+		va_start(ap, fmt);
+		vsnprintf(why, CAM_MEMCTX_WHY, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+void cam_memctx_value_free(struct cam_memctx_value *v)
+{
+	if (!v)
+		return;
+	free(v->data);
+	v->data = NULL;
+}
+
+int cam_memctx_name_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (!s)
+		return 0;
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-' || c == '/'))
+			return 0;
+	}
+	return n >= 1 && n <= CAM_MEMCTX_MAX_NAME;
+}
+
+static int check_limits(const struct cam_memctx_limits *l, char *why)
+{
+	if (!l->max_value_bytes || !l->max_keys || !l->max_total_bytes || !l->max_snapshots)
+		return memctx_fail(why, CAM_EINVAL, "memory context limits must be positive");
+	if (l->keep_versions < 1 || l->keep_versions > CAM_MEMCTX_MAX_KEEP)
+		return memctx_fail(why, CAM_EINVAL, "versions kept must be 1-%d",
+				   CAM_MEMCTX_MAX_KEEP);
+	return 0;
+}
+
+int cam_memctx_new(const struct cam_memctx_opts *o, cam_memctx **out, char *why)
+{
+	struct cam_memctx *m;
+	int rc;
+
+	if ((rc = check_limits(&o->limits, why)))
+		return rc;
+	m = cam_xcalloc(1, sizeof(*m));
+	m->limits = o->limits;
+	if (o->redis_url && *o->redis_url) {
+		m->ops = &memctx_redis_ops;
+		rc = memctx_redis_new(o, &m->b, why);
+	} else {
+		m->ops = &memctx_mem_ops;
+		rc = memctx_mem_new(&o->limits, &m->b, why);
+	}
+	if (rc) {
+		free(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+void cam_memctx_free(cam_memctx *m)
+{
+	if (!m)
+		return;
+	m->ops->free(m->b);
+	free(m);
+}
+
+const char *cam_memctx_backend(const cam_memctx *m)
+{
+	return m->ops->name;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int check_names(const char *ns, const char *key, char *why)
+{
+	if (!cam_memctx_name_valid(ns))
+		return memctx_fail(why, CAM_EINVAL,
+				   "namespace must be 1-%d characters of A-Z a-z 0-9 _ . - /",
+				   CAM_MEMCTX_MAX_NAME);
+	if (key && !cam_memctx_name_valid(key))
+		return memctx_fail(why, CAM_EINVAL,
+				   "key must be 1-%d characters of A-Z a-z 0-9 _ . - /",
+				   CAM_MEMCTX_MAX_NAME);
+	return 0;
+}
+
+int cam_memctx_write(cam_memctx *m, const char *ns, const char *key, const void *val,
+		     size_t len, int64_t expected, struct cam_memctx_version *out,
+		     uint64_t *current, char *why)
+{
+	uint64_t cur = 0;
+	int rc;
+
+	if ((rc = check_names(ns, key, why)))
+		return rc;
+	if (len > m->limits.max_value_bytes)
+		return memctx_fail(why, CAM_EINVAL, "value of %zu bytes is over the limit of %zu",
+				   len, m->limits.max_value_bytes);
+	if (expected < CAM_MEMCTX_ANY)
+		return memctx_fail(why, CAM_EINVAL, "expected version must be 0 or more");
+	rc = m->ops->write(m->b, ns, key, val, len, expected, now_ms(), out, &cur, why);
+	if (current)
+		*current = cur;
+	return rc;
+}
+
+int cam_memctx_read(cam_memctx *m, const char *ns, const char *key, uint64_t version,
+		    struct cam_memctx_value *out, char *why)
+{
+	int rc = check_names(ns, key, why);
+
+	out->data = NULL;
+	return rc ? rc : m->ops->read(m->b, ns, key, version, out, why);
+}
+
+int cam_memctx_versions(cam_memctx *m, const char *ns, const char *key,
+			struct cam_memctx_version *out, size_t max, size_t *n, char *why)
+{
+	int rc = check_names(ns, key, why);
+
+	*n = 0;
+	return rc ? rc : m->ops->versions(m->b, ns, key, out, max, n, why);
+}
+
+int cam_memctx_delete(cam_memctx *m, const char *ns, const char *key, size_t *removed,
+		      char *why)
+{
+	int rc = check_names(ns, key, why);
+
+	*removed = 0;
+	return rc ? rc : m->ops->del(m->b, ns, key, removed, why);
+}
+
+static void new_id(char *id)
+{
+	unsigned char r[CAM_MEMCTX_ID_LEN / 2];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		for (size_t i = 0; i < sizeof(r); i++)
+			r[i] = (unsigned char)(((uint64_t)ts.tv_nsec * 2654435761u) >> (i % 8 * 4)) ^
+			       (unsigned char)rand();
+	}
+	for (size_t i = 0; i < sizeof(r); i++)
+		sprintf(id + 2 * i, "%02x", r[i]);
+}
+
+static int id_valid(const char *id)
+{
+	size_t n = 0;
+
+	for (; id && id[n]; n++)
+		if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'a' && id[n] <= 'f')))
+			return 0;
+	return n == CAM_MEMCTX_ID_LEN;
+}
+
+int cam_memctx_snapshot(cam_memctx *m, const char *ns, char *id, size_t *keys, char *why)
+{
+	int rc = check_names(ns, NULL, why);
+
+	*keys = 0;
+	if (rc)
+		return rc;
+	new_id(id);
+	return m->ops->snapshot(m->b, ns, id, now_ms(), keys, why);
+}
+
+int cam_memctx_restore(cam_memctx *m, const char *id, char *ns, size_t *keys, char *why)
+{
+	*keys = 0;
+	ns[0] = '\0';
+	if (!id_valid(id))
+		return memctx_fail(why, CAM_EINVAL, "snapshot id must be %d hex digits",
+				   CAM_MEMCTX_ID_LEN);
+	return m->ops->restore(m->b, id, ns, keys, why);
+}
+
+int cam_memctx_snapshot_delete(cam_memctx *m, const char *id, char *why)
+{
+	if (!id_valid(id))
+		return memctx_fail(why, CAM_EINVAL, "snapshot id must be %d hex digits",
+				   CAM_MEMCTX_ID_LEN);
+	return m->ops->snapshot_delete(m->b, id, why);
+}
+
+uint64_t cam_memctx_size_bytes(cam_memctx *m)
+{
+	return m->ops->size_bytes(m->b);
+}
+
+uint64_t cam_memctx_reconnects(cam_memctx *m)
+{
+	return m->ops->reconnects(m->b);
+}
+
+enum cam_component_status cam_memctx_health(cam_memctx *m, char *msg, size_t len)
+{
+	return m->ops->health(m->b, msg, len);
+}

@@ -1,0 +1,137 @@
+/*
+ * The memory context store: versioned values by namespace and key.
+ *
+ * Every write makes a new version. Version numbers come from one counter
+ * per namespace, so they only grow: deleting a key or restoring a snapshot
+ * never hands out a number again, and a compare-and-set against a stale
+ * version fails honestly. The last keep_versions versions of a key are
+ * kept. A snapshot copies a namespace (every key, every kept version);
+ * restoring it makes the namespace what it was.
+ *
+ * Two backends behind this one interface (backend.h): in memory (the
+ * default, mem_backend.c) and Redis through hiredis (redis_backend.c).
+ * Every call may come from any thread; with Redis each thread has its own
+ * connection.
+ *
+ * Every function returns 0 or a negative code: CAM_EINVAL (bad name, value
+ * too large), CAM_ELIMIT (keys per namespace, total bytes, snapshots),
+ * CAM_ENOENT, CAM_MEMCTX_ECONFLICT (compare-and-set lost), CAM_EUNAVAIL
+ * (Redis down, refused or timed out), CAM_EINTERNAL (Redis answered
+ * something unexpected). On failure nothing changed, and why (when not
+ * NULL, CAM_MEMCTX_WHY bytes) says what happened in words; values never
+ * appear in it.
+ */
+#ifndef CAM_MEMCTX_H
+#define CAM_MEMCTX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "kernel/syscall/service.h"
+
+typedef struct cam_memctx cam_memctx;
+
+/* A compare-and-set lost: the key's latest version is not the expected one. */
+#define CAM_MEMCTX_ECONFLICT CAM_ECONFLICT
+/* "Any version": a write with no compare-and-set. */
+#define CAM_MEMCTX_ANY (-1)
+/* Namespaces and keys: 1-128 bytes of [A-Za-z0-9_.-/]. */
+#define CAM_MEMCTX_MAX_NAME 128
+/* Snapshot ids: 24 lower-case hex digits. */
+#define CAM_MEMCTX_ID_LEN 24
+#define CAM_MEMCTX_WHY 160
+/* The most versions a key may keep. */
+#define CAM_MEMCTX_MAX_KEEP 1000
+
+struct cam_memctx_limits {
+	size_t max_value_bytes;   /* one value; past it CAM_EINVAL */
+	size_t max_keys;          /* live keys in one namespace */
+	uint64_t max_total_bytes; /* values of every kept version and snapshot */
+	unsigned keep_versions;   /* versions kept per key (1-CAM_MEMCTX_MAX_KEEP) */
+	unsigned max_snapshots;   /* snapshots per namespace */
+};
+
+struct cam_memctx_opts {
+	const char *redis_url;    /* NULL or "": in memory */
+	struct cam_memctx_limits limits;
+	int timeout_ms;           /* Redis: one command (and connect) */
+	int ping_interval_ms;     /* Redis: background PING for health */
+	int backoff_max_ms;       /* Redis: longest wait between reconnects */
+};
+
+struct cam_memctx_version {
+	uint64_t version;
+	int64_t time_ms;          /* Unix time of the write, ms */
+	size_t size;              /* value bytes */
+};
+
+/* A value read back; data (len bytes, NUL-terminated for convenience)
+ * belongs to the caller: cam_memctx_value_free. */
+struct cam_memctx_value {
+	struct cam_memctx_version v;
+	uint8_t *data;
+};
+void cam_memctx_value_free(struct cam_memctx_value *v);
+
+/*
+ * A store. With a Redis URL it connects once to check the URL and loads
+ * its scripts; Redis being down at start is not an error (the store answers
+ * CAM_EUNAVAIL until Redis is back). A bad URL or bad limits give CAM_EINVAL
+ * with why filled.
+ */
+int cam_memctx_new(const struct cam_memctx_opts *o, cam_memctx **out, char *why);
+/* Every thread that used the store must be done with it. NULL is fine. */
+void cam_memctx_free(cam_memctx *m);
+/* "memory" or "redis". */
+const char *cam_memctx_backend(const cam_memctx *m);
+
+/* A namespace or key name is 1-128 bytes of [A-Za-z0-9_.-/]. */
+int cam_memctx_name_valid(const char *s);
+
+/*
+ * Writes a new version of ns/key. expected is CAM_MEMCTX_ANY, 0 (the key
+ * must not exist) or the version that must be the latest. *out gets the
+ * new version; on CAM_MEMCTX_ECONFLICT *current gets the latest version
+ * (0: none). current may be NULL.
+ */
+int cam_memctx_write(cam_memctx *m, const char *ns, const char *key, const void *val,
+		     size_t len, int64_t expected, struct cam_memctx_version *out,
+		     uint64_t *current, char *why);
+/* The latest version (version 0) or the given one. */
+int cam_memctx_read(cam_memctx *m, const char *ns, const char *key, uint64_t version,
+		    struct cam_memctx_value *out, char *why);
+/* Up to max kept versions, oldest first; *n gets how many. */
+int cam_memctx_versions(cam_memctx *m, const char *ns, const char *key,
+			struct cam_memctx_version *out, size_t max, size_t *n, char *why);
+/* Deletes a key with all its versions, or every key of ns (key NULL);
+ * *removed gets the number of versions removed. CAM_ENOENT when none. */
+int cam_memctx_delete(cam_memctx *m, const char *ns, const char *key, size_t *removed,
+		      char *why);
+/* Copies ns into a new snapshot; id gets its id (CAM_MEMCTX_ID_LEN + 1
+ * bytes). CAM_ENOENT for a namespace with no keys. */
+int cam_memctx_snapshot(cam_memctx *m, const char *ns, char *id, size_t *keys, char *why);
+/* Makes the snapshot's namespace what it was; ns gets its name
+ * (CAM_MEMCTX_MAX_NAME + 1 bytes). The snapshot stays. */
+int cam_memctx_restore(cam_memctx *m, const char *id, char *ns, size_t *keys, char *why);
+/* Drops a snapshot. */
+int cam_memctx_snapshot_delete(cam_memctx *m, const char *id, char *why);
+
+/* Bytes stored as last seen (kept versions and snapshots). */
+uint64_t cam_memctx_size_bytes(cam_memctx *m);
+/* Connections re-made after a failure (Redis; 0 in memory). */
+uint64_t cam_memctx_reconnects(cam_memctx *m);
+/* Health for the "Redis Backend" component: quick, from cached state. */
+enum cam_component_status cam_memctx_health(cam_memctx *m, char *msg, size_t len);
+
+/*
+ * The memory context subsystem of cam-kernel (verbs.c): the store the
+ * context_* verbs use, its metrics and its health probe. start registers
+ * the "Redis Backend" probe and the metrics; stop frees the store (after
+ * the workers are gone).
+ */
+int cam_memctx_service_start(const struct cam_memctx_opts *o,
+			     struct cam_kernel_metrics *metrics);
+void cam_memctx_service_stop(void);
+
+#endif

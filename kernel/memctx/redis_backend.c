@@ -1,0 +1,883 @@
+/*
+ * The Redis memory context backend (hiredis, blocking API).
+ *
+ * Each thread that calls the store (the gRPC workers) gets its own
+ * connection, kept in thread-specific data and closed when the thread
+ * ends, so workers never wait for one another. Every change is one Lua
+ * script (redis_scripts.h has the key layout), which makes it atomic.
+ *
+ * Failures: a command that cannot be sent, times out (timeout_ms) or finds
+ * the connection closed marks Redis down. While it is down, calls answer
+ * CAM_EUNAVAIL at once; one caller per back-off period (100 ms doubling to
+ * backoff_max_ms) tries again. Each failure also bumps an epoch, and a
+ * thread whose connection is older than the epoch reconnects before using
+ * it, so after a Redis restart no worker sends into a dead socket. A
+ * health thread PINGs every ping_interval_ms on a connection of its own:
+ * it gives the "Redis Backend" component its state and latency, and lifts
+ * the down state as soon as Redis answers again.
+ *
+ * A command that timed out may still run later (a Redis that hung and
+ * came back): it was answered UNAVAILABLE, never acknowledged.
+ */
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "kernel/memctx/backend.h"
+#include "kernel/memctx/redis_scripts.h"
+
+#define BACKOFF_MIN_MS 100
+
+enum { S_WRITE, S_READ, S_DELETE, S_SNAPSHOT, S_RESTORE, S_SNAPSHOT_DELETE, NSCRIPTS };
+
+static const char *const scripts[NSCRIPTS] = {
+	SCRIPT_WRITE, SCRIPT_READ, SCRIPT_DELETE, SCRIPT_SNAPSHOT, SCRIPT_RESTORE,
+	SCRIPT_SNAPSHOT_DELETE,
+};
+
+struct redis;
+
+/* One thread's connection. */
+struct conn {
+	struct redis *r;
+	redisContext *c;
+	uint64_t epoch;           /* r->epoch when it connected */
+	int connected_before;     /* a new connection is then a reconnect */
+	char sha[NSCRIPTS][41];   /* script SHA1s, from SCRIPT LOAD */
+	struct conn *prev, *next; /* r->conns */
+};
+
+struct redis {
+	char host[256];
+	int port, db;
+	char user[128], password[256];
+	int timeout_ms, ping_ms, backoff_max_ms;
+	struct cam_memctx_limits l;
+
+	pthread_key_t key;        /* this thread's struct conn */
+	pthread_mutex_t lock;     /* conns, last_error */
+	struct conn *conns;
+
+	_Atomic uint64_t epoch;
+	_Atomic int64_t down_until_ns; /* 0: up */
+	_Atomic int backoff_ms;
+	_Atomic uint64_t total;        /* cam:ctx:bytes as last seen */
+	_Atomic uint64_t reconnects;
+	_Atomic int64_t ping_us;       /* last PING round trip; -1: failed */
+	_Atomic int64_t down_since_ns; /* 0: up */
+	char last_error[512];
+
+	pthread_t health;
+	int health_started;
+	pthread_mutex_t stop_lock;
+	pthread_cond_t stop_cond;
+	int stopping;
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* redis://[[user]:password@]host[:port][/db] */
+static int parse_url(struct redis *r, const char *url, char *why)
+{
+	const char *p = url, *at, *end;
+	char *e;
+
+	if (strncmp(p, "redis://", 8) != 0)
+		return memctx_fail(why, CAM_EINVAL, "CAM_REDIS_URL must start with redis://");
+	p += 8;
+	r->port = 6379;
+	end = p + strcspn(p, "/");
+	at = memchr(p, '@', (size_t)(end - p));
+	if (at) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		if (!colon || (size_t)(colon - p) >= sizeof(r->user) ||
+		    (size_t)(at - colon - 1) >= sizeof(r->password))
+			return memctx_fail(why, CAM_EINVAL,
+					   "CAM_REDIS_URL credentials must be [user]:password@");
+		memcpy(r->user, p, (size_t)(colon - p));
+		memcpy(r->password, colon + 1, (size_t)(at - colon - 1));
+		p = at + 1;
+	}
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(end - p));
+		if (!rb || (size_t)(rb - p - 1) >= sizeof(r->host))
+			return memctx_fail(why, CAM_EINVAL, "CAM_REDIS_URL has a bad [IPv6] host");
+		memcpy(r->host, p + 1, (size_t)(rb - p - 1));
+		p = rb + 1;
+	} else {
+		size_t n = strcspn(p, ":/");
+		if (n >= sizeof(r->host))
+			return memctx_fail(why, CAM_EINVAL, "CAM_REDIS_URL host is too long");
+		memcpy(r->host, p, n);
+		p += n;
+	}
+	if (!r->host[0])
+		return memctx_fail(why, CAM_EINVAL, "CAM_REDIS_URL has no host");
+	if (*p == ':') {
+		long port = strtol(p + 1, &e, 10);
+		if (e == p + 1 || port < 1 || port > 65535 || (*e && *e != '/'))
+			return memctx_fail(why, CAM_EINVAL, "CAM_REDIS_URL has a bad port");
+		r->port = (int)port;
+		p = e;
+	}
+	if (*p == '/' && p[1]) {
+		long db = strtol(p + 1, &e, 10);
+		if (*e || db < 0 || db > 1000000)
+			return memctx_fail(why, CAM_EINVAL, "CAM_REDIS_URL has a bad database number");
+		r->db = (int)db;
+	} else if (*p && strcmp(p, "/") != 0) {
+		return memctx_fail(why, CAM_EINVAL, "CAM_REDIS_URL has trailing text");
+	}
+	return 0;
+}
+
+/* --- connections ------------------------------------------------------ */
+
+static void set_error(struct redis *r, const char *msg)
+{
+	pthread_mutex_lock(&r->lock);
+	snprintf(r->last_error, sizeof(r->last_error), "%s", msg);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Redis is down: later calls fail fast until the back-off passes. */
+static void mark_down(struct redis *r, const char *msg)
+{
+	int64_t now = mono_ns(), zero = 0;
+	int b = atomic_load(&r->backoff_ms);
+
+	atomic_fetch_add(&r->epoch, 1);
+	set_error(r, msg);
+	if (atomic_compare_exchange_strong(&r->down_since_ns, &zero, now))
+		cam_log(CAM_LOG_WARN, "memctx", "Redis at %.64s:%d is unavailable: %s", r->host,
+			r->port, msg);
+	b = b ? (b * 2 > r->backoff_max_ms ? r->backoff_max_ms : b * 2) : BACKOFF_MIN_MS;
+	atomic_store(&r->backoff_ms, b);
+	atomic_store(&r->down_until_ns, now + (int64_t)b * 1000000);
+}
+
+static void mark_up(struct redis *r)
+{
+	int64_t since = atomic_exchange(&r->down_since_ns, 0);
+
+	atomic_store(&r->down_until_ns, 0);
+	atomic_store(&r->backoff_ms, 0);
+	if (since)
+		cam_log(CAM_LOG_INFO, "memctx", "Redis at %.64s:%d is back after %.1f s", r->host,
+			r->port, (double)(mono_ns() - since) / 1e9);
+}
+
+/* A connected, authenticated context on the right database, or NULL with
+ * msg filled. */
+static redisContext *dial(struct redis *r, char *msg, size_t len)
+{
+	struct timeval tv = { r->timeout_ms / 1000, r->timeout_ms % 1000 * 1000 };
+	redisContext *c = redisConnectWithTimeout(r->host, r->port, tv);
+	redisReply *rep = NULL;
+
+	if (!c || c->err) {
+		snprintf(msg, len, "cannot connect to %.64s:%d: %s", r->host, r->port,
+			 c ? c->errstr : "out of memory");
+		goto out_free;
+	}
+	redisSetTimeout(c, tv);
+	if (r->password[0]) {
+		rep = r->user[0] ? redisCommand(c, "AUTH %s %s", r->user, r->password)
+				 : redisCommand(c, "AUTH %s", r->password);
+		if (!rep || rep->type == REDIS_REPLY_ERROR) {
+			snprintf(msg, len, "authentication to %.64s:%d failed", r->host, r->port);
+			goto out_free;
+		}
+		freeReplyObject(rep);
+	}
+	if (r->db) {
+		rep = redisCommand(c, "SELECT %d", r->db);
+		if (!rep || rep->type == REDIS_REPLY_ERROR) {
+			snprintf(msg, len, "SELECT %d on %.64s:%d failed: %s", r->db, r->host, r->port,
+				 rep ? rep->str : c->errstr);
+			goto out_free;
+		}
+		freeReplyObject(rep);
+	}
+	return c;
+out_free:
+	if (rep)
+		freeReplyObject(rep);
+	if (c)
+		redisFree(c);
+	return NULL;
+}
+
+/* Loads the scripts on a new connection (pipelined). */
+static int load_scripts(struct conn *k, char *msg, size_t len)
+{
+	redisReply *rep;
+	int rc = 0;
+
+	for (int i = 0; i < NSCRIPTS; i++)
+		redisAppendCommand(k->c, "SCRIPT LOAD %s", scripts[i]);
+	for (int i = 0; i < NSCRIPTS; i++) {
+		if (redisGetReply(k->c, (void **)&rep) != REDIS_OK) {
+			snprintf(msg, len, "%.64s:%d: %s", k->r->host, k->r->port, k->c->errstr);
+			return -1;
+		}
+		if (rep->type == REDIS_REPLY_STRING && rep->len == 40)
+			memcpy(k->sha[i], rep->str, 41);
+		else if (!rc) {
+			snprintf(msg, len, "SCRIPT LOAD on %.64s:%d failed: %.80s", k->r->host,
+				 k->r->port, rep->type == REDIS_REPLY_ERROR ? rep->str : "bad reply");
+			rc = -1;
+		}
+		freeReplyObject(rep);
+	}
+	return rc;
+}
+
+static void conn_close(struct conn *k)
+{
+	if (k->c)
+		redisFree(k->c);
+	k->c = NULL;
+}
+
+/* Thread exit: closes and forgets this thread's connection. */
+static void conn_free(void *p)
+{
+	struct conn *k = p;
+	struct redis *r = k->r;
+
+	pthread_mutex_lock(&r->lock);
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		r->conns = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	pthread_mutex_unlock(&r->lock);
+	conn_close(k);
+	free(k);
+}
+
+static struct conn *this_conn(struct redis *r)
+{
+	struct conn *k = pthread_getspecific(r->key);
+
+	if (k)
+		return k;
+	k = cam_xcalloc(1, sizeof(*k));
+	k->r = r;
+	pthread_mutex_lock(&r->lock);
+	k->next = r->conns;
+	if (r->conns)
+		r->conns->prev = k;
+	r->conns = k;
+	pthread_mutex_unlock(&r->lock);
+	pthread_setspecific(r->key, k);
+	return k;
+}
+
+/*
+ * This thread's usable connection, or NULL with why filled (CAM_EUNAVAIL):
+ * fails at once while Redis is down and the back-off has not passed; after
+ * it, one caller claims the retry.
+ */
+static struct conn *get_conn(struct redis *r, char *why)
+{
+	struct conn *k = this_conn(r);
+	int64_t until = atomic_load(&r->down_until_ns), now;
+	char msg[512];
+
+	if (until) {
+		now = mono_ns();
+		if (now < until ||
+		    !atomic_compare_exchange_strong(&r->down_until_ns, &until,
+						    now + (int64_t)BACKOFF_MIN_MS * 1000000)) {
+			pthread_mutex_lock(&r->lock);
+			memctx_fail(why, CAM_EUNAVAIL, "Redis is unavailable (%s); retrying in the background",
+				    r->last_error);
+			pthread_mutex_unlock(&r->lock);
+			return NULL;
+		}
+	}
+	if (k->c && k->epoch != atomic_load(&r->epoch))
+		conn_close(k);
+	if (k->c)
+		return k;
+	k->epoch = atomic_load(&r->epoch);
+	k->c = dial(r, msg, sizeof(msg));
+	if (k->c && load_scripts(k, msg, sizeof(msg)) == 0) {
+		if (k->connected_before)
+			atomic_fetch_add(&r->reconnects, 1);
+		k->connected_before = 1;
+		if (until)
+			mark_up(r);
+		return k;
+	}
+	conn_close(k);
+	mark_down(r, msg);
+	memctx_fail(why, CAM_EUNAVAIL, "Redis is unavailable: %s", msg);
+	return NULL;
+}
+
+/* After a failed command: the connection is unusable (timeout, reset). */
+static int conn_failed(struct conn *k, char *why)
+{
+	struct redis *r = k->r;
+	char msg[512];
+
+	if (k->c->err == REDIS_ERR_IO &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || strstr(k->c->errstr, "temporarily")))
+		snprintf(msg, sizeof(msg), "%.64s:%d did not answer within %d ms", r->host, r->port,
+			 r->timeout_ms);
+	else
+		snprintf(msg, sizeof(msg), "%.64s:%d: %s", r->host, r->port,
+			 k->c->errstr[0] ? k->c->errstr : "connection lost");
+	conn_close(k);
+	mark_down(r, msg);
+	return memctx_fail(why, CAM_EUNAVAIL, "Redis is unavailable: %s", msg);
+}
+
+/* An error reply: what it means for the caller. */
+static int reply_error(const redisReply *rep, char *why)
+{
+	static const char *const unavailable[] = { "LOADING", "BUSY", "MASTERDOWN", "READONLY",
+						   "TRYAGAIN", "CLUSTERDOWN", "NOAUTH", NULL };
+
+	for (size_t i = 0; unavailable[i]; i++)
+		if (strncmp(rep->str, unavailable[i], strlen(unavailable[i])) == 0)
+			return memctx_fail(why, CAM_EUNAVAIL, "Redis cannot serve now: %.100s",
+					   rep->str);
+	if (strncmp(rep->str, "OOM", 3) == 0)
+		return memctx_fail(why, CAM_ELIMIT, "Redis is out of memory (maxmemory)");
+	return memctx_fail(why, CAM_EINTERNAL, "Redis error: %.120s", rep->str);
+}
+
+/*
+ * Runs script s with nkeys keys then args (lens: byte lengths, for binary
+ * values). *out gets an array reply (caller frees) whose first element is
+ * an integer status.
+ */
+static int run_script(struct redis *r, int s, int nkeys, int argc, const char **argv,
+		      const size_t *lens, redisReply **out, char *why)
+{
+	const char *av[20];
+	size_t al[20];
+	char nk[8];
+	struct conn *k = get_conn(r, why);
+	redisReply *rep;
+	int rc;
+
+	if (!k)
+		return CAM_EUNAVAIL;
+	snprintf(nk, sizeof(nk), "%d", nkeys);
+	av[0] = "EVALSHA";
+	av[1] = k->sha[s];
+	av[2] = nk;
+	al[0] = 7;
+	al[1] = 40;
+	al[2] = strlen(nk);
+	for (int i = 0; i < argc; i++) {
+		av[3 + i] = argv[i];
+		al[3 + i] = lens ? lens[i] : strlen(argv[i]);
+	}
+	rep = redisCommandArgv(k->c, argc + 3, av, al);
+	if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+		freeReplyObject(rep);
+		av[0] = "EVAL";
+		av[1] = scripts[s];
+		al[0] = 4;
+		al[1] = strlen(scripts[s]);
+		rep = redisCommandArgv(k->c, argc + 3, av, al);
+	}
+	if (!rep)
+		return conn_failed(k, why);
+	if (atomic_load(&r->down_until_ns))
+		mark_up(r);
+	if (rep->type == REDIS_REPLY_ERROR) {
+		rc = reply_error(rep, why);
+		freeReplyObject(rep);
+		return rc;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+	    rep->element[0]->type != REDIS_REPLY_INTEGER) {
+		freeReplyObject(rep);
+		return memctx_fail(why, CAM_EINTERNAL, "Redis script gave an unexpected reply");
+	}
+	*out = rep;
+	return 0;
+}
+
+static long long el_int(const redisReply *rep, size_t i)
+{
+	const redisReply *e;
+
+	if (i >= rep->elements)
+		return 0;
+	e = rep->element[i];
+	if (e->type == REDIS_REPLY_INTEGER)
+		return e->integer;
+	if (e->type == REDIS_REPLY_STRING)
+		return strtoll(e->str, NULL, 10);
+	return 0;
+}
+
+static const redisReply *el_str(const redisReply *rep, size_t i)
+{
+	if (i >= rep->elements || rep->element[i]->type != REDIS_REPLY_STRING)
+		return NULL;
+	return rep->element[i];
+}
+
+/* --- key names -------------------------------------------------------- */
+
+struct names {
+	char ns[CAM_MEMCTX_MAX_NAME + 16], keys[CAM_MEMCTX_MAX_NAME + 24];
+	char kprefix[CAM_MEMCTX_MAX_NAME + 24], key[2 * CAM_MEMCTX_MAX_NAME + 32];
+	char snaps[CAM_MEMCTX_MAX_NAME + 24];
+};
+
+static void names_of(struct names *n, const char *ns, const char *key)
+{
+	snprintf(n->ns, sizeof(n->ns), "cam:ctx:ns:%s", ns);
+	snprintf(n->keys, sizeof(n->keys), "cam:ctx:ns:%s:keys", ns);
+	snprintf(n->kprefix, sizeof(n->kprefix), "cam:ctx:ns:%s:k:", ns);
+	snprintf(n->snaps, sizeof(n->snaps), "cam:ctx:ns:%s:snaps", ns);
+	snprintf(n->key, sizeof(n->key), "cam:ctx:ns:%s:k:%s", ns, key ? key : "");
+}
+
+static const char TOTAL_KEY[] = "cam:ctx:bytes";
+
+/* --- operations ------------------------------------------------------- */
+
+static int rd_write(void *b, const char *ns, const char *key, const void *val, size_t len,
+		    int64_t expected, int64_t now_ms, struct cam_memctx_version *out,
+		    uint64_t *current, char *why)
+{
+	struct redis *r = b;
+	struct names n;
+	char exp[24], keep[16], maxk[24], maxt[24], now[24];
+	const char *argv[11];
+	size_t lens[11];
+	redisReply *rep;
+	int rc;
+
+	names_of(&n, ns, key);
+	snprintf(exp, sizeof(exp), "%lld", (long long)expected);
+	snprintf(keep, sizeof(keep), "%u", r->l.keep_versions);
+	snprintf(maxk, sizeof(maxk), "%zu", r->l.max_keys);
+	snprintf(maxt, sizeof(maxt), "%llu", (unsigned long long)r->l.max_total_bytes);
+	snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+	argv[0] = n.ns; argv[1] = n.keys; argv[2] = n.key; argv[3] = TOTAL_KEY;
+	argv[4] = key; argv[5] = len ? val : ""; argv[6] = exp; argv[7] = keep;
+	argv[8] = maxk; argv[9] = maxt; argv[10] = now;
+	for (int i = 0; i < 11; i++)
+		lens[i] = i == 5 ? len : strlen(argv[i]);
+	if ((rc = run_script(r, S_WRITE, 4, 11, argv, lens, &rep, why)))
+		return rc;
+	switch (el_int(rep, 0)) {
+	case 1:
+		*out = (struct cam_memctx_version){ (uint64_t)el_int(rep, 1), now_ms, len };
+		atomic_store(&r->total, (uint64_t)el_int(rep, 2));
+		break;
+	case -1:
+		*current = (uint64_t)el_int(rep, 1);
+		rc = memctx_fail(why, CAM_MEMCTX_ECONFLICT,
+				 "expected version %lld but the latest is %llu", (long long)expected,
+				 (unsigned long long)*current);
+		break;
+	case -2:
+		rc = memctx_fail(why, CAM_ELIMIT, "namespace is full (%zu keys)", r->l.max_keys);
+		break;
+	default:
+		rc = memctx_fail(why, CAM_ELIMIT,
+				 "store is full: %lld of %llu bytes used, value needs %zu",
+				 el_int(rep, 1), (unsigned long long)r->l.max_total_bytes, len);
+		break;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+static int rd_read(void *b, const char *ns, const char *key, uint64_t version,
+		   struct cam_memctx_value *out, char *why)
+{
+	struct redis *r = b;
+	struct names n;
+	char ver[24];
+	const char *argv[4];
+	const redisReply *v;
+	redisReply *rep;
+	int rc;
+
+	names_of(&n, ns, key);
+	snprintf(ver, sizeof(ver), "%llu", (unsigned long long)version);
+	argv[0] = n.keys; argv[1] = n.key; argv[2] = key; argv[3] = ver;
+	if ((rc = run_script(r, S_READ, 2, 4, argv, NULL, &rep, why)))
+		return rc;
+	switch (el_int(rep, 0)) {
+	case 1:
+		if (!(v = el_str(rep, 3))) {
+			rc = memctx_fail(why, CAM_EINTERNAL, "Redis script gave an unexpected reply");
+			break;
+		}
+		out->v = (struct cam_memctx_version){ (uint64_t)el_int(rep, 1), el_int(rep, 2),
+						      v->len };
+		out->data = cam_xmalloc(v->len + 1);
+		memcpy(out->data, v->str, v->len);
+		out->data[v->len] = '\0';
+		break;
+	case 0:
+		rc = memctx_fail(why, CAM_ENOENT, "no key %s in namespace %s", key, ns);
+		break;
+	default:
+		rc = memctx_fail(why, CAM_ENOENT, "key %s has no version %llu (it may have been pruned)",
+				 key, (unsigned long long)version);
+		break;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+static int rd_versions(void *b, const char *ns, const char *key,
+		       struct cam_memctx_version *out, size_t max, size_t *n, char *why)
+{
+	struct redis *r = b;
+	struct names nm;
+	struct conn *k = get_conn(r, why);
+	redisReply *rep;
+	const char *p;
+	int rc = 0;
+
+	if (!k)
+		return CAM_EUNAVAIL;
+	names_of(&nm, ns, key);
+	rep = redisCommand(k->c, "HGET %s list", nm.key);
+	if (!rep)
+		return conn_failed(k, why);
+	if (atomic_load(&r->down_until_ns))
+		mark_up(r);
+	if (atomic_load(&r->down_until_ns))
+		mark_up(r);
+	if (rep->type == REDIS_REPLY_ERROR) {
+		rc = reply_error(rep, why);
+	} else if (rep->type != REDIS_REPLY_STRING) {
+		rc = memctx_fail(why, CAM_ENOENT, "no key %s in namespace %s", key, ns);
+	} else {
+		for (p = rep->str; *p && *n < max;) {
+			unsigned long long v, ms, sz;
+			int used = 0;
+
+			if (sscanf(p, "%llu:%llu:%llu%n", &v, &ms, &sz, &used) != 3)
+				break;
+			out[(*n)++] = (struct cam_memctx_version){ v, (int64_t)ms, (size_t)sz };
+			p += used;
+			if (*p == ';')
+				p++;
+		}
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+static int rd_del(void *b, const char *ns, const char *key, size_t *removed, char *why)
+{
+	struct redis *r = b;
+	struct names n;
+	const char *argv[5];
+	redisReply *rep;
+	int rc;
+
+	names_of(&n, ns, key);
+	argv[0] = n.ns; argv[1] = n.keys; argv[2] = TOTAL_KEY;
+	argv[3] = n.kprefix; argv[4] = key ? key : "";
+	if ((rc = run_script(r, S_DELETE, 3, 5, argv, NULL, &rep, why)))
+		return rc;
+	*removed = (size_t)el_int(rep, 0);
+	if (*removed)
+		atomic_store(&r->total, (uint64_t)el_int(rep, 1));
+	else if (key)
+		rc = memctx_fail(why, CAM_ENOENT, "no key %s in namespace %s", key, ns);
+	else
+		rc = memctx_fail(why, CAM_ENOENT, "namespace %s has no keys", ns);
+	freeReplyObject(rep);
+	return rc;
+}
+
+static int rd_snapshot(void *b, const char *ns, const char *id, int64_t now_ms,
+		       size_t *keys, char *why)
+{
+	struct redis *r = b;
+	struct names n;
+	char snap[64], maxs[16], maxt[24], now[24];
+	const char *argv[12];
+	redisReply *rep;
+	int rc;
+
+	names_of(&n, ns, NULL);
+	snprintf(snap, sizeof(snap), "cam:ctx:snap:%s", id);
+	snprintf(maxs, sizeof(maxs), "%u", r->l.max_snapshots);
+	snprintf(maxt, sizeof(maxt), "%llu", (unsigned long long)r->l.max_total_bytes);
+	snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+	argv[0] = n.ns; argv[1] = n.keys; argv[2] = n.snaps; argv[3] = TOTAL_KEY;
+	argv[4] = snap; argv[5] = n.kprefix; argv[6] = snap; argv[7] = maxs;
+	argv[8] = maxt; argv[9] = now; argv[10] = ns; argv[11] = id;
+	if ((rc = run_script(r, S_SNAPSHOT, 5, 12, argv, NULL, &rep, why)))
+		return rc;
+	switch (el_int(rep, 0)) {
+	case 1:
+		*keys = (size_t)el_int(rep, 1);
+		atomic_store(&r->total, (uint64_t)el_int(rep, 2));
+		break;
+	case 0:
+		rc = memctx_fail(why, CAM_ENOENT, "namespace %s has no keys", ns);
+		break;
+	case -2:
+		rc = memctx_fail(why, CAM_ELIMIT, "namespace %s already has %u snapshots (the limit)",
+				 ns, r->l.max_snapshots);
+		break;
+	case -3:
+		rc = memctx_fail(why, CAM_ELIMIT, "store is full: no room for a snapshot of %s", ns);
+		break;
+	default:
+		rc = memctx_fail(why, CAM_EINTERNAL, "snapshot id collision; try again");
+		break;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+static int rd_restore(void *b, const char *id, char *ns, size_t *keys, char *why)
+{
+	struct redis *r = b;
+	char snap[64], maxt[24];
+	const char *argv[4];
+	const redisReply *name;
+	redisReply *rep;
+	int rc;
+
+	snprintf(snap, sizeof(snap), "cam:ctx:snap:%s", id);
+	snprintf(maxt, sizeof(maxt), "%llu", (unsigned long long)r->l.max_total_bytes);
+	argv[0] = snap; argv[1] = TOTAL_KEY; argv[2] = snap; argv[3] = maxt;
+	if ((rc = run_script(r, S_RESTORE, 2, 4, argv, NULL, &rep, why)))
+		return rc;
+	switch (el_int(rep, 0)) {
+	case 1:
+		name = el_str(rep, 1);
+		snprintf(ns, CAM_MEMCTX_MAX_NAME + 1, "%s", name ? name->str : "");
+		*keys = (size_t)el_int(rep, 2);
+		atomic_store(&r->total, (uint64_t)el_int(rep, 3));
+		break;
+	case 0:
+		rc = memctx_fail(why, CAM_ENOENT, "no snapshot %s", id);
+		break;
+	default:
+		rc = memctx_fail(why, CAM_ELIMIT, "store is full: no room to restore %s", id);
+		break;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+static int rd_snapshot_delete(void *b, const char *id, char *why)
+{
+	struct redis *r = b;
+	char snap[64];
+	const char *argv[4];
+	redisReply *rep;
+	int rc;
+
+	snprintf(snap, sizeof(snap), "cam:ctx:snap:%s", id);
+	argv[0] = snap; argv[1] = TOTAL_KEY; argv[2] = snap; argv[3] = id;
+	if ((rc = run_script(r, S_SNAPSHOT_DELETE, 2, 4, argv, NULL, &rep, why)))
+		return rc;
+	if (el_int(rep, 0) == 1)
+		atomic_store(&r->total, (uint64_t)el_int(rep, 1));
+	else
+		rc = memctx_fail(why, CAM_ENOENT, "no snapshot %s", id);
+	freeReplyObject(rep);
+	return rc;
+}
+
+static uint64_t rd_size_bytes(void *b)
+{
+	struct redis *r = b;
+
+	return atomic_load(&r->total);
+}
+
+static enum cam_component_status rd_health(void *b, char *msg, size_t len)
+{
+	struct redis *r = b;
+	int64_t us = atomic_load(&r->ping_us), since = atomic_load(&r->down_since_ns);
+
+	if (since || us < 0) {
+		pthread_mutex_lock(&r->lock);
+		snprintf(msg, len, "redis://%.64s:%d unavailable for %.1f s: %s", r->host, r->port,
+			 since ? (double)(mono_ns() - since) / 1e9 : 0.0, r->last_error);
+		pthread_mutex_unlock(&r->lock);
+		return CAM_COMPONENT_UNHEALTHY;
+	}
+	snprintf(msg, len, "connected to redis://%.64s:%d db %d, PING %.3f ms", r->host, r->port,
+		 r->db, (double)us / 1e3);
+	return us * 2 > (int64_t)r->timeout_ms * 1000 ? CAM_COMPONENT_DEGRADED
+						     : CAM_COMPONENT_HEALTHY;
+}
+
+/* --- health thread ---------------------------------------------------- */
+
+/* One PING (and a read of the byte counter) on the health connection. */
+static void ping_once(struct redis *r, redisContext **hc)
+{
+	char msg[512];
+	redisReply *rep = NULL;
+	int64_t t0 = mono_ns();
+
+	if (!*hc && !(*hc = dial(r, msg, sizeof(msg))))
+		goto out_down;
+	redisAppendCommand(*hc, "PING");
+	redisAppendCommand(*hc, "GET %s", TOTAL_KEY);
+	if (redisGetReply(*hc, (void **)&rep) != REDIS_OK)
+		goto out_io;
+	atomic_store(&r->ping_us, (mono_ns() - t0) / 1000);
+	freeReplyObject(rep);
+	if (redisGetReply(*hc, (void **)&rep) != REDIS_OK)
+		goto out_io;
+	if (rep->type == REDIS_REPLY_STRING)
+		atomic_store(&r->total, strtoull(rep->str, NULL, 10));
+	else if (rep->type == REDIS_REPLY_NIL)
+		atomic_store(&r->total, 0);
+	freeReplyObject(rep);
+	if (atomic_load(&r->down_since_ns))
+		mark_up(r);
+	return;
+out_io:
+	snprintf(msg, sizeof(msg), "%.64s:%d: %s", r->host, r->port,
+		 (*hc)->err == REDIS_ERR_IO &&
+				 (errno == EAGAIN || strstr((*hc)->errstr, "temporarily"))
+			 ? "PING timed out" : (*hc)->errstr);
+	redisFree(*hc);
+	*hc = NULL;
+out_down:
+	atomic_store(&r->ping_us, -1);
+	mark_down(r, msg);
+}
+
+static void *health_main(void *arg)
+{
+	struct redis *r = arg;
+	redisContext *hc = NULL;
+	struct timespec ts;
+
+	pthread_mutex_lock(&r->stop_lock);
+	while (!r->stopping) {
+		pthread_mutex_unlock(&r->stop_lock);
+		ping_once(r, &hc);
+		pthread_mutex_lock(&r->stop_lock);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += r->ping_ms / 1000;
+		ts.tv_nsec += (long)(r->ping_ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (!r->stopping)
+			pthread_cond_timedwait(&r->stop_cond, &r->stop_lock, &ts);
+	}
+	pthread_mutex_unlock(&r->stop_lock);
+	if (hc)
+		redisFree(hc);
+	return NULL;
+}
+
+static uint64_t rd_reconnects(void *b)
+{
+	struct redis *r = b;
+
+	return atomic_load(&r->reconnects);
+}
+
+int memctx_redis_new(const struct cam_memctx_opts *o, void **out, char *why)
+{
+	struct redis *r = cam_xcalloc(1, sizeof(*r));
+	pthread_condattr_t ca;
+	int rc;
+
+	if ((rc = parse_url(r, o->redis_url, why))) {
+		free(r);
+		return rc;
+	}
+	r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 1000;
+	r->ping_ms = o->ping_interval_ms > 0 ? o->ping_interval_ms : 1000;
+	r->backoff_max_ms = o->backoff_max_ms >= BACKOFF_MIN_MS ? o->backoff_max_ms : 2000;
+	r->l = o->limits;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->stop_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->stop_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_key_create(&r->key, conn_free);
+	/* The first PING runs now, so state is known before the first call. */
+	{
+		redisContext *hc = NULL;
+		ping_once(r, &hc);
+		if (hc)
+			redisFree(hc);
+	}
+	if (pthread_create(&r->health, NULL, health_main, r) == 0)
+		r->health_started = 1;
+	*out = r;
+	return 0;
+}
+
+static void rd_free(void *b)
+{
+	struct redis *r = b;
+	struct conn *k = pthread_getspecific(r->key);
+
+	pthread_mutex_lock(&r->stop_lock);
+	r->stopping = 1;
+	pthread_cond_signal(&r->stop_cond);
+	pthread_mutex_unlock(&r->stop_lock);
+	if (r->health_started)
+		pthread_join(r->health, NULL);
+	/* Threads that ended already freed theirs; free what is left. */
+	if (k)
+		pthread_setspecific(r->key, NULL);
+	while (r->conns)
+		conn_free(r->conns);
+	pthread_key_delete(r->key);
+	pthread_cond_destroy(&r->stop_cond);
+	pthread_mutex_destroy(&r->stop_lock);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+const struct memctx_backend_ops memctx_redis_ops = {
+	.name = "redis",
+	.write = rd_write,
+	.read = rd_read,
+	.versions = rd_versions,
+	.del = rd_del,
+	.snapshot = rd_snapshot,
+	.restore = rd_restore,
+	.snapshot_delete = rd_snapshot_delete,
+	.size_bytes = rd_size_bytes,
+	.reconnects = rd_reconnects,
+	.health = rd_health,
+	.free = rd_free,
+};

@@ -1,0 +1,330 @@
+/* Unit tests of kernel/memctx/ with the Redis backend: the contract suite
+ * (memctx_contract.h) against a real redis-server this test starts on a
+ * free port (AOF, appendfsync always) and kills by PID, then Redis down at
+ * start, killed, restarted and hung (SIGSTOP). No redis-server: the tests
+ * fail, they are not skipped. */
+#include "tests/kernel/memctx_contract.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TIMEOUT_MS 400
+
+static struct {
+	pid_t pid;
+	int port;
+	char dir[64];
+	char url[64];
+} rs;
+
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static redisContext *raw(void)
+{
+	struct timeval tv = { 1, 0 };
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", rs.port, tv);
+
+	if (c && c->err) {
+		redisFree(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Starts redis-server and waits until it answers PING (and has loaded). */
+static int redis_start(void)
+{
+	char port[16];
+	double until = now_s() + 10;
+
+	snprintf(port, sizeof(port), "%d", rs.port);
+	rs.pid = fork();
+	if (rs.pid == 0) {
+		int null = open("/dev/null", 1);
+		dup2(null, 1);
+		execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
+		       "--dir", rs.dir, "--save", "", "--appendonly", "yes", "--appendfsync",
+		       "always", "--daemonize", "no", "--loglevel", "warning", (char *)NULL);
+		_exit(127);
+	}
+	while (now_s() < until) {
+		redisContext *c = raw();
+		redisReply *r = c ? redisCommand(c, "PING") : NULL;
+		int ok = r && r->type == REDIS_REPLY_STATUS;
+
+		if (r)
+			freeReplyObject(r);
+		if (c)
+			redisFree(c);
+		if (ok)
+			return 0;
+		if (waitpid(rs.pid, NULL, WNOHANG) == rs.pid) {
+			rs.pid = 0;
+			return -1;
+		}
+		usleep(20000);
+	}
+	return -1;
+}
+
+static void redis_kill(void)
+{
+	if (rs.pid > 0) {
+		kill(rs.pid, SIGCONT);
+		kill(rs.pid, SIGKILL);
+		waitpid(rs.pid, NULL, 0);
+	}
+	rs.pid = 0;
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(rs.dir, sizeof(rs.dir), "/tmp/cam-memctx-XXXXXX");
+	if (!mkdtemp(rs.dir))
+		return -1;
+	rs.port = free_port();
+	snprintf(rs.url, sizeof(rs.url), "redis://127.0.0.1:%d", rs.port);
+	if (redis_start()) {
+		fprintf(stderr, "cannot start redis-server (is it installed? deps/debian.txt)\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	redis_kill();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rs.dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct cam_memctx_opts opts_for(const struct cam_memctx_limits *l)
+{
+	return (struct cam_memctx_opts){ .redis_url = rs.url, .limits = *l,
+					 .timeout_ms = TIMEOUT_MS, .ping_interval_ms = 100,
+					 .backoff_max_ms = 400 };
+}
+
+static cam_memctx *contract_store(const struct cam_memctx_limits *l)
+{
+	struct cam_memctx_opts o = opts_for(l);
+	char why[CAM_MEMCTX_WHY];
+	cam_memctx *m;
+
+	if (cam_memctx_new(&o, &m, why))
+		fail_msg("cam_memctx_new: %s", why);
+	assert_string_equal(cam_memctx_backend(m), "redis");
+	return m;
+}
+
+static void contract_reset(void)
+{
+	redisContext *c = raw();
+	redisReply *r;
+
+	assert_non_null(c);
+	r = redisCommand(c, "FLUSHALL");
+	assert_non_null(r);
+	freeReplyObject(r);
+	redisFree(c);
+}
+
+/* Retries a write for up to secs; returns the last code. */
+static int write_until_ok(cam_memctx *m, const char *val, double secs)
+{
+	struct cam_memctx_version v;
+	char why[CAM_MEMCTX_WHY];
+	double until = now_s() + secs;
+	int rc;
+
+	do {
+		rc = cam_memctx_write(m, "up", "k", val, strlen(val), CAM_MEMCTX_ANY, &v, NULL, why);
+		if (rc == 0)
+			break;
+		usleep(50000);
+	} while (now_s() < until);
+	return rc;
+}
+
+/* The documented key layout (redis_scripts.h). */
+static void test_key_layout(void **state)
+{
+	cam_memctx *m = fresh(NULL);
+	redisContext *c = raw();
+	redisReply *r;
+
+	(void)state;
+	put(m, "doc", "key.1", "hello");
+	r = redisCommand(c, "HGET cam:ctx:ns:doc:keys key.1");
+	assert_string_equal(r->str, "1");
+	freeReplyObject(r);
+	r = redisCommand(c, "HGET cam:ctx:ns:doc:k:key.1 1");
+	assert_string_equal(r->str, "hello");
+	freeReplyObject(r);
+	r = redisCommand(c, "HGET cam:ctx:ns:doc seq");
+	assert_string_equal(r->str, "1");
+	freeReplyObject(r);
+	r = redisCommand(c, "GET cam:ctx:bytes");
+	assert_string_equal(r->str, "5");
+	freeReplyObject(r);
+	redisFree(c);
+	cam_memctx_free(m);
+}
+
+static void test_bad_urls(void **state)
+{
+	static const char *const bad[] = { "http://x", "redis://", "redis://h:0", "redis://h:99999",
+					   "redis://h:1/x", "redis://pw@h", NULL };
+	struct cam_memctx_opts o = opts_for(&default_limits);
+	char why[CAM_MEMCTX_WHY];
+	cam_memctx *m;
+
+	(void)state;
+	for (size_t i = 0; bad[i]; i++) {
+		o.redis_url = bad[i];
+		if (cam_memctx_new(&o, &m, why) != CAM_EINVAL)
+			fail_msg("URL %s was accepted", bad[i]);
+	}
+}
+
+static void test_health(void **state)
+{
+	cam_memctx *m = fresh(NULL);
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(cam_memctx_health(m, msg, sizeof(msg)), CAM_COMPONENT_HEALTHY);
+	assert_non_null(strstr(msg, "PING"));
+	cam_memctx_free(m);
+}
+
+/* Redis down at start: the store starts, answers UNAVAILABLE at once, and
+ * serves by itself once Redis is up. */
+static void test_down_at_start(void **state)
+{
+	cam_memctx *m;
+	struct cam_memctx_version v;
+	char why[CAM_MEMCTX_WHY], msg[256];
+	double t0;
+
+	(void)state;
+	redis_kill();
+	m = contract_store(&default_limits);
+	assert_int_equal(cam_memctx_health(m, msg, sizeof(msg)), CAM_COMPONENT_UNHEALTHY);
+	for (int i = 0; i < 20; i++) {
+		t0 = now_s();
+		assert_int_equal(cam_memctx_write(m, "up", "k", "v", 1, CAM_MEMCTX_ANY, &v, NULL, why),
+				 CAM_EUNAVAIL);
+		assert_true(now_s() - t0 < 0.2);
+	}
+	assert_non_null(strstr(why, "unavailable"));
+	assert_int_equal(redis_start(), 0);
+	assert_int_equal(write_until_ok(m, "v", 5), 0);
+	usleep(300000);
+	assert_int_equal(cam_memctx_health(m, msg, sizeof(msg)), CAM_COMPONENT_HEALTHY);
+	cam_memctx_free(m);
+}
+
+/* kill -9 and restart: acknowledged writes survive (AOF, always), calls
+ * fail fast meanwhile, the store reconnects by itself. */
+static void test_killed_and_restarted(void **state)
+{
+	cam_memctx *m = fresh(NULL);
+	struct cam_memctx_version v;
+	char why[CAM_MEMCTX_WHY];
+	double t0;
+
+	(void)state;
+	assert_int_equal(write_until_ok(m, "before", 1), 0);
+	redis_kill();
+	t0 = now_s();
+	assert_int_equal(cam_memctx_write(m, "up", "k", "x", 1, CAM_MEMCTX_ANY, &v, NULL, why),
+			 CAM_EUNAVAIL);
+	assert_true(now_s() - t0 < TIMEOUT_MS / 1000.0 + 0.2);
+	t0 = now_s();
+	assert_int_equal(read_rc(m, "up", "k", 0), CAM_EUNAVAIL);
+	assert_true(now_s() - t0 < 0.2);
+	assert_int_equal(redis_start(), 0);
+	assert_int_equal(write_until_ok(m, "after", 5), 0);
+	assert_value(m, "up", "k", 1, "before");
+	assert_value(m, "up", "k", 0, "after");
+	assert_true(cam_memctx_reconnects(m) >= 1);
+	cam_memctx_free(m);
+}
+
+/* A hung Redis (SIGSTOP): the first call times out, later ones fail at
+ * once, and service resumes after SIGCONT. */
+static void test_hung(void **state)
+{
+	cam_memctx *m = fresh(NULL);
+	struct cam_memctx_version v;
+	char why[CAM_MEMCTX_WHY], msg[256];
+	double t0, t;
+
+	(void)state;
+	assert_int_equal(write_until_ok(m, "before", 1), 0);
+	kill(rs.pid, SIGSTOP);
+	t0 = now_s();
+	assert_int_equal(cam_memctx_write(m, "up", "k", "x", 1, CAM_MEMCTX_ANY, &v, NULL, why),
+			 CAM_EUNAVAIL);
+	t = now_s() - t0;
+	assert_true(t < TIMEOUT_MS / 1000.0 + 0.3);
+	assert_non_null(strstr(why, "did not answer"));
+	for (int i = 0; i < 10; i++) {
+		t0 = now_s();
+		assert_int_equal(read_rc(m, "up", "k", 0), CAM_EUNAVAIL);
+		assert_true(now_s() - t0 < TIMEOUT_MS / 1000.0 + 0.1);
+	}
+	usleep(TIMEOUT_MS * 1000 + 200000);
+	assert_int_equal(cam_memctx_health(m, msg, sizeof(msg)), CAM_COMPONENT_UNHEALTHY);
+	kill(rs.pid, SIGCONT);
+	assert_int_equal(write_until_ok(m, "after", 5), 0);
+	assert_value(m, "up", "k", 1, "before");
+	cam_memctx_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		CONTRACT_TESTS,
+		cmocka_unit_test(test_key_layout),
+		cmocka_unit_test(test_bad_urls),
+		cmocka_unit_test(test_health),
+		cmocka_unit_test(test_down_at_start),
+		cmocka_unit_test(test_killed_and_restarted),
+		cmocka_unit_test(test_hung),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
