@@ -1,0 +1,239 @@
+/*
+ * driver_list, driver_load, driver_unload and driver_invoke: the payload
+ * side of the driver runtime (runtime.h), plus its start and stop.
+ *
+ *   driver_list                          loaded drivers and those available
+ *   driver_load    driver:NAME[,config:TEXT]
+ *   driver_unload  driver:NAME           waits for the invokes in flight
+ *   driver_invoke  driver:NAME,operation:OP[,timeout_ms:N][,payload:TEXT]
+ *                  (payload last: it may hold commas; without it the
+ *                  request's binary data is the input)
+ */
+#include "kernel/drivers/driver_verbs.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "kernel/drivers/proc.h"
+#include "kernel/drivers/runtime.h"
+#include "kernel/grpc/server.h"
+#include "kernel/syscall/service.h"
+#include "kernel/syscall/syscall.h"
+
+static cam_drivers *runtime;
+
+static enum cam_component_status probe(void *arg, char *msg, size_t msglen)
+{
+	static const enum cam_component_status map[] = {
+		CAM_COMPONENT_HEALTHY, CAM_COMPONENT_DEGRADED, CAM_COMPONENT_UNHEALTHY,
+	};
+
+	return map[cam_drivers_health(arg, msg, msglen)];
+}
+
+static void autoload_all(const char *list)
+{
+	char buf[1024], *save = NULL, *tok, err[256];
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *p = buf; (tok = strtok_r(p, ", ", &save)); p = NULL) {
+		int st = cam_drivers_load(runtime, tok, NULL, NULL, err, sizeof(err));
+
+		if (st)
+			cam_log(CAM_LOG_ERROR, "driver_runtime", "autoload of %s failed: %s", tok, err);
+	}
+}
+
+int cam_drivers_start(const char *dir, const char *host, const char *autoload,
+		      cam_family *load_time)
+{
+	struct cam_drivers_opts o = { .dir = dir, .host = host, .load_time = load_time };
+	int rc = cam_drivers_new(&o, &runtime);
+
+	if (rc)
+		return rc;
+	cam_component_set_probe("Driver Runtime", probe, runtime);
+	if (autoload && *autoload)
+		autoload_all(autoload);
+	return 0;
+}
+
+void cam_drivers_stop(void)
+{
+	if (!runtime)
+		return;
+	cam_component_set_probe("Driver Runtime", NULL, NULL);
+	cam_drivers_free(runtime);
+	runtime = NULL;
+}
+
+static int not_running(struct cam_syscall *sc)
+{
+	return cam_syscall_fail(sc, CAM_GRPC_UNAVAILABLE, "the driver runtime is not running");
+}
+
+static int by_str(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Names of the folders in the drivers folder that hold a manifest.json,
+ * sorted and ';'-separated, into the result under "available". */
+static void add_available(struct cam_syscall *sc)
+{
+	char found[CAM_DRIVERS_MAX * 2][CAM_MANIFEST_MAX_NAME + 1];
+	char list[sizeof(found)] = "", path[4096];
+	size_t n = 0, used = 0;
+	struct dirent *e;
+	struct stat st;
+	DIR *dir = opendir(cam_drivers_dir(runtime));
+
+	while (dir && n < CAM_DRIVERS_MAX * 2 && (e = readdir(dir))) {
+		if (!cam_manifest_name_valid(e->d_name, CAM_MANIFEST_MAX_NAME))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/manifest.json", cam_drivers_dir(runtime),
+			 e->d_name);
+		if (stat(path, &st) || !S_ISREG(st.st_mode))
+			continue;
+		memcpy(found[n++], e->d_name, strlen(e->d_name) + 1); /* name_valid: <= 48 */
+	}
+	if (dir)
+		closedir(dir);
+	qsort(found, n, sizeof(found[0]), by_str);
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ";" : "",
+					 found[i]);
+	cam_result_add(&sc->result, "available", list);
+}
+
+int cam_verb_driver_list(struct cam_syscall *sc)
+{
+	static const char *const health[] = { "healthy", "degraded", "unhealthy" };
+	struct cam_driver_info *info;
+	size_t n;
+
+	if (!runtime)
+		return not_running(sc);
+	info = calloc(CAM_DRIVERS_MAX, sizeof(*info));
+	if (!info)
+		return cam_syscall_fail(sc, CAM_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	n = cam_drivers_list(runtime, info, CAM_DRIVERS_MAX);
+	cam_result_addf(&sc->result, "loaded", "%zu", n);
+	add_available(sc);
+	for (size_t i = 0; i < n && i < CAM_DRIVERS_MAX; i++) {
+		const struct cam_driver_info *d = &info[i];
+
+		cam_result_addf(&sc->result, d->m.name,
+				"version=%s;instances=%u/%u;invocations=%llu;restarts=%llu;"
+				"price_micro_usd=%llu;revenue_micro_usd=%llu;health=%s",
+				d->m.version, d->up, d->m.instances,
+				(unsigned long long)d->invocations,
+				(unsigned long long)d->restarts,
+				(unsigned long long)d->m.price_micro_usd,
+				(unsigned long long)d->revenue_micro_usd,
+				d->health < 0 ? "unknown" : health[d->health]);
+	}
+	free(info);
+	return 0;
+}
+
+static const char *need(struct cam_syscall *sc, const char *key, int *status)
+{
+	const char *v = cam_payload_get(sc->payload, key);
+
+	if (!v || !*v)
+		*status = cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+					   "payload key '%s' is missing", key);
+	return v;
+}
+
+int cam_verb_driver_load(struct cam_syscall *sc)
+{
+	struct cam_driver_loaded info;
+	const char *name;
+	int status = 0;
+
+	if (!runtime)
+		return not_running(sc);
+	if (!(name = need(sc, "driver", &status)))
+		return status;
+	status = cam_drivers_load(runtime, name, cam_payload_get(sc->payload, "config"), &info,
+				  sc->error, sizeof(sc->error));
+	if (status)
+		return status;
+	cam_result_add(&sc->result, "driver", name);
+	cam_result_add(&sc->result, "version", info.version);
+	cam_result_addf(&sc->result, "instances", "%u", info.instances);
+	cam_result_add(&sc->result, "sha256", info.sha256);
+	cam_result_addf(&sc->result, "load_ms", "%.3f", info.load_seconds * 1e3);
+	return 0;
+}
+
+int cam_verb_driver_unload(struct cam_syscall *sc)
+{
+	const char *name;
+	int status = 0;
+
+	if (!runtime)
+		return not_running(sc);
+	if (!(name = need(sc, "driver", &status)))
+		return status;
+	status = cam_drivers_unload(runtime, name, sc->error, sizeof(sc->error));
+	if (status)
+		return status;
+	cam_result_add(&sc->result, "driver", name);
+	cam_result_add(&sc->result, "unloaded", "true");
+	return 0;
+}
+
+/* The request's deadline, shortened by timeout_ms when given. */
+static int invoke_deadline(struct cam_syscall *sc, int64_t *deadline)
+{
+	const char *t = cam_payload_get(sc->payload, "timeout_ms");
+	char *end;
+	long ms;
+
+	*deadline = sc->deadline_ns;
+	if (!t)
+		return 0;
+	ms = strtol(t, &end, 10);
+	if (!*t || *end || ms < 1 || ms > 600000)
+		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+					"timeout_ms must be a number from 1 to 600000");
+	if (!*deadline || cam_dproc_now_ns() + ms * 1000000LL < *deadline)
+		*deadline = cam_dproc_now_ns() + ms * 1000000LL;
+	return 0;
+}
+
+int cam_verb_driver_invoke(struct cam_syscall *sc)
+{
+	const char *name, *op, *in = cam_payload_get(sc->payload, "payload");
+	size_t inlen = in ? strlen(in) : 0, outlen = 0;
+	int64_t deadline;
+	char *out = NULL;
+	int status = 0;
+
+	if (!runtime)
+		return not_running(sc);
+	if (!(name = need(sc, "driver", &status)) || !(op = need(sc, "operation", &status)) ||
+	    (status = invoke_deadline(sc, &deadline)))
+		return status;
+	if (!in && sc->data_len) {
+		in = (const char *)sc->data;
+		inlen = sc->data_len;
+	}
+	status = cam_drivers_invoke(runtime, name, op, in ? in : "", inlen, deadline, &out,
+				    &outlen, sc->error, sizeof(sc->error));
+	if (status)
+		return status;
+	cam_result_add(&sc->result, "driver", name);
+	cam_result_add(&sc->result, "operation", op);
+	cam_result_add(&sc->result, "output", out);
+	free(out);
+	return 0;
+}

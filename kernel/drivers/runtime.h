@@ -1,0 +1,110 @@
+/*
+ * The driver runtime: loads drivers from CAM_DRIVERS_DIR, runs each in
+ * helper processes (proc.h), invokes them under a deadline, restarts them
+ * when they crash or hang, and counts what they do.
+ *
+ * A driver lives in DIR/NAME/: manifest.json (manifest.h) and the object it
+ * names. Loading checks the manifest, the ABI version and the object's
+ * SHA-256, then starts the manifest's number of helper instances, each of
+ * which dlopens the very file that was hashed and runs init. Any failure
+ * stops what was started: a driver is loaded whole or not at all.
+ *
+ * Isolation: a driver never runs in the kernel. An instance serves one
+ * invoke at a time; a crash (EOF on its socket) answers UNAVAILABLE, a
+ * missed deadline answers DEADLINE_EXCEEDED, and an instance still silent
+ * at the manifest's timeout_ms is killed (one answering late, after a
+ * shorter client deadline, is kept). The
+ * supervisor thread restarts dead instances with back-off (100 ms doubling
+ * to 10 s; reset after 30 s of good running) and polls each driver's own
+ * health every 2 s, so the HealthCheck probe never waits on a driver.
+ *
+ * Functions that answer a syscall return a gRPC status code (0 OK) and
+ * write a message into err (errlen bytes) when it is not OK.
+ */
+#ifndef CAM_DRIVERS_RUNTIME_H
+#define CAM_DRIVERS_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/metrics.h"
+#include "kernel/drivers/manifest.h"
+
+#define CAM_DRIVERS_MAX 64
+
+typedef struct cam_drivers cam_drivers;
+
+struct cam_drivers_opts {
+	const char *dir;        /* CAM_DRIVERS_DIR */
+	const char *host;       /* cam-driver-host; NULL: beside this program */
+	cam_family *load_time;  /* histogram {driver}; NULL: registered here */
+};
+
+/* Registers the driver metric families and starts the supervisor. 0 or
+ * CAM_E*; *out untouched on failure. */
+int cam_drivers_new(const struct cam_drivers_opts *o, cam_drivers **out);
+/* Unloads every driver (waiting for their invokes), stops the supervisor,
+ * frees. NULL is fine. */
+void cam_drivers_free(cam_drivers *rt);
+
+struct cam_driver_loaded {
+	char version[33];
+	char sha256[65];
+	unsigned instances;
+	double load_seconds;
+};
+
+/*
+ * Loads driver name from the drivers folder; config (may be NULL) replaces
+ * the manifest's config. NOT_FOUND (no such driver), ALREADY_EXISTS,
+ * INVALID_ARGUMENT (bad name or manifest), FAILED_PRECONDITION (ABI,
+ * hash, symbols, init), RESOURCE_EXHAUSTED (CAM_DRIVERS_MAX loaded),
+ * UNAVAILABLE (the helper cannot start).
+ */
+int cam_drivers_load(cam_drivers *rt, const char *name, const char *config,
+		     struct cam_driver_loaded *info, char *err, size_t errlen);
+
+/* Unloads driver name: new invokes are refused at once, invokes already
+ * running finish (within their deadlines), then each instance gets its
+ * shutdown call. NOT_FOUND when it is not loaded. */
+int cam_drivers_unload(cam_drivers *rt, const char *name, char *err, size_t errlen);
+
+/*
+ * Runs operation op of driver name on input (inlen bytes) until
+ * deadline_ns (CLOCK_MONOTONIC; 0: the manifest's timeout_ms; the earlier
+ * of the two otherwise). On OK, *out is the driver's output (malloc'd,
+ * NUL-terminated, *outlen bytes; the caller frees). Otherwise err says
+ * why: the driver's own error, a crash (UNAVAILABLE) or a missed deadline
+ * (DEADLINE_EXCEEDED; the instance was killed and will restart).
+ */
+int cam_drivers_invoke(cam_drivers *rt, const char *name, const char *op,
+		       const char *in, size_t inlen, int64_t deadline_ns,
+		       char **out, size_t *outlen, char *err, size_t errlen);
+
+/* One loaded driver, as driver_list shows it. */
+struct cam_driver_info {
+	struct cam_manifest m;    /* config not copied (NULL) */
+	unsigned up;              /* instances running */
+	uint64_t restarts;
+	uint64_t invocations;     /* answered by the driver, any status */
+	uint64_t revenue_micro_usd;
+	int health;               /* enum cam_driver_health; -1 not polled yet */
+	char health_msg[96];
+};
+
+/* Fills up to max entries, by name; returns how many are loaded. */
+size_t cam_drivers_list(cam_drivers *rt, struct cam_driver_info *out, size_t max);
+
+/* The drivers folder. */
+const char *cam_drivers_dir(const cam_drivers *rt);
+
+/*
+ * The runtime's health for HealthCheck's "Driver Runtime" component, from
+ * cached figures only (never waits on a driver): 0 healthy, 1 degraded
+ * (a driver down, unhealthy or restarted, or a load failed, in the last
+ * 5 minutes), 2 unhealthy (every loaded driver down). msg says how many
+ * are loaded, failed and restarted, then each driver's own answer.
+ */
+int cam_drivers_health(cam_drivers *rt, char *msg, size_t msglen);
+
+#endif
