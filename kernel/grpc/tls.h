@@ -1,0 +1,36 @@
+/*
+ * TLS for the gRPC port, with OpenSSL: a server context from a certificate
+ * chain and key file, ALPN that insists on "h2", TLS 1.2 or later, and
+ * non-blocking read/write helpers the I/O thread uses in place of
+ * recv/send. The handshake needs no step of its own: the first read or
+ * write on a new connection drives it.
+ */
+#ifndef CAM_GRPC_TLS_H
+#define CAM_GRPC_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct cam_grpc_tls cam_grpc_tls;
+typedef struct ssl_st SSL;
+
+/* Loads cert (PEM chain) and key. CAM_EINVAL with the reason in why. */
+int cam_grpc_tls_new(const char *cert_file, const char *key_file, cam_grpc_tls **out,
+		     char *why, size_t why_len);
+/* NULL is a no-op. */
+void cam_grpc_tls_free(cam_grpc_tls *t);
+/* A server-side TLS object on fd; NULL when out of memory. Free with
+ * cam_grpc_tls_conn_free. */
+SSL *cam_grpc_tls_conn_new(cam_grpc_tls *t, int fd);
+void cam_grpc_tls_conn_free(SSL *ssl);
+
+/*
+ * Both return bytes moved (> 0), 0 when the socket has to become readable
+ * (*want_write false) or writable (*want_write true) first, or -1 when the
+ * connection is finished (closed by the peer, handshake refused, error).
+ */
+ssize_t cam_grpc_tls_read(SSL *ssl, void *buf, size_t len, bool *want_write);
+ssize_t cam_grpc_tls_write(SSL *ssl, const void *buf, size_t len, bool *want_write);
+
+#endif

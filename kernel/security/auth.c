@@ -1,0 +1,377 @@
+/*
+ * Bearer tokens, scopes and rate limits: see auth.h.
+ *
+ * The token table is immutable once built; a reload builds a new one and
+ * swaps the pointer under a rwlock, so a call in flight keeps using the
+ * table it started with (read lock held only for the lookup).
+ *
+ * Rate limits use GCRA (the "virtual scheduling" form of a token bucket):
+ * one 64-bit theoretical arrival time per bucket, advanced with a CAS. No
+ * lock; callers only contend when they share a bucket. Token holders have
+ * their own bucket; anonymous callers hash into a fixed table of buckets
+ * (self-asserted names must not grow memory), so two of them may share.
+ */
+#include "kernel/security/auth.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "kernel/grpc/server.h"
+
+/* gRPC codes the transport header does not name. */
+#define GRPC_PERMISSION_DENIED 7
+#define GRPC_UNAUTHENTICATED 16
+
+#define MAX_TOKENS 4096
+#define ANON_BUCKETS 1024
+
+struct bucket {
+	_Atomic int64_t tat_ns; /* theoretical arrival time, CLOCK_MONOTONIC */
+	char pad[64 - sizeof(int64_t)];
+};
+
+struct token {
+	unsigned char hash[SHA256_DIGEST_LENGTH];
+	char caller_id[128];
+	unsigned scopes;
+	double rate, burst;
+	struct bucket *bucket;
+};
+
+struct table {
+	size_t n;
+	struct token tokens[];
+};
+
+enum reason { R_MISSING, R_INVALID, R_MISMATCH, R_SCOPE, R_COUNT };
+static const char *const reason_names[R_COUNT] = { "missing_token", "invalid_token",
+						   "caller_mismatch", "missing_scope" };
+
+static struct {
+	pthread_rwlock_t lock;
+	struct table *table; /* NULL: anonymous mode */
+	char *path;
+	double rate, burst;
+	cam_series *failures[R_COUNT];
+	cam_series *hits;
+	struct bucket anon[ANON_BUCKETS];
+	/* Buckets of tokens live as long as the process: a reload keeps the
+	 * bucket of a caller that is still there (matched by caller id). */
+	struct bucket *token_buckets[MAX_TOKENS];
+	char token_bucket_owner[MAX_TOKENS][128];
+	size_t ntoken_buckets;
+} a = { .lock = PTHREAD_RWLOCK_INITIALIZER };
+
+int cam_scopes_parse(const char *s, unsigned *out)
+{
+	char buf[128], *save = NULL, *tok;
+
+	if (strlen(s) >= sizeof(buf))
+		return CAM_EINVAL;
+	strcpy(buf, s);
+	*out = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "read"))
+			*out |= CAM_SCOPE_READ;
+		else if (!strcmp(tok, "write"))
+			*out |= CAM_SCOPE_WRITE | CAM_SCOPE_READ;
+		else if (!strcmp(tok, "admin"))
+			*out |= CAM_SCOPE_ADMIN | CAM_SCOPE_WRITE | CAM_SCOPE_READ;
+		else
+			return CAM_EINVAL;
+	}
+	return *out ? 0 : CAM_EINVAL;
+}
+
+static int unhex(const char *s, unsigned char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		if (!isxdigit((unsigned char)s[2 * i]) || !isxdigit((unsigned char)s[2 * i + 1]) ||
+		    sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = (unsigned char)v;
+	}
+	return s[2 * n] == '\0' ? 0 : -1;
+}
+
+/* Called with the write lock held (or before any reader exists). */
+static struct bucket *bucket_for(const char *caller)
+{
+	for (size_t i = 0; i < a.ntoken_buckets; i++)
+		if (!strcmp(a.token_bucket_owner[i], caller))
+			return a.token_buckets[i];
+	if (a.ntoken_buckets == MAX_TOKENS)
+		return &a.anon[0];
+	a.token_buckets[a.ntoken_buckets] = cam_xcalloc_aligned(sizeof(struct bucket));
+	snprintf(a.token_bucket_owner[a.ntoken_buckets], 128, "%s", caller);
+	return a.token_buckets[a.ntoken_buckets++];
+}
+
+/* Parses one non-comment line into t; a message in why on error. */
+static int parse_line(char *line, struct token *t, char *why, size_t why_len, int lineno)
+{
+	char hash[80], caller[160], scopes[160];
+	double rate = -1, burst = -1;
+	int n = sscanf(line, "%79s %159s %159s %lf %lf", hash, caller, scopes, &rate, &burst);
+
+	if (n < 3) {
+		snprintf(why, why_len, "line %d: expected 'sha256 caller scopes [rate [burst]]'", lineno);
+		return CAM_EINVAL;
+	}
+	if (strlen(hash) != 64 || unhex(hash, t->hash, sizeof(t->hash))) {
+		snprintf(why, why_len, "line %d: the first field must be a SHA-256 in hex (64 digits)", lineno);
+		return CAM_EINVAL;
+	}
+	if (strlen(caller) >= sizeof(t->caller_id)) {
+		snprintf(why, why_len, "line %d: caller id longer than 127 bytes", lineno);
+		return CAM_EINVAL;
+	}
+	if (cam_scopes_parse(scopes, &t->scopes)) {
+		snprintf(why, why_len, "line %d: scopes must be read, write and/or admin", lineno);
+		return CAM_EINVAL;
+	}
+	if ((n >= 4 && !(rate >= 0 && rate <= 1e7)) || (n >= 5 && !(burst >= 1 && burst <= 1e7))) {
+		snprintf(why, why_len, "line %d: rate must be 0-1e7 per second, burst 1-1e7", lineno);
+		return CAM_EINVAL;
+	}
+	strcpy(t->caller_id, caller);
+	t->rate = n >= 4 ? rate : -1; /* -1: the default applies */
+	t->burst = n >= 5 ? burst : -1;
+	return 0;
+}
+
+static struct table *load(const char *path, char *why, size_t why_len)
+{
+	FILE *f = fopen(path, "r");
+	struct table *t;
+	char line[1024];
+	int lineno = 0;
+
+	if (!f) {
+		snprintf(why, why_len, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	t = cam_xcalloc(1, sizeof(*t) + MAX_TOKENS * sizeof(struct token));
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line;
+
+		lineno++;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '#' || *p == '\0')
+			continue;
+		if (t->n == MAX_TOKENS) {
+			snprintf(why, why_len, "more than %d tokens", MAX_TOKENS);
+			goto out_fail;
+		}
+		if (parse_line(p, &t->tokens[t->n], why, why_len, lineno))
+			goto out_fail;
+		t->n++;
+	}
+	fclose(f);
+	return t;
+out_fail:
+	fclose(f);
+	free(t);
+	return NULL;
+}
+
+static void swap_in(struct table *t)
+{
+	struct table *old;
+
+	pthread_rwlock_wrlock(&a.lock);
+	for (size_t i = 0; i < t->n; i++)
+		t->tokens[i].bucket = bucket_for(t->tokens[i].caller_id);
+	old = a.table;
+	a.table = t;
+	pthread_rwlock_unlock(&a.lock);
+	free(old);
+}
+
+int cam_auth_start(const struct cam_auth_opts *o, char *why, size_t why_len)
+{
+	a.rate = o->default_rate;
+	a.burst = o->default_burst > 0 ? o->default_burst : (o->default_rate > 1 ? o->default_rate : 1);
+	for (int r = 0; r < R_COUNT; r++)
+		a.failures[r] = cam_series_get(o->auth_failures, (const char *[]){ reason_names[r] });
+	a.hits = cam_series_get(o->rate_limit_hits, NULL);
+	if (!o->tokens_file)
+		return 0;
+	a.path = cam_xstrdup(o->tokens_file);
+	return cam_auth_reload(why, why_len);
+}
+
+int cam_auth_reload(char *why, size_t why_len)
+{
+	struct table *t;
+
+	if (!a.path) {
+		snprintf(why, why_len, "no tokens file configured");
+		return 0;
+	}
+	t = load(a.path, why, why_len);
+	if (!t)
+		return CAM_EINVAL;
+	swap_in(t);
+	return 0;
+}
+
+void cam_auth_stop(void)
+{
+	pthread_rwlock_wrlock(&a.lock);
+	free(a.table);
+	a.table = NULL;
+	for (size_t i = 0; i < a.ntoken_buckets; i++)
+		free(a.token_buckets[i]);
+	a.ntoken_buckets = 0;
+	free(a.path);
+	a.path = NULL;
+	pthread_rwlock_unlock(&a.lock);
+}
+
+size_t cam_auth_token_count(void)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&a.lock);
+	n = a.table ? a.table->n : 0;
+	pthread_rwlock_unlock(&a.lock);
+	return n;
+}
+
+static int refuse(enum reason r, int status, char *msg, size_t msglen, const char *text)
+{
+	cam_counter_inc(a.failures[r]);
+	snprintf(msg, msglen, "%s", text);
+	return status;
+}
+
+static uint64_t anon_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+int cam_auth_identify(const char *authorization, const char *claimed,
+		      struct cam_identity *id, char *msg, size_t msglen)
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	const struct token *match = NULL;
+	const char *token;
+
+	memset(id, 0, sizeof(*id));
+	pthread_rwlock_rdlock(&a.lock);
+	if (!a.table) {
+		pthread_rwlock_unlock(&a.lock);
+		snprintf(id->caller_id, sizeof(id->caller_id), "%s",
+			 claimed && *claimed ? claimed : "anonymous");
+		id->scopes = CAM_SCOPE_READ | CAM_SCOPE_WRITE | CAM_SCOPE_ADMIN;
+		id->rate = a.rate;
+		id->burst = a.burst;
+		return 0;
+	}
+	if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0 ||
+	    !authorization[7]) {
+		pthread_rwlock_unlock(&a.lock);
+		return refuse(R_MISSING, GRPC_UNAUTHENTICATED, msg, msglen,
+			      "missing bearer token (authorization: Bearer <token>)");
+	}
+	token = authorization + 7;
+	SHA256((const unsigned char *)token, strlen(token), digest);
+	/* Compare against every entry, in constant time each. */
+	for (size_t i = 0; i < a.table->n; i++)
+		if (CRYPTO_memcmp(digest, a.table->tokens[i].hash, sizeof(digest)) == 0)
+			match = &a.table->tokens[i];
+	if (!match) {
+		pthread_rwlock_unlock(&a.lock);
+		return refuse(R_INVALID, GRPC_UNAUTHENTICATED, msg, msglen, "invalid bearer token");
+	}
+	snprintf(id->caller_id, sizeof(id->caller_id), "%s", match->caller_id);
+	id->scopes = match->scopes;
+	id->authenticated = true;
+	id->rate = match->rate >= 0 ? match->rate : a.rate;
+	id->burst = match->burst >= 0 ? match->burst : (match->rate > 1 ? match->rate : a.burst);
+	id->bucket = match->bucket; /* buckets outlive reloads */
+	pthread_rwlock_unlock(&a.lock);
+	if (claimed && *claimed && strcmp(claimed, id->caller_id) != 0)
+		return refuse(R_MISMATCH, GRPC_PERMISSION_DENIED, msg, msglen,
+			      "caller_id does not match the token's caller");
+	return 0;
+}
+
+int cam_auth_check_scope(const struct cam_identity *id, const char *scope,
+			 const char *verb, char *msg, size_t msglen)
+{
+	unsigned need;
+
+	if (cam_scopes_parse(scope, &need))
+		need = CAM_SCOPE_ADMIN;
+	/* Parsing "write" gives write|read: only the highest bit matters. */
+	need = need & CAM_SCOPE_ADMIN ? CAM_SCOPE_ADMIN
+	       : need & CAM_SCOPE_WRITE ? CAM_SCOPE_WRITE : CAM_SCOPE_READ;
+	if (id->scopes & need)
+		return 0;
+	cam_counter_inc(a.failures[R_SCOPE]);
+	snprintf(msg, msglen, "caller %s lacks scope %s needed by %s", id->caller_id, scope, verb);
+	return GRPC_PERMISSION_DENIED;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* GCRA: allow when now >= tat - tolerance; then tat = max(tat, now) + T. */
+static bool bucket_take(struct bucket *b, double rate, double burst)
+{
+	int64_t t = (int64_t)(1e9 / rate);
+	int64_t tolerance = (int64_t)((burst - 1) * 1e9 / rate);
+	int64_t now = mono_ns();
+	int64_t tat = atomic_load_explicit(&b->tat_ns, memory_order_relaxed);
+
+	for (;;) {
+		int64_t base = tat > now ? tat : now;
+		if (now < tat - tolerance)
+			return false;
+		if (atomic_compare_exchange_weak_explicit(&b->tat_ns, &tat, base + t,
+							  memory_order_relaxed,
+							  memory_order_relaxed))
+			return true;
+	}
+}
+
+int cam_auth_rate_limit(const struct cam_identity *id, char *msg, size_t msglen)
+{
+	struct bucket *b = id->bucket;
+
+	if (!(id->rate > 0))
+		return 0;
+	if (!b)
+		b = &a.anon[anon_hash(id->caller_id) % ANON_BUCKETS];
+	if (bucket_take(b, id->rate, id->burst < 1 ? 1 : id->burst))
+		return 0;
+	cam_counter_inc(a.hits);
+	snprintf(msg, msglen, "rate limit of %g calls/s (burst %g) reached for %s", id->rate,
+		 id->burst, id->caller_id);
+	return CAM_GRPC_RESOURCE_EXHAUSTED;
+}

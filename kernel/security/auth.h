@@ -1,0 +1,80 @@
+/*
+ * Bearer-token authentication, scopes and per-caller rate limits.
+ *
+ * The tokens file (CAM_AUTH_TOKENS_FILE) holds one token a line:
+ *
+ *     # sha256-of-token                                          caller    scopes        [rate/s [burst]]
+ *     9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 agent-123 read,write   50 100
+ *
+ * Only SHA-256 hashes of tokens are stored (printf %s "$TOKEN" | sha256sum
+ * makes one). Scopes: read, write (implies read), admin (implies all).
+ * A token's rate limit overrides the default one. The file is read at
+ * start and again on SIGHUP (cam_auth_reload): a bad file keeps the tokens
+ * in force and says why. Comparison is constant-time; tokens are never
+ * logged.
+ *
+ * With no tokens file every caller is anonymous (the kernel only allows
+ * that on loopback unless told otherwise) and names itself with the
+ * request's caller_id.
+ */
+#ifndef CAM_SECURITY_AUTH_H
+#define CAM_SECURITY_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/metrics.h"
+
+enum cam_scope {
+	CAM_SCOPE_READ = 1,
+	CAM_SCOPE_WRITE = 2,
+	CAM_SCOPE_ADMIN = 4,
+};
+
+struct cam_auth_opts {
+	const char *tokens_file; /* NULL: anonymous callers */
+	double default_rate;     /* calls per second per caller; 0 = unlimited */
+	double default_burst;    /* 0: same as the rate (at least 1) */
+	cam_family *auth_failures;   /* counter {reason} */
+	cam_family *rate_limit_hits; /* counter, no labels */
+};
+
+/* What a caller is, as decided for one call. */
+struct cam_identity {
+	char caller_id[128];
+	unsigned scopes;     /* enum cam_scope bits */
+	bool authenticated;  /* from a token (false: anonymous) */
+	double rate, burst;  /* the limit that applies; rate 0 = none */
+	void *bucket;        /* the token's own bucket (NULL: shared table) */
+};
+
+/* Loads the tokens (when configured). CAM_EINVAL with the reason in why
+ * (why_len bytes) when the file is unreadable or malformed. */
+int cam_auth_start(const struct cam_auth_opts *o, char *why, size_t why_len);
+/* Reads the tokens file again; on error the old tokens stay in force. */
+int cam_auth_reload(char *why, size_t why_len);
+void cam_auth_stop(void);
+/* Tokens in force (0 without a tokens file). */
+size_t cam_auth_token_count(void);
+
+/*
+ * Decides who calls: `authorization` is the metadata value (NULL when
+ * absent), `claimed` the request's caller_id ("" when none). Returns 0 or
+ * a gRPC status (UNAUTHENTICATED, PERMISSION_DENIED) with msg filled; each
+ * refusal is counted by reason.
+ */
+int cam_auth_identify(const char *authorization, const char *claimed,
+		      struct cam_identity *id, char *msg, size_t msglen);
+/* Whether the identity holds `scope` ("read", "write", "admin"); counts a
+ * refusal as reason="missing_scope". */
+int cam_auth_check_scope(const struct cam_identity *id, const char *scope,
+			 const char *verb, char *msg, size_t msglen);
+/* Takes one call from the caller's token bucket: 0, or RESOURCE_EXHAUSTED
+ * (counted in cam_os_security_rate_limit_hits_total). Lock-free. */
+int cam_auth_rate_limit(const struct cam_identity *id, char *msg, size_t msglen);
+
+/* Parses "read,write" into scope bits; CAM_EINVAL for an unknown scope. */
+int cam_scopes_parse(const char *s, unsigned *out);
+
+#endif

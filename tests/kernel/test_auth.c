@@ -1,0 +1,181 @@
+/* Unit tests of kernel/security/auth.c: tokens, scopes, rate limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/error.h"
+#include "common/metrics.h"
+#include "kernel/security/auth.h"
+
+static char path[64];
+static cam_family *failures, *hits;
+
+static void sha256_hex(const char *s, char *out)
+{
+	char cmd[256];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "printf %%s '%s' | sha256sum", s);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(out, 65, p));
+	pclose(p);
+}
+
+static void write_tokens(const char *extra)
+{
+	char a[80], b[80];
+	FILE *f = fopen(path, "w");
+
+	sha256_hex("secret-a", a);
+	sha256_hex("secret-b", b);
+	fprintf(f, "# comment line\n\n%s agent-a read,write\n%s admin-b admin 2 2\n%s",
+		a, b, extra ? extra : "");
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	static const char *const labels[] = { "reason", NULL };
+	char why[256];
+	int fd;
+
+	(void)state;
+	strcpy(path, "/tmp/cam-tokens-XXXXXX");
+	fd = mkstemp(path);
+	close(fd);
+	write_tokens(NULL);
+	cam_family_register(&(struct cam_family_desc){ .name = "t_auth_failures_total",
+						       .type = CAM_COUNTER,
+						       .label_names = labels },
+			    &failures, NULL);
+	cam_family_register(&(struct cam_family_desc){ .name = "t_rate_hits_total",
+						       .type = CAM_COUNTER },
+			    &hits, NULL);
+	return cam_auth_start(&(struct cam_auth_opts){ .tokens_file = path,
+						       .auth_failures = failures,
+						       .rate_limit_hits = hits },
+			      why, sizeof(why));
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	cam_auth_stop();
+	unlink(path);
+	return 0;
+}
+
+static void test_good_token(void **state)
+{
+	struct cam_identity id;
+	char msg[200];
+
+	(void)state;
+	assert_int_equal(cam_auth_token_count(), 2);
+	assert_int_equal(cam_auth_identify("Bearer secret-a", "", &id, msg, sizeof(msg)), 0);
+	assert_string_equal(id.caller_id, "agent-a");
+	assert_true(id.authenticated);
+	assert_int_equal(cam_auth_identify("bearer secret-a", "agent-a", &id, msg, sizeof(msg)), 0);
+}
+
+static void test_refusals(void **state)
+{
+	struct cam_identity id;
+	char msg[200];
+
+	(void)state;
+	assert_int_equal(cam_auth_identify(NULL, "", &id, msg, sizeof(msg)), 16);
+	assert_non_null(strstr(msg, "missing bearer token"));
+	assert_int_equal(cam_auth_identify("Bearer ", "", &id, msg, sizeof(msg)), 16);
+	assert_int_equal(cam_auth_identify("Basic abc", "", &id, msg, sizeof(msg)), 16);
+	assert_int_equal(cam_auth_identify("Bearer wrong", "", &id, msg, sizeof(msg)), 16);
+	assert_non_null(strstr(msg, "invalid bearer token"));
+	assert_null(strstr(msg, "wrong")); /* never echo the token */
+	assert_int_equal(cam_auth_identify("Bearer secret-a", "someone-else", &id, msg, sizeof(msg)), 7);
+	assert_non_null(strstr(msg, "does not match"));
+}
+
+static void test_scopes(void **state)
+{
+	struct cam_identity id;
+	char msg[200];
+	unsigned s;
+
+	(void)state;
+	assert_int_equal(cam_auth_identify("Bearer secret-a", "", &id, msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_check_scope(&id, "read", "ping", msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_check_scope(&id, "write", "emit_metric", msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_check_scope(&id, "admin", "tune_system", msg, sizeof(msg)), 7);
+	assert_non_null(strstr(msg, "lacks scope admin"));
+	assert_int_equal(cam_auth_identify("Bearer secret-b", "", &id, msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_check_scope(&id, "admin", "tune_system", msg, sizeof(msg)), 0);
+	assert_int_equal(cam_scopes_parse("read,bogus", &s), CAM_EINVAL);
+	assert_int_equal(cam_scopes_parse("", &s), CAM_EINVAL);
+}
+
+static void test_rate_limit_burst_then_refuse(void **state)
+{
+	struct cam_identity id;
+	char msg[200];
+	int allowed = 0;
+
+	(void)state;
+	/* admin-b: 2 calls/s, burst 2. */
+	assert_int_equal(cam_auth_identify("Bearer secret-b", "", &id, msg, sizeof(msg)), 0);
+	for (int i = 0; i < 10; i++)
+		allowed += cam_auth_rate_limit(&id, msg, sizeof(msg)) == 0;
+	assert_int_equal(allowed, 2);
+	assert_non_null(strstr(msg, "rate limit"));
+	usleep(600 * 1000); /* a little more than one token's worth */
+	assert_int_equal(cam_auth_rate_limit(&id, msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_rate_limit(&id, msg, sizeof(msg)), 8);
+	/* agent-a has no limit (default 0 = unlimited). */
+	assert_int_equal(cam_auth_identify("Bearer secret-a", "", &id, msg, sizeof(msg)), 0);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(cam_auth_rate_limit(&id, msg, sizeof(msg)), 0);
+}
+
+static void test_reload(void **state)
+{
+	struct cam_identity id;
+	char msg[200], why[256], c[80];
+
+	(void)state;
+	/* A bad file keeps the tokens in force. */
+	write_tokens("zzzz not-a-hash read\n");
+	assert_int_equal(cam_auth_reload(why, sizeof(why)), CAM_EINVAL);
+	assert_non_null(strstr(why, "line 5"));
+	assert_int_equal(cam_auth_identify("Bearer secret-a", "", &id, msg, sizeof(msg)), 0);
+	/* A good one adds a token. */
+	sha256_hex("secret-c", c);
+	{
+		char line[160];
+		snprintf(line, sizeof(line), "%s agent-c read\n", c);
+		write_tokens(line);
+	}
+	assert_int_equal(cam_auth_reload(why, sizeof(why)), 0);
+	assert_int_equal(cam_auth_token_count(), 3);
+	assert_int_equal(cam_auth_identify("Bearer secret-c", "", &id, msg, sizeof(msg)), 0);
+	assert_string_equal(id.caller_id, "agent-c");
+	assert_int_equal(cam_auth_check_scope(&id, "write", "emit_metric", msg, sizeof(msg)), 7);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_token),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_scopes),
+		cmocka_unit_test(test_rate_limit_burst_then_refuse),
+		cmocka_unit_test(test_reload),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
