@@ -24,8 +24,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/error.h"
 #include "common/utf8.h"
@@ -53,6 +55,10 @@ struct cam_series {
 	double *retired;       /* cells of threads that exited */
 	double *agg;           /* scratch for cam_metrics_collect */
 	uint64_t *agg_buckets; /* histogram buckets as integers, for visitors */
+	atomic_flag ex_busy;   /* guards ex; writers skip, never wait */
+	bool has_ex;
+	struct cam_exemplar ex;      /* latest traced observation */
+	struct cam_exemplar ex_copy; /* for visitors, under reg_lock */
 };
 
 struct cam_family {
@@ -523,6 +529,7 @@ static cam_series *create_series_locked(cam_family *f,
 	if (f->type == CAM_HISTOGRAM)
 		s->agg_buckets = cam_xcalloc(f->nbuckets + 1, sizeof(uint64_t));
 	atomic_init(&s->base, 0.0);
+	atomic_flag_clear(&s->ex_busy);
 
 	if (!series_by_id[s->id / SLOTS_PER_CHUNK])
 		series_by_id[s->id / SLOTS_PER_CHUNK] =
@@ -728,6 +735,41 @@ void cam_histogram_observe(cam_series *s, double v)
 	cell_add(&c[f->nbuckets + 1], v);
 }
 
+void cam_histogram_observe_traced(cam_series *s, double v, const char *trace_id,
+				  const char *span_id)
+{
+	struct timespec ts;
+
+	if (!s)
+		return;
+	cam_histogram_observe(s, v);
+	if (!trace_id || strlen(trace_id) != 32 ||
+	    atomic_flag_test_and_set_explicit(&s->ex_busy, memory_order_acquire))
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	memcpy(s->ex.trace_id, trace_id, 33);
+	snprintf(s->ex.span_id, sizeof(s->ex.span_id), "%s",
+		 span_id && strlen(span_id) == 16 ? span_id : "");
+	s->ex.value = v;
+	s->ex.timestamp_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	s->has_ex = true;
+	atomic_flag_clear_explicit(&s->ex_busy, memory_order_release);
+}
+
+/* Copies the exemplar for a visitor; waits out a writer (a few stores). */
+static const struct cam_exemplar *exemplar_copy(cam_series *s)
+{
+	bool has;
+
+	while (atomic_flag_test_and_set_explicit(&s->ex_busy, memory_order_acquire))
+		;
+	has = s->has_ex;
+	if (has)
+		s->ex_copy = s->ex;
+	atomic_flag_clear_explicit(&s->ex_busy, memory_order_release);
+	return has ? &s->ex_copy : NULL;
+}
+
 /* ---- collection ---- */
 
 static void sum_shards_locked(void)
@@ -791,6 +833,7 @@ static void visit_series(const struct cam_metrics_visitor *v,
 		val.buckets = s->agg_buckets;
 		val.count = count;
 		val.sum = s->agg[info->nbuckets + 1];
+		val.exemplar = exemplar_copy(s);
 	} else {
 		val.value = atomic_load_explicit(&s->base, memory_order_relaxed) +
 			    s->agg[0];

@@ -86,6 +86,24 @@ void cam_counter_inc(cam_series *s);
 void cam_gauge_add(cam_series *s, double v); /* per-thread deltas */
 void cam_histogram_observe(cam_series *s, double v);
 
+/* The latest traced observation of a histogram series (an exemplar). */
+struct cam_exemplar {
+	char trace_id[33]; /* 32 lower-case hex */
+	char span_id[17];  /* 16 lower-case hex, or "" */
+	double value;
+	int64_t timestamp_ms; /* wall clock */
+};
+
+/*
+ * cam_histogram_observe, and v becomes the series' exemplar with these ids
+ * (trace_id 32 hex, span_id 16 hex or NULL). For traced calls only: it
+ * reads the clock and copies the ids into a slot shared by all threads,
+ * guarded by a flag a writer never waits for (when another thread holds
+ * it, this exemplar is skipped; the other one is as recent).
+ */
+void cam_histogram_observe_traced(cam_series *s, double v, const char *trace_id,
+				  const char *span_id);
+
 /*
  * Sets a gauge, or a counter that a collector reads from elsewhere (for
  * example process_cpu_seconds_total). The value is stored in the series
@@ -116,6 +134,7 @@ struct cam_series_value {
 	const uint64_t *buckets;
 	double sum;
 	uint64_t count;
+	const struct cam_exemplar *exemplar; /* histograms; NULL: none yet */
 };
 
 struct cam_family_info {

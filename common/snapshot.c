@@ -77,6 +77,14 @@ static void on_series(void *arg, const struct cam_family_info *info,
 		memcpy(s->bucket_counts, v->buckets, s->n_bucket_counts * sizeof(uint64_t));
 		s->sum = v->sum;
 		s->count = v->count;
+		if (v->exemplar) {
+			s->exemplar = cam_xmalloc(sizeof(*s->exemplar));
+			cam__bus__exemplar__init(s->exemplar);
+			s->exemplar->trace_id = cam_xstrdup(v->exemplar->trace_id);
+			s->exemplar->span_id = cam_xstrdup(v->exemplar->span_id);
+			s->exemplar->value = v->exemplar->value;
+			s->exemplar->timestamp_ms = v->exemplar->timestamp_ms;
+		}
 	} else {
 		s->value = v->value;
 	}
@@ -134,6 +142,23 @@ static bool label_values_valid(const Cam__Bus__Series *s)
 	return true;
 }
 
+/* n lower-case hex digits (n == 0: the empty string only). */
+static bool hex_id(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (i >= n || !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return i == n;
+}
+
+static bool exemplar_valid(const Cam__Bus__Exemplar *e)
+{
+	return hex_id(e->trace_id, 32) &&
+	       (hex_id(e->span_id, 16) || hex_id(e->span_id, 0));
+}
+
 static const char *check_family(const Cam__Bus__Family *f)
 {
 	bool hist = f->type == CAM__BUS__METRIC_TYPE__HISTOGRAM;
@@ -168,6 +193,8 @@ static const char *check_family(const Cam__Bus__Family *f)
 		if (hist ? s->n_bucket_counts != f->n_bucket_bounds + 1
 			 : s->n_bucket_counts != 0)
 			return "bucket count does not match the bounds";
+		if (s->exemplar && (!hist || !exemplar_valid(s->exemplar)))
+			return "exemplar on a non-histogram, or with bad ids";
 	}
 	return NULL;
 }
@@ -178,6 +205,43 @@ static bool name_seen(const Cam__Bus__Snapshot *s, size_t upto)
 		if (strcmp(s->families[i]->name, s->families[upto]->name) == 0)
 			return true;
 	return false;
+}
+
+static bool short_utf8(const char *s, size_t max)
+{
+	size_t len;
+
+	return cam_utf8_valid(s, &len) && len <= max;
+}
+
+static const char *check_span(const Cam__Bus__Span *sp)
+{
+	if (!hex_id(sp->trace_id, 32) || !hex_id(sp->span_id, 16) ||
+	    !(hex_id(sp->parent_span_id, 16) || hex_id(sp->parent_span_id, 0)))
+		return "span ids are not W3C hex";
+	if (!short_utf8(sp->name, 256) || !short_utf8(sp->service, 128))
+		return "span name or service not UTF-8 or too long";
+	if (sp->duration_ns < 0 || sp->n_attributes > CAM_SPAN_MAX_ATTRIBUTES)
+		return "span duration negative or too many attributes";
+	for (size_t i = 0; i < sp->n_attributes; i++)
+		if (!short_utf8(sp->attributes[i]->key, 256) ||
+		    !short_utf8(sp->attributes[i]->value, 1024))
+			return "span attribute not UTF-8 or too long";
+	return NULL;
+}
+
+static const char *check_spans(const Cam__Bus__SpanBatch *b)
+{
+	const char *bad;
+
+	if (b->n_spans > CAM_SPAN_BATCH_MAX)
+		return "too many spans in one batch";
+	if (!short_utf8(b->instance_id, 128) || !short_utf8(b->version, 128))
+		return "span batch instance or version not UTF-8";
+	for (size_t i = 0; i < b->n_spans; i++)
+		if ((bad = check_span(b->spans[i])))
+			return bad;
+	return NULL;
 }
 
 Cam__Bus__Envelope *cam_snapshot_unpack(const uint8_t *buf, size_t len,
@@ -194,6 +258,11 @@ Cam__Bus__Envelope *cam_snapshot_unpack(const uint8_t *buf, size_t len,
 	if (!e) {
 		*why = "not a protobuf Envelope (garbage or truncated)";
 		return NULL;
+	}
+	if (e->body_case == CAM__BUS__ENVELOPE__BODY_SPANS && e->spans) {
+		if ((*why = check_spans(e->spans)))
+			goto out_free;
+		return e;
 	}
 	if (e->body_case != CAM__BUS__ENVELOPE__BODY_SNAPSHOT || !e->snapshot) {
 		*why = "envelope holds no snapshot";

@@ -1,5 +1,6 @@
 /*
- * Snapshots: the metrics registry as a cam.bus.Snapshot message.
+ * Snapshots: the metrics registry as a cam.bus.Snapshot message (and the
+ * checks of the span batches that share the bus with them).
  *
  * The kernel builds one from its registry and packs it into an Envelope for
  * the bus; the exporter unpacks and checks what arrives (a well-formed
@@ -36,10 +37,18 @@ void cam_snapshot_free(Cam__Bus__Snapshot *s);
 /* Packs a snapshot into an Envelope; *buf is malloc'd, caller frees. */
 int cam_snapshot_pack(const Cam__Bus__Snapshot *s, uint8_t **buf, size_t *len);
 
+/* Most spans in one SpanBatch, and attributes on one span. */
+#define CAM_SPAN_BATCH_MAX 1024
+#define CAM_SPAN_MAX_ATTRIBUTES 32
+
 /*
- * Unpacks an Envelope holding a snapshot and checks it: metric and label
- * names valid, label value counts match, histogram bucket bounds increasing
- * and bucket counts one more than bounds, no duplicate family names.
+ * Unpacks an Envelope holding a snapshot or a span batch (see the body
+ * case) and checks it. A span batch: W3C hex ids, UTF-8 names and
+ * attributes of bounded size, at most CAM_SPAN_BATCH_MAX spans. A
+ * snapshot: metric and label names valid, label value counts match,
+ * histogram bucket bounds increasing and bucket counts one more than
+ * bounds, no duplicate family names, exemplars only on histograms and with
+ * hex ids. An empty envelope is refused.
  * Returns NULL with *why set (static text) when anything is wrong; free the
  * result with cam_snapshot_unpacked_free.
  */

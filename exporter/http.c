@@ -24,6 +24,7 @@
 #include "exporter/gzip.h"
 #include "exporter/listen.h"
 #include "exporter/negotiate.h"
+#include "exporter/pprof.h"
 #include "exporter/render.h"
 #include "exporter/staleness.h"
 
@@ -39,6 +40,8 @@ struct cam_http {
 	cam_subscriber *sub;
 	const struct cam_selfmetrics *self;
 	bool profiling;
+	char pprof_addr[544];
+	atomic_bool profiling_busy; /* one profile at a time, like Go's */
 	uint16_t port;
 	char address[96];
 	atomic_size_t size_hint; /* bytes of the last rendered body */
@@ -132,14 +135,110 @@ static enum MHD_Result serve_readyz(cam_http *h, struct MHD_Connection *c)
 		       TEXT_PLAIN, body, MHD_RESPMEM_MUST_COPY);
 }
 
-static enum MHD_Result serve_pprof(cam_http *h, struct MHD_Connection *c)
+static const char pprof_index[] =
+	"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	"<title>/debug/pprof/</title></head>\n<body>\n"
+	"<p>/debug/pprof/: profiles of cam-kernel, taken by gperftools and read "
+	"with <code>go tool pprof</code> or <code>pprof</code>.</p>\n"
+	"<p>Types of profiles available:</p>\n<table>\n"
+	"<tr><td><a href=\"heap\">heap</a></td><td>memory allocated, and "
+	"still in use, by call stack over <code>?seconds=N</code> (default "
+	"10; needs tcmalloc as cam-kernel's allocator)</td></tr>\n"
+	"<tr><td><a href=\"profile?seconds=30\">profile</a></td><td>CPU "
+	"profile; <code>?seconds=N</code> (default 30, at most 300)</td></tr>\n"
+	"</table>\n<p><code>go tool pprof -top "
+	"http://HOST:PORT/debug/pprof/profile?seconds=10</code></p>\n"
+	"</body></html>\n";
+
+/* Asks the kernel for a profile and answers with it (or why not). */
+static enum MHD_Result serve_profile(cam_http *h, struct MHD_Connection *c,
+				     const char *request, int timeout_ms,
+				     const char *filename)
 {
+	struct cam_pprof_reply r;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	unsigned code;
+	char msg[1024], disp[96];
+	int rc;
+
+	rc = cam_pprof_request(h->pprof_addr, request, timeout_ms, &r);
+	if (rc) {
+		snprintf(msg, sizeof(msg),
+			 "cam-kernel did not answer on the profiling channel %s: "
+			 "%s (is it running with CAM_PROFILING_ENABLED=true?)\n",
+			 h->pprof_addr, cam_strerror(rc));
+		return respond(c, rc == CAM_ETIMEDOUT ? MHD_HTTP_GATEWAY_TIMEOUT
+						      : MHD_HTTP_SERVICE_UNAVAILABLE,
+			       TEXT_PLAIN, msg, MHD_RESPMEM_MUST_COPY);
+	}
+	if (r.status != CAM_PPROF_OK) {
+		code = r.status == CAM_PPROF_BAD_REQUEST ? MHD_HTTP_BAD_REQUEST
+		     : r.status == CAM_PPROF_BUSY	   ? MHD_HTTP_CONFLICT
+		     : r.status == CAM_PPROF_UNAVAILABLE ? MHD_HTTP_NOT_IMPLEMENTED
+							 : MHD_HTTP_INTERNAL_SERVER_ERROR;
+		snprintf(msg, sizeof(msg), "%s\n", (const char *)r.data);
+		free(r.data);
+		return respond(c, code, TEXT_PLAIN, msg, MHD_RESPMEM_MUST_COPY);
+	}
+	resp = MHD_create_response_from_buffer_with_free_callback(r.len, r.data, free);
+	if (!resp) {
+		free(r.data);
+		return MHD_NO;
+	}
+	snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", filename);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/octet-stream");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+	ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* /debug/pprof/...: the index, profile?seconds=N and heap. */
+static enum MHD_Result serve_pprof_url(cam_http *h, struct MHD_Connection *c,
+				       const char *url)
+{
+	const char *name = url + strlen("/debug/pprof");
+	const char *arg;
+	char request[32], *end;
+	long seconds = 30;
+	enum MHD_Result ret;
+
 	if (!h->profiling)
 		return not_found(c);
-	return respond(c, MHD_HTTP_NOT_FOUND, TEXT_PLAIN,
-		       "404: CAM_PROFILING_ENABLED is on, but profiling is not "
-		       "built into this cam-exporter yet\n",
-		       MHD_RESPMEM_PERSISTENT);
+	if (*name == '/')
+		name++;
+	if (*name == '\0')
+		return respond(c, MHD_HTTP_OK, "text/html; charset=utf-8",
+			       pprof_index, MHD_RESPMEM_PERSISTENT);
+	if (strcmp(name, "heap") == 0)
+		seconds = 10;
+	else if (strcmp(name, "profile") != 0)
+		return not_found(c);
+	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "seconds");
+	if (arg && *arg) {
+		seconds = strtol(arg, &end, 10);
+		if (*end || seconds < 1 || seconds > CAM_PPROF_MAX_SECONDS)
+			return respond(c, MHD_HTTP_BAD_REQUEST, TEXT_PLAIN,
+				       "seconds must be a whole number from 1 to 300\n",
+				       MHD_RESPMEM_PERSISTENT);
+	}
+	snprintf(request, sizeof(request), "%s %ld", name, seconds);
+	/* The kernel answers one request at a time: a second one would wait
+	 * for the first to end, so say so now instead. */
+	if (atomic_exchange(&h->profiling_busy, true))
+		return respond(c, MHD_HTTP_CONFLICT, TEXT_PLAIN,
+			       "another profile is being taken; try again when it is done\n",
+			       MHD_RESPMEM_PERSISTENT);
+	ret = serve_profile(h, c, request, (int)(seconds * 1000 + 15000), name);
+	atomic_store(&h->profiling_busy, false);
+	return ret;
+}
+
+static enum MHD_Result serve_pprof(cam_http *h, struct MHD_Connection *c)
+{
+	return serve_pprof_url(h, c, "/debug/pprof/");
 }
 
 /*
@@ -285,6 +384,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, TEXT_PLAIN,
 			       "405 method not allowed\n",
 			       MHD_RESPMEM_PERSISTENT);
+	if (route->fn == serve_pprof)
+		return serve_pprof_url(h, c, url);
 	return route->fn(h, c);
 }
 
@@ -328,8 +429,11 @@ int cam_http_start(const struct cam_http_config *cfg, cam_http **out,
 	h->sub = cfg->sub;
 	h->self = cfg->self;
 	h->profiling = cfg->profiling;
+	snprintf(h->pprof_addr, sizeof(h->pprof_addr), "%s",
+		 cfg->pprof_addr ? cfg->pprof_addr : "");
 	atomic_init(&h->size_hint, 0);
 	atomic_init(&h->serving, false);
+	atomic_init(&h->profiling_busy, false);
 	h->port = cam_listen_name(fd, h->address, sizeof(h->address));
 	h->daemon = MHD_start_daemon(
 		MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
@@ -338,7 +442,10 @@ int cam_http_start(const struct cam_http_config *cfg, cam_http **out,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_THREAD_POOL_SIZE,
-		(unsigned)(cfg->threads ? cfg->threads : DEFAULT_THREADS),
+		/* A CPU profile holds a thread for its seconds: two more
+		 * keep /metrics answering meanwhile. */
+		(unsigned)(cfg->threads ? cfg->threads : DEFAULT_THREADS) +
+			(cfg->profiling ? 2u : 0u),
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
 		MHD_OPTION_END);

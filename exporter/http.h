@@ -6,8 +6,10 @@
  *            /healthz   200 while the process runs
  *            /readyz    200 with a fresh kernel snapshot, 503 otherwise
  *            /          a landing page linking the above
- *            /debug/pprof/  404: profiling is not built yet (the text says
- *                       so when CAM_PROFILING_ENABLED is on)
+ *            /debug/pprof/  with CAM_PROFILING_ENABLED: an index page,
+ *                       profile?seconds=N (CPU) and heap, taken from
+ *                       cam-kernel over the profiling channel (pprof.h);
+ *                       404 when profiling is off
  * Other paths are 404, other methods on these paths 405 with Allow.
  */
 #ifndef CAM_EXPORTER_HTTP_H
@@ -25,6 +27,7 @@ typedef struct cam_http cam_http;
 struct cam_http_config {
 	const char *listen;               /* CAM_EXPORTER_LISTEN syntax */
 	bool profiling;                   /* CAM_PROFILING_ENABLED */
+	const char *pprof_addr;           /* the kernel's profiling channel */
 	cam_subscriber *sub;              /* borrowed; outlives the server */
 	const struct cam_selfmetrics *self; /* borrowed; registered */
 	unsigned threads;                 /* 0: 2 */

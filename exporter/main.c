@@ -2,26 +2,32 @@
  * cam-exporter: the Prometheus sidecar of cam-kernel.
  *
  * It subscribes to the kernel's snapshots on the nng bus and serves them
- * over HTTP with its own metrics. Startup order: settings, logger, self
- * metrics, subscriber (which dials in the background, so the kernel may
- * start later), HTTP. Signals are blocked in every thread and taken here
- * with sigwait; SIGTERM or SIGINT stops in reverse order.
+ * over HTTP with its own metrics, ships the kernel's spans to OTLP/Zipkin
+ * endpoints (traces.h) and proxies its profiles (pprof.h). Startup order:
+ * settings, logger, self metrics, span shipper, subscriber (which dials in
+ * the background, so the kernel may start later), HTTP. Signals are
+ * blocked in every thread and taken here with sigwait; SIGTERM or SIGINT
+ * stops in reverse order.
  */
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/notify.h"
 #include "common/version.h"
 #include "exporter/http.h"
 #include "exporter/listen.h"
 #include "exporter/selfmetrics.h"
+#include "exporter/pprof.h"
 #include "exporter/subscriber.h"
+#include "exporter/traces.h"
 
 #define COMPONENT "exporter"
 #define LOG_RING_LINES 1024
@@ -37,20 +43,82 @@ static struct cam_option opts[] = {
 	 "its own (50-60000)", NULL, 0},
 	{"CAM_LOG_LEVEL", "info", "debug, info, warn or error", NULL, 0},
 	{"CAM_PROFILING_ENABLED", "false",
-	 "serve /debug/pprof/ (not built yet: answers 404 saying so)", NULL, 1},
+	 "serve /debug/pprof/: profiles of cam-kernel, taken over the profiling "
+	 "channel", NULL, 1},
+	{"CAM_PROFILING_ADDR", NULL,
+	 "nng req/rep address of the kernel's profiler (default: the bus "
+	 "address with -pprof before .ipc)", NULL, 0},
+	{"CAM_OTLP_ENDPOINT", NULL,
+	 "OTLP/HTTP endpoint for spans, e.g. http://collector:4318 (/v1/traces "
+	 "is added when no path is given); unset: no OTLP", NULL, 0},
+	{"CAM_ZIPKIN_ENDPOINT", NULL,
+	 "Zipkin v2 endpoint for spans, e.g. http://zipkin:9411 (/api/v2/spans "
+	 "is added when no path is given); unset: no Zipkin", NULL, 0},
+	{"CAM_TRACE_SERVICE_NAME", "cam-os",
+	 "service.name of spans that name no service", NULL, 0},
+	{"CAM_TRACE_SAMPLE_RATIO", "1",
+	 "share of traces exported, 0-1 (by trace id: a trace is whole or "
+	 "absent)", NULL, 0},
+	{"CAM_TRACE_BUFFER_SPANS", "10000",
+	 "spans each endpoint may have waiting before new ones are dropped",
+	 NULL, 0},
+	{"CAM_TRACE_BATCH_SPANS", "512", "spans per export request", NULL, 0},
+	{"CAM_TRACE_FLUSH_MS", "1000",
+	 "longest time a span waits for its batch to fill", NULL, 0},
+	{"CAM_TRACE_TIMEOUT_MS", "5000", "timeout of one export request", NULL,
+	 0},
+	{"CAM_TRACE_RETRY_MAX_MS", "30000",
+	 "longest back-off between retries of a failing endpoint", NULL, 0},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
 struct settings {
 	const char *listen;
 	char bus_addr[512];
+	char pprof_addr[540];
 	long interval_ms;
 	bool profiling;
+	struct cam_traces_config traces;
 };
 
 static const char *opt(const char *env)
 {
 	return cam_config_get(opts, NOPTS, env);
+}
+
+/* The span shipper's settings (traces.h); logs what is wrong. */
+static int read_trace_settings(struct cam_traces_config *t)
+{
+	long buffer, batch, flush, timeout, retry;
+	char *end;
+
+	t->otlp_endpoint = opt("CAM_OTLP_ENDPOINT");
+	t->zipkin_endpoint = opt("CAM_ZIPKIN_ENDPOINT");
+	t->service_name = opt("CAM_TRACE_SERVICE_NAME");
+	t->sample_ratio = strtod(opt("CAM_TRACE_SAMPLE_RATIO"), &end);
+	if (*end || !(t->sample_ratio >= 0 && t->sample_ratio <= 1)) {
+		cam_log(CAM_LOG_ERROR, COMPONENT,
+			"CAM_TRACE_SAMPLE_RATIO must be a number from 0 to 1");
+		return CAM_EINVAL;
+	}
+	if (cam_config_long(opt("CAM_TRACE_BUFFER_SPANS"), 1, 10000000, &buffer) ||
+	    cam_config_long(opt("CAM_TRACE_BATCH_SPANS"), 1, 100000, &batch) ||
+	    cam_config_long(opt("CAM_TRACE_FLUSH_MS"), 1, 600000, &flush) ||
+	    cam_config_long(opt("CAM_TRACE_TIMEOUT_MS"), 1, 600000, &timeout) ||
+	    cam_config_long(opt("CAM_TRACE_RETRY_MAX_MS"), 1, 3600000, &retry)) {
+		cam_log(CAM_LOG_ERROR, COMPONENT,
+			"CAM_TRACE_BUFFER_SPANS (1-10000000), CAM_TRACE_BATCH_SPANS "
+			"(1-100000), CAM_TRACE_FLUSH_MS, CAM_TRACE_TIMEOUT_MS "
+			"(1-600000) and CAM_TRACE_RETRY_MAX_MS (1-3600000) must be "
+			"numbers in range");
+		return CAM_EINVAL;
+	}
+	t->buffer_spans = (size_t)buffer;
+	t->batch_spans = (size_t)batch;
+	t->flush_ms = (uint32_t)flush;
+	t->timeout_ms = (uint32_t)timeout;
+	t->retry_max_ms = (uint32_t)retry;
+	return 0;
 }
 
 /* Checks every setting before anything starts; logs what is wrong. */
@@ -91,7 +159,13 @@ static int read_settings(struct settings *s)
 			 opt("CAM_BUS_ADDR"));
 	else
 		cam_config_default_bus_addr(s->bus_addr, sizeof(s->bus_addr));
-	return 0;
+	if (opt("CAM_PROFILING_ADDR"))
+		snprintf(s->pprof_addr, sizeof(s->pprof_addr), "%s",
+			 opt("CAM_PROFILING_ADDR"));
+	else
+		cam_pprof_default_addr(s->bus_addr, s->pprof_addr,
+				       sizeof(s->pprof_addr));
+	return read_trace_settings(&s->traces);
 }
 
 static void log_started(const struct settings *s, const cam_http *h)
@@ -105,6 +179,12 @@ static void log_started(const struct settings *s, const cam_http *h)
 	cam_log_str(&l, "bus", s->bus_addr);
 	cam_log_int(&l, "publish_interval_ms", s->interval_ms);
 	cam_log_bool(&l, "profiling_enabled", s->profiling);
+	if (s->profiling)
+		cam_log_str(&l, "profiling_addr", s->pprof_addr);
+	if (s->traces.otlp_endpoint)
+		cam_log_str(&l, "otlp_endpoint", s->traces.otlp_endpoint);
+	if (s->traces.zipkin_endpoint)
+		cam_log_str(&l, "zipkin_endpoint", s->traces.zipkin_endpoint);
 	cam_log_end(&l);
 }
 
@@ -144,6 +224,8 @@ static int run(const struct settings *s, const sigset_t *sigs)
 	struct cam_http_config hc;
 	cam_subscriber *sub;
 	cam_http *http = NULL;
+	cam_traces *traces = NULL;
+	cam_notify *notify = NULL;
 	char err[256];
 	int rc, sig;
 
@@ -151,6 +233,13 @@ static int run(const struct settings *s, const sigset_t *sigs)
 	if (rc)
 		return rc;
 	sub = cam_subscriber_new((uint32_t)s->interval_ms);
+	rc = cam_traces_start(&s->traces, &traces, err, sizeof(err));
+	if (rc) {
+		log_failure("cannot start span export", "", rc, err);
+		goto out_free_sub;
+	}
+	if (traces)
+		cam_subscriber_set_span_sink(sub, cam_traces_sink, traces);
 	rc = cam_subscriber_start(sub, s->bus_addr);
 	if (rc) {
 		log_failure("cannot open the bus", s->bus_addr, rc,
@@ -160,6 +249,7 @@ static int run(const struct settings *s, const sigset_t *sigs)
 	hc = (struct cam_http_config){
 		.listen = s->listen,
 		.profiling = s->profiling,
+		.pprof_addr = s->pprof_addr,
 		.sub = sub,
 		.self = &self,
 	};
@@ -169,12 +259,15 @@ static int run(const struct settings *s, const sigset_t *sigs)
 		goto out_free_sub;
 	}
 	log_started(s, http);
+	cam_notify_ready("serving HTTP", &notify);
 	sig = wait_for_stop(sigs);
 	cam_log(CAM_LOG_INFO, COMPONENT, "%s received, shutting down",
 		strsignal(sig));
+	cam_notify_stopping(notify);
 	cam_http_stop(http);
 out_free_sub:
-	cam_subscriber_free(sub);
+	cam_subscriber_free(sub); /* before the shipper it feeds */
+	cam_traces_stop(traces);
 	return rc;
 }
 

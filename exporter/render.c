@@ -336,14 +336,47 @@ static bool scratch_bounds(struct scratch *sc, const Cam__Bus__Family *f)
 	return true;
 }
 
+/* The bucket an exemplar belongs on: the first whose bound holds it. */
+static size_t exemplar_bucket(const Cam__Bus__Family *f, double v)
+{
+	size_t i = 0;
+
+	while (i < f->n_bucket_bounds && !(v <= f->bucket_bounds[i]))
+		i++;
+	return i;
+}
+
+/* " # {trace_id="...",span_id="..."} value timestamp" (OpenMetrics). */
+static void put_exemplar(struct cam_render_buf *b, const Cam__Bus__Exemplar *e)
+{
+	char ts[40];
+
+	put_str(b, " # {trace_id=\"");
+	put_escaped(b, e->trace_id, true);
+	if (e->span_id && e->span_id[0]) {
+		put_str(b, "\",span_id=\"");
+		put_escaped(b, e->span_id, true);
+	}
+	put_str(b, "\"} ");
+	put_double(b, e->value);
+	snprintf(ts, sizeof(ts), " %lld.%03d", (long long)(e->timestamp_ms / 1000),
+		 (int)(e->timestamp_ms % 1000));
+	put_str(b, ts);
+}
+
 static void put_histogram(struct cam_render_buf *b, struct scratch *sc,
-			  const Cam__Bus__Family *f,
+			  enum cam_render_format fmt, const Cam__Bus__Family *f,
 			  const struct family_names *nm,
 			  const Cam__Bus__Series *s)
 {
-	size_t i, start = 0;
+	size_t i, start = 0, ex_at = SIZE_MAX;
 	uint64_t cum = 0;
 	bool labelled = f->n_label_names > 0;
+
+	if (fmt == CAM_RENDER_OPENMETRICS && s->exemplar && s->exemplar->trace_id &&
+	    s->exemplar->trace_id[0] && s->exemplar->timestamp_ms >= 0 &&
+	    isfinite(s->exemplar->value))
+		ex_at = exemplar_bucket(f, s->exemplar->value);
 
 	sc->labels.len = 0;
 	put_labels_open(&sc->labels, f, s);
@@ -359,6 +392,8 @@ static void put_histogram(struct cam_render_buf *b, struct scratch *sc,
 		put(b, sc->le.data + start, sc->le_end[i] - start);
 		start = sc->le_end[i];
 		put_u64(b, cum);
+		if (i == ex_at && s->bucket_counts[i] > 0)
+			put_exemplar(b, s->exemplar);
 		put_char(b, '\n');
 	}
 	put_sample_name(b, nm, "_sum");
@@ -407,7 +442,7 @@ static void render_family(struct cam_render_buf *b, struct scratch *sc,
 			continue;
 		}
 		if (histogram)
-			put_histogram(b, sc, f, &nm, s);
+			put_histogram(b, sc, fmt, f, &nm, s);
 		else
 			put_simple(b, f, &nm, s);
 		res->series++;

@@ -131,7 +131,9 @@ bool cam_selfmetrics_owns(const char *family)
 	for (i = 0; i < NFAMILIES; i++)
 		if (strcmp(families[i].desc.name, family) == 0)
 			return true;
-	return false;
+	/* The span shipper's (traces.c) and the profiler proxy's (pprof.c). */
+	return strncmp(family, "cam_os_exporter_spans_", 22) == 0 ||
+	       strncmp(family, "cam_os_exporter_pprof_", 22) == 0;
 }
 
 void cam_selfmetrics_update(const struct cam_selfmetrics *m,

@@ -37,6 +37,9 @@ struct cam_subscriber {
 	cam_bus *bus;
 	pthread_t thread;
 	bool running;
+	bool fed_spans; /* the last message fed was a span batch */
+	cam_span_sink_fn span_sink;
+	void *span_sink_arg;
 	atomic_bool stopping;
 };
 
@@ -54,6 +57,12 @@ cam_subscriber *cam_subscriber_new(uint32_t default_interval_ms)
 	atomic_init(&s->last_sequence, 0);
 	atomic_init(&s->stopping, false);
 	return s;
+}
+
+void cam_subscriber_set_span_sink(cam_subscriber *s, cam_span_sink_fn fn, void *arg)
+{
+	s->span_sink = fn;
+	s->span_sink_arg = arg;
 }
 
 void cam_subscriber_free(cam_subscriber *s)
@@ -165,6 +174,15 @@ int cam_subscriber_feed(cam_subscriber *s, const void *buf, size_t len,
 	const char *why = NULL;
 
 	env = cam_snapshot_unpack(buf, len, &why);
+	s->fed_spans = env && env->body_case == CAM__BUS__ENVELOPE__BODY_SPANS;
+	if (s->fed_spans) {
+		atomic_store(&s->error_streak, false);
+		if (s->span_sink)
+			s->span_sink(s->span_sink_arg, env);
+		else
+			cam_snapshot_unpacked_free(env);
+		return 0;
+	}
 	if (env && (env->body_case != CAM__BUS__ENVELOPE__BODY_SNAPSHOT ||
 		    !env->snapshot)) {
 		cam_snapshot_unpacked_free(env);
@@ -252,7 +270,8 @@ static void *receive_loop(void *arg)
 			 * one: hand its pages back rather than let the heap
 			 * keep two snapshots' worth (glibc keeps freed memory).
 			 */
-			malloc_trim(0);
+			if (!s->fed_spans)
+				malloc_trim(0);
 		} else if (rc == CAM_ECLOSED) {
 			break;
 		} else if (rc != CAM_ETIMEDOUT) {

@@ -52,6 +52,15 @@ struct cam_subscriber_stats {
 cam_subscriber *cam_subscriber_new(uint32_t default_interval_ms);
 
 /*
+ * Where span batches go: fn gets each valid batch and owns env from then
+ * on (free it with cam_snapshot_unpacked_free). Called on the receiving
+ * thread: it must not block. Without a sink, batches are dropped
+ * (uncounted: tracing is off). Set before cam_subscriber_start.
+ */
+typedef void (*cam_span_sink_fn)(void *arg, Cam__Bus__Envelope *env);
+void cam_subscriber_set_span_sink(cam_subscriber *s, cam_span_sink_fn fn, void *arg);
+
+/*
  * Stops the thread if it runs, drops the latest snapshot (holders keep
  * theirs valid until they release it) and frees s. NULL is a no-op.
  */
@@ -70,8 +79,8 @@ void cam_subscriber_stop(cam_subscriber *s);
 
 /*
  * Takes one message as if it came off the bus at now_ns. Returns 0 when it
- * became the latest snapshot, CAM_EPROTO when it was counted as a decode
- * error and dropped. The receiving thread calls this; so can tests.
+ * became the latest snapshot or was a span batch handed to the sink,
+ * CAM_EPROTO when it was counted as a decode error and dropped. The receiving thread calls this; so can tests.
  */
 int cam_subscriber_feed(cam_subscriber *s, const void *buf, size_t len,
 			uint64_t now_ns);

@@ -1,7 +1,8 @@
 /*
  * The publisher thread (see publisher.h). It also counts its own work:
  * snapshots published, failed sends, and how long collecting took, so an
- * operator can see the cost of metrics in the metrics.
+ * operator can see the cost of metrics in the metrics. After each snapshot
+ * it drains the span ring into span batches (kernel/tracing/span_batch.h).
  */
 #include "kernel/publisher.h"
 
@@ -15,6 +16,7 @@
 #include "common/metrics.h"
 #include "common/snapshot.h"
 #include "common/xmalloc.h"
+#include "kernel/tracing/span_batch.h"
 
 struct cam_publisher {
 	struct cam_publisher_opts o;
@@ -26,7 +28,14 @@ struct cam_publisher {
 	int stopping;
 	_Atomic uint64_t sequence;
 	cam_series *published, *send_errors, *collect_seconds, *bytes;
+	cam_series *span_batches, *spans_sent, *spans_lost;
+	uint64_t span_sequence;
+	struct cam_span *span_buf; /* CAM_SPAN_BATCH_MAX, publisher thread only */
 };
+
+/* Batches sent per interval at most: spans beyond wait for the next one. */
+#define SPAN_BATCHES_PER_TICK 16
+#define SPANS_PER_BATCH 256
 
 static int64_t now_ms(void)
 {
@@ -77,6 +86,41 @@ static void publish_once(cam_publisher *p)
 	cam_gauge_set(p->bytes, (double)len);
 }
 
+/*
+ * Sends the spans waiting in the ring, SPANS_PER_BATCH per message. A batch
+ * the bus cannot take is lost (spans are not cumulative) and counted.
+ */
+static void publish_spans(cam_publisher *p)
+{
+	struct cam_span_batch_meta meta = {
+		.instance_id = p->instance_id,
+		.version = p->version,
+	};
+	uint8_t *buf;
+	size_t n, len;
+	int rc;
+
+	for (int i = 0; i < SPAN_BATCHES_PER_TICK; i++) {
+		n = cam_spans_drain(p->span_buf, SPANS_PER_BATCH);
+		if (n == 0)
+			return;
+		meta.sequence = ++p->span_sequence;
+		rc = cam_span_batch_pack(&meta, p->span_buf, n, &buf, &len);
+		if (rc == 0) {
+			rc = cam_bus_send(p->o.bus, buf, len);
+			free(buf);
+		}
+		if (rc) {
+			cam_counter_add(p->spans_lost, (double)n);
+			cam_log(CAM_LOG_WARN, "publisher", "%zu spans not sent: %s", n,
+				cam_strerror(rc));
+			continue;
+		}
+		cam_counter_inc(p->span_batches);
+		cam_counter_add(p->spans_sent, (double)n);
+	}
+}
+
 static void *publisher_main(void *arg)
 {
 	cam_publisher *p = arg;
@@ -93,12 +137,14 @@ static void *publisher_main(void *arg)
 		}
 		pthread_mutex_unlock(&p->lock);
 		publish_once(p);
+		publish_spans(p);
 		pthread_mutex_lock(&p->lock);
 		while (!p->stopping &&
 		       pthread_cond_timedwait(&p->cond, &p->lock, &next) == 0)
 			;
 	}
 	pthread_mutex_unlock(&p->lock);
+	publish_spans(p);
 	publish_once(p); /* the final figures, for a clean shutdown */
 	return NULL;
 }
@@ -133,6 +179,16 @@ int cam_publisher_start(const struct cam_publisher_opts *o, cam_publisher **out)
 					CAM_HISTOGRAM);
 	p->bytes = own_metric("cam_os_bus_snapshot_bytes",
 			      "Size of the last snapshot published.", CAM_GAUGE);
+	p->span_batches = own_metric("cam_os_bus_span_batches_published_total",
+				     "Span batches the kernel published on the bus.",
+				     CAM_COUNTER);
+	p->spans_sent = own_metric("cam_os_trace_spans_published_total",
+				   "Spans the kernel published on the bus for the exporter.",
+				   CAM_COUNTER);
+	p->spans_lost = own_metric("cam_os_trace_spans_send_failed_total",
+				   "Spans lost because their batch could not be published.",
+				   CAM_COUNTER);
+	p->span_buf = cam_xcalloc(SPANS_PER_BATCH, sizeof(*p->span_buf));
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -141,6 +197,7 @@ int cam_publisher_start(const struct cam_publisher_opts *o, cam_publisher **out)
 	if (pthread_create(&p->thread, NULL, publisher_main, p) != 0) {
 		pthread_cond_destroy(&p->cond);
 		pthread_mutex_destroy(&p->lock);
+		free(p->span_buf);
 		free(p->instance_id);
 		free(p->version);
 		free(p);
@@ -161,6 +218,7 @@ void cam_publisher_stop(cam_publisher *p)
 	pthread_join(p->thread, NULL);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
+	free(p->span_buf);
 	free(p->instance_id);
 	free(p->version);
 	free(p);

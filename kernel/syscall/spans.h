@@ -1,7 +1,8 @@
 /*
- * The span ring: spans from emit_trace (and, later, traced syscalls) wait
- * here for the publisher to ship them to the exporter in batches. Bounded:
- * when it is full the oldest span is overwritten and counted as dropped.
+ * The span ring: spans from emit_trace and traced syscalls
+ * (kernel/tracing/syscall_trace.h) wait here for the publisher to ship them
+ * to the exporter in batches. Bounded: when it is full the oldest span is
+ * overwritten and counted as dropped.
  */
 #ifndef CAM_SYSCALL_SPANS_H
 #define CAM_SYSCALL_SPANS_H
@@ -18,6 +19,7 @@ struct cam_span {
 	int64_t start_unix_ns;
 	int64_t duration_ns;
 	int error;               /* status error */
+	int server;              /* a syscall's own span (kind SERVER) */
 	char attributes[512];    /* k=v,k2=v2 (payload grammar value) */
 	char original_trace_id[65]; /* when the id was mapped; else "" */
 	char original_span_id[65];

@@ -429,14 +429,29 @@ static void test_pprof(void **state)
 	reply_free(&r);
 	stop_server(&s);
 
+	/* On, with no kernel on the profiling channel: the index, and a
+	 * quick 503 saying why for the profiles. */
 	start_server(&s, true);
 	request(s.port, "GET", "/debug/pprof/", NULL, &r);
-	assert_int_equal(r.status, 404);
-	assert_non_null(strstr(r.body, "not built"));
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "href=\"profile"));
+	assert_non_null(strstr(r.body, "href=\"heap\""));
+	reply_free(&r);
+	request(s.port, "GET", "/debug/pprof", NULL, &r);
+	assert_int_equal(r.status, 200);
 	reply_free(&r);
 	request(s.port, "GET", "/debug/pprof/heap", NULL, &r);
+	assert_int_equal(r.status, 503);
+	assert_non_null(strstr(r.body, "profiling channel"));
+	reply_free(&r);
+	request(s.port, "GET", "/debug/pprof/profile?seconds=1", NULL, &r);
+	assert_int_equal(r.status, 503);
+	reply_free(&r);
+	request(s.port, "GET", "/debug/pprof/profile?seconds=0", NULL, &r);
+	assert_int_equal(r.status, 400);
+	reply_free(&r);
+	request(s.port, "GET", "/debug/pprof/goroutine", NULL, &r);
 	assert_int_equal(r.status, 404);
-	assert_non_null(strstr(r.body, "not built"));
 	reply_free(&r);
 	stop_server(&s);
 }

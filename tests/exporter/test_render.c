@@ -165,6 +165,40 @@ static void test_histogram_buckets(void **state)
 	fx_free(s);
 }
 
+/* An exemplar goes on the bucket holding its value, in OpenMetrics only. */
+static void test_exemplar(void **state)
+{
+	Cam__Bus__Snapshot *s = fx_snapshot("k1", 1);
+	const double bounds[] = { 0.001, 0.01, 0.1 };
+	const uint64_t counts[] = { 3, 2, 0, 0 };
+	Cam__Bus__Family *f;
+	Cam__Bus__Series *se;
+	char *text;
+
+	(void)state;
+	f = fx_family(s, "cam_os_syscall_duration_seconds", "", HISTOGRAM, L("verb"));
+	fx_bounds(f, 3, bounds);
+	se = fx_hseries(f, L("ping"), counts, 0.02);
+	se->exemplar = malloc(sizeof(*se->exemplar));
+	assert_non_null(se->exemplar);
+	cam__bus__exemplar__init(se->exemplar);
+	se->exemplar->trace_id = fx_strdup("0af7651916cd43dd8448eb211c80319c");
+	se->exemplar->span_id = fx_strdup("b7ad6b7169203331");
+	se->exemplar->value = 0.0042;
+	se->exemplar->timestamp_ms = 1700000000123;
+	text = render1(s, CAM_RENDER_OPENMETRICS);
+	assert_non_null(strstr(text,
+		"cam_os_syscall_duration_seconds_bucket{verb=\"ping\",le=\"0.01\"} 5 "
+		"# {trace_id=\"0af7651916cd43dd8448eb211c80319c\",span_id=\"b7ad6b7169203331\"} "
+		"0.0042 1700000000.123\n"));
+	assert_null(strstr(strstr(text, " # {") + 1, " # {")); /* on one line only */
+	free(text);
+	text = render1(s, CAM_RENDER_TEXT);
+	assert_null(strstr(text, " # {"));
+	free(text);
+	fx_free(s);
+}
+
 static Cam__Bus__Snapshot *escapes(void)
 {
 	Cam__Bus__Snapshot *s = fx_snapshot("k1", 1);
@@ -413,6 +447,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counters_and_gauges),
 		cmocka_unit_test(test_histogram_buckets),
+		cmocka_unit_test(test_exemplar),
 		cmocka_unit_test(test_label_and_help_escaping),
 		cmocka_unit_test(test_special_values),
 		cmocka_unit_test(test_openmetrics),

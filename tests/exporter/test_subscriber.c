@@ -93,6 +93,49 @@ static void test_good_snapshot_is_latest(void **state)
 	cam_subscriber_free(sub);
 }
 
+static void count_batch(void *arg, Cam__Bus__Envelope *env)
+{
+	*(size_t *)arg += env->spans->n_spans;
+	cam__bus__envelope__free_unpacked(env, NULL);
+}
+
+/* A span batch goes to the sink, and never replaces the snapshot. */
+static void test_span_batch_to_sink(void **state)
+{
+	cam_subscriber *sub = cam_subscriber_new(1000);
+	Cam__Bus__Envelope env = CAM__BUS__ENVELOPE__INIT;
+	Cam__Bus__SpanBatch batch = CAM__BUS__SPAN_BATCH__INIT;
+	Cam__Bus__Span span = CAM__BUS__SPAN__INIT, *spans[] = { &span };
+	struct cam_subscriber_stats st;
+	uint8_t buf[512];
+	size_t len, seen = 0;
+
+	(void)state;
+	span.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+	span.span_id = "00f067aa0ba902b7";
+	span.name = "op";
+	batch.n_spans = 1;
+	batch.spans = spans;
+	env.body_case = CAM__BUS__ENVELOPE__BODY_SPANS;
+	env.spans = &batch;
+	len = cam__bus__envelope__pack(&env, buf);
+	/* No sink (tracing off): taken and dropped. */
+	assert_int_equal(cam_subscriber_feed(sub, buf, len, S), 0);
+	cam_subscriber_set_span_sink(sub, count_batch, &seen);
+	assert_int_equal(cam_subscriber_feed(sub, buf, len, S), 0);
+	assert_int_equal(seen, 1);
+	assert_null(cam_subscriber_latest(sub));
+	/* A bad span id: a decode error, the sink never sees it. */
+	span.span_id = "xyz";
+	len = cam__bus__envelope__pack(&env, buf);
+	assert_int_equal(cam_subscriber_feed(sub, buf, len, S), CAM_EPROTO);
+	assert_int_equal(seen, 1);
+	cam_subscriber_stats(sub, &st);
+	assert_int_equal(st.received, 0);
+	assert_int_equal(st.decode_errors, 1);
+	cam_subscriber_free(sub);
+}
+
 /* Messages that must never replace the latest snapshot. */
 static void test_bad_messages_counted_and_ignored(void **state)
 {
@@ -361,6 +404,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_snapshot_is_latest),
 		cmocka_unit_test(test_bad_messages_counted_and_ignored),
+		cmocka_unit_test(test_span_batch_to_sink),
 		cmocka_unit_test(test_restart_taken),
 		cmocka_unit_test(test_reference_outlives_swap),
 		cmocka_unit_test(test_tick_goes_stale_and_back),

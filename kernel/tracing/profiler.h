@@ -1,0 +1,24 @@
+/*
+ * The kernel's side of the profiling channel (common/pprof_channel.h): a
+ * thread answering the exporter's requests for profiles of this process.
+ *
+ * CPU profiles come from gperftools' libprofiler, loaded with dlopen when
+ * the first one is asked for, so the kernel neither links it nor pays for
+ * it until then. Heap profiles come from gperftools' heap profiler, which
+ * needs tcmalloc as the process's allocator (LD_PRELOAD=libtcmalloc.so.4,
+ * see README): without it, a heap request says so.
+ */
+#ifndef CAM_TRACING_PROFILER_H
+#define CAM_TRACING_PROFILER_H
+
+typedef struct cam_profiler cam_profiler;
+
+/*
+ * Listens on addr and starts the thread; starts the heap profiler when
+ * tcmalloc is present. Returns 0 or a CAM_E* code (nothing left running).
+ */
+int cam_profiler_start(const char *addr, cam_profiler **out);
+/* Stops (a CPU profile in progress ends early) and frees; NULL is a no-op. */
+void cam_profiler_stop(cam_profiler *p);
+
+#endif
