@@ -3,6 +3,8 @@
 # foreground. Ctrl-C (or SIGTERM) stops both.
 set -uo pipefail
 build=${1:-build}
+# The example drivers are built into the build folder.
+export CAM_DRIVERS_DIR=${CAM_DRIVERS_DIR:-$build/drivers}
 "$build/cam-kernel" & kernel=$!
 "$build/cam-exporter" & exporter=$!
 stop() {
