@@ -16,7 +16,7 @@ CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 STD      := -std=c11 -D_GNU_SOURCE
 DEPFLAGS := -MMD -MP
-PKGS     := libprotobuf-c libmicrohttpd libnghttp2 zlib hiredis yajl
+PKGS     := libprotobuf-c libmicrohttpd libnghttp2 zlib hiredis yajl libsystemd libssl libcrypto libcurl tss2-esys tss2-tctildr tss2-rc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # nng ships no pkg-config file in Debian 12.
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnng -lpthread -lm
@@ -26,6 +26,7 @@ ALL_CFLAGS = $(STD) $(CFLAGS) $(WARN) $(DEPFLAGS) -I. -I$(BUILD)/gen $(PKG_CFLAG
 LDFLAGS  ?=
 
 PREFIX   ?= /usr/local
+KUBECTL  ?= kubectl
 DESTDIR  ?=
 
 ifeq ($(V),1)
@@ -56,7 +57,7 @@ LIB_COMMON   := $(BUILD)/libcam-common.a
 LIB_KERNEL   := $(BUILD)/libcam-kernel.a
 LIB_EXPORTER := $(BUILD)/libcam-exporter.a
 
-.PHONY: all deps test unit unit-asan unit-tsan integration bench run install clean tools
+.PHONY: all deps test unit unit-asan unit-tsan integration bench run install clean tools k8s-manifests
 all: $(BUILD)/cam-kernel $(BUILD)/cam-exporter
 
 deps:
@@ -126,12 +127,19 @@ bench: all $(BENCH_BIN) tools
 run: all
 	@./scripts/run-local.sh $(BUILD)
 
+# The monitoring stack rendered into one file, for the seed's
+# `kubectl apply -f deployment/kubernetes/monitoring/` (not kept in git).
+k8s-manifests:
+	$(KUBECTL) kustomize deployment/kubernetes/monitoring >deployment/kubernetes/monitoring/monitoring.yaml
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/cam-kernel $(BUILD)/cam-exporter $(DESTDIR)$(PREFIX)/bin/
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
 	for u in kernel/cam-kernel.service exporter/cam-exporter.service; do \
-	  [ -f $$u ] && install -m 0644 $$u $(DESTDIR)$(PREFIX)/lib/systemd/system/ || true; done
+	  sed 's|@PREFIX@|$(PREFIX)|g' $$u >$(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/} && \
+	  chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/} || exit 1; done
+	install -m 0644 kernel/cam-os.sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/cam-os.conf
 
 clean:
 	rm -rf build build-asan build-tsan

@@ -9,12 +9,14 @@ while read -r pkg; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [ "$status" = "install ok installed" ] || missing+=("$pkg")
 done < "$here/debian.txt"
-# node and npm may come from outside Debian on some machines: accept those.
+# node, npm and kubectl may come from outside Debian on some machines: accept those.
 filtered=()
 for pkg in "${missing[@]+"${missing[@]}"}"; do
   case "$pkg" in
     nodejs) command -v node >/dev/null 2>&1 && continue ;;
     npm) command -v npm >/dev/null 2>&1 && continue ;;
+    # another package's kubectl (Google's) owns /usr/bin/kubectl: keep it
+    kubernetes-client) command -v kubectl >/dev/null 2>&1 && continue ;;
   esac
   filtered+=("$pkg")
 done

@@ -19,13 +19,21 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/notify.h"
 #include "common/version.h"
+#include "kernel/drivers/driver_verbs.h"
 #include "kernel/grpc/health.h"
 #include "kernel/grpc/reflection.h"
 #include "kernel/grpc/server.h"
 #include "kernel/kernel_metrics.h"
 #include "kernel/listen_policy.h"
+#include "kernel/memctx/memctx.h"
 #include "kernel/publisher.h"
+#include "kernel/tracing/profiler.h"
+#include "common/pprof_channel.h"
+#include "kernel/scheduler/scheduler.h"
+#include "kernel/security/auth.h"
+#include "kernel/security/verbs_tpm.h"
 #include "kernel/syscall/service.h"
 #include "kernel/syscall/spans.h"
 
@@ -35,19 +43,40 @@ static struct cam_option opts[] = {
 	{ "CAM_PUBLISH_INTERVAL_MS", "1000", "snapshot period in milliseconds (50-60000)", NULL, 0 },
 	{ "CAM_LOG_LEVEL", "info", "debug, info, warn or error", NULL, 0 },
 	{ "CAM_PROFILING_ENABLED", "false", "serve /debug/pprof/ on the exporter's port", NULL, 1 },
+	{ "CAM_PROFILING_ADDR", NULL, "profiling channel for the exporter (default: the bus address with -pprof before .ipc)", NULL, 0 },
 	{ "CAM_REDIS_URL", NULL, "redis://[:password@]host:port[/db]; unset: in-memory context store", NULL, 0 },
-	{ "CAM_TPM_TCTI", NULL, "tpm2-tss TCTI string; unset: no TPM", NULL, 0 },
+	{ "CAM_TPM_TCTI", NULL, "tpm2-tss TCTI string (swtpm:host=127.0.0.1,port=2321, device:/dev/tpmrm0); unset: no TPM", NULL, 0 },
+	{ "CAM_TPM_KEY_HANDLE", "0x81000CA0", "persistent TPM handle of the ECC P-256 signing key (owner range 0x81000000-0x817FFFFF)", NULL, 0 },
+	{ "CAM_TPM_TIMEOUT_MS", "5000", "longest wait for one TPM command (100-600000)", NULL, 0 },
 	{ "CAM_AUTH_TOKENS_FILE", NULL, "bearer tokens, callers and scopes; unset: anonymous, loopback only", NULL, 0 },
 	{ "CAM_DRIVERS_DIR", "drivers", "driver manifests and shared objects", NULL, 0 },
+	{ "CAM_DRIVERS_AUTOLOAD", NULL, "drivers to load at start, comma-separated (folder names in CAM_DRIVERS_DIR)", NULL, 0 },
+	{ "CAM_DRIVERS_HOST", NULL, "driver helper program (default: cam-driver-host beside cam-kernel)", NULL, 0 },
 	{ "CAM_METRICS_MAX_SERIES", "20000", "series limit over all families", NULL, 0 },
 	{ "CAM_METRICS_MAX_SERIES_PER_FAMILY", "1000", "series limit of one family made at run time", NULL, 0 },
 	{ "CAM_LOG_RING_SIZE", "4096", "log lines the logger may hold before it drops", NULL, 0 },
 	{ "CAM_ALLOW_ANONYMOUS", "false", "allow anonymous callers on a non-loopback CAM_GRPC_LISTEN", NULL, 1 },
-	{ "CAM_GRPC_WORKERS", "0", "worker threads running syscalls (0: one per core)", NULL, 0 },
+	{ "CAM_GRPC_WORKERS", "0", "scheduler worker threads running syscalls, 1-256 (0: one per core); tune_system changes it", NULL, 0 },
+	{ "CAM_SCHEDULER_WEIGHTS", "8:4:1", "weighted fair shares of the high:normal:low queues (each 1-1000)", NULL, 0 },
+	{ "CAM_SCHEDULER_QUEUE_LIMIT", "1024", "calls each class may queue before RESOURCE_EXHAUSTED (1-16384; or high:normal:low)", NULL, 0 },
+	{ "CAM_SCHEDULER_STALL_MS", "5000", "Scheduler health is unhealthy when calls are queued and none dequeued this long (100-600000)", NULL, 0 },
+	{ "CAM_SCHEDULER_DECISIONS", "4096", "recent scheduling decisions kept for explain_action (16-1048576)", NULL, 0 },
 	{ "CAM_GRPC_MAX_MESSAGE_BYTES", "4194304", "largest request message accepted", NULL, 0 },
 	{ "CAM_SHUTDOWN_GRACE_MS", "5000", "time in-flight calls get to finish on SIGTERM", NULL, 0 },
 	{ "CAM_ACCESS_LOG", "all", "syscall access log: all, errors or none", NULL, 0 },
 	{ "CAM_CUSTOM_METRICS_MAX", "100", "custom metric families emit_metric may create", NULL, 0 },
+	{ "CAM_TLS_CERT_FILE", NULL, "PEM certificate chain: serve gRPC over TLS (with CAM_TLS_KEY_FILE)", NULL, 0 },
+	{ "CAM_TLS_KEY_FILE", NULL, "PEM private key of CAM_TLS_CERT_FILE", NULL, 0 },
+	{ "CAM_RATE_LIMIT_RPS", "0", "default calls per second per caller (0: unlimited; tokens may set their own)", NULL, 0 },
+	{ "CAM_RATE_LIMIT_BURST", "0", "default burst per caller (0: the rate, at least 1)", NULL, 0 },
+	{ "CAM_MEMCTX_KEEP_VERSIONS", "10", "memory context: versions kept per key (1-1000)", NULL, 0 },
+	{ "CAM_MEMCTX_MAX_VALUE_BYTES", "1048576", "memory context: largest value", NULL, 0 },
+	{ "CAM_MEMCTX_MAX_KEYS", "10000", "memory context: keys per namespace", NULL, 0 },
+	{ "CAM_MEMCTX_MAX_BYTES", "268435456", "memory context: bytes of all kept versions and snapshots", NULL, 0 },
+	{ "CAM_MEMCTX_MAX_SNAPSHOTS", "16", "memory context: snapshots per namespace", NULL, 0 },
+	{ "CAM_MEMCTX_REDIS_TIMEOUT_MS", "1000", "memory context: Redis connect and command timeout", NULL, 0 },
+	{ "CAM_MEMCTX_REDIS_PING_MS", "1000", "memory context: Redis health PING period", NULL, 0 },
+	{ "CAM_MEMCTX_REDIS_BACKOFF_MAX_MS", "2000", "memory context: longest wait between Redis reconnects", NULL, 0 },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -67,7 +96,13 @@ struct kernel {
 	double start_time;
 	cam_bus *bus;
 	cam_publisher *publisher;
+	int profiling;
+	cam_profiler *profiler;
 	struct cam_kernel_metrics metrics;
+	struct cam_sched_settings sched_settings;
+	long sched_decisions;
+	cam_sched *sched;
+	cam_tpm *tpm;
 };
 
 /* Anonymous callers beyond loopback only when asked for explicitly. */
@@ -87,6 +122,32 @@ static int check_listen_policy(void)
 		"address: set CAM_AUTH_TOKENS_FILE, or CAM_ALLOW_ANONYMOUS=true to allow it\n",
 		opt("CAM_GRPC_LISTEN"));
 	return -1;
+}
+
+/* The scheduler's options (the worker count is CAM_GRPC_WORKERS). */
+static int read_scheduler_settings(struct kernel *k)
+{
+	struct cam_sched_settings *st = &k->sched_settings;
+	long stall;
+	const char *bad;
+
+	cam_sched_default_settings(st);
+	st->workers = (unsigned)k->workers;
+	if (cam_sched_parse_classes(opt("CAM_SCHEDULER_WEIGHTS"), false, st->weights) ||
+	    cam_sched_parse_classes(opt("CAM_SCHEDULER_QUEUE_LIMIT"), true, st->queue_limit) ||
+	    cam_config_long(opt("CAM_SCHEDULER_STALL_MS"), CAM_SCHED_STALL_MS_MIN,
+			    CAM_SCHED_STALL_MS_MAX, &stall) ||
+	    cam_config_long(opt("CAM_SCHEDULER_DECISIONS"), 16, 1 << 20, &k->sched_decisions)) {
+		fprintf(stderr, "cam-kernel: CAM_SCHEDULER_WEIGHTS (high:normal:low), CAM_SCHEDULER_QUEUE_LIMIT, "
+				"CAM_SCHEDULER_STALL_MS (100-600000) and CAM_SCHEDULER_DECISIONS (16-1048576) must be numbers in range\n");
+		return CAM_EINVAL;
+	}
+	st->stall_ms = (unsigned)stall;
+	if ((bad = cam_sched_settings_check(st))) {
+		fprintf(stderr, "cam-kernel: scheduler settings: %s\n", bad);
+		return CAM_EINVAL;
+	}
+	return 0;
 }
 
 /* Settings that are numbers or levels, checked before anything starts. */
@@ -114,6 +175,7 @@ static int read_settings(struct kernel *k)
 		fprintf(stderr, "cam-kernel: CAM_PROFILING_ENABLED must be true or false\n");
 		return CAM_EINVAL;
 	}
+	k->profiling = profiling;
 	cam_metrics_set_limits((size_t)per_family, (size_t)max_series);
 	k->per_family = per_family;
 	if (cam_config_long(opt("CAM_GRPC_WORKERS"), 0, 256, &k->workers) ||
@@ -124,6 +186,8 @@ static int read_settings(struct kernel *k)
 				"CAM_SHUTDOWN_GRACE_MS (0-600000) and CAM_CUSTOM_METRICS_MAX (0-1000) must be numbers in range\n");
 		return CAM_EINVAL;
 	}
+	if (read_scheduler_settings(k))
+		return CAM_EINVAL;
 	if (!strcmp(opt("CAM_ACCESS_LOG"), "all"))
 		k->access_log = CAM_ACCESS_LOG_ALL;
 	else if (!strcmp(opt("CAM_ACCESS_LOG"), "errors"))
@@ -161,6 +225,22 @@ static void health_not_serving(void *arg)
 	cam_grpc_health_set_all(arg, false);
 }
 
+static int start_scheduler(struct kernel *k)
+{
+	struct cam_sched_opts so = {
+		.settings = k->sched_settings,
+		.decisions = (size_t)k->sched_decisions,
+		.queue_size = k->metrics.sched_queue_size,
+		.priority = k->metrics.sched_priority,
+	};
+	int rc = cam_sched_new(&so, &k->sched);
+
+	if (rc)
+		cam_log(CAM_LOG_ERROR, "kernel", "cannot start the scheduler: %s",
+			cam_strerror(rc));
+	return rc;
+}
+
 static int start_grpc(struct kernel *k)
 {
 	struct cam_grpc_server_opts go = {
@@ -168,9 +248,13 @@ static int start_grpc(struct kernel *k)
 		.workers = (unsigned)k->workers,
 		.max_msg_bytes = (size_t)k->max_msg,
 		.drain_ms = (int)(k->grace_ms ? k->grace_ms : 1),
+		.executor = cam_sched_executor(k->sched),
+		.tls_cert_file = opt("CAM_TLS_CERT_FILE"),
+		.tls_key_file = opt("CAM_TLS_KEY_FILE"),
 	};
 	struct cam_syscall_env env = {
 		.metrics = &k->metrics,
+		.scheduler = k->sched,
 		.publisher = k->publisher,
 		.instance_id = k->instance_id,
 		.start_time = k->start_time,
@@ -190,7 +274,8 @@ static int start_grpc(struct kernel *k)
 	if ((rc = cam_syscall_service_register(k->server, &env)) ||
 	    (rc = cam_grpc_health_register(k->server, &k->health)) ||
 	    (rc = cam_grpc_reflection_register(k->server)) ||
-	    (rc = cam_grpc_server_on_shutdown(k->server, health_not_serving, k->health)))
+	    (rc = cam_grpc_server_on_shutdown(k->server, health_not_serving, k->health)) ||
+	    (rc = cam_sched_prioritize_probes(k->server)))
 		return rc;
 	cam_system_register_probes(k->server);
 	rc = cam_grpc_server_start(k->server);
@@ -198,6 +283,101 @@ static int start_grpc(struct kernel *k)
 		cam_log(CAM_LOG_ERROR, "kernel", "cannot serve gRPC on %s: %s", go.listen,
 			cam_strerror(rc));
 	return rc;
+}
+
+/* Bearer tokens (CAM_AUTH_TOKENS_FILE) and per-caller rate limits. */
+static int start_auth(struct kernel *k)
+{
+	struct cam_auth_opts o = {
+		.tokens_file = opt("CAM_AUTH_TOKENS_FILE"),
+		.auth_failures = k->metrics.auth_failures,
+		.rate_limit_hits = k->metrics.rate_limit_hits,
+	};
+	char why[256] = "";
+	char *end;
+	int rc;
+
+	o.default_rate = strtod(opt("CAM_RATE_LIMIT_RPS"), &end);
+	if (*end || !(o.default_rate >= 0 && o.default_rate <= 1e7)) {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_RATE_LIMIT_RPS must be 0-10000000");
+		return CAM_EINVAL;
+	}
+	o.default_burst = strtod(opt("CAM_RATE_LIMIT_BURST"), &end);
+	if (*end || !(o.default_burst >= 0 && o.default_burst <= 1e7)) {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_RATE_LIMIT_BURST must be 0-10000000");
+		return CAM_EINVAL;
+	}
+	rc = cam_auth_start(&o, why, sizeof(why));
+	if (rc)
+		cam_log(CAM_LOG_ERROR, "security", "cannot load CAM_AUTH_TOKENS_FILE: %s", why);
+	else if (o.tokens_file)
+		cam_log(CAM_LOG_INFO, "security", "%zu bearer tokens loaded", cam_auth_token_count());
+	return rc;
+}
+
+/* The memory context store: in memory, or Redis with CAM_REDIS_URL. */
+static int start_memctx(struct kernel *k)
+{
+	struct cam_memctx_opts o = { .redis_url = opt("CAM_REDIS_URL") };
+	long keep, value, keys, bytes, snaps, timeout, ping, backoff;
+
+	if (cam_config_long(opt("CAM_MEMCTX_KEEP_VERSIONS"), 1, CAM_MEMCTX_MAX_KEEP, &keep) ||
+	    cam_config_long(opt("CAM_MEMCTX_MAX_VALUE_BYTES"), 1, 64L << 20, &value) ||
+	    cam_config_long(opt("CAM_MEMCTX_MAX_KEYS"), 1, 100000000, &keys) ||
+	    cam_config_long(opt("CAM_MEMCTX_MAX_BYTES"), 1, 1L << 50, &bytes) ||
+	    cam_config_long(opt("CAM_MEMCTX_MAX_SNAPSHOTS"), 1, 100000, &snaps) ||
+	    cam_config_long(opt("CAM_MEMCTX_REDIS_TIMEOUT_MS"), 10, 60000, &timeout) ||
+	    cam_config_long(opt("CAM_MEMCTX_REDIS_PING_MS"), 100, 60000, &ping) ||
+	    cam_config_long(opt("CAM_MEMCTX_REDIS_BACKOFF_MAX_MS"), 100, 600000, &backoff)) {
+		cam_log(CAM_LOG_ERROR, "kernel", "a CAM_MEMCTX_* setting is not a number in range (see --help)");
+		return CAM_EINVAL;
+	}
+	o.limits = (struct cam_memctx_limits){ (size_t)value, (size_t)keys, (uint64_t)bytes,
+					       (unsigned)keep, (unsigned)snaps };
+	o.timeout_ms = (int)timeout;
+	o.ping_interval_ms = (int)ping;
+	o.backoff_max_ms = (int)backoff;
+	return cam_memctx_service_start(&o, &k->metrics);
+}
+
+/* The TPM behind the tpm_* verbs, when CAM_TPM_TCTI names one. A TPM that
+ * is not there yet is no reason to stop: its verbs answer UNAVAILABLE and
+ * it is retried in the background. */
+static int start_tpm(struct kernel *k)
+{
+	struct cam_tpm_opts o = { .tcti = opt("CAM_TPM_TCTI") };
+	unsigned long handle;
+	long timeout;
+	char *end;
+	int rc;
+
+	handle = strtoul(opt("CAM_TPM_KEY_HANDLE"), &end, 0);
+	if (*end || handle < 0x81000000ul || handle > 0x817FFFFFul ||
+	    cam_config_long(opt("CAM_TPM_TIMEOUT_MS"), 100, 600000, &timeout)) {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_TPM_KEY_HANDLE must be 0x81000000-0x817FFFFF "
+			"and CAM_TPM_TIMEOUT_MS 100-600000");
+		return CAM_EINVAL;
+	}
+	o.key_handle = (uint32_t)handle;
+	o.timeout_ms = (unsigned)timeout;
+	if (o.tcti && (rc = cam_tpm_open(&o, &k->tpm))) {
+		cam_log(CAM_LOG_ERROR, "kernel", "cannot start the TPM thread for %s: %s", o.tcti,
+			cam_strerror(rc));
+		return rc;
+	}
+	return cam_tpm_verbs_attach(k->tpm);
+}
+
+/* The profiling channel (kernel/tracing/profiler.h) beside the bus. */
+static int start_profiler(struct kernel *k)
+{
+	char addr[540];
+
+	if (opt("CAM_PROFILING_ADDR"))
+		snprintf(addr, sizeof(addr), "%s", opt("CAM_PROFILING_ADDR"));
+	else
+		cam_pprof_default_addr(k->bus_addr, addr, sizeof(addr));
+	return cam_profiler_start(addr, &k->profiler);
 }
 
 static int start(struct kernel *k)
@@ -231,16 +411,43 @@ static int start(struct kernel *k)
 	rc = cam_publisher_start(&po, &k->publisher);
 	if (rc)
 		return rc;
+	if (k->profiling && (rc = start_profiler(k)))
+		return rc;
+	rc = start_memctx(k);
+	if (rc)
+		return rc;
+	rc = start_auth(k);
+	if (rc)
+		return rc;
+	rc = start_scheduler(k);
+	if (rc)
+		return rc;
+	rc = start_tpm(k);
+	if (rc)
+		return rc;
+	rc = cam_drivers_start(opt("CAM_DRIVERS_DIR"), opt("CAM_DRIVERS_HOST"),
+			       opt("CAM_DRIVERS_AUTOLOAD"), k->metrics.driver_load_time);
+	if (rc)
+		return rc;
 	return start_grpc(k);
 }
 
 static void stop(struct kernel *k)
 {
-	/* Drain calls first, so the final snapshot counts every one. */
+	/* Drain calls first, so the final snapshot counts every one; publish
+	 * it before anything a health probe or collector reads is freed. */
 	cam_grpc_server_shutdown(k->server);
-	cam_grpc_server_free(k->server);
-	cam_grpc_health_free(k->health);
 	cam_publisher_stop(k->publisher);
+	k->publisher = NULL;
+	cam_grpc_server_free(k->server);
+	cam_sched_free(k->sched); /* after the server, whose shutdown drained it */
+	cam_grpc_health_free(k->health);
+	cam_memctx_service_stop();
+	cam_auth_stop();
+	cam_profiler_stop(k->profiler);
+	cam_tpm_verbs_attach(NULL); /* nothing calls the verbs or the probe now */
+	cam_tpm_close(k->tpm);
+	cam_drivers_stop(); /* after the server: no driver verb runs now */
 	cam_bus_close(k->bus);
 }
 
@@ -262,6 +469,7 @@ static void log_started(const struct kernel *k)
 int main(int argc, char **argv)
 {
 	struct kernel k = { 0 };
+	cam_notify *notify = NULL;
 	sigset_t sigs;
 	int sig = 0, rc;
 
@@ -273,6 +481,11 @@ int main(int argc, char **argv)
 		return rc > 0 ? 0 : 2;
 	if (read_settings(&k))
 		return 2;
+
+	/* tpm2-tss would print its own lines among our JSON ones; the
+	 * operator can still ask for them with TSS2_LOG. setenv is only safe
+	 * before other threads exist. */
+	setenv("TSS2_LOG", "all+none", 0);
 
 	/* Blocked before any thread starts, so every thread inherits it. */
 	sigemptyset(&sigs);
@@ -291,17 +504,25 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_started(&k);
+	cam_notify_ready("serving gRPC", &notify);
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			cam_log(CAM_LOG_INFO, "kernel", "SIGHUP: nothing to reload yet");
+			char why[256] = "";
+			if (cam_auth_reload(why, sizeof(why)))
+				cam_log(CAM_LOG_ERROR, "security",
+					"SIGHUP: tokens file not reloaded, the old tokens stay: %s", why);
+			else
+				cam_log(CAM_LOG_INFO, "security", "SIGHUP: %zu bearer tokens in force",
+					cam_auth_token_count());
 			continue;
 		}
 		break;
 	}
 	cam_log(CAM_LOG_INFO, "kernel", "%s received, shutting down", strsignal(sig));
+	cam_notify_stopping(notify);
 	stop(&k);
 	cam_log(CAM_LOG_INFO, "kernel", "cam-kernel stopped");
 	cam_log_stop();

@@ -28,6 +28,7 @@
 #include "common/metrics.h"
 #include "kernel/grpc/pool.h"
 #include "kernel/grpc/server.h"
+#include "kernel/grpc/tls.h"
 #include "kernel/grpc/wire.h"
 
 #define COMPONENT "grpc"
@@ -62,6 +63,8 @@ enum cam_grpc__perr {
 struct method {
 	char *path;
 	cam_grpc_handler unary;                /* NULL for streaming methods */
+	cam_grpc_classifier classify;          /* unary only; may be NULL */
+	void *classify_arg;
 	const struct cam_grpc_stream_ops *ops; /* NULL for unary methods */
 	void *arg;
 };
@@ -113,6 +116,7 @@ struct cam_grpc_call {
 
 struct conn {
 	int fd;
+	SSL *ssl;                         /* NULL: cleartext (prior knowledge) */
 	cam_grpc_server *srv;
 	nghttp2_session *h2;
 	struct conn *prev, *next;
@@ -132,6 +136,7 @@ struct hook {
 
 struct cam_grpc_server {
 	char *listen;
+	cam_grpc_tls *tls;                /* NULL: cleartext */
 	unsigned workers;
 	size_t max_msg;
 	int drain_ms;
@@ -145,7 +150,8 @@ struct cam_grpc_server {
 	pthread_mutex_t life_mu;
 	bool started, shut;
 	atomic_bool stopping;
-	cam_grpc_pool *pool;
+	cam_grpc_pool *pool;              /* the default executor, or NULL */
+	struct cam_grpc_executor *ex;     /* runs unary handlers */
 	nghttp2_session_callbacks *cbs;
 	nghttp2_option *h2opt;
 
@@ -188,8 +194,10 @@ struct cam_grpc_call *cam_grpc__call_new(struct conn *conn, int32_t stream_id);
  * thread). CAM_ECLOSED when the call is already ended or cancelled. */
 int cam_grpc__call_push_out(struct cam_grpc_call *c, const uint8_t *msg, size_t len,
 			    bool with_msg, bool end, int status, const char *text);
-/* The pool task of a unary call (worker thread). */
+/* The executor task of a unary call (worker thread): run the handler, or
+ * finish the call without running it. */
 void cam_grpc__call_run(struct cam_grpc_task *t);
+void cam_grpc__call_drop(struct cam_grpc_task *t, int status, const char *why);
 
 /* deadline.c (I/O thread) */
 void cam_grpc__timer_add(cam_grpc_server *s, struct cam_grpc_call *c);

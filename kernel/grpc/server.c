@@ -111,6 +111,21 @@ static void wbuf_append(struct conn *conn, const uint8_t *p, size_t n)
 static int conn_flush(struct conn *conn)
 {
 	for (;;) {
+		if (conn->woff < conn->wlen && conn->ssl) {
+			bool want_write = false;
+			ssize_t n = cam_grpc_tls_write(conn->ssl, conn->wbuf + conn->woff,
+						       conn->wlen - conn->woff, &want_write);
+
+			if (n < 0)
+				return -1;
+			if (n == 0) {
+				/* A handshake waiting to read resumes from conn_read. */
+				conn_set_pollout(conn, want_write);
+				return 0;
+			}
+			conn->woff += (size_t)n;
+			continue;
+		}
 		if (conn->woff < conn->wlen) {
 			ssize_t n = send(conn->fd, conn->wbuf + conn->woff,
 					 conn->wlen - conn->woff, MSG_NOSIGNAL);
@@ -151,13 +166,57 @@ static int conn_flush(struct conn *conn)
 	return 0;
 }
 
+/* Feeds bytes read to nghttp2; false when the connection must go. */
+static bool conn_feed(struct conn *conn, const uint8_t *buf, size_t n)
+{
+	ssize_t rv = nghttp2_session_mem_recv(conn->h2, buf, n);
+
+	if (rv >= 0)
+		return true;
+	cam_grpc__count_perr(conn->srv, rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC ? PERR_BAD_PREFACE
+									 : PERR_HTTP2);
+	cam_log(CAM_LOG_DEBUG, COMPONENT, "closing %s: %s", conn->peer,
+		nghttp2_strerror((int)rv));
+	return false;
+}
+
+/* TLS: read until OpenSSL wants the socket again, since bytes it already
+ * decrypted would never make epoll report the socket readable. */
+static void conn_read_tls(struct conn *conn)
+{
+	uint8_t buf[READ_CHUNK];
+
+	for (;;) {
+		bool want_write = false;
+		ssize_t n = cam_grpc_tls_read(conn->ssl, buf, sizeof(buf), &want_write);
+
+		if (n < 0) {
+			conn->dead = true;
+			break;
+		}
+		if (n == 0) {
+			if (want_write)
+				conn_set_pollout(conn, true);
+			break;
+		}
+		if (!conn_feed(conn, buf, (size_t)n)) {
+			conn->dead = true;
+			break;
+		}
+	}
+	conn_mark_dirty(conn);
+}
+
 static void conn_read(struct conn *conn)
 {
 	uint8_t buf[READ_CHUNK];
 
+	if (conn->ssl) {
+		conn_read_tls(conn);
+		return;
+	}
 	for (int i = 0; i < 8; i++) {
 		ssize_t n = recv(conn->fd, buf, sizeof(buf), 0);
-		ssize_t rv;
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -167,14 +226,7 @@ static void conn_read(struct conn *conn)
 			conn->dead = true;
 			break;
 		}
-		rv = nghttp2_session_mem_recv(conn->h2, buf, (size_t)n);
-		if (rv < 0) {
-			enum cam_grpc__perr why = rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC ?
-						PERR_BAD_PREFACE : PERR_HTTP2;
-
-			cam_grpc__count_perr(conn->srv, why);
-			cam_log(CAM_LOG_DEBUG, COMPONENT, "closing %s: %s", conn->peer,
-				nghttp2_strerror((int)rv));
+		if (!conn_feed(conn, buf, (size_t)n)) {
 			conn->dead = true;
 			break;
 		}
@@ -195,6 +247,7 @@ static void conn_close(struct conn *conn)
 		cam_grpc__call_detach(c);
 	}
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, conn->fd, NULL);
+	cam_grpc_tls_conn_free(conn->ssl);
 	close(conn->fd);
 	nghttp2_session_del(conn->h2);
 	if (conn->prev)
@@ -241,12 +294,18 @@ static void conn_open(cam_grpc_server *s, int fd, const struct sockaddr *sa)
 	conn->srv = s;
 	cam_grpc_listen_peer_name(sa, conn->peer, sizeof(conn->peer));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (s->tls && !(conn->ssl = cam_grpc_tls_conn_new(s->tls, fd))) {
+		close(fd);
+		free(conn);
+		return;
+	}
 	if (conn_start_session(conn) != 0 ||
 	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 		cam_log(CAM_LOG_WARN, COMPONENT, "cannot serve connection from %s",
 			conn->peer);
 		if (conn->h2)
 			nghttp2_session_del(conn->h2);
+		cam_grpc_tls_conn_free(conn->ssl);
 		close(fd);
 		free(conn);
 		return;
@@ -353,7 +412,8 @@ static void conn_event(struct conn *conn, uint32_t events)
 {
 	if (conn->dead)
 		return;
-	if (events & EPOLLIN)
+	/* A TLS handshake may wait for the socket to be writable mid-read. */
+	if ((events & EPOLLIN) || (conn->ssl && (events & EPOLLOUT)))
 		conn_read(conn);
 	else if (events & (EPOLLERR | EPOLLHUP))
 		conn->dead = true;
@@ -438,10 +498,27 @@ int cam_grpc_server_new(const struct cam_grpc_server_opts *o, cam_grpc_server **
 	s = cam_xcalloc(1, sizeof(*s));
 	s->listen = cam_xstrdup(o->listen);
 	s->workers = o->workers;
+	s->ex = o->executor;
 	s->max_msg = o->max_msg_bytes ? o->max_msg_bytes : CAM_GRPC_WIRE_DEFAULT_MAX;
 	if (s->max_msg > UINT32_MAX)
 		s->max_msg = UINT32_MAX;
 	s->drain_ms = o->drain_ms > 0 ? o->drain_ms : DEFAULT_DRAIN_MS;
+	if (o->tls_cert_file || o->tls_key_file) {
+		char why[300];
+		int rc = CAM_EINVAL;
+
+		if (!o->tls_cert_file || !o->tls_key_file)
+			snprintf(why, sizeof(why), "TLS needs both a certificate and a key file");
+		else
+			rc = cam_grpc_tls_new(o->tls_cert_file, o->tls_key_file, &s->tls, why,
+					      sizeof(why));
+		if (rc) {
+			cam_log(CAM_LOG_ERROR, COMPONENT, "%s", why);
+			free(s->listen);
+			free(s);
+			return rc;
+		}
+	}
 	s->lfd = s->evfd = s->epfd = -1;
 	pthread_mutex_init(&s->life_mu, NULL);
 	pthread_mutex_init(&s->done_mu, NULL);
@@ -463,7 +540,8 @@ static int add_method(cam_grpc_server *s, const char *path, cam_grpc_handler h,
 		return CAM_EEXIST;
 	if (s->nmethods == MAX_METHODS)
 		return CAM_ELIMIT;
-	s->methods[s->nmethods++] = (struct method){ cam_xstrdup(path), h, ops, arg };
+	s->methods[s->nmethods++] = (struct method){ .path = cam_xstrdup(path), .unary = h,
+						     .ops = ops, .arg = arg };
 	return 0;
 }
 
@@ -478,6 +556,23 @@ int cam_grpc_server_add_stream_method(cam_grpc_server *s, const char *path,
 				      void *arg)
 {
 	return add_method(s, path, NULL, ops, arg);
+}
+
+int cam_grpc_server_set_classifier(cam_grpc_server *s, const char *path,
+				   cam_grpc_classifier fn, void *arg)
+{
+	struct method *m = NULL;
+
+	for (size_t i = 0; i < s->nmethods; i++)
+		if (strcmp(s->methods[i].path, path) == 0)
+			m = &s->methods[i];
+	if (s->started)
+		return CAM_EINVAL;
+	if (!m || !m->unary)
+		return CAM_ENOENT;
+	m->classify = fn;
+	m->classify_arg = arg;
+	return 0;
 }
 
 int cam_grpc_server_on_shutdown(cam_grpc_server *s, void (*fn)(void *arg), void *arg)
@@ -509,9 +604,12 @@ int cam_grpc_server_start(cam_grpc_server *s)
 		rc = cam_err_from_errno(errno);
 		goto out_close;
 	}
-	rc = cam_grpc_pool_new(s->workers, &s->pool);
-	if (rc)
-		goto out_close;
+	if (!s->ex) {
+		rc = cam_grpc_pool_new(s->workers, &s->pool);
+		if (rc)
+			goto out_close;
+		s->ex = cam_grpc_pool_executor(s->pool);
+	}
 	if (pthread_create(&s->io, NULL, io_main, s) != 0) {
 		rc = CAM_EIO;
 		goto out_free_pool;
@@ -522,8 +620,11 @@ int cam_grpc_server_start(cam_grpc_server *s)
 	return 0;
 
 out_free_pool:
-	cam_grpc_pool_free(s->pool);
-	s->pool = NULL;
+	if (s->pool) {
+		cam_grpc_pool_free(s->pool);
+		s->pool = NULL;
+		s->ex = NULL;
+	}
 out_close:
 	if (s->epfd >= 0)
 		close(s->epfd);
@@ -559,6 +660,8 @@ void cam_grpc_server_shutdown(cam_grpc_server *s)
 {
 	uint64_t one = 1;
 
+	if (!s)
+		return;
 	pthread_mutex_lock(&s->life_mu);
 	if (!s->started || s->shut) {
 		pthread_mutex_unlock(&s->life_mu);
@@ -573,7 +676,7 @@ void cam_grpc_server_shutdown(cam_grpc_server *s)
 		/* The counter is non-zero already: a wake is pending. */
 	}
 	pthread_join(s->io, NULL);
-	cam_grpc_pool_stop(s->pool);
+	s->ex->ops->stop(s->ex);
 	drop_done(s);
 	cam_log(CAM_LOG_INFO, COMPONENT, "gRPC server stopped");
 }
@@ -596,6 +699,7 @@ void cam_grpc_server_free(cam_grpc_server *s)
 	free(s->timers);
 	nghttp2_option_del(s->h2opt);
 	nghttp2_session_callbacks_del(s->cbs);
+	cam_grpc_tls_free(s->tls);
 	pthread_mutex_destroy(&s->done_mu);
 	pthread_mutex_destroy(&s->life_mu);
 	free(s->listen);
@@ -609,5 +713,5 @@ void cam_grpc_server_stats(cam_grpc_server *s, struct cam_grpc_server_stats *out
 	out->calls_total = atomic_load_explicit(&s->calls_total, memory_order_relaxed);
 	out->protocol_errors = atomic_load_explicit(&s->perrors, memory_order_relaxed);
 	out->too_large_total = atomic_load_explicit(&s->too_large, memory_order_relaxed);
-	out->queued = s->pool ? cam_grpc_pool_queued(s->pool) : 0;
+	out->queued = s->ex ? s->ex->ops->queued(s->ex) : 0;
 }

@@ -20,11 +20,21 @@
 
 typedef struct cam_grpc_server cam_grpc_server;
 
+struct cam_grpc_executor;
+struct cam_grpc_sched;
+struct cam_grpc_task;
+
 struct cam_grpc_server_opts {
 	const char *listen;   /* "127.0.0.1:50051", "[::1]:50051", ":50051" (all) */
-	unsigned workers;     /* 0 = one per online CPU */
+	unsigned workers;     /* FIFO pool size, 0 = one per online CPU */
+	/* Runs the unary handlers instead of the FIFO pool (pool.h). Borrowed:
+	 * it must outlive the server, whose shutdown stops it. */
+	struct cam_grpc_executor *executor;
 	size_t max_msg_bytes; /* largest request message; 0 = 4 MiB */
 	int drain_ms;         /* shutdown: time in-flight calls get; <=0 = 5000 */
+	/* Both set: TLS (ALPN h2) on the port instead of cleartext HTTP/2. */
+	const char *tls_cert_file; /* PEM certificate chain */
+	const char *tls_key_file;  /* PEM private key */
 };
 
 /* gRPC status codes used by the transport. */
@@ -57,6 +67,8 @@ const char *cam_grpc_call_peer(const struct cam_grpc_call *c);
 const char *cam_grpc_call_method(const struct cam_grpc_call *c);
 /* True once the client cancelled (RST_STREAM, connection gone). */
 bool cam_grpc_call_cancelled(const struct cam_grpc_call *c);
+/* The call's executor task, with what the scheduler decided (pool.h). */
+const struct cam_grpc_task *cam_grpc_call_task(const struct cam_grpc_call *c);
 
 /*
  * Finishing a unary call. A unary handler is handed one reference to the
@@ -103,6 +115,16 @@ int cam_grpc_server_new(const struct cam_grpc_server_opts *o, cam_grpc_server **
 /* Before start only. CAM_EEXIST for a path already added, CAM_EINVAL. */
 int cam_grpc_server_add_method(cam_grpc_server *s, const char *path,
 			       cam_grpc_handler h, void *arg);
+/*
+ * A classifier reads a unary call's request message on the I/O thread,
+ * just before the call is handed to the executor, and fills out (priority,
+ * factors: pool.h). It must be quick and must not keep msg. Before start,
+ * on a unary method already added; CAM_ENOENT otherwise.
+ */
+typedef void (*cam_grpc_classifier)(void *arg, const uint8_t *msg, size_t len,
+				    struct cam_grpc_sched *out);
+int cam_grpc_server_set_classifier(cam_grpc_server *s, const char *path,
+				   cam_grpc_classifier fn, void *arg);
 int cam_grpc_server_add_stream_method(cam_grpc_server *s, const char *path,
 				      const struct cam_grpc_stream_ops *ops,
 				      void *arg);
@@ -118,7 +140,8 @@ int cam_grpc_server_start(cam_grpc_server *s);
 int cam_grpc_server_port(const cam_grpc_server *s);
 /*
  * GOAWAY to every connection, stop accepting, let in-flight calls finish
- * for up to drain_ms, close what is left and join every thread. Idempotent.
+ * for up to drain_ms, close what is left and join every thread. Idempotent;
+ * NULL is a no-op.
  */
 void cam_grpc_server_shutdown(cam_grpc_server *s);
 /* Shuts down if needed, then frees. NULL is fine. */

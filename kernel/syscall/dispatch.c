@@ -18,10 +18,15 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "kernel/grpc/pool.h"
 #include "kernel/grpc/server.h"
+#include "kernel/scheduler/scheduler.h"
+#include "kernel/scheduler/think.h"
+#include "kernel/security/admit.h"
 #include "kernel/syscall/status.h"
 #include "kernel/syscall/syscall.h"
 #include "kernel/syscall/trace_id.h"
+#include "kernel/tracing/syscall_trace.h"
 #include "proto/cam.pb-c.h"
 
 #define MAX_VERBS 64
@@ -49,7 +54,8 @@ const struct cam_syscall_env *cam_syscall_env(void)
 }
 
 /* Whether every payload key is one the verb accepts; names the first
- * one it does not in sc->error. */
+ * one it does not in sc->error. The scheduling factors (think.h) are
+ * accepted by every verb: a request may carry them instead of a priority. */
 static int check_keys(struct cam_syscall *sc)
 {
 	const char *const *keys = sc->verb->keys;
@@ -60,6 +66,8 @@ static int check_keys(struct cam_syscall *sc)
 		const char *k = sc->payload->pairs[i].key;
 		size_t j = 0;
 
+		if (cam_think_factor_index(k, strlen(k)) >= 0)
+			continue;
 		while (keys[j] && strcmp(keys[j], k) != 0)
 			j++;
 		if (!keys[j])
@@ -86,12 +94,21 @@ static void trace_from_metadata(struct cam_syscall *sc, struct cam_grpc_call *ca
 static int run(struct cam_syscall *sc, const Cam__SyscallRequest *req,
 	       struct cam_payload *payload, struct cam_grpc_call *call)
 {
+	double factors[CAM_THINK_NFACTORS];
 	char err[200];
 	int status;
 
+	/* Who calls comes first: nobody learns more without credentials. */
+	status = cam_security_admit(sc, cam_grpc_call_metadata(call, "authorization"),
+				    req->caller_id);
+	if (status)
+		return status;
 	if (!sc->verb)
 		return cam_syscall_fail(sc, CAM_GRPC_UNIMPLEMENTED, "unknown verb '%.64s'",
 					req->verb);
+	status = cam_security_authorize(sc);
+	if (status)
+		return status;
 	if (req->priority_opt_case == CAM__SYSCALL_REQUEST__PRIORITY_OPT_PRIORITY) {
 		if (req->priority > 9)
 			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
@@ -106,6 +123,8 @@ static int run(struct cam_syscall *sc, const Cam__SyscallRequest *req,
 	status = check_keys(sc);
 	if (status)
 		return status;
+	if (cam_think_from_payload(payload, factors, err, sizeof(err)) < 0)
+		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT, "%s", err);
 	if (!sc->verb->fn)
 		return cam_syscall_fail(sc, CAM_GRPC_UNIMPLEMENTED,
 					"verb %s belongs to the %s subsystem, which this build does not have yet",
@@ -121,7 +140,7 @@ static void count(const struct cam_syscall *sc, const char *verb_label,
 		  size_t idx, int status, double seconds)
 {
 	cam_counter_inc(d.total[idx]);
-	cam_histogram_observe(d.duration[idx], seconds);
+	(void)seconds; /* observed by cam_syscall_trace_done, with its exemplar */
 	if (status != CAM_GRPC_OK)
 		cam_counter_inc(cam_series_get(d.env.metrics->syscall_errors,
 					       (const char *[]){ verb_label,
@@ -153,6 +172,23 @@ static void access_log(const struct cam_syscall *sc, const char *verb_label,
 	cam_log_end(&l);
 }
 
+/* Keeps how the call was scheduled for explain_action. */
+static void record(const struct cam_syscall *sc, struct cam_grpc_call *call,
+		   const char *verb_label, const char *request_id, int status)
+{
+	struct cam_sched_decision dec;
+
+	if (!d.env.scheduler)
+		return;
+	snprintf(dec.request_id, sizeof(dec.request_id), "%s", request_id);
+	memcpy(dec.trace_id, sc->trace_id, sizeof(dec.trace_id));
+	snprintf(dec.verb, sizeof(dec.verb), "%s", verb_label);
+	dec.sched = cam_grpc_call_task(call)->sched;
+	dec.sched.reject = NULL;
+	dec.status = status;
+	cam_sched_record(d.env.scheduler, &dec);
+}
+
 static void reply(struct cam_grpc_call *call, const struct cam_syscall *sc,
 		  const char *request_id)
 {
@@ -164,6 +200,8 @@ static void reply(struct cam_grpc_call *call, const struct cam_syscall *sc,
 	resp.result = (char *)cam_result_str(&sc->result);
 	resp.request_id = (char *)request_id;
 	resp.status_code = "OK";
+	resp.data.data = sc->out_data;
+	resp.data.len = sc->out_len;
 	n = cam__syscall_response__get_packed_size(&resp);
 	if (n > sizeof(stackbuf) && !(buf = malloc(n))) {
 		cam_grpc_call_fail(call, CAM_GRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -178,7 +216,8 @@ static void reply(struct cam_grpc_call *call, const struct cam_syscall *sc,
 static void execute(void *arg, struct cam_grpc_call *call)
 {
 	int64_t t0 = mono_ns();
-	struct cam_syscall sc = { .caller_id = "anonymous", .priority = 5 };
+	struct cam_syscall sc = { .caller_id = "anonymous",
+				  .priority = cam_grpc_call_task(call)->sched.priority };
 	struct cam_payload payload = { 0 };
 	Cam__SyscallRequest *req;
 	const uint8_t *msg;
@@ -211,13 +250,17 @@ static void execute(void *arg, struct cam_grpc_call *call)
 	{
 		double seconds = (double)(mono_ns() - t0) / 1e9;
 		count(&sc, verb_label, idx, status, seconds);
+		cam_syscall_trace_done(&sc, call, &(struct cam_syscall_done){
+			verb_label, request_id, status, t0, seconds, d.duration[idx] });
 		access_log(&sc, verb_label, request_id, status, seconds);
+		record(&sc, call, verb_label, request_id, status);
 	}
 	if (status == CAM_GRPC_OK)
 		reply(call, &sc, request_id);
 	else
 		cam_grpc_call_fail(call, status, sc.error);
 	cam_result_free(&sc.result);
+	free(sc.out_data);
 	cam_payload_free(&payload);
 	if (req)
 		cam__syscall_request__free_unpacked(req, NULL);
@@ -239,6 +282,11 @@ int cam_syscall_service_register(cam_grpc_server *s, const struct cam_syscall_en
 	}
 	rc = cam_grpc_server_add_method(s, "/cam.SyscallService/Execute", execute, NULL);
 	if (rc)
+		return rc;
+	/* The scheduler queues by priority: read it on the I/O thread. */
+	if (env->scheduler &&
+	    (rc = cam_grpc_server_set_classifier(s, "/cam.SyscallService/Execute",
+						 cam_sched_classify_request, NULL)))
 		return rc;
 	return cam_health_check_register(s);
 }

@@ -19,6 +19,7 @@ enum cam_access_log {
 struct cam_syscall_env {
 	struct cam_kernel_metrics *metrics;
 	cam_grpc_server *server;
+	struct cam_sched *scheduler; /* NULL: plain FIFO pool, no scheduler verbs */
 	cam_publisher *publisher;
 	const char *instance_id;
 	double start_time;        /* wall clock, seconds */
@@ -51,7 +52,7 @@ typedef enum cam_component_status (*cam_component_probe)(void *arg, char *msg,
  * with no probe reports disabled. */
 void cam_component_set_probe(const char *name, cam_component_probe fn, void *arg);
 
-/* The Scheduler component's probe over the transport's worker pool. */
+/* The Scheduler component's probe: the scheduler's health, or the plain pool's. */
 void cam_system_register_probes(cam_grpc_server *s);
 
 #endif

@@ -9,6 +9,7 @@
 #ifndef CAM_SYSCALL_H
 #define CAM_SYSCALL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,9 @@
 struct cam_syscall {
 	const struct cam_verb *verb;
 	const char *caller_id;           /* "anonymous" when none was given */
+	char caller_buf[128];            /* caller_id as security decided it */
+	unsigned scopes;                 /* enum cam_scope bits (security/auth.h) */
+	bool authenticated;              /* caller named by a bearer token */
 	const struct cam_payload *payload;
 	const uint8_t *data;             /* SyscallRequest.data */
 	size_t data_len;
@@ -24,6 +28,8 @@ struct cam_syscall {
 	int64_t deadline_ns;             /* CLOCK_MONOTONIC; 0 = none */
 	char trace_id[33];               /* from traceparent or payload; "" = none */
 	struct cam_result result;        /* payload-grammar result */
+	uint8_t *out_data;               /* SyscallResponse.data; malloc'd, freed by dispatch */
+	size_t out_len;
 	char error[256];                 /* message when the status is not OK */
 };
 
@@ -52,5 +58,15 @@ int cam_verb_ping(struct cam_syscall *sc);
 int cam_verb_observe(struct cam_syscall *sc);
 int cam_verb_emit_metric(struct cam_syscall *sc);
 int cam_verb_emit_trace(struct cam_syscall *sc);
+int cam_verb_think(struct cam_syscall *sc);          /* kernel/scheduler/ */
+int cam_verb_explain_action(struct cam_syscall *sc);
+int cam_verb_tune_system(struct cam_syscall *sc);
+int cam_verb_whoami(struct cam_syscall *sc);
+int cam_verb_context_write(struct cam_syscall *sc);
+int cam_verb_context_read(struct cam_syscall *sc);
+int cam_verb_context_versions(struct cam_syscall *sc);
+int cam_verb_context_delete(struct cam_syscall *sc);
+int cam_verb_context_snapshot(struct cam_syscall *sc);
+int cam_verb_context_restore(struct cam_syscall *sc);
 
 #endif

@@ -5,6 +5,8 @@
  * saying so (it is still a known verb, so its metrics keep their name).
  */
 #include "kernel/syscall/syscall.h"
+#include "kernel/drivers/driver_verbs.h"
+#include "kernel/security/verbs_tpm.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +18,28 @@ static const char *const K_EMIT_TRACE[] = { "trace_id", "span_id", "parent_span_
 					    "operation", "duration_ms", "attributes",
 					    "service", "status", NULL };
 static const char *const K_NONE[] = { NULL };
+static const char *const K_DRIVER_LOAD[] = { "driver", "config", NULL };
+static const char *const K_DRIVER_UNLOAD[] = { "driver", NULL };
+static const char *const K_DRIVER_INVOKE[] = { "driver", "operation", "timeout_ms", "payload",
+					       NULL };
+static const char *const K_TPM_SIGN[] = { "message", "digest", NULL };
+static const char *const K_TPM_VERIFY[] = { "message", "digest", "signature", NULL };
+static const char *const K_TPM_RANDOM[] = { "bytes", NULL };
+static const char *const K_TPM_PCR_READ[] = { "pcrs", NULL };
+static const char *const K_THINK[] = { "task", "urgency", "importance", "efficiency",
+				       "energy", "trust", NULL };
+static const char *const K_EXPLAIN[] = { "request_id", "trace_id", NULL };
+static const char *const K_TUNE[] = { "weights", "weight_high", "weight_normal",
+				      "weight_low", "queue_limit", "queue_limit_high",
+				      "queue_limit_normal", "queue_limit_low", "workers",
+				      "stall_ms", NULL };
+static const char *const K_CONTEXT_WRITE[] = { "namespace", "key", "value",
+					       "expected_version", NULL };
+static const char *const K_CONTEXT_READ[] = { "namespace", "key", "version", NULL };
+static const char *const K_CONTEXT_KEY[] = { "namespace", "key", NULL };
+static const char *const K_CONTEXT_DELETE[] = { "namespace", "key", "snapshot_id", NULL };
+static const char *const K_CONTEXT_NS[] = { "namespace", NULL };
+static const char *const K_CONTEXT_RESTORE[] = { "snapshot_id", NULL };
 
 /* X(name, subsystem, handler, keys, scope) */
 #define CAM_VERB_TABLE(X)                                                     \
@@ -23,25 +47,25 @@ static const char *const K_NONE[] = { NULL };
 	X(observe, "system", cam_verb_observe, K_NONE, "read")                \
 	X(emit_metric, "observability", cam_verb_emit_metric, K_EMIT_METRIC, "write") \
 	X(emit_trace, "observability", cam_verb_emit_trace, K_EMIT_TRACE, "write") \
-	X(think, "scheduler", NULL, NULL, "read")                             \
-	X(explain_action, "scheduler", NULL, NULL, "read")                    \
-	X(tune_system, "scheduler", NULL, NULL, "admin")                      \
-	X(context_write, "memory context", NULL, NULL, "write")               \
-	X(context_read, "memory context", NULL, NULL, "read")                 \
-	X(context_versions, "memory context", NULL, NULL, "read")             \
-	X(context_delete, "memory context", NULL, NULL, "write")              \
-	X(context_snapshot, "memory context", NULL, NULL, "write")            \
-	X(context_restore, "memory context", NULL, NULL, "write")             \
-	X(whoami, "security", NULL, NULL, "read")                             \
-	X(tpm_sign, "security", NULL, NULL, "write")                          \
-	X(tpm_verify, "security", NULL, NULL, "read")                         \
-	X(tpm_random, "security", NULL, NULL, "read")                         \
-	X(tpm_pcr_read, "security", NULL, NULL, "read")                       \
-	X(tpm_public_key, "security", NULL, NULL, "read")                     \
-	X(driver_list, "drivers", NULL, NULL, "read")                         \
-	X(driver_load, "drivers", NULL, NULL, "admin")                        \
-	X(driver_unload, "drivers", NULL, NULL, "admin")                      \
-	X(driver_invoke, "drivers", NULL, NULL, "write")
+	X(think, "scheduler", cam_verb_think, K_THINK, "read")                \
+	X(explain_action, "scheduler", cam_verb_explain_action, K_EXPLAIN, "read") \
+	X(tune_system, "scheduler", cam_verb_tune_system, K_TUNE, "admin")    \
+	X(context_write, "memory context", cam_verb_context_write, K_CONTEXT_WRITE, "write") \
+	X(context_read, "memory context", cam_verb_context_read, K_CONTEXT_READ, "read") \
+	X(context_versions, "memory context", cam_verb_context_versions, K_CONTEXT_KEY, "read") \
+	X(context_delete, "memory context", cam_verb_context_delete, K_CONTEXT_DELETE, "write") \
+	X(context_snapshot, "memory context", cam_verb_context_snapshot, K_CONTEXT_NS, "write") \
+	X(context_restore, "memory context", cam_verb_context_restore, K_CONTEXT_RESTORE, "write") \
+	X(whoami, "security", cam_verb_whoami, K_NONE, "read")                             \
+	X(tpm_sign, "security", cam_verb_tpm_sign, K_TPM_SIGN, "write")       \
+	X(tpm_verify, "security", cam_verb_tpm_verify, K_TPM_VERIFY, "read")  \
+	X(tpm_random, "security", cam_verb_tpm_random, K_TPM_RANDOM, "read")  \
+	X(tpm_pcr_read, "security", cam_verb_tpm_pcr_read, K_TPM_PCR_READ, "read") \
+	X(tpm_public_key, "security", cam_verb_tpm_public_key, K_NONE, "read") \
+	X(driver_list, "drivers", cam_verb_driver_list, K_NONE, "read")       \
+	X(driver_load, "drivers", cam_verb_driver_load, K_DRIVER_LOAD, "admin") \
+	X(driver_unload, "drivers", cam_verb_driver_unload, K_DRIVER_UNLOAD, "admin") \
+	X(driver_invoke, "drivers", cam_verb_driver_invoke, K_DRIVER_INVOKE, "write")
 
 enum {
 #define VERB_ENUM(name, sub, fn, keys, scope) VERB_##name,

@@ -34,3 +34,27 @@ if [ -x "$ROOT/tests/bench/grpc.sh" ]; then
   echo "== gRPC front door"
   "$ROOT/tests/bench/grpc.sh" "$BUILD"
 fi
+if [ -x "$ROOT/tests/bench/memctx.sh" ]; then
+  echo "== memory context"
+  "$ROOT/tests/bench/memctx.sh" "$BUILD"
+fi
+
+echo "== scheduler (issue 5)"
+"$ROOT/$BUILD/tests/bench/bench_scheduler"
+if command -v h2load >/dev/null; then
+  echo "-- Execute(ping) through the scheduler: h2load -n 200000 -c 16 -m 32, access log off"
+  /usr/bin/python3 "$ROOT/tests/integration/sched_client.py" body "$TMP/ping.bin" ping msg:hello
+  kernel_start sched-kernel "ipc://$TMP/sched-bus.ipc" --access-log none; SK=$LAST_PID
+  sleep 0.5
+  port=$(grep -o '"grpc_port":[0-9]*' "$TMP/sched-kernel.log" | head -1 | cut -d: -f2)
+  for i in 1 2 3; do
+    h2load -n 200000 -c 16 -m 32 -d "$TMP/ping.bin" -H 'content-type: application/grpc' \
+      -H 'te: trailers' "http://127.0.0.1:$port/cam.SyscallService/Execute" | grep -E 'finished in'
+  done
+  echo "kernel RSS after load: $(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$SK/status)"
+  stop_pid "$SK"
+fi
+if [ -x "$ROOT/tests/bench/drivers.sh" ]; then
+  echo "== drivers"
+  "$ROOT/tests/bench/drivers.sh" "$BUILD"
+fi

@@ -5,7 +5,7 @@ It knows nothing of CAM-OS: like `grpcurl -plaintext`, it learns every
 service and message from the server's reflection service, turns the JSON
 given with -d into the request, and prints the response as JSON.
 
-usage: grpcurl.py [-d JSON] ADDR list
+usage: grpcurl.py [-H 'name: value']... [-d JSON] ADDR list
        grpcurl.py [-d JSON] ADDR describe SYMBOL
        grpcurl.py -d JSON ADDR SERVICE/METHOD
 On an RPC error it prints "ERROR: CODE: details" and exits 1.
@@ -25,8 +25,13 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 def main():
     args = sys.argv[1:]
     data = None
-    if len(args) >= 2 and args[0] == "-d":
-        data = args[1]
+    metadata = []
+    while len(args) >= 2 and args[0] in ("-d", "-H"):
+        if args[0] == "-d":
+            data = args[1]
+        else:
+            name, _, value = args[1].partition(":")
+            metadata.append((name.strip().lower(), value.strip()))
         args = args[2:]
     addr, verb = args[0], args[1]
     channel = grpc.insecure_channel(addr)
@@ -78,7 +83,7 @@ def main():
                                request_serializer=lambda x: x.SerializeToString(),
                                response_deserializer=resp_cls.FromString)
     try:
-        resp = call(req, timeout=10)
+        resp = call(req, timeout=10, metadata=metadata or None)
     except grpc.RpcError as e:
         print("ERROR: %s: %s" % (e.code().name, e.details()))
         return 1
@@ -91,14 +96,24 @@ def load_reflection():
     upstream proto. The file goes under another folder name so the module
     does not collide with the grpc package; the proto package (and so the
     method path on the wire) is unchanged."""
+    import hashlib
     import shutil
-    out = tempfile.mkdtemp(prefix="camrefl-")
-    os.makedirs(os.path.join(out, "camrefl"))
-    shutil.copy(os.path.join(ROOT, "proto/grpc/reflection/v1alpha/reflection.proto"),
-                os.path.join(out, "camrefl/reflection.proto"))
-    subprocess.check_call([sys.executable, "-m", "grpc_tools.protoc", "-I" + out,
-                           "--python_out=" + out, "--grpc_python_out=" + out,
-                           "camrefl/reflection.proto"])
+    src = os.path.join(ROOT, "proto/grpc/reflection/v1alpha/reflection.proto")
+    with open(src, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    # Generated once per proto version and reused; built aside, then renamed.
+    out = os.path.join(tempfile.gettempdir(), "camrefl-%d-%s" % (os.getuid(), digest))
+    if not os.path.isdir(out):
+        work = tempfile.mkdtemp(prefix="camrefl-")
+        os.makedirs(os.path.join(work, "camrefl"))
+        shutil.copy(src, os.path.join(work, "camrefl/reflection.proto"))
+        subprocess.check_call([sys.executable, "-m", "grpc_tools.protoc", "-I" + work,
+                               "--python_out=" + work, "--grpc_python_out=" + work,
+                               "camrefl/reflection.proto"])
+        try:
+            os.rename(work, out)
+        except OSError:
+            shutil.rmtree(work, ignore_errors=True)  # another run won the race
     sys.path.insert(0, out)
     from camrefl import reflection_pb2, reflection_pb2_grpc
     return reflection_pb2, reflection_pb2_grpc
