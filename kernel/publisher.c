@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -37,39 +38,23 @@ struct cam_publisher {
 #define SPAN_BATCHES_PER_TICK 16
 #define SPANS_PER_BATCH 256
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void publish_once(cam_publisher *p)
 {
 	struct cam_snapshot_meta meta = {
 		.sequence = atomic_load(&p->sequence) + 1,
 		.instance_id = p->instance_id,
 		.start_time_seconds = p->o.start_time_seconds,
-		.timestamp_ms = now_ms(),
+		.timestamp_ms = cam_real_ms(),
 		.publish_interval_ms = p->o.interval_ms,
 		.version = p->version,
 	};
-	double t0 = mono_s();
+	double t0 = cam_mono_s();
 	Cam__Bus__Snapshot *snap = cam_snapshot_build(&meta);
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int rc;
 
-	cam_histogram_observe(p->collect_seconds, mono_s() - t0);
+	cam_histogram_observe(p->collect_seconds, cam_mono_s() - t0);
 	rc = cam_snapshot_pack(snap, &buf, &len);
 	cam_snapshot_free(snap);
 	if (rc == 0)

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -53,14 +54,6 @@ static struct {
 	int collector_added;
 } svc = { .lock = PTHREAD_RWLOCK_INITIALIZER };
 
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The gRPC status a memctx code is answered with: the common table, but a
  * Redis timeout means the backend is unavailable, not the caller's deadline. */
 static int grpc_status(int rc)
@@ -75,7 +68,7 @@ static int account(struct cam_syscall *sc, enum op op, int rc, const char *why, 
 {
 	int status = grpc_status(rc);
 
-	cam_histogram_observe(svc.duration[op], mono_s() - t0);
+	cam_histogram_observe(svc.duration[op], cam_mono_s() - t0);
 	if (status == CAM_GRPC_OK) {
 		cam_counter_inc(svc.ok[op]);
 		return 0;
@@ -131,7 +124,7 @@ int cam_verb_context_write(struct cam_syscall *sc)
 	uint64_t exp = 0, cur = 0;
 	int64_t expected = CAM_MEMCTX_ANY;
 	char why[CAM_MEMCTX_WHY];
-	double t0 = mono_s();
+	double t0 = cam_mono_s();
 	cam_memctx *m;
 	int status, rc;
 
@@ -184,7 +177,7 @@ int cam_verb_context_read(struct cam_syscall *sc)
 	struct cam_memctx_value val = { 0 };
 	uint64_t ver = 0;
 	char why[CAM_MEMCTX_WHY];
-	double t0 = mono_s();
+	double t0 = cam_mono_s();
 	cam_memctx *m;
 	int status, rc;
 
@@ -217,7 +210,7 @@ int cam_verb_context_versions(struct cam_syscall *sc)
 	struct cam_memctx_version *v;
 	const char *ns, *key;
 	char why[CAM_MEMCTX_WHY];
-	double t0 = mono_s();
+	double t0 = cam_mono_s();
 	size_t n = 0;
 	cam_memctx *m;
 	int status, rc;
@@ -258,7 +251,7 @@ int cam_verb_context_delete(struct cam_syscall *sc)
 	const char *key = cam_payload_get(sc->payload, "key");
 	const char *id = cam_payload_get(sc->payload, "snapshot_id");
 	char why[CAM_MEMCTX_WHY];
-	double t0 = mono_s();
+	double t0 = cam_mono_s();
 	size_t removed = 0;
 	cam_memctx *m;
 	int rc;
@@ -291,7 +284,7 @@ int cam_verb_context_snapshot(struct cam_syscall *sc)
 {
 	const char *ns;
 	char why[CAM_MEMCTX_WHY], id[CAM_MEMCTX_ID_LEN + 1];
-	double t0 = mono_s();
+	double t0 = cam_mono_s();
 	size_t keys = 0;
 	cam_memctx *m;
 	int status, rc;
@@ -313,7 +306,7 @@ int cam_verb_context_restore(struct cam_syscall *sc)
 {
 	const char *id;
 	char why[CAM_MEMCTX_WHY], ns[CAM_MEMCTX_MAX_NAME + 1];
-	double t0 = mono_s();
+	double t0 = cam_mono_s();
 	size_t keys = 0;
 	cam_memctx *m;
 	int status, rc;

@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/xmalloc.h"
 #include "kernel/memctx/backend.h"
@@ -103,14 +104,6 @@ const char *cam_memctx_backend(const cam_memctx *m)
 	return m->ops->name;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int check_names(const char *ns, const char *key, char *why)
 {
 	if (!cam_memctx_name_valid(ns))
@@ -138,7 +131,7 @@ int cam_memctx_write(cam_memctx *m, const char *ns, const char *key, const void 
 				   len, m->limits.max_value_bytes);
 	if (expected < CAM_MEMCTX_ANY)
 		return memctx_fail(why, CAM_EINVAL, "expected version must be 0 or more");
-	rc = m->ops->write(m->b, ns, key, val, len, expected, now_ms(), out, &cur, why);
+	rc = m->ops->write(m->b, ns, key, val, len, expected, cam_real_ms(), out, &cur, why);
 	if (current)
 		*current = cur;
 	return rc;
@@ -204,7 +197,7 @@ int cam_memctx_snapshot(cam_memctx *m, const char *ns, char *id, size_t *keys, c
 	if (rc)
 		return rc;
 	new_id(id);
-	return m->ops->snapshot(m->b, ns, id, now_ms(), keys, why);
+	return m->ops->snapshot(m->b, ns, id, cam_real_ms(), keys, why);
 }
 
 int cam_memctx_restore(cam_memctx *m, const char *id, char *ns, size_t *keys, char *why)

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -81,14 +82,6 @@ struct redis {
 	pthread_cond_t stop_cond;
 	int stopping;
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* redis://[[user]:password@]host[:port][/db] */
 static int parse_url(struct redis *r, const char *url, char *why)
@@ -157,7 +150,7 @@ static void set_error(struct redis *r, const char *msg)
 /* Redis is down: later calls fail fast until the back-off passes. */
 static void mark_down(struct redis *r, const char *msg)
 {
-	int64_t now = mono_ns(), zero = 0;
+	int64_t now = cam_mono_ns(), zero = 0;
 	int b = atomic_load(&r->backoff_ms);
 
 	atomic_fetch_add(&r->epoch, 1);
@@ -178,7 +171,7 @@ static void mark_up(struct redis *r)
 	atomic_store(&r->backoff_ms, 0);
 	if (since)
 		cam_log(CAM_LOG_INFO, "memctx", "Redis at %.64s:%d is back after %.1f s", r->host,
-			r->port, (double)(mono_ns() - since) / 1e9);
+			r->port, (double)(cam_mono_ns() - since) / 1e9);
 }
 
 /* A connected, authenticated context on the right database, or NULL with
@@ -302,7 +295,7 @@ static struct conn *get_conn(struct redis *r, char *why)
 	char msg[512];
 
 	if (until) {
-		now = mono_ns();
+		now = cam_mono_ns();
 		if (now < until ||
 		    !atomic_compare_exchange_strong(&r->down_until_ns, &until,
 						    now + (int64_t)BACKOFF_MIN_MS * 1000000)) {
@@ -727,7 +720,7 @@ static enum cam_component_status rd_health(void *b, char *msg, size_t len)
 	if (since || us < 0) {
 		pthread_mutex_lock(&r->lock);
 		snprintf(msg, len, "redis://%.64s:%d unavailable for %.1f s: %s", r->host, r->port,
-			 since ? (double)(mono_ns() - since) / 1e9 : 0.0, r->last_error);
+			 since ? (double)(cam_mono_ns() - since) / 1e9 : 0.0, r->last_error);
 		pthread_mutex_unlock(&r->lock);
 		return CAM_COMPONENT_UNHEALTHY;
 	}
@@ -744,7 +737,7 @@ static void ping_once(struct redis *r, redisContext **hc)
 {
 	char msg[512];
 	redisReply *rep = NULL;
-	int64_t t0 = mono_ns();
+	int64_t t0 = cam_mono_ns();
 
 	if (!*hc && !(*hc = dial(r, msg, sizeof(msg))))
 		goto out_down;
@@ -752,7 +745,7 @@ static void ping_once(struct redis *r, redisContext **hc)
 	redisAppendCommand(*hc, "GET %s", TOTAL_KEY);
 	if (redisGetReply(*hc, (void **)&rep) != REDIS_OK)
 		goto out_io;
-	atomic_store(&r->ping_us, (mono_ns() - t0) / 1000);
+	atomic_store(&r->ping_us, (cam_mono_ns() - t0) / 1000);
 	freeReplyObject(rep);
 	if (redisGetReply(*hc, (void **)&rep) != REDIS_OK)
 		goto out_io;

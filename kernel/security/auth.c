@@ -25,6 +25,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -333,20 +334,12 @@ int cam_auth_check_scope(const struct cam_identity *id, const char *scope,
 	return GRPC_PERMISSION_DENIED;
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* GCRA: allow when now >= tat - tolerance; then tat = max(tat, now) + T. */
 static bool bucket_take(struct bucket *b, double rate, double burst)
 {
 	int64_t t = (int64_t)(1e9 / rate);
 	int64_t tolerance = (int64_t)((burst - 1) * 1e9 / rate);
-	int64_t now = mono_ns();
+	int64_t now = cam_mono_ns();
 	int64_t tat = atomic_load_explicit(&b->tat_ns, memory_order_relaxed);
 
 	for (;;) {

@@ -27,6 +27,7 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -92,14 +93,6 @@ struct cam_tpm {
 	int64_t last_io, last_try;
 };
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static struct timespec to_timespec(int64_t ns)
 {
 	return (struct timespec){ .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
@@ -122,7 +115,7 @@ static void set_status(cam_tpm *t, enum cam_tpm_status st, const char *fmt, ...)
 static void set_busy(cam_tpm *t, bool busy)
 {
 	pthread_mutex_lock(&t->lock);
-	t->busy_since = busy ? mono_ns() : 0;
+	t->busy_since = busy ? cam_mono_ns() : 0;
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -142,16 +135,16 @@ static bool tpm_answered(TSS2_RC rc)
  * timeout_ms passes (then rc is a TRY_AGAIN code). */
 #define TPM_RUN(t, rc, async_call, finish_call)                                    \
 	do {                                                                       \
-		int64_t until_ = mono_ns() + (int64_t)(t)->timeout_ms * 1000000;   \
+		int64_t until_ = cam_mono_ns() + (int64_t)(t)->timeout_ms * 1000000;   \
 		set_busy((t), true);                                               \
 		(rc) = (async_call);                                               \
 		if (!(rc))                                                         \
 			do                                                         \
 				(rc) = (finish_call);                              \
-			while (try_again(rc) && mono_ns() < until_);               \
+			while (try_again(rc) && cam_mono_ns() < until_);               \
 		set_busy((t), false);                                              \
 		if (tpm_answered(rc))                                              \
-			(t)->last_io = mono_ns();                                  \
+			(t)->last_io = cam_mono_ns();                                  \
 	} while (0)
 
 #define NONE3 ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE
@@ -326,7 +319,7 @@ static int connect_tpm(cam_tpm *t)
 	int ret;
 
 	disconnect(t);
-	t->last_try = mono_ns();
+	t->last_try = cam_mono_ns();
 	rc = Tss2_TctiLdr_Initialize(t->conf, &t->tcti);
 	if (rc) {
 		t->tcti = NULL;
@@ -553,7 +546,7 @@ static void job_put_locked(struct job *j)
  * 0 sleep until *wake_at. Called with t->lock held. */
 static int idle_action(cam_tpm *t, int64_t *wake_at)
 {
-	int64_t now = mono_ns();
+	int64_t now = cam_mono_ns();
 
 	if (t->status != CAM_TPM_READY) {
 		/* A call found the TPM down: try now, but not more than 5 times a second. */
@@ -642,12 +635,12 @@ static void unqueue(cam_tpm *t, struct job *j)
  */
 static int submit(cam_tpm *t, struct job *j, int64_t deadline_ns, char *err, size_t errlen)
 {
-	int64_t limit = mono_ns() + (int64_t)t->timeout_ms * 1000000;
+	int64_t limit = cam_mono_ns() + (int64_t)t->timeout_ms * 1000000;
 	int ret = 0;
 
 	if (deadline_ns && deadline_ns < limit)
 		limit = deadline_ns;
-	if (limit <= mono_ns()) {
+	if (limit <= cam_mono_ns()) {
 		snprintf(err, errlen, "the call's deadline passed before the TPM was asked");
 		return CAM_ETIMEDOUT;
 	}
@@ -659,9 +652,9 @@ static int submit(cam_tpm *t, struct job *j, int64_t deadline_ns, char *err, siz
 		ret = CAM_EUNAVAIL;
 		goto out_unlock;
 	}
-	if (t->busy_since && mono_ns() - t->busy_since > (int64_t)t->timeout_ms * 1000000) {
+	if (t->busy_since && cam_mono_ns() - t->busy_since > (int64_t)t->timeout_ms * 1000000) {
 		snprintf(err, errlen, "TPM unavailable: the TPM at %s has not answered a command for %.1f s",
-			 t->conf, (double)(mono_ns() - t->busy_since) / 1e9);
+			 t->conf, (double)(cam_mono_ns() - t->busy_since) / 1e9);
 		ret = CAM_EUNAVAIL;
 		goto out_unlock;
 	}
@@ -820,7 +813,7 @@ enum cam_tpm_status cam_tpm_state(cam_tpm *t, char *msg, size_t len)
 
 	pthread_mutex_lock(&t->lock);
 	st = t->status;
-	busy = t->busy_since ? mono_ns() - t->busy_since : 0;
+	busy = t->busy_since ? cam_mono_ns() - t->busy_since : 0;
 	if (st == CAM_TPM_READY && busy > (int64_t)t->timeout_ms * 1000000) {
 		st = CAM_TPM_DOWN;
 		snprintf(msg, len, "TPM at %s has not answered a command for %.1f s", t->conf,

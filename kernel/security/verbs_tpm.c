@@ -22,6 +22,7 @@
 
 #include <openssl/sha.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/metrics.h"
 #include "common/xmalloc.h"
@@ -43,14 +44,6 @@ static cam_series *durations[NOPS];
 static const double BUCKETS[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 				  0.1,    0.25,  0.5,    1,     2.5,  5,    10 };
 static const char *const L_OP[] = { "op", NULL };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void count(enum tpm_op op, int status)
 {
@@ -85,7 +78,7 @@ static int finish(struct cam_syscall *sc, enum tpm_op op, int rc, int64_t t0, co
 {
 	int status = rc ? cam_err_grpc_status(rc) : 0;
 
-	cam_histogram_observe(durations[op], (double)(mono_ns() - t0) / 1e9);
+	cam_histogram_observe(durations[op], (double)(cam_mono_ns() - t0) / 1e9);
 	count(op, status);
 	return status ? cam_syscall_fail(sc, status, "%s", err) : 0;
 }
@@ -169,7 +162,7 @@ int cam_verb_tpm_sign(struct cam_syscall *sc)
 
 	if (!(t = tpm_or_fail(sc, OP_SIGN, &status)) || (status = digest_of(sc, OP_SIGN, digest)))
 		return status;
-	t0 = mono_ns();
+	t0 = cam_mono_ns();
 	rc = cam_tpm_sign(t, digest, sc->deadline_ns, der, &der_len, err, sizeof(err));
 	if ((status = finish(sc, OP_SIGN, rc, t0, err)))
 		return status;
@@ -200,7 +193,7 @@ int cam_verb_tpm_verify(struct cam_syscall *sc)
 			      "signature must be a DER ECDSA signature in hex (as tpm_sign returns it)");
 	if ((status = digest_of(sc, OP_VERIFY, digest)))
 		return status;
-	t0 = mono_ns();
+	t0 = cam_mono_ns();
 	rc = cam_tpm_verify(t, digest, der, (size_t)der_len, sc->deadline_ns, &valid, err,
 			    sizeof(err));
 	if ((status = finish(sc, OP_VERIFY, rc, t0, err)))
@@ -227,7 +220,7 @@ int cam_verb_tpm_random(struct cam_syscall *sc)
 		snprintf(err, sizeof(err), "bytes must be a number from 1 to %d", CAM_TPM_RANDOM_MAX);
 		return refuse(sc, OP_RANDOM, CAM_GRPC_INVALID_ARGUMENT, err);
 	}
-	t0 = mono_ns();
+	t0 = cam_mono_ns();
 	rc = cam_tpm_random(t, buf, (size_t)n, sc->deadline_ns, err, sizeof(err));
 	if ((status = finish(sc, OP_RANDOM, rc, t0, err)))
 		return status;
@@ -255,7 +248,7 @@ int cam_verb_tpm_pcr_read(struct cam_syscall *sc)
 	if (cam_tpm_parse_pcrs(sel ? sel : "all", &mask))
 		return refuse(sc, OP_PCR_READ, CAM_GRPC_INVALID_ARGUMENT,
 			      "pcrs must list PCRs 0-23: \"0,1,7\", \"0-7\" or \"all\"");
-	t0 = mono_ns();
+	t0 = cam_mono_ns();
 	rc = cam_tpm_pcr_read(t, mask, sc->deadline_ns, vals, err, sizeof(err));
 	if ((status = finish(sc, OP_PCR_READ, rc, t0, err)))
 		return status;
@@ -280,7 +273,7 @@ int cam_verb_tpm_public_key(struct cam_syscall *sc)
 
 	if (!(t = tpm_or_fail(sc, OP_PUBLIC_KEY, &status)))
 		return status;
-	t0 = mono_ns();
+	t0 = cam_mono_ns();
 	rc = cam_tpm_public_key(t, sc->deadline_ns, pem, &handle, err, sizeof(err));
 	if ((status = finish(sc, OP_PUBLIC_KEY, rc, t0, err)))
 		return status;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "kernel/grpc/pool.h"
@@ -39,14 +40,6 @@ static struct {
 	cam_series *duration[MAX_VERBS + 1];
 	_Atomic uint64_t next_request;
 } d;
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 const struct cam_syscall_env *cam_syscall_env(void)
 {
@@ -129,7 +122,7 @@ static int run(struct cam_syscall *sc, const Cam__SyscallRequest *req,
 		return cam_syscall_fail(sc, CAM_GRPC_UNIMPLEMENTED,
 					"verb %s belongs to the %s subsystem, which this build does not have yet",
 					sc->verb->name, sc->verb->subsystem);
-	if (sc->deadline_ns && mono_ns() >= sc->deadline_ns)
+	if (sc->deadline_ns && cam_mono_ns() >= sc->deadline_ns)
 		return cam_syscall_fail(sc, CAM_GRPC_DEADLINE_EXCEEDED,
 					"deadline passed before the syscall ran");
 	trace_from_metadata(sc, call);
@@ -215,7 +208,7 @@ static void reply(struct cam_grpc_call *call, const struct cam_syscall *sc,
 
 static void execute(void *arg, struct cam_grpc_call *call)
 {
-	int64_t t0 = mono_ns();
+	int64_t t0 = cam_mono_ns();
 	struct cam_syscall sc = { .caller_id = "anonymous",
 				  .priority = cam_grpc_call_task(call)->sched.priority };
 	struct cam_payload payload = { 0 };
@@ -248,7 +241,7 @@ static void execute(void *arg, struct cam_grpc_call *call)
 		status = run(&sc, req, &payload, call);
 	}
 	{
-		double seconds = (double)(mono_ns() - t0) / 1e9;
+		double seconds = (double)(cam_mono_ns() - t0) / 1e9;
 		count(&sc, verb_label, idx, status, seconds);
 		cam_syscall_trace_done(&sc, call, &(struct cam_syscall_done){
 			verb_label, request_id, status, t0, seconds, d.duration[idx] });

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "common/version.h"
 #include "kernel/grpc/server.h"
@@ -53,14 +54,6 @@ void cam_component_set_probe(const char *name, cam_component_probe fn, void *arg
 	pthread_mutex_unlock(&lock);
 }
 
-static double mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Runs one probe; returns its status, message and latency. */
 static enum cam_component_status probe(size_t i, char *msg, size_t msglen,
 				       double *latency_ms)
@@ -68,7 +61,7 @@ static enum cam_component_status probe(size_t i, char *msg, size_t msglen,
 	cam_component_probe fn;
 	void *arg;
 	enum cam_component_status st;
-	double t0 = mono_ms();
+	double t0 = ((double)cam_mono_ns() / 1e6);
 
 	pthread_mutex_lock(&lock);
 	fn = components[i].fn;
@@ -81,7 +74,7 @@ static enum cam_component_status probe(size_t i, char *msg, size_t msglen,
 		msg[0] = '\0';
 		st = fn(arg, msg, msglen);
 	}
-	*latency_ms = mono_ms() - t0;
+	*latency_ms = ((double)cam_mono_ns() / 1e6) - t0;
 	return st;
 }
 

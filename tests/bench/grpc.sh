@@ -44,3 +44,17 @@ sleep 0.5
 m=$(scrape "$PORT")
 printf '%s\n' "$m" | grep -E '^cam_os_syscall_total\{verb="(ping|emit_metric)"\}|^cam_os_syscall_errors_total|^bench_events_total' | sed 's/^/   /'
 stop_pid "$KERNEL" TERM
+
+# The same ping with the security gate doing real work: a bearer token
+# checked (SHA-256 + constant-time compare) and a per-caller rate limit
+# high enough never to refuse, so only its cost shows.
+echo "$(printf %s bench-token | sha256sum | cut -d' ' -f1) bencher read 10000000 10000000" >"$TMP/tokens"
+GRPC_PORT=$(free_port)
+URL="http://127.0.0.1:$GRPC_PORT/cam.SyscallService/Execute"
+kernel_start kernel_auth "ipc://$TMP/bus2.ipc" --access-log errors --auth-tokens-file "$TMP/tokens"; KERNEL=$LAST_PID
+wait_for 10 bash -c "echo > /dev/tcp/127.0.0.1/$GRPC_PORT" 2>/dev/null
+H+=(-H 'authorization: Bearer bench-token')
+run ping_auth ping "msg:hello" -n "$N" -c 16 -m 32
+echo "   (auth + rate limit on; compare with the first ping run)"
+echo "   refusals in the kernel's log (access log on errors): $(grep -c '"success":false' "$TMP/kernel_auth.log")"
+stop_pid "$KERNEL" TERM

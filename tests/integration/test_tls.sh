@@ -5,14 +5,25 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
 GRPC_PORT=$(free_port)
+# A CA of the test's own, and a server certificate it signs.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -subj /CN=localhost \
-  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+  -keyout "$TMP/ca-key.pem" -out "$TMP/ca.pem" -subj "/CN=CAM-OS test CA" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -keyout "$TMP/key.pem" -out "$TMP/server.csr" -subj /CN=localhost 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -keyout "$TMP/other-key.pem" -out "$TMP/other-ca.pem" -subj "/CN=Some other CA" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$TMP/san.ext"
+openssl x509 -req -in "$TMP/server.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca-key.pem" \
+  -CAcreateserial -days 2 -extfile "$TMP/san.ext" -out "$TMP/cert.pem" 2>/dev/null
 kernel_start kernel "ipc://$TMP/bus.ipc" --tls-cert-file "$TMP/cert.pem" --tls-key-file "$TMP/key.pem"
 KERNEL=$LAST_PID
-tls() { /usr/bin/python3 "$ROOT/tests/integration/tls_client.py" "localhost:$GRPC_PORT" "$TMP/cert.pem" "$1"; }
+tls() { /usr/bin/python3 "$ROOT/tests/integration/tls_client.py" "localhost:$GRPC_PORT" "$TMP/ca.pem" "$1"; }
 up() { [[ "$(tls ping)" == "OK"* ]]; }
-check "ping over TLS succeeds" wait_for 10 up
+check "python grpcio: ping over TLS, server cert checked against the test CA" wait_for 10 up
+r=$(NODE_PATH="$ROOT/tests/interop/node_modules" node "$ROOT/tests/integration/tls_client.js" "localhost:$GRPC_PORT" "$TMP/ca.pem" 2>&1)
+check "node grpc-js: ping over TLS with the test CA ($r)" test "${r:0:2}" = OK
+r=$(/usr/bin/python3 "$ROOT/tests/integration/tls_client.py" "localhost:$GRPC_PORT" "$TMP/other-ca.pem" ping 2>&1 | tail -1)
+check "a client trusting another CA is refused" bash -c "[[ '${r//\'/}' != OK* ]]"
 r=$(tls big)
 check "3 MiB request over TLS (flow control through TLS)" test "${r:0:2}" = OK
 r=$(tls plain)

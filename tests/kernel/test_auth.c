@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -103,6 +104,53 @@ static void test_refusals(void **state)
 	assert_non_null(strstr(msg, "does not match"));
 }
 
+/* Bad tokens of every length are refused, including prefixes and
+ * extensions of a good one (the comparison is of SHA-256 digests with
+ * CRYPTO_memcmp, so its time does not depend on where they differ). */
+static void test_bad_tokens_of_every_length(void **state)
+{
+	struct cam_identity id;
+	char msg[200], header[300];
+
+	(void)state;
+	for (int len = 1; len <= 256; len++) {
+		char tok[260];
+
+		memset(tok, 'a' + len % 26, (size_t)len);
+		tok[len] = '\0';
+		snprintf(header, sizeof(header), "Bearer %s", tok);
+		assert_int_equal(cam_auth_identify(header, "", &id, msg, sizeof(msg)), 16);
+	}
+	assert_int_equal(cam_auth_identify("Bearer secret-", "", &id, msg, sizeof(msg)), 16);
+	assert_int_equal(cam_auth_identify("Bearer secret-aa", "", &id, msg, sizeof(msg)), 16);
+	assert_int_equal(cam_auth_identify("Bearer secret-A", "", &id, msg, sizeof(msg)), 16);
+	assert_int_equal(cam_auth_identify("Bearer  secret-a", "", &id, msg, sizeof(msg)), 16);
+}
+
+/* Over a window the bucket lets through its burst plus rate x time. */
+static void test_rate_limit_holds_the_rate(void **state)
+{
+	struct cam_identity id = { .rate = 200, .burst = 20 };
+	char msg[200];
+	struct timespec t0, t;
+	int allowed = 0;
+	double elapsed;
+
+	(void)state;
+	strcpy(id.caller_id, "rate-probe");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		allowed += cam_auth_rate_limit(&id, msg, sizeof(msg)) == 0;
+		usleep(200);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		elapsed = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+	} while (elapsed < 0.5);
+	/* Expected 20 + 200 x 0.5 = 120; a slow machine calls less often,
+	 * which can only lower the count, never raise it past the bound. */
+	assert_true(allowed <= 20 + (int)(200 * elapsed) + 1);
+	assert_true(allowed >= 60);
+}
+
 static void test_scopes(void **state)
 {
 	struct cam_identity id;
@@ -173,6 +221,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_token),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_bad_tokens_of_every_length),
+		cmocka_unit_test(test_rate_limit_holds_the_rate),
 		cmocka_unit_test(test_scopes),
 		cmocka_unit_test(test_rate_limit_burst_then_refuse),
 		cmocka_unit_test(test_reload),
