@@ -481,6 +481,8 @@ int main(int argc, char **argv)
 		return rc > 0 ? 0 : 2;
 	if (read_settings(&k))
 		return 2;
+	if (k.profiling)
+		cam_profiler_reexec_with_tcmalloc(argv);
 
 	/* tpm2-tss would print its own lines among our JSON ones; the
 	 * operator can still ask for them with TSS2_LOG. setenv is only safe

@@ -7,6 +7,7 @@
 #include "kernel/tracing/profiler.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -192,8 +193,9 @@ static void heap_profile(cam_profiler *p, long seconds)
 
 	if (!heap_get) {
 		reply_text(p, CAM_PPROF_UNAVAILABLE,
-			   "heap profiles need tcmalloc as cam-kernel's allocator: "
-			   "start it with LD_PRELOAD=libtcmalloc.so.4");
+			   "heap profiles need tcmalloc as cam-kernel's allocator: install "
+			   "libgoogle-perftools4 (the kernel then preloads it when profiling is on), "
+			   "or start it with LD_PRELOAD=libtcmalloc.so.4");
 		return;
 	}
 	if (!heap_running()) {
@@ -300,4 +302,43 @@ void cam_profiler_stop(cam_profiler *p)
 	nng_close(p->sock);
 	clean_heap_dir(p, true);
 	free(p);
+}
+
+void cam_profiler_reexec_with_tcmalloc(char **argv)
+{
+	static const char *const dirs[] = { "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+					    "/usr/lib64", "/usr/lib", "/usr/local/lib" };
+	char lib[PATH_MAX], preload[PATH_MAX + 512];
+	const char *old = getenv("LD_PRELOAD");
+
+	if (dlsym(RTLD_DEFAULT, "HeapProfilerStart")) {
+		/* The re-exec worked: children (driver hosts) get the
+		 * environment as it was. */
+		if (getenv("CAM_TCMALLOC_REEXEC")) {
+			const char *was = getenv("CAM_TCMALLOC_OLD_PRELOAD");
+			if (was && *was)
+				setenv("LD_PRELOAD", was, 1);
+			else
+				unsetenv("LD_PRELOAD");
+			unsetenv("CAM_TCMALLOC_OLD_PRELOAD");
+			unsetenv("CAM_TCMALLOC_REEXEC");
+		}
+		return;
+	}
+	if (getenv("CAM_TCMALLOC_REEXEC"))
+		return; /* preloading did not take: carry on without heap profiles */
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(lib, sizeof(lib), "%s/libtcmalloc.so.4", dirs[i]);
+		if (access(lib, R_OK) != 0)
+			continue;
+		snprintf(preload, sizeof(preload), "%s%s%s", lib, old && *old ? " " : "",
+			 old ? old : "");
+		setenv("CAM_TCMALLOC_OLD_PRELOAD", old ? old : "", 1);
+		/* gperftools' own stderr lines would break the JSON log. */
+		setenv("PERFTOOLS_VERBOSE", "-1", 0);
+		setenv("LD_PRELOAD", preload, 1);
+		setenv("CAM_TCMALLOC_REEXEC", "1", 1);
+		execv("/proc/self/exe", argv);
+		return; /* exec failed: carry on without heap profiles */
+	}
 }

@@ -21,4 +21,13 @@ int cam_profiler_start(const char *addr, cam_profiler **out);
 /* Stops (a CPU profile in progress ends early) and frees; NULL is a no-op. */
 void cam_profiler_stop(cam_profiler *p);
 
+/*
+ * Heap profiles need tcmalloc as the allocator, which costs memory, so the
+ * kernel only takes it when profiling is on: this re-executes the program
+ * with tcmalloc preloaded when it is installed and not loaded yet. Returns
+ * only when nothing was done (tcmalloc already there, not installed, or
+ * the exec failed); call it before any thread starts.
+ */
+void cam_profiler_reexec_with_tcmalloc(char **argv);
+
 #endif
