@@ -20,6 +20,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "common/notify.h"
 #include "common/version.h"
 #include "exporter/http.h"
@@ -286,13 +287,8 @@ int main(int argc, char **argv)
 	if (read_settings(&s))
 		return 2;
 
-	/* Blocked before any thread starts, so every thread inherits it. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	/* Before any thread starts, so every thread inherits the mask. */
+	cam_signals_block(&sigs);
 
 	/*
 	 * Memory stays near what the latest snapshot needs: few malloc arenas

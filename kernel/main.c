@@ -18,6 +18,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "common/metrics.h"
 #include "common/notify.h"
 #include "common/version.h"
@@ -489,13 +490,8 @@ int main(int argc, char **argv)
 	 * before other threads exist. */
 	setenv("TSS2_LOG", "all+none", 0);
 
-	/* Blocked before any thread starts, so every thread inherits it. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	/* Before any thread starts, so every thread inherits the mask. */
+	cam_signals_block(&sigs);
 
 	rc = start(&k);
 	if (rc) {
