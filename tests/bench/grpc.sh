@@ -7,6 +7,7 @@
 set -uo pipefail
 BUILD=${1:-build}
 source "$(dirname "$0")/../integration/lib.sh"
+source "$(dirname "$0")/h2load.sh"
 N=${BENCH_N:-200000}
 BUS="ipc://$TMP/bus.ipc"; PORT=$(free_port); GRPC_PORT=$(free_port)
 # The access log is off here: this measures the syscall path, not stderr.
@@ -15,24 +16,7 @@ exporter_start exporter "$BUS" "$PORT"
 wait_for 10 metric_is "$PORT" cam_os_kernel_up 1 || { echo "kernel did not come up"; exit 1; }
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$KERNEL/status"; }
 URL="http://127.0.0.1:$GRPC_PORT/cam.SyscallService/Execute"
-H=(-H 'content-type: application/grpc' -H 'te: trailers')
 
-# percentiles LOGFILE: h2load's log has "start_us status duration_us" lines.
-percentiles() {
-  awk '{print $3}' "$1" | sort -n | awk '{a[NR]=$1} END {
-    if (NR == 0) { print "no samples"; exit }
-    printf "p50 %.3f ms, p99 %.3f ms, max %.3f ms (%d requests)\n",
-      a[int(NR*0.50)]/1000, a[int(NR*0.99)]/1000, a[NR]/1000, NR }'
-}
-
-run() {
-  local name=$1 verb=$2 payload=$3; shift 3
-  /usr/bin/python3 "$ROOT/tests/interop/make_ping_body.py" "$TMP/$name.bin" "$verb" "$payload"
-  echo "-- $name: h2load $*"
-  h2load "$@" -d "$TMP/$name.bin" "${H[@]}" --log-file="$TMP/$name.log" "$URL" |
-    grep -E 'finished in|requests:' | sed 's/^/   /'
-  echo "   latency: $(percentiles "$TMP/$name.log")"
-}
 
 echo "kernel RSS before: $(rss) (target <= 20 MB)"
 run ping ping "msg:hello" -n "$N" -c 16 -m 32
