@@ -146,8 +146,9 @@ static const char pprof_index[] =
 	"10; needs tcmalloc as cam-kernel's allocator)</td></tr>\n"
 	"<tr><td><a href=\"profile?seconds=30\">profile</a></td><td>CPU "
 	"profile; <code>?seconds=N</code> (default 30, at most 300)</td></tr>\n"
-	"</table>\n<p><code>go tool pprof -top "
-	"http://HOST:PORT/debug/pprof/profile?seconds=10</code></p>\n"
+	"</table>\n<p><code>go tool pprof -symbolize=local -top /path/to/cam-kernel "
+	"http://HOST:PORT/debug/pprof/profile?seconds=10</code> (the profiles "
+	"carry addresses: pprof symbolizes them from the kernel's binary)</p>\n"
 	"</body></html>\n";
 
 /* Asks the kernel for a profile and answers with it (or why not). */
@@ -322,6 +323,19 @@ static enum MHD_Result serve_metrics(cam_http *h, struct MHD_Connection *c)
 	return ret;
 }
 
+/* Whether url names a profile this exporter serves ("" is the index).
+ * Any other name is 404 whatever the method: pprof probes for a
+ * symbolization service with a POST and only falls back to the local
+ * binary on a 404. */
+static bool pprof_known(const char *url)
+{
+	const char *name = url + strlen("/debug/pprof");
+
+	if (*name == '/')
+		name++;
+	return !strcmp(name, "") || !strcmp(name, "profile") || !strcmp(name, "heap");
+}
+
 static const struct route {
 	const char *path;
 	bool subtree; /* also every path below path + "/" */
@@ -377,7 +391,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 	route = find_route(h, url);
-	if (!route)
+	if (!route || (route->fn == serve_pprof && !pprof_known(url)))
 		return not_found(c);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)

@@ -61,8 +61,15 @@ go tool pprof -top "$TMP/cam-kernel" "$TMP/cpu.prof" >"$TMP/top.txt" 2>&1
 check "go tool pprof -top reads the CPU profile" grep -q "Type: cpu" "$TMP/top.txt"
 check "the profile shows kernel functions (execute, cam_verb_ping, ...)" \
   grep -Eq ' (execute|cam_verb_ping|cam_grpc_[a-z_]+|cam_histogram_observe[a-z_]*|cam_payload_parse)$' "$TMP/top.txt"
-# Straight from the URL, as an operator would.
-go tool pprof -top "http://127.0.0.1:$PORT/debug/pprof/profile?seconds=1" >"$TMP/top_url.txt" 2>&1
+# Straight from the URL, as an operator would, under load (an idle kernel
+# may give a profile with no samples at all, which pprof reports as empty).
+h2load -n 1000000 -c 2 -m 8 -D 3 -d "$TMP/ping.bin" -H 'content-type: application/grpc' \
+  -H 'te: trailers' "http://127.0.0.1:$GRPC_PORT/cam.SyscallService/Execute" >/dev/null 2>&1 &
+LOAD=$!; PIDS+=("$LOAD")
+sleep 0.3
+# The profile carries addresses; pprof symbolizes them from the binary.
+go tool pprof -symbolize=local -top "$TMP/cam-kernel" "http://127.0.0.1:$PORT/debug/pprof/profile?seconds=1" >"$TMP/top_url.txt" 2>&1
+wait "$LOAD" 2>/dev/null
 check "go tool pprof -top http://.../debug/pprof/profile?seconds=1 works" grep -q "Type: cpu" "$TMP/top_url.txt"
 
 # Heap: allocations over 2 s of calls.
