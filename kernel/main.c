@@ -438,6 +438,9 @@ static void stop(struct kernel *k)
 	/* Drain calls first, so the final snapshot counts every one; publish
 	 * it before anything a health probe or collector reads is freed. */
 	cam_grpc_server_shutdown(k->server);
+	/* Drivers next: they answer what they still hold (deferred calls
+	 * need the server, which is freed below). */
+	cam_drivers_stop();
 	cam_publisher_stop(k->publisher);
 	k->publisher = NULL;
 	cam_grpc_server_free(k->server);
@@ -448,7 +451,6 @@ static void stop(struct kernel *k)
 	cam_profiler_stop(k->profiler);
 	cam_tpm_verbs_attach(NULL); /* nothing calls the verbs or the probe now */
 	cam_tpm_close(k->tpm);
-	cam_drivers_stop(); /* after the server: no driver verb runs now */
 	cam_bus_close(k->bus);
 }
 

@@ -2,6 +2,12 @@
  * driver_list, driver_load, driver_unload and driver_invoke: the payload
  * side of the driver runtime (runtime.h), plus its start and stop.
  *
+ * None of them holds a syscall worker while a driver runs: driver_invoke
+ * defers its call to the runtime, which completes it from an instance
+ * thread; driver_load (which runs the driver's init) and driver_unload
+ * (which waits for invokes in flight) run on a short-lived thread of
+ * their own, at most ADMIN_MAX at a time.
+ *
  *   driver_list                          loaded drivers and those available
  *   driver_load    driver:NAME[,config:TEXT]
  *   driver_unload  driver:NAME           waits for the invokes in flight
@@ -12,6 +18,7 @@
 #include "kernel/drivers/driver_verbs.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +32,17 @@
 #include "kernel/syscall/service.h"
 #include "kernel/syscall/syscall.h"
 
+#define ADMIN_MAX 8
+
 static cam_drivers *runtime;
+
+/* The load and unload threads running now; stop waits for them. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned running;
+	bool stopping;
+} admin = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false };
 
 static enum cam_component_status probe(void *arg, char *msg, size_t msglen)
 {
@@ -57,6 +74,9 @@ int cam_drivers_start(const char *dir, const char *host, const char *autoload,
 
 	if (rc)
 		return rc;
+	pthread_mutex_lock(&admin.lock);
+	admin.stopping = false;
+	pthread_mutex_unlock(&admin.lock);
 	cam_component_set_probe("Driver Runtime", probe, runtime);
 	if (autoload && *autoload)
 		autoload_all(autoload);
@@ -67,6 +87,11 @@ void cam_drivers_stop(void)
 {
 	if (!runtime)
 		return;
+	pthread_mutex_lock(&admin.lock);
+	admin.stopping = true;
+	while (admin.running > 0)
+		pthread_cond_wait(&admin.cond, &admin.lock);
+	pthread_mutex_unlock(&admin.lock);
 	cam_component_set_probe("Driver Runtime", NULL, NULL);
 	cam_drivers_free(runtime);
 	runtime = NULL;
@@ -152,43 +177,100 @@ static const char *need(struct cam_syscall *sc, const char *key, int *status)
 	return v;
 }
 
+/* Runs fn(sc) on a thread of its own and defers the call; fn completes
+ * it through admin_done. */
+static int defer_admin(struct cam_syscall *sc, void *(*fn)(void *))
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	pthread_mutex_lock(&admin.lock);
+	if (admin.stopping || admin.running >= ADMIN_MAX) {
+		bool stopping = admin.stopping;
+
+		pthread_mutex_unlock(&admin.lock);
+		return stopping ? cam_syscall_fail(sc, CAM_GRPC_UNAVAILABLE, "the kernel is stopping")
+			: cam_syscall_fail(sc, CAM_GRPC_RESOURCE_EXHAUSTED,
+					   "%d driver loads and unloads are running already; "
+					   "try again when one ends", ADMIN_MAX);
+	}
+	admin.running++;
+	pthread_mutex_unlock(&admin.lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, fn, sc);
+	pthread_attr_destroy(&attr);
+	if (rc == 0)
+		return CAM_SYSCALL_DEFERRED;
+	pthread_mutex_lock(&admin.lock);
+	admin.running--;
+	pthread_cond_broadcast(&admin.cond);
+	pthread_mutex_unlock(&admin.lock);
+	return cam_syscall_fail(sc, CAM_GRPC_UNAVAILABLE, "cannot start a thread for the driver verb");
+}
+
+static void *admin_done(struct cam_syscall *sc, int status)
+{
+	cam_syscall_complete(sc, status);
+	pthread_mutex_lock(&admin.lock);
+	admin.running--;
+	pthread_cond_broadcast(&admin.cond);
+	pthread_mutex_unlock(&admin.lock);
+	return NULL;
+}
+
+static void *load_thread(void *arg)
+{
+	struct cam_syscall *sc = arg;
+	const char *name = cam_payload_get(sc->payload, "driver");
+	struct cam_driver_loaded info;
+	int status = cam_drivers_load(runtime, name, cam_payload_get(sc->payload, "config"),
+				      &info, sc->error, sizeof(sc->error));
+
+	if (status == 0) {
+		cam_result_add(&sc->result, "driver", name);
+		cam_result_add(&sc->result, "version", info.version);
+		cam_result_addf(&sc->result, "instances", "%u", info.instances);
+		cam_result_add(&sc->result, "sha256", info.sha256);
+		cam_result_addf(&sc->result, "load_ms", "%.3f", info.load_seconds * 1e3);
+	}
+	return admin_done(sc, status);
+}
+
 int cam_verb_driver_load(struct cam_syscall *sc)
 {
-	struct cam_driver_loaded info;
-	const char *name;
 	int status = 0;
 
 	if (!runtime)
 		return not_running(sc);
-	if (!(name = need(sc, "driver", &status)))
+	if (!need(sc, "driver", &status))
 		return status;
-	status = cam_drivers_load(runtime, name, cam_payload_get(sc->payload, "config"), &info,
-				  sc->error, sizeof(sc->error));
-	if (status)
-		return status;
-	cam_result_add(&sc->result, "driver", name);
-	cam_result_add(&sc->result, "version", info.version);
-	cam_result_addf(&sc->result, "instances", "%u", info.instances);
-	cam_result_add(&sc->result, "sha256", info.sha256);
-	cam_result_addf(&sc->result, "load_ms", "%.3f", info.load_seconds * 1e3);
-	return 0;
+	return defer_admin(sc, load_thread);
+}
+
+static void *unload_thread(void *arg)
+{
+	struct cam_syscall *sc = arg;
+	const char *name = cam_payload_get(sc->payload, "driver");
+	int status = cam_drivers_unload(runtime, name, sc->error, sizeof(sc->error));
+
+	if (status == 0) {
+		cam_result_add(&sc->result, "driver", name);
+		cam_result_add(&sc->result, "unloaded", "true");
+	}
+	return admin_done(sc, status);
 }
 
 int cam_verb_driver_unload(struct cam_syscall *sc)
 {
-	const char *name;
 	int status = 0;
 
 	if (!runtime)
 		return not_running(sc);
-	if (!(name = need(sc, "driver", &status)))
+	if (!need(sc, "driver", &status))
 		return status;
-	status = cam_drivers_unload(runtime, name, sc->error, sizeof(sc->error));
-	if (status)
-		return status;
-	cam_result_add(&sc->result, "driver", name);
-	cam_result_add(&sc->result, "unloaded", "true");
-	return 0;
+	return defer_admin(sc, unload_thread);
 }
 
 /* The request's deadline, shortened by timeout_ms when given. */
@@ -210,12 +292,32 @@ static int invoke_deadline(struct cam_syscall *sc, int64_t *deadline)
 	return 0;
 }
 
+static void invoke_done(void *arg, int status, const char *out, size_t outlen,
+			const char *err)
+{
+	struct cam_syscall *sc = arg;
+
+	(void)outlen; /* NUL-free UTF-8: the string is the whole output */
+	if (status == 0) {
+		cam_result_add(&sc->result, "driver", cam_payload_get(sc->payload, "driver"));
+		cam_result_add(&sc->result, "operation", cam_payload_get(sc->payload, "operation"));
+		cam_result_add(&sc->result, "output", out);
+	} else {
+		snprintf(sc->error, sizeof(sc->error), "%s", err);
+	}
+	cam_syscall_complete(sc, status);
+}
+
+static bool invoke_cancelled(void *arg)
+{
+	return cam_syscall_cancelled(arg);
+}
+
 int cam_verb_driver_invoke(struct cam_syscall *sc)
 {
 	const char *name, *op, *in = cam_payload_get(sc->payload, "payload");
-	size_t inlen = in ? strlen(in) : 0, outlen = 0;
+	size_t inlen = in ? strlen(in) : 0;
 	int64_t deadline;
-	char *out = NULL;
 	int status = 0;
 
 	if (!runtime)
@@ -227,13 +329,9 @@ int cam_verb_driver_invoke(struct cam_syscall *sc)
 		in = (const char *)sc->data;
 		inlen = sc->data_len;
 	}
-	status = cam_drivers_invoke(runtime, name, op, in ? in : "", inlen, deadline, &out,
-				    &outlen, sc->error, sizeof(sc->error));
-	if (status)
-		return status;
-	cam_result_add(&sc->result, "driver", name);
-	cam_result_add(&sc->result, "operation", op);
-	cam_result_add(&sc->result, "output", out);
-	free(out);
-	return 0;
+	/* From here the runtime owns sc: invoke_done completes it, maybe
+	 * before this returns. */
+	cam_drivers_invoke_async(runtime, name, op, in ? in : "", inlen, deadline,
+				 &(struct cam_driver_done){ invoke_done, invoke_cancelled, sc });
+	return CAM_SYSCALL_DEFERRED;
 }

@@ -122,6 +122,30 @@ static int send_req(struct cam_dproc *p, uint32_t type, const char *op, const ch
 	return 0;
 }
 
+/* Waits for one datagram until deadline_ns: its length, 0 at EOF, -1 on
+ * an error, or CAM_ETIMEDOUT (negative, never -1) when none came. */
+static ssize_t await_datagram(struct cam_dproc *p, int64_t deadline_ns)
+{
+	for (;;) {
+		struct pollfd pfd = { p->fd, POLLIN, 0 };
+		int64_t left = deadline_ns - cam_dproc_now_ns();
+		int ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+		ssize_t n;
+		int rc = poll(&pfd, 1, ms);
+
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc == 0 && cam_dproc_now_ns() >= deadline_ns)
+			return CAM_ETIMEDOUT;
+		if (rc == 0)
+			continue;
+		n = recv(p->fd, p->buf, CAM_WIRE_MAX, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		return n;
+	}
+}
+
 int cam_dproc_call(struct cam_dproc *p, uint32_t type, const char *op, const char *in,
 		   size_t inlen, int64_t deadline_ns, int32_t *status, const char **text,
 		   size_t *textlen)
@@ -134,23 +158,9 @@ int cam_dproc_call(struct cam_dproc *p, uint32_t type, const char *op, const cha
 		return CAM_ECLOSED;
 	if ((rc = send_req(p, type, op, in, inlen)))
 		return rc;
-	for (;;) {
-		struct pollfd pfd = { p->fd, POLLIN, 0 };
-		int64_t left = deadline_ns - cam_dproc_now_ns();
-		int ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
-
-		rc = poll(&pfd, 1, ms);
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc == 0 && cam_dproc_now_ns() >= deadline_ns)
-			return CAM_ETIMEDOUT;
-		if (rc == 0)
-			continue;
-		n = recv(p->fd, p->buf, CAM_WIRE_MAX, 0);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		break;
-	}
+	n = await_datagram(p, deadline_ns);
+	if (n == CAM_ETIMEDOUT)
+		return CAM_ETIMEDOUT;
 	if (n <= 0)
 		return CAM_ECLOSED;
 	if ((size_t)n < sizeof(r))
@@ -166,17 +176,14 @@ int cam_dproc_call(struct cam_dproc *p, uint32_t type, const char *op, const cha
 	return 0;
 }
 
-int cam_dproc_drain(struct cam_dproc *p)
+int cam_dproc_await(struct cam_dproc *p, int64_t deadline_ns)
 {
-	struct pollfd pfd = { p->fd, POLLIN, 0 };
 	ssize_t n;
 
 	if (!p->pid || p->fd < 0)
 		return CAM_ECLOSED;
-	if (poll(&pfd, 1, 0) <= 0)
-		return 0;
-	n = recv(p->fd, p->buf, CAM_WIRE_MAX, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	n = await_datagram(p, deadline_ns);
+	if (n == CAM_ETIMEDOUT)
 		return 0;
 	return n > 0 ? 1 : CAM_ECLOSED;
 }

@@ -3,8 +3,8 @@
  * it, send it a request and wait for the answer up to a deadline, stop it
  * politely or kill it. The Linux process glue of the driver runtime.
  *
- * A cam_dproc is used by one thread at a time (the runtime marks an
- * instance busy while it calls); nothing here locks.
+ * A cam_dproc is used by one thread at a time (its instance's thread in
+ * the runtime); nothing here locks.
  */
 #ifndef CAM_DRIVERS_PROC_H
 #define CAM_DRIVERS_PROC_H
@@ -40,10 +40,11 @@ int cam_dproc_call(struct cam_dproc *p, uint32_t type, const char *op, const cha
 		   size_t *textlen);
 
 /*
- * After a call that timed out: consumes the helper's late answer if it has
- * come (1), 0 if not yet, CAM_ECLOSED if the helper is gone. Never waits.
+ * After a call that timed out: waits until deadline_ns for the helper's
+ * late answer and consumes it (1); 0 if none came, CAM_ECLOSED if the
+ * helper is gone. A deadline already past only looks.
  */
-int cam_dproc_drain(struct cam_dproc *p);
+int cam_dproc_await(struct cam_dproc *p, int64_t deadline_ns);
 
 /*
  * Kills the helper (SIGKILL), reaps it and closes the socket. how (may be

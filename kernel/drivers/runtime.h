@@ -9,14 +9,19 @@
  * which dlopens the very file that was hashed and runs init. Any failure
  * stops what was started: a driver is loaded whole or not at all.
  *
- * Isolation: a driver never runs in the kernel. An instance serves one
- * invoke at a time; a crash (EOF on its socket) answers UNAVAILABLE, a
- * missed deadline answers DEADLINE_EXCEEDED, and an instance still silent
- * at the manifest's timeout_ms is killed (one answering late, after a
- * shorter client deadline, is kept). The
- * supervisor thread restarts dead instances with back-off (100 ms doubling
- * to 10 s; reset after 30 s of good running) and polls each driver's own
- * health every 2 s, so the HealthCheck probe never waits on a driver.
+ * Isolation: a driver never runs in the kernel, and no syscall worker
+ * waits on one. Each helper instance has a thread of its own that sends
+ * it one invoke at a time; an invoke is handed to an idle instance or
+ * queued (64 per instance at most), and its answer comes back through a
+ * callback, so a hung driver holds its own instance threads and nothing
+ * else. A crash (EOF on its socket) answers UNAVAILABLE, a missed
+ * deadline answers DEADLINE_EXCEEDED (in the queue too: a sweeper thread
+ * answers those on time), and an instance still silent at the manifest's
+ * timeout_ms is killed (one answering late, after a shorter client
+ * deadline, is kept). The instance thread restarts its helper with
+ * back-off (100 ms doubling to 10 s; reset after 30 s of good running),
+ * and an idle instance asks the driver for its health every 2 s, so the
+ * HealthCheck probe never waits on a driver.
  *
  * Functions that answer a syscall return a gRPC status code (0 OK) and
  * write a message into err (errlen bytes) when it is not OK.
@@ -24,6 +29,7 @@
 #ifndef CAM_DRIVERS_RUNTIME_H
 #define CAM_DRIVERS_RUNTIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,13 +70,39 @@ struct cam_driver_loaded {
 int cam_drivers_load(cam_drivers *rt, const char *name, const char *config,
 		     struct cam_driver_loaded *info, char *err, size_t errlen);
 
-/* Unloads driver name: new invokes are refused at once, invokes already
- * running finish (within their deadlines), then each instance gets its
- * shutdown call. NOT_FOUND when it is not loaded. */
+/* Unloads driver name: new invokes are refused at once, queued ones
+ * answer UNAVAILABLE, invokes already running finish (within their
+ * deadlines), then each instance gets its shutdown call. Waits for all
+ * that. NOT_FOUND when it is not loaded. */
 int cam_drivers_unload(cam_drivers *rt, const char *name, char *err, size_t errlen);
 
 /*
- * Runs operation op of driver name on input (inlen bytes) until
+ * How an invoke reports back. done runs exactly once: on a runtime thread,
+ * or on the caller's before cam_drivers_invoke_async returns when the
+ * invoke is refused at once. status is a gRPC code; on OK out is the
+ * driver's output (NUL-terminated, outlen bytes, UTF-8 without NULs),
+ * otherwise err says why. Both are valid during the call only.
+ * cancelled (may be NULL; quick, lock-free: it is asked under the
+ * runtime's locks) is asked before the driver is called: true answers
+ * CANCELLED without calling it.
+ */
+struct cam_driver_done {
+	void (*done)(void *arg, int status, const char *out, size_t outlen, const char *err);
+	bool (*cancelled)(void *arg);
+	void *arg;
+};
+
+/*
+ * Queues operation op of driver name on input (inlen bytes, copied), to
+ * answer by deadline_ns (CLOCK_MONOTONIC; 0: the manifest's timeout_ms;
+ * the earlier of the two otherwise). Never waits on a driver.
+ */
+void cam_drivers_invoke_async(cam_drivers *rt, const char *name, const char *op,
+			      const char *in, size_t inlen, int64_t deadline_ns,
+			      const struct cam_driver_done *cb);
+
+/*
+ * The same, waiting for the answer (tests and tools): runs operation op of driver name on input (inlen bytes) until
  * deadline_ns (CLOCK_MONOTONIC; 0: the manifest's timeout_ms; the earlier
  * of the two otherwise). On OK, *out is the driver's output (malloc'd,
  * NUL-terminated, *outlen bytes; the caller frees). Otherwise err says

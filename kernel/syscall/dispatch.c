@@ -1,7 +1,9 @@
 /*
  * cam.SyscallService/Execute: from the wire to a verb handler and back.
  *
- * Runs on a transport worker thread. Every call, good or bad, is counted
+ * Runs on a transport worker thread; a verb that waits on something slow
+ * (a driver) defers the call and completes it later from its own thread,
+ * so no worker is held meanwhile. Every call, good or bad, is counted
  * in cam_os_syscall_total{verb} and timed in
  * cam_os_syscall_duration_seconds{verb}; failures also count in
  * cam_os_syscall_errors_total{verb,code}. A verb outside the table counts
@@ -19,6 +21,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/xmalloc.h"
 #include "kernel/grpc/pool.h"
 #include "kernel/grpc/server.h"
 #include "kernel/scheduler/scheduler.h"
@@ -205,57 +208,90 @@ static void reply(struct cam_grpc_call *call, const struct cam_syscall *sc,
 		free(buf);
 }
 
+/* One Execute call, from decoding to the reply. On the heap because a
+ * verb may finish it later from another thread (CAM_SYSCALL_DEFERRED). */
+struct exec {
+	struct cam_syscall sc; /* first: cam_syscall_complete gets back here */
+	struct cam_payload payload;
+	Cam__SyscallRequest *req;
+	struct cam_grpc_call *call;
+	int64_t t0;
+	const char *verb_label;
+	size_t idx;
+	char request_id[40];
+};
+
+/* Counts, traces, logs and answers the call, then frees it. */
+static void finish(struct exec *x, int status)
+{
+	struct cam_syscall *sc = &x->sc;
+	double seconds = (double)(cam_mono_ns() - x->t0) / 1e9;
+
+	count(x->verb_label, x->idx, status);
+	cam_syscall_trace_done(sc, x->call, &(struct cam_syscall_done){
+		x->verb_label, x->request_id, status, x->t0, seconds, d.duration[x->idx] });
+	access_log(sc, x->verb_label, x->request_id, status, seconds);
+	record(sc, x->call, x->verb_label, x->request_id, status);
+	if (status == CAM_GRPC_OK)
+		reply(x->call, sc, x->request_id);
+	else
+		cam_grpc_call_fail(x->call, status, sc->error);
+	cam_result_free(&sc->result);
+	free(sc->out_data);
+	cam_payload_free(&x->payload);
+	if (x->req)
+		cam__syscall_request__free_unpacked(x->req, NULL);
+	free(x);
+}
+
+void cam_syscall_complete(struct cam_syscall *sc, int status)
+{
+	finish((struct exec *)sc, status);
+}
+
+bool cam_syscall_cancelled(const struct cam_syscall *sc)
+{
+	return cam_grpc_call_cancelled(((const struct exec *)sc)->call);
+}
+
 static void execute(void *arg, struct cam_grpc_call *call)
 {
-	int64_t t0 = cam_mono_ns();
-	struct cam_syscall sc = { .caller_id = "anonymous",
-				  .priority = cam_grpc_call_task(call)->sched.priority };
-	struct cam_payload payload = { 0 };
-	Cam__SyscallRequest *req;
+	struct exec *x = cam_xcalloc(1, sizeof(*x));
+	struct cam_syscall *sc = &x->sc;
 	const uint8_t *msg;
-	const char *verb_label = "unknown";
-	size_t len, idx = d.nverbs;
-	char request_id[40];
+	size_t len;
 	int status;
 
 	(void)arg;
-	snprintf(request_id, sizeof(request_id), "%.8s-%llu", d.env.instance_id,
+	x->t0 = cam_mono_ns();
+	x->call = call;
+	x->verb_label = "unknown";
+	x->idx = d.nverbs;
+	sc->caller_id = "anonymous";
+	sc->priority = cam_grpc_call_task(call)->sched.priority;
+	snprintf(x->request_id, sizeof(x->request_id), "%.8s-%llu", d.env.instance_id,
 		 (unsigned long long)atomic_fetch_add(&d.next_request, 1) + 1);
-	sc.deadline_ns = cam_grpc_call_deadline_ns(call);
+	sc->deadline_ns = cam_grpc_call_deadline_ns(call);
 	msg = cam_grpc_call_message(call, &len);
-	req = cam__syscall_request__unpack(NULL, len, msg);
-	if (!req) {
-		status = cam_syscall_fail(&sc, CAM_GRPC_INVALID_ARGUMENT,
+	x->req = cam__syscall_request__unpack(NULL, len, msg);
+	if (!x->req) {
+		status = cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
 					  "request is not a cam.SyscallRequest");
 	} else {
-		sc.verb = cam_verb_find(req->verb);
-		if (sc.verb) {
-			verb_label = sc.verb->name;
-			idx = sc.verb->index;
+		sc->verb = cam_verb_find(x->req->verb);
+		if (sc->verb) {
+			x->verb_label = sc->verb->name;
+			x->idx = sc->verb->index;
 		}
-		if (req->caller_id[0])
-			sc.caller_id = req->caller_id;
-		sc.data = req->data.data;
-		sc.data_len = req->data.len;
-		status = run(&sc, req, &payload, call);
+		if (x->req->caller_id[0])
+			sc->caller_id = x->req->caller_id;
+		sc->data = x->req->data.data;
+		sc->data_len = x->req->data.len;
+		status = run(sc, x->req, &x->payload, call);
 	}
-	{
-		double seconds = (double)(cam_mono_ns() - t0) / 1e9;
-		count(verb_label, idx, status);
-		cam_syscall_trace_done(&sc, call, &(struct cam_syscall_done){
-			verb_label, request_id, status, t0, seconds, d.duration[idx] });
-		access_log(&sc, verb_label, request_id, status, seconds);
-		record(&sc, call, verb_label, request_id, status);
-	}
-	if (status == CAM_GRPC_OK)
-		reply(call, &sc, request_id);
-	else
-		cam_grpc_call_fail(call, status, sc.error);
-	cam_result_free(&sc.result);
-	free(sc.out_data);
-	cam_payload_free(&payload);
-	if (req)
-		cam__syscall_request__free_unpacked(req, NULL);
+	/* Deferred: the verb owns x now and completes it; touch nothing. */
+	if (status != CAM_SYSCALL_DEFERRED)
+		finish(x, status);
 }
 
 int cam_syscall_service_register(cam_grpc_server *s, const struct cam_syscall_env *env)

@@ -4,7 +4,7 @@
  * Execute decodes the request, finds the verb, parses the payload, checks
  * its keys, runs the handler on the worker thread, then counts, times and
  * logs the call. A handler returns a gRPC status code (0 = OK) and fills
- * either the result or the error message.
+ * either the result or the error message, or defers (below).
  */
 #ifndef CAM_SYSCALL_H
 #define CAM_SYSCALL_H
@@ -34,6 +34,19 @@ struct cam_syscall {
 };
 
 typedef int (*cam_verb_fn)(struct cam_syscall *sc);
+
+/*
+ * A handler that would wait (on a driver helper, say) returns
+ * CAM_SYSCALL_DEFERRED instead of a status and later, from any thread,
+ * calls cam_syscall_complete(sc, status) exactly once; that counts, logs
+ * and answers the call and frees sc. From the moment it hands sc to
+ * whoever completes it, the handler must not touch sc again.
+ */
+#define CAM_SYSCALL_DEFERRED (-1)
+void cam_syscall_complete(struct cam_syscall *sc, int status);
+/* Whether the client has gone (cancelled, disconnected); lock-free, for a
+ * deferred verb to skip work nobody waits for. */
+bool cam_syscall_cancelled(const struct cam_syscall *sc);
 
 struct cam_verb {
 	const char *name;
