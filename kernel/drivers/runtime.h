@@ -46,10 +46,10 @@ struct cam_drivers_opts {
 	cam_family *load_time;  /* histogram {driver}; NULL: registered here */
 };
 
-/* Registers the driver metric families and starts the supervisor. 0 or
+/* Registers the driver metric families and starts the sweeper. 0 or
  * CAM_E*; *out untouched on failure. */
 int cam_drivers_new(const struct cam_drivers_opts *o, cam_drivers **out);
-/* Unloads every driver (waiting for their invokes), stops the supervisor,
+/* Unloads every driver (waiting for their invokes), stops the sweeper,
  * frees. NULL is fine. */
 void cam_drivers_free(cam_drivers *rt);
 

@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """Concurrent Execute calls for the driver tests, with Debian's grpcio.
 
-usage: drivers_load.py ADDR STREAMS CALLS_PER_STREAM VERB PAYLOAD
+usage: drivers_load.py ADDR STREAMS CALLS_PER_STREAM VERB PAYLOAD [PAUSE_MS]
 Runs STREAMS threads over one channel (so many HTTP/2 streams at once on
 one connection), each making CALLS_PER_STREAM calls. Messages are encoded
 by hand (SyscallRequest: verb = 1, payload = 2; SyscallResponse: success
 = 1, result = 2, status_code = 6), so this client shares no code with the
-kernel. Prints one line: ok=N failed=N codes=CODE:N,... p50_ms p99_ms rate.
-A PAYLOAD containing {i} gets the call's global index.
+kernel. Prints one line: ok=N failed=N codes=CODE:N,... p50_ms p99_ms max_ms rate.
+A PAYLOAD containing {i} gets the call's global index. PAUSE_MS spaces
+each stream's calls, to spread a few calls over a window of time.
 """
 import sys
 import threading
@@ -60,6 +61,7 @@ def parse(buf):
 
 def main():
     addr, streams, per, verb, payload = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+    pause = float(sys.argv[6]) / 1e3 if len(sys.argv) > 6 else 0.0
     ch = grpc.insecure_channel(addr)
     call = ch.unary_unary("/cam.SyscallService/Execute",
                           request_serializer=lambda b: b, response_deserializer=lambda b: b)
@@ -78,6 +80,8 @@ def main():
             with lock:
                 lat.append(dt)
                 codes[code] = codes.get(code, 0) + 1
+            if pause:
+                time.sleep(pause)
 
     t0 = time.monotonic()
     ts = [threading.Thread(target=worker, args=(k,)) for k in range(streams)]
@@ -88,9 +92,10 @@ def main():
     wall = time.monotonic() - t0
     lat.sort()
     ok = codes.get("OK", 0)
-    print("ok=%d failed=%d codes=%s p50_ms=%.3f p99_ms=%.3f rate=%.0f" % (
+    print("ok=%d failed=%d codes=%s p50_ms=%.3f p99_ms=%.3f max_ms=%.3f rate=%.0f" % (
         ok, len(lat) - ok, ",".join("%s:%d" % kv for kv in sorted(codes.items())),
-        lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3, len(lat) / wall))
+        lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3, lat[-1] * 1e3,
+        len(lat) / wall))
     return 0
 
 
