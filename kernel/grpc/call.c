@@ -231,16 +231,37 @@ static struct cam_grpc_call *task_call(struct cam_grpc_task *t)
 	return (struct cam_grpc_call *)((char *)t - offsetof(struct cam_grpc_call, task));
 }
 
+void cam_grpc__call_refused(struct cam_grpc_call *c, int status, const char *why)
+{
+	if (c->method && c->method->refused)
+		c->method->refused(c->method->refused_arg, c, status, why);
+}
+
+/*
+ * Answers a call its handler will not see, telling the refusal hook; a
+ * call whose client has gone is only let go. Past its deadline the call
+ * counts as DEADLINE_EXCEEDED even when the client, whose own deadline
+ * passed too, cancelled it.
+ */
+static void not_run(struct cam_grpc_call *c, int status, const char *why)
+{
+	bool cancelled = atomic_load(&c->cancelled);
+
+	if (cancelled && status != CAM_GRPC_DEADLINE_EXCEEDED) {
+		status = CAM_GRPC_CANCELLED;
+		why = "cancelled by the client while queued";
+	}
+	cam_grpc__call_refused(c, status, why);
+	if (cancelled)
+		cam_grpc_call_unref(c);
+	else
+		cam_grpc_call_fail(c, status, why);
+}
+
 /* Executor side of a unary call that must not run. */
 void cam_grpc__call_drop(struct cam_grpc_task *t, int status, const char *why)
 {
-	struct cam_grpc_call *c = task_call(t);
-
-	if (atomic_load(&c->cancelled)) {
-		cam_grpc_call_unref(c);
-		return;
-	}
-	cam_grpc_call_fail(c, status, why);
+	not_run(task_call(t), status, why);
 }
 
 /* Worker side of a unary call. */
@@ -248,13 +269,12 @@ void cam_grpc__call_run(struct cam_grpc_task *t)
 {
 	struct cam_grpc_call *c = task_call(t);
 
-	if (atomic_load(&c->cancelled)) {
-		cam_grpc_call_unref(c);
+	if (cam_grpc__past_deadline(c)) {
+		not_run(c, CAM_GRPC_DEADLINE_EXCEEDED, "deadline exceeded before the call ran");
 		return;
 	}
-	if (cam_grpc__past_deadline(c)) {
-		cam_grpc_call_fail(c, CAM_GRPC_DEADLINE_EXCEEDED,
-				   "deadline exceeded before the call ran");
+	if (atomic_load(&c->cancelled)) {
+		not_run(c, CAM_GRPC_CANCELLED, NULL);
 		return;
 	}
 	c->method->unary(c->method->arg, c);

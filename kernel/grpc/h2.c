@@ -307,11 +307,12 @@ static void call_half_close(struct cam_grpc_call *c)
 	cam_grpc_call_ref(c);
 	if (s->ex->ops->submit(s->ex, &c->task) != 0) {
 		/* Refused at once (queue full): nothing ran, the ref is ours. */
+		const char *why = c->task.sched.reject ? c->task.sched.reject : "server busy";
+
 		cam_grpc_call_unref(c);
 		c->ended_io = false;
-		cam_grpc__call_refuse(c, CAM_GRPC_RESOURCE_EXHAUSTED,
-				      c->task.sched.reject ? c->task.sched.reject
-							   : "server busy");
+		cam_grpc__call_refused(c, CAM_GRPC_RESOURCE_EXHAUSTED, why);
+		cam_grpc__call_refuse(c, CAM_GRPC_RESOURCE_EXHAUSTED, why);
 		return;
 	}
 	atomic_fetch_add_explicit(&s->calls_total, 1, memory_order_relaxed);

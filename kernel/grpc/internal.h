@@ -65,6 +65,8 @@ struct method {
 	cam_grpc_handler unary;                /* NULL for streaming methods */
 	cam_grpc_classifier classify;          /* unary only; may be NULL */
 	void *classify_arg;
+	cam_grpc_refusal_hook refused;         /* unary only; may be NULL */
+	void *refused_arg;
 	const struct cam_grpc_stream_ops *ops; /* NULL for unary methods */
 	void *arg;
 };
@@ -198,6 +200,9 @@ int cam_grpc__call_push_out(struct cam_grpc_call *c, const uint8_t *msg, size_t 
  * finish the call without running it. */
 void cam_grpc__call_run(struct cam_grpc_task *t);
 void cam_grpc__call_drop(struct cam_grpc_task *t, int status, const char *why);
+/* Tells the method's refusal hook, if any, that c is answered without
+ * its handler. */
+void cam_grpc__call_refused(struct cam_grpc_call *c, int status, const char *why);
 
 /* deadline.c (I/O thread) */
 void cam_grpc__timer_add(cam_grpc_server *s, struct cam_grpc_call *c);

@@ -575,6 +575,23 @@ int cam_grpc_server_set_classifier(cam_grpc_server *s, const char *path,
 	return 0;
 }
 
+int cam_grpc_server_set_refusal_hook(cam_grpc_server *s, const char *path,
+				     cam_grpc_refusal_hook fn, void *arg)
+{
+	struct method *m = NULL;
+
+	for (size_t i = 0; i < s->nmethods; i++)
+		if (strcmp(s->methods[i].path, path) == 0)
+			m = &s->methods[i];
+	if (s->started)
+		return CAM_EINVAL;
+	if (!m || !m->unary)
+		return CAM_ENOENT;
+	m->refused = fn;
+	m->refused_arg = arg;
+	return 0;
+}
+
 int cam_grpc_server_on_shutdown(cam_grpc_server *s, void (*fn)(void *arg), void *arg)
 {
 	if (!fn || s->started)

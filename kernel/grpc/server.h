@@ -125,6 +125,19 @@ typedef void (*cam_grpc_classifier)(void *arg, const uint8_t *msg, size_t len,
 				    struct cam_grpc_sched *out);
 int cam_grpc_server_set_classifier(cam_grpc_server *s, const char *path,
 				   cam_grpc_classifier fn, void *arg);
+/*
+ * A refusal hook hears of each unary call of its method that the
+ * transport answers without running the handler: the executor refused it
+ * (queue full: RESOURCE_EXHAUSTED), dropped it or found it expired before
+ * it ran (DEADLINE_EXCEEDED), or its client cancelled it first
+ * (CANCELLED). It runs on the I/O thread or a worker, before the answer
+ * goes out; it must be quick, may read the request message, and must not
+ * finish the call. Before start, on a unary method; CAM_ENOENT otherwise.
+ */
+typedef void (*cam_grpc_refusal_hook)(void *arg, struct cam_grpc_call *c, int grpc_status,
+				      const char *why);
+int cam_grpc_server_set_refusal_hook(cam_grpc_server *s, const char *path,
+				     cam_grpc_refusal_hook fn, void *arg);
 int cam_grpc_server_add_stream_method(cam_grpc_server *s, const char *path,
 				      const struct cam_grpc_stream_ops *ops,
 				      void *arg);

@@ -221,8 +221,8 @@ struct exec {
 	char request_id[40];
 };
 
-/* Counts, traces, logs and answers the call, then frees it. */
-static void finish(struct exec *x, int status)
+/* Counts, times, traces and logs the call. */
+static void account(struct exec *x, int status)
 {
 	struct cam_syscall *sc = &x->sc;
 	double seconds = (double)(cam_mono_ns() - x->t0) / 1e9;
@@ -232,16 +232,27 @@ static void finish(struct exec *x, int status)
 		x->verb_label, x->request_id, status, x->t0, seconds, d.duration[x->idx] });
 	access_log(sc, x->verb_label, x->request_id, status, seconds);
 	record(sc, x->call, x->verb_label, x->request_id, status);
-	if (status == CAM_GRPC_OK)
-		reply(x->call, sc, x->request_id);
-	else
-		cam_grpc_call_fail(x->call, status, sc->error);
-	cam_result_free(&sc->result);
-	free(sc->out_data);
+}
+
+static void release(struct exec *x)
+{
+	cam_result_free(&x->sc.result);
+	free(x->sc.out_data);
 	cam_payload_free(&x->payload);
 	if (x->req)
 		cam__syscall_request__free_unpacked(x->req, NULL);
 	free(x);
+}
+
+/* Accounts for the call, answers it, frees it. */
+static void finish(struct exec *x, int status)
+{
+	account(x, status);
+	if (status == CAM_GRPC_OK)
+		reply(x->call, &x->sc, x->request_id);
+	else
+		cam_grpc_call_fail(x->call, status, x->sc.error);
+	release(x);
 }
 
 void cam_syscall_complete(struct cam_syscall *sc, int status)
@@ -294,6 +305,42 @@ static void execute(void *arg, struct cam_grpc_call *call)
 		finish(x, status);
 }
 
+/*
+ * A call the transport answers without running execute (scheduler queue
+ * full, deadline passed in the queue, cancelled while queued) is still a
+ * syscall: counted, timed from its queueing, traced and logged here.
+ */
+static void refused(void *arg, struct cam_grpc_call *call, int status, const char *why)
+{
+	struct exec *x = cam_xcalloc(1, sizeof(*x));
+	const struct cam_grpc_task *task = cam_grpc_call_task(call);
+	const uint8_t *msg;
+	size_t len;
+
+	(void)arg;
+	x->t0 = task->sched.enqueued_ns ? task->sched.enqueued_ns : cam_mono_ns();
+	x->call = call;
+	x->verb_label = "unknown";
+	x->idx = d.nverbs;
+	x->sc.caller_id = "anonymous";
+	x->sc.priority = task->sched.priority;
+	snprintf(x->request_id, sizeof(x->request_id), "%.8s-%llu", d.env.instance_id,
+		 (unsigned long long)atomic_fetch_add(&d.next_request, 1) + 1);
+	msg = cam_grpc_call_message(call, &len);
+	if ((x->req = cam__syscall_request__unpack(NULL, len, msg)) != NULL) {
+		x->sc.verb = cam_verb_find(x->req->verb);
+		if (x->sc.verb) {
+			x->verb_label = x->sc.verb->name;
+			x->idx = x->sc.verb->index;
+		}
+		if (x->req->caller_id[0])
+			x->sc.caller_id = x->req->caller_id;
+	}
+	snprintf(x->sc.error, sizeof(x->sc.error), "%s", why);
+	account(x, status);
+	release(x);
+}
+
 int cam_syscall_service_register(cam_grpc_server *s, const struct cam_syscall_env *env)
 {
 	const struct cam_verb *verbs = cam_verbs(&d.nverbs);
@@ -309,6 +356,9 @@ int cam_syscall_service_register(cam_grpc_server *s, const struct cam_syscall_en
 			cam_series_get(env->metrics->syscall_duration, (const char *[]){ name });
 	}
 	rc = cam_grpc_server_add_method(s, "/cam.SyscallService/Execute", execute, NULL);
+	if (rc)
+		return rc;
+	rc = cam_grpc_server_set_refusal_hook(s, "/cam.SyscallService/Execute", refused, NULL);
 	if (rc)
 		return rc;
 	/* The scheduler queues by priority: read it on the I/O thread. */

@@ -4,7 +4,8 @@
 # with one worker, and the figures as a real scrape through cam-exporter
 # shows them: think against hand-computed scores, ordering with every
 # class backlogged (low still progresses), tune_system good and bad, queue
-# full, expiry while queued (the handler never runs), explain_action, the
+# full, expiry while queued (the handler never runs, yet the call is
+# counted and logged like any syscall), explain_action, the
 # Scheduler health component, and queue and priority metrics moving under
 # a mixed-priority h2load run.
 set -uo pipefail
@@ -60,6 +61,10 @@ check "another class still takes calls" test "$(json "$r" "d['high']")" = OK
 seen() { local m; m=$(scrape "$PORT") && printf '%s\n' "$m" | grep -qx -- "$1"; }
 check 'scrape: cam_os_scheduler_rejected_total{class="low",reason="queue_full"} 1' \
   wait_for 5 seen 'cam_os_scheduler_rejected_total{class="low",reason="queue_full"} 1'
+check 'the refused call is a syscall too: cam_os_syscall_errors_total{verb="ping",code="RESOURCE_EXHAUSTED"} 1' \
+  wait_for 5 seen 'cam_os_syscall_errors_total{verb="ping",code="RESOURCE_EXHAUSTED"} 1'
+check "... with its access-log line" \
+  grep -q '"syscall":"ping".*"code":"RESOURCE_EXHAUSTED"' "$TMP/kernel.log"
 
 # Out of bounds: INVALID_ARGUMENT and nothing changes.
 for bad in "workers:0" "workers:257" "weights:0:1:1" "weights:8:4" "queue_limit:16385" \
@@ -78,8 +83,12 @@ check "a call whose deadline passes while queued gets DEADLINE_EXCEEDED" \
   test "$(json "$r" "d['code']")" = DEADLINE_EXCEEDED
 check 'scrape: cam_os_scheduler_rejected_total{class="normal",reason="deadline_exceeded"} 1' \
   wait_for 5 seen 'cam_os_scheduler_rejected_total{class="normal",reason="deadline_exceeded"} 1'
-check "the expired call never reached its handler (no access-log line)" \
-  bash -c "! grep -q expired-in-queue '$TMP/kernel.log'"
+check "the expired call is logged: its caller, DEADLINE_EXCEEDED, expired in the queue" \
+  grep -q '"syscall":"ping","caller_id":"expired-in-queue".*"code":"DEADLINE_EXCEEDED".*"error":"deadline exceeded while queued"' "$TMP/kernel.log"
+check 'and counted: cam_os_syscall_errors_total{verb="ping",code="DEADLINE_EXCEEDED"} 1' \
+  wait_for 5 seen 'cam_os_syscall_errors_total{verb="ping",code="DEADLINE_EXCEEDED"} 1'
+check "it never reached its handler (a ping with a delay would log it: one line only)" \
+  test "$(grep -c expired-in-queue "$TMP/kernel.log")" = 1
 
 # explain_action by request id and by trace id.
 r=$(grpcurl -d '{"verb": "ping", "payload": "msg:x", "priority": 8}' "$G" cam.SyscallService/Execute)
