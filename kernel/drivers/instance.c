@@ -360,9 +360,12 @@ int cam_drv_threads_start(struct driver *d)
 	}
 	pthread_attr_destroy(&attr);
 	if (rc) {
+		/* Still in the table (LOADING): the table's readers hold rt->lock. */
+		pthread_mutex_lock(&d->rt->lock);
 		pthread_mutex_lock(&d->lock);
 		d->state = DRV_UNLOADING;
 		pthread_mutex_unlock(&d->lock);
+		pthread_mutex_unlock(&d->rt->lock);
 		cam_drv_threads_join(d);
 	}
 	return rc;
