@@ -5,6 +5,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -437,6 +439,483 @@ static void test_health_answers(void **state)
 	cam_drivers_free(rt);
 }
 
+/* ---- asynchronous invokes --------------------------------------------- */
+
+#define MS_NS 1000000LL
+
+struct answers;
+
+/* One asynchronous invoke and what its done callback was told. Written by
+ * the callback under answers.lock; cancel is set before the invoke and
+ * only read afterwards. */
+struct call {
+	struct answers *a;
+	bool cancel;          /* what cancelled() answers */
+	int calls;            /* done callbacks so far: must end at exactly 1 */
+	int status;
+	char text[200];       /* out on OK, err otherwise */
+	bool bad_args;        /* out/err not as the contract says */
+	bool on_caller;       /* done ran on the thread that invoked */
+	int64_t at_ns;        /* when done ran */
+	int seq;              /* its rank among the answers of the batch */
+};
+
+/* A batch of calls; lock guards every call's answer and n. */
+struct answers {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;  /* an answer came (CLOCK_MONOTONIC) */
+	pthread_t caller;     /* the test's thread */
+	int n;                /* answers so far */
+};
+
+static void answers_init(struct answers *a, struct call *c, size_t n)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	a->caller = pthread_self();
+	a->n = 0;
+	memset(c, 0, n * sizeof(*c));
+	for (size_t i = 0; i < n; i++) {
+		c[i].a = a;
+		c[i].status = -1;
+		c[i].seq = -1;
+	}
+}
+
+static void answers_destroy(struct answers *a)
+{
+	pthread_cond_destroy(&a->cond);
+	pthread_mutex_destroy(&a->lock);
+}
+
+static void on_done(void *arg, int status, const char *out, size_t outlen, const char *err)
+{
+	struct call *c = arg;
+	struct answers *a = c->a;
+
+	pthread_mutex_lock(&a->lock);
+	c->calls++;
+	c->status = status;
+	if (status == 0) {
+		c->bad_args = !out || out[outlen] != '\0' || strlen(out) != outlen;
+		snprintf(c->text, sizeof(c->text), "%s", out ? out : "");
+	} else {
+		c->bad_args = out != NULL || outlen != 0 || !err;
+		snprintf(c->text, sizeof(c->text), "%s", err ? err : "");
+	}
+	c->on_caller = pthread_equal(pthread_self(), a->caller) != 0;
+	c->at_ns = cam_dproc_now_ns();
+	c->seq = a->n++;
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+}
+
+static bool is_cancelled(void *arg)
+{
+	return ((const struct call *)arg)->cancel;
+}
+
+static void start(cam_drivers *rt, struct call *c, const char *name, const char *op,
+		  const char *in, int64_t deadline_ns)
+{
+	struct cam_driver_done cb = { on_done, is_cancelled, c };
+
+	cam_drivers_invoke_async(rt, name, op, in, in ? strlen(in) : 0, deadline_ns, &cb);
+}
+
+/* How many answers came so far. */
+static int answered(struct answers *a)
+{
+	int n;
+
+	pthread_mutex_lock(&a->lock);
+	n = a->n;
+	pthread_mutex_unlock(&a->lock);
+	return n;
+}
+
+/* Waits up to timeout_ms for n answers; returns how many came. */
+static int wait_answers(struct answers *a, int n, int64_t timeout_ms)
+{
+	int64_t until = cam_dproc_now_ns() + timeout_ms * MS_NS;
+	struct timespec ts = { until / 1000000000LL, until % 1000000000LL };
+	int got;
+
+	pthread_mutex_lock(&a->lock);
+	while (a->n < n && pthread_cond_timedwait(&a->cond, &a->lock, &ts) == 0)
+		;
+	got = a->n;
+	pthread_mutex_unlock(&a->lock);
+	return got;
+}
+
+/* Each call answered exactly once, as the contract says, on a runtime
+ * thread (not refused at once on the caller's). */
+static void assert_answered_async(const struct call *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].calls != 1)
+			fail_msg("call %zu: done ran %d times", i, c[i].calls);
+		if (c[i].bad_args)
+			fail_msg("call %zu: out/err do not match status %d", i, c[i].status);
+		if (c[i].on_caller)
+			fail_msg("call %zu: answered on the caller's thread (%d: %s)", i,
+				 c[i].status, c[i].text);
+	}
+}
+
+/* Waits up to 5 s for driver name to be loaded, up and idle: its first
+ * health poll (run as soon as its instance threads start) answered. The
+ * next poll is 2 s away, so an invoke made now is handed straight to the
+ * idle instance rather than queued. */
+static void wait_idle(cam_drivers *rt, const char *name)
+{
+	struct cam_driver_info list[4];
+
+	for (int i = 0; i < 500; i++) {
+		size_t n = cam_drivers_list(rt, list, 4);
+
+		for (size_t k = 0; k < n && k < 4; k++)
+			if (strcmp(list[k].m.name, name) == 0 && list[k].health >= 0 &&
+			    list[k].up == list[k].m.instances)
+				return;
+		usleep(10000);
+	}
+	fail_msg("driver %s was not idle within 5 s", name);
+}
+
+static uint64_t invocations_of(cam_drivers *rt, const char *name)
+{
+	struct cam_driver_info list[4];
+	size_t n = cam_drivers_list(rt, list, 4);
+
+	for (size_t k = 0; k < n && k < 4; k++)
+		if (strcmp(list[k].m.name, name) == 0)
+			return list[k].invocations;
+	fail_msg("driver %s is not loaded", name);
+	return 0;
+}
+
+/* Five hang invokes on the one instance of hang: the calls return at once,
+ * and each is answered on its own when its deadline passes. */
+static void test_async_never_waits(void **state)
+{
+	cam_drivers *rt = new_runtime();
+	struct answers a;
+	struct call c[5];
+	int64_t t0, spent, deadline;
+	char err[256];
+	int got;
+
+	(void)state;
+	assert_int_equal(cam_drivers_load(rt, "hang", NULL, NULL, err, sizeof(err)), 0);
+	answers_init(&a, c, 5);
+	t0 = cam_dproc_now_ns();
+	deadline = t0 + 300 * MS_NS;
+	for (int i = 0; i < 5; i++)
+		start(rt, &c[i], "hang", "hang", "", deadline);
+	spent = cam_dproc_now_ns() - t0;
+	got = wait_answers(&a, 5, 5000);
+	if (got != 5)
+		fail_msg("%d of 5 hang invokes answered within 5 s", got);
+	if (spent >= 100 * MS_NS)
+		fail_msg("5 invoke_async calls took %lld ms", (long long)(spent / MS_NS));
+	assert_answered_async(c, 5);
+	for (int i = 0; i < 5; i++) {
+		if (c[i].status != 4 && c[i].status != 14)
+			fail_msg("call %d: status %d (%s)", i, c[i].status, c[i].text);
+		/* Nothing is answered before its deadline (the driver never answers). */
+		assert_true(c[i].at_ns >= deadline);
+	}
+	assert_true(comes_back(rt, "hang"));
+	cam_drivers_free(rt);
+	answers_destroy(&a);
+}
+
+/* An invoke waiting in the queue is answered at its deadline by the
+ * sweeper, not when the instance frees up. */
+static void test_queue_deadline_on_time(void **state)
+{
+	cam_drivers *rt = new_runtime();
+	struct answers a;
+	struct call c[2];
+	int64_t t0, t1;
+	char err[256];
+	int got;
+
+	(void)state;
+	assert_int_equal(cam_drivers_load(rt, "hang", NULL, NULL, err, sizeof(err)), 0);
+	wait_idle(rt, "hang");
+	answers_init(&a, c, 2);
+	t0 = cam_dproc_now_ns();
+	start(rt, &c[0], "hang", "sleep", "600", 0);
+	t1 = cam_dproc_now_ns();
+	start(rt, &c[1], "hang", "echo", "late", t1 + 100 * MS_NS);
+	got = wait_answers(&a, 2, 5000);
+	if (got != 2)
+		fail_msg("%d of 2 invokes answered within 5 s", got);
+	assert_answered_async(c, 2);
+	assert_int_equal(c[1].status, 4);
+	assert_non_null(strstr(c[1].text, "no instance of driver hang was free before the deadline"));
+	assert_true(c[1].at_ns >= t1 + 100 * MS_NS);
+	if (c[1].at_ns - t1 >= 450 * MS_NS)
+		fail_msg("the queued invoke was answered after %lld ms",
+			 (long long)((c[1].at_ns - t1) / MS_NS));
+	assert_int_equal(c[1].seq, 0); /* before the sleep ended */
+	assert_int_equal(c[0].status, 0);
+	assert_string_equal(c[0].text, "slept");
+	assert_true(c[0].at_ns - t0 >= 600 * MS_NS);
+	/* The sleep reached the driver; the echo never did. */
+	assert_int_equal(invocations_of(rt, "hang"), 1);
+	cam_drivers_free(rt);
+	answers_destroy(&a);
+}
+
+/* 64 invokes wait per instance; the 65th is refused at once. */
+static void test_queue_limit(void **state)
+{
+	enum { QUEUED = 64 };
+	cam_drivers *rt = new_runtime();
+	struct answers a;
+	struct call *c = calloc(QUEUED + 2, sizeof(*c)); /* sleep, 64 queued, refused */
+	struct call *over = &c[QUEUED + 1];
+	bool over_at_once, over_on_caller;
+	int over_status, got;
+	char err[256], in[16], expect[16];
+	int64_t deadline;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(cam_drivers_load(rt, "hang", NULL, NULL, err, sizeof(err)), 0);
+	wait_idle(rt, "hang");
+	answers_init(&a, c, QUEUED + 2);
+	start(rt, &c[0], "hang", "sleep", "500", 0);
+	deadline = cam_dproc_now_ns() + 4000 * MS_NS;
+	for (int i = 1; i <= QUEUED; i++) {
+		snprintf(in, sizeof(in), "e%d", i);
+		start(rt, &c[i], "hang", "echo", in, deadline);
+	}
+	start(rt, over, "hang", "echo", "one too many", deadline);
+	pthread_mutex_lock(&a.lock);
+	over_at_once = over->calls == 1;
+	over_on_caller = over->on_caller;
+	over_status = over->status;
+	pthread_mutex_unlock(&a.lock);
+	got = wait_answers(&a, QUEUED + 2, 10000);
+	if (got != QUEUED + 2)
+		fail_msg("%d of %d invokes answered within 10 s", got, QUEUED + 2);
+	assert_true(over_at_once);
+	assert_true(over_on_caller);
+	assert_int_equal(over_status, 8);
+	assert_int_equal(over->calls, 1);
+	assert_non_null(strstr(over->text, "driver hang has 64 invokes waiting already"));
+	assert_answered_async(c, QUEUED + 1);
+	assert_int_equal(c[0].status, 0);
+	assert_string_equal(c[0].text, "slept");
+	for (int i = 1; i <= QUEUED; i++) {
+		snprintf(expect, sizeof(expect), "e%d", i);
+		if (c[i].status != 0 || strcmp(c[i].text, expect) != 0)
+			fail_msg("queued %d: status %d (%s)", i, c[i].status, c[i].text);
+		/* One instance takes the queue in order, after the sleep. */
+		assert_int_equal(c[i].seq, c[i - 1].seq + 1);
+	}
+	assert_int_equal(invocations_of(rt, "hang"), QUEUED + 1);
+	cam_drivers_free(rt);
+	answers_destroy(&a);
+	free(c);
+}
+
+/* cancelled() true: CANCELLED without calling the driver, whether an idle
+ * instance takes the invoke or the sweeper finds it in the queue. */
+static void test_cancelled(void **state)
+{
+	cam_drivers *rt = new_runtime();
+	struct answers a;
+	struct call c[5]; /* handed over, sleep, queued: kept, cancelled, kept */
+	char err[256];
+	int got;
+
+	(void)state;
+	assert_int_equal(cam_drivers_load(rt, "hang", NULL, NULL, err, sizeof(err)), 0);
+	wait_idle(rt, "hang");
+	answers_init(&a, c, 5);
+	c[0].cancel = true;
+	start(rt, &c[0], "hang", "echo", "gone", 0);
+	got = wait_answers(&a, 1, 3000);
+	if (got != 1)
+		fail_msg("the cancelled invoke was not answered within 3 s");
+
+	c[3].cancel = true;
+	start(rt, &c[1], "hang", "sleep", "400", 0);
+	start(rt, &c[2], "hang", "echo", "a", 0);
+	start(rt, &c[3], "hang", "echo", "b", 0);
+	start(rt, &c[4], "hang", "echo", "c", 0);
+	got = wait_answers(&a, 5, 5000);
+	if (got != 5)
+		fail_msg("%d of 5 invokes answered within 5 s", got);
+	assert_answered_async(c, 5);
+	assert_int_equal(c[0].status, 1);
+	assert_int_equal(c[3].status, 1);
+	/* The sweeper answers the queued one at once, not after the sleep. */
+	assert_true(c[3].seq < c[1].seq);
+	assert_int_equal(c[1].status, 0);
+	assert_string_equal(c[1].text, "slept");
+	assert_int_equal(c[2].status, 0);
+	assert_string_equal(c[2].text, "a");
+	assert_int_equal(c[4].status, 0);
+	assert_string_equal(c[4].text, "c");
+	/* sleep, a and c reached the driver; the cancelled ones did not. */
+	assert_int_equal(invocations_of(rt, "hang"), 3);
+	cam_drivers_free(rt);
+	answers_destroy(&a);
+}
+
+/* Unload answers the queued invokes UNAVAILABLE at once, lets the running
+ * one finish and returns after it. */
+static void test_unload_with_queue(void **state)
+{
+	cam_drivers *rt = new_runtime();
+	struct answers a;
+	struct call c[5];
+	struct cam_driver_info list[1];
+	int64_t t0, spent;
+	int rc, at_return, got;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(cam_drivers_load(rt, "hang", NULL, NULL, err, sizeof(err)), 0);
+	wait_idle(rt, "hang");
+	answers_init(&a, c, 5);
+	t0 = cam_dproc_now_ns();
+	start(rt, &c[0], "hang", "sleep", "400", 0);
+	for (int i = 1; i <= 3; i++)
+		start(rt, &c[i], "hang", "echo", "queued", 0);
+	rc = cam_drivers_unload(rt, "hang", err, sizeof(err));
+	spent = cam_dproc_now_ns() - t0;
+	at_return = answered(&a);
+	got = wait_answers(&a, 4, 3000);
+	if (got != 4)
+		fail_msg("%d of 4 invokes answered within 3 s", got);
+	assert_int_equal(rc, 0);
+	assert_int_equal(at_return, 4); /* all answered when unload returned */
+	if (spent < 350 * MS_NS)
+		fail_msg("unload returned after %lld ms, before the sleep of 400 ms",
+			 (long long)(spent / MS_NS));
+	assert_answered_async(c, 1);
+	assert_int_equal(c[0].status, 0);
+	assert_string_equal(c[0].text, "slept");
+	for (int i = 1; i <= 3; i++) {
+		/* Answered by unload itself, on the thread that unloads. */
+		assert_int_equal(c[i].calls, 1);
+		assert_false(c[i].bad_args);
+		assert_int_equal(c[i].status, 14);
+		assert_non_null(strstr(c[i].text, "driver hang is being unloaded"));
+		assert_true(c[i].seq < c[0].seq);
+	}
+	/* Gone: the next invoke is refused at once. */
+	start(rt, &c[4], "hang", "echo", "x", 0);
+	assert_int_equal(answered(&a), 5);
+	assert_int_equal(c[4].status, 5);
+	assert_true(c[4].on_caller);
+	assert_int_equal(cam_drivers_list(rt, list, 1), 0);
+	cam_drivers_free(rt);
+	answers_destroy(&a);
+}
+
+/* A refusal is answered on the caller's thread before invoke_async
+ * returns. */
+static void test_refused_at_once(void **state)
+{
+	static const struct {
+		const char *name, *op;
+		int64_t deadline_ns;
+		int status;
+		const char *why;
+	} cases[] = {
+		{ "nothere", "echo", 0, 5, "driver nothere is not loaded" },
+		{ NULL, "echo", 0, 5, "is not loaded" },
+		{ "hang", "nope", 0, 3, "driver hang has no operation 'nope'" },
+		{ "hang", NULL, 0, 3, "has no operation" },
+		{ "hang", "echo", 1, 4, "the deadline passed before driver hang was called" },
+		{ "hang", "echo", 0, 3, "input is larger than 65536 bytes" },
+	};
+	enum { N = sizeof(cases) / sizeof(cases[0]) };
+	cam_drivers *rt = new_runtime();
+	size_t big_len = 64 * 1024 + 1;
+	char *big = malloc(big_len + 1);
+	struct answers a;
+	struct call c[N];
+	char err[256];
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'x', big_len);
+	big[big_len] = '\0';
+	assert_int_equal(cam_drivers_load(rt, "hang", NULL, NULL, err, sizeof(err)), 0);
+	answers_init(&a, c, N);
+	for (size_t i = 0; i < N; i++) {
+		int calls;
+
+		start(rt, &c[i], cases[i].name, cases[i].op, i == N - 1 ? big : "hi",
+		      cases[i].deadline_ns);
+		pthread_mutex_lock(&a.lock);
+		calls = c[i].calls;
+		pthread_mutex_unlock(&a.lock);
+		if (calls != 1)
+			fail_msg("case %zu: done ran %d times before invoke_async returned", i, calls);
+		assert_true(c[i].on_caller);
+		assert_false(c[i].bad_args);
+		assert_int_equal(c[i].status, cases[i].status);
+		if (!strstr(c[i].text, cases[i].why))
+			fail_msg("case %zu: '%s' does not say '%s'", i, c[i].text, cases[i].why);
+	}
+	/* None of them reached the driver. */
+	assert_int_equal(invocations_of(rt, "hang"), 0);
+	cam_drivers_free(rt);
+	answers_destroy(&a);
+	for (size_t i = 0; i < N; i++)
+		assert_int_equal(c[i].calls, 1);
+	free(big);
+}
+
+/* When the only instance crashes, an invoke queued behind the crash is
+ * answered UNAVAILABLE (down), not left waiting for the restart. */
+static void test_queued_fail_when_down(void **state)
+{
+	cam_drivers *rt = new_runtime();
+	struct answers a;
+	struct call c[2];
+	char err[256];
+	int got;
+
+	(void)state;
+	assert_int_equal(cam_drivers_load(rt, "crash", NULL, NULL, err, sizeof(err)), 0);
+	wait_idle(rt, "crash");
+	answers_init(&a, c, 2);
+	start(rt, &c[0], "crash", "crash", "", 0);
+	start(rt, &c[1], "crash", "echo", "behind", 0);
+	got = wait_answers(&a, 2, 5000);
+	if (got != 2)
+		fail_msg("%d of 2 invokes answered within 5 s", got);
+	assert_int_equal(c[0].calls, 1);
+	assert_int_equal(c[1].calls, 1);
+	assert_int_equal(c[0].status, 14);
+	assert_non_null(strstr(c[0].text, "killed by signal 11"));
+	/* Failed from the queue when the instance went down or, if this
+	 * thread got there later, refused at once while it is down. */
+	assert_int_equal(c[1].status, 14);
+	if (!strstr(c[1].text, "driver crash is down"))
+		fail_msg("queued invoke: '%s'", c[1].text);
+	assert_true(comes_back(rt, "crash"));
+	cam_drivers_free(rt);
+	answers_destroy(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -451,6 +930,13 @@ int main(void)
 		cmocka_unit_test(test_unload_waits),
 		cmocka_unit_test(test_concurrent_invokes),
 		cmocka_unit_test(test_health_answers),
+		cmocka_unit_test(test_async_never_waits),
+		cmocka_unit_test(test_queue_deadline_on_time),
+		cmocka_unit_test(test_queue_limit),
+		cmocka_unit_test(test_cancelled),
+		cmocka_unit_test(test_unload_with_queue),
+		cmocka_unit_test(test_refused_at_once),
+		cmocka_unit_test(test_queued_fail_when_down),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dirs, teardown_dirs);
