@@ -80,12 +80,26 @@ bool cam_drv_hand_over(struct driver *d, struct job *j)
 	return false;
 }
 
-/* Marks in down with back-off; d->lock held. With nothing left up or
- * starting, the queued jobs go to *failed (the caller fails them). */
+int64_t cam_drv_next_restart(const struct driver *d)
+{
+	int64_t next = INT64_MAX;
+
+	for (unsigned i = 0; i < d->m.instances; i++)
+		if (d->inst[i].state == INST_DOWN && d->inst[i].restart_at_ns < next)
+			next = d->inst[i].restart_at_ns;
+	return next;
+}
+
+/*
+ * Marks in down with back-off; d->lock held. With nothing left up or
+ * starting, the queued jobs whose deadline comes before the next restart
+ * go to *failed (the caller fails them); the others wait for it.
+ */
 static void instance_down(struct driver *d, struct instance *in, int64_t now, const char *why,
 			  struct job **failed)
 {
-	int64_t backoff;
+	int64_t backoff, next;
+	struct job **pp, *j;
 
 	if (now - in->started_ns > STABLE_NS)
 		in->crashes = 0;
@@ -96,8 +110,21 @@ static void instance_down(struct driver *d, struct instance *in, int64_t now, co
 	in->state = INST_DOWN;
 	in->restart_at_ns = now + backoff;
 	snprintf(d->last_error, sizeof(d->last_error), "%s", why);
-	if (!cam_drv_any_live(d))
-		*failed = cam_drv_queue_take_all(d);
+	if (cam_drv_any_live(d))
+		return;
+	next = cam_drv_next_restart(d);
+	d->queue_tail = NULL;
+	for (pp = &d->queue; (j = *pp) != NULL;) {
+		if (j->deadline_ns <= next) {
+			*pp = j->next;
+			d->queued--;
+			j->next = *failed;
+			*failed = j;
+			continue;
+		}
+		d->queue_tail = j;
+		pp = &j->next;
+	}
 }
 
 /* Kills the helper after a crash or a hang and marks the instance down;
@@ -114,8 +141,8 @@ static void recycle(struct instance *in, const char *what)
 	instance_down(d, in, cam_dproc_now_ns(), what, &failed);
 	pthread_mutex_unlock(&d->lock);
 	if (failed) {
-		snprintf(msg, sizeof(msg), "driver %s is down (%s); it will restart", d->m.name,
-			 what);
+		snprintf(msg, sizeof(msg), "driver %s is down (%s); it restarts after this "
+			 "call's deadline", d->m.name, what);
 		cam_drv_fail_jobs(failed, ST_UNAVAILABLE, msg);
 	}
 }
@@ -258,7 +285,7 @@ static void restart(struct instance *in)
 	struct driver *d = in->d;
 	struct job *failed = NULL;
 	int64_t now = cam_dproc_now_ns();
-	char err[200], msg[300];
+	char err[200], msg[400];
 	int rc;
 
 	pthread_mutex_lock(&d->lock);
@@ -281,7 +308,8 @@ static void restart(struct instance *in)
 	cam_drv_log(rc ? CAM_LOG_WARN : CAM_LOG_INFO, d,
 		    rc ? "driver restart failed" : "driver restarted", rc ? err : NULL);
 	if (failed) {
-		snprintf(msg, sizeof(msg), "driver %s is down (%s)", d->m.name, err);
+		snprintf(msg, sizeof(msg), "driver %s is down (%s); it restarts after this "
+			 "call's deadline", d->m.name, err);
 		cam_drv_fail_jobs(failed, ST_UNAVAILABLE, msg);
 	}
 }

@@ -146,6 +146,8 @@ void cam_drv_threads_join(struct driver *d);
 bool cam_drv_hand_over(struct driver *d, struct job *j);
 /* Whether any instance is up or starting; d->lock held. */
 bool cam_drv_any_live(const struct driver *d);
+/* When the next down instance restarts (INT64_MAX: none); d->lock held. */
+int64_t cam_drv_next_restart(const struct driver *d);
 
 /* invoke.c */
 /* Takes the first queued job; d->lock held. NULL when none waits. */

@@ -120,10 +120,11 @@ static void refuse(struct job *j, int status, const char *fmt, ...)
 }
 
 /* Puts j in the hands of an instance or in the queue; refuses it when the
- * driver is going, down or has too many waiting. */
+ * driver is going, has too many waiting, or is down until after j's
+ * deadline (down with a restart due before it, j waits for the restart). */
 static void place(struct driver *d, struct job *j)
 {
-	int64_t next = INT64_MAX, now;
+	int64_t next, now;
 	char why[sizeof(d->last_error)];
 	cam_drivers *rt = d->rt;
 
@@ -137,14 +138,12 @@ static void place(struct driver *d, struct job *j)
 		pthread_mutex_unlock(&d->lock);
 		return;
 	}
-	if (!cam_drv_any_live(d)) {
-		for (unsigned i = 0; i < d->m.instances; i++)
-			if (d->inst[i].restart_at_ns < next)
-				next = d->inst[i].restart_at_ns;
+	if (!cam_drv_any_live(d) && (next = cam_drv_next_restart(d)) >= j->deadline_ns) {
 		memcpy(why, d->last_error, sizeof(why));
 		pthread_mutex_unlock(&d->lock);
 		now = cam_dproc_now_ns();
-		refuse(j, ST_UNAVAILABLE, "driver %s is down (%s); next restart in %lld ms",
+		refuse(j, ST_UNAVAILABLE, "driver %s is down (%s); next restart in %lld ms, after this "
+		       "call's deadline",
 		       d->m.name, why, (long long)(next > now ? (next - now) / MS : 0));
 		return;
 	}

@@ -19,8 +19,9 @@
  * answers those on time), and an instance still silent at the manifest's
  * timeout_ms is killed (one answering late, after a shorter client
  * deadline, is kept). The instance thread restarts its helper with
- * back-off (100 ms doubling to 10 s; reset after 30 s of good running),
- * and an idle instance asks the driver for its health every 2 s, so the
+ * back-off (100 ms doubling to 10 s; reset after 30 s of good running);
+ * while a driver is down, invokes whose deadline allows wait for the
+ * restart, the others answer UNAVAILABLE at once. An idle instance asks the driver for its health every 2 s, so the
  * HealthCheck probe never waits on a driver.
  *
  * Functions that answer a syscall return a gRPC status code (0 OK) and
@@ -77,9 +78,11 @@ int cam_drivers_load(cam_drivers *rt, const char *name, const char *config,
 int cam_drivers_unload(cam_drivers *rt, const char *name, char *err, size_t errlen);
 
 /*
- * How an invoke reports back. done runs exactly once: on a runtime thread,
- * or on the caller's before cam_drivers_invoke_async returns when the
- * invoke is refused at once. status is a gRPC code; on OK out is the
+ * How an invoke reports back. done runs exactly once: on a runtime thread;
+ * on the caller's before cam_drivers_invoke_async returns when the invoke
+ * is refused at once; or, for invokes still queued when their driver is
+ * unloaded, on the thread calling cam_drivers_unload or cam_drivers_free
+ * (so done must not take a lock that thread may hold). status is a gRPC code; on OK out is the
  * driver's output (NUL-terminated, outlen bytes, UTF-8 without NULs),
  * otherwise err says why. Both are valid during the call only.
  * cancelled (may be NULL; quick, lock-free: it is asked under the

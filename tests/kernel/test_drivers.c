@@ -885,33 +885,39 @@ static void test_refused_at_once(void **state)
 
 /* When the only instance crashes, an invoke queued behind the crash is
  * answered UNAVAILABLE (down), not left waiting for the restart. */
-static void test_queued_fail_when_down(void **state)
+/* The only instance crashes with invokes queued: those that can wait for
+ * the restart (100 ms away) get it, those whose deadline comes first are
+ * failed at once. */
+static void test_queued_when_down(void **state)
 {
 	cam_drivers *rt = new_runtime();
 	struct answers a;
-	struct call c[2];
+	struct call c[3];
 	char err[256];
 	int got;
 
 	(void)state;
 	assert_int_equal(cam_drivers_load(rt, "crash", NULL, NULL, err, sizeof(err)), 0);
 	wait_idle(rt, "crash");
-	answers_init(&a, c, 2);
+	answers_init(&a, c, 3);
 	start(rt, &c[0], "crash", "crash", "", 0);
 	start(rt, &c[1], "crash", "echo", "behind", 0);
-	got = wait_answers(&a, 2, 5000);
-	if (got != 2)
-		fail_msg("%d of 2 invokes answered within 5 s", got);
-	assert_int_equal(c[0].calls, 1);
-	assert_int_equal(c[1].calls, 1);
+	start(rt, &c[2], "crash", "echo", "in a hurry", cam_dproc_now_ns() + 50 * MS_NS);
+	got = wait_answers(&a, 3, 5000);
+	if (got != 3)
+		fail_msg("%d of 3 invokes answered within 5 s", got);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(c[i].calls, 1);
 	assert_int_equal(c[0].status, 14);
 	assert_non_null(strstr(c[0].text, "killed by signal 11"));
+	/* Its 2 s deadline outlasts the 100 ms back-off: served by the new helper. */
+	assert_int_equal(c[1].status, 0);
+	assert_string_equal(c[1].text, "behind");
 	/* Failed from the queue when the instance went down or, if this
 	 * thread got there later, refused at once while it is down. */
-	assert_int_equal(c[1].status, 14);
-	if (!strstr(c[1].text, "driver crash is down"))
-		fail_msg("queued invoke: '%s'", c[1].text);
-	assert_true(comes_back(rt, "crash"));
+	assert_int_equal(c[2].status, 14);
+	if (!strstr(c[2].text, "driver crash is down") || !strstr(c[2].text, "deadline"))
+		fail_msg("hurried invoke: '%s'", c[2].text);
 	cam_drivers_free(rt);
 	answers_destroy(&a);
 }
@@ -936,7 +942,7 @@ int main(void)
 		cmocka_unit_test(test_cancelled),
 		cmocka_unit_test(test_unload_with_queue),
 		cmocka_unit_test(test_refused_at_once),
-		cmocka_unit_test(test_queued_fail_when_down),
+		cmocka_unit_test(test_queued_when_down),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dirs, teardown_dirs);
