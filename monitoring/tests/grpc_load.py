@@ -21,6 +21,7 @@ Usage: grpc_load.py HOST:PORT SCENARIO [ARGS]
   memctx-up    context_write until it succeeds again (Redis back)
   drivers      (re)load text_transform, kv_cache and crash, invoke them,
                and crash the crash driver once (a restart)
+  crashloop    crash the crash driver 4 times, each after it came back
   scheduler    one worker held, tiny queues: queue_full and
                deadline_exceeded rejections; then the settings restored
   tracing      emit_trace and calls with a W3C traceparent (spans)
@@ -247,6 +248,17 @@ def drivers(c):
     expect("crash echo after the restart", until_ok(c, echo, TOKEN, 15), [OK, "UNAVAILABLE"], [OK])
 
 
+def crashloop(c):
+    echo = syscall("driver_invoke", "driver:crash,operation:echo,payload:x")
+    for i in range(4):
+        expect("crash echo before crash %d" % (i + 1), until_ok(c, echo, TOKEN, 15),
+               [OK, "UNAVAILABLE"], [OK])
+        expect("crash crash %d" % (i + 1), c.call(syscall(
+            "driver_invoke", "driver:crash,operation:crash"), TOKEN), ["UNAVAILABLE"])
+    expect("crash echo after the last restart", until_ok(c, echo, TOKEN, 15),
+           [OK, "UNAVAILABLE"], [OK])
+
+
 def scheduler(c):
     tune = lambda p: c.call(syscall("tune_system", p), ADMIN)  # noqa: E731
     expect("tune_system workers:1,queue_limit:2", tune("workers:1,queue_limit:2"), [OK])
@@ -335,7 +347,8 @@ def main():
         series(c, int(args[0]))
     else:
         {"security": security, "tpm": tpm, "memctx": memctx, "memctx-down": memctx_down,
-         "memctx-up": memctx_up, "drivers": drivers, "scheduler": scheduler,
+         "memctx-up": memctx_up, "drivers": drivers, "crashloop": crashloop,
+         "scheduler": scheduler,
          "tracing": tracing}[scenario](c)
     c.ch.close()
     return rc

@@ -16,8 +16,9 @@
 #     every subsystem (auth failures by reason, rate-limit hits, TPM
 #     operations, memory context on Redis, driver loads, invokes and a
 #     crash with its restart, scheduler rejections, spans, a protocol
-#     error, series past the per-family limit) around a Redis restart;
-#     SecurityViolations and MemoryContextErrors go pending on those faults;
+#     error, series past the per-family limit) around a Redis restart, and
+#     a crash loop of the crash driver; SecurityViolations,
+#     MemoryContextErrors and DriverCrashLooping go pending on those faults;
 #  4. every dashboard and rule expression is accepted by that Prometheus and
 #     names only metrics with series in the live scrape; EVERY dashboard
 #     query returns data and every panel shows activity (but the two that
@@ -279,6 +280,7 @@ reconnected() { local v; v=$(metric_value "$PORT" cam_os_memory_context_reconnec
 check "the kernel counted its reconnect to Redis" wait_for 10 reconnected
 synced "round 1"
 subsystems 2
+load "the crash driver crashes 4 times: a crash loop" crashloop
 load "emit_metric past the series limit again" series 20
 synced "round 2"
 # An agent's idle connection stays open while the queries run.
@@ -294,6 +296,7 @@ sys.exit(not any(x["labels"]["alertname"] == sys.argv[1] for x in json.load(sys.
 }
 check "SecurityViolations goes pending on the auth failures" wait_for 20 alert_pending SecurityViolations
 check "MemoryContextErrors goes pending on the UNAVAILABLE context calls" wait_for 20 alert_pending MemoryContextErrors
+check "DriverCrashLooping goes pending on the crash loop" wait_for 20 alert_pending DriverCrashLooping
 if [ "$HAVE_AM" = 1 ]; then
   check "Alertmanager starts with the test copy of alertmanager.yml" \
     wait_for 10 curl -fsS "http://127.0.0.1:$AM_PORT/-/ready"
