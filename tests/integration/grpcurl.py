@@ -5,7 +5,7 @@ It knows nothing of CAM-OS: like `grpcurl -plaintext`, it learns every
 service and message from the server's reflection service, turns the JSON
 given with -d into the request, and prints the response as JSON.
 
-usage: grpcurl.py [-H 'name: value']... [-d JSON] ADDR list
+usage: grpcurl.py [-plaintext] [-H 'name: value']... [-d JSON] ADDR list
        grpcurl.py [-d JSON] ADDR describe SYMBOL
        grpcurl.py -d JSON ADDR SERVICE/METHOD
 On an RPC error it prints "ERROR: CODE: details" and exits 1.
@@ -26,7 +26,10 @@ def main():
     args = sys.argv[1:]
     data = None
     metadata = []
-    while len(args) >= 2 and args[0] in ("-d", "-H"):
+    while len(args) >= 2 and args[0] in ("-d", "-H", "-plaintext"):
+        if args[0] == "-plaintext":  # grpcurl's flag; this client only speaks cleartext
+            args = args[1:]
+            continue
         if args[0] == "-d":
             data = args[1]
         else:
