@@ -142,6 +142,35 @@ static void sleep_slices(cam_profiler *p, long seconds)
 		nanosleep(&slice, NULL);
 }
 
+/*
+ * gperftools' ProfilerStop prints "PROFILE: interrupts/evictions/bytes =
+ * ..." with fprintf(stderr), which would put a line that is not JSON in
+ * the kernel's log stream. While it runs, stdio's stderr (the FILE, not
+ * fd 2: the logger writes fd 2 directly) is a memory stream, and what it
+ * said becomes a log line of ours.
+ */
+static void cpu_stop_quietly(void)
+{
+	FILE *real = stderr, *mem;
+	char *said = NULL;
+	size_t len = 0;
+
+	mem = open_memstream(&said, &len);
+	if (!mem) {
+		cpu_stop();
+		return;
+	}
+	stderr = mem;
+	cpu_stop();
+	stderr = real;
+	fclose(mem);
+	while (len && (said[len - 1] == '\n' || said[len - 1] == ' '))
+		said[--len] = '\0';
+	if (len)
+		cam_log(CAM_LOG_INFO, COMPONENT, "CPU profile taken (%.200s)", said);
+	free(said);
+}
+
 static void cpu_profile(cam_profiler *p, long seconds)
 {
 	char path[] = "/tmp/cam-kernel-cpu-XXXXXX";
@@ -168,7 +197,7 @@ static void cpu_profile(cam_profiler *p, long seconds)
 	}
 	cam_log(CAM_LOG_INFO, COMPONENT, "taking a %ld s CPU profile", seconds);
 	sleep_slices(p, seconds);
-	cpu_stop();
+	cpu_stop_quietly();
 	data = slurp(path, &len);
 	unlink(path);
 	if (!data) {

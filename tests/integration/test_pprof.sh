@@ -55,6 +55,8 @@ check "/metrics and /readyz answer while a profile is taken" \
 check "a second CPU profile meanwhile is 409" test "$(status '/debug/pprof/profile?seconds=1')" = 409
 wait "$PROF"
 check "CPU profile is 200 with a body" bash -c "[ \"\$(cat '$TMP/cpu.code')\" = 200 ] && [ -s '$TMP/cpu.prof' ]"
+check "gperftools' summary is a JSON log line of ours" \
+  grep -q '"message":"CPU profile taken (PROFILE: interrupts/evictions/bytes = ' "$TMP/kernel.log"
 wait "$LOAD" 2>/dev/null
 export PPROF_TMPDIR="$TMP"
 go tool pprof -top "$TMP/cam-kernel" "$TMP/cpu.prof" >"$TMP/top.txt" 2>&1
@@ -84,6 +86,9 @@ check "heap profile is 200 in gperftools' heap format" \
 go tool pprof -top "$TMP/cam-kernel" "$TMP/heap.prof" >"$TMP/heap_top.txt" 2>&1
 check "go tool pprof -top reads the heap profile" grep -q "Type: inuse_space" "$TMP/heap_top.txt"
 wait "$CALLS"
+
+check "after CPU and heap profiles, every line the kernel wrote is JSON (none of gperftools')" \
+  /usr/bin/python3 -c 'import json, sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]' "$TMP/kernel.log"
 
 # Without tcmalloc (the kernel's own preload marked as tried and failed):
 # heap says how to get it; CPU still works.
