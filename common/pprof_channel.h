@@ -4,8 +4,10 @@
  * asking (req) when someone fetches /debug/pprof/. Only with
  * CAM_PROFILING_ENABLED=true on both sides.
  *
- * Request: text, "profile <seconds>" (CPU profile) or "heap <seconds>"
- *          (allocations recorded over that many seconds).
+ * Request: text, "profile <seconds>" (CPU profile), "heap <seconds>"
+ *          (allocations recorded over that many seconds), or "symbol "
+ *          and hex addresses separated by '+' (pprof's remote
+ *          symbolization: the reply has "0xaddr name" lines).
  * Reply:   one status byte, then the profile (CAM_PPROF_OK) or a UTF-8
  *          message (the others). Profiles are what gperftools writes
  *          (legacy CPU profile, heap profile text), which pprof reads.
@@ -27,6 +29,8 @@ enum cam_pprof_status {
 
 #define CAM_PPROF_MAX_SECONDS 300
 #define CAM_PPROF_MAX_BYTES (256u * 1024 * 1024)
+/* The largest request: a symbol request for a big profile's addresses. */
+#define CAM_PPROF_MAX_REQUEST (4u * 1024 * 1024)
 
 /*
  * The default channel address for a bus address: "x.ipc" gives

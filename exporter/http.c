@@ -146,12 +146,15 @@ static const char pprof_index[] =
 	"10; needs tcmalloc as cam-kernel's allocator)</td></tr>\n"
 	"<tr><td><a href=\"profile?seconds=30\">profile</a></td><td>CPU "
 	"profile; <code>?seconds=N</code> (default 30, at most 300)</td></tr>\n"
-	"</table>\n<p><code>go tool pprof -symbolize=local -top /path/to/cam-kernel "
-	"http://HOST:PORT/debug/pprof/profile?seconds=10</code> (the profiles "
-	"carry addresses: pprof symbolizes them from the kernel's binary)</p>\n"
+	"<tr><td>symbol</td><td>function names for addresses (POST "
+	"<code>0x4a5b6c+0x4a5b7d</code>): pprof asks it to name what the "
+	"profiles carry</td></tr>\n"
+	"</table>\n<p><code>go tool pprof -top "
+	"http://HOST:PORT/debug/pprof/profile?seconds=10</code></p>\n"
 	"</body></html>\n";
 
-/* Asks the kernel for a profile and answers with it (or why not). */
+/* Asks the kernel for a profile (filename: how to offer it for saving) or,
+ * with filename NULL, for text, and answers with it (or why not). */
 static enum MHD_Result serve_profile(cam_http *h, struct MHD_Connection *c,
 				     const char *request, int timeout_ms,
 				     const char *filename)
@@ -187,12 +190,52 @@ static enum MHD_Result serve_profile(cam_http *h, struct MHD_Connection *c,
 		free(r.data);
 		return MHD_NO;
 	}
-	snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", filename);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"application/octet-stream");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+	if (filename) {
+		snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", filename);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"application/octet-stream");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+	} else {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, TEXT_PLAIN);
+	}
 	ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* A request body being received (only /debug/pprof/symbol takes one). */
+struct upload {
+	char *buf;
+	size_t len;
+	bool too_big;
+};
+
+/*
+ * /debug/pprof/symbol, as Go's net/http/pprof serves it: GET answers
+ * "num_symbols: 1" (names are available); POST of hex addresses joined by
+ * '+' answers "0xaddr name" lines, which the kernel works out for its own
+ * process.
+ */
+static enum MHD_Result serve_symbol(cam_http *h, struct MHD_Connection *c, const char *method,
+				    const struct upload *up)
+{
+	char *request;
+	enum MHD_Result ret;
+
+	if (strcmp(method, MHD_HTTP_METHOD_POST) != 0 || !up)
+		return respond(c, MHD_HTTP_OK, TEXT_PLAIN, "num_symbols: 1\n",
+			       MHD_RESPMEM_PERSISTENT);
+	if (up->too_big)
+		return respond(c, MHD_HTTP_CONTENT_TOO_LARGE, TEXT_PLAIN,
+			       "too many addresses in one request\n", MHD_RESPMEM_PERSISTENT);
+	request = cam_xmalloc(up->len + 8);
+	memcpy(request, "symbol ", 7);
+	if (up->len)
+		memcpy(request + 7, up->buf, up->len);
+	request[7 + up->len] = '\0';
+	/* A CPU profile in progress holds the kernel's side for its seconds. */
+	ret = serve_profile(h, c, request, (CAM_PPROF_MAX_SECONDS + 30) * 1000, NULL);
+	free(request);
 	return ret;
 }
 
@@ -324,16 +367,15 @@ static enum MHD_Result serve_metrics(cam_http *h, struct MHD_Connection *c)
 }
 
 /* Whether url names a profile this exporter serves ("" is the index).
- * Any other name is 404 whatever the method: pprof probes for a
- * symbolization service with a POST and only falls back to the local
- * binary on a 404. */
+ * Any other name is 404 whatever the method. */
 static bool pprof_known(const char *url)
 {
 	const char *name = url + strlen("/debug/pprof");
 
 	if (*name == '/')
 		name++;
-	return !strcmp(name, "") || !strcmp(name, "profile") || !strcmp(name, "heap");
+	return !strcmp(name, "") || !strcmp(name, "profile") || !strcmp(name, "heap") ||
+	       !strcmp(name, "symbol");
 }
 
 static const struct route {
@@ -367,32 +409,58 @@ static const struct route *find_route(const cam_http *h, const char *url)
 	return &routes[i];
 }
 
+static int request_seen; /* con_cls of a request whose body is discarded */
+
+static bool is_symbol_url(const char *url)
+{
+	return strcmp(url, "/debug/pprof/symbol") == 0;
+}
+
+/* Keeps a request body, up to what the profiling channel takes. */
+static void upload_add(struct upload *up, const char *data, size_t n)
+{
+	if (up->too_big || up->len + n > CAM_PPROF_MAX_REQUEST - 8) {
+		up->too_big = true;
+		return;
+	}
+	up->buf = cam_xrealloc(up->buf, up->len + n + 1);
+	memcpy(up->buf + up->len, data, n);
+	up->len += n;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
 {
-	static int request_seen;
 	cam_http *h = cls;
 	const struct route *route;
+	bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 
 	(void)version;
-	(void)upload_data;
 	/*
 	 * The first call only announces the request: answering then would
-	 * make libmicrohttpd close the connection. A body is discarded.
+	 * make libmicrohttpd close the connection. A body is discarded, but
+	 * for pprof's symbol requests.
 	 */
 	if (!*con_cls) {
-		*con_cls = &request_seen;
+		*con_cls = h->profiling && post && is_symbol_url(url)
+			? (void *)cam_xcalloc(1, sizeof(struct upload)) : (void *)&request_seen;
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
+		if (*con_cls != &request_seen)
+			upload_add(*con_cls, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	route = find_route(h, url);
 	if (!route || (route->fn == serve_pprof && !pprof_known(url)))
 		return not_found(c);
+	if (is_symbol_url(url) && (post || strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+				   strcmp(method, MHD_HTTP_METHOD_HEAD) == 0))
+		return serve_symbol(h, c, method,
+				    *con_cls != &request_seen ? *con_cls : NULL);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, TEXT_PLAIN,
@@ -401,6 +469,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	if (route->fn == serve_pprof)
 		return serve_pprof_url(h, c, url);
 	return route->fn(h, c);
+}
+
+/* Frees a kept request body once its request is over. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	void *kept = *con_cls;
+
+	(void)cls, (void)c, (void)toe;
+	if (kept && kept != (void *)&request_seen) {
+		free(((struct upload *)kept)->buf);
+		free(kept);
+	}
+	*con_cls = NULL;
 }
 
 /*
@@ -455,6 +537,7 @@ int cam_http_start(const struct cam_http_config *cfg, cam_http **out,
 		/* First, or libmicrohttpd logs its own way until it sees it. */
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
 		MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 		MHD_OPTION_THREAD_POOL_SIZE,
 		/* A CPU profile holds a thread for its seconds: two more
 		 * keep /metrics answering meanwhile. */

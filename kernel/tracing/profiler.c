@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/pprof_channel.h"
 #include "common/xmalloc.h"
+#include "kernel/tracing/symbolize.h"
 
 #define COMPONENT "profiler"
 #define RECV_TIMEOUT_MS 200
@@ -246,6 +247,21 @@ static void heap_profile(cam_profiler *p, long seconds)
 	free(text);
 }
 
+/* pprof's remote symbolization: names for the addresses of a profile. */
+static void symbolize(cam_profiler *p, const char *addrs, size_t len)
+{
+	char why[160], *out;
+	size_t outlen;
+	int rc = cam_symbolize(addrs, len, &out, &outlen, why, sizeof(why));
+
+	if (rc) {
+		reply_text(p, rc == CAM_EINVAL ? CAM_PPROF_BAD_REQUEST : CAM_PPROF_FAILED, why);
+		return;
+	}
+	reply(p, CAM_PPROF_OK, out, outlen);
+	free(out);
+}
+
 static void handle(cam_profiler *p, const char *req, size_t len)
 {
 	char text[64];
@@ -253,7 +269,9 @@ static void handle(cam_profiler *p, const char *req, size_t len)
 	long seconds;
 
 	snprintf(text, sizeof(text), "%.*s", (int)(len < 63 ? len : 63), req);
-	if (strncmp(text, "profile ", 8) == 0) {
+	if (strncmp(text, "symbol ", 7) == 0) {
+		symbolize(p, req + 7, len - 7);
+	} else if (strncmp(text, "profile ", 8) == 0) {
 		seconds = strtol(text + 8, &end, 10);
 		if (*end || seconds < 1 || seconds > CAM_PPROF_MAX_SECONDS)
 			reply_text(p, CAM_PPROF_BAD_REQUEST, "seconds must be 1-300");
@@ -297,7 +315,7 @@ int cam_profiler_start(const char *addr, cam_profiler **out)
 	if ((rv = nng_rep0_open(&p->sock)))
 		goto out_free;
 	if ((rv = nng_socket_set_ms(p->sock, NNG_OPT_RECVTIMEO, RECV_TIMEOUT_MS)) ||
-	    (rv = nng_socket_set_size(p->sock, NNG_OPT_RECVMAXSZ, 4096)))
+	    (rv = nng_socket_set_size(p->sock, NNG_OPT_RECVMAXSZ, CAM_PPROF_MAX_REQUEST)))
 		goto out_close;
 	if (strncmp(addr, "ipc://", 6) == 0)
 		unlink(addr + 6); /* a socket file left by a kernel that died */

@@ -69,10 +69,24 @@ h2load -n 1000000 -c 2 -m 8 -D 3 -d "$TMP/ping.bin" -H 'content-type: applicatio
   -H 'te: trailers' "http://127.0.0.1:$GRPC_PORT/cam.SyscallService/Execute" >/dev/null 2>&1 &
 LOAD=$!; PIDS+=("$LOAD")
 sleep 0.3
-# The profile carries addresses; pprof symbolizes them from the binary.
-go tool pprof -symbolize=local -top "$TMP/cam-kernel" "http://127.0.0.1:$PORT/debug/pprof/profile?seconds=1" >"$TMP/top_url.txt" 2>&1
+# The profile carries addresses; pprof asks /debug/pprof/symbol to name
+# them, so no binary is needed: the operator's command as written.
+go tool pprof -top "http://127.0.0.1:$PORT/debug/pprof/profile?seconds=1" >"$TMP/top_url.txt" 2>&1
+check "go tool pprof -top http://.../debug/pprof/profile?seconds=1 works, no binary given" grep -q "Type: cpu" "$TMP/top_url.txt"
+go tool pprof -symbolize=remote -top "http://127.0.0.1:$PORT/debug/pprof/profile?seconds=1" >"$TMP/top_remote.txt" 2>&1
 wait "$LOAD" 2>/dev/null
-check "go tool pprof -top http://.../debug/pprof/profile?seconds=1 works" grep -q "Type: cpu" "$TMP/top_url.txt"
+check "pprof -symbolize=remote: the kernel names its own functions, static ones too" \
+  grep -Eq ' (execute|on_begin_headers|on_frame_recv|cam_grpc_[a-z_]+|cam_histogram_observe[a-z_.0-9]*|cam_payload_parse|cam_utf8_[a-z_]+|cam_json_escape[a-z_.0-9]*)$' "$TMP/top_remote.txt"
+sym() { curl -s -o "$TMP/sym" -w '%{http_code}' --max-time 10 "$@" "http://127.0.0.1:$PORT/debug/pprof/symbol"; }
+check "GET /debug/pprof/symbol says names are available" \
+  bash -c "[ \"\$(curl -s http://127.0.0.1:$PORT/debug/pprof/symbol)\" = 'num_symbols: 1' ]"
+check "POST of something that is not an address: 400 naming it" \
+  bash -c "[ \"\$(curl -s -o '$TMP/sym' -w '%{http_code}' -d '0x10+main' http://127.0.0.1:$PORT/debug/pprof/symbol)\" = 400 ] && grep -q \"'main' is not a hex address\" '$TMP/sym'"
+check "POST of an address nothing is mapped at: 200, no line for it" test "$(sym -d 0x10)" = 200 -a ! -s "$TMP/sym"
+head -c 5000000 /dev/zero | tr '\0' '+' > "$TMP/big.txt"
+check "POST of more than 4 MiB: 413" test "$(sym --data-binary @"$TMP/big.txt")" = 413
+check "the kernel still answers profiles after the bad symbol requests" \
+  test "$(status '/debug/pprof/profile?seconds=1' 15)" = 200
 
 # Heap: allocations over 2 s of calls.
 ( for i in $(seq 1 20); do
