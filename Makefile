@@ -57,7 +57,7 @@ LIB_COMMON   := $(BUILD)/libcam-common.a
 LIB_KERNEL   := $(BUILD)/libcam-kernel.a
 LIB_EXPORTER := $(BUILD)/libcam-exporter.a
 
-.PHONY: all deps test unit unit-asan unit-tsan integration bench run install clean tools k8s-manifests
+.PHONY: all deps test unit unit-asan unit-tsan build-clang integration bench run install clean tools k8s-manifests
 all: $(BUILD)/cam-kernel $(BUILD)/cam-exporter
 
 deps:
@@ -114,6 +114,11 @@ unit-asan:
 unit-tsan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-tsan \
 	  CFLAGS="-O1 -g -fsanitize=thread" CAM_UNDER_TSAN=1 unit
+# Everything, unit tests included, built with clang: the same -Werror
+# warnings must pass with both compilers.
+build-clang:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-clang CC=clang all $(patsubst $(BUILD)/%,build-clang/%,$(UNIT_BIN)) \
+	  && echo "clang build: 1 passed, 0 failed"
 
 integration: all tools
 	@./tests/integration/run.sh $(BUILD)
@@ -142,7 +147,7 @@ install: all
 	install -m 0644 kernel/cam-os.sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/cam-os.conf
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-clang
 
 # Modules may add rules of their own (generated files and the like).
 include $(sort $(shell find kernel exporter common -name '*.mk'))

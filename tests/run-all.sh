@@ -22,6 +22,7 @@ suite() {
 suite "unit tests" make --no-print-directory -j"$jobs" unit
 suite "unit tests under ASan+UBSan" make --no-print-directory -j"$jobs" unit-asan
 suite "unit tests under TSan" make --no-print-directory -j"$jobs" unit-tsan
+suite "everything built with clang, warnings as errors" make --no-print-directory -j"$jobs" build-clang
 suite "integration tests" make --no-print-directory -j"$jobs" integration
 suite "interop tests (grpc-js, grpcio) against the transport's test server" \
   tests/interop/run.sh build
