@@ -35,6 +35,9 @@
 #define ADMIN_MAX 8
 
 static cam_drivers *runtime;
+/* Guards runtime for the metrics collector, which runs on the publisher's
+ * thread and may outlive the runtime. */
+static pthread_mutex_t collect_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The load and unload threads running now; stop waits for them. */
 static struct {
@@ -66,14 +69,33 @@ static void autoload_all(const char *list)
 	}
 }
 
+static void collect(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&collect_lock);
+	if (runtime)
+		cam_drivers_collect(runtime);
+	pthread_mutex_unlock(&collect_lock);
+}
+
 int cam_drivers_start(const char *dir, const char *host, const char *autoload,
 		      cam_family *load_time)
 {
+	static bool collector_added;
+
 	struct cam_drivers_opts o = { .dir = dir, .host = host, .load_time = load_time };
-	int rc = cam_drivers_new(&o, &runtime);
+	cam_drivers *rt;
+	int rc = cam_drivers_new(&o, &rt);
 
 	if (rc)
 		return rc;
+	pthread_mutex_lock(&collect_lock);
+	runtime = rt;
+	pthread_mutex_unlock(&collect_lock);
+	if (!collector_added) {
+		cam_metrics_add_collector(collect, NULL);
+		collector_added = true;
+	}
 	pthread_mutex_lock(&admin.lock);
 	admin.stopping = false;
 	pthread_mutex_unlock(&admin.lock);
@@ -85,6 +107,8 @@ int cam_drivers_start(const char *dir, const char *host, const char *autoload,
 
 void cam_drivers_stop(void)
 {
+	cam_drivers *rt;
+
 	if (!runtime)
 		return;
 	pthread_mutex_lock(&admin.lock);
@@ -93,8 +117,11 @@ void cam_drivers_stop(void)
 		pthread_cond_wait(&admin.cond, &admin.lock);
 	pthread_mutex_unlock(&admin.lock);
 	cam_component_set_probe("Driver Runtime", NULL, NULL);
-	cam_drivers_free(runtime);
+	pthread_mutex_lock(&collect_lock);
+	rt = runtime;
 	runtime = NULL;
+	pthread_mutex_unlock(&collect_lock);
+	cam_drivers_free(rt);
 }
 
 static int not_running(struct cam_syscall *sc)

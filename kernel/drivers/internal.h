@@ -105,6 +105,7 @@ struct driver {
 	int64_t health_at_ns;
 	char last_error[160];
 	cam_series *duration, *revenue_s, *restarts_s;
+	cam_series *queued_s, *up_s, *busy_s; /* gauges, set by cam_drivers_collect */
 	_Atomic(cam_series *) by_status[ST_COUNT];
 };
 
@@ -122,6 +123,7 @@ struct cam_drivers {
 	uint64_t queued_gen;         /* bumped when an invoke is queued */
 	pthread_t sweeper;
 	cam_family *load_time, *invocations, *duration, *revenue, *restarts;
+	cam_family *queued, *up, *busy;
 	cam_series *loaded;
 };
 

@@ -94,7 +94,22 @@ static int register_families(cam_drivers *rt, cam_family *load_time)
 			.name = "cam_os_drivers_loaded",
 			.help = "Drivers loaded now.",
 			.type = CAM_GAUGE },
-			&loaded, NULL)))
+			&loaded, NULL)) ||
+	    (rc = cam_family_register(&(struct cam_family_desc){
+			.name = "cam_os_driver_queued_invokes",
+			.help = "driver_invoke calls waiting for a free instance of the driver.",
+			.type = CAM_GAUGE, .label_names = L_DRIVER },
+			&rt->queued, NULL)) ||
+	    (rc = cam_family_register(&(struct cam_family_desc){
+			.name = "cam_os_driver_instances_up",
+			.help = "Helper processes of the driver running now.",
+			.type = CAM_GAUGE, .label_names = L_DRIVER },
+			&rt->up, NULL)) ||
+	    (rc = cam_family_register(&(struct cam_family_desc){
+			.name = "cam_os_driver_instances_busy",
+			.help = "Helper processes of the driver running a call now.",
+			.type = CAM_GAUGE, .label_names = L_DRIVER },
+			&rt->busy, NULL)))
 		return rc;
 	rt->loaded = cam_series_get(loaded, NULL);
 	return 0;
@@ -107,6 +122,37 @@ static void resolve_series(struct driver *d)
 	d->duration = cam_series_get(d->rt->duration, v);
 	d->revenue_s = cam_series_get(d->rt->revenue, v);
 	d->restarts_s = cam_series_get(d->rt->restarts, v);
+	d->queued_s = cam_series_get(d->rt->queued, v);
+	d->up_s = cam_series_get(d->rt->up, v);
+	d->busy_s = cam_series_get(d->rt->busy, v);
+}
+
+/* The driver's gauges from its state; d->lock held. */
+static void update_gauges(struct driver *d)
+{
+	unsigned up = 0, busy = 0;
+
+	for (unsigned i = 0; i < d->m.instances; i++) {
+		up += d->inst[i].state >= INST_IDLE;
+		busy += d->inst[i].state >= INST_BUSY;
+	}
+	cam_gauge_set(d->queued_s, d->state == DRV_LOADED ? d->queued : 0);
+	cam_gauge_set(d->up_s, d->state == DRV_LOADED ? up : 0);
+	cam_gauge_set(d->busy_s, d->state == DRV_LOADED ? busy : 0);
+}
+
+void cam_drivers_collect(cam_drivers *rt)
+{
+	pthread_mutex_lock(&rt->lock);
+	for (size_t i = 0; i < rt->n; i++) {
+		struct driver *d = rt->table[i];
+
+		pthread_mutex_lock(&d->lock);
+		if (d->state == DRV_LOADED) /* its series are resolved */
+			update_gauges(d);
+		pthread_mutex_unlock(&d->lock);
+	}
+	pthread_mutex_unlock(&rt->lock);
 }
 
 /* ---- drivers and instances -------------------------------------------- */
@@ -379,6 +425,7 @@ static void driver_retire(struct driver *d)
 	pthread_mutex_lock(&d->lock);
 	while (d->refs > 0)
 		pthread_cond_wait(&d->cond, &d->lock);
+	update_gauges(d); /* all 0: an unloaded driver's series stay, at 0 */
 	pthread_mutex_unlock(&d->lock);
 	cam_drv_log(CAM_LOG_INFO, d, "driver unloaded", NULL);
 	driver_free(d);

@@ -130,6 +130,10 @@ struct cam_driver_info {
 /* Fills up to max entries, by name; returns how many are loaded. */
 size_t cam_drivers_list(cam_drivers *rt, struct cam_driver_info *out, size_t max);
 
+/* Sets cam_os_driver_queued_invokes, _instances_up and _instances_busy
+ * of every loaded driver from its state now (a metrics collector). */
+void cam_drivers_collect(cam_drivers *rt);
+
 /* The drivers folder. */
 const char *cam_drivers_dir(const cam_drivers *rt);
 

@@ -57,6 +57,8 @@ NO_DATA_PANELS = {"text", "row"}
 # is still required of them (a series at 0, not NaN), activity is not.
 ZERO_OK = {
     "Scheduler queue size by class/A": "a gauge: the queues are empty between bursts",
+    "Driver instances busy and invokes queued/A": "a gauge: no driver call runs while the queries run",
+    "Driver instances busy and invokes queued/B": "a gauge: no driver call waits while the queries run",
     "gRPC connections and streams/B": "a gauge: no call is in flight while the queries run",
     "Series count/B": "series added by the last scrape: none once the load has stopped",
     "Log lines dropped/A": "the kernel's logger drops lines only when its ring overflows",

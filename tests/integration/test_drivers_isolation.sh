@@ -54,12 +54,22 @@ check "the hung helper was recycled and answers again" wait_for 10 ready
 
 # --- more invokes than the queue takes (64 per instance): refused at once
 pings_start 2
-r=$(load 80 1 driver_invoke "driver:hang,operation:sleep,payload:900")
+load 80 1 driver_invoke "driver:hang,operation:sleep,payload:900" > "$TMP/overflow.txt" &
+OVERFLOW=$!
+metric_ge() { local v; v=$(metric_value "$PORT" "$1") && awk -v v="$v" -v m="$2" 'BEGIN { exit !(v >= m) }'; }
+check "scrape while they wait: cam_os_driver_queued_invokes{driver=\"hang\"} >= 32" \
+  wait_for 5 metric_ge 'cam_os_driver_queued_invokes{driver="hang"}' 32
+check "scrape: cam_os_driver_instances_busy{driver=\"hang\"} 1 of cam_os_driver_instances_up 1" \
+  bash -c "m=\$(curl -fsS http://127.0.0.1:$PORT/metrics) && printf '%s\n' \"\$m\" | grep -qx 'cam_os_driver_instances_busy{driver=\"hang\"} 1' && printf '%s\n' \"\$m\" | grep -qx 'cam_os_driver_instances_up{driver=\"hang\"} 1'"
+wait "$OVERFLOW"
+r=$(cat "$TMP/overflow.txt")
 check "80 invokes of 900 ms on 1 instance: the overflow is RESOURCE_EXHAUSTED ($r)" has "$r" "RESOURCE_EXHAUSTED:"
 check "... and the queue's deadline-expired calls are DEADLINE_EXCEEDED" has "$r" "DEADLINE_EXCEEDED:"
 check "... and the one that ran is OK" has "$r" "ok=[1-9]"
 pings_ok "queue overflow"
 wait_for 10 ready
+check "the queue empties: cam_os_driver_queued_invokes{driver=\"hang\"} 0" \
+  wait_for 5 metric_is "$PORT" 'cam_os_driver_queued_invokes{driver="hang"}' 0
 
 # --- unload while an invoke runs and others wait
 pings_start 2
