@@ -219,11 +219,13 @@ static void run_job(struct instance *in, struct job *j)
 	}
 	if (rc == CAM_ETIMEDOUT && cam_dproc_now_ns() < kill_at) {
 		/* A short client deadline: answer now, keep the helper if it
-		 * answers before its own timeout_ms. */
+		 * answers before its own timeout_ms. j is gone after finish. */
+		char op[sizeof(j->op)];
+
+		memcpy(op, j->op, sizeof(op));
 		snprintf(err, sizeof(err), "driver %s did not answer %s before the deadline "
 			 "(it is recycled if still silent after its timeout_ms, %u ms)",
-			 d->m.name, j->op, d->m.timeout_ms);
-		snprintf(what, sizeof(what), "hung in %s: killed", j->op);
+			 d->m.name, op, d->m.timeout_ms);
 		cam_drv_finish(j, ST_DEADLINE_EXCEEDED, NULL, 0, err, true);
 		set_state(in, INST_DRAINING);
 		rc = drain(in, kill_at);
@@ -231,8 +233,8 @@ static void run_job(struct instance *in, struct job *j)
 			set_state(in, INST_IDLE);
 			return;
 		}
-		if (rc == CAM_ECLOSED)
-			snprintf(what, sizeof(what), "crashed after a late %s", j->op);
+		snprintf(what, sizeof(what), rc == 0 ? "hung in %s: killed"
+			 : "crashed after a late %s", op);
 		cam_drv_log(CAM_LOG_WARN, d, rc == 0 ? "driver hung: killed" : "driver crashed",
 			    what);
 		recycle(in, what);

@@ -332,6 +332,28 @@ static void test_crash_restarts(void **state)
 	cam_drivers_free(rt);
 }
 
+/* The helper dies while the kernel waits for the late answer to a call
+ * whose client deadline passed: the caller already has its
+ * DEADLINE_EXCEEDED, the helper is recycled and restarts. */
+static void test_crash_after_deadline(void **state)
+{
+	cam_drivers *rt = new_runtime();
+	struct cam_driver_info list[1];
+	char err[256];
+	int64_t t0;
+
+	(void)state;
+	assert_int_equal(cam_drivers_load(rt, "crash", NULL, NULL, err, sizeof(err)), 0);
+	t0 = cam_dproc_now_ns();
+	assert_int_equal(invoke(rt, "crash", "late_crash", "300", 100, NULL, 0, err), 4);
+	assert_true(cam_dproc_now_ns() - t0 < 280 * 1000000LL);
+	assert_non_null(strstr(err, "did not answer late_crash before the deadline"));
+	assert_true(comes_back(rt, "crash"));
+	assert_int_equal(cam_drivers_list(rt, list, 1), 1);
+	assert_int_equal(list[0].restarts, 1);
+	cam_drivers_free(rt);
+}
+
 static void test_hang_deadline(void **state)
 {
 	cam_drivers *rt = new_runtime();
@@ -932,6 +954,7 @@ int main(void)
 		cmocka_unit_test(test_refused_loads),
 		cmocka_unit_test(test_wrong_hash),
 		cmocka_unit_test(test_crash_restarts),
+		cmocka_unit_test(test_crash_after_deadline),
 		cmocka_unit_test(test_hang_deadline),
 		cmocka_unit_test(test_unload_waits),
 		cmocka_unit_test(test_concurrent_invokes),

@@ -4,12 +4,16 @@
  *   crash  a NULL write: SIGSEGV kills the helper process
  *   abort  abort(): SIGABRT
  *   exit   exit(3) in the middle of a call
+ *   late_crash  sleeps the milliseconds given as input, then SIGSEGV (dies
+ *               after a short client deadline, while the kernel waits for
+ *               a late answer)
  */
 #include <cam/driver.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 CAM_DRIVER_DEFINE_ABI;
 
@@ -27,7 +31,13 @@ int cam_driver_invoke(void *state, const char *op, const char *in, size_t len,
 {
 	(void)state;
 	calls++;
-	if (strcmp(op, "crash") == 0) {
+	if (strcmp(op, "late_crash") == 0) {
+		long ms = strtol(in, NULL, 10);
+		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	if (strcmp(op, "crash") == 0 || strcmp(op, "late_crash") == 0) {
 		volatile int *p = NULL;
 		*p = 1;
 	}
