@@ -18,6 +18,9 @@
  *   int  cam_driver_health(void *state, char *msg, size_t msglen);
  *   void cam_driver_shutdown(void *state);
  *
+ * C++ drivers include this header as it is: the declarations below give
+ * the definitions C linkage.
+ *
  * This header is the only supported interface; anything else in the
  * CAM-OS tree may change without notice. A change that breaks drivers
  * bumps CAM_DRIVER_ABI_VERSION, and the kernel refuses a driver whose
@@ -42,9 +45,15 @@ extern "C" {
 
 #define CAM_DRIVER_EXPORT __attribute__((visibility("default")))
 
-/* Put once in the driver's source file. */
+/* Put once in the driver's source file. (In C++ the declaration below
+ * gives it C linkage and visibility; repeating the attribute on the
+ * definition is refused there.) */
+#ifdef __cplusplus
+#define CAM_DRIVER_DEFINE_ABI const uint32_t cam_driver_abi_version = CAM_DRIVER_ABI_VERSION
+#else
 #define CAM_DRIVER_DEFINE_ABI \
 	CAM_DRIVER_EXPORT const uint32_t cam_driver_abi_version = CAM_DRIVER_ABI_VERSION
+#endif
 
 /*
  * What init, invoke and health return: 0 for success, a negative code for
@@ -110,6 +119,10 @@ static inline int cam_driver_buf_puts(struct cam_driver_buf *b, const char *s)
  * shutdown: releases state. Called on driver_unload and kernel stop; a
  * driver killed for a crash or a hang gets no shutdown call.
  */
+/* Declared here so that CAM_DRIVER_DEFINE_ABI defines it with C linkage
+ * in C++ too (a const object would otherwise be local to its file). */
+CAM_DRIVER_EXPORT extern const uint32_t cam_driver_abi_version;
+
 CAM_DRIVER_EXPORT int cam_driver_init(const char *config, void **state);
 CAM_DRIVER_EXPORT int cam_driver_invoke(void *state, const char *operation,
 					const char *input, size_t input_len,
