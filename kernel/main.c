@@ -6,6 +6,7 @@
  * sigwait, so no handler ever runs on a thread holding a lock. SIGTERM or
  * SIGINT stops in reverse order, with a final snapshot published.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,6 +50,7 @@ static struct cam_option opts[] = {
 	{ "CAM_TPM_TCTI", NULL, "tpm2-tss TCTI string (swtpm:host=127.0.0.1,port=2321, device:/dev/tpmrm0); unset: no TPM", NULL, 0 },
 	{ "CAM_TPM_KEY_HANDLE", "0x81000CA0", "persistent TPM handle of the ECC P-256 signing key (owner range 0x81000000-0x817FFFFF)", NULL, 0 },
 	{ "CAM_TPM_TIMEOUT_MS", "5000", "longest wait for one TPM command (100-600000)", NULL, 0 },
+	{ "CAM_TPM_OWNER_AUTH_FILE", NULL, "file holding the TPM owner hierarchy's authorization value (at most 64 bytes; one trailing newline ignored); unset: empty", NULL, 0 },
 	{ "CAM_AUTH_TOKENS_FILE", NULL, "bearer tokens, callers and scopes; unset: anonymous, loopback only", NULL, 0 },
 	{ "CAM_DRIVERS_DIR", "drivers", "driver manifests and shared objects", NULL, 0 },
 	{ "CAM_DRIVERS_AUTOLOAD", NULL, "drivers to load at start, comma-separated (folder names in CAM_DRIVERS_DIR)", NULL, 0 },
@@ -341,12 +343,49 @@ static int start_memctx(struct kernel *k)
 	return cam_memctx_service_start(&o, &k->metrics);
 }
 
+#define CAM_TPM_OWNER_AUTH_MAX 64
+
+/* The owner authorization from path (NULL: empty) into auth; the value
+ * is a secret, so it is never logged. 0 or CAM_EINVAL with the reason
+ * logged. */
+static int read_owner_auth(const char *path, unsigned char *auth, size_t *len)
+{
+	unsigned char buf[CAM_TPM_OWNER_AUTH_MAX + 2];
+	size_t n;
+	FILE *f;
+
+	*len = 0;
+	if (!path || !*path)
+		return 0;
+	f = fopen(path, "rb");
+	if (!f) {
+		cam_log(CAM_LOG_ERROR, "kernel", "cannot read CAM_TPM_OWNER_AUTH_FILE %s: %s", path,
+			strerror(errno));
+		return CAM_EINVAL;
+	}
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (n && buf[n - 1] == '\n')
+		n--;
+	if (n > CAM_TPM_OWNER_AUTH_MAX) {
+		explicit_bzero(buf, sizeof(buf));
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_TPM_OWNER_AUTH_FILE %s holds more than %d bytes",
+			path, CAM_TPM_OWNER_AUTH_MAX);
+		return CAM_EINVAL;
+	}
+	memcpy(auth, buf, n);
+	explicit_bzero(buf, sizeof(buf));
+	*len = n;
+	return 0;
+}
+
 /* The TPM behind the tpm_* verbs, when CAM_TPM_TCTI names one. A TPM that
  * is not there yet is no reason to stop: its verbs answer UNAVAILABLE and
  * it is retried in the background. */
 static int start_tpm(struct kernel *k)
 {
 	struct cam_tpm_opts o = { .tcti = opt("CAM_TPM_TCTI") };
+	unsigned char auth[CAM_TPM_OWNER_AUTH_MAX];
 	unsigned long handle;
 	long timeout;
 	char *end;
@@ -361,7 +400,12 @@ static int start_tpm(struct kernel *k)
 	}
 	o.key_handle = (uint32_t)handle;
 	o.timeout_ms = (unsigned)timeout;
-	if (o.tcti && (rc = cam_tpm_open(&o, &k->tpm))) {
+	if (o.tcti && (rc = read_owner_auth(opt("CAM_TPM_OWNER_AUTH_FILE"), auth, &o.owner_auth_len)))
+		return rc;
+	o.owner_auth = auth;
+	rc = o.tcti ? cam_tpm_open(&o, &k->tpm) : 0;
+	explicit_bzero(auth, sizeof(auth));
+	if (rc) {
 		cam_log(CAM_LOG_ERROR, "kernel", "cannot start the TPM thread for %s: %s", o.tcti,
 			cam_strerror(rc));
 		return rc;

@@ -81,7 +81,7 @@ struct cam_tpm {
 	size_t queued;           /* under lock */
 	bool stopping, kick;     /* under lock */
 	enum cam_tpm_status status; /* under lock */
-	char msg[200];           /* under lock: what status means now */
+	char msg[384];           /* under lock: what status means now */
 	int64_t busy_since;      /* under lock: a command started (0 = idle) */
 
 	/* The TPM thread's own (and the opener's, before the thread starts). */
@@ -89,6 +89,7 @@ struct cam_tpm {
 	ESYS_CONTEXT *esys;
 	ESYS_TR key;
 	bool key_persistent;
+	TPM2B_AUTH owner_auth;   /* set once, read by the TPM thread */
 	uint8_t x[32], y[32];
 	int64_t last_io, last_try;
 };
@@ -169,7 +170,17 @@ static void disconnect(cam_tpm *t)
 static int failed(cam_tpm *t, TSS2_RC rc, const char *what, char *err, size_t errlen)
 {
 	if (tpm_answered(rc)) {
-		snprintf(err, errlen, "TPM refused %s: %s", what, Tss2_RC_Decode(rc));
+		/* TPM_RC_BAD_AUTH and TPM_RC_AUTH_FAIL carry a session number. */
+		bool auth = (rc & TPM2_RC_FMT1) &&
+			    ((rc & 0x3f) == (TPM2_RC_BAD_AUTH & 0x3f) ||
+			     (rc & 0x3f) == (TPM2_RC_AUTH_FAIL & 0x3f));
+
+		if (auth)
+			snprintf(err, errlen, "TPM refused %s: the owner hierarchy has an "
+				 "authorization value, set CAM_TPM_OWNER_AUTH_FILE (%s)", what,
+				 Tss2_RC_Decode(rc));
+		else
+			snprintf(err, errlen, "TPM refused %s: %s", what, Tss2_RC_Decode(rc));
 		return CAM_EINTERNAL;
 	}
 	disconnect(t);
@@ -314,7 +325,7 @@ static int create_key(cam_tpm *t, bool persist, char *err, size_t errlen)
 /* Opens the TCTI, starts the TPM if needed and loads or creates the key. */
 static int connect_tpm(cam_tpm *t)
 {
-	char err[200];
+	char err[256];
 	TSS2_RC rc;
 	int ret;
 
@@ -336,6 +347,12 @@ static int connect_tpm(cam_tpm *t)
 		return CAM_EUNAVAIL;
 	}
 	Esys_SetTimeout(t->esys, SLICE_MS);
+	/* Local to this ESYS context: no TPM command. */
+	rc = Esys_TR_SetAuth(t->esys, ESYS_TR_RH_OWNER, &t->owner_auth);
+	if (rc) {
+		ret = failed(t, rc, "setting the owner authorization", err, sizeof(err));
+		goto out_fail;
+	}
 	TPM_RUN(t, rc, Esys_Startup_Async(t->esys, TPM2_SU_CLEAR), Esys_Startup_Finish(t->esys));
 	if (rc && rc != TPM2_RC_INITIALIZE) {
 		ret = failed(t, rc, "startup", err, sizeof(err));
@@ -495,7 +512,7 @@ static void run_job_once(cam_tpm *t, struct job *j)
 {
 	if (!t->esys) {
 		pthread_mutex_lock(&t->lock);
-		snprintf(j->err, sizeof(j->err), "TPM unavailable: %s", t->msg);
+		snprintf(j->err, sizeof(j->err), "TPM unavailable: %.230s", t->msg);
 		pthread_mutex_unlock(&t->lock);
 		j->rc = CAM_EUNAVAIL;
 		return;
@@ -831,10 +848,14 @@ int cam_tpm_open(const struct cam_tpm_opts *o, cam_tpm **out)
 	cam_tpm *t;
 
 	*out = NULL;
-	if (!o->tcti || !*o->tcti)
+	if (!o->tcti || !*o->tcti || o->owner_auth_len > sizeof(((TPM2B_AUTH *)0)->buffer))
 		return CAM_EINVAL;
 	/* tpm2-tss logs are silenced in main() (TSS2_LOG), before threads. */
 	t = cam_xcalloc(1, sizeof(*t));
+	if (o->owner_auth_len) {
+		t->owner_auth.size = (UINT16)o->owner_auth_len;
+		memcpy(t->owner_auth.buffer, o->owner_auth, o->owner_auth_len);
+	}
 	t->conf = cam_xstrdup(o->tcti);
 	t->key_handle = o->key_handle ? o->key_handle : CAM_TPM_DEFAULT_KEY_HANDLE;
 	t->timeout_ms = o->timeout_ms ? o->timeout_ms : 5000;
@@ -889,6 +910,7 @@ void cam_tpm_close(cam_tpm *t)
 	pthread_cond_destroy(&t->wake);
 	pthread_cond_destroy(&t->done);
 	pthread_mutex_destroy(&t->lock);
+	explicit_bzero(&t->owner_auth, sizeof(t->owner_auth));
 	free(t->conf);
 	free(t);
 }

@@ -37,6 +37,11 @@ struct cam_tpm_opts {
 	unsigned retry_ms;       /* reconnect period while down; 0: 1000 */
 	unsigned ping_ms;        /* liveness check while idle; 0: 2000 */
 	unsigned queue_max;      /* jobs waiting at most; 0: 64 */
+	/* The owner hierarchy's authorization value, which creating and
+	 * persisting the key need (copied; at most 64 bytes, more is
+	 * CAM_EINVAL). NULL or 0 bytes: empty, a fresh TPM's default. */
+	const void *owner_auth;
+	size_t owner_auth_len;
 };
 
 enum cam_tpm_status {

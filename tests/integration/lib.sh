@@ -24,6 +24,32 @@ free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# free_port_pair: a free loopback port whose next port is free too (swtpm
+# serves commands on one and its control channel on the next).
+free_port_pair() {
+  /usr/bin/python3 -c '
+import socket
+while True:
+    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
+    b = socket.socket()
+    try:
+        b.bind(("127.0.0.1", p + 1)); print(p); break
+    except OSError:
+        pass
+    finally:
+        a.close(); b.close()'
+}
+
+# swtpm_start NAME PORT STATEDIR: a software TPM on 127.0.0.1:PORT (its
+# control channel on PORT + 1), state kept in STATEDIR; sets LAST_PID.
+swtpm_start() {
+  mkdir -p "$3"
+  start "$1" swtpm socket --tpm2 \
+    --server type=tcp,port="$2",bindaddr=127.0.0.1 \
+    --ctrl type=tcp,port="$(($2 + 1))",bindaddr=127.0.0.1 \
+    --tpmstate dir="$3" --flags not-need-init,startup-clear
+}
+
 # start NAME CMD... : runs CMD in the background, output to $TMP/NAME.log;
 # sets LAST_PID.
 start() {

@@ -170,22 +170,8 @@ start_redis() {
   wait_for 20 redis_up
 }
 # swtpm's TCTI talks to the control channel on the command port + 1.
-TPM_PORT=$($PY -c '
-import socket
-while True:
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1)); print(p); break
-    except OSError:
-        pass
-    finally:
-        a.close(); b.close()')
-mkdir -p "$TMP/tpmstate"
-start swtpm swtpm socket --tpm2 \
-  --server type=tcp,port="$TPM_PORT",bindaddr=127.0.0.1 \
-  --ctrl type=tcp,port="$((TPM_PORT + 1))",bindaddr=127.0.0.1 \
-  --tpmstate dir="$TMP/tpmstate" --flags not-need-init,startup-clear
+TPM_PORT=$(free_port_pair)
+swtpm_start swtpm "$TPM_PORT" "$TMP/tpmstate"
 check "redis-server starts" start_redis
 
 exporter_start exporter "$BUS" "$PORT"; EXPORTER=$LAST_PID

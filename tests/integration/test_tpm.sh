@@ -15,20 +15,7 @@ done
 
 BUS="ipc://$TMP/bus.ipc"; PORT=$(free_port); GRPC_PORT=$(free_port)
 # The swtpm TCTI talks to the control channel on the command port + 1.
-free_port_pair() {
-  /usr/bin/python3 -c '
-import socket
-while True:
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1)); print(p); break
-    except OSError:
-        pass
-    finally:
-        a.close(); b.close()'
-}
-TPM_PORT=$(free_port_pair); TPM_CTRL=$((TPM_PORT + 1))
+TPM_PORT=$(free_port_pair)
 G="127.0.0.1:$GRPC_PORT"
 TCTI="swtpm:host=127.0.0.1,port=$TPM_PORT"
 mkdir -p "$TMP/tpmstate"
@@ -36,13 +23,7 @@ grpcurl() { /usr/bin/python3 "$ROOT/tests/integration/grpcurl.py" "$@"; }
 out() { printf '%s' "$1" | grep -q -- "$2"; }
 eq() { [ -n "$1" ] && [ "$1" = "$2" ]; }
 
-swtpm_start() {
-  start swtpm swtpm socket --tpm2 \
-    --server type=tcp,port="$TPM_PORT",bindaddr=127.0.0.1 \
-    --ctrl type=tcp,port="$TPM_CTRL",bindaddr=127.0.0.1 \
-    --tpmstate dir="$TMP/tpmstate" --flags not-need-init,startup-clear
-  SWTPM=$LAST_PID
-}
+swtpm_up() { swtpm_start swtpm "$TPM_PORT" "$TMP/tpmstate"; SWTPM=$LAST_PID; }
 
 # ex ADDR VERB PAYLOAD [FILE]: Execute, with FILE's bytes as `data`.
 ex() {
@@ -92,7 +73,7 @@ check "no TPM yet: health says unhealthy" health_is unhealthy
 check "no TPM yet: ping still works" out "$(ex "$G" ping "")" '"success": true'
 
 # 2. The TPM appears: the kernel connects and makes its key.
-swtpm_start
+swtpm_up
 check "TPM appears: tpm_random recovers within 5 s" wait_for 5 random_ok
 check "TPM appears: health says healthy" wait_for 5 health_is healthy
 
@@ -200,7 +181,7 @@ check 'TPM killed: cam_os_component_up{component="TPM Security"} 0' \
   wait_for 5 seen '^cam_os_component_up{component="TPM Security"} 0$'
 
 # 9. swtpm back: the kernel reconnects and loads the same persistent key.
-swtpm_start
+swtpm_up
 check "TPM back: tpm_random recovers within 5 s" wait_for 5 random_ok
 check "TPM back: health healthy again" wait_for 5 health_is healthy
 r=$(ex "$G" tpm_sign "" "$TMP/msg.txt")
