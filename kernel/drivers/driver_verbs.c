@@ -81,8 +81,7 @@ static void collect(void *arg)
 int cam_drivers_start(const char *dir, const char *host, const char *autoload,
 		      cam_family *load_time)
 {
-	static bool collector_added;
-
+	static bool collector_added; /* collectors cannot be removed: add once */
 	struct cam_drivers_opts o = { .dir = dir, .host = host, .load_time = load_time };
 	cam_drivers *rt;
 	int rc = cam_drivers_new(&o, &rt);
