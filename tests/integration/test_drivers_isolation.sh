@@ -3,8 +3,10 @@
 # with only 2 workers and the 1-instance hang driver; while many invokes
 # hang, queue or overflow the driver's queue, and while a driver is
 # unloaded under load, a steady ping stream keeps being answered at once.
-# Every deferred call is still counted, timed and logged like any other.
-# Client: Debian's python3-grpcio (drivers_load.py, grpcurl.py).
+# Every deferred call is still counted, timed and logged like any other,
+# and a queued call whose client gives up never reaches the driver.
+# Clients: Debian's python3-grpcio (drivers_load.py, grpcurl.py) and
+# @grpc/grpc-js (cancel_queued.js: it can cancel a call).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -88,6 +90,21 @@ check "... the queued invoke: UNAVAILABLE, being unloaded ($(cat "$TMP/queued.tx
 pings_ok "unload"
 r=$(ex driver_load "driver:hang")
 check "load it again" has "$r" "version:"
+
+# --- a client that gives up on a queued invoke (grpc-js, which can cancel)
+invocations() { ex driver_list "" | sed -n 's/.*hang:[^,]*invocations=\([0-9]*\).*/\1/p'; }
+wait_for 10 ready
+n0=$(invocations)
+r=$(cd "$ROOT/tests/interop" && node cancel_queued.js "$G" 700 2>&1)
+jq_is() { /usr/bin/python3 -c 'import json, sys; d = json.loads(sys.argv[1]); sys.exit(not eval(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
+check "grpc-js: the running invoke OK, the queued one cancelled by its client ($r)" \
+  jq_is "$r" 'd["a"] == "OK" and d["b"] == "CANCELLED" and d["b_ms"] < 600'
+check "the kernel answered it CANCELLED without the driver (access log)" \
+  wait_for 5 grep -q '"syscall":"driver_invoke".*"code":"CANCELLED"' "$TMP/kernel.log"
+check 'and counted it: cam_os_driver_invocations_total{driver="hang",status="CANCELLED"} 1' \
+  wait_for 5 metric_is "$PORT" 'cam_os_driver_invocations_total{driver="hang",status="CANCELLED"}' 1
+check "the driver saw only the running one (invocations $n0 -> $(invocations))" \
+  test "$(invocations)" = "$((n0 + 1))"
 
 # --- deferred calls are counted, timed and logged like the rest
 n_ping=$(grep -c '"syscall":"ping"' "$TMP/kernel.log")
