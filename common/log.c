@@ -198,11 +198,13 @@ static void enqueue(const char *buf, size_t len)
 	}
 }
 
-size_t cam_json_escape(char *buf, size_t cap, const char *s)
+/* cam_json_escape, saying whether all of s fitted. */
+static size_t escape(char *buf, size_t cap, const char *s, bool *whole)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t o = 0;
 
+	*whole = !*p;
 	if (cap == 0)
 		return 0;
 	while (*p) {
@@ -241,13 +243,35 @@ size_t cam_json_escape(char *buf, size_t cap, const char *s)
 		p += seq;
 	}
 	buf[o] = '\0';
+	*whole = !*p;
 	return o;
+}
+
+size_t cam_json_escape(char *buf, size_t cap, const char *s)
+{
+	bool whole;
+
+	return escape(buf, cap, s, &whole);
+}
+
+/*
+ * A line is built field by field, each appended whole or not at all, so
+ * that what is written is always a JSON object: a field that does not fit
+ * is left out (a string value is shortened to fit) and the line says
+ * "truncated":true. Room for that mark and the closing "}\n" is kept.
+ */
+static const char truncated_mark[] = ",\"truncated\":true";
+#define LINE_RESERVE (sizeof(truncated_mark) - 1 + 2)
+
+/* Bytes a field may still take. */
+static size_t room(const struct cam_log_line *l)
+{
+	return l->len + LINE_RESERVE < sizeof(l->buf) ? sizeof(l->buf) - l->len - LINE_RESERVE : 0;
 }
 
 static void append_raw(struct cam_log_line *l, const char *s, size_t n)
 {
-	/* Keep room for the closing "}\n". */
-	if (l->len + n + 2 >= sizeof(l->buf)) {
+	if (n > room(l)) {
 		l->truncated = true;
 		return;
 	}
@@ -255,28 +279,31 @@ static void append_raw(struct cam_log_line *l, const char *s, size_t n)
 	l->len += n;
 }
 
-static void append_key(struct cam_log_line *l, const char *key)
+/* Writes ,"key": into tmp (at least 140 bytes); returns its length. */
+static size_t key_prefix(char *tmp, const char *key)
 {
-	char tmp[160];
 	size_t n = 0;
 
 	tmp[n++] = ',';
 	tmp[n++] = '"';
-	n += cam_json_escape(tmp + n, sizeof(tmp) - n - 3, key);
+	n += cam_json_escape(tmp + n, 128, key);
 	tmp[n++] = '"';
 	tmp[n++] = ':';
-	append_raw(l, tmp, n);
+	return n;
 }
 
-static void append_string(struct cam_log_line *l, const char *val)
+/* A field whose value is n bytes of JSON (a number, true, null). */
+static void append_field(struct cam_log_line *l, const char *key, const char *val, size_t n)
 {
-	char tmp[CAM_LOG_LINE_MAX];
-	size_t n = 0;
+	char tmp[192];
+	size_t k = key_prefix(tmp, key);
 
-	tmp[n++] = '"';
-	n += cam_json_escape(tmp + n, sizeof(tmp) - n - 2, val ? val : "");
-	tmp[n++] = '"';
-	append_raw(l, tmp, n);
+	if (k + n > sizeof(tmp)) {
+		l->truncated = true;
+		return;
+	}
+	memcpy(tmp + k, val, n);
+	append_raw(l, tmp, k + n);
 }
 
 bool cam_log_begin(struct cam_log_line *l, enum cam_log_level level,
@@ -308,8 +335,23 @@ bool cam_log_begin(struct cam_log_line *l, enum cam_log_level level,
 
 void cam_log_str(struct cam_log_line *l, const char *key, const char *val)
 {
-	append_key(l, key);
-	append_string(l, val);
+	char tmp[CAM_LOG_LINE_MAX];
+	size_t k = key_prefix(tmp, key), avail = room(l), e;
+	bool whole;
+
+	/* The key, the quotes and at least a little of the value. */
+	if (avail < k + 2 + 8 || k + 3 > sizeof(tmp)) {
+		l->truncated = true;
+		return;
+	}
+	if (avail > sizeof(tmp))
+		avail = sizeof(tmp);
+	tmp[k] = '"';
+	e = escape(tmp + k + 1, avail - k - 1, val ? val : "", &whole);
+	tmp[k + 1 + e] = '"';
+	if (!whole)
+		l->truncated = true;
+	append_raw(l, tmp, k + e + 2);
 }
 
 void cam_log_num(struct cam_log_line *l, const char *key, double val)
@@ -317,12 +359,11 @@ void cam_log_num(struct cam_log_line *l, const char *key, double val)
 	char tmp[40];
 	int n;
 
-	append_key(l, key);
 	if (!isfinite(val))
 		n = snprintf(tmp, sizeof(tmp), "null");
 	else
 		n = snprintf(tmp, sizeof(tmp), "%.6g", val);
-	append_raw(l, tmp, (size_t)n);
+	append_field(l, key, tmp, (size_t)n);
 }
 
 void cam_log_int(struct cam_log_line *l, const char *key, int64_t val)
@@ -330,24 +371,20 @@ void cam_log_int(struct cam_log_line *l, const char *key, int64_t val)
 	char tmp[24];
 	int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)val);
 
-	append_key(l, key);
-	append_raw(l, tmp, (size_t)n);
+	append_field(l, key, tmp, (size_t)n);
 }
 
 void cam_log_bool(struct cam_log_line *l, const char *key, bool val)
 {
-	append_key(l, key);
-	append_raw(l, val ? "true" : "false", val ? 4 : 5);
+	append_field(l, key, val ? "true" : "false", val ? 4 : 5);
 }
 
 void cam_log_end(struct cam_log_line *l)
 {
+	/* room() kept space for the mark and the closing "}\n". */
 	if (l->truncated) {
-		static const char mark[] = ",\"truncated\":true";
-		if (l->len + sizeof(mark) + 2 < sizeof(l->buf)) {
-			memcpy(l->buf + l->len, mark, sizeof(mark) - 1);
-			l->len += sizeof(mark) - 1;
-		}
+		memcpy(l->buf + l->len, truncated_mark, sizeof(truncated_mark) - 1);
+		l->len += sizeof(truncated_mark) - 1;
 	}
 	l->buf[l->len++] = '}';
 	l->buf[l->len++] = '\n';

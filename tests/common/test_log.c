@@ -3,9 +3,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <yajl/yajl_tree.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -66,10 +68,31 @@ static void test_levels(void **state)
 	cam_log_set_level(CAM_LOG_INFO);
 }
 
+/* The line cam_log_end would write, without its newline, parsed as JSON
+ * (yajl); NULL when it is not one JSON object. The caller frees. */
+static yajl_val closed_line(const struct cam_log_line *l, char *out, size_t cap)
+{
+	char err[128];
+
+	snprintf(out, cap, "%.*s%s}", (int)l->len, l->buf,
+		 l->truncated ? ",\"truncated\":true" : "");
+	assert_true(strlen(out) + 1 <= CAM_LOG_LINE_MAX); /* with its "\n" */
+	return yajl_tree_parse(out, err, sizeof(err));
+}
+
+static const char *string_at(yajl_val v, const char *key)
+{
+	const char *path[] = { key, NULL };
+	yajl_val s = yajl_tree_get(v, path, yajl_t_string);
+
+	return s ? YAJL_GET_STRING(s) : NULL;
+}
+
 static void test_long_line_truncated_but_valid(void **state)
 {
 	struct cam_log_line l;
-	char big[3000];
+	char big[3000], out[CAM_LOG_LINE_MAX + 64];
+	yajl_val v;
 
 	(void)state;
 	memset(big, 'x', sizeof(big) - 1);
@@ -77,8 +100,51 @@ static void test_long_line_truncated_but_valid(void **state)
 	assert_true(cam_log_begin(&l, CAM_LOG_ERROR, "x", NULL));
 	cam_log_str(&l, "a", "short");
 	cam_log_str(&l, "big", big);
+	cam_log_int(&l, "n", 3000);
 	assert_true(l.truncated);
 	assert_true(l.len < CAM_LOG_LINE_MAX);
+	v = closed_line(&l, out, sizeof(out));
+	assert_non_null(v);
+	/* The long value is shortened, not dropped with its key left behind. */
+	assert_string_equal(string_at(v, "a"), "short");
+	assert_non_null(string_at(v, "big"));
+	assert_true(strlen(string_at(v, "big")) > 500);
+	yajl_tree_free(v);
+}
+
+/* Whatever fills the line, and whatever comes after, it stays one JSON
+ * object: every kind of field, values that grow 6-fold when escaped. */
+static void test_full_line_stays_json(void **state)
+{
+	char ctl[400], vs[1101], out[CAM_LOG_LINE_MAX + 64];
+	struct cam_log_line l;
+	yajl_val v;
+
+	(void)state;
+	memset(ctl, 0x01, sizeof(ctl) - 1);
+	ctl[sizeof(ctl) - 1] = '\0';
+	memset(vs, 'v', sizeof(vs) - 1);
+	vs[sizeof(vs) - 1] = '\0';
+	/* The fuzzer's find: a value that does not fit left its key dangling. */
+	assert_true(cam_log_begin(&l, CAM_LOG_ERROR, "x", "m"));
+	cam_log_str(&l, "big", vs);
+	cam_log_int(&l, "n", 1100);
+	assert_non_null(v = closed_line(&l, out, sizeof(out)));
+	yajl_tree_free(v);
+	for (int fill = 0; fill < 60; fill++) {
+		assert_true(cam_log_begin(&l, CAM_LOG_ERROR, "x", "m"));
+		for (int i = 0; i < fill; i++)
+			cam_log_str(&l, "k", "0123456789");
+		cam_log_str(&l, "ctl", ctl);
+		cam_log_int(&l, "i", -1234567890123LL);
+		cam_log_num(&l, "d", 1.5e-7);
+		cam_log_bool(&l, "b", true);
+		cam_log_str(&l, "", "");
+		v = closed_line(&l, out, sizeof(out));
+		if (!v)
+			fail_msg("fill %d: not JSON: %s", fill, out);
+		yajl_tree_free(v);
+	}
 }
 
 static void test_ring_full_drops_and_counts(void **state)
@@ -102,6 +168,7 @@ int main(void)
 		cmocka_unit_test(test_line_shape),
 		cmocka_unit_test(test_levels),
 		cmocka_unit_test(test_long_line_truncated_but_valid),
+		cmocka_unit_test(test_full_line_stays_json),
 		cmocka_unit_test(test_ring_full_drops_and_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
