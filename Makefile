@@ -57,7 +57,7 @@ LIB_COMMON   := $(BUILD)/libcam-common.a
 LIB_KERNEL   := $(BUILD)/libcam-kernel.a
 LIB_EXPORTER := $(BUILD)/libcam-exporter.a
 
-.PHONY: all deps test unit unit-asan unit-tsan build-clang integration bench run install clean tools k8s-manifests
+.PHONY: all deps test unit unit-asan unit-tsan build-clang integration bench run install clean tools k8s-manifests fuzz
 all: $(BUILD)/cam-kernel $(BUILD)/cam-exporter
 
 deps:
@@ -120,6 +120,22 @@ build-clang:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-clang CC=clang all $(patsubst $(BUILD)/%,build-clang/%,$(UNIT_BIN)) \
 	  && echo "clang build: 1 passed, 0 failed"
 
+# libFuzzer harnesses of the parsers that read untrusted input
+# (tests/fuzz/fuzz_*.c), built with clang, ASan and UBSan into build-fuzz/,
+# each run FUZZ_SECONDS on a copy of its corpus (tests/fuzz/run.sh). Each
+# harness names the objects it links on its "Objects:" line. Not part of
+# `make test`.
+FUZZ_SECONDS ?= 30
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+fuzz:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	  $(patsubst %.c,build-fuzz/%.o,$(FUZZ_SRC)) \
+	  $(addprefix build-fuzz/,$(sort $(shell sed -n 's/^ \* Objects: //p' $(FUZZ_SRC))))
+	$(Q)FUZZ_CC=clang FUZZ_LDFLAGS="-fsanitize=fuzzer $(FUZZ_SAN)" \
+	  ./tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_SRC)
+
 integration: all tools
 	@./tests/integration/run.sh $(BUILD)
 
@@ -147,7 +163,7 @@ install: all
 	install -m 0644 kernel/cam-os.sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/cam-os.conf
 
 clean:
-	rm -rf build build-asan build-tsan build-clang
+	rm -rf build build-asan build-tsan build-clang build-fuzz
 
 # Modules may add rules of their own (generated files and the like).
 include $(sort $(shell find kernel exporter common -name '*.mk'))

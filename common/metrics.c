@@ -117,6 +117,45 @@ const size_t cam_metrics_default_nbuckets =
 
 /* ---- validation ---- */
 
+size_t cam_metric_claims(const char *name, enum cam_metric_type type,
+			 cam_metric_claim out[CAM_METRIC_MAX_CLAIMS])
+{
+	static const char *const hist[] = { "", "_bucket", "_sum", "_count" };
+	size_t len = strlen(name);
+
+	if (len > CAM_METRICS_MAX_NAME)
+		return 0;
+	if (type == CAM_COUNTER) {
+		if (len >= 6 && strcmp(name + len - 6, "_total") == 0)
+			len -= 6;
+		if (len == 0)
+			return 0;
+		snprintf(out[0], sizeof(out[0]), "%.*s", (int)len, name);
+		snprintf(out[1], sizeof(out[1]), "%.*s_total", (int)len, name);
+		return 2;
+	}
+	if (type == CAM_HISTOGRAM) {
+		for (size_t i = 0; i < 4; i++)
+			snprintf(out[i], sizeof(out[i]), "%s%s", name, hist[i]);
+		return 4;
+	}
+	snprintf(out[0], sizeof(out[0]), "%s", name);
+	return 1;
+}
+
+bool cam_metric_claims_clash(const char *a, enum cam_metric_type ta, const char *b,
+			     enum cam_metric_type tb)
+{
+	cam_metric_claim ca[CAM_METRIC_MAX_CLAIMS], cb[CAM_METRIC_MAX_CLAIMS];
+	size_t na = cam_metric_claims(a, ta, ca), nb = cam_metric_claims(b, tb, cb);
+
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nb; j++)
+			if (strcmp(ca[i], cb[j]) == 0)
+				return true;
+	return false;
+}
+
 int cam_metric_name_valid(const char *name)
 {
 	size_t i;
@@ -271,6 +310,10 @@ static int check_desc(const struct cam_family_desc *d, const char **why)
 		*why = "metric type must be counter, gauge or histogram";
 		return CAM_EINVAL;
 	}
+	if (d->type == CAM_COUNTER && strcmp(d->name, "_total") == 0) {
+		*why = "a counter needs a name before _total";
+		return CAM_EINVAL;
+	}
 	if (d->help && strlen(d->help) > CAM_METRICS_MAX_HELP) {
 		*why = "help text is longer than 512 bytes";
 		return CAM_EINVAL;
@@ -377,6 +420,14 @@ int cam_family_register(const struct cam_family_desc *desc, cam_family **out,
 		}
 		goto out_unlock;
 	}
+	for (size_t i = 0; i < nfamilies; i++)
+		if (cam_metric_claims_clash(desc->name, desc->type, families[i]->name,
+					    families[i]->type)) {
+			*why = "its exposed names clash with an existing family's (x_total and x, "
+			       "or a histogram's _bucket, _sum and _count)";
+			rc = CAM_ETYPE;
+			goto out_unlock;
+		}
 	if (nfamilies >= MAX_FAMILIES) {
 		*why = "the registry holds 1024 families already";
 		rc = CAM_ELIMIT;

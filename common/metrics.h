@@ -20,6 +20,7 @@
 #ifndef CAM_METRICS_H
 #define CAM_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -175,6 +176,23 @@ extern const size_t cam_metrics_default_nbuckets;
 
 /* Validation used by registration, for callers that check names early. */
 int cam_metric_name_valid(const char *name);
+
+/*
+ * The names a family takes in the exposition formats: its OpenMetrics
+ * family name and its sample names. Counter x_total (or x): x and
+ * x_total; histogram x: x, x_bucket, x_sum, x_count; gauge x: x. Two
+ * families may not share one (OpenMetrics would show one family twice, or
+ * one sample name would mean two things). Fills out and returns how many
+ * (at most CAM_METRIC_MAX_CLAIMS); 0 when no family of that type can have
+ * that name (a counter called just "_total").
+ */
+#define CAM_METRIC_MAX_CLAIMS 4
+typedef char cam_metric_claim[CAM_METRICS_MAX_NAME + 8];
+size_t cam_metric_claims(const char *name, enum cam_metric_type type,
+			 cam_metric_claim out[CAM_METRIC_MAX_CLAIMS]);
+/* Whether two families' claims meet (0 claims meet nothing). */
+bool cam_metric_claims_clash(const char *a, enum cam_metric_type ta, const char *b,
+			     enum cam_metric_type tb);
 int cam_label_name_valid(const char *name);
 
 #endif

@@ -159,16 +159,27 @@ static bool exemplar_valid(const Cam__Bus__Exemplar *e)
 	       (hex_id(e->span_id, 16) || hex_id(e->span_id, 0));
 }
 
+/* The bus type as the registry's (out of range: gauge; check_family refuses those). */
+static enum cam_metric_type metric_type(Cam__Bus__MetricType t)
+{
+	return t == CAM__BUS__METRIC_TYPE__COUNTER ? CAM_COUNTER
+	     : t == CAM__BUS__METRIC_TYPE__HISTOGRAM ? CAM_HISTOGRAM : CAM_GAUGE;
+}
+
 static const char *check_family(const Cam__Bus__Family *f)
 {
 	bool hist = f->type == CAM__BUS__METRIC_TYPE__HISTOGRAM;
 	size_t len;
+
+	cam_metric_claim claims[CAM_METRIC_MAX_CLAIMS];
 
 	if (!cam_metric_name_valid(f->name))
 		return "invalid metric name";
 	if (f->type < CAM__BUS__METRIC_TYPE__COUNTER ||
 	    f->type > CAM__BUS__METRIC_TYPE__HISTOGRAM)
 		return "unknown metric type";
+	if (!cam_metric_claims(f->name, metric_type(f->type), claims))
+		return "a counter named just _total";
 	if (!cam_utf8_valid(f->help, &len) || !cam_utf8_valid(f->unit, &len))
 		return "help or unit is not UTF-8";
 	if (f->n_label_names > CAM_METRICS_MAX_LABELS)
@@ -199,10 +210,14 @@ static const char *check_family(const Cam__Bus__Family *f)
 	return NULL;
 }
 
+/* Whether family upto takes a name an earlier one takes (metrics.h). */
 static bool name_seen(const Cam__Bus__Snapshot *s, size_t upto)
 {
+	const Cam__Bus__Family *f = s->families[upto];
+
 	for (size_t i = 0; i < upto; i++)
-		if (strcmp(s->families[i]->name, s->families[upto]->name) == 0)
+		if (cam_metric_claims_clash(s->families[i]->name, metric_type(s->families[i]->type),
+					    f->name, metric_type(f->type)))
 			return true;
 	return false;
 }
@@ -280,7 +295,8 @@ Cam__Bus__Envelope *cam_snapshot_unpack(const uint8_t *buf, size_t len,
 			goto out_free;
 		}
 		if (name_seen(s, i)) {
-			*why = "duplicate family name";
+			*why = "two families take the same name (x_total and x, or a histogram's "
+			       "_bucket, _sum or _count)";
 			goto out_free;
 		}
 	}

@@ -23,6 +23,8 @@ suite "unit tests" make --no-print-directory -j"$jobs" unit
 suite "unit tests under ASan+UBSan" make --no-print-directory -j"$jobs" unit-asan
 suite "unit tests under TSan" make --no-print-directory -j"$jobs" unit-tsan
 suite "everything built with clang, warnings as errors" make --no-print-directory -j"$jobs" build-clang
+suite "fuzz harnesses replaying their corpora (found bugs kept as regress-*)" \
+  make --no-print-directory -j"$jobs" fuzz FUZZ_SECONDS=0 FUZZ_ARGS=-runs=0
 suite "integration tests" make --no-print-directory -j"$jobs" integration
 suite "interop tests (grpc-js, grpcio) against the transport's test server" \
   tests/interop/run.sh build

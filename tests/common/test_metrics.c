@@ -252,6 +252,27 @@ static void test_reregister_same_and_clash(void **state)
 	assert_int_equal(refused("t_same", CAM_COUNTER, NULL, NULL, 0), CAM_ETYPE);
 }
 
+/* Families whose exposed names would meet are refused at registration
+ * (OpenMetrics shows counter x_total as family x; a histogram x has
+ * samples x_bucket, x_sum and x_count), so no scrape ever repeats one. */
+static void test_exposed_names_clash(void **state)
+{
+	(void)state;
+	reg("c_foo", CAM_GAUGE, NULL);
+	assert_int_equal(refused("c_foo_total", CAM_COUNTER, NULL, NULL, 0), CAM_ETYPE);
+	reg("c_bar_total", CAM_COUNTER, NULL);
+	assert_int_equal(refused("c_bar", CAM_COUNTER, NULL, NULL, 0), CAM_ETYPE);
+	assert_int_equal(refused("c_bar", CAM_GAUGE, NULL, NULL, 0), CAM_ETYPE);
+	reg("c_lat", CAM_HISTOGRAM, NULL);
+	assert_int_equal(refused("c_lat_count", CAM_GAUGE, NULL, NULL, 0), CAM_ETYPE);
+	assert_int_equal(refused("c_lat_bucket", CAM_COUNTER, NULL, NULL, 0), CAM_ETYPE);
+	assert_int_equal(refused("_total", CAM_COUNTER, NULL, NULL, 0), CAM_EINVAL);
+	/* Look-alikes are fine. */
+	reg("c_foo_totals", CAM_GAUGE, NULL);
+	reg("c_lat_counts", CAM_GAUGE, NULL);
+	reg("c_baz", CAM_COUNTER, NULL);
+}
+
 static void test_bad_label_values(void **state)
 {
 	cam_family *f = reg("t_values", CAM_COUNTER, L_VERB);
@@ -375,6 +396,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_gauge_set_and_add, teardown),
 		cmocka_unit_test_teardown(test_name_and_label_validation, teardown),
 		cmocka_unit_test_teardown(test_reregister_same_and_clash, teardown),
+		cmocka_unit_test_teardown(test_exposed_names_clash, teardown),
 		cmocka_unit_test_teardown(test_bad_label_values, teardown),
 		cmocka_unit_test_teardown(test_series_limits_counted, teardown),
 		cmocka_unit_test_teardown(test_global_limit, teardown),

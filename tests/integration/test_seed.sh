@@ -86,13 +86,16 @@ check "emit_metric negative counter refused" refused emit_metric "metric_name:m1
 check "emit_metric bad label name refused" refused emit_metric "metric_name:m1,value:1,labels:__x=1" INVALID_ARGUMENT "invalid label name"
 check "emit_metric type clash refused" refused emit_metric "metric_name:custom_counter,value:1,type:gauge,labels:app=a,env=b" INVALID_ARGUMENT "is a counter"
 check "emit_metric label clash refused" refused emit_metric "metric_name:custom_counter,value:1,labels:zone=a" INVALID_ARGUMENT "labels"
+check "emit_metric gauge custom_counter_total refused: OpenMetrics shows the counter custom_counter as custom_counter_total" \
+  refused emit_metric "metric_name:custom_counter_total,value:1,type:gauge" INVALID_ARGUMENT "exposed names clash"
+check "emit_metric counter named just _total refused" refused emit_metric "metric_name:_total,value:1" INVALID_ARGUMENT "name before _total"
 check "emit_trace without span_id refused" refused emit_trace "trace_id:abc" INVALID_ARGUMENT "span_id"
 check "priority out of range refused" \
   bash -c "grpcurl() { /usr/bin/python3 '$ROOT/tests/integration/grpcurl.py' \"\$@\"; }; grpcurl -d '{\"verb\":\"ping\",\"priority\":12}' '$G' cam.SyscallService/Execute | grep -q 'ERROR: INVALID_ARGUMENT: priority 12'"
 huge=$(head -c 70000 /dev/zero | tr '\0' 'x')
 check "oversized payload: INVALID_ARGUMENT" refused ping "a:$huge" INVALID_ARGUMENT "more than"
 sleep 0.5
-check "refused emits made no family" bash -c "! curl -fsS http://127.0.0.1:$PORT/metrics | grep -qE '^(m1|cam_os_fake|9lives)'"
+check "refused emits made no family" bash -c "! curl -fsS http://127.0.0.1:$PORT/metrics | grep -qE '^(m1|cam_os_fake|9lives|custom_counter_total|_total)[ {]'"
 check "custom_counter unchanged by refused emits" seen 'custom_counter{app="myapp",env="prod"} 1'
 check "gauge emit sets the value" bash -c "/usr/bin/python3 '$ROOT/tests/integration/grpcurl.py' -d '{\"verb\":\"emit_metric\",\"payload\":\"metric_name:queue_depth,value:7.5,type:gauge\"}' '$G' cam.SyscallService/Execute | grep -q '\"success\": true'"
 check "gauge shows 7.5" wait_for 5 seen 'queue_depth 7.5'
