@@ -52,9 +52,9 @@ struct cam_render_result {
  * "# EOF" for OpenMetrics. A family whose name also appears in a later
  * snapshot is left out and counted in res->conflicts: the later snapshot
  * wins, so the exporter passes its own snapshot last (the check is linear
- * in the size of the later snapshots: keep them small). Families with no
- * series are not written. res may be NULL. Never fails; allocation failure
- * aborts.
+ * in the size of the later snapshots: keep them small). A family with no
+ * series yet still gets its HELP and TYPE lines. res may be NULL. Never
+ * fails; allocation failure aborts.
  */
 void cam_render(struct cam_render_buf *b, enum cam_render_format fmt,
 		const Cam__Bus__Snapshot *const *snaps, size_t n,
