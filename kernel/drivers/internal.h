@@ -134,6 +134,8 @@ void cam_drv_cond_init_mono(pthread_cond_t *c);
 void cam_drv_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_ns);
 void cam_drv_log(int level, const struct driver *d, const char *msg, const char *detail);
 void cam_drv_unref(struct driver *d);
+/* The loaded driver called name, or NULL; rt->lock held. */
+struct driver *cam_drv_find_loaded(cam_drivers *rt, const char *name);
 
 /* instance.c */
 /* Starts one instance's helper and runs its INIT; no lock held. */

@@ -92,15 +92,11 @@ static struct driver *find_ref(cam_drivers *rt, const char *name)
 	struct driver *d = NULL;
 
 	pthread_mutex_lock(&rt->lock);
-	for (size_t i = 0; i < rt->n; i++)
-		if (strcmp(rt->table[i]->m.name, name) == 0 &&
-		    rt->table[i]->state == DRV_LOADED) {
-			d = rt->table[i];
-			pthread_mutex_lock(&d->lock);
-			d->refs++;
-			pthread_mutex_unlock(&d->lock);
-			break;
-		}
+	if ((d = cam_drv_find_loaded(rt, name)) != NULL) {
+		pthread_mutex_lock(&d->lock);
+		d->refs++;
+		pthread_mutex_unlock(&d->lock);
+	}
 	pthread_mutex_unlock(&rt->lock);
 	return d;
 }

@@ -431,17 +431,20 @@ static void driver_retire(struct driver *d)
 	driver_free(d);
 }
 
+struct driver *cam_drv_find_loaded(cam_drivers *rt, const char *name)
+{
+	for (size_t i = 0; i < rt->n; i++)
+		if (rt->table[i]->state == DRV_LOADED && strcmp(rt->table[i]->m.name, name) == 0)
+			return rt->table[i];
+	return NULL;
+}
+
 int cam_drivers_unload(cam_drivers *rt, const char *name, char *err, size_t errlen)
 {
-	struct driver *d = NULL;
+	struct driver *d;
 
 	pthread_mutex_lock(&rt->lock);
-	for (size_t i = 0; i < rt->n; i++)
-		if (strcmp(rt->table[i]->m.name, name) == 0 &&
-		    rt->table[i]->state == DRV_LOADED) {
-			d = rt->table[i];
-			break;
-		}
+	d = cam_drv_find_loaded(rt, name);
 	if (d) {
 		pthread_mutex_lock(&d->lock);
 		d->state = DRV_UNLOADING;

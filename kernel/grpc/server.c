@@ -558,18 +558,28 @@ int cam_grpc_server_add_stream_method(cam_grpc_server *s, const char *path,
 	return add_method(s, path, NULL, ops, arg);
 }
 
+/* The unary method at path, to be set up before start: 0 and *out, or
+ * CAM_EINVAL (started) or CAM_ENOENT (no such unary method). */
+static int unary_to_set_up(cam_grpc_server *s, const char *path, struct method **out)
+{
+	if (s->started)
+		return CAM_EINVAL;
+	for (size_t i = 0; i < s->nmethods; i++)
+		if (strcmp(s->methods[i].path, path) == 0 && s->methods[i].unary) {
+			*out = &s->methods[i];
+			return 0;
+		}
+	return CAM_ENOENT;
+}
+
 int cam_grpc_server_set_classifier(cam_grpc_server *s, const char *path,
 				   cam_grpc_classifier fn, void *arg)
 {
-	struct method *m = NULL;
+	struct method *m;
+	int rc = unary_to_set_up(s, path, &m);
 
-	for (size_t i = 0; i < s->nmethods; i++)
-		if (strcmp(s->methods[i].path, path) == 0)
-			m = &s->methods[i];
-	if (s->started)
-		return CAM_EINVAL;
-	if (!m || !m->unary)
-		return CAM_ENOENT;
+	if (rc)
+		return rc;
 	m->classify = fn;
 	m->classify_arg = arg;
 	return 0;
@@ -578,15 +588,11 @@ int cam_grpc_server_set_classifier(cam_grpc_server *s, const char *path,
 int cam_grpc_server_set_refusal_hook(cam_grpc_server *s, const char *path,
 				     cam_grpc_refusal_hook fn, void *arg)
 {
-	struct method *m = NULL;
+	struct method *m;
+	int rc = unary_to_set_up(s, path, &m);
 
-	for (size_t i = 0; i < s->nmethods; i++)
-		if (strcmp(s->methods[i].path, path) == 0)
-			m = &s->methods[i];
-	if (s->started)
-		return CAM_EINVAL;
-	if (!m || !m->unary)
-		return CAM_ENOENT;
+	if (rc)
+		return rc;
 	m->refused = fn;
 	m->refused_arg = arg;
 	return 0;

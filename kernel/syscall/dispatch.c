@@ -265,37 +265,51 @@ bool cam_syscall_cancelled(const struct cam_syscall *sc)
 	return cam_grpc_call_cancelled(((const struct exec *)sc)->call);
 }
 
-static void execute(void *arg, struct cam_grpc_call *call)
+/*
+ * A call's state from its request: a request id, and the verb and caller
+ * when the message decodes (x->req is NULL when it does not). t0 is when
+ * the call is timed from.
+ */
+static struct exec *exec_new(struct cam_grpc_call *call, int64_t t0)
 {
 	struct exec *x = cam_xcalloc(1, sizeof(*x));
-	struct cam_syscall *sc = &x->sc;
 	const uint8_t *msg;
 	size_t len;
-	int status;
 
-	(void)arg;
-	x->t0 = cam_mono_ns();
+	x->t0 = t0;
 	x->call = call;
 	x->verb_label = "unknown";
 	x->idx = d.nverbs;
-	sc->caller_id = "anonymous";
-	sc->priority = cam_grpc_call_task(call)->sched.priority;
+	x->sc.caller_id = "anonymous";
+	x->sc.priority = cam_grpc_call_task(call)->sched.priority;
 	snprintf(x->request_id, sizeof(x->request_id), "%.8s-%llu", d.env.instance_id,
 		 (unsigned long long)atomic_fetch_add(&d.next_request, 1) + 1);
-	sc->deadline_ns = cam_grpc_call_deadline_ns(call);
 	msg = cam_grpc_call_message(call, &len);
 	x->req = cam__syscall_request__unpack(NULL, len, msg);
+	if (x->req) {
+		x->sc.verb = cam_verb_find(x->req->verb);
+		if (x->sc.verb) {
+			x->verb_label = x->sc.verb->name;
+			x->idx = x->sc.verb->index;
+		}
+		if (x->req->caller_id[0])
+			x->sc.caller_id = x->req->caller_id;
+	}
+	return x;
+}
+
+static void execute(void *arg, struct cam_grpc_call *call)
+{
+	struct exec *x = exec_new(call, cam_mono_ns());
+	struct cam_syscall *sc = &x->sc;
+	int status;
+
+	(void)arg;
+	sc->deadline_ns = cam_grpc_call_deadline_ns(call);
 	if (!x->req) {
 		status = cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
 					  "request is not a cam.SyscallRequest");
 	} else {
-		sc->verb = cam_verb_find(x->req->verb);
-		if (sc->verb) {
-			x->verb_label = sc->verb->name;
-			x->idx = sc->verb->index;
-		}
-		if (x->req->caller_id[0])
-			sc->caller_id = x->req->caller_id;
 		sc->data = x->req->data.data;
 		sc->data_len = x->req->data.len;
 		status = run(sc, x->req, &x->payload, call);
@@ -312,30 +326,10 @@ static void execute(void *arg, struct cam_grpc_call *call)
  */
 static void refused(void *arg, struct cam_grpc_call *call, int status, const char *why)
 {
-	struct exec *x = cam_xcalloc(1, sizeof(*x));
-	const struct cam_grpc_task *task = cam_grpc_call_task(call);
-	const uint8_t *msg;
-	size_t len;
+	int64_t queued = cam_grpc_call_task(call)->sched.enqueued_ns;
+	struct exec *x = exec_new(call, queued ? queued : cam_mono_ns());
 
 	(void)arg;
-	x->t0 = task->sched.enqueued_ns ? task->sched.enqueued_ns : cam_mono_ns();
-	x->call = call;
-	x->verb_label = "unknown";
-	x->idx = d.nverbs;
-	x->sc.caller_id = "anonymous";
-	x->sc.priority = task->sched.priority;
-	snprintf(x->request_id, sizeof(x->request_id), "%.8s-%llu", d.env.instance_id,
-		 (unsigned long long)atomic_fetch_add(&d.next_request, 1) + 1);
-	msg = cam_grpc_call_message(call, &len);
-	if ((x->req = cam__syscall_request__unpack(NULL, len, msg)) != NULL) {
-		x->sc.verb = cam_verb_find(x->req->verb);
-		if (x->sc.verb) {
-			x->verb_label = x->sc.verb->name;
-			x->idx = x->sc.verb->index;
-		}
-		if (x->req->caller_id[0])
-			x->sc.caller_id = x->req->caller_id;
-	}
 	snprintf(x->sc.error, sizeof(x->sc.error), "%s", why);
 	account(x, status);
 	release(x);
