@@ -9,6 +9,8 @@
 #   DEPFLAGS  -MMD -MP: each object writes its header dependencies
 # Objects go to $(BUILD)/ mirroring the source tree; generated protobuf-c code
 # to $(BUILD)/gen/. Quiet unless V=1.
+#
+# SPDX-License-Identifier: Apache-2.0
 
 BUILD    ?= build
 CC       ?= cc

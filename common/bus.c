@@ -1,5 +1,7 @@
 /*
  * The nng pub/sub bus described in bus.h.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "common/bus.h"
 

@@ -6,6 +6,8 @@
  * retries in the background, and a pub socket with no subscriber drops.
  * Sending never blocks; a message a slow subscriber cannot take is dropped
  * (snapshots are cumulative, the next one replaces it).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_BUS_H
 #define CAM_BUS_H

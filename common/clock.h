@@ -2,6 +2,8 @@
  * Clock readings every module needs: monotonic time for durations and
  * deadlines, wall-clock time for timestamps. clock_gettime is a vDSO call
  * here, not a syscall, so these are fine on hot paths.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_CLOCK_H
 #define CAM_CLOCK_H

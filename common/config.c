@@ -1,5 +1,7 @@
 /*
  * Settings from flags and the environment, as config.h describes.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "common/config.h"
 

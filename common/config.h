@@ -5,6 +5,8 @@
  * setting has an environment variable (CAM_GRPC_LISTEN) and a flag of the
  * same meaning (--grpc-listen). Flags win over the environment, which wins
  * over the default. --help prints the table with defaults.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_CONFIG_H
 #define CAM_CONFIG_H

@@ -1,6 +1,8 @@
 /*
  * Names, messages and gRPC codes of the CAM_E* errors, from the one table
  * in error.h.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "common/error.h"
 

@@ -4,6 +4,8 @@
  * Functions return 0 (or a count) on success and a negative CAM_E* code on
  * failure. One X-macro table gives the codes, their names, their messages
  * and the gRPC status each maps to, so none of them can drift apart.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_ERROR_H
 #define CAM_ERROR_H

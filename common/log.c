@@ -7,6 +7,8 @@
  * never wait: a full ring means the line is dropped and counted. The logger
  * thread polls the ring, batching lines into one write(2); when the ring is
  * empty it sleeps a few milliseconds, so producers never have to wake it.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "common/log.h"
 

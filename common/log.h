@@ -11,6 +11,8 @@
  * Fields: timestamp (RFC 3339 UTC, milliseconds), level (DEBUG, INFO, WARN,
  * ERROR), component, message, then whatever the caller adds. Never pass
  * secrets (tokens, payload data) to a field.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_LOG_H
 #define CAM_LOG_H

@@ -17,6 +17,8 @@
  *
  * A thread that exits folds its cells into each series' `retired` values
  * (a pthread key destructor) so nothing counted is lost.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "common/metrics.h"
 

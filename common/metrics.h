@@ -16,6 +16,8 @@
  *
  * Families and series live until cam_metrics_reset() (tests only); pointers
  * to them stay valid, so callers resolve a series once and keep it.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_METRICS_H
 #define CAM_METRICS_H

@@ -5,6 +5,8 @@
  * credentials); this file only decides when to call it. The watchdog thread
  * sleeps on a condition variable so that stopping it is immediate rather
  * than up to half a watchdog period late.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
 #include <pthread.h>

@@ -8,6 +8,8 @@
  * that often and restarts a program that goes silent; a small thread sends it
  * at half the period. Without NOTIFY_SOCKET (run by hand, in a container)
  * every call here does nothing and succeeds.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_NOTIFY_H
 #define CAM_NOTIFY_H

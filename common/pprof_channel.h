@@ -11,6 +11,8 @@
  * Reply:   one status byte, then the profile (CAM_PPROF_OK) or a UTF-8
  *          message (the others). Profiles are what gperftools writes
  *          (legacy CPU profile, heap profile text), which pprof reads.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_PPROF_CHANNEL_H
 #define CAM_PPROF_CHANNEL_H

@@ -1,4 +1,5 @@
 /* Blocked signals for sigwait: see signals.h. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "common/signals.h"
 
 #include <pthread.h>

@@ -3,6 +3,8 @@
  * blocked in every thread and taken by main with sigwait, so no handler
  * ever runs on a thread that holds a lock; SIGPIPE is ignored (a peer that
  * hangs up shows as EPIPE instead).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_SIGNALS_H
 #define CAM_SIGNALS_H

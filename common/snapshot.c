@@ -3,6 +3,8 @@
  *
  * A built snapshot is an ordinary protobuf-c tree whose every part comes
  * from malloc, so protobuf-c's own free_unpacked releases it.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "common/snapshot.h"
 

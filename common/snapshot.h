@@ -6,6 +6,8 @@
  * the bus; the exporter unpacks and checks what arrives (a well-formed
  * protobuf can still say nonsense) and builds one of its own registry for
  * its self-metrics, so one renderer serves both.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_SNAPSHOT_H
 #define CAM_SNAPSHOT_H

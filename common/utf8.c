@@ -1,4 +1,5 @@
 /* UTF-8 validation: see utf8.h. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "common/utf8.h"
 
 #include <stdint.h>

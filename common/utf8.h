@@ -1,4 +1,5 @@
 /* Strict UTF-8 checks shared by the metrics core, the logger and the codec. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #ifndef CAM_UTF8_H
 #define CAM_UTF8_H
 

@@ -1,4 +1,5 @@
 /* The version both programs report (build_info, HealthCheck, --version). */
+/* SPDX-License-Identifier: Apache-2.0 */
 #ifndef CAM_VERSION_H
 #define CAM_VERSION_H
 

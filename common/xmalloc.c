@@ -1,4 +1,5 @@
 /* The aborting allocators described in xmalloc.h. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "common/xmalloc.h"
 
 #include <stdio.h>

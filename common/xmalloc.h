@@ -3,6 +3,8 @@
  * surviving, so these log a line and abort (as redis and h2o do). Sizes a
  * client controls are bounded before allocating and use plain malloc with an
  * error path instead.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_XMALLOC_H
 #define CAM_XMALLOC_H

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages listed in deps/debian.txt that are missing.
 # Touches nothing when all are present, so it is cheap to run every time.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 missing=()

@@ -1,4 +1,5 @@
 /* The one-shot gzip of gzip.h: deflateBound sizes the output, one deflate. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "exporter/gzip.h"
 
 #include <stdint.h>

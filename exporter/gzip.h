@@ -1,6 +1,8 @@
 /*
  * gzip of a rendered /metrics body, for clients that send
  * Accept-Encoding: gzip (Prometheus always does).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_EXPORTER_GZIP_H
 #define CAM_EXPORTER_GZIP_H

@@ -6,6 +6,8 @@
  * it with the exporter's own families into a buffer sized from the last
  * scrape, gzips it when asked, and hands the buffer to libmicrohttpd, which
  * frees it. HEAD gets the same headers and no body (libmicrohttpd drops it).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "exporter/http.h"
 

@@ -11,6 +11,8 @@
  *                       cam-kernel over the profiling channel (pprof.h);
  *                       404 when profiling is off
  * Other paths are 404, other methods on these paths 405 with Allow.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_EXPORTER_HTTP_H
 #define CAM_EXPORTER_HTTP_H

@@ -1,6 +1,8 @@
 /*
  * Parsing CAM_EXPORTER_LISTEN and opening the listening socket (listen.h).
  * The only socket-level code of the exporter; errno is mapped here.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "exporter/listen.h"
 

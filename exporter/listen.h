@@ -6,6 +6,8 @@
  * port (tests use it). The socket is opened here rather than by
  * libmicrohttpd so a bind failure can be reported precisely and the real
  * port read back.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_EXPORTER_LISTEN_H
 #define CAM_EXPORTER_LISTEN_H

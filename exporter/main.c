@@ -8,6 +8,8 @@
  * the background, so the kernel may start later), HTTP. Signals are
  * blocked in every thread and taken here with sigwait; SIGTERM or SIGINT
  * stops in reverse order.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <malloc.h>
 #include <pthread.h>

@@ -2,6 +2,8 @@
  * The Accept and Accept-Encoding rules of negotiate.h. Headers are walked
  * in place: one element at a time between commas, its parameters between
  * semicolons, nothing allocated.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "exporter/negotiate.h"
 

@@ -2,6 +2,8 @@
  * Content negotiation for /metrics: which format (Accept) and whether to
  * gzip (Accept-Encoding). Pure functions of the header values so the rules
  * can be tested without a server.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_EXPORTER_NEGOTIATE_H
 #define CAM_EXPORTER_NEGOTIATE_H

@@ -2,6 +2,8 @@
  * The profiling channel client (pprof.h): one nng req socket per request,
  * dialled synchronously so an absent kernel is an immediate error rather
  * than a wait for the timeout.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "exporter/pprof.h"
 

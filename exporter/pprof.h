@@ -2,6 +2,8 @@
  * The exporter's side of the profiling channel (common/pprof_channel.h):
  * asks cam-kernel for a profile and waits for it. http.c serves the
  * results under /debug/pprof/ like Go's net/http/pprof.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_EXPORTER_PPROF_H
 #define CAM_EXPORTER_PPROF_H

@@ -9,6 +9,8 @@
  * runs between characters that need escaping, integers skip printf, and the
  * "le" values and label sets of a histogram are formatted once and copied
  * into each of its lines.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "exporter/render.h"
 

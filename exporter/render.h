@@ -7,6 +7,8 @@
  * buckets; the renderer makes them cumulative. Nothing is allocated per line:
  * the buffer grows geometrically, numbers are formatted on the stack, and
  * histogram bounds are formatted once per family.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_EXPORTER_RENDER_H
 #define CAM_EXPORTER_RENDER_H

@@ -1,6 +1,8 @@
 /*
  * The exporter's families, each described once in the table below, and the
  * glue that mirrors subscriber state into them at scrape time.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "exporter/selfmetrics.h"
 

@@ -6,6 +6,8 @@
  * both. Only the families listed in selfmetrics.c are served: others the
  * common code registers in every process (cam_os_metrics_series_rejected_
  * total and the like) would shadow the kernel's families of the same name.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_EXPORTER_SELFMETRICS_H
 #define CAM_EXPORTER_SELFMETRICS_H

@@ -1,6 +1,8 @@
 /*
  * OTLP JSON and Zipkin v2 JSON encoders (span_json.h). Strings are escaped
  * for JSON (control characters as \u00XX); ids are already checked hex.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "exporter/span_json.h"
 

@@ -4,6 +4,8 @@
  * strings) and Zipkin v2 (a JSON array of spans, microsecond times).
  * Resource attributes: service.name (the span's service, else the
  * exporter's), service.instance.id and service.version (the kernel's).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_EXPORTER_SPAN_JSON_H
 #define CAM_EXPORTER_SPAN_JSON_H

@@ -1,4 +1,5 @@
 /* The staleness rule of staleness.h, kept apart so tests can inject time. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "exporter/staleness.h"
 
 #include <time.h>

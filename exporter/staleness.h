@@ -7,6 +7,8 @@
  * kernel's wall clock, so clock steps on either side cannot fake freshness.
  * The decision is a pure function of its inputs (the clock is passed in) so
  * tests can walk it through time.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_EXPORTER_STALENESS_H
 #define CAM_EXPORTER_STALENESS_H

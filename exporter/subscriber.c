@@ -2,6 +2,8 @@
  * The bus subscriber of subscriber.h: a receiving thread, the latest
  * snapshot behind a pointer-sized critical section, and the log lines an
  * operator wants when the kernel appears, restarts or goes quiet.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "exporter/subscriber.h"
 

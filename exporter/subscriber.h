@@ -11,6 +11,8 @@
  *
  * Everything a thread does can also be driven by hand (feed, tick) with an
  * injected clock, which is how the tests exercise it.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_EXPORTER_SUBSCRIBER_H
 #define CAM_EXPORTER_SUBSCRIBER_H

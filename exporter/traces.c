@@ -7,6 +7,8 @@
  * its ring; the sink only pushes. A sender copies a batch's references
  * out under the lock, encodes and posts without it, and pops them only
  * once the receiver has them (or refused them for good).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "exporter/traces.h"
 

@@ -12,6 +12,8 @@
  * receiver that refuses the batch (other 4xx) drops it. A full buffer
  * drops the newest spans. Every drop is counted in
  * cam_os_exporter_spans_dropped_total{destination,reason}.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_EXPORTER_TRACES_H
 #define CAM_EXPORTER_TRACES_H

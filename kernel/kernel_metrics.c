@@ -3,6 +3,8 @@
  * Names and help texts follow the seed document word for word where it
  * gives them; series with fixed label values are created up front so
  * dashboards see zeros rather than gaps.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/kernel_metrics.h"
 

@@ -2,6 +2,8 @@
  * The kernel's metric families: the twelve the seed document promises,
  * with the types and labels DESIGN.md fixes, plus build info. Registered
  * once at start; subsystems resolve their series from these families.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_KERNEL_METRICS_H
 #define CAM_KERNEL_METRICS_H

@@ -1,4 +1,5 @@
 /* Loopback check for listen addresses: see listen_policy.h. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "kernel/listen_policy.h"
 
 #include <arpa/inet.h>

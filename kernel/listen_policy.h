@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Whether a listen address ("host:port", "[v6]:port", ":port") stays on
  * this machine: anonymous access is only allowed there by default. */
 #ifndef CAM_LISTEN_POLICY_H

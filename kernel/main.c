@@ -5,6 +5,8 @@
  * subsystems. Signals are blocked in every thread and taken here with
  * sigwait, so no handler ever runs on a thread holding a lock. SIGTERM or
  * SIGINT stops in reverse order, with a final snapshot published.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
 #include <pthread.h>

@@ -2,6 +2,8 @@
  * process_cpu_seconds_total, process_resident_memory_bytes,
  * process_virtual_memory_bytes, process_start_time_seconds,
  * process_open_fds and process_max_fds, read from /proc.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/process_metrics.h"
 

@@ -3,6 +3,8 @@
  * snapshots published, failed sends, and how long collecting took, so an
  * operator can see the cost of metrics in the metrics. After each snapshot
  * it drains the span ring into span batches (kernel/tracing/span_batch.h).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/publisher.h"
 

@@ -2,6 +2,8 @@
  * The publisher thread: every interval it collects the metrics registry
  * into a snapshot and sends it on the bus. Sending never blocks, so a slow
  * or absent exporter costs the kernel nothing.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_PUBLISHER_H
 #define CAM_PUBLISHER_H

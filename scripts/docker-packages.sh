@@ -6,6 +6,8 @@
 #                                     link (ldd + dpkg -S); other files are skipped
 # Libraries a program dlopen()s at run time are not seen by ldd: name their
 # packages in the Dockerfile's runtime stage.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 case "${1:-}" in

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Replays the Dockerfile in debootstrap chroots, for machines with no
 container engine, then runs the image's two programs as its USER.
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: cam-kernel and cam-exporter on their embedded defaults, in the
 # foreground. Ctrl-C (or SIGTERM) stops both.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 build=${1:-build}
 # The example drivers are built into the build folder.

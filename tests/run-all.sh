@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: every suite, each one run even when an earlier one failed.
 # Closes with one line "N passed, N failed" over all of them.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-2}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the cmocka unit test binaries given as arguments (after the build
 # folder) and closes with one line "N passed, N failed" over all of them.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 build=$1; shift
 pass=0; fail=0; failed=()

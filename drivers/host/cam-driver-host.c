@@ -10,6 +10,8 @@
  *
  * usage: cam-driver-host DRIVER_NAME MEMORY_LIMIT_MB
  * (the name is for ps and messages; the limit caps the address space).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <dlfcn.h>
 #include <pthread.h>

@@ -25,6 +25,8 @@
  * CAM-OS tree may change without notice. A change that breaks drivers
  * bumps CAM_DRIVER_ABI_VERSION, and the kernel refuses a driver whose
  * manifest or object declares another version.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_DRIVER_H
 #define CAM_DRIVER_H

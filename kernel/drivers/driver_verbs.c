@@ -14,6 +14,8 @@
  *   driver_invoke  driver:NAME,operation:OP[,timeout_ms:N][,payload:TEXT]
  *                  (payload last: it may hold commas; without it the
  *                  request's binary data is the input)
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/drivers/driver_verbs.h"
 

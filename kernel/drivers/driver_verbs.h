@@ -1,6 +1,8 @@
 /*
  * The drivers subsystem as the rest of the kernel sees it: start and stop
  * (main.c) and the four verbs (the verb table in kernel/syscall/verbs.c).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_DRIVERS_DRIVER_VERBS_H
 #define CAM_DRIVERS_DRIVER_VERBS_H

@@ -12,6 +12,8 @@
 # These are built with DRIVER_CFLAGS, never with the sanitizer CFLAGS of
 # unit-asan/unit-tsan: they run in their own processes, and an
 # address-space limit (memory_limit_mb) does not mix with ASan's shadow.
+#
+# SPDX-License-Identifier: Apache-2.0
 
 DRIVER_CFLAGS := $(STD) -O2 -g $(WARN) -fPIC -fvisibility=hidden -Iinclude
 HOST_BIN      := $(BUILD)/cam-driver-host

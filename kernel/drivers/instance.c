@@ -4,6 +4,8 @@
  * the driver for its health when idle and due, waits for a late answer
  * after a short client deadline, kills a helper that stays silent or
  * crashes, and restarts it after a back-off.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdio.h>
 #include <string.h>

@@ -15,6 +15,8 @@
  * callback. A driver is freed only by unload (or free) once its instance
  * threads are joined and its refs, taken by invokes and the sweeper under
  * d->lock, drop to zero.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_DRIVERS_INTERNAL_H
 #define CAM_DRIVERS_INTERNAL_H

@@ -2,6 +2,8 @@
  * Invokes (internal.h): the checks, the hand-over to an idle instance or
  * the driver's queue, the figures each answer adds to, the sweeper that
  * answers queued invokes on time, and a waiting wrapper for tests.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,6 +1,8 @@
 /*
  * Driver manifests (manifest.h): yajl's tree parser, then one check per
  * field, each failure naming the field.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/drivers/manifest.h"
 

@@ -18,6 +18,8 @@
  *   "config": "..."                      optional: string given to init (< 4 KiB)
  * }
  * Unknown keys are refused, so a misspelt field is an error, not a default.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_DRIVERS_MANIFEST_H
 #define CAM_DRIVERS_MANIFEST_H

@@ -2,6 +2,8 @@
  * Driver helper processes (proc.h): posix_spawn with a clean signal state
  * and only fds 0-2, 3 (the object) and 4 (the socket); SOCK_SEQPACKET
  * requests with poll() for the deadline; SIGKILL and waitpid to recycle.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/drivers/proc.h"
 

@@ -5,6 +5,8 @@
  *
  * A cam_dproc is used by one thread at a time (its instance's thread in
  * the runtime); nothing here locks.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_DRIVERS_PROC_H
 #define CAM_DRIVERS_PROC_H

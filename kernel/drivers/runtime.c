@@ -1,6 +1,8 @@
 /*
  * The driver runtime's table (internal.h): load, unload, list, health,
  * the driver metric families, and starting and stopping the runtime.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -26,6 +26,8 @@
  *
  * Functions that answer a syscall return a gRPC status code (0 OK) and
  * write a message into err (errlen bytes) when it is not OK.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_DRIVERS_RUNTIME_H
 #define CAM_DRIVERS_RUNTIME_H

@@ -1,5 +1,7 @@
 /*
  * SHA-256 of a file (sha256.h) with libcrypto's EVP interface.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/drivers/sha256.h"
 

@@ -1,6 +1,8 @@
 /*
  * SHA-256 of an open file, for the driver runtime's manifest check
  * (OpenSSL's libcrypto does the hashing).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_DRIVERS_SHA256_H
 #define CAM_DRIVERS_SHA256_H

@@ -14,6 +14,8 @@
  * At start the helper finds the driver object on fd CAM_WIRE_LIB_FD (opened
  * and hash-checked by the kernel, so what runs is what was checked) and its
  * socket on CAM_WIRE_SOCK_FD.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_DRIVERS_WIRE_H
 #define CAM_DRIVERS_WIRE_H

@@ -1,6 +1,8 @@
 /*
  * The call object: refcounting, the response queue any thread may fill,
  * the hand-back to the I/O thread, and the API handlers use (server.h).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdlib.h>
 #include <string.h>

@@ -3,6 +3,8 @@
  * DEADLINE_EXCEEDED goes out on time even while a handler still runs (its
  * late reply is then dropped). A call leaves the heap when its stream
  * closes, so the heap holds no reference.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -7,6 +7,8 @@
  * DescriptorProto name = 1, nested_type = 3, enum_type = 4, extension = 6;
  * EnumDescriptorProto / FieldDescriptorProto / MethodDescriptorProto
  * name = 1; ServiceDescriptorProto name = 1, method = 2.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/grpc/descset.h"
 

@@ -5,6 +5,8 @@
  *
  * A small hand-written reader of the protobuf wire format: protobuf-c does
  * not ship descriptor.proto's generated code, and only names are needed.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_GRPC_DESCSET_H
 #define CAM_GRPC_DESCSET_H

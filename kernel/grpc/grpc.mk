@@ -2,6 +2,8 @@
 # protoc (with every import) and embedded as a C array in a generated file
 # that joins libcam-kernel.a. od and awk do the embedding (xxd is not
 # always installed).
+#
+# SPDX-License-Identifier: Apache-2.0
 
 GRPC_DESC_PROTOS := cam.proto grpc/health/v1/health.proto \
 	grpc/reflection/v1/reflection.proto grpc/reflection/v1alpha/reflection.proto

@@ -3,6 +3,8 @@
  * messages and end of stream in (checks of path, content-type, deadline,
  * size and encoding, then dispatch), response headers, messages and
  * trailers out.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,6 +2,8 @@
  * The standard health service. Check is an ordinary unary handler; Watch
  * is a streaming method whose calls are kept (with a reference) in a list
  * and sent a message whenever their service changes.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/grpc/health.h"
 

@@ -1,6 +1,8 @@
 /*
  * grpc.health.v1.Health: Check (what Kubernetes gRPC probes call) and
  * Watch (the current status, then every change, until the call ends).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_GRPC_HEALTH_H
 #define CAM_GRPC_HEALTH_H

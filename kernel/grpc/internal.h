@@ -13,6 +13,8 @@
  * and the hand-back queue holds one while the call waits in it. So a client
  * cancel (RST_STREAM) or a dropped connection frees nothing a worker still
  * uses; the worker's reply then lands on a detached call and is dropped.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_GRPC_INTERNAL_H
 #define CAM_GRPC_INTERNAL_H

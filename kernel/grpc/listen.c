@@ -1,5 +1,7 @@
 /*
  * Listen sockets for the gRPC server: address parsing, bind, peer names.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/grpc/listen.h"
 

@@ -1,6 +1,8 @@
 /*
  * Socket glue of the gRPC server: listen addresses and peer names.
  * Linux/POSIX specific, kept apart from the protocol code.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_GRPC_LISTEN_H
 #define CAM_GRPC_LISTEN_H

@@ -3,6 +3,8 @@
  * mutex, one condition variable, intrusive tasks (no allocation per task).
  * The server's default when no other executor is given; it ignores
  * priorities and is unbounded.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/grpc/pool.h"
 

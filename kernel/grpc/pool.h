@@ -9,6 +9,8 @@
  * (cam_grpc_server_set_classifier) has filled task->sched on the I/O
  * thread from the request message, so a scheduler places the task without
  * decoding anything itself.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_GRPC_POOL_H
 #define CAM_GRPC_POOL_H

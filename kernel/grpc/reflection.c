@@ -3,6 +3,8 @@
  * The work is a lookup in an immutable index, so it runs in the stream
  * callbacks on the I/O thread. v1 and v1alpha share one wire format, so
  * both are decoded with the v1 generated code.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/grpc/reflection.h"
 

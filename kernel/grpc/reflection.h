@@ -2,6 +2,8 @@
  * gRPC server reflection (grpc.reflection.v1 and v1alpha), answered from
  * the FileDescriptorSet embedded at build time (see grpc.mk): cam.proto,
  * grpc/health/v1/health.proto and the two reflection protos.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_GRPC_REFLECTION_H
 #define CAM_GRPC_REFLECTION_H

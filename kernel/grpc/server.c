@@ -3,6 +3,8 @@
  * epoll loop on one I/O thread that alone touches sockets and nghttp2,
  * calls handed to the worker pool, finished calls handed back through a
  * queue and an eventfd; and the server's life (start, drain, free).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
 #include <netinet/in.h>

@@ -10,6 +10,8 @@
  * Unary methods: cam_grpc_server_add_method(). Streaming methods (cheap,
  * non-blocking work such as reflection and health Watch) get callbacks on
  * the I/O thread: cam_grpc_server_add_stream_method().
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_GRPC_SERVER_H
 #define CAM_GRPC_SERVER_H

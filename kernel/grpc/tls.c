@@ -1,4 +1,5 @@
 /* TLS for the gRPC port: see tls.h. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "kernel/grpc/tls.h"
 
 #include <string.h>

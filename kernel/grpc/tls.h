@@ -4,6 +4,8 @@
  * non-blocking read/write helpers the I/O thread uses in place of
  * recv/send. The handshake needs no step of its own: the first read or
  * write on a new connection drives it.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_GRPC_TLS_H
 #define CAM_GRPC_TLS_H

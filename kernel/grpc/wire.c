@@ -1,6 +1,8 @@
 /*
  * gRPC wire helpers: grpc-timeout, grpc-message percent-encoding, message
  * framing and gzip. See wire.h.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/grpc/wire.h"
 

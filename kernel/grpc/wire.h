@@ -5,6 +5,8 @@
  *
  * Pure functions over caller buffers, so the unit tests drive them with
  * arbitrary inputs and chunk splits.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_GRPC_WIRE_H
 #define CAM_GRPC_WIRE_H

@@ -7,6 +7,8 @@
  * its data (keys per namespace, total bytes, snapshots), atomically with
  * the change, and leaves everything unchanged when it refuses. Return
  * codes and `why` are those of memctx.h.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_MEMCTX_BACKEND_H
 #define CAM_MEMCTX_BACKEND_H

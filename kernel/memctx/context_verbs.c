@@ -18,6 +18,8 @@
  * (status "ok" or the gRPC code name) and is timed in
  * cam_os_memory_context_operation_duration_seconds{op}. Values never reach
  * a log line or an error message.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <pthread.h>
 #include <stdio.h>

@@ -6,6 +6,8 @@
  *
  * A namespace, once made, stays (empty) after its keys are deleted, so its
  * version counter never goes back.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <pthread.h>
 #include <stdatomic.h>

@@ -1,6 +1,8 @@
 /*
  * The memory context store's front: checks names, sizes and limits once,
  * then hands the call to the backend chosen at creation (backend.h).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/memctx/memctx.h"
 

@@ -20,6 +20,8 @@
  * something unexpected). On failure nothing changed, and why (when not
  * NULL, CAM_MEMCTX_WHY bytes) says what happened in words; values never
  * appear in it.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_MEMCTX_H
 #define CAM_MEMCTX_H

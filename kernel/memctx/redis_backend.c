@@ -18,6 +18,8 @@
  *
  * A command that timed out may still run later (a Redis that hung and
  * came back): it was answered UNAVAILABLE, never acknowledged.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
 #include <hiredis/hiredis.h>

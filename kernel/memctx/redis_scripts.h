@@ -19,6 +19,8 @@
  * layout is for a single Redis (or a primary with replicas), not Cluster.
  * Script replies are arrays whose first element is a status: 1 done,
  * 0 not found, -1 compare-and-set lost, -2 count limit, -3 byte limit.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_MEMCTX_REDIS_SCRIPTS_H
 #define CAM_MEMCTX_REDIS_SCRIPTS_H

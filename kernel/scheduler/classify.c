@@ -16,6 +16,8 @@
  * Health probes (HealthCheck, grpc.health.v1 Check) run at priority 9, so
  * an orchestrator's probe is not refused or kept waiting behind a backlog
  * of ordinary calls.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdbool.h>
 #include <stdint.h>

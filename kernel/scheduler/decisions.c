@@ -1,6 +1,8 @@
 /*
  * The ring of recent decisions (see decisions.h): a slot index taken with
  * one atomic add, the copy made under the slot's stripe lock.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/scheduler/decisions.h"
 

@@ -3,6 +3,8 @@
  * reads. Workers write a slot each after a call; slots are guarded by a
  * few striped locks, so two workers rarely meet and a reader scanning the
  * ring holds one small lock at a time.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_SCHED_DECISIONS_H
 #define CAM_SCHED_DECISIONS_H

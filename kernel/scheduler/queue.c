@@ -3,6 +3,8 @@
  * https://www.1024cores.net/home/lock-free-algorithms/queues/bounded-mpmc-queue:
  * cell i is free for the push of position pos when seq == pos, and holds
  * the value for the pop of position pos when seq == pos + 1.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/scheduler/queue.h"
 

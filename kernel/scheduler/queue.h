@@ -4,6 +4,8 @@
  * allocation after init. Each cell carries a sequence number telling
  * producers and consumers whose turn it is, so a push and a pop on
  * different cells never touch the same cache line but the two indices.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_SCHED_QUEUE_H
 #define CAM_SCHED_QUEUE_H

@@ -2,6 +2,8 @@
  * The scheduler's verbs: think (the 5-D score of a task, think.h),
  * explain_action (why a recent call was scheduled as it was) and
  * tune_system (weights, queue limits, workers and stall time at run time).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdio.h>
 #include <stdlib.h>

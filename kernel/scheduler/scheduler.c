@@ -10,6 +10,8 @@
  * counts in per-thread metric shards. The only mutexes are the sleepers'
  * (touched when a worker has nothing to do, or to wake one) and the
  * tuning lock (tune_system, worker exits, stop).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/scheduler/scheduler.h"
 

@@ -11,6 +11,8 @@
  * passed while queued is dropped with DEADLINE_EXCEEDED without running.
  * Weights, queue limits, worker count and the stall time change at run
  * time (cam_sched_tune).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_SCHEDULER_H
 #define CAM_SCHEDULER_H

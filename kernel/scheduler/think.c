@@ -1,6 +1,8 @@
 /*
  * The 5-D score (formula in think.h) and reading its factors from a
  * payload, parsed (dispatch, think) or raw (the I/O thread's classifier).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/scheduler/think.h"
 

@@ -12,6 +12,8 @@
  * much it achieves per unit of work, trust how far its caller is trusted.
  * A factor not given counts 0.5, so a request with no factors scores 0.5:
  * priority 5, the default. contribution(f) = weight(f) * f.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_SCHED_THINK_H
 #define CAM_SCHED_THINK_H

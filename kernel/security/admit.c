@@ -1,4 +1,5 @@
 /* The security gate: see admit.h. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "kernel/security/admit.h"
 
 #include <stdio.h>

@@ -2,6 +2,8 @@
  * The security gate of every syscall: who calls (bearer token or
  * anonymous), whether the caller's rate limit allows the call, and whether
  * the caller holds the scope the verb's table row asks for.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_SECURITY_ADMIT_H
 #define CAM_SECURITY_ADMIT_H

@@ -10,6 +10,8 @@
  * lock; callers only contend when they share a bucket. Token holders have
  * their own bucket; anonymous callers hash into a fixed table of buckets
  * (self-asserted names must not grow memory), so two of them may share.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/security/auth.h"
 

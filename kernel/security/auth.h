@@ -16,6 +16,8 @@
  * With no tokens file every caller is anonymous (the kernel only allows
  * that on loopback unless told otherwise) and names itself with the
  * request's caller_id.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_SECURITY_AUTH_H
 #define CAM_SECURITY_AUTH_H

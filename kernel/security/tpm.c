@@ -12,6 +12,8 @@
  * A job is shared by its caller and the thread, so it is refcounted under
  * t->lock: a caller whose deadline passes marks it cancelled and leaves,
  * and whichever side lets go last frees it.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/security/tpm.h"
 

@@ -13,6 +13,8 @@
  * (every retry_ms, and at once when a call finds it down). While connected
  * and idle it checks the TPM every ping_ms, so cam_tpm_state() reflects the
  * device without a round trip of its own.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_TPM_H
 #define CAM_TPM_H

@@ -2,6 +2,8 @@
  * The encodings the TPM verbs speak: DER ECDSA signatures (what openssl
  * and every X.509 tool expect), PEM public keys of P-256 points, and PCR
  * lists. Pure functions with no TPM behind them, so unit tests reach them.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/security/tpm.h"
 

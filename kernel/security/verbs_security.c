@@ -1,4 +1,5 @@
 /* whoami: who the kernel thinks is calling, and with which scopes. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "kernel/security/auth.h"
 #include "kernel/syscall/syscall.h"
 

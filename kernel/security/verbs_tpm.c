@@ -11,6 +11,8 @@
  * Every call counts in cam_os_security_tpm_operations_total{op,status}
  * (status "ok", else the gRPC code name), and the ones that reached the TPM
  * are timed in cam_os_security_tpm_operation_duration_seconds{op}.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/security/verbs_tpm.h"
 

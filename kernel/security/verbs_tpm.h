@@ -1,6 +1,8 @@
 /*
  * The tpm_* verbs over the kernel's TPM (tpm.h): handlers for the verb
  * table, their metrics, and the "TPM Security" health component.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_VERBS_TPM_H
 #define CAM_VERBS_TPM_H

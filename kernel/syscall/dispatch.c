@@ -9,6 +9,8 @@
  * cam_os_syscall_errors_total{verb,code}. A verb outside the table counts
  * as verb="unknown", so the label set stays bounded. One access-log line
  * per call goes through the async logger.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/syscall/service.h"
 

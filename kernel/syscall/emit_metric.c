@@ -8,6 +8,8 @@
  * agree. Names with the cam_os_ prefix and names of the kernel's own
  * families are refused, and custom families and their series are bounded
  * (limits refused with RESOURCE_EXHAUSTED and counted by the metrics core).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <math.h>
 #include <pthread.h>

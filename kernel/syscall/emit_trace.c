@@ -6,6 +6,8 @@
  * W3C hex ids (32/16 lower-case hex) are kept; other ids are mapped to a
  * stable id of the right width and the original is kept as an attribute.
  * The span waits in the span ring for the exporter (spans.h).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <math.h>
 #include <stdio.h>

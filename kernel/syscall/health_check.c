@@ -6,6 +6,8 @@
  * with no probe is "disabled" (not configured or not built), never a
  * made-up "healthy". The same probes feed cam_os_component_up{component}
  * and cam_os_component_status{component,status} before every snapshot.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/syscall/service.h"
 

@@ -1,4 +1,5 @@
 /* The payload grammar: see payload.h. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "kernel/syscall/payload.h"
 
 #include <stdarg.h>

@@ -7,6 +7,8 @@
  * labels = "app=myapp,env=prod". Keys match [a-z_][a-z0-9_]*; empty keys,
  * duplicate keys, a first token with no key and oversized payloads are
  * refused. Results are written in the same grammar.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_SYSCALL_PAYLOAD_H
 #define CAM_SYSCALL_PAYLOAD_H

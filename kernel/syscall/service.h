@@ -1,6 +1,8 @@
 /*
  * cam.SyscallService on the gRPC server: Execute (dispatch.c) and
  * HealthCheck (health_check.c), and what they need from the kernel.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_SYSCALL_SERVICE_H
 #define CAM_SYSCALL_SERVICE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The span ring: see spans.h. A mutex is enough: emit_trace is not the
  * per-syscall hot path, and the critical section is one struct copy. */
 #include "kernel/syscall/spans.h"

@@ -3,6 +3,8 @@
  * (kernel/tracing/syscall_trace.h) wait here for the publisher to ship them
  * to the exporter in batches. Bounded: when it is full the oldest span is
  * overwritten and counted as dropped.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_SYSCALL_SPANS_H
 #define CAM_SYSCALL_SPANS_H

@@ -1,4 +1,5 @@
 /* gRPC status code names: see status.h. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "kernel/syscall/status.h"
 
 static const char *const names[] = {

@@ -1,4 +1,5 @@
 /* gRPC status code names, as the `code` label and logs spell them. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #ifndef CAM_SYSCALL_STATUS_H
 #define CAM_SYSCALL_STATUS_H
 

@@ -5,6 +5,8 @@
  * its keys, runs the handler on the worker thread, then counts, times and
  * logs the call. A handler returns a gRPC status code (0 = OK) and fills
  * either the result or the error message, or defers (below).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_SYSCALL_H
 #define CAM_SYSCALL_H

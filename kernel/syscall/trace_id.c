@@ -1,4 +1,5 @@
 /* Trace id checks and mapping: see trace_id.h. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "kernel/syscall/trace_id.h"
 
 #include <ctype.h>

@@ -3,6 +3,8 @@
  * mapped to a stable id of the right width (the same input always gives
  * the same id, across runs and machines), so traces from callers with
  * their own id schemes still join up.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_SYSCALL_TRACE_ID_H
 #define CAM_SYSCALL_TRACE_ID_H

@@ -3,6 +3,8 @@
  * payload keys and the scope it needs. DESIGN.md fixes the verbs; a verb
  * whose subsystem is not built yet has no handler and answers UNIMPLEMENTED
  * saying so (it is still a known verb, so its metrics keep their name).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/syscall/syscall.h"
 #include "kernel/drivers/driver_verbs.h"

@@ -2,6 +2,8 @@
  * The system verbs: ping (echoes its payload; the benchmark verb) and
  * observe (the kernel's own figures, in the payload grammar); and the
  * Scheduler component's health probe.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,6 +3,8 @@
  * a CPU profile holds the thread for its seconds, in 100 ms slices so a
  * stop is quick. gperftools writes the CPU profile to a file; it is read
  * back, sent and removed.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/tracing/profiler.h"
 

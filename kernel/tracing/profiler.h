@@ -7,6 +7,8 @@
  * it until then. Heap profiles come from gperftools' heap profiler, which
  * needs tcmalloc as the process's allocator (LD_PRELOAD=libtcmalloc.so.4,
  * see README): without it, a heap request says so.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_TRACING_PROFILER_H
 #define CAM_TRACING_PROFILER_H

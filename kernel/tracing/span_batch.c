@@ -2,6 +2,8 @@
  * Span batches (span_batch.h). The protobuf-c tree points into the spans
  * and into one scratch block of attribute strings, so packing allocates
  * three blocks whatever the batch size.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/tracing/span_batch.h"
 

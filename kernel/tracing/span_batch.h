@@ -2,6 +2,8 @@
  * Span batches: spans from the span ring as a cam.bus.SpanBatch envelope,
  * ready for the bus. The publisher drains the ring into these every
  * interval; the exporter ships them on (exporter/traces.h).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_TRACING_SPAN_BATCH_H
 #define CAM_TRACING_SPAN_BATCH_H

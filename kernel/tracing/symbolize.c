@@ -3,6 +3,8 @@
  * modules come from /proc/self/maps, their symbols from each ELF file's
  * .symtab (or .dynsym when stripped). One Dwfl per request: profiles are
  * symbolized rarely, and a fresh one sees libraries loaded since.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/tracing/symbolize.h"
 

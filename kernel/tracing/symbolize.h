@@ -4,6 +4,8 @@
  * raw addresses, and this turns them into function names with elfutils'
  * libdwfl, which reads the ELF symbol tables (static functions included)
  * of the program and of every library mapped into it.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_TRACING_SYMBOLIZE_H
 #define CAM_TRACING_SYMBOLIZE_H

@@ -2,6 +2,8 @@
  * Syscall spans and exemplars (syscall_trace.h). The span id is random
  * (a per-thread xorshift seeded once from getrandom: no syscall per span);
  * the parent is the traceparent's span id, or the span id the payload gave.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernel/tracing/syscall_trace.h"
 

@@ -5,6 +5,8 @@
  * caller's span) in the span ring, and its latency becomes the exemplar of
  * its cam_os_syscall_duration_seconds series. Untraced calls cost one
  * metadata lookup and a branch.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_TRACING_SYSCALL_TRACE_H
 #define CAM_TRACING_SYSCALL_TRACE_H

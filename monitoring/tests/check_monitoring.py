@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Checks of the CAM-OS monitoring assets that promtool and amtool cannot do.
 
 Run by tests/integration/test_monitoring.sh (python3 standard library plus

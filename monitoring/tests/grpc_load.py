@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Load for the monitoring test through an independent gRPC client.
 
 Debian's python3-grpcio, no stubs: the few fields needed (DESIGN.md fixes

@@ -2,6 +2,8 @@
  * Benchmarks of the metrics core: the hot-path costs and the cost of
  * collecting and packing a snapshot of 10k series. Prints one line per
  * figure with its target; `make bench` runs it.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <pthread.h>
 #include <stdio.h>

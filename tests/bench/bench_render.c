@@ -2,6 +2,8 @@
  * Benchmark of the exporter's renderer: a 10k-series snapshot (the shape
  * metrics_publisher makes: nine counters to one histogram) rendered as
  * Prometheus text and as OpenMetrics.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,6 +4,8 @@
  * the gRPC I/O thread and one worker running empty tasks; and the same
  * with the plain FIFO pool (one mutex and condition variable) it replaced.
  * Prints one line per figure; `make bench` runs it.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <sched.h>
 #include <stdatomic.h>

@@ -5,6 +5,8 @@
 # The gap is the cost of a round trip to the driver's helper process.
 # Then ping again, with 2 workers, while 16 streams keep the 1-instance
 # hang driver hung: no worker waits on a driver, so ping should not move.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 BUILD=${1:-build}
 source "$(dirname "$0")/../integration/lib.sh"

@@ -4,6 +4,8 @@
 # per-request log, the kernel's RSS before and after, and the error counts
 # from a real scrape (h2load only sees HTTP 200; grpc-status is in the
 # trailers, so the kernel's own counters say whether calls succeeded).
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 BUILD=${1:-build}
 source "$(dirname "$0")/../integration/lib.sh"

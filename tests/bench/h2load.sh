@@ -1,6 +1,8 @@
 # h2load helpers shared by the gRPC benchmarks (sourced after
 # tests/integration/lib.sh). Callers set URL (the Execute URL) and may add
 # headers to H.
+#
+# SPDX-License-Identifier: Apache-2.0
 H=(-H 'content-type: application/grpc' -H 'te: trailers')
 
 # percentiles LOGFILE: from h2load's log ("start_us status duration_us").

@@ -8,6 +8,8 @@
 # writes, and a read must succeed.
 #
 # usage: tests/bench/memctx.sh [BUILD]   (BENCH_N requests per run, default 50000)
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 BUILD=${1:-build}
 source "$(dirname "$0")/../integration/lib.sh"

@@ -2,6 +2,8 @@
 # `make bench`: the metrics core and renderer micro-benchmarks, then the
 # exporter holding 10k series (RSS, scrape throughput with wrk). Figures go
 # to stdout; docs/bench.md records a run with the machine it ran on.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 BUILD=${1:-build}
 source "$(dirname "$0")/../integration/lib.sh"

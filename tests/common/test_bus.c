@@ -1,4 +1,5 @@
 /* Unit tests of common/bus.c over a real nng ipc:// socket. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,5 @@
 /* Unit tests of common/config.c: flags over env over defaults. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

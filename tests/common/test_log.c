@@ -1,4 +1,5 @@
 /* Unit tests of common/log.c: JSON shape, escaping, levels, drops. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,5 @@
 /* Unit tests of common/metrics.c: registration, limits, sharded counting. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>

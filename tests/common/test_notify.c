@@ -4,6 +4,8 @@
  * watchdog thread pings at half of WATCHDOG_USEC and stops at once.
  * tests/integration/test_deploy_systemd.sh checks the same from the two
  * real programs.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
 #include <stdarg.h>

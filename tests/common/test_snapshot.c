@@ -1,4 +1,5 @@
 /* Unit tests of common/snapshot.c: build, pack, unpack and the checks. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>

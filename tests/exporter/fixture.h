@@ -4,6 +4,8 @@
  * Everything is malloc'd the way protobuf-c's unpacker does it, so one
  * cam__bus__snapshot__free_unpacked() (or envelope) frees a whole tree.
  * The helpers are static inline so a test file uses only what it needs.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_TESTS_EXPORTER_FIXTURE_H
 #define CAM_TESTS_EXPORTER_FIXTURE_H

@@ -1,4 +1,5 @@
 /* Tests of exporter/gzip.c: what it writes inflates back, as gzip. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

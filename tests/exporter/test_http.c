@@ -2,6 +2,8 @@
  * Tests of exporter/http.c: the real server on a free loopback port (port
  * 0), spoken to over a plain socket. Snapshots are fed to the subscriber by
  * hand, with arrival times in the past to make them stale.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,6 +1,8 @@
 /*
  * Tests of exporter/listen.c: CAM_EXPORTER_LISTEN forms, binding on port 0
  * and the report of an address in use.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,6 +1,8 @@
 /*
  * Tests of exporter/negotiate.c: Accept and Accept-Encoding as Prometheus,
  * curl and browsers send them.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
 #include <stdarg.h>

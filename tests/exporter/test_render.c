@@ -6,6 +6,8 @@
  *
  * Run from the repository root. CAM_UPDATE_GOLDEN=1 rewrites the golden
  * files from the current output (review the diff before committing).
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,6 +1,8 @@
 /*
  * Tests of exporter/selfmetrics.c: the families are registered once and
  * again, only they are served, and they mirror the subscriber's state.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,6 +1,8 @@
 /*
  * Tests of exporter/staleness.c: the stale rule walked through time with an
  * injected clock.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
 #include <stdarg.h>

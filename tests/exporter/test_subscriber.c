@@ -3,6 +3,8 @@
  * are counted and dropped while the last good snapshot keeps being served;
  * restarts, references that outlive a swap, stale transitions; and the same
  * through a real nng bus on an ipc:// socket in a temporary folder.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
 #include <stdarg.h>

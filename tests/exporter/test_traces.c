@@ -3,6 +3,8 @@
  * sampling, both JSON encodings (read back with yajl), and a sender
  * against a small libmicrohttpd receiver that refuses the first request:
  * the spans are retried and arrive, none lost.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -27,6 +27,8 @@
  *
  * Objects: kernel/grpc/wire.o
  * Libs: zlib
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -12,6 +12,8 @@
  *
  * Objects: kernel/drivers/manifest.o common/xmalloc.o
  * Libs: yajl
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -11,6 +11,8 @@
  *
  * Objects: kernel/syscall/payload.o common/xmalloc.o
  * Libs:
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -17,6 +17,8 @@
  *
  * Objects: common/snapshot.o common/metrics.o common/utf8.o common/xmalloc.o gen/proto/bus.pb-c.o exporter/render.o exporter/span_json.o
  * Libs: libprotobuf-c -lpthread -lm
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <math.h>
 #include <stdint.h>

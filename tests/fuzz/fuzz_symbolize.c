@@ -14,6 +14,8 @@
  *
  * Objects: kernel/tracing/symbolize.o common/xmalloc.o
  * Libs: libdw
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -21,6 +21,8 @@
  *
  * Objects: common/utf8.o common/log.o common/metrics.o common/xmalloc.o common/error.o
  * Libs: -lpthread -lm
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdint.h>
 #include <stdlib.h>

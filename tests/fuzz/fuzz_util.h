@@ -3,6 +3,8 @@
  * strict UTF-8 decoder (Unicode Table 3-7, written apart from common/utf8.c
  * so the two can be compared) and a strict RFC 8259 JSON validator.
  * Everything is static inline: each harness uses what it needs.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_FUZZ_UTIL_H
 #define CAM_FUZZ_UTIL_H

@@ -14,6 +14,8 @@
 # after the other (no -jobs/-workers). A crash, leak, UB report, timeout or
 # failed property fails the harness: the report is printed and the input
 # kept in BUILD/fuzz-artifacts/.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 build=$1; seconds=$2; shift 2
 cc=${FUZZ_CC:-clang}

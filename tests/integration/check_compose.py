@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Checks docker-compose.test.yml, as `docker-compose config` resolved it,
 against the files it uses and the Dockerfile.
 

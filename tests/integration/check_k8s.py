@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Strict offline checks of the rendered Kubernetes manifests of CAM-OS.
 
 usage: check_k8s.py ROOT POD.yaml SERVICEMONITOR.yaml MONITORING.yaml

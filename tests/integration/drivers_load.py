@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Concurrent Execute calls for the driver tests, with Debian's grpcio.
 
 usage: drivers_load.py ADDR STREAMS CALLS_PER_STREAM VERB PAYLOAD [PAUSE_MS]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A grpcurl stand-in built on Debian's python3-grpcio, for tests.
 
 It knows nothing of CAM-OS: like `grpcurl -plaintext`, it learns every

@@ -2,6 +2,8 @@
 #
 # Every process a test starts is recorded and killed by PID on exit, on
 # failure and on Ctrl-C. Ports are free loopback ports picked at run time.
+#
+# SPDX-License-Identifier: Apache-2.0
 
 BUILD=${BUILD:-build}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """An independent client of the memory context verbs, for the tests.
 
 Built on Debian's python3-grpcio; like grpcurl.py it learns the messages

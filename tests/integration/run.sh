@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Runs every tests/integration/test_*.sh and sums their "N passed, N failed".
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 export BUILD=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)

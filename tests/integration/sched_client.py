@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Scheduler scenarios against a running cam-kernel, with Debian's grpcio.
 
 An independent client: requests are hand-encoded SyscallRequest messages

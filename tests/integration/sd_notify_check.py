@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Runs one program as systemd would with Type=notify and checks what it says.
 
 usage: sd_notify_check.py HOST PORT CMD...

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Bearer-token auth, scopes and rate limits through a real kernel, with an
 # independent client (Debian's python3-grpcio through reflection).
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

@@ -5,6 +5,8 @@
 # config` and checked against the files it mounts, and the Dockerfile's
 # package steps are run on this Debian 12 machine: the build list resolves,
 # and the runtime list derived from our own binaries does too.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"

@@ -3,6 +3,8 @@
 # renders with `kubectl kustomize`, the seed's deployment/kubernetes/ paths
 # give the same objects as k8s/ (with -k, and with -f as the seed writes it),
 # and check_k8s.py checks the rendered objects strictly.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

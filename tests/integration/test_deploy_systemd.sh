@@ -4,6 +4,8 @@
 # programs run as Type=notify would run them (READY=1 only once their port
 # answers, watchdog pings, STOPPING=1 on SIGTERM). No systemd runs as PID 1
 # here, so the units themselves are checked, not started.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

@@ -4,6 +4,8 @@
 # <cam/driver.h> alone (C and C++), its manifest and hash made by hand,
 # served by the installed cam-kernel and cam-driver-host; the installed
 # example drivers load as they are. Client: Debian's python3-grpcio.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

@@ -7,6 +7,8 @@
 # a leaking driver while the kernel keeps answering ping; concurrent
 # invokes; unload waiting for an invoke in flight; health; and the driver
 # metrics in a real scrape through cam-exporter.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

@@ -7,6 +7,8 @@
 # and a queued call whose client gives up never reaches the driver.
 # Clients: Debian's python3-grpcio (drivers_load.py, grpcurl.py) and
 # @grpc/grpc-js (cancel_queued.js: it can cancel a call).
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

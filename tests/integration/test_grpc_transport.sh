@@ -3,6 +3,8 @@
 # $CAM_GRPC_SERVER_BIN): h2load load, SIGTERM under load (bounded exit, no
 # error answers), garbage on the port. Independent clients only (h2load,
 # bash); the grpc-js and grpcio suites are in tests/interop.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # cam-kernel and cam-exporter as real processes over a real nng bus:
 # start order, restarts, staleness, promtool and a real Prometheus.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

@@ -4,6 +4,8 @@
 # real redis-server this test starts on a free port. Then Redis down and
 # back: the verbs answer UNAVAILABLE quickly, everything else keeps working,
 # and service resumes by itself. Metrics and health through the exporter.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

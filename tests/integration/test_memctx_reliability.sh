@@ -5,6 +5,8 @@
 # SIGSTOP for longer than the kernel's Redis timeout and resumed. After each,
 # every write the kernel acknowledged reads back intact at its version, the
 # kernel is still up, and its counters show the failures.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

@@ -28,6 +28,8 @@
 #     once the kernel is stopped, reaches the Slack receiver through
 #     Alertmanager, and turns to cause exporter_unreachable when the
 #     exporter stops too.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

@@ -3,6 +3,8 @@
 # cam-kernel (gperftools, over the profiling channel) when
 # CAM_PROFILING_ENABLED=true, and is 404 when off. `go tool pprof -top`
 # reads a CPU profile taken during a load and shows kernel functions.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

@@ -8,6 +8,8 @@
 # counted and logged like any syscall), explain_action, the
 # Scheduler health component, and queue and priority metrics moving under
 # a mixed-priority h2load run.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

@@ -3,6 +3,8 @@
 # cam-exporter: grpcurl-style calls with JSON and no .proto file (through
 # reflection, with Debian's python3-grpcio), then a scrape. Then the
 # syscall layer's refusals: each bad input gets its code and changes nothing.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # gRPC over TLS (OpenSSL, ALPN h2) with an independent client: Debian's
 # python3-grpcio with the test's own CA-less self-signed certificate.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

@@ -6,6 +6,8 @@
 # works), picks it up when it appears, loses it when swtpm is killed, and
 # recovers with the same persistent key when it is back. A kernel with no
 # CAM_TPM_TCTI answers UNAVAILABLE and reports the component disabled.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

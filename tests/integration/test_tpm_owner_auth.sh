@@ -4,6 +4,8 @@
 # kernel without CAM_TPM_OWNER_AUTH_FILE cannot create its key and says
 # why; with the file it signs, and openssl verifies. A bad file stops the
 # kernel at start with a clear message; the value never reaches a log.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

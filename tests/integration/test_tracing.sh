@@ -6,6 +6,8 @@
 # cam_os_syscall_duration_seconds in OpenMetrics scrapes; a receiver that is
 # down or slow loses nothing within the buffer and blocks nothing; a full
 # buffer and sampling count what they drop.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 

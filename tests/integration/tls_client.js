@@ -1,6 +1,8 @@
 // TLS check with node's @grpc/grpc-js: usage node tls_client.js ADDR CA_PEM
 // Prints "OK <result>" or "ERROR <code> <details>". Modules come from
 // tests/interop/node_modules (NODE_PATH).
+//
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 const fs = require('fs');
 const path = require('path');

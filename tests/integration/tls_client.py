@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """TLS checks with Debian's python3-grpcio: usage tls_client.py ADDR CERT MODE.
 
 MODE ping: one ping over TLS; big: a 3 MiB request over TLS; plain: a

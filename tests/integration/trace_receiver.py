@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A small OTLP/HTTP (JSON) and Zipkin v2 receiver for the tracing tests.
 
 POST /v1/traces     OTLP ExportTraceServiceRequest, JSON encoding

@@ -5,6 +5,8 @@
 // { a: code, b: code, a_ms, b_ms }. The kernel side (B never reaches the
 // driver, B is logged CANCELLED) is checked by the calling test.
 // usage: node cancel_queued.js HOST:PORT SLEEP_MS
+//
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 
 const grpc = require('@grpc/grpc-js');

@@ -1,6 +1,8 @@
 // Interop tests with independent node clients: @grpc/grpc-js, with
 // @grpc/proto-loader (from proto/cam.proto) and grpc-js-reflection-client
 // (descriptors from the server only, no .proto).
+//
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 
 const { test, before, after } = require('node:test');

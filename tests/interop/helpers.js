@@ -1,6 +1,8 @@
 // Shared helpers of the node interop tests: start the server under test on
 // a free loopback port, wait for its "listening on HOST:PORT" line, and
 // kill it by PID whatever happens.
+//
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 
 const { spawn } = require('node:child_process');

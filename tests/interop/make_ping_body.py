@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes a gRPC request body (5-byte prefix + SyscallRequest) for h2load.
 
 Usage: make_ping_body.py OUT [VERB] [PAYLOAD]   (default: ping, msg:hello)

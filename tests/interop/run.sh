@@ -6,6 +6,8 @@
 # BUILD_DIR/tests/tools/grpc_test_server); it must take --grpc-listen ADDR
 # and print "listening on HOST:PORT" once bound. Each test starts and kills
 # its own server. Ends with "N passed, N failed"; non-zero exit on failure.
+#
+# SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Interop tests with an independent Python client: Debian's grpcio.
 
 Stubs are generated at test time from the repository's .proto files with

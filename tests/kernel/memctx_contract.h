@@ -4,6 +4,8 @@
  *   static cam_memctx *contract_store(const struct cam_memctx_limits *l);
  *   static void contract_reset(void);   (empties the backend)
  * and put CONTRACT_TESTS in their cmocka table.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_TEST_MEMCTX_CONTRACT_H
 #define CAM_TEST_MEMCTX_CONTRACT_H

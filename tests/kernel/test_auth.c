@@ -1,4 +1,5 @@
 /* Unit tests of kernel/security/auth.c: tokens, scopes, rate limits. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -2,6 +2,8 @@
  * Unit tests of kernel/drivers/: manifest parsing (manifest.c) and the
  * runtime (runtime.c) against the real helper program and the test
  * drivers that kernel/drivers/drivers.mk builds beside this binary.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
 #include <stdarg.h>

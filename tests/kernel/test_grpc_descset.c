@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of kernel/grpc/descset.c over the descriptor set embedded at
  * build time (cam.proto, health, both reflection protos). */
 #include <setjmp.h>

@@ -3,6 +3,8 @@
  * server on a loopback port driven by a small blocking nghttp2 client, so
  * the sanitizer builds walk the I/O thread, the hand-off and the hand-back.
  * The interop suites (tests/interop) test against independent clients.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of kernel/grpc/wire.c: grpc-timeout, grpc-message encoding,
  * message framing across every chunk split, size limit, gzip. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of kernel/memctx/ with the in-memory backend: the contract
  * suite (memctx_contract.h). */
 #include "tests/kernel/memctx_contract.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of kernel/memctx/ with the Redis backend: the contract suite
  * (memctx_contract.h) against a real redis-server this test starts on a
  * free port (AOF, appendfsync always) and kills by PID, then Redis down at

@@ -1,4 +1,5 @@
 /* Unit tests of kernel/syscall/payload.c: the payload grammar. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

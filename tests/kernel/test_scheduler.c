@@ -4,6 +4,8 @@
  * weighted fair ordering with all classes saturated (and low still
  * progressing), queue full, expiry in the queue, tuning, health, the
  * decision ring and a two-producer stress run for the sanitizers.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
 #include <stdarg.h>

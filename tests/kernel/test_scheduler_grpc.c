@@ -5,6 +5,8 @@
  * the drop of a call whose deadline passed in the queue (answered by the
  * transport, released by the worker, its handler never run, nothing
  * leaked). tests/integration/test_scheduler.sh does the same with grpcio.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
 #include <stdarg.h>

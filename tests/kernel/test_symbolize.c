@@ -2,6 +2,8 @@
  * Unit tests of kernel/tracing/symbolize.c: names for addresses of this
  * very test process (its own static and global functions, and libc's),
  * as pprof's remote symbolization asks for them, and refusals.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of kernel/security/tpm.c and tpm_codec.c: the encodings, then
  * the TPM thread against a real swtpm this test starts on free loopback
  * ports and kills by PID: sign and verify (checked again with OpenSSL),

@@ -1,4 +1,5 @@
 /* Unit tests of kernel/syscall/trace_id.c and kernel/listen_policy.c. */
+/* SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -2,6 +2,8 @@
  * Unit tests of kernel/tracing/: span batches (span_batch.c) as the
  * exporter unpacks them, syscall spans and exemplars (syscall_trace.c),
  * and the exemplar slot of the metrics core they write.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <pthread.h>
 #include <setjmp.h>

@@ -8,6 +8,8 @@
  * data back), stats (transport figures in payload grammar), anything else
  * UNIMPLEMENTED (all but ping when GRPC_TEST_SERVER_PING_ONLY=1). Prints "listening on HOST:PORT" (the real port, so
  * --listen 127.0.0.1:0 works) once bound; SIGTERM/SIGINT drain and exit.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <pthread.h>
 #include <signal.h>

@@ -5,6 +5,8 @@
  *
  * usage: metrics_publisher BUS_ADDR SERIES INTERVAL_MS
  * Runs until SIGTERM/SIGINT.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <pthread.h>
 #include <signal.h>

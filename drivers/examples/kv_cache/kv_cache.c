@@ -9,6 +9,8 @@
  *   size    ""             the number of keys
  * Config: "max_keys=N" (default 10000); a set past it is RESOURCE_EXHAUSTED.
  * Keys are 1-256 bytes without '='; values up to 16 KiB.
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <cam/driver.h>
 

@@ -6,6 +6,8 @@
  *   reverse         the text backwards, character by character
  *   length          the number of bytes and of UTF-8 characters
  *   words           the number of whitespace-separated words
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <cam/driver.h>
 

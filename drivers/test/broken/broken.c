@@ -4,6 +4,8 @@
  *   -DBAD_INIT   init fails                      -> badinit
  *   -DNO_HEALTH  cam_driver_health is missing    -> nosym
  *   -DBAD_ABI    built for driver ABI v99        -> badabi
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <cam/driver.h>
 

@@ -7,6 +7,8 @@
  *   late_crash  sleeps the milliseconds given as input, then SIGSEGV (dies
  *               after a short client deadline, while the kernel waits for
  *               a late answer)
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <cam/driver.h>
 

@@ -5,6 +5,8 @@
  *   missing   CAM_DRIVER_ENOTFOUND (NOT_FOUND)
  *   fail      CAM_DRIVER_EFAIL and no message (INTERNAL)
  *   sick      echo, but health answers unhealthy from then on
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <cam/driver.h>
 

@@ -3,6 +3,8 @@
  *   echo   the input back
  *   hang   spins forever (the kernel must kill it at the deadline)
  *   sleep  sleeps the number of milliseconds given as input, then answers
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <cam/driver.h>
 

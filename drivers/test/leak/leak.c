@@ -4,6 +4,8 @@
  *   leak   allocates and touches 1 MiB blocks, never freed, until malloc
  *          fails under the helper's memory limit, then aborts (as most
  *          programs do on out of memory)
+ *
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <cam/driver.h>
 
