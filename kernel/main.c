@@ -67,6 +67,10 @@ static struct cam_option opts[] = {
 	{ "CAM_SCHEDULER_STALL_MS", "5000", "Scheduler health is unhealthy when calls are queued and none dequeued this long (100-600000)", NULL, 0 },
 	{ "CAM_SCHEDULER_DECISIONS", "4096", "recent scheduling decisions kept for explain_action (16-1048576)", NULL, 0 },
 	{ "CAM_GRPC_MAX_MESSAGE_BYTES", "4194304", "largest request message accepted", NULL, 0 },
+	{ "CAM_GRPC_MAX_BUFFERED_BYTES", "0", "request and response bytes all gRPC connections may hold; past it calls get RESOURCE_EXHAUSTED (0: an eighth of the memory limit, 16-256 MiB)", NULL, 0 },
+	{ "CAM_GRPC_MAX_CONNECTIONS", "0", "gRPC connections served at once; at the cap the oldest idle one is closed (0: from the descriptor limit)", NULL, 0 },
+	{ "CAM_GRPC_HANDSHAKE_TIMEOUT_MS", "10000", "a connection that sends no HTTP/2 preface and SETTINGS this long is closed (0: never)", NULL, 0 },
+	{ "CAM_GRPC_IDLE_TIMEOUT_MS", "600000", "a connection with no call open this long gets GOAWAY (0: never)", NULL, 0 },
 	{ "CAM_SHUTDOWN_GRACE_MS", "5000", "time in-flight calls get to finish on SIGTERM", NULL, 0 },
 	{ "CAM_ACCESS_LOG", "all", "syscall access log: all, errors or none", NULL, 0 },
 	{ "CAM_CUSTOM_METRICS_MAX", "100", "custom metric families emit_metric may create", NULL, 0 },
@@ -93,6 +97,7 @@ static const char *opt(const char *env)
 struct kernel {
 	long interval_ms;
 	long workers, max_msg, grace_ms, custom_max, per_family;
+	long max_buffered, max_conns, handshake_ms, idle_ms;
 	enum cam_access_log access_log;
 	cam_grpc_server *server;
 	cam_grpc_health *health;
@@ -191,6 +196,15 @@ static int read_settings(struct kernel *k)
 				"CAM_SHUTDOWN_GRACE_MS (0-600000) and CAM_CUSTOM_METRICS_MAX (0-1000) must be numbers in range\n");
 		return CAM_EINVAL;
 	}
+	if (cam_config_long(opt("CAM_GRPC_MAX_BUFFERED_BYTES"), 0, 1L << 40, &k->max_buffered) ||
+	    (k->max_buffered && k->max_buffered < (1L << 20)) ||
+	    cam_config_long(opt("CAM_GRPC_MAX_CONNECTIONS"), 0, 1000000, &k->max_conns) ||
+	    cam_config_long(opt("CAM_GRPC_HANDSHAKE_TIMEOUT_MS"), 0, 3600000, &k->handshake_ms) ||
+	    cam_config_long(opt("CAM_GRPC_IDLE_TIMEOUT_MS"), 0, 86400000, &k->idle_ms)) {
+		fprintf(stderr, "cam-kernel: CAM_GRPC_MAX_BUFFERED_BYTES (0, or 1048576 and more), CAM_GRPC_MAX_CONNECTIONS (0-1000000), "
+				"CAM_GRPC_HANDSHAKE_TIMEOUT_MS (0-3600000) and CAM_GRPC_IDLE_TIMEOUT_MS (0-86400000) must be numbers in range\n");
+		return CAM_EINVAL;
+	}
 	if (read_scheduler_settings(k))
 		return CAM_EINVAL;
 	if (!strcmp(opt("CAM_ACCESS_LOG"), "all"))
@@ -256,6 +270,10 @@ static int start_grpc(struct kernel *k)
 		.executor = cam_sched_executor(k->sched),
 		.tls_cert_file = opt("CAM_TLS_CERT_FILE"),
 		.tls_key_file = opt("CAM_TLS_KEY_FILE"),
+		.max_buffered_bytes = (size_t)k->max_buffered,
+		.max_connections = (unsigned)k->max_conns,
+		.handshake_timeout_ms = k->handshake_ms ? (int)k->handshake_ms : -1,
+		.idle_timeout_ms = (int)k->idle_ms,
 	};
 	struct cam_syscall_env env = {
 		.metrics = &k->metrics,

@@ -30,11 +30,17 @@ struct cam_grpc_call *cam_grpc__call_new(struct conn *conn, int32_t stream_id)
 	if (conn->calls)
 		conn->calls->conn_prev = c;
 	conn->calls = c;
+	if (conn->ncalls++ == 0)
+		cam_grpc__conn_busy(conn);
 	return c;
 }
 
 static void call_free(struct cam_grpc_call *c)
 {
+	/* What the budget still counts for it: request bytes kept for the
+	 * handler and answer bytes never sent. */
+	cam_grpc__budget_give(c->srv, c->req_bytes + (c->out.len - c->out.off));
+	free(c->http_body);
 	cam_grpc_wire_framer_free(&c->framer);
 	pthread_mutex_destroy(&c->mu);
 	free(c->msg);
@@ -80,16 +86,23 @@ static void call_kick(struct cam_grpc_call *c)
 	}
 }
 
-/* Appends a framed message to out; caller holds mu. */
-static int out_append(struct outbuf *o, const uint8_t *msg, size_t len)
+/* Appends a framed message to c->out, taking its bytes from the buffer
+ * budget (small ones always pass); caller holds mu. CAM_ELIMIT when the
+ * budget is spent, CAM_ENOMEM. */
+static int out_append(struct cam_grpc_call *c, const uint8_t *msg, size_t len)
 {
-	size_t need;
+	struct outbuf *o = &c->out;
+	size_t need, framed = CAM_GRPC_WIRE_HEADER + len;
 
 	if (len > UINT32_MAX)
 		return CAM_ELIMIT;
+	if (!cam_grpc__budget_take(c->srv, framed, len <= SMALL_MESSAGE)) {
+		cam_grpc__count_refusal(c->srv, REFUSE_BUFFER_BUDGET, NULL);
+		return CAM_ELIMIT;
+	}
 	if (o->off == o->len)
 		o->off = o->len = 0;
-	need = o->len + CAM_GRPC_WIRE_HEADER + len;
+	need = o->len + framed;
 	if (need > o->cap) {
 		size_t ncap = o->cap ? o->cap * 2 : need;
 		uint8_t *n;
@@ -97,8 +110,10 @@ static int out_append(struct outbuf *o, const uint8_t *msg, size_t len)
 		while (ncap < need)
 			ncap *= 2;
 		n = realloc(o->data, ncap);
-		if (!n)
+		if (!n) {
+			cam_grpc__budget_give(c->srv, framed);
 			return CAM_ENOMEM;
+		}
 		o->data = n;
 		o->cap = ncap;
 	}
@@ -106,6 +121,7 @@ static int out_append(struct outbuf *o, const uint8_t *msg, size_t len)
 	if (len)
 		memcpy(o->data + o->len + CAM_GRPC_WIRE_HEADER, msg, len);
 	o->len = need;
+	c->out_total += framed;
 	return 0;
 }
 
@@ -138,10 +154,12 @@ int cam_grpc__call_push_out(struct cam_grpc_call *c, const uint8_t *msg, size_t 
 		return CAM_ECLOSED;
 	}
 	if (with_msg)
-		rc = out_append(&c->out, msg, len);
+		rc = out_append(c, msg, len);
 	if (rc && end) {
 		status = CAM_GRPC_RESOURCE_EXHAUSTED;
-		text = "response message too large";
+		text = rc == CAM_ELIMIT && len <= UINT32_MAX
+			       ? "the server is out of buffer space for answers; retry later"
+			       : "response message too large";
 	}
 	if (end)
 		set_status_locked(c, status, text);
@@ -201,6 +219,20 @@ const char *cam_grpc_call_metadata(const struct cam_grpc_call *c, const char *na
 		off = (size_t)(v + strlen(v) + 1 - c->md);
 	}
 	return NULL;
+}
+
+unsigned cam_grpc_call_metadata_count(const struct cam_grpc_call *c, const char *name)
+{
+	size_t off = 0;
+	unsigned n = 0;
+
+	while (off < c->md_len) {
+		const char *k = c->md + off, *v = k + strlen(k) + 1;
+
+		n += strcmp(k, name) == 0;
+		off = (size_t)(v + strlen(v) + 1 - c->md);
+	}
+	return n;
 }
 
 int64_t cam_grpc_call_deadline_ns(const struct cam_grpc_call *c)

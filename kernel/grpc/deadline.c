@@ -74,7 +74,7 @@ void cam_grpc__timers_expire(cam_grpc_server *s)
 
 	if (s->ntimers == 0)
 		return;
-	now = cam_grpc__now_ns();
+	now = cam_mono_ns();
 	while (s->ntimers > 0 && s->timers[0]->deadline_ns <= now) {
 		struct cam_grpc_call *c = s->timers[0];
 
@@ -97,7 +97,7 @@ int cam_grpc__timers_wait_ms(const cam_grpc_server *s)
 
 	if (s->ntimers == 0)
 		return -1;
-	left = s->timers[0]->deadline_ns - cam_grpc__now_ns();
+	left = s->timers[0]->deadline_ns - cam_mono_ns();
 	if (left <= 0)
 		return 0;
 	return left > INT32_MAX * 1000000LL ? INT32_MAX : (int)((left + 999999) / 1000000);

@@ -26,6 +26,8 @@ void cam_grpc__call_refuse(struct cam_grpc_call *c, int status, const char *text
 	free(c->msg);
 	c->msg = NULL;
 	c->msg_len = 0;
+	cam_grpc__budget_give(c->srv, c->req_bytes);
+	c->req_bytes = 0;
 	if (c->conn) {
 		c->conn->held -= c->held;
 		c->held = 0;
@@ -88,9 +90,9 @@ static void on_pseudo_header(struct cam_grpc_call *c, const uint8_t *name,
 		memcpy(c->path, value, vlen);
 		c->path[vlen] = '\0';
 		c->method = cam_grpc__find_method(c->srv, value, vlen);
-	} else if (name_is(name, nlen, ":method") && !name_is(value, vlen, "POST")) {
-		set_reject(c, PERR_HEADER, CAM_GRPC_UNIMPLEMENTED,
-			   "gRPC requests use the POST method");
+	} else if (name_is(name, nlen, ":method")) {
+		c->is_post = name_is(value, vlen, "POST");
+		c->is_head = name_is(value, vlen, "HEAD");
 	}
 }
 
@@ -102,7 +104,7 @@ static void on_timeout_header(struct cam_grpc_call *c, const uint8_t *v, size_t 
 		set_reject(c, PERR_HEADER, CAM_GRPC_INTERNAL, "malformed grpc-timeout");
 		return;
 	}
-	now = cam_grpc__now_ns();
+	now = cam_mono_ns();
 	c->deadline_ns = ns > INT64_MAX - now ? 0 : now + ns;
 	if (c->deadline_ns == 0 && ns == 0)
 		c->deadline_ns = now; /* "0n": already expired */
@@ -136,9 +138,7 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 		return 0;
 	}
 	if (name_is(name, nlen, "content-type")) {
-		if (!is_grpc_content_type(value, vlen))
-			set_reject(c, PERR_CONTENT_TYPE, CAM_GRPC_UNKNOWN,
-				   "content-type must be application/grpc");
+		c->is_grpc = is_grpc_content_type(value, vlen);
 	} else if (name_is(name, nlen, "grpc-timeout")) {
 		on_timeout_header(c, value, vlen);
 	} else if (name_is(name, nlen, "grpc-encoding")) {
@@ -152,6 +152,26 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 	return 0;
 }
 
+/* A new stream the connection may not open now: past the advertised
+ * limit, or while it leaves too many answers unread. REFUSED_STREAM says
+ * it was not processed, so the client may try again. */
+static bool refuse_stream(struct conn *conn, int32_t stream_id)
+{
+	cam_grpc_server *s = conn->srv;
+	enum cam_grpc__refusal why;
+
+	if (conn->ncalls >= MAX_CONCURRENT_STREAMS)
+		why = REFUSE_STREAM_LIMIT;
+	else if (conn->out_held > s->conn_share)
+		why = REFUSE_BACKPRESSURE;
+	else
+		return false;
+	cam_grpc__count_refusal(s, why, conn->peer);
+	nghttp2_submit_rst_stream(conn->h2, NGHTTP2_FLAG_NONE, stream_id,
+				  NGHTTP2_REFUSED_STREAM);
+	return true;
+}
+
 static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
 {
 	struct conn *conn = ud;
@@ -161,6 +181,9 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, voi
 	if (frame->hd.type != NGHTTP2_HEADERS ||
 	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
+	cam_grpc__ids_opened(&conn->ids, frame->hd.stream_id);
+	if (refuse_stream(conn, frame->hd.stream_id))
+		return 0; /* no call: its headers are decoded and dropped */
 	c = cam_grpc__call_new(conn, frame->hd.stream_id);
 	nghttp2_session_set_stream_user_data(h2, frame->hd.stream_id, c);
 	atomic_fetch_add_explicit(&s->nstreams, 1, memory_order_relaxed);
@@ -168,11 +191,34 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, voi
 	return 0;
 }
 
-/* The request headers are complete: refuse now what cannot be served. */
+/* The method's admission check (credentials), before any DATA is kept. */
+static bool admitted(struct cam_grpc_call *c)
+{
+	const char *why = NULL;
+	int status;
+
+	if (!c->method->admit)
+		return true;
+	status = c->method->admit(c->method->admit_arg, c, &why);
+	if (status == CAM_GRPC_OK)
+		return true;
+	cam_grpc__count_refusal(c->srv, REFUSE_ADMISSION, NULL);
+	cam_grpc__call_refused(c, status, why ? why : "refused");
+	cam_grpc__call_refuse(c, status, why ? why : "refused");
+	return false;
+}
+
+/* The request headers are complete: refuse now what cannot be served.
+ * A request that is not gRPC is answered in HTTP once the client ends its
+ * stream; a gRPC one that cannot be served is answered at once, and the
+ * early answer ends its stream with RST_STREAM (on_frame_send). */
 static void call_headers_done(struct cam_grpc_call *c)
 {
 	char text[160];
 
+	cam_grpc__http_classify(c);
+	if (c->http_status)
+		return;
 	if (c->reject_status) {
 		cam_grpc__call_refuse(c, c->reject_status, c->reject_text);
 	} else if (!c->method) {
@@ -181,6 +227,8 @@ static void call_headers_done(struct cam_grpc_call *c)
 		cam_grpc__call_refuse(c, CAM_GRPC_UNIMPLEMENTED, text);
 	} else if (cam_grpc__past_deadline(c)) {
 		cam_grpc__call_refuse(c, CAM_GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
+	} else if (!c->method->ops && !admitted(c)) {
+		return;
 	} else if (c->deadline_ns) {
 		cam_grpc__timer_add(c->srv, c);
 	}
@@ -239,6 +287,50 @@ static int on_message(void *arg, uint8_t flags, uint8_t *msg, size_t len)
 	return 0;
 }
 
+/* What a unary call's request holds in memory now. */
+static size_t request_footprint(const struct cam_grpc_call *c)
+{
+	return c->framer.cap + (c->msg ? c->msg_len : 0);
+}
+
+/* Whether len more request bytes fit the call's connection share and the
+ * server's budget; refuses the call when they do not. The bytes are taken
+ * from the budget now, before the framer allocates for them. */
+static bool request_fits(struct cam_grpc_call *c, size_t len)
+{
+	cam_grpc_server *s = c->srv;
+
+	if (c->conn->held + len > s->conn_share) {
+		cam_grpc__count_refusal(s, REFUSE_CONN_BUDGET, c->peer);
+		cam_grpc__call_refuse(c, CAM_GRPC_RESOURCE_EXHAUSTED,
+				      "too much request data buffered on this connection");
+		return false;
+	}
+	if (!cam_grpc__budget_take(s, len, false)) {
+		cam_grpc__count_refusal(s, REFUSE_BUFFER_BUDGET, c->peer);
+		cam_grpc__call_refuse(c, CAM_GRPC_RESOURCE_EXHAUSTED,
+				      "the server is out of buffer space for requests; retry later");
+		return false;
+	}
+	c->req_bytes += len;
+	return true;
+}
+
+/* After a feed: the budget and the connection hold what the call really
+ * allocated (the framer grows by doubling, a message may be inflated). */
+static void request_account(struct cam_grpc_call *c)
+{
+	size_t now = request_footprint(c);
+
+	if (now > c->req_bytes)
+		cam_grpc__budget_take(c->srv, now - c->req_bytes, true);
+	else
+		cam_grpc__budget_give(c->srv, c->req_bytes - now);
+	c->req_bytes = now;
+	c->conn->held += now - c->held;
+	c->held = now;
+}
+
 static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id,
 			 const uint8_t *data, size_t len, void *ud)
 {
@@ -250,16 +342,11 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id,
 	(void)ud;
 	if (!c || c->ended_io || !c->method)
 		return 0;
-	if (!c->method->ops) {
-		c->held += len;
-		c->conn->held += len;
-		if (c->conn->held > CONN_BUFFER_BUDGET) {
-			cam_grpc__call_refuse(c, CAM_GRPC_RESOURCE_EXHAUSTED,
-				    "too much request data buffered on this connection");
-			return 0;
-		}
-	}
+	if (!c->method->ops && !request_fits(c, len))
+		return 0;
 	rc = cam_grpc_wire_framer_feed(&c->framer, data, len, on_message, c);
+	if (!c->method->ops && !c->ended_io)
+		request_account(c);
 	if (rc == CAM_ELIMIT) {
 		atomic_fetch_add_explicit(&c->srv->too_large, 1, memory_order_relaxed);
 		cam_counter_inc(c->srv->m_too_large);
@@ -278,6 +365,11 @@ static void call_half_close(struct cam_grpc_call *c)
 {
 	cam_grpc_server *s = c->srv;
 
+	c->remote_ended = true;
+	if (c->http_status) {
+		cam_grpc__http_answer(c);
+		return;
+	}
 	if (c->ended_io || !c->method)
 		return;
 	if (!cam_grpc_wire_framer_idle(&c->framer)) {
@@ -322,9 +414,13 @@ static void call_half_close(struct cam_grpc_call *c)
 
 static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
 {
+	struct conn *conn = ud;
 	struct cam_grpc_call *c;
 
-	(void)ud;
+	if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+		cam_grpc__conn_handshaken(conn);
+	if (frame->hd.type == NGHTTP2_RST_STREAM)
+		cam_grpc__ids_reset_by_peer(&conn->ids, frame->hd.stream_id);
 	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
 		return 0;
 	c = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
@@ -353,8 +449,12 @@ void cam_grpc__call_detach(struct cam_grpc_call *c)
 		c->conn_next->conn_prev = c->conn_prev;
 	conn->held -= c->held;
 	c->held = 0;
+	cam_grpc__conn_out_sub(conn, c->out_unsent);
+	c->out_unsent = 0;
 	cam_grpc__timer_remove(s, c);
 	c->conn = NULL;
+	if (--conn->ncalls == 0)
+		cam_grpc__conn_idle(conn);
 	if (!c->trailers_sent)
 		atomic_store(&c->cancelled, true);
 	if (c->method && c->method->ops && c->method->ops->on_close)
@@ -403,17 +503,30 @@ static size_t status_nv(const struct cam_grpc_call *c, nghttp2_nv *nv)
 	return 2;
 }
 
+/* The connection's count of unsent answer bytes learns what handlers
+ * queued since it last looked (I/O thread; total read under c->mu). */
+static void account_out(struct cam_grpc_call *c, size_t total)
+{
+	size_t delta = total - c->out_seen;
+
+	c->out_seen = total;
+	c->out_unsent += delta;
+	if (delta && c->conn)
+		cam_grpc__conn_out_add(c->conn, delta);
+}
+
 static ssize_t read_body(nghttp2_session *h2, int32_t stream_id, uint8_t *buf,
 			 size_t length, uint32_t *data_flags,
 			 nghttp2_data_source *source, void *ud)
 {
 	struct cam_grpc_call *c = source->ptr;
 	struct outbuf *o = &c->out;
-	size_t n;
+	size_t n, total;
 	bool eof = false;
 
 	(void)ud;
 	pthread_mutex_lock(&c->mu);
+	total = c->out_total;
 	n = o->len - o->off;
 	if (n > length)
 		n = length;
@@ -429,6 +542,11 @@ static ssize_t read_body(nghttp2_session *h2, int32_t stream_id, uint8_t *buf,
 		eof = c->finished;
 	}
 	pthread_mutex_unlock(&c->mu);
+	account_out(c, total);
+	c->out_unsent -= n;
+	if (c->conn)
+		cam_grpc__conn_out_sub(c->conn, n);
+	cam_grpc__budget_give(c->srv, n);
 	if (eof) {
 		nghttp2_nv nv[2];
 
@@ -447,13 +565,16 @@ void cam_grpc__call_push(struct cam_grpc_call *c)
 {
 	nghttp2_session *h2 = c->conn->h2;
 	bool finished, pending;
+	size_t total;
 
 	if (c->trailers_sent)
 		return;
 	pthread_mutex_lock(&c->mu);
 	finished = c->finished;
 	pending = c->out.len > c->out.off;
+	total = c->out_total;
 	pthread_mutex_unlock(&c->mu);
+	account_out(c, total);
 	if (c->headers_sent) {
 		if (c->deferred) {
 			c->deferred = false;
@@ -479,6 +600,72 @@ void cam_grpc__call_push(struct cam_grpc_call *c)
 	}
 }
 
+/*
+ * A DATA or HEADERS frame on a client stream the session no longer has is
+ * on a closed stream: RFC 9113 5.1 says what it gets (stream_ids.c), where
+ * nghttp2 would drop it unseen. Called before the frame is processed, with
+ * every frame before it processed: for HEADERS from on_begin_frame, for
+ * DATA (which nghttp2 ignores before any callback) from conn.c's scan of
+ * the input.
+ */
+void cam_grpc__closed_stream_frame(struct conn *conn, uint8_t type, int32_t id)
+{
+	nghttp2_session *h2 = conn->h2;
+
+	if (id <= 0 || !(id & 1) || id > nghttp2_session_get_last_proc_stream_id(h2) ||
+	    nghttp2_session_find_stream(h2, id))
+		return;
+	switch (cam_grpc__ids_closed_frame(&conn->ids, id)) {
+	case CLOSED_FRAME_STREAM_ERROR:
+		nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_STREAM_CLOSED);
+		break;
+	case CLOSED_FRAME_CONN_ERROR:
+		cam_grpc__count_perr(conn->srv, PERR_HTTP2);
+		nghttp2_session_terminate_session(h2, NGHTTP2_STREAM_CLOSED);
+		break;
+	case CLOSED_FRAME_NEVER_OPENED:
+		cam_grpc__count_perr(conn->srv, PERR_HTTP2);
+		nghttp2_session_terminate_session(h2, type == NGHTTP2_HEADERS
+						  ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_STREAM_CLOSED);
+		break;
+	case CLOSED_FRAME_IGNORE:
+		break;
+	}
+}
+
+static int on_begin_frame(nghttp2_session *h2, const nghttp2_frame_hd *hd, void *ud)
+{
+	(void)h2;
+	if (hd->type == NGHTTP2_HEADERS)
+		cam_grpc__closed_stream_frame(ud, hd->type, hd->stream_id);
+	return 0;
+}
+
+/*
+ * A frame went out. An answer that ended our side of a stream before the
+ * client ended its own (an early refusal) is followed by RST_STREAM
+ * NO_ERROR, so the client stops sending (RFC 9113 8.1) and the stream
+ * closes; every RST_STREAM we send is remembered (stream_ids.c).
+ */
+static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
+{
+	struct conn *conn = ud;
+	struct cam_grpc_call *c;
+
+	if (frame->hd.type == NGHTTP2_RST_STREAM) {
+		cam_grpc__ids_reset_by_us(&conn->ids, frame->hd.stream_id);
+		return 0;
+	}
+	if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
+	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	c = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
+	if (c && !c->remote_ended)
+		nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+					  NGHTTP2_NO_ERROR);
+	return 0;
+}
+
 int cam_grpc__h2_setup(cam_grpc_server *s)
 {
 	nghttp2_session_callbacks *cbs;
@@ -490,6 +677,8 @@ int cam_grpc__h2_setup(cam_grpc_server *s)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+	nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
 	s->cbs = cbs;
 	if (nghttp2_option_new(&s->h2opt) != 0)
 		return CAM_ENOMEM;

@@ -3,8 +3,15 @@
  * modules: the API is server.h). Names with a double underscore are
  * internal and non-static, libuv style.
  *
- *   server.c    connections, the epoll loop, server life
+ *   server.c    the epoll loop and server life
+ *   conn.c      one connection: socket I/O, its nghttp2 session, closing
+ *   limits.c    connection limits and timers: handshake and idle timeouts,
+ *               the connection cap (oldest idle closed first), the
+ *               descriptor kept in reserve, refusal counters
+ *   budget.c    the buffer budget: request and response bytes held
  *   h2.c        nghttp2 callbacks: requests in, responses out
+ *   http_answer.c  HTTP answers to requests that are not gRPC
+ *   stream_ids.c   what a connection remembers of its closed streams
  *   call.c      the call object and the API handlers use
  *   deadline.c  the I/O thread's deadline heap
  *
@@ -25,8 +32,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "kernel/grpc/pool.h"
 #include "kernel/grpc/server.h"
@@ -38,16 +47,20 @@
 #define MAX_HOOKS 8
 #define MAX_METADATA_BYTES (16 * 1024)
 #define MAX_STATUS_TEXT 1024
+/* Streams a client may open at once (SETTINGS_MAX_CONCURRENT_STREAMS);
+ * past it a new stream gets REFUSED_STREAM (h2.c). */
 #define MAX_CONCURRENT_STREAMS 4096
 #define STREAM_WINDOW (1 << 20)
 #define CONN_WINDOW (32 << 20)
 #define WBUF_HIGH (128 * 1024)
-/* Request bytes the open unary calls of one connection may hold. */
-#define CONN_BUFFER_BUDGET ((size_t)128 << 20)
 #define READ_CHUNK (64 * 1024)
 #define DEFAULT_DRAIN_MS 5000
+#define DEFAULT_HANDSHAKE_MS 10000
 #define NO_TIMER SIZE_MAX
 #define ACCEPT_PAUSE_NS (100 * 1000000LL)
+/* Responses at most this large pass a full buffer budget: refusing a
+ * ping's answer would save nothing and fail a good client. */
+#define SMALL_MESSAGE 4096
 
 enum cam_grpc__encoding { ENC_IDENTITY, ENC_GZIP };
 
@@ -62,6 +75,41 @@ enum cam_grpc__perr {
 	PERR_COUNT
 };
 
+/* Calls the transport refuses to protect itself (bounded). */
+enum cam_grpc__refusal {
+	REFUSE_BUFFER_BUDGET,   /* the server-wide buffer budget is spent */
+	REFUSE_CONN_BUDGET,     /* this connection's share of request bytes */
+	REFUSE_STREAM_LIMIT,    /* past SETTINGS_MAX_CONCURRENT_STREAMS */
+	REFUSE_BACKPRESSURE,    /* the connection's unsent answers pass its share */
+	REFUSE_ADMISSION,       /* the method's admission check (credentials) */
+	REFUSE_NOT_GRPC,        /* an HTTP request that is not gRPC */
+	REFUSE_COUNT
+};
+
+/* Why the transport closed a connection itself (bounded). */
+enum cam_grpc__closing {
+	CLOSE_HANDSHAKE_TIMEOUT, /* no preface and SETTINGS in time */
+	CLOSE_IDLE_TIMEOUT,      /* no stream open for the idle timeout */
+	CLOSE_CONNECTION_LIMIT,  /* the oldest idle one, or a new one, at the cap */
+	CLOSE_RESPONSE_BUDGET,   /* unsent answers past the hard limit: GOAWAY */
+	CLOSE_COUNT
+};
+
+/*
+ * The streams of one connection closed lately, by odd stream id, so that a
+ * frame on a closed stream gets what RFC 9113 5.1 says (stream_ids.c):
+ * ignored after our own RST_STREAM, STREAM_CLOSED otherwise. Covers the
+ * newest STREAM_IDS_WINDOW client stream ids; older ones are forgotten,
+ * which 5.4.2 allows.
+ */
+#define STREAM_IDS_WINDOW 1024
+struct cam_grpc__stream_ids {
+	uint32_t top;                         /* highest index seen (id >> 1) */
+	uint64_t opened[STREAM_IDS_WINDOW / 64];
+	uint64_t reset_by_us[STREAM_IDS_WINDOW / 64];
+	uint64_t reset_by_peer[STREAM_IDS_WINDOW / 64];
+};
+
 struct method {
 	char *path;
 	cam_grpc_handler unary;                /* NULL for streaming methods */
@@ -69,6 +117,8 @@ struct method {
 	void *classify_arg;
 	cam_grpc_refusal_hook refused;         /* unary only; may be NULL */
 	void *refused_arg;
+	cam_grpc_admission admit;              /* unary only; may be NULL */
+	void *admit_arg;
 	const struct cam_grpc_stream_ops *ops; /* NULL for unary methods */
 	void *arg;
 };
@@ -79,6 +129,20 @@ struct outbuf {
 };
 
 struct conn;
+
+/* Lists of connections waiting on a timer (limits.c), oldest first. */
+enum cam_grpc__conn_list_id {
+	CONN_LIST_NONE,
+	CONN_LIST_SHAKING,  /* handshake not done, no stream */
+	CONN_LIST_IDLE,     /* handshake done, no stream open */
+	CONN_LIST_CLOSING,  /* GOAWAY sent to end it */
+	CONN_LIST_COUNT
+};
+struct cam_grpc__conn_list {
+	struct conn *head, *tail;
+};
+/* How long a connection told GOAWAY gets to read it before it is closed. */
+#define CLOSING_GRACE_MS 1000
 
 struct cam_grpc_call {
 	atomic_int refs;
@@ -108,11 +172,22 @@ struct cam_grpc_call {
 	const char *reject_text;
 	bool ended_io;                    /* refused or answered by the I/O thread */
 	bool headers_sent, trailers_sent, deferred;
+	bool remote_ended;                /* the client sent END_STREAM */
+	bool is_post, is_grpc, is_head;   /* from :method and content-type */
+	size_t req_bytes;                 /* request bytes in srv->buffered */
+	size_t out_seen;                  /* of out_total, what conn->out_held has seen */
+	size_t out_unsent;                /* answer bytes in conn->out_held */
+	/* An HTTP answer to a request that is not gRPC (http_answer.c),
+	 * sent once the client ends its stream. */
+	int http_status;
+	char *http_body;
+	size_t http_len, http_off;
 	char peer[64];
 
 	/* Response side, any thread, under mu. */
 	pthread_mutex_t mu;
 	struct outbuf out;
+	size_t out_total;                 /* bytes ever appended to out */
 	bool finished;
 	int status;
 	char *status_text;                /* percent-encoded */
@@ -125,11 +200,22 @@ struct conn {
 	nghttp2_session *h2;
 	struct conn *prev, *next;
 	struct conn *dirty_next;
+	struct conn *list_prev, *list_next; /* in srv->lists[list] */
+	enum cam_grpc__conn_list_id list;
+	int64_t list_since_ns;            /* when it joined that list */
 	struct cam_grpc_call *calls;
+	unsigned ncalls;                  /* open streams */
 	size_t held;                      /* sum of the calls' held bytes */
+	size_t out_held;                  /* answer bytes queued, not yet sent */
 	uint8_t *wbuf;
 	size_t woff, wlen, wcap;
 	bool pollout, dirty, dead, goaway;
+	bool handshaken;                  /* preface and client SETTINGS seen */
+	bool settings_sent;               /* our first SETTINGS went out */
+	/* Where the input stands in the frame sequence (conn.c, conn_feed). */
+	uint32_t scan_skip;               /* preface or payload bytes left */
+	uint8_t scan_hdr[9], scan_have;
+	struct cam_grpc__stream_ids ids;
 	char peer[64];
 };
 
@@ -149,7 +235,15 @@ struct cam_grpc_server {
 	struct hook hooks[MAX_HOOKS];
 	size_t nhooks;
 
+	size_t max_buffered;              /* request + response bytes, all connections */
+	size_t conn_share;                /* one connection's share of it */
+	size_t conn_hard;                 /* unsent answers past this: GOAWAY */
+	unsigned max_conns;
+	int64_t handshake_ns, idle_ns;    /* 0: none */
+	_Atomic size_t buffered;
+
 	int lfd, evfd, epfd, port;
+	int reserve_fd;                   /* closed to accept-and-close at EMFILE */
 	pthread_t io;
 	pthread_mutex_t life_mu;
 	bool started, shut;
@@ -165,6 +259,7 @@ struct cam_grpc_server {
 
 	/* I/O thread only. */
 	struct conn *conns;
+	struct cam_grpc__conn_list lists[CONN_LIST_COUNT]; /* limits.c */
 	struct conn *dirty;
 	struct cam_grpc_call **timers;    /* min-heap of open calls by deadline */
 	size_t ntimers, cap_timers;
@@ -172,25 +267,95 @@ struct cam_grpc_server {
 	int64_t drain_deadline;
 	int64_t accept_resume;            /* listener paused (out of fds) until */
 
+	int64_t log_next[REFUSE_COUNT + CLOSE_COUNT]; /* rate-limited log lines */
+	uint64_t log_quiet[REFUSE_COUNT + CLOSE_COUNT];
+
 	_Atomic uint64_t nconns, nstreams, calls_total, perrors, too_large;
+	_Atomic uint64_t refused[REFUSE_COUNT], closed[CLOSE_COUNT];
 	cam_series *m_conns, *m_streams, *m_too_large, *m_perr[PERR_COUNT];
+	cam_series *m_refused[REFUSE_COUNT], *m_closed[CLOSE_COUNT];
+	cam_series *m_buffered, *m_budget, *m_max_conns;
 };
-
-static inline int64_t cam_grpc__now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static inline bool cam_grpc__past_deadline(const struct cam_grpc_call *c)
 {
-	return c->deadline_ns && cam_grpc__now_ns() >= c->deadline_ns;
+	return c->deadline_ns && cam_mono_ns() >= c->deadline_ns;
 }
 
 /* server.c */
 void cam_grpc__count_perr(cam_grpc_server *s, enum cam_grpc__perr why);
+
+/* conn.c (I/O thread) */
+void cam_grpc__conn_mark_dirty(struct conn *conn);
+void cam_grpc__conn_open(cam_grpc_server *s, int fd, const struct sockaddr *sa);
+void cam_grpc__conn_event(struct conn *conn, uint32_t events);
+/* Writes what nghttp2 has to send; -1 when the connection must close. */
+int cam_grpc__conn_flush(struct conn *conn);
+void cam_grpc__conn_close(struct conn *conn);
+/* GOAWAY with code and close once it is written (or at once when nothing
+ * can be written). */
+void cam_grpc__conn_terminate(struct conn *conn, uint32_t code);
+
+/* limits.c (I/O thread unless said otherwise) */
+void cam_grpc__limits_init(cam_grpc_server *s, const struct cam_grpc_server_opts *o);
+void cam_grpc__limits_register_metrics(cam_grpc_server *s);
+/* Counts a refusal and logs it, at most one line per reason per 10 s
+ * (any thread for the count; the log line from the I/O thread only). */
+void cam_grpc__count_refusal(cam_grpc_server *s, enum cam_grpc__refusal why,
+			     const char *peer);
+void cam_grpc__count_closing(cam_grpc_server *s, enum cam_grpc__closing why,
+			     const char *peer);
+/* The connection has no stream open now / has one again. */
+void cam_grpc__conn_idle(struct conn *conn);
+void cam_grpc__conn_busy(struct conn *conn);
+/* The client's preface and SETTINGS have arrived. */
+void cam_grpc__conn_handshaken(struct conn *conn);
+/* The connection was told GOAWAY to end it / is being closed. */
+void cam_grpc__conn_closing(struct conn *conn);
+void cam_grpc__conn_unlist(struct conn *conn);
+/* Before a new connection is served: false when it must be closed at
+ * once (at the cap with no idle connection to close instead). */
+bool cam_grpc__limits_admit(cam_grpc_server *s);
+/* Closes connections past their handshake or idle time. */
+void cam_grpc__limits_sweep(cam_grpc_server *s);
+/* Milliseconds until the next sweep is due, or -1. */
+int cam_grpc__limits_wait_ms(const cam_grpc_server *s);
+/* accept() failed with EMFILE/ENFILE: take one connection with the
+ * reserve descriptor and close it, so the client learns at once. */
+void cam_grpc__limits_shed(cam_grpc_server *s);
+void cam_grpc__limits_free(cam_grpc_server *s);
+
+/* budget.c (any thread) */
+/* Takes n bytes of the budget; false (nothing taken) when they do not fit.
+ * force takes them regardless (small answers). */
+bool cam_grpc__budget_take(cam_grpc_server *s, size_t n, bool force);
+void cam_grpc__budget_give(cam_grpc_server *s, size_t n);
+/* I/O thread: the connection's unsent answers grew by n / shrank by n. */
+void cam_grpc__conn_out_add(struct conn *conn, size_t n);
+void cam_grpc__conn_out_sub(struct conn *conn, size_t n);
+
+/* stream_ids.c (I/O thread) */
+void cam_grpc__ids_opened(struct cam_grpc__stream_ids *ids, int32_t id);
+void cam_grpc__ids_reset_by_us(struct cam_grpc__stream_ids *ids, int32_t id);
+void cam_grpc__ids_reset_by_peer(struct cam_grpc__stream_ids *ids, int32_t id);
+enum cam_grpc__closed_frame {
+	CLOSED_FRAME_IGNORE,      /* we reset it, or too old to know */
+	CLOSED_FRAME_STREAM_ERROR,/* the client reset it: RST_STREAM STREAM_CLOSED */
+	CLOSED_FRAME_CONN_ERROR,  /* ended both ways: GOAWAY STREAM_CLOSED */
+	CLOSED_FRAME_NEVER_OPENED,/* an id skipped over: implicitly closed */
+};
+enum cam_grpc__closed_frame cam_grpc__ids_closed_frame(const struct cam_grpc__stream_ids *ids,
+						       int32_t id);
+
+/* h2.c: a DATA or HEADERS frame may be on a closed stream (RFC 9113 5.1). */
+void cam_grpc__closed_stream_frame(struct conn *conn, uint8_t type, int32_t id);
+
+/* http_answer.c (I/O thread) */
+/* Decides, once the headers are read, whether the request is gRPC; for one
+ * that is not, sets c->http_status and the text of the answer. */
+void cam_grpc__http_classify(struct cam_grpc_call *c);
+/* Sends the HTTP answer (the client has ended its stream). */
+void cam_grpc__http_answer(struct cam_grpc_call *c);
 
 /* call.c: a new call on a stream of conn, holding the I/O thread's reference. */
 struct cam_grpc_call *cam_grpc__call_new(struct conn *conn, int32_t stream_id);

@@ -1,14 +1,13 @@
 /*
- * The gRPC transport (see server.h and internal.h): connections and the
- * epoll loop on one I/O thread that alone touches sockets and nghttp2,
- * calls handed to the worker pool, finished calls handed back through a
- * queue and an eventfd; and the server's life (start, drain, free).
+ * The gRPC transport (see server.h and internal.h): the epoll loop on one
+ * I/O thread that alone touches sockets and nghttp2 (connections are in
+ * conn.c), calls handed to the worker pool, finished calls handed back
+ * through a queue and an eventfd; and the server's life (start, drain,
+ * free).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +56,7 @@ static void register_metrics(cam_grpc_server *s)
 	s->m_too_large = plain_series("cam_os_grpc_messages_too_large_total",
 				      "Request messages refused as larger than the maximum.",
 				      CAM_COUNTER);
+	cam_grpc__limits_register_metrics(s);
 	if (cam_family_register(&d, &f, NULL) != 0)
 		return;
 	for (int i = 0; i < PERR_COUNT; i++) {
@@ -72,255 +72,6 @@ void cam_grpc__count_perr(cam_grpc_server *s, enum cam_grpc__perr why)
 	cam_counter_inc(s->m_perr[why]);
 }
 
-static void conn_mark_dirty(struct conn *conn)
-{
-	cam_grpc_server *s = conn->srv;
-
-	if (conn->dirty)
-		return;
-	conn->dirty = true;
-	conn->dirty_next = s->dirty;
-	s->dirty = conn;
-}
-
-static void conn_set_pollout(struct conn *conn, bool on)
-{
-	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0),
-				  .data.ptr = conn };
-
-	if (conn->pollout == on)
-		return;
-	conn->pollout = on;
-	epoll_ctl(conn->srv->epfd, EPOLL_CTL_MOD, conn->fd, &ev);
-}
-
-static void wbuf_append(struct conn *conn, const uint8_t *p, size_t n)
-{
-	if (conn->wlen + n > conn->wcap) {
-		size_t ncap = conn->wcap ? conn->wcap : 16384;
-
-		while (ncap < conn->wlen + n)
-			ncap *= 2;
-		conn->wbuf = cam_xrealloc(conn->wbuf, ncap);
-		conn->wcap = ncap;
-	}
-	memcpy(conn->wbuf + conn->wlen, p, n);
-	conn->wlen += n;
-}
-
-/* Writes what nghttp2 has to send until done or the socket is full.
- * Returns -1 when the connection must be closed. */
-static int conn_flush(struct conn *conn)
-{
-	for (;;) {
-		if (conn->woff < conn->wlen && conn->ssl) {
-			bool want_write = false;
-			ssize_t n = cam_grpc_tls_write(conn->ssl, conn->wbuf + conn->woff,
-						       conn->wlen - conn->woff, &want_write);
-
-			if (n < 0)
-				return -1;
-			if (n == 0) {
-				/* A handshake waiting to read resumes from conn_read. */
-				conn_set_pollout(conn, want_write);
-				return 0;
-			}
-			conn->woff += (size_t)n;
-			continue;
-		}
-		if (conn->woff < conn->wlen) {
-			ssize_t n = send(conn->fd, conn->wbuf + conn->woff,
-					 conn->wlen - conn->woff, MSG_NOSIGNAL);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-				conn_set_pollout(conn, true);
-				return 0;
-			}
-			if (n < 0)
-				return -1;
-			conn->woff += (size_t)n;
-			continue;
-		}
-		conn->woff = conn->wlen = 0;
-		while (conn->wlen < WBUF_HIGH) {
-			const uint8_t *p;
-			ssize_t n = nghttp2_session_mem_send(conn->h2, &p);
-
-			if (n < 0)
-				return -1;
-			if (n == 0)
-				break;
-			wbuf_append(conn, p, (size_t)n);
-		}
-		if (conn->wlen == 0)
-			break;
-	}
-	conn_set_pollout(conn, false);
-	if (conn->wcap > 4 * WBUF_HIGH) {
-		free(conn->wbuf);
-		conn->wbuf = NULL;
-		conn->wcap = 0;
-	}
-	if (!nghttp2_session_want_read(conn->h2) && !nghttp2_session_want_write(conn->h2))
-		return -1;
-	return 0;
-}
-
-/* Feeds bytes read to nghttp2; false when the connection must go. */
-static bool conn_feed(struct conn *conn, const uint8_t *buf, size_t n)
-{
-	ssize_t rv = nghttp2_session_mem_recv(conn->h2, buf, n);
-
-	if (rv >= 0)
-		return true;
-	cam_grpc__count_perr(conn->srv, rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC ? PERR_BAD_PREFACE
-									 : PERR_HTTP2);
-	cam_log(CAM_LOG_DEBUG, COMPONENT, "closing %s: %s", conn->peer,
-		nghttp2_strerror((int)rv));
-	return false;
-}
-
-/* TLS: read until OpenSSL wants the socket again, since bytes it already
- * decrypted would never make epoll report the socket readable. */
-static void conn_read_tls(struct conn *conn)
-{
-	uint8_t buf[READ_CHUNK];
-
-	for (;;) {
-		bool want_write = false;
-		ssize_t n = cam_grpc_tls_read(conn->ssl, buf, sizeof(buf), &want_write);
-
-		if (n < 0) {
-			conn->dead = true;
-			break;
-		}
-		if (n == 0) {
-			if (want_write)
-				conn_set_pollout(conn, true);
-			break;
-		}
-		if (!conn_feed(conn, buf, (size_t)n)) {
-			conn->dead = true;
-			break;
-		}
-	}
-	conn_mark_dirty(conn);
-}
-
-static void conn_read(struct conn *conn)
-{
-	uint8_t buf[READ_CHUNK];
-
-	if (conn->ssl) {
-		conn_read_tls(conn);
-		return;
-	}
-	for (int i = 0; i < 8; i++) {
-		ssize_t n = recv(conn->fd, buf, sizeof(buf), 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n <= 0) {
-			conn->dead = true;
-			break;
-		}
-		if (!conn_feed(conn, buf, (size_t)n)) {
-			conn->dead = true;
-			break;
-		}
-		if ((size_t)n < sizeof(buf))
-			break;
-	}
-	conn_mark_dirty(conn);
-}
-
-static void conn_close(struct conn *conn)
-{
-	cam_grpc_server *s = conn->srv;
-
-	while (conn->calls) {
-		struct cam_grpc_call *c = conn->calls;
-
-		nghttp2_session_set_stream_user_data(conn->h2, c->stream_id, NULL);
-		cam_grpc__call_detach(c);
-	}
-	epoll_ctl(s->epfd, EPOLL_CTL_DEL, conn->fd, NULL);
-	cam_grpc_tls_conn_free(conn->ssl);
-	close(conn->fd);
-	nghttp2_session_del(conn->h2);
-	if (conn->prev)
-		conn->prev->next = conn->next;
-	else
-		s->conns = conn->next;
-	if (conn->next)
-		conn->next->prev = conn->prev;
-	atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
-	cam_gauge_add(s->m_conns, -1);
-	cam_log(CAM_LOG_DEBUG, COMPONENT, "connection from %s closed", conn->peer);
-	free(conn->wbuf);
-	free(conn);
-}
-
-static int conn_start_session(struct conn *conn)
-{
-	cam_grpc_server *s = conn->srv;
-	nghttp2_settings_entry iv[] = {
-		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_CONCURRENT_STREAMS },
-		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW },
-		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, MAX_METADATA_BYTES * 4 },
-	};
-
-	if (nghttp2_session_server_new2(&conn->h2, s->cbs, conn, s->h2opt) != 0)
-		return CAM_ENOMEM;
-	if (nghttp2_submit_settings(conn->h2, NGHTTP2_FLAG_NONE, iv,
-				    sizeof(iv) / sizeof(iv[0])) != 0 ||
-	    nghttp2_session_set_local_window_size(conn->h2, NGHTTP2_FLAG_NONE, 0,
-						  CONN_WINDOW) != 0) {
-		nghttp2_session_del(conn->h2);
-		return CAM_ENOMEM;
-	}
-	return 0;
-}
-
-static void conn_open(cam_grpc_server *s, int fd, const struct sockaddr *sa)
-{
-	struct conn *conn = cam_xcalloc(1, sizeof(*conn));
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = conn };
-	int one = 1;
-
-	conn->fd = fd;
-	conn->srv = s;
-	cam_grpc_listen_peer_name(sa, conn->peer, sizeof(conn->peer));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (s->tls && !(conn->ssl = cam_grpc_tls_conn_new(s->tls, fd))) {
-		close(fd);
-		free(conn);
-		return;
-	}
-	if (conn_start_session(conn) != 0 ||
-	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-		cam_log(CAM_LOG_WARN, COMPONENT, "cannot serve connection from %s",
-			conn->peer);
-		if (conn->h2)
-			nghttp2_session_del(conn->h2);
-		cam_grpc_tls_conn_free(conn->ssl);
-		close(fd);
-		free(conn);
-		return;
-	}
-	conn->next = s->conns;
-	if (s->conns)
-		s->conns->prev = conn;
-	s->conns = conn;
-	atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed);
-	cam_gauge_add(s->m_conns, 1);
-	conn_mark_dirty(conn);
-}
-
 static void accept_all(cam_grpc_server *s)
 {
 	for (int i = 0; i < 64; i++) {
@@ -330,18 +81,24 @@ static void accept_all(cam_grpc_server *s)
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
-			conn_open(s, fd, (struct sockaddr *)&ss);
+			cam_grpc__conn_open(s, fd, (struct sockaddr *)&ss);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
+		if ((errno == EMFILE || errno == ENFILE) && s->reserve_fd >= 0) {
+			/* Out of descriptors: the reserve one lets the client at
+			 * the head of the backlog hear "no" at once. */
+			cam_grpc__limits_shed(s);
+			continue;
+		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
 			/* The listener stays readable: pause it, or the loop spins. */
 			cam_log(CAM_LOG_WARN, COMPONENT,
 				"accept: %s; pausing new connections", strerror(errno));
 			epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
-			s->accept_resume = cam_grpc__now_ns() + ACCEPT_PAUSE_NS;
+			s->accept_resume = cam_mono_ns() + ACCEPT_PAUSE_NS;
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
 			cam_log(CAM_LOG_WARN, COMPONENT, "accept: %s", strerror(errno));
 		}
@@ -366,7 +123,7 @@ static void drain_done(cam_grpc_server *s)
 		atomic_store(&c->queued, false);
 		if (c->conn) {
 			cam_grpc__call_push(c);
-			conn_mark_dirty(c->conn);
+			cam_grpc__conn_mark_dirty(c->conn);
 		}
 		cam_grpc_call_unref(c);
 	}
@@ -377,7 +134,7 @@ static void drain_done(cam_grpc_server *s)
 static void begin_drain(cam_grpc_server *s)
 {
 	s->draining = true;
-	s->drain_deadline = cam_grpc__now_ns() + (int64_t)s->drain_ms * 1000000;
+	s->drain_deadline = cam_mono_ns() + (int64_t)s->drain_ms * 1000000;
 	if (s->lfd >= 0) {
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
 		close(s->lfd);
@@ -392,7 +149,7 @@ static void begin_drain(cam_grpc_server *s)
 			if (c->method && c->method->ops)
 				cam_grpc_call_end(c, CAM_GRPC_UNAVAILABLE,
 						  "server shutting down");
-		conn_mark_dirty(conn);
+		cam_grpc__conn_mark_dirty(conn);
 	}
 }
 
@@ -403,23 +160,11 @@ static void flush_dirty(cam_grpc_server *s)
 
 		s->dirty = conn->dirty_next;
 		conn->dirty = false;
-		if (!conn->dead && conn_flush(conn) != 0)
+		if (!conn->dead && cam_grpc__conn_flush(conn) != 0)
 			conn->dead = true;
 		if (conn->dead)
-			conn_close(conn);
+			cam_grpc__conn_close(conn);
 	}
-}
-
-static void conn_event(struct conn *conn, uint32_t events)
-{
-	if (conn->dead)
-		return;
-	/* A TLS handshake may wait for the socket to be writable mid-read. */
-	if ((events & EPOLLIN) || (conn->ssl && (events & EPOLLOUT)))
-		conn_read(conn);
-	else if (events & (EPOLLERR | EPOLLHUP))
-		conn->dead = true;
-	conn_mark_dirty(conn);
 }
 
 static int epoll_add_ptr(int epfd, int fd, void *ptr)
@@ -432,24 +177,29 @@ static int epoll_add_ptr(int epfd, int fd, void *ptr)
 /* Takes the listener back after an accept pause, when its time is up. */
 static void accept_maybe_resume(cam_grpc_server *s)
 {
-	if (!s->accept_resume || cam_grpc__now_ns() < s->accept_resume)
+	if (!s->accept_resume || cam_mono_ns() < s->accept_resume)
 		return;
 	s->accept_resume = 0;
 	if (s->lfd >= 0)
 		epoll_add_ptr(s->epfd, s->lfd, &s->lfd);
 }
 
+static int min_wait(int a, int b)
+{
+	return a < 0 || (b >= 0 && b < a) ? b : a;
+}
+
 static int loop_timeout(cam_grpc_server *s)
 {
 	int64_t left;
-	int t = cam_grpc__timers_wait_ms(s), d;
+	int t = min_wait(cam_grpc__timers_wait_ms(s), cam_grpc__limits_wait_ms(s)), d;
 
-	if (s->accept_resume && (t < 0 || t > (int)(ACCEPT_PAUSE_NS / 1000000)))
-		t = (int)(ACCEPT_PAUSE_NS / 1000000);
+	if (s->accept_resume)
+		t = min_wait(t, (int)(ACCEPT_PAUSE_NS / 1000000));
 
 	if (!s->draining)
 		return t;
-	left = s->drain_deadline - cam_grpc__now_ns();
+	left = s->drain_deadline - cam_mono_ns();
 	d = left <= 0 ? 0 : (int)(left / 1000000) + 1;
 	return t < 0 || d < t ? d : t;
 }
@@ -462,7 +212,7 @@ static void *io_main(void *arg)
 	for (;;) {
 		int n;
 
-		if (s->draining && (!s->conns || cam_grpc__now_ns() >= s->drain_deadline))
+		if (s->draining && (!s->conns || cam_mono_ns() >= s->drain_deadline))
 			break;
 		n = epoll_wait(s->epfd, evs, 128, loop_timeout(s));
 		if (n < 0 && errno != EINTR) {
@@ -479,15 +229,16 @@ static void *io_main(void *arg)
 				if (atomic_load(&s->stopping) && !s->draining)
 					begin_drain(s);
 			} else {
-				conn_event(p, evs[i].events);
+				cam_grpc__conn_event(p, evs[i].events);
 			}
 		}
 		cam_grpc__timers_expire(s);
+		cam_grpc__limits_sweep(s);
 		accept_maybe_resume(s);
 		flush_dirty(s);
 	}
 	while (s->conns)
-		conn_close(s->conns);
+		cam_grpc__conn_close(s->conns);
 	return NULL;
 }
 
@@ -522,6 +273,7 @@ int cam_grpc_server_new(const struct cam_grpc_server_opts *o, cam_grpc_server **
 		}
 	}
 	s->lfd = s->evfd = s->epfd = -1;
+	cam_grpc__limits_init(s, o);
 	pthread_mutex_init(&s->life_mu, NULL);
 	pthread_mutex_init(&s->done_mu, NULL);
 	if (cam_grpc__h2_setup(s) != 0) {
@@ -597,6 +349,19 @@ int cam_grpc_server_set_refusal_hook(cam_grpc_server *s, const char *path,
 		return rc;
 	m->refused = fn;
 	m->refused_arg = arg;
+	return 0;
+}
+
+int cam_grpc_server_set_admission(cam_grpc_server *s, const char *path,
+				  cam_grpc_admission fn, void *arg)
+{
+	struct method *m;
+	int rc = unary_to_set_up(s, path, &m);
+
+	if (rc)
+		return rc;
+	m->admit = fn;
+	m->admit_arg = arg;
 	return 0;
 }
 
@@ -725,6 +490,7 @@ void cam_grpc_server_free(cam_grpc_server *s)
 	nghttp2_option_del(s->h2opt);
 	nghttp2_session_callbacks_del(s->cbs);
 	cam_grpc_tls_free(s->tls);
+	cam_grpc__limits_free(s);
 	pthread_mutex_destroy(&s->done_mu);
 	pthread_mutex_destroy(&s->life_mu);
 	free(s->listen);
@@ -739,4 +505,10 @@ void cam_grpc_server_stats(cam_grpc_server *s, struct cam_grpc_server_stats *out
 	out->protocol_errors = atomic_load_explicit(&s->perrors, memory_order_relaxed);
 	out->too_large_total = atomic_load_explicit(&s->too_large, memory_order_relaxed);
 	out->queued = s->ex ? s->ex->ops->queued(s->ex) : 0;
+	out->buffered_bytes = atomic_load_explicit(&s->buffered, memory_order_relaxed);
+	out->refused_total = out->closed_total = 0;
+	for (int i = 0; i < REFUSE_COUNT; i++)
+		out->refused_total += atomic_load_explicit(&s->refused[i], memory_order_relaxed);
+	for (int i = 0; i < CLOSE_COUNT; i++)
+		out->closed_total += atomic_load_explicit(&s->closed[i], memory_order_relaxed);
 }

@@ -7,6 +7,14 @@
  * worker (pool.h). The handler finishes the call from any thread; the
  * finished call goes back to the I/O thread through a queue and an eventfd.
  *
+ * It must not fall to one hostile client: request and response bytes held
+ * count against one budget (max_buffered_bytes) and a share of it per
+ * connection; connections have a handshake and an idle timeout and a cap
+ * (the oldest idle one is closed first); HTTP/2 is spoken as RFC 9113 says
+ * (a request is answered once its client ends the stream, or refused with
+ * RST_STREAM; streams past the advertised limit get REFUSED_STREAM); a
+ * request that is not gRPC gets an HTTP status with a short text.
+ *
  * Unary methods: cam_grpc_server_add_method(). Streaming methods (cheap,
  * non-blocking work such as reflection and health Watch) get callbacks on
  * the I/O thread: cam_grpc_server_add_stream_method().
@@ -37,7 +45,22 @@ struct cam_grpc_server_opts {
 	/* Both set: TLS (ALPN h2) on the port instead of cleartext HTTP/2. */
 	const char *tls_cert_file; /* PEM certificate chain */
 	const char *tls_key_file;  /* PEM private key */
+	/* Request and response bytes all connections may hold; 0 = sized for
+	 * the machine (cam_grpc_default_buffer_budget). */
+	size_t max_buffered_bytes;
+	/* Open connections at most; 0 = from the descriptor limit
+	 * (cam_grpc_default_max_connections). */
+	unsigned max_connections;
+	int handshake_timeout_ms; /* preface + SETTINGS; 0 = 10000, < 0 = none */
+	int idle_timeout_ms;      /* no stream open this long: GOAWAY; <= 0 = none */
 };
+
+/* An eighth of the memory this process may use (RAM or its cgroup's
+ * limit), between 16 MiB and 256 MiB. */
+size_t cam_grpc_default_buffer_budget(void);
+/* What the descriptor limit leaves for connections once descriptors for
+ * everything else are kept back. */
+unsigned cam_grpc_default_max_connections(void);
 
 /* gRPC status codes used by the transport. */
 enum cam_grpc_status {
@@ -51,6 +74,7 @@ enum cam_grpc_status {
 	CAM_GRPC_UNIMPLEMENTED = 12,
 	CAM_GRPC_INTERNAL = 13,
 	CAM_GRPC_UNAVAILABLE = 14,
+	CAM_GRPC_UNAUTHENTICATED = 16,
 };
 
 /* One RPC as a handler sees it. Opaque; refcounted. */
@@ -61,6 +85,9 @@ const uint8_t *cam_grpc_call_message(const struct cam_grpc_call *c, size_t *len)
 /* Request metadata by lower-case name; NULL if absent. Binary ("-bin")
  * values are given as sent (base64). Valid while the caller holds the call. */
 const char *cam_grpc_call_metadata(const struct cam_grpc_call *c, const char *name);
+/* How many times the request carried header name (a repeated credential
+ * is a reason to refuse). */
+unsigned cam_grpc_call_metadata_count(const struct cam_grpc_call *c, const char *name);
 /* Absolute deadline on CLOCK_MONOTONIC in ns; 0 = none. */
 int64_t cam_grpc_call_deadline_ns(const struct cam_grpc_call *c);
 /* "ipv4:127.0.0.1:4242" / "ipv6:[::1]:4242". */
@@ -140,6 +167,17 @@ typedef void (*cam_grpc_refusal_hook)(void *arg, struct cam_grpc_call *c, int gr
 				      const char *why);
 int cam_grpc_server_set_refusal_hook(cam_grpc_server *s, const char *path,
 				     cam_grpc_refusal_hook fn, void *arg);
+/*
+ * An admission check reads a unary call's request headers on the I/O
+ * thread as soon as they are complete, before any of its DATA is
+ * buffered: a call without valid credentials costs no memory. It returns
+ * 0 to admit the call, or a gRPC status and *why (a static text) to answer
+ * it at once; the refusal hook then hears of it too. Quick, non-blocking.
+ * Before start, on a unary method; CAM_ENOENT otherwise.
+ */
+typedef int (*cam_grpc_admission)(void *arg, const struct cam_grpc_call *c, const char **why);
+int cam_grpc_server_set_admission(cam_grpc_server *s, const char *path,
+				  cam_grpc_admission fn, void *arg);
 int cam_grpc_server_add_stream_method(cam_grpc_server *s, const char *path,
 				      const struct cam_grpc_stream_ops *ops,
 				      void *arg);
@@ -170,6 +208,9 @@ struct cam_grpc_server_stats {
 	uint64_t protocol_errors;  /* connections closed for bad input */
 	uint64_t too_large_total;  /* messages refused as too large */
 	uint64_t queued;           /* calls waiting for a worker */
+	uint64_t buffered_bytes;   /* request + response bytes held now */
+	uint64_t refused_total;    /* calls refused to protect the server */
+	uint64_t closed_total;     /* connections it closed itself */
 };
 void cam_grpc_server_stats(cam_grpc_server *s, struct cam_grpc_server_stats *out);
 

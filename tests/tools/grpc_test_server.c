@@ -8,6 +8,8 @@
  * data back), stats (transport figures in payload grammar), anything else
  * UNIMPLEMENTED (all but ping when GRPC_TEST_SERVER_PING_ONLY=1). Prints "listening on HOST:PORT" (the real port, so
  * --listen 127.0.0.1:0 works) once bound; SIGTERM/SIGINT drain and exit.
+ * --require NAME=VALUE sets an admission check: a call without that
+ * header (exactly once) is UNAUTHENTICATED at its headers.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -28,6 +30,7 @@
 
 struct ctx {
 	cam_grpc_server *srv;
+	const char *require_name, *require_value; /* --require NAME=VALUE */
 	bool ping_only; /* GRPC_TEST_SERVER_PING_ONLY=1: behave like a server
 			 * without the test verbs (tests their fallbacks) */
 };
@@ -92,11 +95,15 @@ static void execute(void *arg, struct cam_grpc_call *c)
 
 		cam_grpc_server_stats(ctx->srv, &st);
 		snprintf(stats, sizeof(stats),
-			 "connections:%llu,streams:%llu,calls:%llu,protocol_errors:%llu",
+			 "connections:%llu,streams:%llu,calls:%llu,protocol_errors:%llu,"
+			 "buffered:%llu,refused:%llu,closed:%llu",
 			 (unsigned long long)st.connections,
 			 (unsigned long long)st.streams,
 			 (unsigned long long)st.calls_total,
-			 (unsigned long long)st.protocol_errors);
+			 (unsigned long long)st.protocol_errors,
+			 (unsigned long long)st.buffered_bytes,
+			 (unsigned long long)st.refused_total,
+			 (unsigned long long)st.closed_total);
 		r.result = stats;
 	} else {
 		cam__syscall_request__free_unpacked(req, NULL);
@@ -106,6 +113,22 @@ static void execute(void *arg, struct cam_grpc_call *c)
 	reply(c, &r);
 	free(big);
 	cam__syscall_request__free_unpacked(req, NULL);
+}
+
+static int require_header(void *arg, const struct cam_grpc_call *c, const char **why)
+{
+	const struct ctx *ctx = arg;
+	const char *v = cam_grpc_call_metadata(c, ctx->require_name);
+
+	if (cam_grpc_call_metadata_count(c, ctx->require_name) > 1) {
+		*why = "header given more than once";
+		return CAM_GRPC_UNAUTHENTICATED;
+	}
+	if (!v || strcmp(v, ctx->require_value) != 0) {
+		*why = "missing or wrong header";
+		return CAM_GRPC_UNAUTHENTICATED;
+	}
+	return CAM_GRPC_OK;
 }
 
 static void print_listening(const char *listen, int port)
@@ -120,7 +143,9 @@ static void print_listening(const char *listen, int port)
 static int usage(void)
 {
 	fprintf(stderr, "usage: grpc_test_server [--listen|--grpc-listen ADDR] [--workers N] "
-			"[--max-msg BYTES] [--drain-ms MS]\n");
+			"[--max-msg BYTES] [--drain-ms MS] [--max-buffered BYTES] "
+			"[--max-connections N] [--handshake-ms MS] [--idle-ms MS] "
+			"[--require NAME=VALUE]\n");
 	return 2;
 }
 
@@ -144,7 +169,21 @@ int main(int argc, char **argv)
 			o.max_msg_bytes = (size_t)atol(argv[++i]);
 		else if (strcmp(argv[i], "--drain-ms") == 0)
 			o.drain_ms = atoi(argv[++i]);
-		else
+		else if (strcmp(argv[i], "--max-buffered") == 0)
+			o.max_buffered_bytes = (size_t)atol(argv[++i]);
+		else if (strcmp(argv[i], "--max-connections") == 0)
+			o.max_connections = (unsigned)atoi(argv[++i]);
+		else if (strcmp(argv[i], "--handshake-ms") == 0)
+			o.handshake_timeout_ms = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--idle-ms") == 0)
+			o.idle_timeout_ms = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--require") == 0 && strchr(argv[i + 1], '=')) {
+			char *eq = strchr(argv[++i], '=');
+
+			*eq = '\0';
+			ctx.require_name = argv[i];
+			ctx.require_value = eq + 1;
+		} else
 			return usage();
 	}
 	ctx.ping_only = getenv("GRPC_TEST_SERVER_PING_ONLY") &&
@@ -165,6 +204,9 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = cam_grpc_server_add_method(ctx.srv, "/cam.SyscallService/Execute",
 						execute, &ctx);
+	if (!rc && ctx.require_name)
+		rc = cam_grpc_server_set_admission(ctx.srv, "/cam.SyscallService/Execute",
+						   require_header, &ctx);
 	if (!rc)
 		rc = cam_grpc_health_register(ctx.srv, &health);
 	if (!rc)
