@@ -9,6 +9,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -555,6 +556,11 @@ int main(int argc, char **argv)
 	 * operator can still ask for them with TSS2_LOG. setenv is only safe
 	 * before other threads exist. */
 	setenv("TSS2_LOG", "all+none", 0);
+
+	/* Large buffers (request and answer messages, up to 64 MiB) come from
+	 * mmap and go back to the system when freed: glibc's moving threshold
+	 * would otherwise keep what a burst of large calls took for good. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
 	/* Before any thread starts, so every thread inherits the mask. */
 	cam_signals_block(&sigs);

@@ -4,9 +4,10 @@
  * server-wide budget (CAM_GRPC_MAX_BUFFERED_BYTES), and each connection
  * against its share of it. Past the budget a call is refused with
  * RESOURCE_EXHAUSTED instead of buffering more; a connection whose unsent
- * answers pass its share gets no new stream (REFUSED_STREAM), and past
- * the hard limit it is ended with GOAWAY: a client that never reads hurts
- * only itself.
+ * answers pass its share gets no new stream (REFUSED_STREAM), and one past
+ * the hard limit that takes nothing for STALL_MS is ended with GOAWAY: a
+ * client that never reads hurts only itself, while one that reads a burst
+ * of large answers as fast as it can is left alone.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -35,18 +36,27 @@ void cam_grpc__budget_give(cam_grpc_server *s, size_t n)
 	cam_gauge_add(s->m_buffered, -(double)n);
 }
 
-void cam_grpc__conn_out_add(struct conn *conn, size_t n)
+void cam_grpc__conn_check_stall(struct conn *conn, int64_t now)
 {
 	cam_grpc_server *s = conn->srv;
 
+	if (conn->out_held <= s->conn_hard || conn->goaway ||
+	    now - conn->out_progress_ns < STALL_MS * 1000000LL)
+		return;
+	cam_grpc__count_closing(s, CLOSE_RESPONSE_BUDGET, conn->peer);
+	cam_grpc__conn_terminate(conn, NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+void cam_grpc__conn_out_add(struct conn *conn, size_t n)
+{
 	conn->out_held += n;
-	if (conn->out_held > s->conn_hard && !conn->goaway) {
-		cam_grpc__count_closing(s, CLOSE_RESPONSE_BUDGET, conn->peer);
-		cam_grpc__conn_terminate(conn, NGHTTP2_ENHANCE_YOUR_CALM);
-	}
+	if (conn->out_held > conn->srv->conn_hard)
+		cam_grpc__conn_check_stall(conn, cam_mono_ns());
 }
 
 void cam_grpc__conn_out_sub(struct conn *conn, size_t n)
 {
 	conn->out_held -= n < conn->out_held ? n : conn->out_held;
+	if (n)
+		conn->out_progress_ns = cam_mono_ns();
 }

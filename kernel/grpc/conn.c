@@ -381,6 +381,7 @@ void cam_grpc__conn_open(cam_grpc_server *s, int fd, const struct sockaddr *sa)
 	if (s->conns)
 		s->conns->prev = conn;
 	s->conns = conn;
+	conn->out_progress_ns = cam_mono_ns();
 	cam_grpc__conn_idle(conn);
 	atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed);
 	cam_gauge_add(s->m_conns, 1);

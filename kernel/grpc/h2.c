@@ -293,26 +293,30 @@ static size_t request_footprint(const struct cam_grpc_call *c)
 	return c->framer.cap + (c->msg ? c->msg_len : 0);
 }
 
-/* Whether len more request bytes fit the call's connection share and the
- * server's budget; refuses the call when they do not. The bytes are taken
- * from the budget now, before the framer allocates for them. */
+/* Whether what len more request bytes will allocate fits the call's
+ * connection share and the server's budget; refuses the call when it does
+ * not. The bytes are taken from the budget now, before the framer
+ * allocates them. */
 static bool request_fits(struct cam_grpc_call *c, size_t len)
 {
 	cam_grpc_server *s = c->srv;
+	size_t grow = cam_grpc_wire_framer_growth(&c->framer, len);
 
-	if (c->conn->held + len > s->conn_share) {
+	if (!grow)
+		return true;
+	if (c->conn->held + grow > s->conn_share) {
 		cam_grpc__count_refusal(s, REFUSE_CONN_BUDGET, c->peer);
 		cam_grpc__call_refuse(c, CAM_GRPC_RESOURCE_EXHAUSTED,
 				      "too much request data buffered on this connection");
 		return false;
 	}
-	if (!cam_grpc__budget_take(s, len, false)) {
+	if (!cam_grpc__budget_take(s, grow, false)) {
 		cam_grpc__count_refusal(s, REFUSE_BUFFER_BUDGET, c->peer);
 		cam_grpc__call_refuse(c, CAM_GRPC_RESOURCE_EXHAUSTED,
 				      "the server is out of buffer space for requests; retry later");
 		return false;
 	}
-	c->req_bytes += len;
+	c->req_bytes += grow;
 	return true;
 }
 

@@ -207,6 +207,7 @@ struct conn {
 	unsigned ncalls;                  /* open streams */
 	size_t held;                      /* sum of the calls' held bytes */
 	size_t out_held;                  /* answer bytes queued, not yet sent */
+	int64_t out_progress_ns;          /* when answer bytes last went out */
 	uint8_t *wbuf;
 	size_t woff, wlen, wcap;
 	bool pollout, dirty, dead, goaway;
@@ -240,6 +241,7 @@ struct cam_grpc_server {
 	size_t conn_hard;                 /* unsent answers past this: GOAWAY */
 	unsigned max_conns;
 	int64_t handshake_ns, idle_ns;    /* 0: none */
+	int64_t next_stall_scan_ns;       /* limits.c */
 	_Atomic size_t buffered;
 
 	int lfd, evfd, epfd, port;
@@ -330,9 +332,14 @@ void cam_grpc__limits_free(cam_grpc_server *s);
  * force takes them regardless (small answers). */
 bool cam_grpc__budget_take(cam_grpc_server *s, size_t n, bool force);
 void cam_grpc__budget_give(cam_grpc_server *s, size_t n);
-/* I/O thread: the connection's unsent answers grew by n / shrank by n. */
+/* I/O thread: the connection's unsent answers grew by n / shrank by n
+ * (n bytes went out). Past the hard limit, a connection that has not
+ * taken an answer byte for STALL_MS is ended with GOAWAY. */
+#define STALL_MS 1000
 void cam_grpc__conn_out_add(struct conn *conn, size_t n);
 void cam_grpc__conn_out_sub(struct conn *conn, size_t n);
+/* Ends the connection if it holds past the hard limit and does not read. */
+void cam_grpc__conn_check_stall(struct conn *conn, int64_t now);
 
 /* stream_ids.c (I/O thread) */
 void cam_grpc__ids_opened(struct cam_grpc__stream_ids *ids, int32_t id);

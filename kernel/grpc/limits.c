@@ -356,6 +356,14 @@ void cam_grpc__limits_sweep(cam_grpc_server *s)
 		close_for(list_head(s, CONN_LIST_SHAKING), CLOSE_HANDSHAKE_TIMEOUT);
 	while ((t = due(s, CONN_LIST_IDLE)) && t <= now)
 		close_for(list_head(s, CONN_LIST_IDLE), CLOSE_IDLE_TIMEOUT);
+	/* Connections past the hard limit of unsent answers that stopped
+	 * reading: looked for once a second while the budget is that full. */
+	if (atomic_load_explicit(&s->buffered, memory_order_relaxed) > s->conn_hard &&
+	    now >= s->next_stall_scan_ns) {
+		s->next_stall_scan_ns = now + STALL_MS * 1000000LL;
+		for (struct conn *c = s->conns; c; c = c->next)
+			cam_grpc__conn_check_stall(c, now);
+	}
 	/* A GOAWAY the client never read: stop waiting for it. */
 	while ((t = due(s, CONN_LIST_CLOSING)) && t <= now) {
 		struct conn *c = list_head(s, CONN_LIST_CLOSING);
@@ -382,5 +390,10 @@ int cam_grpc__limits_wait_ms(const cam_grpc_server *s)
 
 			w = w < 0 || u < w ? u : w;
 		}
+	if (atomic_load_explicit(&s->buffered, memory_order_relaxed) > s->conn_hard) {
+		int u = ms_until(s->next_stall_scan_ns, now);
+
+		w = w < 0 || u < w ? u : w;
+	}
 	return w;
 }

@@ -119,16 +119,35 @@ static int deliver(struct cam_grpc_wire_framer *f, cam_grpc_wire_message_fn fn,
 	return fn(arg, flags, msg, f->msg_len);
 }
 
-/* Grows the body buffer to hold need bytes: doubling, capped at msg_len. */
-static int body_grow(struct cam_grpc_wire_framer *f, size_t need)
+/* The capacity the body buffer grows to for need bytes: doubling, capped
+ * at the message length (0: not known yet). */
+static size_t next_cap(const struct cam_grpc_wire_framer *f, size_t need, size_t msg_len)
 {
 	size_t ncap = f->cap ? f->cap * 2 : 16384;
-	uint8_t *nbuf;
 
 	if (ncap < need)
 		ncap = need;
-	if (ncap > f->msg_len)
-		ncap = f->msg_len;
+	if (msg_len && ncap > msg_len)
+		ncap = msg_len;
+	return ncap;
+}
+
+size_t cam_grpc_wire_framer_growth(const struct cam_grpc_wire_framer *f, size_t len)
+{
+	bool known = f->hdr_len == CAM_GRPC_WIRE_HEADER;
+	size_t need = (known ? f->have : 0) + len;
+
+	if (known && need <= f->cap)
+		return 0;
+	return next_cap(f, need, known ? f->msg_len : 0) - (known ? f->cap : 0);
+}
+
+/* Grows the body buffer to hold need bytes. */
+static int body_grow(struct cam_grpc_wire_framer *f, size_t need)
+{
+	size_t ncap = next_cap(f, need, f->msg_len);
+	uint8_t *nbuf;
+
 	nbuf = realloc(f->buf, ncap);
 	if (!nbuf)
 		return CAM_ENOMEM;

@@ -66,6 +66,9 @@ int cam_grpc_wire_framer_feed(struct cam_grpc_wire_framer *f,
 			      cam_grpc_wire_message_fn fn, void *arg);
 /* True when no message is half-received. */
 bool cam_grpc_wire_framer_idle(const struct cam_grpc_wire_framer *f);
+/* At most how many bytes feeding len more would allocate (so a caller
+ * can refuse before memory is taken). */
+size_t cam_grpc_wire_framer_growth(const struct cam_grpc_wire_framer *f, size_t len);
 
 /* Writes the 5-byte prefix of an uncompressed message of len bytes. */
 void cam_grpc_wire_put_header(uint8_t out[CAM_GRPC_WIRE_HEADER], size_t len);

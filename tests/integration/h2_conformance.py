@@ -14,6 +14,7 @@ Prints one line per case and "N passed, N failed".
 """
 import socket
 import sys
+import time
 
 from h2raw import (ERR, Conn, ContinuationFrame, DataFrame, GoAwayFrame,
                    HeadersFrame, PingFrame, PriorityFrame, RstStreamFrame,
@@ -39,32 +40,38 @@ def codes(*names):
     return {k for k, v in ERR.items() if v in names}
 
 
-def events(c, timeout=1.5):
-    return c.frames(timeout)
+def until(c, match, timeout):
+    """Reads frames until match(frame) is true (True), the connection
+    closes (True, as h2spec counts it) or timeout passes (False); the
+    frames seen are kept for the failure message."""
+    deadline = time.monotonic() + timeout
+    c.seen = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            f = c.recv_frame(left)
+        except socket.timeout:
+            return False
+        if f is None:
+            return True
+        c.seen.append(describe(f))
+        if match(f):
+            return True
 
 
 def stream_error(c, *names, timeout=2.0):
     want = codes(*names)
-    seen = []
-    for f in events(c, timeout):
-        seen.append(describe(f))
-        if isinstance(f, (RstStreamFrame, GoAwayFrame)) and f.error_code in want:
-            return
-    if c.closed:
-        return
-    raise Fail("wanted a stream error %s, got %s" % ("/".join(names), brief(seen)))
+    if not until(c, lambda f: isinstance(f, (RstStreamFrame, GoAwayFrame)) and
+                 f.error_code in want, timeout):
+        raise Fail("wanted a stream error %s, got %s" % ("/".join(names), brief(c.seen)))
 
 
 def connection_error(c, *names, timeout=2.0):
     want = codes(*names)
-    seen = []
-    for f in events(c, timeout):
-        seen.append(describe(f))
-        if isinstance(f, GoAwayFrame) and f.error_code in want:
-            return
-    if c.closed:
-        return
-    raise Fail("wanted a connection error %s, got %s" % ("/".join(names), brief(seen)))
+    if not until(c, lambda f: isinstance(f, GoAwayFrame) and f.error_code in want, timeout):
+        raise Fail("wanted a connection error %s, got %s" % ("/".join(names), brief(c.seen)))
 
 
 def stream_closes(c, sid, timeout=2.0):
@@ -248,10 +255,8 @@ def _(c):
 @case("5.5: unknown frame type is ignored")
 def _(c):
     c.send(raw_frame(0xFF, 0, 0, b"\x00" * 8), PingFrame(0, b"12345678"))
-    for f in events(c):
-        if isinstance(f, PingFrame) and "ACK" in f.flags:
-            return
-    raise Fail("no PING ACK after an unknown frame")
+    if not until(c, lambda f: isinstance(f, PingFrame) and "ACK" in f.flags, 2):
+        raise Fail("no PING ACK after an unknown frame")
 
 
 # ---- 6.x frames ------------------------------------------------------
@@ -336,10 +341,9 @@ def _(c):
 @case("6.7: PING is answered with the same data")
 def _(c):
     c.send(PingFrame(0, b"h2raw!!!"))
-    for f in events(c):
-        if isinstance(f, PingFrame) and "ACK" in f.flags and f.opaque_data == b"h2raw!!!":
-            return
-    raise Fail("no PING ACK with the same data")
+    if not until(c, lambda f: isinstance(f, PingFrame) and "ACK" in f.flags and
+                 f.opaque_data == b"h2raw!!!", 2):
+        raise Fail("no PING ACK with the same data")
 
 
 @case("6.7: PING on a stream")
@@ -395,23 +399,20 @@ def _(c):
 @case("6.9.1: initial window of 1 gives a 1-octet DATA frame")
 def _(c):
     c.send(SettingsFrame(0, settings={4: 1}), c.request(1))
-    for f in events(c):
-        if isinstance(f, DataFrame) and f.stream_id == 1:
-            if len(f.data) == 1:
-                return
-            raise Fail("DATA of %d octets" % len(f.data))
-    raise Fail("no DATA frame")
+    if not until(c, lambda f: isinstance(f, DataFrame) and f.stream_id == 1, 2):
+        raise Fail("no DATA frame")
+    if not c.seen[-1].startswith("DATA[1]"):
+        raise Fail("got %s" % c.seen[-1])
 
 
 @case("6.9.2: window raised by SETTINGS after the request")
 def _(c):
     c.send(SettingsFrame(0, settings={4: 0}), c.request(1))
-    events(c, 0.3)
+    until(c, lambda f: False, 0.3)
     c.send(SettingsFrame(0, settings={4: 1}))
-    for f in events(c):
-        if isinstance(f, DataFrame) and f.stream_id == 1 and len(f.data) == 1:
-            return
-    raise Fail("no 1-octet DATA frame after the window grew")
+    if not until(c, lambda f: isinstance(f, DataFrame) and f.stream_id == 1 and
+                 len(f.data) == 1, 2):
+        raise Fail("no 1-octet DATA frame after the window grew: %s" % brief(c.seen))
 
 
 @case("6.9.2: SETTINGS_INITIAL_WINDOW_SIZE of 2^31")
@@ -474,7 +475,9 @@ def _(c):
 # ---- non-gRPC and gRPC answers (the kernel only) ---------------------
 def answer(c, sid):
     status, body, trailers = None, b"", {}
-    for f in events(c, 2.0):
+    frames = []
+    until(c, lambda f: frames.append(f) or (f.stream_id == sid and "END_STREAM" in f.flags), 2)
+    for f in frames:
         if f.stream_id != sid:
             continue
         if isinstance(f, HeadersFrame):

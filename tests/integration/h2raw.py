@@ -29,6 +29,7 @@ class Conn:
         self.closed = False
         self.settings = {}
         self.timeout = timeout
+        self.conn_window_granted = 0  # WINDOW_UPDATE on stream 0 seen in the handshake
 
     def send(self, *frames):
         self.sock.sendall(b"".join(f.serialize() if isinstance(f, Frame) else f
@@ -43,6 +44,8 @@ class Conn:
             f = self.recv_frame()
             if f is None:
                 raise RuntimeError("connection closed during handshake")
+            if isinstance(f, WindowUpdateFrame) and f.stream_id == 0:
+                self.conn_window_granted += f.window_increment
             if isinstance(f, SettingsFrame):
                 if "ACK" in f.flags:
                     got_ack = True
