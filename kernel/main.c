@@ -71,6 +71,7 @@ static struct cam_option opts[] = {
 	{ "CAM_GRPC_MAX_BUFFERED_BYTES", "0", "request and response bytes all gRPC connections may hold; past it calls get RESOURCE_EXHAUSTED (0: an eighth of the memory limit, 16-256 MiB)", NULL, 0 },
 	{ "CAM_GRPC_MAX_CONNECTIONS", "0", "gRPC connections served at once; at the cap the oldest idle one is closed (0: from the descriptor limit)", NULL, 0 },
 	{ "CAM_GRPC_HANDSHAKE_TIMEOUT_MS", "10000", "a connection that sends no HTTP/2 preface and SETTINGS this long is closed (0: never)", NULL, 0 },
+	{ "CAM_GRPC_IO_THREADS", "0", "I/O threads serving gRPC connections, each with its own epoll and connections, 1-64 (0: one per core, at most 8)", NULL, 0 },
 	{ "CAM_GRPC_IDLE_TIMEOUT_MS", "600000", "a connection with no call open this long gets GOAWAY (0: never)", NULL, 0 },
 	{ "CAM_SHUTDOWN_GRACE_MS", "5000", "time in-flight calls get to finish on SIGTERM", NULL, 0 },
 	{ "CAM_ACCESS_LOG", "all", "syscall access log: all, errors or none", NULL, 0 },
@@ -98,7 +99,7 @@ static const char *opt(const char *env)
 struct kernel {
 	long interval_ms;
 	long workers, max_msg, grace_ms, custom_max, per_family;
-	long max_buffered, max_conns, handshake_ms, idle_ms;
+	long max_buffered, max_conns, handshake_ms, idle_ms, io_threads;
 	enum cam_access_log access_log;
 	cam_grpc_server *server;
 	cam_grpc_health *health;
@@ -201,9 +202,10 @@ static int read_settings(struct kernel *k)
 	    (k->max_buffered && k->max_buffered < (1L << 20)) ||
 	    cam_config_long(opt("CAM_GRPC_MAX_CONNECTIONS"), 0, 1000000, &k->max_conns) ||
 	    cam_config_long(opt("CAM_GRPC_HANDSHAKE_TIMEOUT_MS"), 0, 3600000, &k->handshake_ms) ||
-	    cam_config_long(opt("CAM_GRPC_IDLE_TIMEOUT_MS"), 0, 86400000, &k->idle_ms)) {
+	    cam_config_long(opt("CAM_GRPC_IDLE_TIMEOUT_MS"), 0, 86400000, &k->idle_ms) ||
+	    cam_config_long(opt("CAM_GRPC_IO_THREADS"), 0, 64, &k->io_threads)) {
 		fprintf(stderr, "cam-kernel: CAM_GRPC_MAX_BUFFERED_BYTES (0, or 1048576 and more), CAM_GRPC_MAX_CONNECTIONS (0-1000000), "
-				"CAM_GRPC_HANDSHAKE_TIMEOUT_MS (0-3600000) and CAM_GRPC_IDLE_TIMEOUT_MS (0-86400000) must be numbers in range\n");
+				"CAM_GRPC_HANDSHAKE_TIMEOUT_MS (0-3600000), CAM_GRPC_IDLE_TIMEOUT_MS (0-86400000) and CAM_GRPC_IO_THREADS (0-64) must be numbers in range\n");
 		return CAM_EINVAL;
 	}
 	if (read_scheduler_settings(k))
@@ -275,6 +277,7 @@ static int start_grpc(struct kernel *k)
 		.max_connections = (unsigned)k->max_conns,
 		.handshake_timeout_ms = k->handshake_ms ? (int)k->handshake_ms : -1,
 		.idle_timeout_ms = (int)k->idle_ms,
+		.io_threads = (unsigned)k->io_threads,
 	};
 	struct cam_syscall_env env = {
 		.metrics = &k->metrics,

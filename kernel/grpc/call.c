@@ -20,6 +20,7 @@ struct cam_grpc_call *cam_grpc__call_new(struct conn *conn, int32_t stream_id)
 	atomic_init(&c->queued, false);
 	atomic_init(&c->cancelled, false);
 	c->srv = conn->srv;
+	c->loop = conn->loop;
 	c->conn = conn;
 	c->stream_id = stream_id;
 	c->heap_idx = NO_TIMER;
@@ -62,10 +63,11 @@ void cam_grpc_call_unref(struct cam_grpc_call *c)
 		call_free(c);
 }
 
-/* Puts c in the hand-back queue so the I/O thread pushes what it has. */
+/* Puts c in its I/O thread's hand-back queue so that thread pushes what
+ * it has. */
 static void call_kick(struct cam_grpc_call *c)
 {
-	cam_grpc_server *s = c->srv;
+	struct cam_grpc__loop *s = c->loop;
 	bool was_empty;
 	uint64_t one = 1;
 

@@ -35,7 +35,7 @@
 
 void cam_grpc__conn_mark_dirty(struct conn *conn)
 {
-	cam_grpc_server *s = conn->srv;
+	struct cam_grpc__loop *s = conn->loop;
 
 	if (conn->dirty)
 		return;
@@ -52,7 +52,7 @@ static void conn_set_pollout(struct conn *conn, bool on)
 	if (conn->pollout == on)
 		return;
 	conn->pollout = on;
-	epoll_ctl(conn->srv->epfd, EPOLL_CTL_MOD, conn->fd, &ev);
+	epoll_ctl(conn->loop->epfd, EPOLL_CTL_MOD, conn->fd, &ev);
 }
 
 static void wbuf_append(struct conn *conn, const uint8_t *p, size_t n)
@@ -298,6 +298,7 @@ void cam_grpc__conn_terminate(struct conn *conn, uint32_t code)
 void cam_grpc__conn_close(struct conn *conn)
 {
 	cam_grpc_server *s = conn->srv;
+	struct cam_grpc__loop *l = conn->loop;
 
 	while (conn->calls) {
 		struct cam_grpc_call *c = conn->calls;
@@ -306,17 +307,18 @@ void cam_grpc__conn_close(struct conn *conn)
 		cam_grpc__call_detach(c);
 	}
 	cam_grpc__conn_unlist(conn);
-	epoll_ctl(s->epfd, EPOLL_CTL_DEL, conn->fd, NULL);
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, conn->fd, NULL);
 	cam_grpc_tls_conn_free(conn->ssl);
 	close(conn->fd);
 	nghttp2_session_del(conn->h2);
 	if (conn->prev)
 		conn->prev->next = conn->next;
 	else
-		s->conns = conn->next;
+		l->conns = conn->next;
 	if (conn->next)
 		conn->next->prev = conn->prev;
 	atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&l->nconns, 1, memory_order_relaxed);
 	cam_gauge_add(s->m_conns, -1);
 	cam_log(CAM_LOG_DEBUG, COMPONENT, "connection from %s closed", conn->peer);
 	free(conn->wbuf);
@@ -344,30 +346,34 @@ static int conn_start_session(struct conn *conn)
 	return 0;
 }
 
-void cam_grpc__conn_open(cam_grpc_server *s, int fd, const struct sockaddr *sa)
+void cam_grpc__conn_open(struct cam_grpc__loop *l, int fd, const struct sockaddr *sa)
 {
+	cam_grpc_server *s = l->srv;
 	struct conn *conn;
 	struct epoll_event ev = { .events = EPOLLIN };
 	int one = 1;
 
-	if (!cam_grpc__limits_admit(s)) {
+	if (!cam_grpc__limits_admit(l)) {
 		close(fd);
+		atomic_fetch_sub_explicit(&l->nconns, 1, memory_order_relaxed);
 		return;
 	}
 	conn = cam_xcalloc(1, sizeof(*conn));
 	ev.data.ptr = conn;
 	conn->fd = fd;
 	conn->srv = s;
+	conn->loop = l;
 	conn->scan_skip = NGHTTP2_CLIENT_MAGIC_LEN;
 	cam_grpc_listen_peer_name(sa, conn->peer, sizeof(conn->peer));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (s->tls && !(conn->ssl = cam_grpc_tls_conn_new(s->tls, fd))) {
 		close(fd);
 		free(conn);
+		atomic_fetch_sub_explicit(&l->nconns, 1, memory_order_relaxed);
 		return;
 	}
 	if (conn_start_session(conn) != 0 ||
-	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+	    epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 		cam_log(CAM_LOG_WARN, COMPONENT, "cannot serve connection from %s",
 			conn->peer);
 		if (conn->h2)
@@ -375,12 +381,13 @@ void cam_grpc__conn_open(cam_grpc_server *s, int fd, const struct sockaddr *sa)
 		cam_grpc_tls_conn_free(conn->ssl);
 		close(fd);
 		free(conn);
+		atomic_fetch_sub_explicit(&l->nconns, 1, memory_order_relaxed);
 		return;
 	}
-	conn->next = s->conns;
-	if (s->conns)
-		s->conns->prev = conn;
-	s->conns = conn;
+	conn->next = l->conns;
+	if (l->conns)
+		l->conns->prev = conn;
+	l->conns = conn;
 	conn->out_progress_ns = cam_mono_ns();
 	cam_grpc__conn_idle(conn);
 	atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed);

@@ -12,7 +12,7 @@
 #include "common/xmalloc.h"
 #include "kernel/grpc/internal.h"
 
-static void timer_swap(cam_grpc_server *s, size_t i, size_t j)
+static void timer_swap(struct cam_grpc__loop *s, size_t i, size_t j)
 {
 	struct cam_grpc_call *t = s->timers[i];
 
@@ -22,7 +22,7 @@ static void timer_swap(cam_grpc_server *s, size_t i, size_t j)
 	s->timers[j]->heap_idx = j;
 }
 
-static void timer_sift(cam_grpc_server *s, size_t i)
+static void timer_sift(struct cam_grpc__loop *s, size_t i)
 {
 	while (i > 0 && s->timers[(i - 1) / 2]->deadline_ns > s->timers[i]->deadline_ns) {
 		timer_swap(s, i, (i - 1) / 2);
@@ -42,7 +42,7 @@ static void timer_sift(cam_grpc_server *s, size_t i)
 	}
 }
 
-void cam_grpc__timer_add(cam_grpc_server *s, struct cam_grpc_call *c)
+void cam_grpc__timer_add(struct cam_grpc__loop *s, struct cam_grpc_call *c)
 {
 	if (s->ntimers == s->cap_timers) {
 		s->cap_timers = s->cap_timers ? s->cap_timers * 2 : 256;
@@ -53,7 +53,7 @@ void cam_grpc__timer_add(cam_grpc_server *s, struct cam_grpc_call *c)
 	timer_sift(s, c->heap_idx);
 }
 
-void cam_grpc__timer_remove(cam_grpc_server *s, struct cam_grpc_call *c)
+void cam_grpc__timer_remove(struct cam_grpc__loop *s, struct cam_grpc_call *c)
 {
 	size_t i = c->heap_idx;
 
@@ -68,7 +68,7 @@ void cam_grpc__timer_remove(cam_grpc_server *s, struct cam_grpc_call *c)
 }
 
 /* Ends every call whose deadline has passed. */
-void cam_grpc__timers_expire(cam_grpc_server *s)
+void cam_grpc__timers_expire(struct cam_grpc__loop *s)
 {
 	int64_t now;
 
@@ -91,7 +91,7 @@ void cam_grpc__timers_expire(cam_grpc_server *s)
 }
 
 /* Milliseconds until the next deadline (rounded up), or -1. */
-int cam_grpc__timers_wait_ms(const cam_grpc_server *s)
+int cam_grpc__timers_wait_ms(const struct cam_grpc__loop *s)
 {
 	int64_t left;
 

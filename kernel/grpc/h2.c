@@ -230,7 +230,7 @@ static void call_headers_done(struct cam_grpc_call *c)
 	} else if (!c->method->ops && !admitted(c)) {
 		return;
 	} else if (c->deadline_ns) {
-		cam_grpc__timer_add(c->srv, c);
+		cam_grpc__timer_add(c->loop, c);
 	}
 }
 
@@ -455,7 +455,7 @@ void cam_grpc__call_detach(struct cam_grpc_call *c)
 	c->held = 0;
 	cam_grpc__conn_out_sub(conn, c->out_unsent);
 	c->out_unsent = 0;
-	cam_grpc__timer_remove(s, c);
+	cam_grpc__timer_remove(c->loop, c);
 	c->conn = NULL;
 	if (--conn->ncalls == 0)
 		cam_grpc__conn_idle(conn);

@@ -143,10 +143,15 @@ struct cam_grpc__conn_list {
 };
 /* How long a connection told GOAWAY gets to read it before it is closed. */
 #define CLOSING_GRACE_MS 1000
+/* I/O threads at most (CAM_GRPC_IO_THREADS). */
+#define MAX_IO_THREADS 64
+
+struct cam_grpc__loop;
 
 struct cam_grpc_call {
 	atomic_int refs;
 	cam_grpc_server *srv;
+	struct cam_grpc__loop *loop;      /* the I/O thread of its connection */
 	struct cam_grpc_task task;        /* pool hand-off */
 	struct cam_grpc_call *done_next;  /* hand-back queue link */
 	atomic_bool queued;               /* in the hand-back queue */
@@ -197,6 +202,7 @@ struct conn {
 	int fd;
 	SSL *ssl;                         /* NULL: cleartext (prior knowledge) */
 	cam_grpc_server *srv;
+	struct cam_grpc__loop *loop;      /* the I/O thread that owns it */
 	nghttp2_session *h2;
 	struct conn *prev, *next;
 	struct conn *dirty_next;
@@ -225,6 +231,47 @@ struct hook {
 	void *arg;
 };
 
+/* A connection accepted by loop 0 for another loop (loop.c). */
+struct cam_grpc__newconn {
+	struct cam_grpc__newconn *next;
+	int fd;
+	struct sockaddr_storage addr;
+};
+
+/*
+ * One I/O thread: its epoll, its connections and their timers, and the
+ * queue through which handlers hand finished calls back. Loop 0 also owns
+ * the listener and hands each new connection to the loop with the fewest
+ * (through the same queue). Everything here but the queue is touched by
+ * that thread only: nothing is shared between I/O threads per call.
+ */
+struct cam_grpc__loop {
+	cam_grpc_server *srv;
+	unsigned index;
+	int lfd, evfd, epfd;              /* lfd: loop 0 only, else -1 */
+	int reserve_fd;                   /* closed to accept-and-close at EMFILE */
+	pthread_t thread;
+	bool running;
+	_Atomic unsigned nconns;          /* read by loop 0 to place new ones */
+
+	/* Hand-back queue: workers push finished calls, loop 0 pushes new
+	 * connections; the I/O thread drains both. */
+	pthread_mutex_t done_mu;
+	struct cam_grpc_call *done_head, *done_tail;
+	struct cam_grpc__newconn *inbox;
+
+	/* I/O thread only. */
+	struct conn *conns;
+	struct cam_grpc__conn_list lists[CONN_LIST_COUNT]; /* limits.c */
+	struct conn *dirty;
+	struct cam_grpc_call **timers;    /* min-heap of open calls by deadline */
+	size_t ntimers, cap_timers;
+	bool draining;
+	int64_t drain_deadline;
+	int64_t accept_resume;            /* listener paused (out of fds) until */
+	int64_t next_stall_scan_ns;       /* limits.c */
+};
+
 struct cam_grpc_server {
 	char *listen;
 	cam_grpc_tls *tls;                /* NULL: cleartext */
@@ -241,12 +288,11 @@ struct cam_grpc_server {
 	size_t conn_hard;                 /* unsent answers past this: GOAWAY */
 	unsigned max_conns;
 	int64_t handshake_ns, idle_ns;    /* 0: none */
-	int64_t next_stall_scan_ns;       /* limits.c */
 	_Atomic size_t buffered;
 
-	int lfd, evfd, epfd, port;
-	int reserve_fd;                   /* closed to accept-and-close at EMFILE */
-	pthread_t io;
+	unsigned nloops;
+	struct cam_grpc__loop *loops;
+	int port;
 	pthread_mutex_t life_mu;
 	bool started, shut;
 	atomic_bool stopping;
@@ -255,28 +301,15 @@ struct cam_grpc_server {
 	nghttp2_session_callbacks *cbs;
 	nghttp2_option *h2opt;
 
-	/* Hand-back queue: workers push finished calls, the I/O thread drains. */
-	pthread_mutex_t done_mu;
-	struct cam_grpc_call *done_head, *done_tail;
-
-	/* I/O thread only. */
-	struct conn *conns;
-	struct cam_grpc__conn_list lists[CONN_LIST_COUNT]; /* limits.c */
-	struct conn *dirty;
-	struct cam_grpc_call **timers;    /* min-heap of open calls by deadline */
-	size_t ntimers, cap_timers;
-	bool draining;
-	int64_t drain_deadline;
-	int64_t accept_resume;            /* listener paused (out of fds) until */
-
-	int64_t log_next[REFUSE_COUNT + CLOSE_COUNT]; /* rate-limited log lines */
-	uint64_t log_quiet[REFUSE_COUNT + CLOSE_COUNT];
+	/* Rate-limited log lines (limits.c), claimed by any thread. */
+	_Atomic int64_t log_next[REFUSE_COUNT + CLOSE_COUNT];
+	_Atomic uint64_t log_quiet[REFUSE_COUNT + CLOSE_COUNT];
 
 	_Atomic uint64_t nconns, nstreams, calls_total, perrors, too_large;
 	_Atomic uint64_t refused[REFUSE_COUNT], closed[CLOSE_COUNT];
 	cam_series *m_conns, *m_streams, *m_too_large, *m_perr[PERR_COUNT];
 	cam_series *m_refused[REFUSE_COUNT], *m_closed[CLOSE_COUNT];
-	cam_series *m_buffered, *m_budget, *m_max_conns;
+	cam_series *m_buffered, *m_budget, *m_max_conns, *m_io_threads;
 };
 
 static inline bool cam_grpc__past_deadline(const struct cam_grpc_call *c)
@@ -287,9 +320,18 @@ static inline bool cam_grpc__past_deadline(const struct cam_grpc_call *c)
 /* server.c */
 void cam_grpc__count_perr(cam_grpc_server *s, enum cam_grpc__perr why);
 
+/* loop.c */
+/* Sets up loop l (epoll, eventfd; the listener for loop 0), then starts
+ * its thread. CAM_E* on failure, with nothing left open. */
+int cam_grpc__loop_start(struct cam_grpc__loop *l);
+/* Wakes the loop's thread (the stop flag, new work). Any thread. */
+void cam_grpc__loop_wake(struct cam_grpc__loop *l);
+/* After the thread is joined (or never ran): closes and frees it all. */
+void cam_grpc__loop_free(struct cam_grpc__loop *l);
+
 /* conn.c (I/O thread) */
 void cam_grpc__conn_mark_dirty(struct conn *conn);
-void cam_grpc__conn_open(cam_grpc_server *s, int fd, const struct sockaddr *sa);
+void cam_grpc__conn_open(struct cam_grpc__loop *l, int fd, const struct sockaddr *sa);
 void cam_grpc__conn_event(struct conn *conn, uint32_t events);
 /* Writes what nghttp2 has to send; -1 when the connection must close. */
 int cam_grpc__conn_flush(struct conn *conn);
@@ -317,15 +359,14 @@ void cam_grpc__conn_closing(struct conn *conn);
 void cam_grpc__conn_unlist(struct conn *conn);
 /* Before a new connection is served: false when it must be closed at
  * once (at the cap with no idle connection to close instead). */
-bool cam_grpc__limits_admit(cam_grpc_server *s);
+bool cam_grpc__limits_admit(struct cam_grpc__loop *l);
 /* Closes connections past their handshake or idle time. */
-void cam_grpc__limits_sweep(cam_grpc_server *s);
+void cam_grpc__limits_sweep(struct cam_grpc__loop *l);
 /* Milliseconds until the next sweep is due, or -1. */
-int cam_grpc__limits_wait_ms(const cam_grpc_server *s);
+int cam_grpc__limits_wait_ms(const struct cam_grpc__loop *l);
 /* accept() failed with EMFILE/ENFILE: take one connection with the
  * reserve descriptor and close it, so the client learns at once. */
-void cam_grpc__limits_shed(cam_grpc_server *s);
-void cam_grpc__limits_free(cam_grpc_server *s);
+void cam_grpc__limits_shed(struct cam_grpc__loop *l);
 
 /* budget.c (any thread) */
 /* Takes n bytes of the budget; false (nothing taken) when they do not fit.
@@ -379,10 +420,10 @@ void cam_grpc__call_drop(struct cam_grpc_task *t, int status, const char *why);
 void cam_grpc__call_refused(struct cam_grpc_call *c, int status, const char *why);
 
 /* deadline.c (I/O thread) */
-void cam_grpc__timer_add(cam_grpc_server *s, struct cam_grpc_call *c);
-void cam_grpc__timer_remove(cam_grpc_server *s, struct cam_grpc_call *c);
-void cam_grpc__timers_expire(cam_grpc_server *s);
-int cam_grpc__timers_wait_ms(const cam_grpc_server *s);
+void cam_grpc__timer_add(struct cam_grpc__loop *l, struct cam_grpc_call *c);
+void cam_grpc__timer_remove(struct cam_grpc__loop *l, struct cam_grpc_call *c);
+void cam_grpc__timers_expire(struct cam_grpc__loop *l);
+int cam_grpc__timers_wait_ms(const struct cam_grpc__loop *l);
 
 /* h2.c (I/O thread) */
 int cam_grpc__h2_setup(cam_grpc_server *s);

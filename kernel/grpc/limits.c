@@ -98,6 +98,13 @@ unsigned cam_grpc_default_max_connections(void)
 	return n > 1000000 ? 1000000 : (unsigned)n;
 }
 
+unsigned cam_grpc_default_io_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
+}
+
 void cam_grpc__limits_init(cam_grpc_server *s, const struct cam_grpc_server_opts *o)
 {
 	s->max_buffered = o->max_buffered_bytes ? o->max_buffered_bytes
@@ -117,14 +124,6 @@ void cam_grpc__limits_init(cam_grpc_server *s, const struct cam_grpc_server_opts
 			  : (int64_t)(o->handshake_timeout_ms ? o->handshake_timeout_ms
 							      : DEFAULT_HANDSHAKE_MS) * 1000000;
 	s->idle_ns = o->idle_timeout_ms > 0 ? (int64_t)o->idle_timeout_ms * 1000000 : 0;
-	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-void cam_grpc__limits_free(cam_grpc_server *s)
-{
-	if (s->reserve_fd >= 0)
-		close(s->reserve_fd);
-	s->reserve_fd = -1;
 }
 
 static cam_family *reason_family(const char *name, const char *help)
@@ -164,30 +163,33 @@ void cam_grpc__limits_register_metrics(cam_grpc_server *s)
 			    "(CAM_GRPC_MAX_BUFFERED_BYTES).");
 	s->m_max_conns = gauge("cam_os_grpc_max_connections",
 			       "The most gRPC connections served at once (CAM_GRPC_MAX_CONNECTIONS).");
+	s->m_io_threads = gauge("cam_os_grpc_io_threads",
+				"I/O threads serving gRPC connections (CAM_GRPC_IO_THREADS).");
 	cam_gauge_set(s->m_budget, (double)s->max_buffered);
 	cam_gauge_set(s->m_max_conns, (double)s->max_conns);
 }
 
 /* One WARN line per reason per LOG_EVERY_NS, saying how many were quiet
- * since: a flood of refusals must not become a flood of log lines. Only
- * the I/O thread writes log_next and log_quiet. */
+ * since: a flood of refusals must not become a flood of log lines. The
+ * thread that moves log_next on writes the line. */
 static void log_limited(cam_grpc_server *s, size_t slot, const char *what, const char *peer)
 {
-	int64_t now = cam_mono_ns();
+	int64_t now = cam_mono_ns(), next = atomic_load_explicit(&s->log_next[slot],
+								memory_order_relaxed);
 	struct cam_log_line l;
 
-	if (now < s->log_next[slot]) {
-		s->log_quiet[slot]++;
+	if (now < next || !atomic_compare_exchange_strong(&s->log_next[slot], &next,
+							  now + LOG_EVERY_NS)) {
+		atomic_fetch_add_explicit(&s->log_quiet[slot], 1, memory_order_relaxed);
 		return;
 	}
-	s->log_next[slot] = now + LOG_EVERY_NS;
 	if (!cam_log_begin(&l, CAM_LOG_WARN, COMPONENT, what))
 		return;
 	if (peer)
 		cam_log_str(&l, "peer", peer);
-	cam_log_int(&l, "suppressed", (int64_t)s->log_quiet[slot]);
+	cam_log_int(&l, "suppressed",
+		    (int64_t)atomic_exchange_explicit(&s->log_quiet[slot], 0, memory_order_relaxed));
 	cam_log_end(&l);
-	s->log_quiet[slot] = 0;
 }
 
 void cam_grpc__count_refusal(cam_grpc_server *s, enum cam_grpc__refusal why,
@@ -215,7 +217,7 @@ static void list_del(struct conn *conn)
 
 	if (conn->list == CONN_LIST_NONE)
 		return;
-	l = &conn->srv->lists[conn->list];
+	l = &conn->loop->lists[conn->list];
 	if (conn->list_prev)
 		conn->list_prev->list_next = conn->list_next;
 	else
@@ -231,7 +233,7 @@ static void list_del(struct conn *conn)
 /* Appends conn to list `which` with its timeout counting from now. */
 static void list_add(struct conn *conn, enum cam_grpc__conn_list_id which)
 {
-	struct cam_grpc__conn_list *l = &conn->srv->lists[which];
+	struct cam_grpc__conn_list *l = &conn->loop->lists[which];
 
 	list_del(conn);
 	conn->list = which;
@@ -244,7 +246,7 @@ static void list_add(struct conn *conn, enum cam_grpc__conn_list_id which)
 	l->tail = conn;
 }
 
-static struct conn *list_head(const cam_grpc_server *s, enum cam_grpc__conn_list_id which)
+static struct conn *list_head(const struct cam_grpc__loop *s, enum cam_grpc__conn_list_id which)
 {
 	return s->lists[which].head;
 }
@@ -283,7 +285,7 @@ void cam_grpc__conn_unlist(struct conn *conn)
 
 /* The connection to give up for a newcomer: an unfinished handshake
  * first, then the one idle longest. */
-static struct conn *oldest_idle(cam_grpc_server *s)
+static struct conn *oldest_idle(struct cam_grpc__loop *s)
 {
 	struct conn *c = list_head(s, CONN_LIST_SHAKING);
 
@@ -303,13 +305,16 @@ static void close_for(struct conn *conn, enum cam_grpc__closing why)
 	}
 }
 
-bool cam_grpc__limits_admit(cam_grpc_server *s)
+bool cam_grpc__limits_admit(struct cam_grpc__loop *l)
 {
+	cam_grpc_server *s = l->srv;
 	struct conn *victim;
 
 	if (atomic_load_explicit(&s->nconns, memory_order_relaxed) < s->max_conns)
 		return true;
-	victim = oldest_idle(s);
+	/* The cap is for the server; each I/O thread gives up its own oldest
+	 * idle connection. */
+	victim = oldest_idle(l);
 	if (!victim) {
 		cam_grpc__count_closing(s, CLOSE_CONNECTION_LIMIT, NULL);
 		return false;
@@ -320,7 +325,7 @@ bool cam_grpc__limits_admit(cam_grpc_server *s)
 	return true;
 }
 
-void cam_grpc__limits_shed(cam_grpc_server *s)
+void cam_grpc__limits_shed(struct cam_grpc__loop *s)
 {
 	int fd;
 
@@ -329,7 +334,7 @@ void cam_grpc__limits_shed(cam_grpc_server *s)
 	fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd >= 0) {
 		close(fd);
-		cam_grpc__count_closing(s, CLOSE_CONNECTION_LIMIT, NULL);
+		cam_grpc__count_closing(s->srv, CLOSE_CONNECTION_LIMIT, NULL);
 	}
 	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	/* Room for new connections again soon: free the idle ones. */
@@ -338,35 +343,36 @@ void cam_grpc__limits_shed(cam_grpc_server *s)
 }
 
 /* The time the head of a list is due, or 0 for none. */
-static int64_t due(const cam_grpc_server *s, enum cam_grpc__conn_list_id which)
+static int64_t due(const struct cam_grpc__loop *l, enum cam_grpc__conn_list_id which)
 {
 	static const int64_t closing_ns = CLOSING_GRACE_MS * 1000000LL;
-	const struct conn *c = list_head(s, which);
-	int64_t after = which == CONN_LIST_SHAKING ? s->handshake_ns
-			: which == CONN_LIST_IDLE ? s->idle_ns : closing_ns;
+	const struct conn *c = list_head(l, which);
+	int64_t after = which == CONN_LIST_SHAKING ? l->srv->handshake_ns
+			: which == CONN_LIST_IDLE ? l->srv->idle_ns : closing_ns;
 
 	return c && after ? c->list_since_ns + after : 0;
 }
 
-void cam_grpc__limits_sweep(cam_grpc_server *s)
+void cam_grpc__limits_sweep(struct cam_grpc__loop *l)
 {
+	cam_grpc_server *s = l->srv;
 	int64_t now = cam_mono_ns(), t;
 
-	while ((t = due(s, CONN_LIST_SHAKING)) && t <= now)
-		close_for(list_head(s, CONN_LIST_SHAKING), CLOSE_HANDSHAKE_TIMEOUT);
-	while ((t = due(s, CONN_LIST_IDLE)) && t <= now)
-		close_for(list_head(s, CONN_LIST_IDLE), CLOSE_IDLE_TIMEOUT);
+	while ((t = due(l, CONN_LIST_SHAKING)) && t <= now)
+		close_for(list_head(l, CONN_LIST_SHAKING), CLOSE_HANDSHAKE_TIMEOUT);
+	while ((t = due(l, CONN_LIST_IDLE)) && t <= now)
+		close_for(list_head(l, CONN_LIST_IDLE), CLOSE_IDLE_TIMEOUT);
 	/* Connections past the hard limit of unsent answers that stopped
 	 * reading: looked for once a second while the budget is that full. */
 	if (atomic_load_explicit(&s->buffered, memory_order_relaxed) > s->conn_hard &&
-	    now >= s->next_stall_scan_ns) {
-		s->next_stall_scan_ns = now + STALL_MS * 1000000LL;
-		for (struct conn *c = s->conns; c; c = c->next)
+	    now >= l->next_stall_scan_ns) {
+		l->next_stall_scan_ns = now + STALL_MS * 1000000LL;
+		for (struct conn *c = l->conns; c; c = c->next)
 			cam_grpc__conn_check_stall(c, now);
 	}
 	/* A GOAWAY the client never read: stop waiting for it. */
-	while ((t = due(s, CONN_LIST_CLOSING)) && t <= now) {
-		struct conn *c = list_head(s, CONN_LIST_CLOSING);
+	while ((t = due(l, CONN_LIST_CLOSING)) && t <= now) {
+		struct conn *c = list_head(l, CONN_LIST_CLOSING);
 
 		list_del(c);
 		c->dead = true;
@@ -379,19 +385,19 @@ static int ms_until(int64_t at, int64_t now)
 	return at <= now ? 0 : (int)((at - now + 999999) / 1000000);
 }
 
-int cam_grpc__limits_wait_ms(const cam_grpc_server *s)
+int cam_grpc__limits_wait_ms(const struct cam_grpc__loop *l)
 {
 	int64_t now = cam_mono_ns(), t;
 	int w = -1;
 
 	for (int i = CONN_LIST_SHAKING; i < CONN_LIST_COUNT; i++)
-		if ((t = due(s, (enum cam_grpc__conn_list_id)i))) {
+		if ((t = due(l, (enum cam_grpc__conn_list_id)i))) {
 			int u = ms_until(t, now);
 
 			w = w < 0 || u < w ? u : w;
 		}
-	if (atomic_load_explicit(&s->buffered, memory_order_relaxed) > s->conn_hard) {
-		int u = ms_until(s->next_stall_scan_ns, now);
+	if (atomic_load_explicit(&l->srv->buffered, memory_order_relaxed) > l->srv->conn_hard) {
+		int u = ms_until(l->next_stall_scan_ns, now);
 
 		w = w < 0 || u < w ? u : w;
 	}

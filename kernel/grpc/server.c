@@ -1,9 +1,7 @@
 /*
- * The gRPC transport (see server.h and internal.h): the epoll loop on one
- * I/O thread that alone touches sockets and nghttp2 (connections are in
- * conn.c), calls handed to the worker pool, finished calls handed back
- * through a queue and an eventfd; and the server's life (start, drain,
- * free).
+ * The gRPC transport (see server.h and internal.h): the server's life
+ * (options, methods, start, drain, free) and its figures. The I/O threads
+ * are in loop.c, connections in conn.c.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -11,9 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -72,176 +67,6 @@ void cam_grpc__count_perr(cam_grpc_server *s, enum cam_grpc__perr why)
 	cam_counter_inc(s->m_perr[why]);
 }
 
-static void accept_all(cam_grpc_server *s)
-{
-	for (int i = 0; i < 64; i++) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-		int fd = accept4(s->lfd, (struct sockaddr *)&ss, &len,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd >= 0) {
-			cam_grpc__conn_open(s, fd, (struct sockaddr *)&ss);
-			continue;
-		}
-		if (errno == EINTR || errno == ECONNABORTED)
-			continue;
-		if ((errno == EMFILE || errno == ENFILE) && s->reserve_fd >= 0) {
-			/* Out of descriptors: the reserve one lets the client at
-			 * the head of the backlog hear "no" at once. */
-			cam_grpc__limits_shed(s);
-			continue;
-		}
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM) {
-			/* The listener stays readable: pause it, or the loop spins. */
-			cam_log(CAM_LOG_WARN, COMPONENT,
-				"accept: %s; pausing new connections", strerror(errno));
-			epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
-			s->accept_resume = cam_mono_ns() + ACCEPT_PAUSE_NS;
-		} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			cam_log(CAM_LOG_WARN, COMPONENT, "accept: %s", strerror(errno));
-		}
-		break;
-	}
-}
-
-static void drain_done(cam_grpc_server *s)
-{
-	struct cam_grpc_call *c, *next;
-	uint64_t v;
-
-	if (read(s->evfd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: nothing new, the list below may still hold calls. */
-	}
-	pthread_mutex_lock(&s->done_mu);
-	c = s->done_head;
-	s->done_head = s->done_tail = NULL;
-	pthread_mutex_unlock(&s->done_mu);
-	for (; c; c = next) {
-		next = c->done_next;
-		atomic_store(&c->queued, false);
-		if (c->conn) {
-			cam_grpc__call_push(c);
-			cam_grpc__conn_mark_dirty(c->conn);
-		}
-		cam_grpc_call_unref(c);
-	}
-}
-
-/* Shutdown began: stop accepting, GOAWAY everywhere, end open streams of
- * streaming methods (they would otherwise hold the drain to its end). */
-static void begin_drain(cam_grpc_server *s)
-{
-	s->draining = true;
-	s->drain_deadline = cam_mono_ns() + (int64_t)s->drain_ms * 1000000;
-	if (s->lfd >= 0) {
-		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
-		close(s->lfd);
-		s->lfd = -1;
-	}
-	s->accept_resume = 0;
-	for (struct conn *conn = s->conns; conn; conn = conn->next) {
-		nghttp2_submit_goaway(conn->h2, NGHTTP2_FLAG_NONE,
-				      nghttp2_session_get_last_proc_stream_id(conn->h2),
-				      NGHTTP2_NO_ERROR, NULL, 0);
-		for (struct cam_grpc_call *c = conn->calls; c; c = c->conn_next)
-			if (c->method && c->method->ops)
-				cam_grpc_call_end(c, CAM_GRPC_UNAVAILABLE,
-						  "server shutting down");
-		cam_grpc__conn_mark_dirty(conn);
-	}
-}
-
-static void flush_dirty(cam_grpc_server *s)
-{
-	while (s->dirty) {
-		struct conn *conn = s->dirty;
-
-		s->dirty = conn->dirty_next;
-		conn->dirty = false;
-		if (!conn->dead && cam_grpc__conn_flush(conn) != 0)
-			conn->dead = true;
-		if (conn->dead)
-			cam_grpc__conn_close(conn);
-	}
-}
-
-static int epoll_add_ptr(int epfd, int fd, void *ptr)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ptr };
-
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
-}
-
-/* Takes the listener back after an accept pause, when its time is up. */
-static void accept_maybe_resume(cam_grpc_server *s)
-{
-	if (!s->accept_resume || cam_mono_ns() < s->accept_resume)
-		return;
-	s->accept_resume = 0;
-	if (s->lfd >= 0)
-		epoll_add_ptr(s->epfd, s->lfd, &s->lfd);
-}
-
-static int min_wait(int a, int b)
-{
-	return a < 0 || (b >= 0 && b < a) ? b : a;
-}
-
-static int loop_timeout(cam_grpc_server *s)
-{
-	int64_t left;
-	int t = min_wait(cam_grpc__timers_wait_ms(s), cam_grpc__limits_wait_ms(s)), d;
-
-	if (s->accept_resume)
-		t = min_wait(t, (int)(ACCEPT_PAUSE_NS / 1000000));
-
-	if (!s->draining)
-		return t;
-	left = s->drain_deadline - cam_mono_ns();
-	d = left <= 0 ? 0 : (int)(left / 1000000) + 1;
-	return t < 0 || d < t ? d : t;
-}
-
-static void *io_main(void *arg)
-{
-	cam_grpc_server *s = arg;
-	struct epoll_event evs[128];
-
-	for (;;) {
-		int n;
-
-		if (s->draining && (!s->conns || cam_mono_ns() >= s->drain_deadline))
-			break;
-		n = epoll_wait(s->epfd, evs, 128, loop_timeout(s));
-		if (n < 0 && errno != EINTR) {
-			cam_log(CAM_LOG_ERROR, COMPONENT, "epoll_wait: %s", strerror(errno));
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			void *p = evs[i].data.ptr;
-
-			if (p == &s->lfd) {
-				accept_all(s);
-			} else if (p == &s->evfd) {
-				drain_done(s);
-				if (atomic_load(&s->stopping) && !s->draining)
-					begin_drain(s);
-			} else {
-				cam_grpc__conn_event(p, evs[i].events);
-			}
-		}
-		cam_grpc__timers_expire(s);
-		cam_grpc__limits_sweep(s);
-		accept_maybe_resume(s);
-		flush_dirty(s);
-	}
-	while (s->conns)
-		cam_grpc__conn_close(s->conns);
-	return NULL;
-}
-
 int cam_grpc_server_new(const struct cam_grpc_server_opts *o, cam_grpc_server **out)
 {
 	cam_grpc_server *s;
@@ -256,6 +81,9 @@ int cam_grpc_server_new(const struct cam_grpc_server_opts *o, cam_grpc_server **
 	if (s->max_msg > UINT32_MAX)
 		s->max_msg = UINT32_MAX;
 	s->drain_ms = o->drain_ms > 0 ? o->drain_ms : DEFAULT_DRAIN_MS;
+	s->nloops = o->io_threads ? o->io_threads : cam_grpc_default_io_threads();
+	if (s->nloops > MAX_IO_THREADS)
+		s->nloops = MAX_IO_THREADS;
 	if (o->tls_cert_file || o->tls_key_file) {
 		char why[300];
 		int rc = CAM_EINVAL;
@@ -272,10 +100,17 @@ int cam_grpc_server_new(const struct cam_grpc_server_opts *o, cam_grpc_server **
 			return rc;
 		}
 	}
-	s->lfd = s->evfd = s->epfd = -1;
+	s->loops = cam_xcalloc(s->nloops, sizeof(*s->loops));
+	for (unsigned i = 0; i < s->nloops; i++) {
+		struct cam_grpc__loop *l = &s->loops[i];
+
+		l->srv = s;
+		l->index = i;
+		l->lfd = l->evfd = l->epfd = l->reserve_fd = -1;
+		pthread_mutex_init(&l->done_mu, NULL);
+	}
 	cam_grpc__limits_init(s, o);
 	pthread_mutex_init(&s->life_mu, NULL);
-	pthread_mutex_init(&s->done_mu, NULL);
 	if (cam_grpc__h2_setup(s) != 0) {
 		cam_grpc_server_free(s);
 		return CAM_ENOMEM;
@@ -375,24 +210,30 @@ int cam_grpc_server_on_shutdown(cam_grpc_server *s, void (*fn)(void *arg), void 
 	return 0;
 }
 
+/* Stops and joins every loop that was started (shutdown, or a failed start). */
+static void join_loops(cam_grpc_server *s)
+{
+	for (unsigned i = 0; i < s->nloops; i++)
+		if (s->loops[i].running)
+			cam_grpc__loop_wake(&s->loops[i]);
+	for (unsigned i = 0; i < s->nloops; i++)
+		if (s->loops[i].running) {
+			pthread_join(s->loops[i].thread, NULL);
+			s->loops[i].running = false;
+		}
+}
+
 int cam_grpc_server_start(cam_grpc_server *s)
 {
 	int rc;
 
 	if (s->started)
 		return CAM_EINVAL;
-	rc = cam_grpc_listen_open(s->listen, 1024, &s->lfd, &s->port);
+	rc = cam_grpc_listen_open(s->listen, 1024, &s->loops[0].lfd, &s->port);
 	if (rc) {
 		cam_log(CAM_LOG_ERROR, COMPONENT, "cannot listen on %s: %s", s->listen,
 			cam_strerror(rc));
 		return rc;
-	}
-	s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->evfd < 0 || s->epfd < 0 || epoll_add_ptr(s->epfd, s->lfd, &s->lfd) ||
-	    epoll_add_ptr(s->epfd, s->evfd, &s->evfd)) {
-		rc = cam_err_from_errno(errno);
-		goto out_close;
 	}
 	if (!s->ex) {
 		rc = cam_grpc_pool_new(s->workers, &s->pool);
@@ -400,28 +241,26 @@ int cam_grpc_server_start(cam_grpc_server *s)
 			goto out_close;
 		s->ex = cam_grpc_pool_executor(s->pool);
 	}
-	if (pthread_create(&s->io, NULL, io_main, s) != 0) {
-		rc = CAM_EIO;
-		goto out_free_pool;
-	}
+	for (unsigned i = 0; i < s->nloops; i++)
+		if ((rc = cam_grpc__loop_start(&s->loops[i])))
+			goto out_stop_loops;
 	s->started = true;
-	cam_log(CAM_LOG_INFO, COMPONENT, "gRPC server bound to %s, port %d",
-		s->listen, s->port);
+	cam_gauge_set(s->m_io_threads, (double)s->nloops);
+	cam_log(CAM_LOG_INFO, COMPONENT, "gRPC server bound to %s, port %d, %u I/O threads",
+		s->listen, s->port, s->nloops);
 	return 0;
 
-out_free_pool:
+out_stop_loops:
+	atomic_store(&s->stopping, true);
+	join_loops(s);
 	if (s->pool) {
 		cam_grpc_pool_free(s->pool);
 		s->pool = NULL;
 		s->ex = NULL;
 	}
 out_close:
-	if (s->epfd >= 0)
-		close(s->epfd);
-	if (s->evfd >= 0)
-		close(s->evfd);
-	close(s->lfd);
-	s->lfd = s->evfd = s->epfd = -1;
+	for (unsigned i = 0; i < s->nloops; i++)
+		cam_grpc__loop_free(&s->loops[i]);
 	return rc;
 }
 
@@ -430,26 +269,8 @@ int cam_grpc_server_port(const cam_grpc_server *s)
 	return s->port;
 }
 
-/* Drops the references the hand-back queue still holds. */
-static void drop_done(cam_grpc_server *s)
-{
-	struct cam_grpc_call *c, *next;
-
-	pthread_mutex_lock(&s->done_mu);
-	c = s->done_head;
-	s->done_head = s->done_tail = NULL;
-	pthread_mutex_unlock(&s->done_mu);
-	for (; c; c = next) {
-		next = c->done_next;
-		atomic_store(&c->queued, false);
-		cam_grpc_call_unref(c);
-	}
-}
-
 void cam_grpc_server_shutdown(cam_grpc_server *s)
 {
-	uint64_t one = 1;
-
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->life_mu);
@@ -462,12 +283,8 @@ void cam_grpc_server_shutdown(cam_grpc_server *s)
 	for (size_t i = 0; i < s->nhooks; i++)
 		s->hooks[i].fn(s->hooks[i].arg);
 	atomic_store(&s->stopping, true);
-	if (write(s->evfd, &one, sizeof(one)) < 0) {
-		/* The counter is non-zero already: a wake is pending. */
-	}
-	pthread_join(s->io, NULL);
+	join_loops(s);
 	s->ex->ops->stop(s->ex);
-	drop_done(s);
 	cam_log(CAM_LOG_INFO, COMPONENT, "gRPC server stopped");
 }
 
@@ -477,21 +294,14 @@ void cam_grpc_server_free(cam_grpc_server *s)
 		return;
 	cam_grpc_server_shutdown(s);
 	cam_grpc_pool_free(s->pool);
-	drop_done(s);
-	if (s->epfd >= 0)
-		close(s->epfd);
-	if (s->evfd >= 0)
-		close(s->evfd);
-	if (s->lfd >= 0)
-		close(s->lfd);
+	for (unsigned i = 0; i < s->nloops; i++)
+		cam_grpc__loop_free(&s->loops[i]);
+	free(s->loops);
 	for (size_t i = 0; i < s->nmethods; i++)
 		free(s->methods[i].path);
-	free(s->timers);
 	nghttp2_option_del(s->h2opt);
 	nghttp2_session_callbacks_del(s->cbs);
 	cam_grpc_tls_free(s->tls);
-	cam_grpc__limits_free(s);
-	pthread_mutex_destroy(&s->done_mu);
 	pthread_mutex_destroy(&s->life_mu);
 	free(s->listen);
 	free(s);

@@ -1,8 +1,9 @@
 /*
- * The gRPC transport: cleartext HTTP/2 (prior knowledge) served with
- * libnghttp2 from one epoll I/O thread, handlers on worker threads.
+ * The gRPC transport: cleartext HTTP/2 (prior knowledge) or TLS served
+ * with libnghttp2 from epoll I/O threads (each with its own connections),
+ * handlers on worker threads.
  *
- * The I/O thread alone touches sockets and nghttp2. It reassembles request
+ * A connection's I/O thread alone touches its socket and nghttp2 session. It reassembles request
  * messages, checks path, deadline, size and encoding, and hands a call to a
  * worker (pool.h). The handler finishes the call from any thread; the
  * finished call goes back to the I/O thread through a queue and an eventfd.
@@ -53,7 +54,13 @@ struct cam_grpc_server_opts {
 	unsigned max_connections;
 	int handshake_timeout_ms; /* preface + SETTINGS; 0 = 10000, < 0 = none */
 	int idle_timeout_ms;      /* no stream open this long: GOAWAY; <= 0 = none */
+	/* I/O threads, each with its epoll and its share of the connections;
+	 * 0 = cam_grpc_default_io_threads(). */
+	unsigned io_threads;
 };
+
+/* One per online CPU, at most 8. */
+unsigned cam_grpc_default_io_threads(void);
 
 /* An eighth of the memory this process may use (RAM or its cgroup's
  * limit), between 16 MiB and 256 MiB. */

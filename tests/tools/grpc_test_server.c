@@ -144,7 +144,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: grpc_test_server [--listen|--grpc-listen ADDR] [--workers N] "
 			"[--max-msg BYTES] [--drain-ms MS] [--max-buffered BYTES] "
-			"[--max-connections N] [--handshake-ms MS] [--idle-ms MS] "
+			"[--max-connections N] [--handshake-ms MS] [--idle-ms MS] [--io-threads N] "
 			"[--require NAME=VALUE]\n");
 	return 2;
 }
@@ -177,6 +177,8 @@ int main(int argc, char **argv)
 			o.handshake_timeout_ms = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--idle-ms") == 0)
 			o.idle_timeout_ms = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--io-threads") == 0)
+			o.io_threads = (unsigned)atoi(argv[++i]);
 		else if (strcmp(argv[i], "--require") == 0 && strchr(argv[i + 1], '=')) {
 			char *eq = strchr(argv[++i], '=');
 
