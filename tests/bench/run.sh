@@ -36,6 +36,10 @@ if [ -x "$ROOT/tests/bench/grpc.sh" ]; then
   echo "== gRPC front door"
   "$ROOT/tests/bench/grpc.sh" "$BUILD"
 fi
+if [ -x "$ROOT/tests/bench/floor.sh" ] && command -v nghttpd >/dev/null; then
+  echo "== the kernel against the HTTP/2 floor (nghttpd), side by side"
+  "$ROOT/tests/bench/floor.sh" "$BUILD"
+fi
 if [ -x "$ROOT/tests/bench/memctx.sh" ]; then
   echo "== memory context"
   "$ROOT/tests/bench/memctx.sh" "$BUILD"

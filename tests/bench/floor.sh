@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The kernel against the HTTP/2 floor: cam-kernel's Execute and nghttpd
+# (Debian's nghttp2-server, the library the kernel is built on) serving an
+# 11-byte file, side by side in one run, under the same h2load flags and
+# pinning, in interleaved rounds. Reports calls/s and the server's CPU per
+# call (utime + stime from /proc, over the requests done), and their ratio;
+# then open-loop latency at 50k calls/s, unpinned, for -m 1 and -m 8.
+#
+# FLOOR_ROUNDS (3), FLOOR_N (100000). Needs 2 CPUs for the pinned part:
+# server on CPU 1, h2load on CPU 0.
+#
+# SPDX-License-Identifier: Apache-2.0
+set -uo pipefail
+BUILD=${1:-build}
+source "$(dirname "$0")/../integration/lib.sh"
+source "$(dirname "$0")/h2load.sh"
+ROUNDS=${FLOOR_ROUNDS:-3}
+N=${FLOOR_N:-100000}
+TCK=$(getconf CLK_TCK)
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+mkdir -p "$TMP/www" && printf 'hello world' >"$TMP/www/index.html"
+/usr/bin/python3 "$ROOT/tests/interop/make_ping_body.py" "$TMP/ping.bin" ping "msg:hello"
+/usr/bin/python3 "$ROOT/tests/interop/make_ping_body.py" "$TMP/emit.bin" emit_metric \
+  "metric_name:bench_events_total,value:1,labels:app=bench"
+
+# serve NAME PIN ARGS...: starts a server under taskset (PIN may be "").
+kernel_up() { # kernel_up NAME CPUS IO_THREADS
+  local port; port=$(free_port)
+  if [ -n "$2" ]; then
+    start "$1" taskset -c "$2" "$ROOT/$BUILD/cam-kernel" --bus-addr "ipc://$TMP/$1.ipc" \
+      --grpc-listen "127.0.0.1:$port" --access-log errors --grpc-io-threads "$3"
+  else
+    start "$1" "$ROOT/$BUILD/cam-kernel" --bus-addr "ipc://$TMP/$1.ipc" \
+      --grpc-listen "127.0.0.1:$port" --access-log errors --grpc-io-threads "$3"
+  fi
+  SPID=$LAST_PID; SPORT=$port
+  wait_for 10 bash -c "echo > /dev/tcp/127.0.0.1/$port" 2>/dev/null
+}
+nghttpd_up() { # nghttpd_up NAME CPUS
+  local port; port=$(free_port)
+  if [ -n "$2" ]; then
+    start "$1" taskset -c "$2" nghttpd --no-tls -d "$TMP/www" "$port"
+  else
+    start "$1" nghttpd --no-tls -d "$TMP/www" "$port"
+  fi
+  SPID=$LAST_PID; SPORT=$port
+  wait_for 10 bash -c "echo > /dev/tcp/127.0.0.1/$port" 2>/dev/null
+}
+
+# measure LABEL KIND BODY H2LOAD_ARGS...: one h2load run; prints calls/s,
+# server CPU per call, and latency percentiles. KIND grpc or file.
+measure() {
+  local label=$1 kind=$2 body=$3; shift 3
+  local url t0 t1 out rps done_n
+  if [ "$kind" = grpc ]; then
+    url="http://127.0.0.1:$SPORT/cam.SyscallService/Execute"
+    set -- "$@" -d "$body" "${H[@]}"
+  else
+    url="http://127.0.0.1:$SPORT/index.html"
+  fi
+  rm -f "$TMP/$label.log"
+  t0=$(cpu_ticks "$SPID")
+  out=$(${PIN_CLIENT:+taskset -c $PIN_CLIENT} h2load "$@" --log-file="$TMP/$label.log" "$url" 2>&1)
+  t1=$(cpu_ticks "$SPID")
+  rps=$(printf '%s\n' "$out" | sed -n 's/.*finished in .*, \([0-9.]*\) req\/s.*/\1/p')
+  done_n=$(printf '%s\n' "$out" | sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p')
+  [ -n "$done_n" ] && [ "$done_n" -gt 0 ] || { echo "   $label: h2load failed: $(printf '%s' "$out" | tail -3)"; return; }
+  local us; us=$(awk -v d="$((t1 - t0))" -v t="$TCK" -v n="$done_n" 'BEGIN { printf "%.2f", d / t * 1e6 / n }')
+  printf '   %-28s %9.0f calls/s  %6s us CPU/call  %s\n' "$label" "${rps:-0}" "$us" "$(percentiles "$TMP/$label.log")"
+  echo "$label $rps $us" >>"$TMP/results"
+}
+
+echo "== pinned: server on CPU 1, h2load on CPU 0, -n $N -c 16 -m 32, $ROUNDS interleaved rounds"
+PIN_CLIENT=0
+kernel_up k1 1 1; K1=$SPID; K1P=$SPORT
+kernel_up k2 1 2; K2=$SPID; K2P=$SPORT
+nghttpd_up ng 1; NG=$SPID; NGP=$SPORT
+for r in $(seq 1 "$ROUNDS"); do
+  SPID=$K1 SPORT=$K1P measure "kernel.ping.1io" grpc "$TMP/ping.bin" -n "$N" -c 16 -m 32
+  SPID=$NG SPORT=$NGP measure "nghttpd.file" file "" -n "$N" -c 16 -m 32
+  SPID=$K1 SPORT=$K1P measure "kernel.emit_metric.1io" grpc "$TMP/emit.bin" -n "$N" -c 16 -m 32
+  SPID=$K2 SPORT=$K2P measure "kernel.ping.2io" grpc "$TMP/ping.bin" -n "$N" -c 16 -m 32
+done
+stop_pid "$K1"; stop_pid "$K2"; stop_pid "$NG"
+
+echo "== summary (medians over rounds)"
+median() { grep "^$1 " "$TMP/results" | awk '{print $'"$2"'}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ng_us=$(median nghttpd.file 3)
+for l in kernel.ping.1io kernel.emit_metric.1io kernel.ping.2io nghttpd.file; do
+  us=$(median "$l" 3); rps=$(median "$l" 2)
+  printf '   %-24s %9.0f calls/s  %6s us CPU/call  %5.2fx nghttpd\n' "$l" "$rps" "$us" \
+    "$(awk -v a="$us" -v b="$ng_us" 'BEGIN { print a / b }')"
+done
+printf '   2 I/O threads vs 1: CPU per call %5.2fx (target within 1.10x)\n' \
+  "$(awk -v a="$(median kernel.ping.2io 3)" -v b="$(median kernel.ping.1io 3)" 'BEGIN { print a / b }')"
+
+echo "== open loop, 50k calls/s (16 clients x 3125/s), unpinned, h2load on the same machine"
+PIN_CLIENT=
+kernel_up k3 "" 0; K3=$SPID; K3P=$SPORT
+nghttpd_up ng2 ""; NG2=$SPID; NG2P=$SPORT
+for m in 1 8; do
+  SPID=$K3 SPORT=$K3P measure "kernel.ping.50k.m$m" grpc "$TMP/ping.bin" -n 150000 -c 16 -m "$m" --rps 3125
+  SPID=$NG2 SPORT=$NG2P measure "nghttpd.50k.m$m" file "" -n 150000 -c 16 -m "$m" --rps 3125
+done
+stop_pid "$K3"; stop_pid "$NG2"
+p99() { awk '{print $3}' "$TMP/$1.log" | sort -n | awk '{a[NR]=$1} END { printf "%.3f", a[int(NR*0.99)]/1000 }'; }
+p50() { awk '{print $3}' "$TMP/$1.log" | sort -n | awk '{a[NR]=$1} END { printf "%.3f", a[int(NR*0.50)]/1000 }'; }
+for m in 1 8; do
+  printf '   -m %s: kernel p50 %s ms p99 %s ms, nghttpd p50 %s ms p99 %s ms: p99 %5.2fx nghttpd (target <= 1.5x)\n' "$m" \
+    "$(p50 kernel.ping.50k.m$m)" "$(p99 kernel.ping.50k.m$m)" "$(p50 nghttpd.50k.m$m)" "$(p99 nghttpd.50k.m$m)" \
+    "$(awk -v a="$(p99 kernel.ping.50k.m$m)" -v b="$(p99 nghttpd.50k.m$m)" 'BEGIN { print a / b }')"
+done
