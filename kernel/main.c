@@ -72,6 +72,10 @@ static struct cam_option opts[] = {
 	{ "CAM_GRPC_MAX_CONNECTIONS", "0", "gRPC connections served at once; at the cap the oldest idle one is closed (0: from the descriptor limit)", NULL, 0 },
 	{ "CAM_GRPC_HANDSHAKE_TIMEOUT_MS", "10000", "a connection that sends no HTTP/2 preface and SETTINGS this long is closed (0: never)", NULL, 0 },
 	{ "CAM_GRPC_IO_THREADS", "0", "I/O threads serving gRPC connections, each with its own epoll and connections, 1-64 (0: one per core, at most 8)", NULL, 0 },
+	{ "CAM_GRPC_MAX_CONNECTION_AGE_MS", "0", "a connection older than this (+-10 % jitter) gets GOAWAY, so clients reconnect and spread over replicas (0: no limit)", NULL, 0 },
+	{ "CAM_GRPC_MAX_CONNECTION_AGE_GRACE_MS", "0", "after a max-age GOAWAY, time its calls in flight get before it is closed (0: until they finish)", NULL, 0 },
+	{ "CAM_GRPC_KEEPALIVE_MIN_TIME_MS", "300000", "a client pinging more often than this gets GOAWAY ENHANCE_YOUR_CALM after 3 strikes (0: no keepalive policy)", NULL, 0 },
+	{ "CAM_GRPC_KEEPALIVE_PERMIT_WITHOUT_CALLS", "false", "allow keepalive pings on a connection with no call open", NULL, 1 },
 	{ "CAM_GRPC_IDLE_TIMEOUT_MS", "600000", "a connection with no call open this long gets GOAWAY (0: never)", NULL, 0 },
 	{ "CAM_SHUTDOWN_GRACE_MS", "5000", "time in-flight calls get to finish on SIGTERM", NULL, 0 },
 	{ "CAM_ACCESS_LOG", "all", "syscall access log: all, errors or none", NULL, 0 },
@@ -100,6 +104,8 @@ struct kernel {
 	long interval_ms;
 	long workers, max_msg, grace_ms, custom_max, per_family;
 	long max_buffered, max_conns, handshake_ms, idle_ms, io_threads;
+	long max_age_ms, age_grace_ms, ping_min_ms;
+	int ping_without_calls;
 	enum cam_access_log access_log;
 	cam_grpc_server *server;
 	cam_grpc_health *health;
@@ -203,9 +209,15 @@ static int read_settings(struct kernel *k)
 	    cam_config_long(opt("CAM_GRPC_MAX_CONNECTIONS"), 0, 1000000, &k->max_conns) ||
 	    cam_config_long(opt("CAM_GRPC_HANDSHAKE_TIMEOUT_MS"), 0, 3600000, &k->handshake_ms) ||
 	    cam_config_long(opt("CAM_GRPC_IDLE_TIMEOUT_MS"), 0, 86400000, &k->idle_ms) ||
-	    cam_config_long(opt("CAM_GRPC_IO_THREADS"), 0, 64, &k->io_threads)) {
+	    cam_config_long(opt("CAM_GRPC_IO_THREADS"), 0, 64, &k->io_threads) ||
+	    cam_config_long(opt("CAM_GRPC_MAX_CONNECTION_AGE_MS"), 0, 1L << 31, &k->max_age_ms) ||
+	    cam_config_long(opt("CAM_GRPC_MAX_CONNECTION_AGE_GRACE_MS"), 0, 1L << 31, &k->age_grace_ms) ||
+	    cam_config_long(opt("CAM_GRPC_KEEPALIVE_MIN_TIME_MS"), 0, 1L << 31, &k->ping_min_ms) ||
+	    cam_config_bool(opt("CAM_GRPC_KEEPALIVE_PERMIT_WITHOUT_CALLS"), &k->ping_without_calls)) {
 		fprintf(stderr, "cam-kernel: CAM_GRPC_MAX_BUFFERED_BYTES (0, or 1048576 and more), CAM_GRPC_MAX_CONNECTIONS (0-1000000), "
-				"CAM_GRPC_HANDSHAKE_TIMEOUT_MS (0-3600000), CAM_GRPC_IDLE_TIMEOUT_MS (0-86400000) and CAM_GRPC_IO_THREADS (0-64) must be numbers in range\n");
+				"CAM_GRPC_HANDSHAKE_TIMEOUT_MS (0-3600000), CAM_GRPC_IDLE_TIMEOUT_MS (0-86400000), CAM_GRPC_IO_THREADS (0-64), "
+				"CAM_GRPC_MAX_CONNECTION_AGE_MS, CAM_GRPC_MAX_CONNECTION_AGE_GRACE_MS and CAM_GRPC_KEEPALIVE_MIN_TIME_MS (0-2147483648) "
+				"must be numbers in range, CAM_GRPC_KEEPALIVE_PERMIT_WITHOUT_CALLS true or false\n");
 		return CAM_EINVAL;
 	}
 	if (read_scheduler_settings(k))
@@ -278,6 +290,10 @@ static int start_grpc(struct kernel *k)
 		.handshake_timeout_ms = k->handshake_ms ? (int)k->handshake_ms : -1,
 		.idle_timeout_ms = (int)k->idle_ms,
 		.io_threads = (unsigned)k->io_threads,
+		.max_age_ms = (int)k->max_age_ms,
+		.max_age_grace_ms = (int)k->age_grace_ms,
+		.keepalive_min_time_ms = k->ping_min_ms ? (int)k->ping_min_ms : -1,
+		.keepalive_permit_without_calls = k->ping_without_calls,
 	};
 	struct cam_syscall_env env = {
 		.metrics = &k->metrics,

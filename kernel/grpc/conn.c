@@ -153,6 +153,8 @@ int cam_grpc__conn_flush(struct conn *conn)
 			patch_first_settings(conn);
 	}
 	conn_set_pollout(conn, false);
+	if (conn->close_when_written)
+		return -1;
 	if (conn->wcap > 4 * WBUF_HIGH) {
 		free(conn->wbuf);
 		conn->wbuf = NULL;
@@ -389,8 +391,10 @@ void cam_grpc__conn_open(struct cam_grpc__loop *l, int fd, const struct sockaddr
 		l->conns->prev = conn;
 	l->conns = conn;
 	conn->out_progress_ns = cam_mono_ns();
+	cam_grpc__lifetime_open(conn);
 	cam_grpc__conn_idle(conn);
 	atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed);
 	cam_gauge_add(s->m_conns, 1);
+	cam_counter_inc(s->m_accepted);
 	cam_grpc__conn_mark_dirty(conn);
 }

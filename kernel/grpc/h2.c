@@ -423,6 +423,8 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
 
 	if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
 		cam_grpc__conn_handshaken(conn);
+	if (frame->hd.type == NGHTTP2_PING && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+		cam_grpc__lifetime_ping(conn);
 	if (frame->hd.type == NGHTTP2_RST_STREAM)
 		cam_grpc__ids_reset_by_peer(&conn->ids, frame->hd.stream_id);
 	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
@@ -660,8 +662,10 @@ static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *
 		cam_grpc__ids_reset_by_us(&conn->ids, frame->hd.stream_id);
 		return 0;
 	}
-	if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
-	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+		return 0;
+	cam_grpc__lifetime_sent_data(conn);
+	if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		return 0;
 	c = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
 	if (c && !c->remote_ended)

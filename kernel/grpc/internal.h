@@ -130,6 +130,13 @@ struct outbuf {
 
 struct conn;
 
+/* Where a connection is in a graceful end (lifetime.c). */
+enum cam_grpc__ending {
+	ENDING_NONE,
+	ENDING_NOTICE,   /* GOAWAY with the highest stream id sent: no new calls */
+	ENDING_GOAWAY,   /* GOAWAY with the last stream id sent: calls finish */
+};
+
 /* Lists of connections waiting on a timer (limits.c), oldest first. */
 enum cam_grpc__conn_list_id {
 	CONN_LIST_NONE,
@@ -217,8 +224,17 @@ struct conn {
 	uint8_t *wbuf;
 	size_t woff, wlen, wcap;
 	bool pollout, dirty, dead, goaway;
+	bool close_when_written;          /* close once the write buffer is out */
 	bool handshaken;                  /* preface and client SETTINGS seen */
 	bool settings_sent;               /* our first SETTINGS went out */
+	/* Lifetime (lifetime.c): a graceful GOAWAY in two steps. */
+	enum cam_grpc__ending ending;
+	int64_t age_at_ns;                /* when the max age is reached; 0: never */
+	int64_t ending_next_ns;           /* when its next step is due */
+	int64_t age_grace_ns;             /* after the last GOAWAY; 0: until done */
+	int64_t last_ping_ns;             /* last PING from the client; 0: none yet */
+	unsigned ping_strikes;
+	bool reset_strikes;               /* we sent HEADERS/DATA since the last PING */
 	/* Where the input stands in the frame sequence (conn.c, conn_feed). */
 	uint32_t scan_skip;               /* preface or payload bytes left */
 	uint8_t scan_hdr[9], scan_have;
@@ -270,6 +286,7 @@ struct cam_grpc__loop {
 	int64_t drain_deadline;
 	int64_t accept_resume;            /* listener paused (out of fds) until */
 	int64_t next_stall_scan_ns;       /* limits.c */
+	int64_t next_ending_ns;           /* lifetime.c: next age or GOAWAY step; 0: none */
 };
 
 struct cam_grpc_server {
@@ -288,6 +305,9 @@ struct cam_grpc_server {
 	size_t conn_hard;                 /* unsent answers past this: GOAWAY */
 	unsigned max_conns;
 	int64_t handshake_ns, idle_ns;    /* 0: none */
+	int64_t max_age_ns, age_grace_ns; /* 0: none */
+	int64_t ping_min_ns;              /* 0: no keepalive policy */
+	bool ping_without_calls;
 	_Atomic size_t buffered;
 
 	unsigned nloops;
@@ -309,7 +329,7 @@ struct cam_grpc_server {
 	_Atomic uint64_t refused[REFUSE_COUNT], closed[CLOSE_COUNT];
 	cam_series *m_conns, *m_streams, *m_too_large, *m_perr[PERR_COUNT];
 	cam_series *m_refused[REFUSE_COUNT], *m_closed[CLOSE_COUNT];
-	cam_series *m_buffered, *m_budget, *m_max_conns, *m_io_threads;
+	cam_series *m_buffered, *m_budget, *m_max_conns, *m_io_threads, *m_accepted;
 };
 
 static inline bool cam_grpc__past_deadline(const struct cam_grpc_call *c)
@@ -367,6 +387,21 @@ int cam_grpc__limits_wait_ms(const struct cam_grpc__loop *l);
 /* accept() failed with EMFILE/ENFILE: take one connection with the
  * reserve descriptor and close it, so the client learns at once. */
 void cam_grpc__limits_shed(struct cam_grpc__loop *l);
+
+/* lifetime.c (I/O thread) */
+void cam_grpc__lifetime_init(cam_grpc_server *s, const struct cam_grpc_server_opts *o);
+/* A new connection: when its max age is reached. */
+void cam_grpc__lifetime_open(struct conn *conn);
+/* Starts a graceful end of conn: GOAWAY with the highest stream id now,
+ * the one with the last stream id a little later, then close after grace
+ * (grace_ns 0: when its calls are done). */
+void cam_grpc__lifetime_end(struct conn *conn, int64_t grace_ns);
+/* Steps every connection whose age or GOAWAY step is due. */
+void cam_grpc__lifetime_sweep(struct cam_grpc__loop *l);
+int cam_grpc__lifetime_wait_ms(const struct cam_grpc__loop *l);
+/* A PING from the client (keepalive policy); we sent HEADERS or DATA. */
+void cam_grpc__lifetime_ping(struct conn *conn);
+void cam_grpc__lifetime_sent_data(struct conn *conn);
 
 /* budget.c (any thread) */
 /* Takes n bytes of the budget; false (nothing taken) when they do not fit.

@@ -163,6 +163,15 @@ void cam_grpc__limits_register_metrics(cam_grpc_server *s)
 			    "(CAM_GRPC_MAX_BUFFERED_BYTES).");
 	s->m_max_conns = gauge("cam_os_grpc_max_connections",
 			       "The most gRPC connections served at once (CAM_GRPC_MAX_CONNECTIONS).");
+	{
+		struct cam_family_desc d = { .name = "cam_os_grpc_connections_accepted_total",
+					     .help = "gRPC connections accepted and served since start.",
+					     .type = CAM_COUNTER };
+		cam_family *f;
+
+		s->m_accepted = cam_family_register(&d, &f, NULL) == 0 ? cam_series_get(f, NULL)
+								       : NULL;
+	}
 	s->m_io_threads = gauge("cam_os_grpc_io_threads",
 				"I/O threads serving gRPC connections (CAM_GRPC_IO_THREADS).");
 	cam_gauge_set(s->m_budget, (double)s->max_buffered);

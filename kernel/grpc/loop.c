@@ -166,9 +166,8 @@ static void begin_drain(struct cam_grpc__loop *l)
 	}
 	l->accept_resume = 0;
 	for (struct conn *conn = l->conns; conn; conn = conn->next) {
-		nghttp2_submit_goaway(conn->h2, NGHTTP2_FLAG_NONE,
-				      nghttp2_session_get_last_proc_stream_id(conn->h2),
-				      NGHTTP2_NO_ERROR, NULL, 0);
+		/* Two GOAWAYs (lifetime.c); the drain deadline is the grace. */
+		cam_grpc__lifetime_end(conn, 0);
 		for (struct cam_grpc_call *c = conn->calls; c; c = c->conn_next)
 			if (c->method && c->method->ops)
 				cam_grpc_call_end(c, CAM_GRPC_UNAVAILABLE,
@@ -211,6 +210,8 @@ static int loop_timeout(struct cam_grpc__loop *l)
 	int64_t left;
 	int t = min_wait(cam_grpc__timers_wait_ms(l), cam_grpc__limits_wait_ms(l)), d;
 
+	t = min_wait(t, cam_grpc__lifetime_wait_ms(l));
+
 	if (l->accept_resume)
 		t = min_wait(t, (int)(ACCEPT_PAUSE_NS / 1000000));
 	if (!l->draining)
@@ -251,6 +252,7 @@ static void *io_main(void *arg)
 		}
 		cam_grpc__timers_expire(l);
 		cam_grpc__limits_sweep(l);
+		cam_grpc__lifetime_sweep(l);
 		accept_maybe_resume(l);
 		flush_dirty(l);
 	}

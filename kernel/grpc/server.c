@@ -110,6 +110,7 @@ int cam_grpc_server_new(const struct cam_grpc_server_opts *o, cam_grpc_server **
 		pthread_mutex_init(&l->done_mu, NULL);
 	}
 	cam_grpc__limits_init(s, o);
+	cam_grpc__lifetime_init(s, o);
 	pthread_mutex_init(&s->life_mu, NULL);
 	if (cam_grpc__h2_setup(s) != 0) {
 		cam_grpc_server_free(s);

@@ -57,6 +57,16 @@ struct cam_grpc_server_opts {
 	/* I/O threads, each with its epoll and its share of the connections;
 	 * 0 = cam_grpc_default_io_threads(). */
 	unsigned io_threads;
+	/* A connection older than this (each within +-10 %, so a fleet does
+	 * not reconnect at once) is told GOAWAY; its calls then get
+	 * max_age_grace_ms before it is closed. 0 = no limit; grace 0 = none. */
+	int max_age_ms, max_age_grace_ms;
+	/* Keepalive policy, as grpc-go enforces it: a client that pings more
+	 * often than this (or at all while it has no call open, unless
+	 * permitted) gets GOAWAY ENHANCE_YOUR_CALM "too_many_pings" after
+	 * three strikes. 0 = 300000 (5 min), < 0 = no policy. */
+	int keepalive_min_time_ms;
+	bool keepalive_permit_without_calls;
 };
 
 /* One per online CPU, at most 8. */

@@ -11,14 +11,19 @@
                                and is the oldest told GOAWAY?
   PORT probe-admission         (grpc_test_server --require x-test-token=ok)
                                no token, the token twice, the token once
+  PORT probe-pings N           a call left open, then N PINGs at once: does
+                               the server say GOAWAY ENHANCE_YOUR_CALM?
+  PORT probe-goaways SECONDS   a connection with a call left open; prints the
+                               GOAWAYs that come in SECONDS (the drain test
+                               sends SIGTERM meanwhile)
 """
 import json
 import socket
 import sys
 import time
 
-from h2raw import (ERR, Conn, DataFrame, GoAwayFrame, HeadersFrame, RstStreamFrame,
-                   WindowUpdateFrame, execute_body)
+from h2raw import (ERR, Conn, DataFrame, GoAwayFrame, HeadersFrame, PingFrame,
+                   RstStreamFrame, WindowUpdateFrame, execute_body)
 
 
 def say(**kw):
@@ -162,9 +167,53 @@ def probe_admission(port):
     say(**out)
 
 
+def probe_pings(port, n):
+    c = Conn(port)
+    c.handshake()
+    c.send(c.grpc_request(1, end_stream=False))  # a call in flight: pings allowed, but not this often
+    for i in range(n):
+        c.send(PingFrame(0, b"%08d" % i))
+        time.sleep(0.01)
+    deadline = time.monotonic() + 3
+    got = None
+    while time.monotonic() < deadline and got is None:
+        try:
+            f = c.recv_frame(max(0.05, deadline - time.monotonic()))
+        except socket.timeout:
+            break
+        if f is None:
+            break
+        if isinstance(f, GoAwayFrame):
+            got = (ERR.get(f.error_code, str(f.error_code)), f.additional_data.decode("latin-1"))
+    say(goaway=got[0] if got else None, debug=got[1] if got else None)
+
+
+def probe_goaways(port, seconds):
+    c = Conn(port)
+    c.handshake()
+    c.send(c.grpc_request(1, end_stream=False))
+    print(json.dumps({"ready": True}), flush=True)
+    goaways = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            f = c.recv_frame(max(0.05, deadline - time.monotonic()))
+        except socket.timeout:
+            break
+        if f is None:
+            break
+        if isinstance(f, GoAwayFrame):
+            goaways.append([f.last_stream_id, ERR.get(f.error_code, str(f.error_code))])
+    say(goaways=goaways)
+
+
 def main():
     port = int(sys.argv[1])
     what = sys.argv[2]
+    if what == "probe-pings":
+        return probe_pings(port, int(sys.argv[3]))
+    if what == "probe-goaways":
+        return probe_goaways(port, float(sys.argv[3]))
     if what == "probe-idle":
         probe_idle(port)
     elif what == "probe-cap":

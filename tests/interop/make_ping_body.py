@@ -22,12 +22,17 @@ def field(num, data):
     return out + bytes([n]) + data
 
 
+def request_bytes(verb, payload):
+    """A serialized SyscallRequest (no gRPC prefix)."""
+    return field(1, verb.encode()) + field(2, payload.encode())
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     verb = sys.argv[2] if len(sys.argv) > 2 else 'ping'
     payload = sys.argv[3] if len(sys.argv) > 3 else 'msg:hello'
-    msg = field(1, verb.encode()) + field(2, payload.encode())
+    msg = request_bytes(verb, payload)
     with open(sys.argv[1], 'wb') as f:
         f.write(struct.pack('>BI', 0, len(msg)) + msg)
 

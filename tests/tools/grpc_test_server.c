@@ -145,6 +145,7 @@ static int usage(void)
 	fprintf(stderr, "usage: grpc_test_server [--listen|--grpc-listen ADDR] [--workers N] "
 			"[--max-msg BYTES] [--drain-ms MS] [--max-buffered BYTES] "
 			"[--max-connections N] [--handshake-ms MS] [--idle-ms MS] [--io-threads N] "
+			"[--max-age-ms MS] [--max-age-grace-ms MS] [--ping-min-ms MS] "
 			"[--require NAME=VALUE]\n");
 	return 2;
 }
@@ -179,6 +180,12 @@ int main(int argc, char **argv)
 			o.idle_timeout_ms = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--io-threads") == 0)
 			o.io_threads = (unsigned)atoi(argv[++i]);
+		else if (strcmp(argv[i], "--max-age-ms") == 0)
+			o.max_age_ms = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--max-age-grace-ms") == 0)
+			o.max_age_grace_ms = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--ping-min-ms") == 0)
+			o.keepalive_min_time_ms = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--require") == 0 && strchr(argv[i + 1], '=')) {
 			char *eq = strchr(argv[++i], '=');
 
