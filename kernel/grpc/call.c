@@ -75,6 +75,15 @@ static void call_kick(struct cam_grpc_call *c)
 		return;
 	cam_grpc_call_ref(c);
 	c->done_next = NULL;
+	if (cam_grpc__this_loop == s) {
+		/* Finished on its own I/O thread: pushed before this turn ends. */
+		if (s->ready_tail)
+			s->ready_tail->done_next = c;
+		else
+			s->ready_head = c;
+		s->ready_tail = c;
+		return;
+	}
 	pthread_mutex_lock(&s->done_mu);
 	was_empty = !s->done_head;
 	if (s->done_tail)
@@ -88,19 +97,22 @@ static void call_kick(struct cam_grpc_call *c)
 	}
 }
 
-/* Appends a framed message to c->out, taking its bytes from the buffer
- * budget (small ones always pass); caller holds mu. CAM_ELIMIT when the
- * budget is spent, CAM_ENOMEM. */
-static int out_append(struct cam_grpc_call *c, const uint8_t *msg, size_t len)
+/* Makes room for a framed message of len bytes at the end of c->out,
+ * taking its bytes from the buffer budget (small ones always pass), and
+ * returns where its body goes; the caller fills it and then calls
+ * out_commit. NULL with *rc CAM_ELIMIT (budget spent, too large) or
+ * CAM_ENOMEM. Caller holds mu. */
+static uint8_t *out_reserve(struct cam_grpc_call *c, size_t len, int *rc)
 {
 	struct outbuf *o = &c->out;
 	size_t need, framed = CAM_GRPC_WIRE_HEADER + len;
 
+	*rc = CAM_ELIMIT;
 	if (len > UINT32_MAX)
-		return CAM_ELIMIT;
+		return NULL;
 	if (!cam_grpc__budget_take(c->srv, framed, len <= SMALL_MESSAGE)) {
 		cam_grpc__count_refusal(c->srv, REFUSE_BUFFER_BUDGET, NULL);
-		return CAM_ELIMIT;
+		return NULL;
 	}
 	if (o->off == o->len)
 		o->off = o->len = 0;
@@ -114,16 +126,34 @@ static int out_append(struct cam_grpc_call *c, const uint8_t *msg, size_t len)
 		n = realloc(o->data, ncap);
 		if (!n) {
 			cam_grpc__budget_give(c->srv, framed);
-			return CAM_ENOMEM;
+			*rc = CAM_ENOMEM;
+			return NULL;
 		}
 		o->data = n;
 		o->cap = ncap;
 	}
 	cam_grpc_wire_put_header(o->data + o->len, len);
+	*rc = 0;
+	return o->data + o->len + CAM_GRPC_WIRE_HEADER;
+}
+
+static void out_commit(struct cam_grpc_call *c, size_t len)
+{
+	c->out.len += CAM_GRPC_WIRE_HEADER + len;
+	c->out_total += CAM_GRPC_WIRE_HEADER + len;
+}
+
+/* Appends a framed copy of msg to c->out; caller holds mu. */
+static int out_append(struct cam_grpc_call *c, const uint8_t *msg, size_t len)
+{
+	int rc;
+	uint8_t *body = out_reserve(c, len, &rc);
+
+	if (!body)
+		return rc;
 	if (len)
-		memcpy(o->data + o->len + CAM_GRPC_WIRE_HEADER, msg, len);
-	o->len = need;
-	c->out_total += framed;
+		memcpy(body, msg, len);
+	out_commit(c, len);
 	return 0;
 }
 
@@ -138,6 +168,13 @@ static void set_status_locked(struct cam_grpc_call *c, int status, const char *t
 		cam_grpc_wire_percent_encode(buf, sizeof(buf), text);
 		c->status_text = cam_xstrdup(buf);
 	}
+}
+
+static const char *refusal_text(int rc, size_t len)
+{
+	return rc == CAM_ELIMIT && len <= UINT32_MAX
+		       ? "the server is out of buffer space for answers; retry later"
+		       : "response message too large";
 }
 
 /*
@@ -159,9 +196,7 @@ int cam_grpc__call_push_out(struct cam_grpc_call *c, const uint8_t *msg, size_t 
 		rc = out_append(c, msg, len);
 	if (rc && end) {
 		status = CAM_GRPC_RESOURCE_EXHAUSTED;
-		text = rc == CAM_ELIMIT && len <= UINT32_MAX
-			       ? "the server is out of buffer space for answers; retry later"
-			       : "response message too large";
+		text = refusal_text(rc, len);
 	}
 	if (end)
 		set_status_locked(c, status, text);
@@ -188,6 +223,35 @@ void cam_grpc_call_reply(struct cam_grpc_call *c, const uint8_t *msg, size_t len
 			      "deadline exceeded");
 	else
 		cam_grpc__call_push_out(c, msg, len, true, true, CAM_GRPC_OK, NULL);
+	cam_grpc_call_unref(c);
+}
+
+void cam_grpc_call_reply_packed(struct cam_grpc_call *c, size_t len,
+				void (*pack)(void *arg, uint8_t *out), void *arg)
+{
+	uint8_t *body = NULL;
+	int rc = 0, status = CAM_GRPC_OK;
+	const char *text = NULL;
+	bool queued = false;
+
+	pthread_mutex_lock(&c->mu);
+	if (!c->finished && !atomic_load(&c->cancelled)) {
+		if (cam_grpc__past_deadline(c)) {
+			status = CAM_GRPC_DEADLINE_EXCEEDED;
+			text = "deadline exceeded";
+		} else if (!(body = out_reserve(c, len, &rc))) {
+			status = CAM_GRPC_RESOURCE_EXHAUSTED;
+			text = refusal_text(rc, len);
+		} else {
+			pack(arg, body);
+			out_commit(c, len);
+		}
+		set_status_locked(c, status, text);
+		queued = true;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (queued)
+		call_kick(c);
 	cam_grpc_call_unref(c);
 }
 

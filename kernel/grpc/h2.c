@@ -403,6 +403,15 @@ static void call_half_close(struct cam_grpc_call *c)
 				    &c->task.sched);
 	c->ended_io = true; /* the handler has it now */
 	cam_grpc_call_ref(c);
+	if (c->task.sched.may_inline && s->ex->ops->try_inline &&
+	    s->ex->ops->try_inline(s->ex, &c->task)) {
+		/* A handler that never blocks, with nothing ahead of it: run it
+		 * here, with no thread hand-off either way (call.c). */
+		c->task.sched.ran_inline = true;
+		atomic_fetch_add_explicit(&s->calls_total, 1, memory_order_relaxed);
+		cam_grpc__call_run(&c->task);
+		return;
+	}
 	if (s->ex->ops->submit(s->ex, &c->task) != 0) {
 		/* Refused at once (queue full): nothing ran, the ref is ours. */
 		const char *why = c->task.sched.reject ? c->task.sched.reject : "server busy";

@@ -275,6 +275,9 @@ struct cam_grpc__loop {
 	pthread_mutex_t done_mu;
 	struct cam_grpc_call *done_head, *done_tail;
 	struct cam_grpc__newconn *inbox;
+	/* Calls finished on this loop's own thread (inline handlers): no lock,
+	 * no eventfd. */
+	struct cam_grpc_call *ready_head, *ready_tail;
 
 	/* I/O thread only. */
 	struct conn *conns;
@@ -341,6 +344,10 @@ static inline bool cam_grpc__past_deadline(const struct cam_grpc_call *c)
 void cam_grpc__count_perr(cam_grpc_server *s, enum cam_grpc__perr why);
 
 /* loop.c */
+/* The loop whose thread this is; NULL on other threads. */
+extern _Thread_local struct cam_grpc__loop *cam_grpc__this_loop;
+/* Pushes the calls finished on this loop's thread (I/O thread). */
+void cam_grpc__loop_push_ready(struct cam_grpc__loop *l);
 /* Sets up loop l (epoll, eventfd; the listener for loop 0), then starts
  * its thread. CAM_E* on failure, with nothing left open. */
 int cam_grpc__loop_start(struct cam_grpc__loop *l);

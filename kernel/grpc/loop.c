@@ -27,6 +27,8 @@
 #include "kernel/grpc/internal.h"
 #include "kernel/grpc/listen.h"
 
+_Thread_local struct cam_grpc__loop *cam_grpc__this_loop;
+
 static int epoll_add_ptr(int epfd, int fd, void *ptr)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ptr };
@@ -114,6 +116,29 @@ static void accept_all(struct cam_grpc__loop *l)
 	}
 }
 
+/* Pushes one finished call to its session (I/O thread). */
+static void push_call(struct cam_grpc_call *c)
+{
+	atomic_store(&c->queued, false);
+	if (c->conn) {
+		cam_grpc__call_push(c);
+		cam_grpc__conn_mark_dirty(c->conn);
+	}
+	cam_grpc_call_unref(c);
+}
+
+void cam_grpc__loop_push_ready(struct cam_grpc__loop *l)
+{
+	while (l->ready_head) {
+		struct cam_grpc_call *c = l->ready_head;
+
+		l->ready_head = c->done_next;
+		if (!l->ready_head)
+			l->ready_tail = NULL;
+		push_call(c);
+	}
+}
+
 /* Takes what the queue holds: new connections, then finished calls. */
 static void drain_done(struct cam_grpc__loop *l)
 {
@@ -142,12 +167,7 @@ static void drain_done(struct cam_grpc__loop *l)
 	}
 	for (; c; c = next) {
 		next = c->done_next;
-		atomic_store(&c->queued, false);
-		if (c->conn) {
-			cam_grpc__call_push(c);
-			cam_grpc__conn_mark_dirty(c->conn);
-		}
-		cam_grpc_call_unref(c);
+		push_call(c);
 	}
 }
 
@@ -227,6 +247,7 @@ static void *io_main(void *arg)
 	cam_grpc_server *s = l->srv;
 	struct epoll_event evs[128];
 
+	cam_grpc__this_loop = l;
 	for (;;) {
 		int n;
 
@@ -253,11 +274,14 @@ static void *io_main(void *arg)
 		cam_grpc__timers_expire(l);
 		cam_grpc__limits_sweep(l);
 		cam_grpc__lifetime_sweep(l);
+		cam_grpc__loop_push_ready(l);
 		accept_maybe_resume(l);
 		flush_dirty(l);
 	}
+	cam_grpc__loop_push_ready(l);
 	while (l->conns)
 		cam_grpc__conn_close(l->conns);
+	cam_grpc__this_loop = NULL;
 	return NULL;
 }
 
@@ -295,6 +319,12 @@ static void drop_done(struct cam_grpc__loop *l)
 		atomic_store(&c->queued, false);
 		cam_grpc_call_unref(c);
 	}
+	for (c = l->ready_head; c; c = next) {
+		next = c->done_next;
+		atomic_store(&c->queued, false);
+		cam_grpc_call_unref(c);
+	}
+	l->ready_head = l->ready_tail = NULL;
 	for (; n; n = nn) {
 		nn = n->next;
 		close(n->fd);

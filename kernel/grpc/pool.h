@@ -30,6 +30,10 @@
 struct cam_grpc_sched {
 	unsigned priority;        /* 0 (lowest) - 9; 5 without a classifier */
 	unsigned source;          /* classifier's code, 0 = default */
+	/* The classifier says the handler never blocks, so it may run on the
+	 * I/O thread that decoded it when the executor allows (try_inline). */
+	bool may_inline;
+	bool ran_inline;          /* set by the transport when it did */
 	bool scored;
 	double factors[CAM_GRPC_SCHED_FACTORS];
 	double score;
@@ -66,6 +70,15 @@ struct cam_grpc_executor_ops {
 	void (*stop)(struct cam_grpc_executor *ex);
 	/* Tasks queued and not yet picked up by a worker. */
 	unsigned long (*queued)(struct cam_grpc_executor *ex);
+	/*
+	 * May be NULL. For a task whose classifier set may_inline: true when
+	 * it may run now on the calling (I/O) thread instead of being queued
+	 * (a priority scheduler: no task of its class or a higher one is
+	 * waiting, so running it first changes no order); the executor then
+	 * counts it as dispatched, and the caller runs task->run at once.
+	 * False: the caller submits it as usual. Never blocks.
+	 */
+	bool (*try_inline)(struct cam_grpc_executor *ex, struct cam_grpc_task *task);
 };
 
 /* Embedded in an executor's own struct. */

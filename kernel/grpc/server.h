@@ -125,6 +125,12 @@ const struct cam_grpc_task *cam_grpc_call_task(const struct cam_grpc_call *c);
  * client gets DEADLINE_EXCEEDED instead. msg is copied.
  */
 void cam_grpc_call_reply(struct cam_grpc_call *c, const uint8_t *msg, size_t len);
+/* Like reply, without a copy: pack(arg, out) writes the len-byte message
+ * straight into the call's output buffer (under the call's lock: it must
+ * be quick and must not touch the call). Not called when the call is
+ * already over, past its deadline or refused by the buffer budget. */
+void cam_grpc_call_reply_packed(struct cam_grpc_call *c, size_t len,
+				void (*pack)(void *arg, uint8_t *out), void *arg);
 void cam_grpc_call_fail(struct cam_grpc_call *c, int grpc_status, const char *message);
 
 typedef void (*cam_grpc_handler)(void *arg, struct cam_grpc_call *c);
