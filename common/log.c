@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/log_journal.h"
 #include "common/metrics.h"
 #include "common/utf8.h"
 #include "common/xmalloc.h"
@@ -43,10 +44,28 @@ static struct {
 	pthread_t thread;
 	_Atomic uint64_t dropped;
 	_Atomic int level;
+	_Atomic int format;
+	_Atomic bool journal;
+	const char *_Atomic service;
 	int fd;
-} ring = { .level = CAM_LOG_INFO, .fd = 2 };
+} ring = { .level = CAM_LOG_INFO, .format = CAM_LOG_FORMAT_JSON, .service = "cam-os", .fd = 2 };
 
 static const char *const level_names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
+static const char *const ecs_level_names[] = { "debug", "info", "warn", "error" };
+
+/* The ECS version whose field names the ecs format uses. */
+#define ECS_VERSION "8.11.0"
+
+/* Our field names that ECS has a field for; any other key becomes cam.<key>.
+ * latency_ms and success are converted (event.duration, event.outcome). */
+static const struct {
+	const char *ours, *ecs;
+} ecs_names[] = {
+	{ "component", "log.logger" }, { "message", "message" },
+	{ "syscall", "event.action" }, { "caller_id", "user.name" },
+	{ "request_id", "event.id" },  { "trace_id", "trace.id" },
+	{ "span_id", "span.id" },      { "error", "error.message" },
+};
 
 int cam_log_parse_level(const char *s, enum cam_log_level *out)
 {
@@ -75,6 +94,42 @@ bool cam_log_enabled(enum cam_log_level level)
 	return (int)level >= atomic_load_explicit(&ring.level, memory_order_relaxed);
 }
 
+int cam_log_parse_format(const char *s, enum cam_log_format *out)
+{
+	if (!s)
+		return CAM_EINVAL;
+	if (!strcasecmp(s, "json"))
+		*out = CAM_LOG_FORMAT_JSON;
+	else if (!strcasecmp(s, "ecs"))
+		*out = CAM_LOG_FORMAT_ECS;
+	else
+		return CAM_EINVAL;
+	return 0;
+}
+
+void cam_log_set_format(enum cam_log_format format, const char *service)
+{
+	if (service)
+		atomic_store(&ring.service, service);
+	atomic_store(&ring.format, (int)format);
+}
+
+void cam_log_set_journal(bool on)
+{
+	atomic_store(&ring.journal, on);
+}
+
+int cam_log_configure(const char *format, const char *service)
+{
+	enum cam_log_format f;
+
+	if (cam_log_parse_format(format, &f))
+		return CAM_EINVAL;
+	cam_log_set_format(f, service);
+	cam_log_set_journal(cam_log_journal_detect());
+	return 0;
+}
+
 uint64_t cam_log_dropped(void)
 {
 	return atomic_load(&ring.dropped);
@@ -94,11 +149,21 @@ static void write_all(const char *buf, size_t len)
 	}
 }
 
-/* Moves what the ring holds into batch writes; returns lines written. */
+/* One line to journald; to stderr when that fails (no journal socket, or
+ * journald refused it), so a line is never lost on the way. */
+static void emit_journal(const char *buf, size_t len)
+{
+	if (cam_log_journal_send(buf, len, atomic_load(&ring.service)) != 0)
+		write_all(buf, len);
+}
+
+/* Moves what the ring holds into batch writes (or journal entries);
+ * returns lines written. */
 static size_t drain(void)
 {
 	static char out[64 * 1024];
 	size_t used = 0, lines = 0;
+	bool journal = atomic_load(&ring.journal);
 
 	for (;;) {
 		struct slot *s = &ring.slots[ring.tail & ring.mask];
@@ -106,12 +171,16 @@ static size_t drain(void)
 
 		if (seq != ring.tail + 1)
 			break; /* empty, or a producer is still filling it */
-		if (used + s->len > sizeof(out)) {
+		if (journal) {
+			emit_journal(s->buf, s->len);
+		} else if (used + s->len > sizeof(out)) {
 			write_all(out, used);
 			used = 0;
 		}
-		memcpy(out + used, s->buf, s->len);
-		used += s->len;
+		if (!journal) {
+			memcpy(out + used, s->buf, s->len);
+			used += s->len;
+		}
 		atomic_store_explicit(&s->seq, ring.tail + ring.mask + 1,
 				      memory_order_release);
 		ring.tail++;
@@ -174,7 +243,10 @@ static void enqueue(const char *buf, size_t len)
 	size_t pos = atomic_load_explicit(&ring.head, memory_order_relaxed);
 
 	if (!atomic_load_explicit(&ring.running, memory_order_acquire) || !ring.slots) {
-		write_all(buf, len);
+		if (atomic_load(&ring.journal))
+			emit_journal(buf, len);
+		else
+			write_all(buf, len);
 		return;
 	}
 	for (;;) {
@@ -308,6 +380,20 @@ static void append_field(struct cam_log_line *l, const char *key, const char *va
 	append_raw(l, tmp, k + n);
 }
 
+/* The name a field has in the line's format: ours, or ECS's (tmp holds
+ * cam.<key> for a key ECS has no field for). */
+static const char *field_key(const struct cam_log_line *l, const char *key, char *tmp, size_t cap)
+{
+	if (!l->ecs)
+		return key;
+	for (size_t i = 0; i < sizeof(ecs_names) / sizeof(ecs_names[0]); i++) {
+		if (!strcmp(key, ecs_names[i].ours))
+			return ecs_names[i].ecs;
+	}
+	snprintf(tmp, cap, "cam.%s", key);
+	return tmp;
+}
+
 bool cam_log_begin(struct cam_log_line *l, enum cam_log_level level,
 		   const char *component, const char *message)
 {
@@ -320,22 +406,38 @@ bool cam_log_begin(struct cam_log_line *l, enum cam_log_level level,
 		return false;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(head, sizeof(head),
-		     "{\"timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\","
-		     "\"level\":\"%s\"",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L,
-		     level_names[level]);
 	l->len = 0;
 	l->truncated = false;
+	l->ecs = atomic_load_explicit(&ring.format, memory_order_relaxed) == CAM_LOG_FORMAT_ECS;
+	l->has_message = false;
+	n = snprintf(head, sizeof(head),
+		     "{\"%s\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\","
+		     "\"%s\":\"%s\"",
+		     l->ecs ? "@timestamp" : "timestamp", tm.tm_year + 1900, tm.tm_mon + 1,
+		     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L,
+		     l->ecs ? "log.level" : "level",
+		     l->ecs ? ecs_level_names[level] : level_names[level]);
 	append_raw(l, head, (size_t)n);
 	cam_log_str(l, "component", component);
 	if (message)
 		cam_log_str(l, "message", message);
+	if (l->ecs) {
+		/* Raw so that they keep their own names. */
+		char tmp[160];
+
+		n = snprintf(tmp, sizeof(tmp), ",\"service.name\":\"");
+		n += (int)cam_json_escape(tmp + n, sizeof(tmp) - (size_t)n - 2,
+					  atomic_load(&ring.service));
+		n += snprintf(tmp + n, sizeof(tmp) - (size_t)n, "\"");
+		append_raw(l, tmp, (size_t)n);
+		append_raw(l, ",\"ecs.version\":\"" ECS_VERSION "\"",
+			   sizeof(",\"ecs.version\":\"" ECS_VERSION "\"") - 1);
+	}
 	return true;
 }
 
-void cam_log_str(struct cam_log_line *l, const char *key, const char *val)
+/* A string field under exactly this name. */
+static void append_str(struct cam_log_line *l, const char *key, const char *val)
 {
 	char tmp[CAM_LOG_LINE_MAX];
 	size_t k = key_prefix(tmp, key), avail = room(l), e;
@@ -356,19 +458,25 @@ void cam_log_str(struct cam_log_line *l, const char *key, const char *val)
 	append_raw(l, tmp, k + e + 2);
 }
 
-void cam_log_num(struct cam_log_line *l, const char *key, double val)
+void cam_log_str(struct cam_log_line *l, const char *key, const char *val)
 {
-	char tmp[40];
-	int n;
+	char name[160];
 
-	if (!isfinite(val))
-		n = snprintf(tmp, sizeof(tmp), "null");
-	else
-		n = snprintf(tmp, sizeof(tmp), "%.6g", val);
-	append_field(l, key, tmp, (size_t)n);
+	if (!strcmp(key, "message"))
+		l->has_message = true;
+	append_str(l, field_key(l, key, name, sizeof(name)), val);
+	/* ECS wants a message on every event: an access line's is its verb. */
+	if (l->ecs && !l->has_message && !strcmp(key, "syscall")) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "syscall %s", val ? val : "");
+		append_str(l, "message", msg);
+		l->has_message = true;
+	}
 }
 
-void cam_log_int(struct cam_log_line *l, const char *key, int64_t val)
+/* An integer field under exactly this name. */
+static void append_int(struct cam_log_line *l, const char *key, int64_t val)
 {
 	char tmp[24];
 	int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)val);
@@ -376,9 +484,39 @@ void cam_log_int(struct cam_log_line *l, const char *key, int64_t val)
 	append_field(l, key, tmp, (size_t)n);
 }
 
+void cam_log_num(struct cam_log_line *l, const char *key, double val)
+{
+	char tmp[40], name[160];
+	int n;
+
+	/* ECS's event.duration is an integer of nanoseconds. */
+	if (l->ecs && !strcmp(key, "latency_ms") && isfinite(val)) {
+		append_int(l, "event.duration", (int64_t)llround(val * 1e6));
+		return;
+	}
+	if (!isfinite(val))
+		n = snprintf(tmp, sizeof(tmp), "null");
+	else
+		n = snprintf(tmp, sizeof(tmp), "%.6g", val);
+	append_field(l, field_key(l, key, name, sizeof(name)), tmp, (size_t)n);
+}
+
+void cam_log_int(struct cam_log_line *l, const char *key, int64_t val)
+{
+	char name[160];
+
+	append_int(l, field_key(l, key, name, sizeof(name)), val);
+}
+
 void cam_log_bool(struct cam_log_line *l, const char *key, bool val)
 {
-	append_field(l, key, val ? "true" : "false", val ? 4 : 5);
+	char name[160];
+
+	if (l->ecs && !strcmp(key, "success")) {
+		append_str(l, "event.outcome", val ? "success" : "failure");
+		return;
+	}
+	append_field(l, field_key(l, key, name, sizeof(name)), val ? "true" : "false", val ? 4 : 5);
 }
 
 void cam_log_end(struct cam_log_line *l)

@@ -12,6 +12,14 @@
  * ERROR), component, message, then whatever the caller adds. Never pass
  * secrets (tokens, payload data) to a field.
  *
+ * Formats (CAM_LOG_FORMAT): "json", the names above; "ecs", the same lines
+ * with Elastic Common Schema names (@timestamp, log.level in lower case,
+ * log.logger, message, service.name, ecs.version, trace.id, event.action,
+ * event.outcome, event.duration in nanoseconds, user.name, event.id,
+ * error.message; any other field as cam.<key>). Under systemd, when stderr
+ * is the journal stream, each line goes to journald as a native entry
+ * instead (common/log_journal.h).
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_LOG_H
@@ -28,11 +36,18 @@ enum cam_log_level {
 	CAM_LOG_ERROR = 3,
 };
 
+enum cam_log_format {
+	CAM_LOG_FORMAT_JSON = 0,
+	CAM_LOG_FORMAT_ECS = 1,
+};
+
 #define CAM_LOG_LINE_MAX 1024
 
 struct cam_log_line {
 	size_t len;
 	bool truncated;
+	bool ecs;         /* field names are ECS's (the format when begun) */
+	bool has_message;
 	char buf[CAM_LOG_LINE_MAX];
 };
 
@@ -40,6 +55,22 @@ struct cam_log_line {
 int cam_log_parse_level(const char *s, enum cam_log_level *out);
 void cam_log_set_level(enum cam_log_level level);
 bool cam_log_enabled(enum cam_log_level level);
+
+/* "json" or "ecs" (any case); CAM_EINVAL else. */
+int cam_log_parse_format(const char *s, enum cam_log_format *out);
+/* Lines begun from now on use this format. service names the program
+ * (ECS service.name, the journal's SYSLOG_IDENTIFIER); a string literal or
+ * one that outlives the logger. */
+void cam_log_set_format(enum cam_log_format format, const char *service);
+/* Sends lines to journald as native entries (true) or writes them to
+ * stderr (false). */
+void cam_log_set_journal(bool on);
+/*
+ * What a program's main calls with CAM_LOG_FORMAT: parses the format and
+ * sets it, and switches to journal entries when stderr is the journal
+ * stream (JOURNAL_STREAM). A bad format is CAM_EINVAL and changes nothing.
+ */
+int cam_log_configure(const char *format, const char *service);
 
 /* Starts the logger thread with a ring of `capacity` lines (power of two). */
 int cam_log_start(size_t capacity);

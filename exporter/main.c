@@ -45,6 +45,7 @@ static struct cam_option opts[] = {
 	 "kernel snapshot period in ms, for staleness until a snapshot states "
 	 "its own (50-60000)", NULL, 0},
 	{"CAM_LOG_LEVEL", "info", "debug, info, warn or error", NULL, 0},
+	{"CAM_LOG_FORMAT", "json", "log field names: json (the seed's) or ecs (Elastic Common Schema)", NULL, 0},
 	{"CAM_PROFILING_ENABLED", "false",
 	 "serve /debug/pprof/: profiles of cam-kernel, taken over the profiling "
 	 "channel", NULL, 1},
@@ -138,6 +139,10 @@ static int read_settings(struct settings *s)
 		return CAM_EINVAL;
 	}
 	cam_log_set_level(level);
+	if (cam_log_configure(opt("CAM_LOG_FORMAT"), "cam-exporter")) {
+		cam_log(CAM_LOG_ERROR, COMPONENT, "CAM_LOG_FORMAT must be json or ecs");
+		return CAM_EINVAL;
+	}
 	if (cam_config_long(opt("CAM_PUBLISH_INTERVAL_MS"), 50, 60000,
 			    &s->interval_ms)) {
 		cam_log(CAM_LOG_ERROR, COMPONENT,

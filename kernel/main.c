@@ -47,6 +47,7 @@ static struct cam_option opts[] = {
 	{ "CAM_BUS_ADDR", NULL, "nng bus between kernel and exporter (default ipc://$XDG_RUNTIME_DIR/cam-os/bus.ipc, else ipc:///tmp/cam-os-$UID/bus.ipc)", NULL, 0 },
 	{ "CAM_PUBLISH_INTERVAL_MS", "1000", "snapshot period in milliseconds (50-60000)", NULL, 0 },
 	{ "CAM_LOG_LEVEL", "info", "debug, info, warn or error", NULL, 0 },
+	{ "CAM_LOG_FORMAT", "json", "log field names: json (the seed's) or ecs (Elastic Common Schema)", NULL, 0 },
 	{ "CAM_PROFILING_ENABLED", "false", "serve /debug/pprof/ on the exporter's port", NULL, 1 },
 	{ "CAM_PROFILING_ADDR", NULL, "profiling channel for the exporter (default: the bus address with -pprof before .ipc)", NULL, 0 },
 	{ "CAM_REDIS_URL", NULL, "redis://[:password@]host:port[/db]; unset: in-memory context store", NULL, 0 },
@@ -180,6 +181,10 @@ static int read_settings(struct kernel *k)
 		return CAM_EINVAL;
 	}
 	cam_log_set_level(level);
+	if (cam_log_configure(opt("CAM_LOG_FORMAT"), "cam-kernel")) {
+		fprintf(stderr, "cam-kernel: CAM_LOG_FORMAT must be json or ecs\n");
+		return CAM_EINVAL;
+	}
 	if (cam_config_long(opt("CAM_PUBLISH_INTERVAL_MS"), 50, 60000, &k->interval_ms)) {
 		fprintf(stderr, "cam-kernel: CAM_PUBLISH_INTERVAL_MS must be 50-60000\n");
 		return CAM_EINVAL;

@@ -1,17 +1,21 @@
-/* Unit tests of common/log.c: JSON shape, escaping, levels, drops. */
+/* Unit tests of common/log.c: JSON shape, escaping, levels, drops, the ECS
+ * format, and common/log_journal.c's detection of the journal stream. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <yajl/yajl_tree.h>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/log_journal.h"
 
 static void test_escape(void **state)
 {
@@ -148,6 +152,124 @@ static void test_full_line_stays_json(void **state)
 	}
 }
 
+static const char *number_at(yajl_val v, const char *key)
+{
+	const char *path[] = { key, NULL };
+	yajl_val s = yajl_tree_get(v, path, yajl_t_number);
+
+	return s ? YAJL_GET_NUMBER(s) : NULL;
+}
+
+/* The seed's access line with CAM_LOG_FORMAT=ecs: ECS names, level in
+ * lower case, latency as event.duration in nanoseconds, a message. */
+static void test_ecs_access_line(void **state)
+{
+	char out[CAM_LOG_LINE_MAX + 64];
+	struct cam_log_line l;
+	yajl_val v;
+
+	(void)state;
+	cam_log_set_format(CAM_LOG_FORMAT_ECS, "cam-kernel");
+	assert_true(cam_log_begin(&l, CAM_LOG_WARN, "syscall_dispatcher", NULL));
+	cam_log_str(&l, "syscall", "think");
+	cam_log_str(&l, "caller_id", "agent-123");
+	cam_log_num(&l, "latency_ms", 0.8);
+	cam_log_bool(&l, "success", false);
+	cam_log_str(&l, "code", "INVALID_ARGUMENT");
+	cam_log_str(&l, "request_id", "88c105a4-12");
+	cam_log_str(&l, "trace_id", "0af7651916cd43dd8448eb211c80319c");
+	cam_log_str(&l, "error", "bad payload");
+	cam_log_set_format(CAM_LOG_FORMAT_JSON, NULL);
+	assert_non_null(v = closed_line(&l, out, sizeof(out)));
+	assert_non_null(string_at(v, "@timestamp"));
+	assert_null(string_at(v, "timestamp"));
+	assert_string_equal(string_at(v, "log.level"), "warn");
+	assert_string_equal(string_at(v, "log.logger"), "syscall_dispatcher");
+	assert_string_equal(string_at(v, "message"), "syscall think");
+	assert_string_equal(string_at(v, "service.name"), "cam-kernel");
+	assert_string_equal(string_at(v, "ecs.version"), "8.11.0");
+	assert_string_equal(string_at(v, "event.action"), "think");
+	assert_string_equal(string_at(v, "user.name"), "agent-123");
+	assert_string_equal(number_at(v, "event.duration"), "800000");
+	assert_string_equal(string_at(v, "event.outcome"), "failure");
+	assert_string_equal(string_at(v, "cam.code"), "INVALID_ARGUMENT");
+	assert_string_equal(string_at(v, "event.id"), "88c105a4-12");
+	assert_string_equal(string_at(v, "trace.id"), "0af7651916cd43dd8448eb211c80319c");
+	assert_string_equal(string_at(v, "error.message"), "bad payload");
+	assert_null(string_at(v, "level"));
+	assert_null(string_at(v, "syscall"));
+	yajl_tree_free(v);
+}
+
+/* A line with a message keeps it; other fields go under cam.; the next
+ * line after switching back is the seed's format again. */
+static void test_ecs_other_fields(void **state)
+{
+	char out[CAM_LOG_LINE_MAX + 64];
+	struct cam_log_line l;
+	enum cam_log_format f;
+	yajl_val v;
+
+	(void)state;
+	assert_int_equal(cam_log_parse_format("ECS", &f), 0);
+	assert_int_equal(f, CAM_LOG_FORMAT_ECS);
+	assert_int_equal(cam_log_parse_format("json", &f), 0);
+	assert_int_equal(f, CAM_LOG_FORMAT_JSON);
+	assert_int_equal(cam_log_parse_format("logfmt", &f), CAM_EINVAL);
+	assert_int_equal(cam_log_parse_format(NULL, &f), CAM_EINVAL);
+	assert_int_equal(cam_log_configure("xml", "x"), CAM_EINVAL);
+
+	cam_log_set_format(CAM_LOG_FORMAT_ECS, "cam-exporter");
+	assert_true(cam_log_begin(&l, CAM_LOG_INFO, "kernel", "cam-kernel started"));
+	cam_log_int(&l, "grpc_port", 50051);
+	cam_log_bool(&l, "profiling_enabled", true);
+	cam_log_num(&l, "age_seconds", 1.5);
+	cam_log_set_format(CAM_LOG_FORMAT_JSON, "cam-os");
+	assert_non_null(v = closed_line(&l, out, sizeof(out)));
+	assert_string_equal(string_at(v, "message"), "cam-kernel started");
+	assert_string_equal(string_at(v, "log.level"), "info");
+	assert_string_equal(string_at(v, "service.name"), "cam-exporter");
+	assert_string_equal(number_at(v, "cam.grpc_port"), "50051");
+	assert_string_equal(number_at(v, "cam.age_seconds"), "1.5");
+	assert_non_null(strstr(out, "\"cam.profiling_enabled\":true"));
+	yajl_tree_free(v);
+
+	assert_true(cam_log_begin(&l, CAM_LOG_INFO, "kernel", "m"));
+	assert_non_null(v = closed_line(&l, out, sizeof(out)));
+	assert_string_equal(string_at(v, "level"), "INFO");
+	assert_null(string_at(v, "service.name"));
+	yajl_tree_free(v);
+}
+
+/* JOURNAL_STREAM counts only when it names fd 2 itself. */
+static void test_journal_detect(void **state)
+{
+	struct stat st;
+	char env[64];
+
+	(void)state;
+	assert_int_equal(fstat(2, &st), 0);
+	unsetenv("JOURNAL_STREAM");
+	assert_false(cam_log_journal_detect());
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", env, 1);
+	assert_true(cam_log_journal_detect());
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino + 1);
+	setenv("JOURNAL_STREAM", env, 1);
+	assert_false(cam_log_journal_detect());
+	setenv("JOURNAL_STREAM", "8:12x", 1);
+	assert_false(cam_log_journal_detect());
+	setenv("JOURNAL_STREAM", "", 1);
+	assert_false(cam_log_journal_detect());
+	unsetenv("JOURNAL_STREAM");
+	/* What is not one flat JSON object is refused (and written to stderr
+	 * by the caller), never sent half-read. */
+	assert_int_equal(cam_log_journal_send("not json\n", 9, "t"), CAM_EPROTO);
+	assert_int_equal(cam_log_journal_send("[1,2]", 5, "t"), CAM_EPROTO);
+}
+
 static void test_ring_full_drops_and_counts(void **state)
 {
 	uint64_t before;
@@ -170,6 +292,9 @@ int main(void)
 		cmocka_unit_test(test_levels),
 		cmocka_unit_test(test_long_line_truncated_but_valid),
 		cmocka_unit_test(test_full_line_stays_json),
+		cmocka_unit_test(test_ecs_access_line),
+		cmocka_unit_test(test_ecs_other_fields),
+		cmocka_unit_test(test_journal_detect),
 		cmocka_unit_test(test_ring_full_drops_and_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
