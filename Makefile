@@ -59,7 +59,8 @@ LIB_COMMON   := $(BUILD)/libcam-common.a
 LIB_KERNEL   := $(BUILD)/libcam-kernel.a
 LIB_EXPORTER := $(BUILD)/libcam-exporter.a
 
-.PHONY: all deps test unit unit-asan unit-tsan build-clang integration bench run install clean tools k8s-manifests fuzz
+.PHONY: all deps test unit unit-asan unit-tsan build-clang integration bench run install clean tools k8s-manifests fuzz \
+        deb test-containers run-monitoring
 all: $(BUILD)/cam-kernel $(BUILD)/cam-exporter
 
 deps:
@@ -150,6 +151,22 @@ bench: all $(BENCH_BIN) tools
 run: all
 	@./scripts/run-local.sh $(BUILD)
 
+# What `make run` starts plus Debian's Prometheus (:9090) and Alertmanager
+# (:9093) on the files under monitoring/, data in a temporary folder.
+run-monitoring: all
+	@./scripts/run-monitoring.sh $(BUILD)
+
+# cam-os_VERSION_ARCH.deb in build-pkg/ (dpkg-buildpackage on a clean copy
+# of the tree; debian/).
+deb:
+	@./scripts/build-deb.sh build-pkg
+
+# The image under podman, the compose stack, the Debian package and the log
+# shippers (tests/containers/): minutes, so not part of `make test`; .ci/run
+# runs it after `make test`. Needs root.
+test-containers: all tools
+	@./tests/containers/run.sh $(BUILD)
+
 # The monitoring stack rendered into one file, for the seed's
 # `kubectl apply -f deployment/kubernetes/monitoring/` (not kept in git).
 k8s-manifests:
@@ -165,7 +182,7 @@ install: all
 	install -m 0644 kernel/cam-os.sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/cam-os.conf
 
 clean:
-	rm -rf build build-asan build-tsan build-clang build-fuzz
+	rm -rf build build-asan build-tsan build-clang build-fuzz build-pkg
 
 # Modules may add rules of their own (generated files and the like).
 include $(sort $(shell find kernel exporter common -name '*.mk'))

@@ -122,3 +122,9 @@ sub_suite() {
   PASSED=$((PASSED + ${p:-0})); FAILED=$((FAILED + ${f:-0}))
   [ $rc -eq 0 ] || [ "${f:-0}" -gt 0 ] || not_ok "$* exited with $rc"
 }
+
+# Debian 12 with systemd as PID 1 (systemd/Containerfile).
+build_systemd_image() {
+  podman build -t localhost/cam-os-test/systemd:debian12 "$ROOT/tests/containers/systemd" \
+    >"$TMP/build-systemd.log" 2>&1 || { tail -20 "$TMP/build-systemd.log"; return 1; }
+}
