@@ -5,8 +5,9 @@ against the files it uses and the Dockerfile.
 
 usage: check_compose.py ROOT CONFIG.yaml
 
-No container engine runs here, so nothing is started: this checks that the
-stack would be wired up as docker-compose.test.yml's comment says.
+Nothing is started (that is tests/containers/test_compose.sh, under podman):
+this checks, in make test's time, that the stack is wired up as
+docker-compose.test.yml's comment says.
 Prints one "ok"/"FAIL" line per check and a count; exits 1 if any failed.
 """
 import os
