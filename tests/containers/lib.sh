@@ -22,6 +22,9 @@ IMAGE=cam-os:0.1.0
 
 podman_setup() {
   mkdir -p "$CACHE"
+  # Run state of its own per storage: two storages must not share one.
+  local runroot
+  runroot=/run/cam-os-containers-$(realpath "$CACHE" | md5sum | cut -c1-8)
   cat >"$TMP/containers.conf" <<'CONF'
 [containers]
 default_ulimits = []
@@ -34,7 +37,7 @@ CONF
 [storage]
 driver = "overlay"
 graphroot = "$CACHE/storage"
-runroot = "/run/cam-os-containers"
+runroot = "$runroot"
 CONF
   export CONTAINERS_CONF=$TMP/containers.conf CONTAINERS_STORAGE_CONF=$TMP/storage.conf
 }
