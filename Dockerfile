@@ -8,7 +8,8 @@
 # runs `make install`; the runtime stage installs only the Debian packages
 # owning the shared libraries the two programs link (found with ldd and
 # dpkg -S by scripts/docker-packages.sh), so the lists never drift from the
-# Makefile. Used by k8s/ and docker-compose.test.yml.
+# Makefile. Used by k8s/ and docker-compose.test.yml. Built as it is and run
+# by podman in tests/containers/test_image.sh (make test-containers).
 
 FROM debian:12 AS build
 ENV DEBIAN_FRONTEND=noninteractive
