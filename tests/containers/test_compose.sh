@@ -80,9 +80,9 @@ names = {r["name"] for x in g for r in x["rules"]}
 sys.exit(0 if "CamOSDown" in names else 1)'
 }
 check "Prometheus loaded monitoring/prometheus/rules/alerts.yml" rules
-am_known() { prom alertmanagers | grep -q '"url":"http://localhost:9093/api/v2/alerts"'; }
+am_known() { grep -qF '"url":"http://localhost:9093/api/v2/alerts"' <<<"$(prom alertmanagers)"; }
 check "Prometheus knows Alertmanager localhost:9093" wait_for 30 am_known
-am() { curl -fsS --max-time 2 http://127.0.0.1:9093/-/ready >/dev/null && curl -fsS --max-time 2 http://127.0.0.1:9093/api/v2/status | grep -q '"config"'; }
+am() { curl -fsS --max-time 2 http://127.0.0.1:9093/-/ready >/dev/null && grep -qF '"config"' <<<"$(curl -fsS --max-time 2 http://127.0.0.1:9093/api/v2/status)"; }
 check "Alertmanager (:9093) reachable and running monitoring/alertmanager/alertmanager.yml" wait_for 30 am
 
 # podman's compat API removes the kernel (whose namespace the others use)

@@ -19,7 +19,9 @@ podman_setup
 deb_build() { "$ROOT/scripts/build-deb.sh" "$TMP/pkg" >"$TMP/deb.path" 2>"$TMP/deb.err" || { cat "$TMP/deb.err"; return 1; }; }
 check "make deb: dpkg-buildpackage builds cam-os_0.1.0_amd64.deb" deb_build
 DEB=$(cat "$TMP/deb.path" 2>/dev/null)
-has() { dpkg-deb -c "$DEB" | awk '{print $6}' | grep -qx "./$1" || { echo "    missing $1"; return 1; }; }
+# Here-strings, not pipes into grep -q: with pipefail, a writer cut off
+# by grep's early exit would fail the check.
+has() { grep -qx "./$1" <<<"$(dpkg-deb -c "$DEB" | awk '{print $6}')" || { echo "    missing $1"; return 1; }; }
 contents() {
   for f in usr/bin/cam-kernel usr/bin/cam-exporter usr/bin/cam-driver-host \
            usr/lib/cam-os/drivers/text_transform/text_transform.so usr/lib/cam-os/drivers/kv_cache/manifest.json \
@@ -76,10 +78,10 @@ conf() {
 }
 check "/etc/cam-os/cam-os.env settings take effect on restart" conf
 grpcurl() { /usr/bin/python3 "$ROOT/tests/integration/grpcurl.py" -plaintext "$@"; }
-served() { grpcurl -d '{"caller_id": "health-check"}' "127.0.0.1:$G" cam.SyscallService/HealthCheck | grep -q SERVING; }
+served() { grep -q SERVING <<<"$(grpcurl -d '{"caller_id": "health-check"}' "127.0.0.1:$G" cam.SyscallService/HealthCheck)"; }
 check "the kernel answers on the published port" wait_for 30 served
 grpcurl -d '{"verb": "no_such_verb", "caller_id": "journal-test"}' "127.0.0.1:$G" cam.SyscallService/Execute >/dev/null 2>&1
-warned() { in_c journalctl -u cam-kernel -p warning --no-pager -o cat | grep -q 'syscall unknown UNIMPLEMENTED\|syscall no_such_verb UNIMPLEMENTED'; }
+warned() { grep -q 'syscall unknown UNIMPLEMENTED\|syscall no_such_verb UNIMPLEMENTED' <<<"$(in_c journalctl -u cam-kernel -p warning --no-pager -o cat)"; }
 check "journalctl -u cam-kernel -p warning shows the refused call" wait_for 10 warned
 check "... and not the INFO lines" bash -c "! podman exec $C journalctl -u cam-kernel -p warning --no-pager -o cat | grep -q 'cam-kernel started'"
 entry() {

@@ -67,7 +67,9 @@ r=$(grpcurl -d '{
   "payload": "trace_id:abc123,span_id:def456,operation:syscall_execution"
 }' "127.0.0.1:$G" cam.SyscallService/Execute 2>&1)
 check "seed emit_trace succeeds" out "$r" '"success": true'
-seen() { scrape "$X" | grep -qF -- "$1"; }
+# A here-string, not a pipe into grep -q: with pipefail, curl cut off by
+# grep's early exit would fail the check.
+seen() { grep -qF -- "$1" <<<"$(scrape "$X")"; }
 check '/metrics shows custom_counter{app="myapp",env="prod"} 1' wait_for 10 seen 'custom_counter{app="myapp",env="prod"} 1'
 check "/metrics shows cam_os_kernel_up 1" wait_for 10 seen 'cam_os_kernel_up 1'
 

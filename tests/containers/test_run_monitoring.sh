@@ -35,7 +35,9 @@ check "... and the alert rules loaded (CamOSDown among them)" \
 am_seen() { prom alertmanagers | py 'any(a["url"].startswith("http://localhost:9093/") for a in d["activeAlertmanagers"])'; }
 check "... and Alertmanager localhost:9093 as its Alertmanager" wait_for 30 am_seen
 check "Alertmanager :9093 ready" wait_for 30 curl -fsS --max-time 2 http://127.0.0.1:9093/-/ready
-page_has() { curl -fsS --max-time 5 "http://127.0.0.1:9090/classic/$1" | grep -qF -- "$2"; }
+# A here-string, not a pipe into grep -q: with pipefail, curl cut off by
+# grep's early exit would fail the check.
+page_has() { grep -qF -- "$2" <<<"$(curl -fsS --max-time 5 "http://127.0.0.1:9090/classic/$1")"; }
 check "Prometheus' UI: /classic/targets lists localhost:8080, /classic/rules CamOSDown" \
   bash -c "$(declare -f page_has); page_has targets localhost:8080 && page_has rules CamOSDown"
 check "cam_os_kernel_up 1 through Prometheus" \
@@ -55,5 +57,6 @@ data=$(sed -n 's/.*log: \(\/tmp\/cam-os-monitoring-[A-Za-z0-9]*\)\/prometheus.lo
 kill -INT -- -"$run"
 gone() { ! kill -0 "$run" 2>/dev/null && for p in $children; do ! kill -0 "$p" 2>/dev/null || return 1; done; }
 check "Ctrl-C stops all four ($children) and the script" wait_for 20 gone
+ps -o pid=,stat=,etime=,args= -p "$run $children" 2>/dev/null | sed 's/^/  still running: /'
 check "... and removes the data folder" bash -c "[ -n '$data' ] && [ ! -e '$data' ]"
 finish
