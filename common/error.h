@@ -10,24 +10,36 @@
 #ifndef CAM_ERROR_H
 #define CAM_ERROR_H
 
-/* X(name, value, grpc status code, message) */
+#include "common/grpc_status.h"
+
+/*
+ * X(name, value, gRPC status it is answered with, message). Every gRPC
+ * status but OK has a code here, so a status that crosses a process
+ * boundary (the driver helper's wire) comes back as a CAM_E* code and
+ * goes out again as the same status (cam_err_from_grpc_status).
+ */
 #define CAM_ERRNO_MAP(X)                                                      \
-	X(EINVAL, -1, 3, "invalid argument")                                  \
-	X(ENOMEM, -2, 8, "out of memory")                                     \
-	X(ELIMIT, -3, 8, "limit reached")                                     \
-	X(EEXIST, -4, 6, "already exists")                                    \
-	X(ENOENT, -5, 5, "not found")                                         \
-	X(ETYPE, -6, 9, "conflicts with an existing definition")              \
-	X(EIO, -7, 14, "input/output error")                                  \
-	X(EPROTO, -8, 13, "malformed message")                                \
-	X(EUNAVAIL, -9, 14, "unavailable")                                    \
-	X(ETIMEDOUT, -10, 4, "timed out")                                     \
-	X(ENOTSUP, -11, 12, "not supported")                                  \
-	X(EPERM, -12, 7, "permission denied")                                 \
-	X(EAUTH, -13, 16, "unauthenticated")                                  \
-	X(ECLOSED, -14, 1, "closed")                                          \
-	X(EINTERNAL, -15, 13, "internal error")                               \
-	X(ECONFLICT, -16, 10, "conflicting concurrent change")
+	X(EINVAL, -1, INVALID_ARGUMENT, "invalid argument")                   \
+	X(ENOMEM, -2, RESOURCE_EXHAUSTED, "out of memory")                    \
+	X(ELIMIT, -3, RESOURCE_EXHAUSTED, "limit reached")                    \
+	X(EEXIST, -4, ALREADY_EXISTS, "already exists")                       \
+	X(ENOENT, -5, NOT_FOUND, "not found")                                 \
+	X(ETYPE, -6, FAILED_PRECONDITION, "conflicts with an existing definition") \
+	X(EIO, -7, UNAVAILABLE, "input/output error")                         \
+	X(EPROTO, -8, INTERNAL, "malformed message")                          \
+	X(EUNAVAIL, -9, UNAVAILABLE, "unavailable")                           \
+	X(ETIMEDOUT, -10, DEADLINE_EXCEEDED, "timed out")                     \
+	X(ENOTSUP, -11, UNIMPLEMENTED, "not supported")                       \
+	X(EPERM, -12, PERMISSION_DENIED, "permission denied")                 \
+	X(EAUTH, -13, UNAUTHENTICATED, "unauthenticated")                     \
+	X(ECLOSED, -14, CANCELLED, "closed")                                  \
+	X(EINTERNAL, -15, INTERNAL, "internal error")                         \
+	X(ECONFLICT, -16, ABORTED, "conflicting concurrent change")           \
+	X(ECANCELED, -17, CANCELLED, "cancelled by the caller")               \
+	X(EPRECOND, -18, FAILED_PRECONDITION, "failed precondition")          \
+	X(ERANGE, -19, OUT_OF_RANGE, "out of range")                          \
+	X(EDATALOSS, -20, DATA_LOSS, "data lost")                             \
+	X(EUNKNOWN, -21, UNKNOWN, "failure of no known kind")
 
 enum cam_err {
 #define CAM_ERR_ENUM(name, value, grpc, msg) CAM_##name = value,
@@ -39,8 +51,12 @@ enum cam_err {
 const char *cam_strerror(int err);
 /* "EINVAL" and so on; "UNKNOWN" for anything not in the table. */
 const char *cam_errname(int err);
-/* The gRPC status code (0..16) a CAM_E* code is answered with. */
+/* The gRPC status (enum cam_grpc_status) a CAM_E* code is answered with:
+ * CAM_GRPC_OK for 0, CAM_GRPC_UNKNOWN for anything not in the table. */
 int cam_err_grpc_status(int err);
+/* The CAM_E* code a gRPC status stands for (0 for OK, CAM_EUNKNOWN outside
+ * 0-16); cam_err_grpc_status gives the status back. */
+int cam_err_from_grpc_status(int status);
 /* Maps an errno value to a CAM_E* code (once, at the syscall boundary). */
 int cam_err_from_errno(int errnum);
 

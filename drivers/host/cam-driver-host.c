@@ -28,19 +28,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/grpc_status.h"
 #include "kernel/drivers/wire.h"
-
-/* gRPC status codes (the host answers with them). */
-enum {
-	ST_OK = 0,
-	ST_INVALID_ARGUMENT = 3,
-	ST_NOT_FOUND = 5,
-	ST_FAILED_PRECONDITION = 9,
-	ST_RESOURCE_EXHAUSTED = 8,
-	ST_UNIMPLEMENTED = 12,
-	ST_INTERNAL = 13,
-	ST_UNAVAILABLE = 14,
-};
 
 struct driver {
 	const char *name;
@@ -80,13 +69,13 @@ static int replyf(int32_t status, const char *fmt, ...)
 static int grpc_status(int rc)
 {
 	switch (rc) {
-	case CAM_DRIVER_OK: return ST_OK;
-	case CAM_DRIVER_EINVAL: return ST_INVALID_ARGUMENT;
-	case CAM_DRIVER_ENOTFOUND: return ST_NOT_FOUND;
-	case CAM_DRIVER_ENOTSUP: return ST_UNIMPLEMENTED;
-	case CAM_DRIVER_ELIMIT: return ST_RESOURCE_EXHAUSTED;
-	case CAM_DRIVER_EUNAVAIL: return ST_UNAVAILABLE;
-	default: return ST_INTERNAL;
+	case CAM_DRIVER_OK: return CAM_GRPC_OK;
+	case CAM_DRIVER_EINVAL: return CAM_GRPC_INVALID_ARGUMENT;
+	case CAM_DRIVER_ENOTFOUND: return CAM_GRPC_NOT_FOUND;
+	case CAM_DRIVER_ENOTSUP: return CAM_GRPC_UNIMPLEMENTED;
+	case CAM_DRIVER_ELIMIT: return CAM_GRPC_RESOURCE_EXHAUSTED;
+	case CAM_DRIVER_EUNAVAIL: return CAM_GRPC_UNAVAILABLE;
+	default: return CAM_GRPC_INTERNAL;
 	}
 }
 
@@ -94,7 +83,7 @@ static int grpc_status(int rc)
 	do {                                                                     \
 		*(void **)(&(d)->field) = dlsym((d)->so, sym);                   \
 		if (!(d)->field)                                                 \
-			return replyf(ST_FAILED_PRECONDITION,                    \
+			return replyf(CAM_GRPC_FAILED_PRECONDITION,              \
 				      "driver %s does not export %s (ABI v%d)",   \
 				      (d)->name, sym, CAM_DRIVER_ABI_VERSION);    \
 	} while (0)
@@ -106,18 +95,18 @@ static int do_init(struct driver *d, const char *config)
 	int rc;
 
 	if (d->ready)
-		return replyf(ST_FAILED_PRECONDITION, "driver %s is already initialised", d->name);
+		return replyf(CAM_GRPC_FAILED_PRECONDITION, "driver %s is already initialised", d->name);
 	d->so = dlopen("/proc/self/fd/3", RTLD_NOW | RTLD_LOCAL);
 	if (!d->so)
-		return replyf(ST_FAILED_PRECONDITION, "cannot load driver %s: %s", d->name,
+		return replyf(CAM_GRPC_FAILED_PRECONDITION, "cannot load driver %s: %s", d->name,
 			      dlerror());
 	abi = dlsym(d->so, "cam_driver_abi_version");
 	if (!abi)
-		return replyf(ST_FAILED_PRECONDITION,
+		return replyf(CAM_GRPC_FAILED_PRECONDITION,
 			      "driver %s does not export cam_driver_abi_version (ABI v%d)",
 			      d->name, CAM_DRIVER_ABI_VERSION);
 	if (*abi != CAM_DRIVER_ABI_VERSION)
-		return replyf(ST_FAILED_PRECONDITION,
+		return replyf(CAM_GRPC_FAILED_PRECONDITION,
 			      "driver %s was built for driver ABI v%u; this kernel speaks v%d",
 			      d->name, *abi, CAM_DRIVER_ABI_VERSION);
 	SYM(d, init, "cam_driver_init");
@@ -126,9 +115,9 @@ static int do_init(struct driver *d, const char *config)
 	SYM(d, shutdown, "cam_driver_shutdown");
 	rc = d->init(config, &d->state);
 	if (rc)
-		return replyf(ST_FAILED_PRECONDITION, "driver %s init failed (code %d)", d->name, rc);
+		return replyf(CAM_GRPC_FAILED_PRECONDITION, "driver %s init failed (code %d)", d->name, rc);
 	d->ready = 1;
-	return reply(ST_OK, "", 0);
+	return reply(CAM_GRPC_OK, "", 0);
 }
 
 static int do_invoke(struct driver *d, const char *op, const char *in, size_t len)
@@ -172,7 +161,7 @@ static int serve(struct driver *d, size_t n)
 	in[r.len] = '\0';
 	op[r.oplen] = '\0';
 	if (r.type != CAM_WIRE_INIT && !d->ready)
-		return replyf(ST_FAILED_PRECONDITION, "driver %s is not initialised", d->name), 1;
+		return replyf(CAM_GRPC_FAILED_PRECONDITION, "driver %s is not initialised", d->name), 1;
 	switch (r.type) {
 	case CAM_WIRE_INIT:
 		return do_init(d, in) || !d->ready;
@@ -183,10 +172,10 @@ static int serve(struct driver *d, size_t n)
 	case CAM_WIRE_SHUTDOWN:
 		d->shutdown(d->state);
 		d->ready = 0;
-		reply(ST_OK, "", 0);
+		reply(CAM_GRPC_OK, "", 0);
 		return 1;
 	default:
-		return replyf(ST_INVALID_ARGUMENT, "unknown request type %u", r.type), 0;
+		return replyf(CAM_GRPC_INVALID_ARGUMENT, "unknown request type %u", r.type), 0;
 	}
 }
 

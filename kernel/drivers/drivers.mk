@@ -39,7 +39,7 @@ $(eval $(call cam_driver,badinit,drivers/test/broken/broken.c,drivers/test/broke
 $(eval $(call cam_driver,nosym,drivers/test/broken/broken.c,drivers/test/broken/nosym.json.in,$(BUILD)/drivers-test,-DNO_HEALTH))
 $(eval $(call cam_driver,badabi,drivers/test/broken/broken.c,drivers/test/broken/badabi.json.in,$(BUILD)/drivers-test,-DBAD_ABI))
 
-$(HOST_BIN): drivers/host/cam-driver-host.c kernel/drivers/wire.h include/cam/driver.h
+$(HOST_BIN): drivers/host/cam-driver-host.c kernel/drivers/wire.h common/grpc_status.h include/cam/driver.h
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(STD) -O2 -g $(WARN) -I. $< -ldl -lpthread -o $@

@@ -13,7 +13,7 @@
 #include "common/xmalloc.h"
 #include "include/cam/driver.h"
 #include "kernel/drivers/internal.h"
-#include "kernel/syscall/status.h"
+#include "common/grpc_status.h"
 
 #define SWEEP_IDLE_NS (1000 * MS) /* the sweeper's longest sleep */
 
@@ -25,7 +25,7 @@ static void count_invocation(struct driver *d, int status)
 		status = 2;
 	s = atomic_load_explicit(&d->by_status[status], memory_order_acquire);
 	if (!s) {
-		const char *v[] = { d->m.name, cam_grpc_code_name(status), NULL };
+		const char *v[] = { d->m.name, cam_grpc_status_name(status), NULL };
 
 		s = cam_series_get(d->rt->invocations, v);
 		atomic_store_explicit(&d->by_status[status], s, memory_order_release);

@@ -22,6 +22,7 @@
 
 #include <stdint.h>
 
+#include "common/grpc_status.h"
 #include "include/cam/driver.h"
 
 #define CAM_WIRE_LIB_FD 3
@@ -44,8 +45,8 @@ struct cam_wire_req {
 };
 
 /*
- * status: INIT and INVOKE answer a gRPC status code (0 OK); HEALTH answers
- * a cam_driver_health value.
+ * status: INIT and INVOKE answer an enum cam_grpc_status (common/grpc_status.h;
+ * 0 OK); HEALTH answers a cam_driver_health value.
  */
 struct cam_wire_resp {
 	int32_t status;

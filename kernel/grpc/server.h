@@ -29,6 +29,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The status codes calls are answered with: enum cam_grpc_status. */
+#include "common/grpc_status.h"
+
 typedef struct cam_grpc_server cam_grpc_server;
 
 struct cam_grpc_executor;
@@ -78,21 +81,6 @@ size_t cam_grpc_default_buffer_budget(void);
 /* What the descriptor limit leaves for connections once descriptors for
  * everything else are kept back. */
 unsigned cam_grpc_default_max_connections(void);
-
-/* gRPC status codes used by the transport. */
-enum cam_grpc_status {
-	CAM_GRPC_OK = 0,
-	CAM_GRPC_CANCELLED = 1,
-	CAM_GRPC_UNKNOWN = 2,
-	CAM_GRPC_INVALID_ARGUMENT = 3,
-	CAM_GRPC_DEADLINE_EXCEEDED = 4,
-	CAM_GRPC_NOT_FOUND = 5,
-	CAM_GRPC_RESOURCE_EXHAUSTED = 8,
-	CAM_GRPC_UNIMPLEMENTED = 12,
-	CAM_GRPC_INTERNAL = 13,
-	CAM_GRPC_UNAVAILABLE = 14,
-	CAM_GRPC_UNAUTHENTICATED = 16,
-};
 
 /* One RPC as a handler sees it. Opaque; refcounted. */
 struct cam_grpc_call;

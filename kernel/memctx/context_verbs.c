@@ -35,7 +35,7 @@
 #include "common/xmalloc.h"
 #include "kernel/grpc/server.h"
 #include "kernel/memctx/memctx.h"
-#include "kernel/syscall/status.h"
+#include "common/grpc_status.h"
 #include "kernel/syscall/syscall.h"
 
 enum op { OP_WRITE, OP_READ, OP_VERSIONS, OP_DELETE, OP_SNAPSHOT, OP_RESTORE, NOPS };
@@ -78,7 +78,7 @@ static int account(struct cam_syscall *sc, enum op op, int rc, const char *why, 
 	if (svc.km)
 		cam_counter_inc(cam_series_get(svc.km->memctx_operations,
 					       (const char *[]){ op_names[op],
-								 cam_grpc_code_name(status) }));
+								 cam_grpc_status_name(status) }));
 	return cam_syscall_fail(sc, status, "%s", why);
 }
 

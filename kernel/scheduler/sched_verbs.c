@@ -14,7 +14,7 @@
 #include "kernel/scheduler/scheduler.h"
 #include "kernel/scheduler/think.h"
 #include "kernel/syscall/service.h"
-#include "kernel/syscall/status.h"
+#include "common/grpc_status.h"
 #include "kernel/syscall/syscall.h"
 
 static cam_sched *scheduler(struct cam_syscall *sc, int *status)
@@ -115,7 +115,7 @@ int cam_verb_explain_action(struct cam_syscall *sc)
 	cam_result_addf(&sc->result, "queue_length", "%u", x->queue_len);
 	cam_result_addf(&sc->result, "wait_ms", "%.3f",
 			(double)(x->dequeued_ns - x->enqueued_ns) / 1e6);
-	cam_result_add(&sc->result, "status", cam_grpc_code_name(d.status));
+	cam_result_add(&sc->result, "status", cam_grpc_status_name(d.status));
 	explain_reason(&d, reason, sizeof(reason));
 	cam_result_add(&sc->result, "reason", reason);
 	return 0;

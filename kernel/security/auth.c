@@ -33,10 +33,6 @@
 #include "common/xmalloc.h"
 #include "kernel/grpc/server.h"
 
-/* gRPC codes the transport header does not name. */
-#define GRPC_PERMISSION_DENIED 7
-#define GRPC_UNAUTHENTICATED 16
-
 #define MAX_TOKENS 4096
 #define ANON_BUCKETS 1024
 
@@ -293,7 +289,7 @@ int cam_auth_identify(const char *authorization, const char *claimed,
 	if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0 ||
 	    !authorization[7]) {
 		pthread_rwlock_unlock(&a.lock);
-		return refuse(R_MISSING, GRPC_UNAUTHENTICATED, msg, msglen,
+		return refuse(R_MISSING, CAM_GRPC_UNAUTHENTICATED, msg, msglen,
 			      "missing bearer token (authorization: Bearer <token>)");
 	}
 	token = authorization + 7;
@@ -304,7 +300,7 @@ int cam_auth_identify(const char *authorization, const char *claimed,
 			match = &a.table->tokens[i];
 	if (!match) {
 		pthread_rwlock_unlock(&a.lock);
-		return refuse(R_INVALID, GRPC_UNAUTHENTICATED, msg, msglen, "invalid bearer token");
+		return refuse(R_INVALID, CAM_GRPC_UNAUTHENTICATED, msg, msglen, "invalid bearer token");
 	}
 	snprintf(id->caller_id, sizeof(id->caller_id), "%s", match->caller_id);
 	id->scopes = match->scopes;
@@ -314,7 +310,7 @@ int cam_auth_identify(const char *authorization, const char *claimed,
 	id->bucket = match->bucket; /* buckets outlive reloads */
 	pthread_rwlock_unlock(&a.lock);
 	if (claimed && *claimed && strcmp(claimed, id->caller_id) != 0)
-		return refuse(R_MISMATCH, GRPC_PERMISSION_DENIED, msg, msglen,
+		return refuse(R_MISMATCH, CAM_GRPC_PERMISSION_DENIED, msg, msglen,
 			      "caller_id does not match the token's caller");
 	return 0;
 }
@@ -333,7 +329,7 @@ int cam_auth_check_scope(const struct cam_identity *id, const char *scope,
 		return 0;
 	cam_counter_inc(a.failures[R_SCOPE]);
 	snprintf(msg, msglen, "caller %s lacks scope %s needed by %s", id->caller_id, scope, verb);
-	return GRPC_PERMISSION_DENIED;
+	return CAM_GRPC_PERMISSION_DENIED;
 }
 
 /* GCRA: allow when now >= tat - tolerance; then tat = max(tat, now) + T. */

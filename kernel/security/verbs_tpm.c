@@ -30,7 +30,7 @@
 #include "common/xmalloc.h"
 #include "kernel/grpc/server.h"
 #include "kernel/syscall/service.h"
-#include "kernel/syscall/status.h"
+#include "common/grpc_status.h"
 
 enum tpm_op { OP_SIGN, OP_VERIFY, OP_RANDOM, OP_PCR_READ, OP_PUBLIC_KEY, NOPS };
 
@@ -50,7 +50,7 @@ static const char *const L_OP[] = { "op", NULL };
 static void count(enum tpm_op op, int status)
 {
 	const struct cam_syscall_env *env = cam_syscall_env();
-	const char *v[2] = { op_names[op], status ? cam_grpc_code_name(status) : "ok" };
+	const char *v[2] = { op_names[op], status ? cam_grpc_status_name(status) : "ok" };
 
 	if (env && env->metrics && env->metrics->tpm_operations)
 		cam_counter_inc(cam_series_get(env->metrics->tpm_operations, v));

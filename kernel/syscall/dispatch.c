@@ -29,7 +29,7 @@
 #include "kernel/scheduler/scheduler.h"
 #include "kernel/scheduler/think.h"
 #include "kernel/security/admit.h"
-#include "kernel/syscall/status.h"
+#include "common/grpc_status.h"
 #include "kernel/syscall/syscall.h"
 #include "kernel/syscall/trace_id.h"
 #include "kernel/tracing/syscall_trace.h"
@@ -142,7 +142,7 @@ static void count(const char *verb_label, size_t idx, int status)
 	if (status != CAM_GRPC_OK)
 		cam_counter_inc(cam_series_get(d.env.metrics->syscall_errors,
 					       (const char *[]){ verb_label,
-								 cam_grpc_code_name(status) }));
+								 cam_grpc_status_name(status) }));
 }
 
 static void access_log(const struct cam_syscall *sc, const char *verb_label,
@@ -160,7 +160,7 @@ static void access_log(const struct cam_syscall *sc, const char *verb_label,
 	cam_log_str(&l, "caller_id", sc->caller_id);
 	cam_log_num(&l, "latency_ms", seconds * 1e3);
 	cam_log_bool(&l, "success", status == CAM_GRPC_OK);
-	cam_log_str(&l, "code", cam_grpc_code_name(status));
+	cam_log_str(&l, "code", cam_grpc_status_name(status));
 	cam_log_str(&l, "request_id", request_id);
 	if (sc->trace_id[0])
 		cam_log_str(&l, "trace_id", sc->trace_id);
