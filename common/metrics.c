@@ -13,7 +13,8 @@
  * Locks: reg_lock guards the family list, the shard list, the id table and
  * every series array; cam_metrics_collect holds it while it sums. A family's
  * rwlock guards its hash table so lookups of existing series only take it
- * for reading. Order: reg_lock, then a family's lock.
+ * for reading. coll_lock guards the collectors and is held while they run,
+ * so removing one waits for it. Order: coll_lock, reg_lock, a family's lock.
  *
  * A thread that exits folds its cells into each series' `retired` values
  * (a pthread key destructor) so nothing counted is lost.
@@ -95,6 +96,7 @@ struct collector {
 };
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t coll_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t shard_key;
 static cam_family *families[MAX_FAMILIES];
@@ -467,12 +469,30 @@ size_t cam_metrics_series_count(void)
 	return n;
 }
 
-void cam_metrics_add_collector(cam_metrics_collector fn, void *arg)
+int cam_metrics_add_collector(cam_metrics_collector fn, void *arg)
 {
-	pthread_mutex_lock(&reg_lock);
-	if (ncollectors < sizeof(collectors) / sizeof(collectors[0]))
+	int rc = CAM_ELIMIT;
+
+	pthread_mutex_lock(&coll_lock);
+	if (ncollectors < sizeof(collectors) / sizeof(collectors[0])) {
 		collectors[ncollectors++] = (struct collector){ fn, arg };
-	pthread_mutex_unlock(&reg_lock);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&coll_lock);
+	return rc;
+}
+
+void cam_metrics_remove_collector(cam_metrics_collector fn, void *arg)
+{
+	pthread_mutex_lock(&coll_lock);
+	for (size_t i = 0; i < ncollectors; i++)
+		if (collectors[i].fn == fn && collectors[i].arg == arg) {
+			memmove(&collectors[i], &collectors[i + 1],
+				(ncollectors - i - 1) * sizeof(collectors[0]));
+			ncollectors--;
+			break;
+		}
+	pthread_mutex_unlock(&coll_lock);
 }
 
 /* ---- series lookup ---- */
@@ -896,15 +916,10 @@ static void visit_series(const struct cam_metrics_visitor *v,
 
 void cam_metrics_collect(const struct cam_metrics_visitor *v)
 {
-	struct collector local[16];
-	size_t n;
-
-	pthread_mutex_lock(&reg_lock);
-	n = ncollectors;
-	memcpy(local, collectors, n * sizeof(local[0]));
-	pthread_mutex_unlock(&reg_lock);
-	for (size_t i = 0; i < n; i++)
-		local[i].fn(local[i].arg);
+	pthread_mutex_lock(&coll_lock);
+	for (size_t i = 0; i < ncollectors; i++)
+		collectors[i].fn(collectors[i].arg);
+	pthread_mutex_unlock(&coll_lock);
 
 	pthread_mutex_lock(&reg_lock);
 	sum_shards_locked();
@@ -924,6 +939,9 @@ void cam_metrics_collect(const struct cam_metrics_visitor *v)
 
 void cam_metrics_reset(void)
 {
+	pthread_mutex_lock(&coll_lock);
+	ncollectors = 0;
+	pthread_mutex_unlock(&coll_lock);
 	pthread_mutex_lock(&reg_lock);
 	while (shards) {
 		struct shard *sh = shards;
@@ -952,7 +970,6 @@ void cam_metrics_reset(void)
 	}
 	next_id = 0;
 	nseries_total = 0;
-	ncollectors = 0;
 	limit_per_family = 1000;
 	limit_global = 20000;
 	pthread_mutex_unlock(&reg_lock);

@@ -121,10 +121,18 @@ size_t cam_metrics_series_count(void);
 /*
  * A collector runs inside cam_metrics_collect() before the shards are read,
  * to refresh gauges from the outside world (process_* and so on). Runs with
- * the registry lock not held.
+ * the registry lock not held, but under the collectors' lock: it must not
+ * add or remove collectors. Adding returns 0, or CAM_ELIMIT when 16 are
+ * registered already.
  */
 typedef void (*cam_metrics_collector)(void *arg);
-void cam_metrics_add_collector(cam_metrics_collector fn, void *arg);
+int cam_metrics_add_collector(cam_metrics_collector fn, void *arg);
+/*
+ * Removes the collector added with fn and arg (nothing when there is
+ * none). Waits for a collect that is running it, so once this returns fn
+ * is not running with arg and never will again: arg may be freed.
+ */
+void cam_metrics_remove_collector(cam_metrics_collector fn, void *arg);
 
 /*
  * A collected value of one series, read by cam_metrics_collect's visitor.
