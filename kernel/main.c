@@ -1,10 +1,14 @@
 /*
  * cam-kernel: the syscall daemon.
  *
- * Startup order: settings, logger, metrics, bus publisher, then the
- * subsystems. Signals are blocked in every thread and taken here with
- * sigwait, so no handler ever runs on a thread holding a lock. SIGTERM or
- * SIGINT stops in reverse order, with a final snapshot published.
+ * Settings are read and checked first; then start() makes every object
+ * in one order (the layers of docs/architecture.md, bottom up): metrics
+ * and the bus publisher, the subsystems, the gRPC server, the verb
+ * registry and each subsystem's verbs, the dispatcher and the services.
+ * SIGTERM or SIGINT quiesces the calls and stop() frees everything in
+ * reverse, with a final snapshot published. Signals are blocked in every
+ * thread and taken here with sigwait, so no handler ever runs on a thread
+ * holding a lock.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -22,25 +26,36 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "common/signals.h"
 #include "common/metrics.h"
 #include "common/notify.h"
+#include "common/pprof_channel.h"
+#include "common/signals.h"
 #include "common/version.h"
-#include "kernel/drivers/driver_verbs.h"
+#include "kernel/build_info.h"
+#include "kernel/drivers/runtime.h"
 #include "kernel/grpc/health.h"
 #include "kernel/grpc/reflection.h"
 #include "kernel/grpc/server.h"
-#include "kernel/kernel_metrics.h"
 #include "kernel/listen_policy.h"
 #include "kernel/memctx/memctx.h"
+#include "kernel/process_metrics.h"
 #include "kernel/publisher.h"
-#include "kernel/tracing/profiler.h"
-#include "common/pprof_channel.h"
 #include "kernel/scheduler/scheduler.h"
 #include "kernel/security/auth.h"
-#include "kernel/security/verbs_tpm.h"
+#include "kernel/security/tpm.h"
+#include "kernel/syscall/components.h"
+#include "kernel/syscall/context_verbs.h"
+#include "kernel/syscall/dispatch.h"
+#include "kernel/syscall/driver_verbs.h"
+#include "kernel/syscall/emit_metric.h"
+#include "kernel/syscall/emit_trace.h"
+#include "kernel/syscall/sched_verbs.h"
+#include "kernel/syscall/security_verbs.h"
 #include "kernel/syscall/service.h"
-#include "kernel/syscall/spans.h"
+#include "kernel/syscall/system_verbs.h"
+#include "kernel/syscall/verbs.h"
+#include "kernel/tracing/profiler.h"
+#include "kernel/tracing/span_ring.h"
 
 static struct cam_option opts[] = {
 	{ "CAM_GRPC_LISTEN", "127.0.0.1:50051", "kernel gRPC address ([::1]:50051 form for IPv6)", NULL, 0 },
@@ -102,26 +117,44 @@ static const char *opt(const char *env)
 }
 
 struct kernel {
+	/* Settings (read_settings). */
 	long interval_ms;
 	long workers, max_msg, grace_ms, custom_max, per_family;
 	long max_buffered, max_conns, handshake_ms, idle_ms, io_threads;
 	long max_age_ms, age_grace_ms, ping_min_ms;
 	int ping_without_calls;
 	enum cam_access_log access_log;
-	cam_grpc_server *server;
-	cam_grpc_health *health;
 	char bus_addr[512];
 	char instance_id[33];
 	double start_time;
-	cam_bus *bus;
-	cam_publisher *publisher;
 	int profiling;
-	cam_profiler *profiler;
-	struct cam_kernel_metrics metrics;
 	struct cam_sched_settings sched_settings;
 	long sched_decisions;
+	/* Objects, in the order start() makes them; stop() frees them in
+	 * reverse. */
+	cam_process_metrics *process;
+	cam_span_ring *spans;
+	cam_bus *bus;
+	cam_publisher *publisher;
+	cam_profiler *profiler;
+	cam_memctx *memctx;
+	cam_auth *auth;
 	cam_sched *sched;
 	cam_tpm *tpm;
+	cam_drivers *drivers;
+	cam_grpc_server *server;
+	cam_grpc_health *health;
+	cam_verbs *verbs;
+	cam_components *components;
+	cam_system_verbs *system_verbs;
+	cam_emit_metric *emit_metric;
+	cam_emit_trace *emit_trace;
+	cam_sched_verbs *sched_verbs;
+	cam_context_verbs *context_verbs;
+	cam_security_verbs *security_verbs;
+	cam_driver_verbs *driver_verbs;
+	cam_dispatch *dispatch;
+	cam_syscall_service *service;
 };
 
 /* Anonymous callers beyond loopback only when asked for explicitly. */
@@ -259,115 +292,43 @@ static void make_instance_id(char *out)
 		sprintf(out + 2 * i, "%02x", r[i]);
 }
 
-static void health_not_serving(void *arg)
-{
-	cam_grpc_health_set_all(arg, false);
-}
+/* ---- the objects, in the order start() makes them ---------------------- */
 
-static int start_scheduler(struct kernel *k)
+static int new_publisher(struct kernel *k)
 {
-	struct cam_sched_opts so = {
-		.settings = k->sched_settings,
-		.decisions = (size_t)k->sched_decisions,
-		.queue_size = k->metrics.sched_queue_size,
-		.priority = k->metrics.sched_priority,
-	};
-	int rc = cam_sched_new(&so, &k->sched);
-
-	if (rc)
-		cam_log(CAM_LOG_ERROR, "kernel", "cannot start the scheduler: %s",
-			cam_strerror(rc));
-	return rc;
-}
-
-static int start_grpc(struct kernel *k)
-{
-	struct cam_grpc_server_opts go = {
-		.listen = opt("CAM_GRPC_LISTEN"),
-		.workers = (unsigned)k->workers,
-		.max_msg_bytes = (size_t)k->max_msg,
-		.drain_ms = (int)(k->grace_ms ? k->grace_ms : 1),
-		.executor = cam_sched_executor(k->sched),
-		.tls_cert_file = opt("CAM_TLS_CERT_FILE"),
-		.tls_key_file = opt("CAM_TLS_KEY_FILE"),
-		.max_buffered_bytes = (size_t)k->max_buffered,
-		.max_connections = (unsigned)k->max_conns,
-		.handshake_timeout_ms = k->handshake_ms ? (int)k->handshake_ms : -1,
-		.idle_timeout_ms = (int)k->idle_ms,
-		.io_threads = (unsigned)k->io_threads,
-		.max_age_ms = (int)k->max_age_ms,
-		.max_age_grace_ms = (int)k->age_grace_ms,
-		.keepalive_min_time_ms = k->ping_min_ms ? (int)k->ping_min_ms : -1,
-		.keepalive_permit_without_calls = k->ping_without_calls,
-	};
-	struct cam_syscall_env env = {
-		.metrics = &k->metrics,
-		.scheduler = k->sched,
-		.publisher = k->publisher,
+	struct cam_publisher_opts po = {
+		.bus = k->bus,
+		.spans = k->spans,
+		.interval_ms = (uint32_t)k->interval_ms,
 		.instance_id = k->instance_id,
-		.start_time = k->start_time,
-		.access_log = k->access_log,
-		.custom_families_max = (size_t)k->custom_max,
-		.custom_series_max = (size_t)k->per_family,
+		.start_time_seconds = k->start_time,
+		.version = CAM_VERSION,
 	};
-	int rc = cam_grpc_server_new(&go, &k->server);
 
-	if (rc) {
-		cam_log(CAM_LOG_ERROR, "kernel", "bad gRPC settings for %s: %s", go.listen,
-			cam_strerror(rc));
-		return rc;
-	}
-	env.server = k->server;
-	cam_spans_init(4096);
-	if ((rc = cam_syscall_service_register(k->server, &env)) ||
-	    (rc = cam_grpc_health_register(k->server, &k->health)) ||
-	    (rc = cam_grpc_reflection_register(k->server)) ||
-	    (rc = cam_grpc_server_on_shutdown(k->server, health_not_serving, k->health)) ||
-	    (rc = cam_sched_prioritize_probes(k->server)))
-		return rc;
-	cam_system_register_probes(k->server);
-	rc = cam_grpc_server_start(k->server);
-	if (rc)
-		cam_log(CAM_LOG_ERROR, "kernel", "cannot serve gRPC on %s: %s", go.listen,
-			cam_strerror(rc));
-	return rc;
+	return cam_publisher_new(&po, &k->publisher);
 }
 
-/* Bearer tokens (CAM_AUTH_TOKENS_FILE) and per-caller rate limits. */
-static int start_auth(struct kernel *k)
+/* The profiling channel (kernel/tracing/profiler.h) beside the bus. */
+static int new_profiler(struct kernel *k)
 {
-	struct cam_auth_opts o = {
-		.tokens_file = opt("CAM_AUTH_TOKENS_FILE"),
-		.auth_failures = k->metrics.auth_failures,
-		.rate_limit_hits = k->metrics.rate_limit_hits,
-	};
-	char why[256] = "";
-	char *end;
-	int rc;
+	char addr[540];
 
-	o.default_rate = strtod(opt("CAM_RATE_LIMIT_RPS"), &end);
-	if (*end || !(o.default_rate >= 0 && o.default_rate <= 1e7)) {
-		cam_log(CAM_LOG_ERROR, "kernel", "CAM_RATE_LIMIT_RPS must be 0-10000000");
-		return CAM_EINVAL;
-	}
-	o.default_burst = strtod(opt("CAM_RATE_LIMIT_BURST"), &end);
-	if (*end || !(o.default_burst >= 0 && o.default_burst <= 1e7)) {
-		cam_log(CAM_LOG_ERROR, "kernel", "CAM_RATE_LIMIT_BURST must be 0-10000000");
-		return CAM_EINVAL;
-	}
-	rc = cam_auth_start(&o, why, sizeof(why));
-	if (rc)
-		cam_log(CAM_LOG_ERROR, "security", "cannot load CAM_AUTH_TOKENS_FILE: %s", why);
-	else if (o.tokens_file)
-		cam_log(CAM_LOG_INFO, "security", "%zu bearer tokens loaded", cam_auth_token_count());
-	return rc;
+	if (!k->profiling)
+		return 0;
+	if (opt("CAM_PROFILING_ADDR"))
+		snprintf(addr, sizeof(addr), "%s", opt("CAM_PROFILING_ADDR"));
+	else
+		cam_pprof_default_addr(k->bus_addr, addr, sizeof(addr));
+	return cam_profiler_new(addr, &k->profiler);
 }
 
 /* The memory context store: in memory, or Redis with CAM_REDIS_URL. */
-static int start_memctx(struct kernel *k)
+static int new_memctx(struct kernel *k)
 {
 	struct cam_memctx_opts o = { .redis_url = opt("CAM_REDIS_URL") };
 	long keep, value, keys, bytes, snaps, timeout, ping, backoff;
+	char why[CAM_MEMCTX_WHY] = "";
+	int rc;
 
 	if (cam_config_long(opt("CAM_MEMCTX_KEEP_VERSIONS"), 1, CAM_MEMCTX_MAX_KEEP, &keep) ||
 	    cam_config_long(opt("CAM_MEMCTX_MAX_VALUE_BYTES"), 1, 64L << 20, &value) ||
@@ -385,7 +346,54 @@ static int start_memctx(struct kernel *k)
 	o.timeout_ms = (int)timeout;
 	o.ping_interval_ms = (int)ping;
 	o.backoff_max_ms = (int)backoff;
-	return cam_memctx_service_start(&o, &k->metrics);
+	if ((rc = cam_memctx_new(&o, &k->memctx, why))) {
+		cam_log(CAM_LOG_ERROR, "memctx", "memory context store not started: %s", why);
+		return rc;
+	}
+	cam_log(CAM_LOG_INFO, "memctx",
+		"memory context store: %s backend, %u versions kept per key, values up to %zu bytes",
+		cam_memctx_backend(k->memctx), o.limits.keep_versions, o.limits.max_value_bytes);
+	return 0;
+}
+
+/* Bearer tokens (CAM_AUTH_TOKENS_FILE) and per-caller rate limits. */
+static int new_auth(struct kernel *k)
+{
+	struct cam_auth_opts o = { .tokens_file = opt("CAM_AUTH_TOKENS_FILE") };
+	char why[256] = "";
+	char *end;
+	int rc;
+
+	o.default_rate = strtod(opt("CAM_RATE_LIMIT_RPS"), &end);
+	if (*end || !(o.default_rate >= 0 && o.default_rate <= 1e7)) {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_RATE_LIMIT_RPS must be 0-10000000");
+		return CAM_EINVAL;
+	}
+	o.default_burst = strtod(opt("CAM_RATE_LIMIT_BURST"), &end);
+	if (*end || !(o.default_burst >= 0 && o.default_burst <= 1e7)) {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_RATE_LIMIT_BURST must be 0-10000000");
+		return CAM_EINVAL;
+	}
+	rc = cam_auth_new(&o, &k->auth, why, sizeof(why));
+	if (rc)
+		cam_log(CAM_LOG_ERROR, "security", "cannot load CAM_AUTH_TOKENS_FILE: %s", why);
+	else if (o.tokens_file)
+		cam_log(CAM_LOG_INFO, "security", "%zu bearer tokens loaded",
+			cam_auth_token_count(k->auth));
+	return rc;
+}
+
+static int new_scheduler(struct kernel *k)
+{
+	struct cam_sched_opts so = {
+		.settings = k->sched_settings,
+		.decisions = (size_t)k->sched_decisions,
+	};
+	int rc = cam_sched_new(&so, &k->sched);
+
+	if (rc)
+		cam_log(CAM_LOG_ERROR, "kernel", "cannot start the scheduler: %s", cam_strerror(rc));
+	return rc;
 }
 
 #define CAM_TPM_OWNER_AUTH_MAX 64
@@ -427,7 +435,7 @@ static int read_owner_auth(const char *path, unsigned char *auth, size_t *len)
 /* The TPM behind the tpm_* verbs, when CAM_TPM_TCTI names one. A TPM that
  * is not there yet is no reason to stop: its verbs answer UNAVAILABLE and
  * it is retried in the background. */
-static int start_tpm(struct kernel *k)
+static int new_tpm(struct kernel *k)
 {
 	struct cam_tpm_opts o = { .tcti = opt("CAM_TPM_TCTI") };
 	unsigned char auth[CAM_TPM_OWNER_AUTH_MAX];
@@ -448,31 +456,140 @@ static int start_tpm(struct kernel *k)
 	if (o.tcti && (rc = read_owner_auth(opt("CAM_TPM_OWNER_AUTH_FILE"), auth, &o.owner_auth_len)))
 		return rc;
 	o.owner_auth = auth;
-	rc = o.tcti ? cam_tpm_open(&o, &k->tpm) : 0;
+	rc = o.tcti ? cam_tpm_new(&o, &k->tpm) : 0;
 	explicit_bzero(auth, sizeof(auth));
-	if (rc) {
+	if (rc)
 		cam_log(CAM_LOG_ERROR, "kernel", "cannot start the TPM thread for %s: %s", o.tcti,
+			cam_strerror(rc));
+	return rc;
+}
+
+static int new_drivers(struct kernel *k)
+{
+	struct cam_drivers_opts o = { .dir = opt("CAM_DRIVERS_DIR"), .host = opt("CAM_DRIVERS_HOST") };
+	int rc = cam_drivers_new(&o, &k->drivers);
+
+	if (rc)
+		return rc;
+	cam_drivers_autoload(k->drivers, opt("CAM_DRIVERS_AUTOLOAD"));
+	return 0;
+}
+
+static void health_not_serving(void *arg)
+{
+	cam_grpc_health_set_all(arg, false);
+}
+
+/* The server, stopped, with the transport's own services (grpc.health.v1
+ * and reflection); cam.SyscallService comes once the dispatcher exists. */
+static int new_server(struct kernel *k)
+{
+	struct cam_grpc_server_opts go = {
+		.listen = opt("CAM_GRPC_LISTEN"),
+		.workers = (unsigned)k->workers,
+		.max_msg_bytes = (size_t)k->max_msg,
+		.drain_ms = (int)(k->grace_ms ? k->grace_ms : 1),
+		.executor = cam_sched_executor(k->sched),
+		.tls_cert_file = opt("CAM_TLS_CERT_FILE"),
+		.tls_key_file = opt("CAM_TLS_KEY_FILE"),
+		.max_buffered_bytes = (size_t)k->max_buffered,
+		.max_connections = (unsigned)k->max_conns,
+		.handshake_timeout_ms = k->handshake_ms ? (int)k->handshake_ms : -1,
+		.idle_timeout_ms = (int)k->idle_ms,
+		.io_threads = (unsigned)k->io_threads,
+		.max_age_ms = (int)k->max_age_ms,
+		.max_age_grace_ms = (int)k->age_grace_ms,
+		.keepalive_min_time_ms = k->ping_min_ms ? (int)k->ping_min_ms : -1,
+		.keepalive_permit_without_calls = k->ping_without_calls,
+	};
+	int rc = cam_grpc_server_new(&go, &k->server);
+
+	if (rc) {
+		cam_log(CAM_LOG_ERROR, "kernel", "bad gRPC settings for %s: %s", go.listen,
 			cam_strerror(rc));
 		return rc;
 	}
-	return cam_tpm_verbs_attach(k->tpm);
+	if ((rc = cam_grpc_health_register(k->server, &k->health)) ||
+	    (rc = cam_grpc_reflection_register(k->server)))
+		return rc;
+	return cam_grpc_server_on_shutdown(k->server, health_not_serving, k->health);
 }
 
-/* The profiling channel (kernel/tracing/profiler.h) beside the bus. */
-static int start_profiler(struct kernel *k)
+/*
+ * The verb registry and HealthCheck's components, then each subsystem's
+ * verbs, which add their rows and probes. The system verbs go first: ping,
+ * the benchmark verb, is then the first row a lookup meets.
+ */
+static int new_verbs(struct kernel *k)
 {
-	char addr[540];
+	int rc;
 
-	if (opt("CAM_PROFILING_ADDR"))
-		snprintf(addr, sizeof(addr), "%s", opt("CAM_PROFILING_ADDR"));
-	else
-		cam_pprof_default_addr(k->bus_addr, addr, sizeof(addr));
-	return cam_profiler_start(addr, &k->profiler);
+	if ((rc = cam_verbs_new(&k->verbs)) || (rc = cam_components_new(&k->components)))
+		return rc;
+	if ((rc = cam_system_verbs_new(&(struct cam_system_verbs_opts){
+			.verbs = k->verbs, .server = k->server, .sched = k->sched,
+			.publisher = k->publisher, .instance_id = k->instance_id,
+			.start_time = k->start_time }, &k->system_verbs)) ||
+	    (rc = cam_emit_metric_new(&(struct cam_emit_metric_opts){
+			.verbs = k->verbs, .families_max = (size_t)k->custom_max,
+			.series_max = (size_t)k->per_family }, &k->emit_metric)) ||
+	    (rc = cam_emit_trace_new(k->verbs, k->spans, &k->emit_trace)) ||
+	    (rc = cam_sched_verbs_new(&(struct cam_sched_verbs_opts){
+			.verbs = k->verbs, .components = k->components, .sched = k->sched },
+			&k->sched_verbs)) ||
+	    (rc = cam_context_verbs_new(&(struct cam_context_verbs_opts){
+			.verbs = k->verbs, .components = k->components, .store = k->memctx },
+			&k->context_verbs)) ||
+	    (rc = cam_security_verbs_new(&(struct cam_security_verbs_opts){
+			.verbs = k->verbs, .components = k->components, .tpm = k->tpm },
+			&k->security_verbs)) ||
+	    (rc = cam_driver_verbs_new(&(struct cam_driver_verbs_opts){
+			.verbs = k->verbs, .components = k->components, .drivers = k->drivers },
+			&k->driver_verbs)))
+		cam_log(CAM_LOG_ERROR, "kernel", "cannot add the verbs: %s", cam_strerror(rc));
+	return rc;
+}
+
+static int new_dispatch(struct kernel *k)
+{
+	struct cam_dispatch_opts o = {
+		.verbs = k->verbs,
+		.auth = k->auth,
+		.sched = k->sched,
+		.spans = k->spans,
+		.instance_id = k->instance_id,
+		.access_log = k->access_log,
+	};
+
+	return cam_dispatch_new(&o, &k->dispatch);
+}
+
+static int new_service(struct kernel *k)
+{
+	struct cam_syscall_service_opts o = {
+		.server = k->server,
+		.dispatch = k->dispatch,
+		.components = k->components,
+		.prioritize = true,
+		.instance_id = k->instance_id,
+		.start_time = k->start_time,
+	};
+
+	return cam_syscall_service_new(&o, &k->service);
+}
+
+static int start_server(struct kernel *k)
+{
+	int rc = cam_grpc_server_start(k->server);
+
+	if (rc)
+		cam_log(CAM_LOG_ERROR, "kernel", "cannot serve gRPC on %s: %s",
+			opt("CAM_GRPC_LISTEN"), cam_strerror(rc));
+	return rc;
 }
 
 static int start(struct kernel *k)
 {
-	struct cam_publisher_opts po;
 	struct timespec ts;
 	long ring;
 	int rc;
@@ -481,66 +598,66 @@ static int start(struct kernel *k)
 		ring = 4096;
 	cam_log_start((size_t)ring);
 	cam_log_register_metrics();
-	rc = cam_kernel_metrics_register(&k->metrics);
-	if (rc)
-		return rc;
-
 	make_instance_id(k->instance_id);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	k->start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-	rc = cam_bus_open_pub(k->bus_addr, &k->bus);
-	if (rc)
+
+	if ((rc = cam_build_info_register()) ||
+	    (rc = cam_process_metrics_new(&k->process)) ||
+	    (rc = cam_span_ring_new(CAM_SPAN_RING_DEFAULT, &k->spans)) ||
+	    (rc = cam_bus_open_pub(k->bus_addr, &k->bus)) ||
+	    (rc = new_publisher(k)) ||
+	    (rc = new_profiler(k)) ||
+	    (rc = new_memctx(k)) ||
+	    (rc = new_auth(k)) ||
+	    (rc = new_scheduler(k)) ||
+	    (rc = new_tpm(k)) ||
+	    (rc = new_drivers(k)) ||
+	    (rc = new_server(k)) ||
+	    (rc = new_verbs(k)) ||
+	    (rc = new_dispatch(k)) ||
+	    (rc = new_service(k)))
 		return rc;
-	po = (struct cam_publisher_opts){
-		.bus = k->bus,
-		.interval_ms = (uint32_t)k->interval_ms,
-		.instance_id = k->instance_id,
-		.start_time_seconds = k->start_time,
-		.version = CAM_VERSION,
-	};
-	rc = cam_publisher_start(&po, &k->publisher);
-	if (rc)
-		return rc;
-	if (k->profiling && (rc = start_profiler(k)))
-		return rc;
-	rc = start_memctx(k);
-	if (rc)
-		return rc;
-	rc = start_auth(k);
-	if (rc)
-		return rc;
-	rc = start_scheduler(k);
-	if (rc)
-		return rc;
-	rc = start_tpm(k);
-	if (rc)
-		return rc;
-	rc = cam_drivers_start(opt("CAM_DRIVERS_DIR"), opt("CAM_DRIVERS_HOST"),
-			       opt("CAM_DRIVERS_AUTOLOAD"), k->metrics.driver_load_time);
-	if (rc)
-		return rc;
-	return start_grpc(k);
+	return start_server(k);
 }
 
+/*
+ * Quiesces, then frees in reverse order of start() (every free takes
+ * NULL, so this also undoes a start that failed half way).
+ */
 static void stop(struct kernel *k)
 {
-	/* Drain calls first, so the final snapshot counts every one; publish
-	 * it before anything a health probe or collector reads is freed. */
+	/* After these no call runs or completes: the server drains the calls
+	 * in flight (so the final snapshot counts every one), then the threads
+	 * that may still complete deferred calls end, answering them. */
 	cam_grpc_server_shutdown(k->server);
-	/* Drivers next: they answer what they still hold (deferred calls
-	 * need the server, which is freed below). */
-	cam_drivers_stop();
-	cam_publisher_stop(k->publisher);
-	k->publisher = NULL;
+	cam_driver_verbs_stop(k->driver_verbs);
+	cam_drivers_stop(k->drivers);
+
+	cam_dispatch_free(k->dispatch);
+	cam_driver_verbs_free(k->driver_verbs);
+	cam_security_verbs_free(k->security_verbs);
+	cam_context_verbs_free(k->context_verbs);
+	cam_sched_verbs_free(k->sched_verbs);
+	cam_emit_trace_free(k->emit_trace);
+	cam_emit_metric_free(k->emit_metric);
+	cam_system_verbs_free(k->system_verbs);
+	cam_components_free(k->components);
+	cam_verbs_free(k->verbs);
+	/* The services a server serves are its until it is freed. */
 	cam_grpc_server_free(k->server);
-	cam_sched_free(k->sched); /* after the server, whose shutdown drained it */
+	cam_syscall_service_free(k->service);
 	cam_grpc_health_free(k->health);
-	cam_memctx_service_stop();
-	cam_auth_stop();
-	cam_profiler_stop(k->profiler);
-	cam_tpm_verbs_attach(NULL); /* nothing calls the verbs or the probe now */
-	cam_tpm_close(k->tpm);
+	cam_drivers_free(k->drivers);
+	cam_tpm_free(k->tpm);
+	cam_sched_free(k->sched); /* after the server, whose shutdown drained it */
+	cam_auth_free(k->auth);
+	cam_memctx_free(k->memctx);
+	cam_profiler_free(k->profiler);
+	cam_publisher_free(k->publisher); /* publishes the final snapshot */
 	cam_bus_close(k->bus);
+	cam_span_ring_free(k->spans);
+	cam_process_metrics_free(k->process);
 }
 
 static void log_started(const struct kernel *k)
@@ -605,12 +722,12 @@ int main(int argc, char **argv)
 			continue;
 		if (sig == SIGHUP) {
 			char why[256] = "";
-			if (cam_auth_reload(why, sizeof(why)))
+			if (cam_auth_reload(k.auth, why, sizeof(why)))
 				cam_log(CAM_LOG_ERROR, "security",
 					"SIGHUP: tokens file not reloaded, the old tokens stay: %s", why);
 			else
 				cam_log(CAM_LOG_INFO, "security", "SIGHUP: %zu bearer tokens in force",
-					cam_auth_token_count());
+					cam_auth_token_count(k.auth));
 			continue;
 		}
 		break;

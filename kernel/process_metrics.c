@@ -15,12 +15,30 @@
 #include <unistd.h>
 
 #include "common/metrics.h"
+#include "common/metrics_table.h"
+#include "common/xmalloc.h"
 
-struct process_series {
+struct cam_process_metrics {
 	cam_series *cpu, *rss, *vsize, *start, *fds, *max_fds;
 };
 
-static struct process_series ps;
+enum { M_CPU, M_RSS, M_VSIZE, M_START, M_FDS, M_MAX_FDS, NMETRICS };
+static const struct cam_family_desc metrics[NMETRICS] = {
+	[M_CPU] = { .name = "process_cpu_seconds_total",
+		    .help = "Total user and system CPU time spent in seconds.",
+		    .type = CAM_COUNTER, .unit = "seconds" },
+	[M_RSS] = { .name = "process_resident_memory_bytes",
+		    .help = "Resident memory size in bytes.", .type = CAM_GAUGE, .unit = "bytes" },
+	[M_VSIZE] = { .name = "process_virtual_memory_bytes",
+		      .help = "Virtual memory size in bytes.", .type = CAM_GAUGE, .unit = "bytes" },
+	[M_START] = { .name = "process_start_time_seconds",
+		      .help = "Start time of the process since unix epoch in seconds.",
+		      .type = CAM_GAUGE, .unit = "seconds" },
+	[M_FDS] = { .name = "process_open_fds", .help = "Number of open file descriptors.",
+		    .type = CAM_GAUGE },
+	[M_MAX_FDS] = { .name = "process_max_fds",
+			.help = "Maximum number of open file descriptors.", .type = CAM_GAUGE },
+};
 
 /* Fields of /proc/self/stat after the command name (which may hold
  * spaces and parentheses, so parse from the last ')'). */
@@ -80,54 +98,52 @@ static double count_fds(void)
 
 static void collect(void *arg)
 {
+	cam_process_metrics *ps = arg;
 	unsigned long utime, stime, vsize;
 	unsigned long long starttime;
 	long rss, ticks = sysconf(_SC_CLK_TCK);
 	struct rlimit rl;
 
-	(void)arg;
 	if (read_stat(&utime, &stime, &starttime, &vsize, &rss) == 0 && ticks > 0) {
-		cam_gauge_set(ps.cpu, (double)(utime + stime) / (double)ticks);
-		cam_gauge_set(ps.rss, (double)rss * (double)sysconf(_SC_PAGESIZE));
-		cam_gauge_set(ps.vsize, (double)vsize);
-		cam_gauge_set(ps.start, boot_time() + (double)starttime / (double)ticks);
+		cam_gauge_set(ps->cpu, (double)(utime + stime) / (double)ticks);
+		cam_gauge_set(ps->rss, (double)rss * (double)sysconf(_SC_PAGESIZE));
+		cam_gauge_set(ps->vsize, (double)vsize);
+		cam_gauge_set(ps->start, boot_time() + (double)starttime / (double)ticks);
 	}
-	cam_gauge_set(ps.fds, count_fds());
+	cam_gauge_set(ps->fds, count_fds());
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		cam_gauge_set(ps.max_fds, (double)rl.rlim_cur);
+		cam_gauge_set(ps->max_fds, (double)rl.rlim_cur);
 }
 
-static cam_series *one(const char *name, const char *help,
-		       enum cam_metric_type type, const char *unit)
+int cam_process_metrics_new(cam_process_metrics **out)
 {
-	cam_family *f;
+	cam_family *f[NMETRICS];
+	cam_process_metrics *ps;
+	char why[160];
+	int rc = cam_metrics_table_register(metrics, NMETRICS, f, why, sizeof(why));
 
-	if (cam_family_register(&(struct cam_family_desc){ .name = name,
-							   .help = help,
-							   .type = type,
-							   .unit = unit },
-				&f, NULL))
-		return NULL;
-	return cam_series_get(f, NULL);
-}
-
-int cam_process_metrics_register(void)
-{
-	ps.cpu = one("process_cpu_seconds_total",
-		     "Total user and system CPU time spent in seconds.", CAM_COUNTER,
-		     "seconds");
-	ps.rss = one("process_resident_memory_bytes", "Resident memory size in bytes.",
-		     CAM_GAUGE, "bytes");
-	ps.vsize = one("process_virtual_memory_bytes", "Virtual memory size in bytes.",
-		       CAM_GAUGE, "bytes");
-	ps.start = one("process_start_time_seconds",
-		       "Start time of the process since unix epoch in seconds.", CAM_GAUGE,
-		       "seconds");
-	ps.fds = one("process_open_fds", "Number of open file descriptors.", CAM_GAUGE,
-		     NULL);
-	ps.max_fds = one("process_max_fds", "Maximum number of open file descriptors.",
-			 CAM_GAUGE, NULL);
-	cam_metrics_add_collector(collect, NULL);
-	collect(NULL);
+	if (rc)
+		return rc;
+	ps = cam_xcalloc(1, sizeof(*ps));
+	ps->cpu = cam_series_get(f[M_CPU], NULL);
+	ps->rss = cam_series_get(f[M_RSS], NULL);
+	ps->vsize = cam_series_get(f[M_VSIZE], NULL);
+	ps->start = cam_series_get(f[M_START], NULL);
+	ps->fds = cam_series_get(f[M_FDS], NULL);
+	ps->max_fds = cam_series_get(f[M_MAX_FDS], NULL);
+	if ((rc = cam_metrics_add_collector(collect, ps))) {
+		free(ps);
+		return rc;
+	}
+	collect(ps);
+	*out = ps;
 	return 0;
+}
+
+void cam_process_metrics_free(cam_process_metrics *ps)
+{
+	if (!ps)
+		return;
+	cam_metrics_remove_collector(collect, ps);
+	free(ps);
 }

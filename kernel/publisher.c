@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/metrics_table.h"
 #include "common/snapshot.h"
 #include "common/xmalloc.h"
 #include "kernel/tracing/span_batch.h"
@@ -88,7 +89,7 @@ static void publish_spans(cam_publisher *p)
 	int rc;
 
 	for (int i = 0; i < SPAN_BATCHES_PER_TICK; i++) {
-		n = cam_spans_drain(p->span_buf, SPANS_PER_BATCH);
+		n = p->o.spans ? cam_span_ring_drain(p->o.spans, p->span_buf, SPANS_PER_BATCH) : 0;
 		if (n == 0)
 			return;
 		meta.sequence = ++p->span_sequence;
@@ -136,45 +137,52 @@ static void *publisher_main(void *arg)
 	return NULL;
 }
 
-static cam_series *own_metric(const char *name, const char *help,
-			      enum cam_metric_type type)
-{
-	cam_family *f;
+enum { M_PUBLISHED, M_SEND_ERRORS, M_COLLECT, M_BYTES, M_BATCHES, M_SPANS_SENT, M_SPANS_LOST,
+       NMETRICS };
+static const struct cam_family_desc metrics[NMETRICS] = {
+	[M_PUBLISHED] = { .name = "cam_os_bus_snapshots_published_total",
+			  .help = "Snapshots the kernel published on the bus.", .type = CAM_COUNTER },
+	[M_SEND_ERRORS] = { .name = "cam_os_bus_send_errors_total",
+			    .help = "Snapshots the kernel failed to publish.", .type = CAM_COUNTER },
+	[M_COLLECT] = { .name = "cam_os_metrics_collect_duration_seconds",
+			.help = "Time to sum all thread shards into a snapshot.",
+			.type = CAM_HISTOGRAM },
+	[M_BYTES] = { .name = "cam_os_bus_snapshot_bytes",
+		      .help = "Size of the last snapshot published.", .type = CAM_GAUGE },
+	[M_BATCHES] = { .name = "cam_os_bus_span_batches_published_total",
+			.help = "Span batches the kernel published on the bus.",
+			.type = CAM_COUNTER },
+	[M_SPANS_SENT] = { .name = "cam_os_trace_spans_published_total",
+			   .help = "Spans the kernel published on the bus for the exporter.",
+			   .type = CAM_COUNTER },
+	[M_SPANS_LOST] = { .name = "cam_os_trace_spans_send_failed_total",
+			   .help = "Spans lost because their batch could not be published.",
+			   .type = CAM_COUNTER },
+};
 
-	if (cam_family_register(&(struct cam_family_desc){ .name = name,
-							   .help = help,
-							   .type = type },
-				&f, NULL))
-		return NULL;
-	return cam_series_get(f, NULL);
-}
-
-int cam_publisher_start(const struct cam_publisher_opts *o, cam_publisher **out)
+int cam_publisher_new(const struct cam_publisher_opts *o, cam_publisher **out)
 {
-	cam_publisher *p = cam_xcalloc(1, sizeof(*p));
+	cam_family *f[NMETRICS];
 	pthread_condattr_t ca;
+	cam_publisher *p;
+	char why[160];
+	int rc = cam_metrics_table_register(metrics, NMETRICS, f, why, sizeof(why));
 
+	if (rc) {
+		cam_log(CAM_LOG_ERROR, "publisher", "%s", why);
+		return rc;
+	}
+	p = cam_xcalloc(1, sizeof(*p));
 	p->o = *o;
 	p->instance_id = cam_xstrdup(o->instance_id);
 	p->version = cam_xstrdup(o->version);
-	p->published = own_metric("cam_os_bus_snapshots_published_total",
-				  "Snapshots the kernel published on the bus.", CAM_COUNTER);
-	p->send_errors = own_metric("cam_os_bus_send_errors_total",
-				    "Snapshots the kernel failed to publish.", CAM_COUNTER);
-	p->collect_seconds = own_metric("cam_os_metrics_collect_duration_seconds",
-					"Time to sum all thread shards into a snapshot.",
-					CAM_HISTOGRAM);
-	p->bytes = own_metric("cam_os_bus_snapshot_bytes",
-			      "Size of the last snapshot published.", CAM_GAUGE);
-	p->span_batches = own_metric("cam_os_bus_span_batches_published_total",
-				     "Span batches the kernel published on the bus.",
-				     CAM_COUNTER);
-	p->spans_sent = own_metric("cam_os_trace_spans_published_total",
-				   "Spans the kernel published on the bus for the exporter.",
-				   CAM_COUNTER);
-	p->spans_lost = own_metric("cam_os_trace_spans_send_failed_total",
-				   "Spans lost because their batch could not be published.",
-				   CAM_COUNTER);
+	p->published = cam_series_get(f[M_PUBLISHED], NULL);
+	p->send_errors = cam_series_get(f[M_SEND_ERRORS], NULL);
+	p->collect_seconds = cam_series_get(f[M_COLLECT], NULL);
+	p->bytes = cam_series_get(f[M_BYTES], NULL);
+	p->span_batches = cam_series_get(f[M_BATCHES], NULL);
+	p->spans_sent = cam_series_get(f[M_SPANS_SENT], NULL);
+	p->spans_lost = cam_series_get(f[M_SPANS_LOST], NULL);
 	p->span_buf = cam_xcalloc(SPANS_PER_BATCH, sizeof(*p->span_buf));
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&ca);
@@ -194,7 +202,7 @@ int cam_publisher_start(const struct cam_publisher_opts *o, cam_publisher **out)
 	return 0;
 }
 
-void cam_publisher_stop(cam_publisher *p)
+void cam_publisher_free(cam_publisher *p)
 {
 	if (!p)
 		return;

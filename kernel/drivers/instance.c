@@ -24,42 +24,44 @@
 #define DRAIN_SLICE_NS (50 * MS)    /* how often a drain looks for an unload */
 #define THREAD_STACK (256 * 1024)
 
-int cam_drv_instance_start(struct driver *d, struct instance *in, char *err, size_t errlen)
+int cam_drivers__instance_start(struct driver *d, struct instance *in, char *err, size_t errlen)
 {
 	unsigned ms = d->m.timeout_ms > 5000 ? d->m.timeout_ms : 5000;
-	int64_t deadline = cam_dproc_now_ns() + (int64_t)ms * MS;
+	int64_t deadline = cam_mono_ns() + (int64_t)ms * MS;
 	const char *text;
 	size_t len;
 	int32_t st;
 	int rc;
 
-	rc = cam_dproc_spawn(&in->proc, d->rt->host, d->m.name, d->lib_fd,
+	rc = cam_drivers__proc_spawn(&in->proc, d->rt->host, d->m.name, d->lib_fd,
 			     d->m.memory_limit_mb, err, errlen);
 	if (rc)
-		return ST_UNAVAILABLE;
-	rc = cam_dproc_call(&in->proc, CAM_WIRE_INIT, NULL, d->config, strlen(d->config),
+		return CAM_EUNAVAIL;
+	rc = cam_drivers__proc_call(&in->proc, CAM_WIRE_INIT, NULL, d->config, strlen(d->config),
 			    deadline, &st, &text, &len);
 	if (rc == 0 && st == 0)
-		return ST_OK;
+		return 0;
 	if (rc == 0) {
 		snprintf(err, errlen, "%s", text);
-		cam_dproc_kill(&in->proc, NULL, 0);
-		return st;
+		cam_drivers__proc_kill(&in->proc, NULL, 0);
+		/* The helper answers in gRPC status codes (wire.h). */
+		return st > 0 && st < CAM_GRPC_STATUS_COUNT ? cam_err_from_grpc_status(st)
+							    : CAM_EPRECOND;
 	}
 	if (rc == CAM_ETIMEDOUT) {
-		cam_dproc_kill(&in->proc, NULL, 0);
-		return cam_drv_failf(err, errlen, ST_FAILED_PRECONDITION,
+		cam_drivers__proc_kill(&in->proc, NULL, 0);
+		return cam_drivers__failf(err, errlen, CAM_EPRECOND,
 				     "driver %s did not finish init within %u ms", d->m.name, ms);
 	} else {
 		char how[96];
 
-		cam_dproc_kill(&in->proc, how, sizeof(how));
-		return cam_drv_failf(err, errlen, ST_FAILED_PRECONDITION,
+		cam_drivers__proc_kill(&in->proc, how, sizeof(how));
+		return cam_drivers__failf(err, errlen, CAM_EPRECOND,
 				     "driver %s helper ended during init (%s)", d->m.name, how);
 	}
 }
 
-bool cam_drv_any_live(const struct driver *d)
+bool cam_drivers__any_live(const struct driver *d)
 {
 	for (unsigned i = 0; i < d->m.instances; i++)
 		if (d->inst[i].state != INST_DOWN)
@@ -67,7 +69,7 @@ bool cam_drv_any_live(const struct driver *d)
 	return false;
 }
 
-bool cam_drv_hand_over(struct driver *d, struct job *j)
+bool cam_drivers__hand_over(struct driver *d, struct job *j)
 {
 	for (unsigned i = 0; i < d->m.instances; i++) {
 		struct instance *in = &d->inst[i];
@@ -82,7 +84,7 @@ bool cam_drv_hand_over(struct driver *d, struct job *j)
 	return false;
 }
 
-int64_t cam_drv_next_restart(const struct driver *d)
+int64_t cam_drivers__next_restart(const struct driver *d)
 {
 	int64_t next = INT64_MAX;
 
@@ -112,9 +114,9 @@ static void instance_down(struct driver *d, struct instance *in, int64_t now, co
 	in->state = INST_DOWN;
 	in->restart_at_ns = now + backoff;
 	snprintf(d->last_error, sizeof(d->last_error), "%s", why);
-	if (cam_drv_any_live(d))
+	if (cam_drivers__any_live(d))
 		return;
-	next = cam_drv_next_restart(d);
+	next = cam_drivers__next_restart(d);
 	d->queue_tail = NULL;
 	for (pp = &d->queue; (j = *pp) != NULL;) {
 		if (j->deadline_ns <= next) {
@@ -138,14 +140,14 @@ static void recycle(struct instance *in, const char *what)
 	struct job *failed = NULL;
 	char msg[300];
 
-	cam_dproc_kill(&in->proc, NULL, 0);
+	cam_drivers__proc_kill(&in->proc, NULL, 0);
 	pthread_mutex_lock(&d->lock);
-	instance_down(d, in, cam_dproc_now_ns(), what, &failed);
+	instance_down(d, in, cam_mono_ns(), what, &failed);
 	pthread_mutex_unlock(&d->lock);
 	if (failed) {
 		snprintf(msg, sizeof(msg), "driver %s is down (%s); it restarts after this "
 			 "call's deadline", d->m.name, what);
-		cam_drv_fail_jobs(failed, ST_UNAVAILABLE, msg);
+		cam_drivers__fail_jobs(failed, CAM_EUNAVAIL, msg);
 	}
 }
 
@@ -164,11 +166,11 @@ static void set_state(struct instance *in, enum inst_state st)
 static int drain(struct instance *in, int64_t kill_at)
 {
 	for (;;) {
-		int64_t until = cam_dproc_now_ns() + DRAIN_SLICE_NS;
-		int rc = cam_dproc_await(&in->proc, until < kill_at ? until : kill_at);
+		int64_t until = cam_mono_ns() + DRAIN_SLICE_NS;
+		int rc = cam_drivers__proc_await(&in->proc, until < kill_at ? until : kill_at);
 		bool unloading;
 
-		if (rc != 0 || cam_dproc_now_ns() >= kill_at)
+		if (rc != 0 || cam_mono_ns() >= kill_at)
 			return rc;
 		pthread_mutex_lock(&in->d->lock);
 		unloading = in->d->state == DRV_UNLOADING;
@@ -181,7 +183,7 @@ static int drain(struct instance *in, int64_t kill_at)
 static void run_job(struct instance *in, struct job *j)
 {
 	struct driver *d = in->d;
-	int64_t now = cam_dproc_now_ns(), kill_at;
+	int64_t now = cam_mono_ns(), kill_at;
 	char err[300], what[160], how[96];
 	const char *text;
 	size_t len, n = 0;
@@ -189,37 +191,38 @@ static void run_job(struct instance *in, struct job *j)
 	int rc;
 
 	if (j->cb.cancelled && j->cb.cancelled(j->cb.arg)) {
-		cam_drv_finish(j, ST_CANCELLED, NULL, 0, "the caller cancelled", false);
+		cam_drivers__finish(j, CAM_ECANCELED, NULL, 0, "the caller cancelled", false);
 		set_state(in, INST_IDLE);
 		return;
 	}
 	if (now >= j->deadline_ns) {
 		snprintf(err, sizeof(err), "no instance of driver %s was free before the deadline",
 			 d->m.name);
-		cam_drv_finish(j, ST_DEADLINE_EXCEEDED, NULL, 0, err, false);
+		cam_drivers__finish(j, CAM_ETIMEDOUT, NULL, 0, err, false);
 		set_state(in, INST_IDLE);
 		return;
 	}
 	kill_at = now + (int64_t)d->m.timeout_ms * MS;
-	rc = cam_dproc_call(&in->proc, CAM_WIRE_INVOKE, j->op, j->in, j->inlen, j->deadline_ns,
+	rc = cam_drivers__proc_call(&in->proc, CAM_WIRE_INVOKE, j->op, j->in, j->inlen, j->deadline_ns,
 			    &st, &text, &len);
 	if (rc == 0) {
 		/* The output ends up in a protobuf string: UTF-8 without NULs. */
 		if (st == 0 && (!cam_utf8_valid(text, &n) || n != len)) {
 			snprintf(err, sizeof(err), "driver %s returned output that is not NUL-free "
 				 "UTF-8 (%zu bytes)", d->m.name, len);
-			cam_drv_finish(j, ST_INTERNAL, NULL, 0, err, true);
+			cam_drivers__finish(j, CAM_EINTERNAL, NULL, 0, err, true);
 		} else if (st == 0) {
-			cam_drv_finish(j, ST_OK, text, len, NULL, true);
+			cam_drivers__finish(j, 0, text, len, NULL, true);
 		} else {
 			snprintf(err, sizeof(err), "driver %s: %.*s", d->m.name, (int)len, text);
-			cam_drv_finish(j, st > 0 && st < ST_COUNT ? st : ST_INTERNAL, NULL, 0, err,
-				       true);
+			cam_drivers__finish(j, st > 0 && st < CAM_GRPC_STATUS_COUNT ? cam_err_from_grpc_status(st)
+									   : CAM_EINTERNAL,
+					    NULL, 0, err, true);
 		}
 		set_state(in, INST_IDLE);
 		return;
 	}
-	if (rc == CAM_ETIMEDOUT && cam_dproc_now_ns() < kill_at) {
+	if (rc == CAM_ETIMEDOUT && cam_mono_ns() < kill_at) {
 		/* A short client deadline: answer now, keep the helper if it
 		 * answers before its own timeout_ms. j is gone after finish. */
 		char op[sizeof(j->op)];
@@ -228,7 +231,7 @@ static void run_job(struct instance *in, struct job *j)
 		snprintf(err, sizeof(err), "driver %s did not answer %s before the deadline "
 			 "(it is recycled if still silent after its timeout_ms, %u ms)",
 			 d->m.name, op, d->m.timeout_ms);
-		cam_drv_finish(j, ST_DEADLINE_EXCEEDED, NULL, 0, err, true);
+		cam_drivers__finish(j, CAM_ETIMEDOUT, NULL, 0, err, true);
 		set_state(in, INST_DRAINING);
 		rc = drain(in, kill_at);
 		if (rc == 1) {
@@ -237,23 +240,23 @@ static void run_job(struct instance *in, struct job *j)
 		}
 		snprintf(what, sizeof(what), rc == 0 ? "hung in %s: killed"
 			 : "crashed after a late %s", op);
-		cam_drv_log(CAM_LOG_WARN, d, rc == 0 ? "driver hung: killed" : "driver crashed",
+		cam_drivers__log(CAM_LOG_WARN, d, rc == 0 ? "driver hung: killed" : "driver crashed",
 			    what);
 		recycle(in, what);
 		return;
 	}
 	how[0] = '\0';
-	cam_dproc_kill(&in->proc, how, sizeof(how));
+	cam_drivers__proc_kill(&in->proc, how, sizeof(how));
 	if (rc == CAM_ETIMEDOUT)
 		snprintf(what, sizeof(what), "hung in %s: killed", j->op);
 	else
 		snprintf(what, sizeof(what), "crashed in %s (%s)", j->op,
 			 how[0] ? how : "connection lost");
 	snprintf(err, sizeof(err), "driver %s %s; it will restart", d->m.name, what);
-	cam_drv_log(CAM_LOG_WARN, d, rc == CAM_ETIMEDOUT ? "driver hung: killed" : "driver crashed",
+	cam_drivers__log(CAM_LOG_WARN, d, rc == CAM_ETIMEDOUT ? "driver hung: killed" : "driver crashed",
 		    what);
 	recycle(in, what);
-	cam_drv_finish(j, rc == CAM_ETIMEDOUT ? ST_DEADLINE_EXCEEDED : ST_UNAVAILABLE, NULL, 0,
+	cam_drivers__finish(j, rc == CAM_ETIMEDOUT ? CAM_ETIMEDOUT : CAM_EUNAVAIL, NULL, 0,
 		       err, true);
 }
 
@@ -265,8 +268,8 @@ static void poll_health(struct instance *in)
 	char what[160];
 	size_t len;
 	int32_t st = 0;
-	int rc = cam_dproc_call(&in->proc, CAM_WIRE_HEALTH, NULL, NULL, 0,
-				cam_dproc_now_ns() + HEALTH_TIMEOUT_NS, &st, &text, &len);
+	int rc = cam_drivers__proc_call(&in->proc, CAM_WIRE_HEALTH, NULL, NULL, 0,
+				cam_mono_ns() + HEALTH_TIMEOUT_NS, &st, &text, &len);
 
 	if (rc == 0) {
 		pthread_mutex_lock(&d->lock);
@@ -278,7 +281,7 @@ static void poll_health(struct instance *in)
 	}
 	snprintf(what, sizeof(what), rc == CAM_ETIMEDOUT ? "hung in health: killed"
 		 : "crashed in health");
-	cam_drv_log(CAM_LOG_WARN, d, rc == CAM_ETIMEDOUT ? "driver hung: killed" : "driver crashed",
+	cam_drivers__log(CAM_LOG_WARN, d, rc == CAM_ETIMEDOUT ? "driver hung: killed" : "driver crashed",
 		    what);
 	recycle(in, what);
 }
@@ -288,7 +291,7 @@ static void restart(struct instance *in)
 {
 	struct driver *d = in->d;
 	struct job *failed = NULL;
-	int64_t now = cam_dproc_now_ns();
+	int64_t now = cam_mono_ns();
 	char err[200], msg[400];
 	int rc;
 
@@ -298,23 +301,23 @@ static void restart(struct instance *in)
 	d->last_restart_ns = now;
 	pthread_mutex_unlock(&d->lock);
 	cam_counter_inc(d->restarts_s);
-	rc = cam_drv_instance_start(d, in, err, sizeof(err));
+	rc = cam_drivers__instance_start(d, in, err, sizeof(err));
 	pthread_mutex_lock(&d->lock);
 	if (rc == 0) {
 		in->state = INST_IDLE;
-		in->started_ns = cam_dproc_now_ns();
+		in->started_ns = cam_mono_ns();
 		d->health_at_ns = 0; /* ask the new helper soon */
 	} else {
 		in->started_ns = now;
-		instance_down(d, in, cam_dproc_now_ns(), err, &failed);
+		instance_down(d, in, cam_mono_ns(), err, &failed);
 	}
 	pthread_mutex_unlock(&d->lock);
-	cam_drv_log(rc ? CAM_LOG_WARN : CAM_LOG_INFO, d,
+	cam_drivers__log(rc ? CAM_LOG_WARN : CAM_LOG_INFO, d,
 		    rc ? "driver restart failed" : "driver restarted", rc ? err : NULL);
 	if (failed) {
 		snprintf(msg, sizeof(msg), "driver %s is down (%s); it restarts after this "
 			 "call's deadline", d->m.name, err);
-		cam_drv_fail_jobs(failed, ST_UNAVAILABLE, msg);
+		cam_drivers__fail_jobs(failed, CAM_EUNAVAIL, msg);
 	}
 }
 
@@ -327,7 +330,7 @@ static void *instance_main(void *arg)
 
 	pthread_mutex_lock(&d->lock);
 	for (;;) {
-		int64_t now = cam_dproc_now_ns();
+		int64_t now = cam_mono_ns();
 
 		if ((j = in->job) != NULL) {
 			in->job = NULL;
@@ -340,7 +343,7 @@ static void *instance_main(void *arg)
 			break;
 		if (in->state == INST_DOWN) {
 			if (now < in->restart_at_ns) {
-				cam_drv_cond_wait_until(&in->cond, &d->lock, in->restart_at_ns);
+				cam_drivers__cond_wait_until(&in->cond, &d->lock, in->restart_at_ns);
 				continue;
 			}
 			pthread_mutex_unlock(&d->lock);
@@ -348,7 +351,7 @@ static void *instance_main(void *arg)
 			pthread_mutex_lock(&d->lock);
 			continue;
 		}
-		if ((j = cam_drv_queue_pop(d)) != NULL) {
+		if ((j = cam_drivers__queue_pop(d)) != NULL) {
 			in->state = INST_BUSY;
 			pthread_mutex_unlock(&d->lock);
 			run_job(in, j);
@@ -363,19 +366,19 @@ static void *instance_main(void *arg)
 			pthread_mutex_lock(&d->lock);
 			continue;
 		}
-		cam_drv_cond_wait_until(&in->cond, &d->lock, d->health_at_ns + HEALTH_EVERY_NS);
+		cam_drivers__cond_wait_until(&in->cond, &d->lock, d->health_at_ns + HEALTH_EVERY_NS);
 	}
 	idle = in->state == INST_IDLE;
 	pthread_mutex_unlock(&d->lock);
 	if (idle)
-		cam_dproc_stop(&in->proc, 1000);
+		cam_drivers__proc_stop(&in->proc, 1000);
 	else
-		cam_dproc_kill(&in->proc, NULL, 0);
+		cam_drivers__proc_kill(&in->proc, NULL, 0);
 	set_state(in, INST_DOWN);
 	return NULL;
 }
 
-int cam_drv_threads_start(struct driver *d)
+int cam_drivers__threads_start(struct driver *d)
 {
 	pthread_attr_t attr;
 	int rc = 0;
@@ -398,12 +401,12 @@ int cam_drv_threads_start(struct driver *d)
 		d->state = DRV_UNLOADING;
 		pthread_mutex_unlock(&d->lock);
 		pthread_mutex_unlock(&d->rt->lock);
-		cam_drv_threads_join(d);
+		cam_drivers__threads_join(d);
 	}
 	return rc;
 }
 
-void cam_drv_threads_join(struct driver *d)
+void cam_drivers__threads_join(struct driver *d)
 {
 	pthread_mutex_lock(&d->lock);
 	for (unsigned i = 0; i < CAM_MANIFEST_MAX_INSTANCES; i++)

@@ -27,25 +27,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/grpc_status.h"
 #include "common/metrics.h"
 #include "kernel/drivers/manifest.h"
 #include "kernel/drivers/proc.h"
 #include "kernel/drivers/runtime.h"
-
-/* gRPC status codes the runtime answers with. */
-enum {
-	ST_OK = 0,
-	ST_CANCELLED = 1,
-	ST_INVALID_ARGUMENT = 3,
-	ST_DEADLINE_EXCEEDED = 4,
-	ST_NOT_FOUND = 5,
-	ST_ALREADY_EXISTS = 6,
-	ST_RESOURCE_EXHAUSTED = 8,
-	ST_FAILED_PRECONDITION = 9,
-	ST_INTERNAL = 13,
-	ST_UNAVAILABLE = 14,
-	ST_COUNT = 17,
-};
 
 #define MS 1000000LL
 #define WAITERS_PER_INSTANCE 64
@@ -108,7 +96,7 @@ struct driver {
 	char last_error[160];
 	cam_series *duration, *revenue_s, *restarts_s;
 	cam_series *queued_s, *up_s, *busy_s; /* gauges, set by cam_drivers_collect */
-	_Atomic(cam_series *) by_status[ST_COUNT];
+	_Atomic(cam_series *) by_status[CAM_GRPC_STATUS_COUNT]; /* invocations by answer */
 };
 
 struct cam_drivers {
@@ -130,47 +118,47 @@ struct cam_drivers {
 };
 
 /* runtime.c */
-int cam_drv_failf(char *err, size_t errlen, int status, const char *fmt, ...)
+int cam_drivers__failf(char *err, size_t errlen, int status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-void cam_drv_cond_init_mono(pthread_cond_t *c);
-void cam_drv_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_ns);
-void cam_drv_log(int level, const struct driver *d, const char *msg, const char *detail);
-void cam_drv_unref(struct driver *d);
+void cam_drivers__cond_init_mono(pthread_cond_t *c);
+void cam_drivers__cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_ns);
+void cam_drivers__log(int level, const struct driver *d, const char *msg, const char *detail);
+void cam_drivers__unref(struct driver *d);
 /* The loaded driver called name, or NULL; rt->lock held. */
-struct driver *cam_drv_find_loaded(cam_drivers *rt, const char *name);
+struct driver *cam_drivers__find_loaded(cam_drivers *rt, const char *name);
 
 /* instance.c */
 /* Starts one instance's helper and runs its INIT; no lock held. */
-int cam_drv_instance_start(struct driver *d, struct instance *in, char *err, size_t errlen);
+int cam_drivers__instance_start(struct driver *d, struct instance *in, char *err, size_t errlen);
 /* Starts the thread of every instance of a driver being loaded; 0 or
  * CAM_EINTERNAL (then the threads started are stopped and joined). */
-int cam_drv_threads_start(struct driver *d);
+int cam_drivers__threads_start(struct driver *d);
 /* After d->state became UNLOADING: wakes the instance threads, which
  * finish the invoke they run, stop their helper and end; joins them. */
-void cam_drv_threads_join(struct driver *d);
+void cam_drivers__threads_join(struct driver *d);
 /* Hands j to an idle instance (true) or leaves it; d->lock held. */
-bool cam_drv_hand_over(struct driver *d, struct job *j);
+bool cam_drivers__hand_over(struct driver *d, struct job *j);
 /* Whether any instance is up or starting; d->lock held. */
-bool cam_drv_any_live(const struct driver *d);
+bool cam_drivers__any_live(const struct driver *d);
 /* When the next down instance restarts (INT64_MAX: none); d->lock held. */
-int64_t cam_drv_next_restart(const struct driver *d);
+int64_t cam_drivers__next_restart(const struct driver *d);
 
 /* invoke.c */
 /* Takes the first queued job; d->lock held. NULL when none waits. */
-struct job *cam_drv_queue_pop(struct driver *d);
+struct job *cam_drivers__queue_pop(struct driver *d);
 /* Empties the queue into a list; d->lock held. */
-struct job *cam_drv_queue_take_all(struct driver *d);
+struct job *cam_drivers__queue_take_all(struct driver *d);
 /*
  * Answers a job (no lock held): counts it, times it, calls its done
  * callback, frees it and drops its ref on the driver. reached: a helper
  * was asked (it counts in the driver's invocations and, when OK, revenue).
  */
-void cam_drv_finish(struct job *j, int status, const char *out, size_t outlen,
+void cam_drivers__finish(struct job *j, int status, const char *out, size_t outlen,
 		    const char *err, bool reached);
 /* Finishes each job of a list (linked by next) with status and message. */
-void cam_drv_fail_jobs(struct job *list, int status, const char *msg);
+void cam_drivers__fail_jobs(struct job *list, int status, const char *msg);
 /* The sweeper thread: answers queued invokes whose deadline passed or
  * whose caller cancelled. */
-void *cam_drv_sweep(void *arg);
+void *cam_drivers__sweep(void *arg);
 
 #endif

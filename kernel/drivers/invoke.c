@@ -17,12 +17,12 @@
 
 #define SWEEP_IDLE_NS (1000 * MS) /* the sweeper's longest sleep */
 
-static void count_invocation(struct driver *d, int status)
+/* Counted by the gRPC status the invoke is answered with. */
+static void count_invocation(struct driver *d, int rc)
 {
+	int status = cam_err_grpc_status(rc);
 	cam_series *s;
 
-	if (status < 0 || status >= ST_COUNT)
-		status = 2;
 	s = atomic_load_explicit(&d->by_status[status], memory_order_acquire);
 	if (!s) {
 		const char *v[] = { d->m.name, cam_grpc_status_name(status), NULL };
@@ -33,7 +33,7 @@ static void count_invocation(struct driver *d, int status)
 	cam_counter_inc(s);
 }
 
-void cam_drv_finish(struct job *j, int status, const char *out, size_t outlen,
+void cam_drivers__finish(struct job *j, int rc, const char *out, size_t outlen,
 		    const char *err, bool reached)
 {
 	struct driver *d = j->d;
@@ -41,31 +41,31 @@ void cam_drv_finish(struct job *j, int status, const char *out, size_t outlen,
 	if (reached) {
 		pthread_mutex_lock(&d->lock);
 		d->invocations++;
-		if (status == ST_OK)
+		if (rc == 0)
 			d->revenue += d->m.price_micro_usd;
 		pthread_mutex_unlock(&d->lock);
-		if (status == ST_OK && d->m.price_micro_usd)
+		if (rc == 0 && d->m.price_micro_usd)
 			cam_counter_add(d->revenue_s, (double)d->m.price_micro_usd);
 	}
-	count_invocation(d, status);
-	cam_histogram_observe(d->duration, (double)(cam_dproc_now_ns() - j->t0) / 1e9);
-	j->cb.done(j->cb.arg, status, status == ST_OK ? out : NULL, status == ST_OK ? outlen : 0,
-		   status == ST_OK ? NULL : err ? err : "");
+	count_invocation(d, rc);
+	cam_histogram_observe(d->duration, (double)(cam_mono_ns() - j->t0) / 1e9);
+	j->cb.done(j->cb.arg, rc, rc == 0 ? out : NULL, rc == 0 ? outlen : 0,
+		   rc == 0 ? NULL : err ? err : "");
 	free(j);
-	cam_drv_unref(d);
+	cam_drivers__unref(d);
 }
 
-void cam_drv_fail_jobs(struct job *list, int status, const char *msg)
+void cam_drivers__fail_jobs(struct job *list, int status, const char *msg)
 {
 	while (list) {
 		struct job *next = list->next;
 
-		cam_drv_finish(list, status, NULL, 0, msg, false);
+		cam_drivers__finish(list, status, NULL, 0, msg, false);
 		list = next;
 	}
 }
 
-struct job *cam_drv_queue_pop(struct driver *d)
+struct job *cam_drivers__queue_pop(struct driver *d)
 {
 	struct job *j = d->queue;
 
@@ -79,7 +79,7 @@ struct job *cam_drv_queue_pop(struct driver *d)
 	return j;
 }
 
-struct job *cam_drv_queue_take_all(struct driver *d)
+struct job *cam_drivers__queue_take_all(struct driver *d)
 {
 	struct job *list = d->queue;
 
@@ -94,7 +94,7 @@ static struct driver *find_ref(cam_drivers *rt, const char *name)
 	struct driver *d = NULL;
 
 	pthread_mutex_lock(&rt->lock);
-	if ((d = cam_drv_find_loaded(rt, name)) != NULL) {
+	if ((d = cam_drivers__find_loaded(rt, name)) != NULL) {
 		pthread_mutex_lock(&d->lock);
 		d->refs++;
 		pthread_mutex_unlock(&d->lock);
@@ -114,7 +114,7 @@ static void refuse(struct job *j, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, sizeof(err), fmt, ap);
 	va_end(ap);
-	cam_drv_finish(j, status, NULL, 0, err, false);
+	cam_drivers__finish(j, status, NULL, 0, err, false);
 }
 
 /* Puts j in the hands of an instance or in the queue; refuses it when the
@@ -129,18 +129,18 @@ static void place(struct driver *d, struct job *j)
 	pthread_mutex_lock(&d->lock);
 	if (d->state != DRV_LOADED) {
 		pthread_mutex_unlock(&d->lock);
-		refuse(j, ST_UNAVAILABLE, "driver %s is being unloaded", d->m.name);
+		refuse(j, CAM_EUNAVAIL, "driver %s is being unloaded", d->m.name);
 		return;
 	}
-	if (cam_drv_hand_over(d, j)) {
+	if (cam_drivers__hand_over(d, j)) {
 		pthread_mutex_unlock(&d->lock);
 		return;
 	}
-	if (!cam_drv_any_live(d) && (next = cam_drv_next_restart(d)) >= j->deadline_ns) {
+	if (!cam_drivers__any_live(d) && (next = cam_drivers__next_restart(d)) >= j->deadline_ns) {
 		memcpy(why, d->last_error, sizeof(why));
 		pthread_mutex_unlock(&d->lock);
-		now = cam_dproc_now_ns();
-		refuse(j, ST_UNAVAILABLE, "driver %s is down (%s); next restart in %lld ms, after this "
+		now = cam_mono_ns();
+		refuse(j, CAM_EUNAVAIL, "driver %s is down (%s); next restart in %lld ms, after this "
 		       "call's deadline",
 		       d->m.name, why, (long long)(next > now ? (next - now) / MS : 0));
 		return;
@@ -149,7 +149,7 @@ static void place(struct driver *d, struct job *j)
 		unsigned n = d->queued;
 
 		pthread_mutex_unlock(&d->lock);
-		refuse(j, ST_RESOURCE_EXHAUSTED, "driver %s has %u invokes waiting already",
+		refuse(j, CAM_ELIMIT, "driver %s has %u invokes waiting already",
 		       d->m.name, n);
 		return;
 	}
@@ -171,14 +171,14 @@ void cam_drivers_invoke_async(cam_drivers *rt, const char *name, const char *op,
 			      const char *in, size_t inlen, int64_t deadline_ns,
 			      const struct cam_driver_done *cb)
 {
-	int64_t t0 = cam_dproc_now_ns();
+	int64_t t0 = cam_mono_ns();
 	struct driver *d;
 	struct job *j;
 	char err[160];
 
 	if (!name || !(d = find_ref(rt, name))) {
 		snprintf(err, sizeof(err), "driver %.64s is not loaded", name ? name : "");
-		cb->done(cb->arg, ST_NOT_FOUND, NULL, 0, err);
+		cb->done(cb->arg, CAM_ENOENT, NULL, 0, err);
 		return;
 	}
 	if (inlen > CAM_DRIVER_MAX_INPUT)
@@ -189,13 +189,13 @@ void cam_drivers_invoke_async(cam_drivers *rt, const char *name, const char *op,
 	j->cb = *cb;
 	j->t0 = t0;
 	if (!op || !cam_manifest_has_cap(&d->m, op)) {
-		refuse(j, ST_INVALID_ARGUMENT,
+		refuse(j, CAM_EINVAL,
 		       "driver %s has no operation '%.64s' (see its capabilities)", d->m.name,
 		       op ? op : "");
 		return;
 	}
 	if (inlen > CAM_DRIVER_MAX_INPUT) {
-		refuse(j, ST_INVALID_ARGUMENT, "input is larger than %d bytes",
+		refuse(j, CAM_EINVAL, "input is larger than %d bytes",
 		       CAM_DRIVER_MAX_INPUT);
 		return;
 	}
@@ -208,7 +208,7 @@ void cam_drivers_invoke_async(cam_drivers *rt, const char *name, const char *op,
 	if (deadline_ns && deadline_ns < j->deadline_ns)
 		j->deadline_ns = deadline_ns;
 	if (j->deadline_ns <= t0) {
-		refuse(j, ST_DEADLINE_EXCEEDED, "the deadline passed before driver %s was called",
+		refuse(j, CAM_ETIMEDOUT, "the deadline passed before driver %s was called",
 		       d->m.name);
 		return;
 	}
@@ -245,7 +245,7 @@ static int64_t sweep_driver(struct driver *d, int64_t now, struct job **late, st
 	return earliest;
 }
 
-void *cam_drv_sweep(void *arg)
+void *cam_drivers__sweep(void *arg)
 {
 	cam_drivers *rt = arg;
 	struct driver *pinned[CAM_DRIVERS_MAX];
@@ -253,7 +253,7 @@ void *cam_drv_sweep(void *arg)
 	pthread_mutex_lock(&rt->lock);
 	while (!rt->stopping) {
 		uint64_t gen = rt->queued_gen;
-		int64_t now = cam_dproc_now_ns(), wake = now + SWEEP_IDLE_NS;
+		int64_t now = cam_mono_ns(), wake = now + SWEEP_IDLE_NS;
 		size_t n = 0;
 
 		for (size_t i = 0; i < rt->n; i++)
@@ -276,13 +276,13 @@ void *cam_drv_sweep(void *arg)
 				wake = e;
 			snprintf(msg, sizeof(msg),
 				 "no instance of driver %s was free before the deadline", d->m.name);
-			cam_drv_fail_jobs(late, ST_DEADLINE_EXCEEDED, msg);
-			cam_drv_fail_jobs(gone, ST_CANCELLED, "the caller cancelled");
-			cam_drv_unref(d);
+			cam_drivers__fail_jobs(late, CAM_ETIMEDOUT, msg);
+			cam_drivers__fail_jobs(gone, CAM_ECANCELED, "the caller cancelled");
+			cam_drivers__unref(d);
 		}
 		pthread_mutex_lock(&rt->lock);
 		if (!rt->stopping && rt->queued_gen == gen)
-			cam_drv_cond_wait_until(&rt->cond, &rt->lock, wake);
+			cam_drivers__cond_wait_until(&rt->cond, &rt->lock, wake);
 	}
 	pthread_mutex_unlock(&rt->lock);
 	return NULL;
@@ -307,7 +307,7 @@ static void wake(void *arg, int status, const char *out, size_t outlen, const ch
 
 	pthread_mutex_lock(&w->lock);
 	w->status = status;
-	if (status == ST_OK) {
+	if (status == 0) {
 		w->out = cam_xmalloc(outlen + 1);
 		memcpy(w->out, out, outlen + 1);
 		w->outlen = outlen;

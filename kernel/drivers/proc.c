@@ -21,19 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/xmalloc.h"
 #include "kernel/drivers/wire.h"
 
 extern char **environ;
-
-int64_t cam_dproc_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* The child starts with default dispositions and nothing blocked (the
  * kernel blocks its signals in every thread and ignores SIGPIPE). */
@@ -54,7 +47,7 @@ static void spawn_attrs(posix_spawnattr_t *a)
 	posix_spawnattr_setflags(a, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 }
 
-int cam_dproc_spawn(struct cam_dproc *p, const char *host, const char *name,
+int cam_drivers__proc_spawn(struct cam_dproc *p, const char *host, const char *name,
 		    int lib_fd, unsigned memory_limit_mb, char *err, size_t errlen)
 {
 	posix_spawn_file_actions_t fa;
@@ -130,14 +123,14 @@ static ssize_t await_datagram(struct cam_dproc *p, int64_t deadline_ns)
 {
 	for (;;) {
 		struct pollfd pfd = { p->fd, POLLIN, 0 };
-		int64_t left = deadline_ns - cam_dproc_now_ns();
+		int64_t left = deadline_ns - cam_mono_ns();
 		int ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
 		ssize_t n;
 		int rc = poll(&pfd, 1, ms);
 
 		if (rc < 0 && errno == EINTR)
 			continue;
-		if (rc == 0 && cam_dproc_now_ns() >= deadline_ns)
+		if (rc == 0 && cam_mono_ns() >= deadline_ns)
 			return CAM_ETIMEDOUT;
 		if (rc == 0)
 			continue;
@@ -148,7 +141,7 @@ static ssize_t await_datagram(struct cam_dproc *p, int64_t deadline_ns)
 	}
 }
 
-int cam_dproc_call(struct cam_dproc *p, uint32_t type, const char *op, const char *in,
+int cam_drivers__proc_call(struct cam_dproc *p, uint32_t type, const char *op, const char *in,
 		   size_t inlen, int64_t deadline_ns, int32_t *status, const char **text,
 		   size_t *textlen)
 {
@@ -178,7 +171,7 @@ int cam_dproc_call(struct cam_dproc *p, uint32_t type, const char *op, const cha
 	return 0;
 }
 
-int cam_dproc_await(struct cam_dproc *p, int64_t deadline_ns)
+int cam_drivers__proc_await(struct cam_dproc *p, int64_t deadline_ns)
 {
 	ssize_t n;
 
@@ -213,7 +206,7 @@ static void release(struct cam_dproc *p)
 	p->pid = 0;
 }
 
-void cam_dproc_kill(struct cam_dproc *p, char *how, size_t howlen)
+void cam_drivers__proc_kill(struct cam_dproc *p, char *how, size_t howlen)
 {
 	int ws = 0;
 
@@ -231,9 +224,9 @@ void cam_dproc_kill(struct cam_dproc *p, char *how, size_t howlen)
 	release(p);
 }
 
-void cam_dproc_stop(struct cam_dproc *p, int timeout_ms)
+void cam_drivers__proc_stop(struct cam_dproc *p, int timeout_ms)
 {
-	int64_t deadline = cam_dproc_now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t deadline = cam_mono_ns() + (int64_t)timeout_ms * 1000000;
 	const char *text;
 	size_t len;
 	int32_t st;
@@ -241,13 +234,13 @@ void cam_dproc_stop(struct cam_dproc *p, int timeout_ms)
 
 	if (!p->pid)
 		return release(p);
-	if (cam_dproc_call(p, CAM_WIRE_SHUTDOWN, NULL, NULL, 0, deadline, &st, &text, &len) == 0) {
+	if (cam_drivers__proc_call(p, CAM_WIRE_SHUTDOWN, NULL, NULL, 0, deadline, &st, &text, &len) == 0) {
 		/* It exits right after answering; give it until the deadline. */
-		while (cam_dproc_now_ns() < deadline) {
+		while (cam_mono_ns() < deadline) {
 			if (waitpid(p->pid, &ws, WNOHANG) == p->pid)
 				return release(p);
 			usleep(1000);
 		}
 	}
-	cam_dproc_kill(p, NULL, 0);
+	cam_drivers__proc_kill(p, NULL, 0);
 }

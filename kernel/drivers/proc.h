@@ -4,7 +4,8 @@
  * politely or kill it. The Linux process glue of the driver runtime.
  *
  * A cam_dproc is used by one thread at a time (its instance's thread in
- * the runtime); nothing here locks.
+ * the runtime); nothing here locks. Internal to kernel/drivers/ (hence
+ * the cam_drivers__ prefix).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -26,7 +27,7 @@ struct cam_dproc {
  * (the checked object, stays the caller's) as its fd 3 and a memory cap.
  * 0, or a CAM_E* code with a message in err.
  */
-int cam_dproc_spawn(struct cam_dproc *p, const char *host, const char *name,
+int cam_drivers__proc_spawn(struct cam_dproc *p, const char *host, const char *name,
 		    int lib_fd, unsigned memory_limit_mb, char *err, size_t errlen);
 
 /*
@@ -37,7 +38,7 @@ int cam_dproc_spawn(struct cam_dproc *p, const char *host, const char *name,
  * running: kill it). CAM_ECLOSED: the helper is gone. CAM_EPROTO: a
  * malformed answer.
  */
-int cam_dproc_call(struct cam_dproc *p, uint32_t type, const char *op, const char *in,
+int cam_drivers__proc_call(struct cam_dproc *p, uint32_t type, const char *op, const char *in,
 		   size_t inlen, int64_t deadline_ns, int32_t *status, const char **text,
 		   size_t *textlen);
 
@@ -46,20 +47,17 @@ int cam_dproc_call(struct cam_dproc *p, uint32_t type, const char *op, const cha
  * late answer and consumes it (1); 0 if none came, CAM_ECLOSED if the
  * helper is gone. A deadline already past only looks.
  */
-int cam_dproc_await(struct cam_dproc *p, int64_t deadline_ns);
+int cam_drivers__proc_await(struct cam_dproc *p, int64_t deadline_ns);
 
 /*
  * Kills the helper (SIGKILL), reaps it and closes the socket. how (may be
  * NULL) gets how it ended: "exited with status 1", "killed by signal 11
  * (Segmentation fault)". Fine on a stopped one.
  */
-void cam_dproc_kill(struct cam_dproc *p, char *how, size_t howlen);
+void cam_drivers__proc_kill(struct cam_dproc *p, char *how, size_t howlen);
 
 /* Asks the helper to shut the driver down, waits up to timeout_ms, then
  * kills it. */
-void cam_dproc_stop(struct cam_dproc *p, int timeout_ms);
-
-/* CLOCK_MONOTONIC now, in ns. */
-int64_t cam_dproc_now_ns(void);
+void cam_drivers__proc_stop(struct cam_dproc *p, int timeout_ms);
 
 #endif

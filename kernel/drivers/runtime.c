@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/metrics_table.h"
 #include "common/xmalloc.h"
 #include "kernel/drivers/internal.h"
 #include "kernel/drivers/sha256.h"
@@ -23,7 +24,7 @@
 
 #define RECENT_NS (300000 * MS) /* "recently" for health */
 
-int cam_drv_failf(char *err, size_t errlen, int status, const char *fmt, ...)
+int cam_drivers__failf(char *err, size_t errlen, int status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -33,7 +34,7 @@ int cam_drv_failf(char *err, size_t errlen, int status, const char *fmt, ...)
 	return status;
 }
 
-void cam_drv_cond_init_mono(pthread_cond_t *c)
+void cam_drivers__cond_init_mono(pthread_cond_t *c)
 {
 	pthread_condattr_t a;
 
@@ -43,7 +44,7 @@ void cam_drv_cond_init_mono(pthread_cond_t *c)
 	pthread_condattr_destroy(&a);
 }
 
-void cam_drv_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_ns)
+void cam_drivers__cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_ns)
 {
 	struct timespec ts = { deadline_ns / 1000000000LL, deadline_ns % 1000000000LL };
 
@@ -52,68 +53,67 @@ void cam_drv_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t dead
 
 /* ---- metrics ---------------------------------------------------------- */
 
+enum { M_LOAD_TIME, M_INVOCATIONS, M_DURATION, M_REVENUE, M_RESTARTS, M_LOADED, M_QUEUED,
+       M_UP, M_BUSY, NMETRICS };
 static const char *const L_DRIVER[] = { "driver", NULL };
 static const char *const L_DRIVER_STATUS[] = { "driver", "status", NULL };
-
-static int register_families(cam_drivers *rt, cam_family *load_time)
-{
-	static const double inv_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-					      0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
-	cam_family *loaded;
-	int rc;
-
-	rt->load_time = load_time;
-	if (!rt->load_time &&
-	    (rc = cam_family_register(&(struct cam_family_desc){
-			.name = "cam_os_driver_load_time_seconds",
-			.help = "Time to load a driver: manifest, hash, helper start, init.",
-			.type = CAM_HISTOGRAM, .unit = "seconds", .label_names = L_DRIVER },
-			&rt->load_time, NULL)))
-		return rc;
-	if ((rc = cam_family_register(&(struct cam_family_desc){
-			.name = "cam_os_driver_invocations_total",
-			.help = "driver_invoke calls by driver and gRPC status code.",
-			.type = CAM_COUNTER, .label_names = L_DRIVER_STATUS },
-			&rt->invocations, NULL)) ||
-	    (rc = cam_family_register(&(struct cam_family_desc){
-			.name = "cam_os_driver_invoke_duration_seconds",
-			.help = "Time of driver_invoke calls, queueing for an instance included.",
-			.type = CAM_HISTOGRAM, .unit = "seconds", .label_names = L_DRIVER,
-			.buckets = inv_buckets,
-			.nbuckets = sizeof(inv_buckets) / sizeof(inv_buckets[0]) },
-			&rt->duration, NULL)) ||
-	    (rc = cam_family_register(&(struct cam_family_desc){
-			.name = "cam_os_driver_revenue_total",
+static const double LOAD_BUCKETS[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
+				       0.25,  0.5,   1,    2.5,   5,    10 };
+static const double INVOKE_BUCKETS[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+					 0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+					 1,      2.5,     5,      10 };
+static const struct cam_family_desc metrics[NMETRICS] = {
+	[M_LOAD_TIME] = { .name = "cam_os_driver_load_time_seconds",
+			  .help = "Histogram of driver load times", .type = CAM_HISTOGRAM,
+			  .unit = "seconds", .label_names = L_DRIVER, .buckets = LOAD_BUCKETS,
+			  .nbuckets = sizeof(LOAD_BUCKETS) / sizeof(LOAD_BUCKETS[0]),
+			  .max_series = 256 },
+	[M_INVOCATIONS] = { .name = "cam_os_driver_invocations_total",
+			    .help = "driver_invoke calls by driver and gRPC status code.",
+			    .type = CAM_COUNTER, .label_names = L_DRIVER_STATUS },
+	[M_DURATION] = { .name = "cam_os_driver_invoke_duration_seconds",
+			 .help = "Time of driver_invoke calls, queueing for an instance included.",
+			 .type = CAM_HISTOGRAM, .unit = "seconds", .label_names = L_DRIVER,
+			 .buckets = INVOKE_BUCKETS,
+			 .nbuckets = sizeof(INVOKE_BUCKETS) / sizeof(INVOKE_BUCKETS[0]) },
+	[M_REVENUE] = { .name = "cam_os_driver_revenue_total",
 			.help = "Marketplace revenue: the manifest's price per call times successful invokes, in micro-dollars (USD 1e-6).",
 			.type = CAM_COUNTER, .label_names = L_DRIVER },
-			&rt->revenue, NULL)) ||
-	    (rc = cam_family_register(&(struct cam_family_desc){
-			.name = "cam_os_driver_restarts_total",
-			.help = "Driver helper processes restarted after a crash or a hang.",
-			.type = CAM_COUNTER, .label_names = L_DRIVER },
-			&rt->restarts, NULL)) ||
-	    (rc = cam_family_register(&(struct cam_family_desc){
-			.name = "cam_os_drivers_loaded",
-			.help = "Drivers loaded now.",
-			.type = CAM_GAUGE },
-			&loaded, NULL)) ||
-	    (rc = cam_family_register(&(struct cam_family_desc){
-			.name = "cam_os_driver_queued_invokes",
-			.help = "driver_invoke calls waiting for a free instance of the driver.",
-			.type = CAM_GAUGE, .label_names = L_DRIVER },
-			&rt->queued, NULL)) ||
-	    (rc = cam_family_register(&(struct cam_family_desc){
-			.name = "cam_os_driver_instances_up",
-			.help = "Helper processes of the driver running now.",
-			.type = CAM_GAUGE, .label_names = L_DRIVER },
-			&rt->up, NULL)) ||
-	    (rc = cam_family_register(&(struct cam_family_desc){
-			.name = "cam_os_driver_instances_busy",
-			.help = "Helper processes of the driver running a call now.",
-			.type = CAM_GAUGE, .label_names = L_DRIVER },
-			&rt->busy, NULL)))
+	[M_RESTARTS] = { .name = "cam_os_driver_restarts_total",
+			 .help = "Driver helper processes restarted after a crash or a hang.",
+			 .type = CAM_COUNTER, .label_names = L_DRIVER },
+	[M_LOADED] = { .name = "cam_os_drivers_loaded", .help = "Drivers loaded now.",
+		       .type = CAM_GAUGE },
+	[M_QUEUED] = { .name = "cam_os_driver_queued_invokes",
+		       .help = "driver_invoke calls waiting for a free instance of the driver.",
+		       .type = CAM_GAUGE, .label_names = L_DRIVER },
+	[M_UP] = { .name = "cam_os_driver_instances_up",
+		   .help = "Helper processes of the driver running now.", .type = CAM_GAUGE,
+		   .label_names = L_DRIVER },
+	[M_BUSY] = { .name = "cam_os_driver_instances_busy",
+		     .help = "Helper processes of the driver running a call now.",
+		     .type = CAM_GAUGE, .label_names = L_DRIVER },
+};
+
+static int register_families(cam_drivers *rt)
+{
+	cam_family *f[NMETRICS];
+	char why[160];
+	int rc = cam_metrics_table_register(metrics, NMETRICS, f, why, sizeof(why));
+
+	if (rc) {
+		cam_log(CAM_LOG_ERROR, "driver_runtime", "%s", why);
 		return rc;
-	rt->loaded = cam_series_get(loaded, NULL);
+	}
+	rt->load_time = f[M_LOAD_TIME];
+	rt->invocations = f[M_INVOCATIONS];
+	rt->duration = f[M_DURATION];
+	rt->revenue = f[M_REVENUE];
+	rt->restarts = f[M_RESTARTS];
+	rt->queued = f[M_QUEUED];
+	rt->up = f[M_UP];
+	rt->busy = f[M_BUSY];
+	rt->loaded = cam_series_get(f[M_LOADED], NULL);
 	return 0;
 }
 
@@ -168,11 +168,11 @@ static struct driver *driver_new(cam_drivers *rt, const char *name)
 	d->health = -1;
 	snprintf(d->m.name, sizeof(d->m.name), "%s", name);
 	pthread_mutex_init(&d->lock, NULL);
-	cam_drv_cond_init_mono(&d->cond);
+	cam_drivers__cond_init_mono(&d->cond);
 	for (size_t i = 0; i < CAM_MANIFEST_MAX_INSTANCES; i++) {
 		d->inst[i].d = d;
 		d->inst[i].proc.fd = -1;
-		cam_drv_cond_init_mono(&d->inst[i].cond);
+		cam_drivers__cond_init_mono(&d->inst[i].cond);
 	}
 	return d;
 }
@@ -191,7 +191,7 @@ static void driver_free(struct driver *d)
 	free(d);
 }
 
-void cam_drv_log(int lvl, const struct driver *d, const char *msg, const char *detail)
+void cam_drivers__log(int lvl, const struct driver *d, const char *msg, const char *detail)
 {
 	struct cam_log_line l;
 
@@ -203,7 +203,7 @@ void cam_drv_log(int lvl, const struct driver *d, const char *msg, const char *d
 	cam_log_end(&l);
 }
 
-void cam_drv_unref(struct driver *d)
+void cam_drivers__unref(struct driver *d)
 {
 	pthread_mutex_lock(&d->lock);
 	if (--d->refs == 0)
@@ -221,10 +221,10 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
 	int rc = 0;
 
 	if (fd < 0)
-		return cam_drv_failf(err, errlen, errno == ENOENT ? ST_NOT_FOUND : ST_FAILED_PRECONDITION,
+		return cam_drivers__failf(err, errlen, errno == ENOENT ? CAM_ENOENT : CAM_EPRECOND,
 			     "cannot open %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > CAM_MANIFEST_MAX_BYTES) {
-		rc = cam_drv_failf(err, errlen, ST_INVALID_ARGUMENT,
+		rc = cam_drivers__failf(err, errlen, CAM_EINVAL,
 			   "%s is not a regular file of at most %d bytes", path,
 			   CAM_MANIFEST_MAX_BYTES);
 		goto out_close;
@@ -233,7 +233,7 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
 	n = read(fd, *out, (size_t)st.st_size);
 	if (n != st.st_size) {
 		free(*out);
-		rc = cam_drv_failf(err, errlen, ST_FAILED_PRECONDITION, "cannot read %s", path);
+		rc = cam_drivers__failf(err, errlen, CAM_EPRECOND, "cannot read %s", path);
 		goto out_close;
 	}
 	*len = (size_t)n;
@@ -253,32 +253,32 @@ static int check_driver(cam_drivers *rt, struct driver *d, const char *name, cha
 
 	snprintf(path, sizeof(path), "%s/%s/manifest.json", rt->dir, name);
 	if ((rc = read_file(path, &json, &len, err, errlen))) {
-		if (rc == ST_NOT_FOUND)
-			cam_drv_failf(err, errlen, rc, "no driver %s in %s (%s/manifest.json not found)",
+		if (rc == CAM_ENOENT)
+			cam_drivers__failf(err, errlen, rc, "no driver %s in %s (%s/manifest.json not found)",
 			      name, rt->dir, name);
 		return rc;
 	}
 	rc = cam_manifest_parse(json, len, &d->m, why, sizeof(why));
 	free(json);
 	if (rc)
-		return cam_drv_failf(err, errlen, ST_INVALID_ARGUMENT, "bad manifest %s: %s", path, why);
+		return cam_drivers__failf(err, errlen, CAM_EINVAL, "bad manifest %s: %s", path, why);
 	if (strcmp(d->m.name, name) != 0)
-		return cam_drv_failf(err, errlen, ST_INVALID_ARGUMENT,
+		return cam_drivers__failf(err, errlen, CAM_EINVAL,
 			     "bad manifest %s: name \"%s\" is not its folder's name \"%s\"", path,
 			     d->m.name, name);
 	if (d->m.abi_version != CAM_DRIVER_ABI_VERSION)
-		return cam_drv_failf(err, errlen, ST_FAILED_PRECONDITION,
+		return cam_drivers__failf(err, errlen, CAM_EPRECOND,
 			     "driver %s declares driver ABI v%u; this kernel speaks v%d", name,
 			     d->m.abi_version, CAM_DRIVER_ABI_VERSION);
 	snprintf(path, sizeof(path), "%s/%s/%s", rt->dir, name, d->m.library);
 	d->lib_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (d->lib_fd < 0)
-		return cam_drv_failf(err, errlen, ST_FAILED_PRECONDITION, "cannot open %s: %s", path,
+		return cam_drivers__failf(err, errlen, CAM_EPRECOND, "cannot open %s: %s", path,
 			     strerror(errno));
-	if (cam_sha256_fd(d->lib_fd, hex))
-		return cam_drv_failf(err, errlen, ST_FAILED_PRECONDITION, "cannot hash %s", path);
+	if (cam_drivers__sha256_fd(d->lib_fd, hex))
+		return cam_drivers__failf(err, errlen, CAM_EPRECOND, "cannot hash %s", path);
 	if (strcmp(hex, d->m.sha256) != 0)
-		return cam_drv_failf(err, errlen, ST_FAILED_PRECONDITION,
+		return cam_drivers__failf(err, errlen, CAM_EPRECOND,
 			     "sha256 of %s is %s, the manifest says %s: refusing to load", path, hex,
 			     d->m.sha256);
 	return 0;
@@ -292,9 +292,9 @@ static void stop_instances(struct driver *d)
 		struct instance *in = &d->inst[i];
 
 		if (in->state == INST_IDLE)
-			cam_dproc_stop(&in->proc, 1000);
+			cam_drivers__proc_stop(&in->proc, 1000);
 		else
-			cam_dproc_kill(&in->proc, NULL, 0);
+			cam_drivers__proc_kill(&in->proc, NULL, 0);
 		in->state = INST_DOWN;
 	}
 }
@@ -305,15 +305,19 @@ static int reserve(cam_drivers *rt, struct driver *d, char *err, size_t errlen)
 	int rc = 0;
 
 	pthread_mutex_lock(&rt->lock);
+	if (rt->stopping) {
+		rc = cam_drivers__failf(err, errlen, CAM_EUNAVAIL, "the driver runtime is stopping");
+		goto out_unlock;
+	}
 	for (size_t i = 0; i < rt->n; i++)
 		if (strcmp(rt->table[i]->m.name, d->m.name) == 0) {
-			rc = cam_drv_failf(err, errlen, ST_ALREADY_EXISTS, "driver %s is already %s",
+			rc = cam_drivers__failf(err, errlen, CAM_EEXIST, "driver %s is already %s",
 				   d->m.name, rt->table[i]->state == DRV_LOADING ? "being loaded"
 				   : rt->table[i]->state == DRV_LOADED ? "loaded" : "being unloaded");
 			goto out_unlock;
 		}
 	if (rt->n == CAM_DRIVERS_MAX) {
-		rc = cam_drv_failf(err, errlen, ST_RESOURCE_EXHAUSTED, "%d drivers are loaded already",
+		rc = cam_drivers__failf(err, errlen, CAM_ELIMIT, "%d drivers are loaded already",
 			   CAM_DRIVERS_MAX);
 		goto out_unlock;
 	}
@@ -349,10 +353,10 @@ static void load_failed(cam_drivers *rt, struct driver *d, const char *err)
 	pthread_mutex_lock(&rt->lock);
 	table_remove(rt, d);
 	rt->failed_loads++;
-	rt->last_failure_ns = cam_dproc_now_ns();
+	rt->last_failure_ns = cam_mono_ns();
 	snprintf(rt->last_failure, sizeof(rt->last_failure), "%s", err);
 	pthread_mutex_unlock(&rt->lock);
-	cam_drv_log(CAM_LOG_WARN, d, "driver load refused", err);
+	cam_drivers__log(CAM_LOG_WARN, d, "driver load refused", err);
 	stop_instances(d);
 	driver_free(d);
 }
@@ -360,15 +364,15 @@ static void load_failed(cam_drivers *rt, struct driver *d, const char *err)
 int cam_drivers_load(cam_drivers *rt, const char *name, const char *config,
 		     struct cam_driver_loaded *info, char *err, size_t errlen)
 {
-	int64_t t0 = cam_dproc_now_ns();
+	int64_t t0 = cam_mono_ns();
 	struct driver *d;
 	int rc;
 
 	if (!name || !cam_manifest_name_valid(name, CAM_MANIFEST_MAX_NAME))
-		return cam_drv_failf(err, errlen, ST_INVALID_ARGUMENT,
+		return cam_drivers__failf(err, errlen, CAM_EINVAL,
 			     "driver name must match [a-z][a-z0-9_]{0,%d}", CAM_MANIFEST_MAX_NAME - 1);
 	if (config && strlen(config) >= 4096)
-		return cam_drv_failf(err, errlen, ST_INVALID_ARGUMENT, "config is longer than 4095 bytes");
+		return cam_drivers__failf(err, errlen, CAM_EINVAL, "config is longer than 4095 bytes");
 	d = driver_new(rt, name);
 	if ((rc = reserve(rt, d, err, errlen))) {
 		driver_free(d);
@@ -378,24 +382,24 @@ int cam_drivers_load(cam_drivers *rt, const char *name, const char *config,
 		goto out_failed;
 	d->config = cam_xstrdup(config ? config : d->m.config);
 	for (unsigned i = 0; i < d->m.instances; i++) {
-		if ((rc = cam_drv_instance_start(d, &d->inst[i], err, errlen)))
+		if ((rc = cam_drivers__instance_start(d, &d->inst[i], err, errlen)))
 			goto out_failed;
 		d->inst[i].state = INST_IDLE;
-		d->inst[i].started_ns = cam_dproc_now_ns();
+		d->inst[i].started_ns = cam_mono_ns();
 	}
 	resolve_series(d);
-	if ((rc = cam_drv_threads_start(d))) {
-		rc = cam_drv_failf(err, errlen, ST_UNAVAILABLE,
+	if ((rc = cam_drivers__threads_start(d))) {
+		rc = cam_drivers__failf(err, errlen, CAM_EUNAVAIL,
 				   "cannot start the threads of driver %s", name);
 		goto out_failed;
 	}
 	cam_histogram_observe(cam_series_get(rt->load_time, (const char *const[]){ name, NULL }),
-			      (double)(cam_dproc_now_ns() - t0) / 1e9);
+			      (double)(cam_mono_ns() - t0) / 1e9);
 	if (info) {
 		snprintf(info->version, sizeof(info->version), "%s", d->m.version);
 		snprintf(info->sha256, sizeof(info->sha256), "%s", d->m.sha256);
 		info->instances = d->m.instances;
-		info->load_seconds = (double)(cam_dproc_now_ns() - t0) / 1e9;
+		info->load_seconds = (double)(cam_mono_ns() - t0) / 1e9;
 	}
 	pthread_mutex_lock(&rt->lock);
 	pthread_mutex_lock(&d->lock);
@@ -403,7 +407,7 @@ int cam_drivers_load(cam_drivers *rt, const char *name, const char *config,
 	pthread_mutex_unlock(&d->lock);
 	update_loaded(rt);
 	pthread_mutex_unlock(&rt->lock);
-	cam_drv_log(CAM_LOG_INFO, d, "driver loaded", d->m.version);
+	cam_drivers__log(CAM_LOG_INFO, d, "driver loaded", d->m.version);
 	return 0;
 out_failed:
 	load_failed(rt, d, err);
@@ -419,21 +423,21 @@ static void driver_retire(struct driver *d)
 
 	pthread_mutex_lock(&d->lock);
 	d->state = DRV_UNLOADING;
-	queued = cam_drv_queue_take_all(d);
+	queued = cam_drivers__queue_take_all(d);
 	pthread_mutex_unlock(&d->lock);
 	snprintf(msg, sizeof(msg), "driver %s is being unloaded", d->m.name);
-	cam_drv_fail_jobs(queued, ST_UNAVAILABLE, msg);
-	cam_drv_threads_join(d);
+	cam_drivers__fail_jobs(queued, CAM_EUNAVAIL, msg);
+	cam_drivers__threads_join(d);
 	pthread_mutex_lock(&d->lock);
 	while (d->refs > 0)
 		pthread_cond_wait(&d->cond, &d->lock);
 	update_gauges(d); /* all 0: an unloaded driver's series stay, at 0 */
 	pthread_mutex_unlock(&d->lock);
-	cam_drv_log(CAM_LOG_INFO, d, "driver unloaded", NULL);
+	cam_drivers__log(CAM_LOG_INFO, d, "driver unloaded", NULL);
 	driver_free(d);
 }
 
-struct driver *cam_drv_find_loaded(cam_drivers *rt, const char *name)
+struct driver *cam_drivers__find_loaded(cam_drivers *rt, const char *name)
 {
 	for (size_t i = 0; i < rt->n; i++)
 		if (rt->table[i]->state == DRV_LOADED && strcmp(rt->table[i]->m.name, name) == 0)
@@ -446,7 +450,7 @@ int cam_drivers_unload(cam_drivers *rt, const char *name, char *err, size_t errl
 	struct driver *d;
 
 	pthread_mutex_lock(&rt->lock);
-	d = cam_drv_find_loaded(rt, name);
+	d = cam_drivers__find_loaded(rt, name);
 	if (d) {
 		pthread_mutex_lock(&d->lock);
 		d->state = DRV_UNLOADING;
@@ -455,7 +459,7 @@ int cam_drivers_unload(cam_drivers *rt, const char *name, char *err, size_t errl
 	}
 	pthread_mutex_unlock(&rt->lock);
 	if (!d)
-		return cam_drv_failf(err, errlen, ST_NOT_FOUND, "driver %.64s is not loaded", name);
+		return cam_drivers__failf(err, errlen, CAM_ENOENT, "driver %.64s is not loaded", name);
 	driver_retire(d);
 	return 0;
 }
@@ -479,6 +483,12 @@ static void default_host(char *out, size_t cap)
 	snprintf(out, cap, "%s/cam-driver-host", exe);
 }
 
+/* Before each snapshot: the gauges of every loaded driver. */
+static void collect(void *arg)
+{
+	cam_drivers_collect(arg);
+}
+
 int cam_drivers_new(const struct cam_drivers_opts *o, cam_drivers **out)
 {
 	cam_drivers *rt = cam_xcalloc(1, sizeof(*rt));
@@ -489,31 +499,42 @@ int cam_drivers_new(const struct cam_drivers_opts *o, cam_drivers **out)
 		snprintf(rt->host, sizeof(rt->host), "%s", o->host);
 	else
 		default_host(rt->host, sizeof(rt->host));
-	if ((rc = register_families(rt, o->load_time))) {
-		free(rt);
-		return rc;
-	}
+	if ((rc = register_families(rt)))
+		goto out_free;
 	cam_gauge_set(rt->loaded, 0);
 	pthread_mutex_init(&rt->lock, NULL);
-	cam_drv_cond_init_mono(&rt->cond);
-	if (pthread_create(&rt->sweeper, NULL, cam_drv_sweep, rt)) {
-		pthread_cond_destroy(&rt->cond);
-		pthread_mutex_destroy(&rt->lock);
-		free(rt);
-		return CAM_EINTERNAL;
+	cam_drivers__cond_init_mono(&rt->cond);
+	if ((rc = cam_metrics_add_collector(collect, rt)))
+		goto out_destroy;
+	if (pthread_create(&rt->sweeper, NULL, cam_drivers__sweep, rt)) {
+		rc = CAM_EINTERNAL;
+		goto out_remove_collector;
 	}
 	*out = rt;
 	return 0;
+out_remove_collector:
+	cam_metrics_remove_collector(collect, rt);
+out_destroy:
+	pthread_cond_destroy(&rt->cond);
+	pthread_mutex_destroy(&rt->lock);
+out_free:
+	free(rt);
+	return rc;
 }
 
-void cam_drivers_free(cam_drivers *rt)
+void cam_drivers_stop(cam_drivers *rt)
 {
+	bool was;
+
 	if (!rt)
 		return;
 	pthread_mutex_lock(&rt->lock);
+	was = rt->stopping;
 	rt->stopping = true;
 	pthread_cond_signal(&rt->cond);
 	pthread_mutex_unlock(&rt->lock);
+	if (was)
+		return;
 	pthread_join(rt->sweeper, NULL);
 	for (;;) {
 		struct driver *d = NULL;
@@ -530,9 +551,35 @@ void cam_drivers_free(cam_drivers *rt)
 		driver_retire(d);
 	}
 	cam_gauge_set(rt->loaded, 0);
+}
+
+void cam_drivers_free(cam_drivers *rt)
+{
+	if (!rt)
+		return;
+	cam_drivers_stop(rt);
+	cam_metrics_remove_collector(collect, rt);
 	pthread_cond_destroy(&rt->cond);
 	pthread_mutex_destroy(&rt->lock);
 	free(rt);
+}
+
+int cam_drivers_autoload(cam_drivers *rt, const char *list)
+{
+	char buf[1024], *save = NULL, *tok, err[256];
+	int loaded = 0;
+
+	if (!list || !*list)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *p = buf; (tok = strtok_r(p, ", ", &save)); p = NULL) {
+		if (cam_drivers_load(rt, tok, NULL, NULL, err, sizeof(err)) == 0)
+			loaded++;
+		else
+			cam_log(CAM_LOG_ERROR, "driver_runtime", "autoload of %s failed: %s", tok,
+				err);
+	}
+	return loaded;
 }
 
 const char *cam_drivers_dir(const cam_drivers *rt)
@@ -607,7 +654,7 @@ static int driver_health(struct driver *d, int64_t now, char *buf, size_t cap)
 
 int cam_drivers_health(cam_drivers *rt, char *msg, size_t msglen)
 {
-	int64_t now = cam_dproc_now_ns();
+	int64_t now = cam_mono_ns();
 	size_t loaded = 0, down = 0, restarted = 0, used;
 	int worst = 0;
 

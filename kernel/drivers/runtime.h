@@ -24,8 +24,10 @@
  * restart, the others answer UNAVAILABLE at once. An idle instance asks the driver for its health every 2 s, so the
  * HealthCheck probe never waits on a driver.
  *
- * Functions that answer a syscall return a gRPC status code (0 OK) and
- * write a message into err (errlen bytes) when it is not OK.
+ * Functions that answer a syscall return 0 or a CAM_E* code
+ * (common/error.h) and write a message into err (errlen bytes) when it is
+ * not 0. A helper's answer comes as a gRPC status on its wire (wire.h) and
+ * is turned into the CAM_E* code that stands for it.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -46,15 +48,25 @@ typedef struct cam_drivers cam_drivers;
 struct cam_drivers_opts {
 	const char *dir;        /* CAM_DRIVERS_DIR */
 	const char *host;       /* cam-driver-host; NULL: beside this program */
-	cam_family *load_time;  /* histogram {driver}; NULL: registered here */
 };
 
-/* Registers the driver metric families and starts the sweeper. 0 or
- * CAM_E*; *out untouched on failure. */
+/* Registers the driver metric families (cam_os_driver_*) and the
+ * collector of their gauges, and starts the sweeper. 0 or CAM_E*; *out
+ * untouched on failure. */
 int cam_drivers_new(const struct cam_drivers_opts *o, cam_drivers **out);
-/* Unloads every driver (waiting for their invokes), stops the sweeper,
- * frees. NULL is fine. */
+/*
+ * Stops the runtime's threads: the sweeper, then every driver is unloaded
+ * (queued invokes answered CAM_EUNAVAIL, running ones finished within
+ * their deadlines, helpers shut down). Every done callback has run when it
+ * returns; loads after it are refused. Idempotent; NULL is a no-op.
+ */
+void cam_drivers_stop(cam_drivers *rt);
+/* Stops if needed, removes the collector, frees. NULL is fine. */
 void cam_drivers_free(cam_drivers *rt);
+/* Loads each driver named in list (comma-separated folder names; NULL or
+ * "" loads none); one that fails is logged, not fatal. Returns how many
+ * loaded. */
+int cam_drivers_autoload(cam_drivers *rt, const char *list);
 
 struct cam_driver_loaded {
 	char version[33];
@@ -65,10 +77,10 @@ struct cam_driver_loaded {
 
 /*
  * Loads driver name from the drivers folder; config (may be NULL) replaces
- * the manifest's config. NOT_FOUND (no such driver), ALREADY_EXISTS,
- * INVALID_ARGUMENT (bad name or manifest), FAILED_PRECONDITION (ABI,
- * hash, symbols, init), RESOURCE_EXHAUSTED (CAM_DRIVERS_MAX loaded),
- * UNAVAILABLE (the helper cannot start).
+ * the manifest's config. CAM_ENOENT (no such driver), CAM_EEXIST,
+ * CAM_EINVAL (bad name or manifest), CAM_EPRECOND (ABI, hash, symbols,
+ * init), CAM_ELIMIT (CAM_DRIVERS_MAX loaded), CAM_EUNAVAIL (the helper
+ * cannot start).
  */
 int cam_drivers_load(cam_drivers *rt, const char *name, const char *config,
 		     struct cam_driver_loaded *info, char *err, size_t errlen);
@@ -76,7 +88,7 @@ int cam_drivers_load(cam_drivers *rt, const char *name, const char *config,
 /* Unloads driver name: new invokes are refused at once, queued ones
  * answer UNAVAILABLE, invokes already running finish (within their
  * deadlines), then each instance gets its shutdown call. Waits for all
- * that. NOT_FOUND when it is not loaded. */
+ * that. CAM_ENOENT when it is not loaded. */
 int cam_drivers_unload(cam_drivers *rt, const char *name, char *err, size_t errlen);
 
 /*
@@ -84,12 +96,12 @@ int cam_drivers_unload(cam_drivers *rt, const char *name, char *err, size_t errl
  * on the caller's before cam_drivers_invoke_async returns when the invoke
  * is refused at once; or, for invokes still queued when their driver is
  * unloaded, on the thread calling cam_drivers_unload or cam_drivers_free
- * (so done must not take a lock that thread may hold). status is a gRPC code; on OK out is the
+ * (so done must not take a lock that thread may hold). status is 0 or a CAM_E* code; on 0 out is the
  * driver's output (NUL-terminated, outlen bytes, UTF-8 without NULs),
  * otherwise err says why. Both are valid during the call only.
  * cancelled (may be NULL; quick, lock-free: it is asked under the
  * runtime's locks) is asked before the driver is called: true answers
- * CANCELLED without calling it.
+ * CAM_ECANCELED (CANCELLED) without calling it.
  */
 struct cam_driver_done {
 	void (*done)(void *arg, int status, const char *out, size_t outlen, const char *err);
@@ -111,8 +123,8 @@ void cam_drivers_invoke_async(cam_drivers *rt, const char *name, const char *op,
  * deadline_ns (CLOCK_MONOTONIC; 0: the manifest's timeout_ms; the earlier
  * of the two otherwise). On OK, *out is the driver's output (malloc'd,
  * NUL-terminated, *outlen bytes; the caller frees). Otherwise err says
- * why: the driver's own error, a crash (UNAVAILABLE) or a missed deadline
- * (DEADLINE_EXCEEDED; the instance was killed and will restart).
+ * why: the driver's own error, a crash (CAM_EUNAVAIL) or a missed deadline
+ * (CAM_ETIMEDOUT; the instance was killed and will restart).
  */
 int cam_drivers_invoke(cam_drivers *rt, const char *name, const char *op,
 		       const char *in, size_t inlen, int64_t deadline_ns,

@@ -13,7 +13,7 @@
 
 #include "common/error.h"
 
-int cam_sha256_fd(int fd, char hex[65])
+int cam_drivers__sha256_fd(int fd, char hex[65])
 {
 	unsigned char buf[16384], md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;

@@ -10,6 +10,6 @@
 /* Hashes the whole file behind fd (read from offset 0 with pread, so the
  * fd's position is untouched) into 64 lower-case hex digits and a NUL.
  * 0, CAM_EIO on a read error, CAM_EINTERNAL if libcrypto fails. */
-int cam_sha256_fd(int fd, char hex[65]);
+int cam_drivers__sha256_fd(int fd, char hex[65]);
 
 #endif

@@ -15,7 +15,7 @@
 
 #include "kernel/memctx/memctx.h"
 
-struct memctx_backend_ops {
+struct cam_memctx__ops {
 	const char *name;
 	int (*write)(void *b, const char *ns, const char *key, const void *val, size_t len,
 		     int64_t expected, int64_t now_ms, struct cam_memctx_version *out,
@@ -36,13 +36,13 @@ struct memctx_backend_ops {
 };
 
 /* Constructors: 0 and *out, or CAM_E* with why filled. */
-int memctx_mem_new(const struct cam_memctx_limits *l, void **out, char *why);
-int memctx_redis_new(const struct cam_memctx_opts *o, void **out, char *why);
-extern const struct memctx_backend_ops memctx_mem_ops;
-extern const struct memctx_backend_ops memctx_redis_ops;
+int cam_memctx__mem_new(const struct cam_memctx_limits *l, void **out, char *why);
+int cam_memctx__redis_new(const struct cam_memctx_opts *o, void **out, char *why);
+extern const struct cam_memctx__ops cam_memctx__mem_ops;
+extern const struct cam_memctx__ops cam_memctx__redis_ops;
 
 /* Fills why (may be NULL) and returns err. */
-int memctx_fail(char *why, int err, const char *fmt, ...)
+int cam_memctx__fail(char *why, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -210,7 +210,7 @@ static void snap_free(void *p)
 	free(s);
 }
 
-int memctx_mem_new(const struct cam_memctx_limits *l, void **out, char *why)
+int cam_memctx__mem_new(const struct cam_memctx_limits *l, void **out, char *why)
 {
 	struct mem *m = cam_xcalloc(1, sizeof(*m));
 
@@ -240,13 +240,13 @@ static int write_check(struct mem *m, const struct ns *n, const struct key *k, s
 
 	*current = latest;
 	if (expected != CAM_MEMCTX_ANY && latest != (uint64_t)expected)
-		return memctx_fail(why, CAM_MEMCTX_ECONFLICT,
+		return cam_memctx__fail(why, CAM_MEMCTX_ECONFLICT,
 				   "expected version %lld but the latest is %llu",
 				   (long long)expected, (unsigned long long)latest);
 	if (!k && n && n->keys.n >= m->l.max_keys)
-		return memctx_fail(why, CAM_ELIMIT, "namespace is full (%zu keys)", m->l.max_keys);
+		return cam_memctx__fail(why, CAM_ELIMIT, "namespace is full (%zu keys)", m->l.max_keys);
 	if (atomic_load(&m->total) + len - freed > m->l.max_total_bytes)
-		return memctx_fail(why, CAM_ELIMIT,
+		return cam_memctx__fail(why, CAM_ELIMIT,
 				   "store is full: %llu of %llu bytes used, value needs %zu",
 				   (unsigned long long)atomic_load(&m->total),
 				   (unsigned long long)m->l.max_total_bytes, len);
@@ -323,9 +323,9 @@ static int mem_read(void *b, const char *nsname, const char *keyname, uint64_t v
 				v = &k->v[i];
 	}
 	if (!k)
-		rc = memctx_fail(why, CAM_ENOENT, "no key %s in namespace %s", keyname, nsname);
+		rc = cam_memctx__fail(why, CAM_ENOENT, "no key %s in namespace %s", keyname, nsname);
 	else if (!v)
-		rc = memctx_fail(why, CAM_ENOENT, "key %s has no version %llu (kept: %llu-%llu)",
+		rc = cam_memctx__fail(why, CAM_ENOENT, "key %s has no version %llu (kept: %llu-%llu)",
 				 keyname, (unsigned long long)version,
 				 (unsigned long long)k->v[0].meta.version,
 				 (unsigned long long)k->v[k->n - 1].meta.version);
@@ -348,7 +348,7 @@ static int mem_versions(void *b, const char *nsname, const char *keyname,
 	pthread_rwlock_rdlock(&m->lock);
 	k = find_key(m, nsname, keyname);
 	if (!k)
-		rc = memctx_fail(why, CAM_ENOENT, "no key %s in namespace %s", keyname, nsname);
+		rc = cam_memctx__fail(why, CAM_ENOENT, "no key %s in namespace %s", keyname, nsname);
 	for (size_t i = 0; k && i < k->n && *n < max; i++)
 		out[(*n)++] = k->v[i].meta;
 	pthread_rwlock_unlock(&m->lock);
@@ -379,10 +379,10 @@ static int mem_del(void *b, const char *nsname, const char *keyname, size_t *rem
 		if (n && map_get(&n->keys, keyname))
 			drop_key(m, n, keyname, removed);
 		else
-			rc = memctx_fail(why, CAM_ENOENT, "no key %s in namespace %s", keyname,
+			rc = cam_memctx__fail(why, CAM_ENOENT, "no key %s in namespace %s", keyname,
 					 nsname);
 	} else if (!n || !n->keys.n) {
-		rc = memctx_fail(why, CAM_ENOENT, "namespace %s has no keys", nsname);
+		rc = cam_memctx__fail(why, CAM_ENOENT, "namespace %s has no keys", nsname);
 	} else {
 		atomic_fetch_sub(&m->total, n->bytes);
 		for (size_t i = 0; i < n->keys.cap; i++)
@@ -407,15 +407,15 @@ static int mem_snapshot(void *b, const char *nsname, const char *id, int64_t now
 	pthread_rwlock_wrlock(&m->lock);
 	n = map_get(&m->nss, nsname);
 	if (!n || !n->keys.n)
-		rc = memctx_fail(why, CAM_ENOENT, "namespace %s has no keys", nsname);
+		rc = cam_memctx__fail(why, CAM_ENOENT, "namespace %s has no keys", nsname);
 	else if (n->nsnaps >= m->l.max_snapshots)
-		rc = memctx_fail(why, CAM_ELIMIT, "namespace %s already has %u snapshots (the limit)",
+		rc = cam_memctx__fail(why, CAM_ELIMIT, "namespace %s already has %u snapshots (the limit)",
 				 nsname, n->nsnaps);
 	else if (atomic_load(&m->total) + n->bytes > m->l.max_total_bytes)
-		rc = memctx_fail(why, CAM_ELIMIT, "store is full: a snapshot of %s needs %llu bytes",
+		rc = cam_memctx__fail(why, CAM_ELIMIT, "store is full: a snapshot of %s needs %llu bytes",
 				 nsname, (unsigned long long)n->bytes);
 	else if (map_get(&m->snaps, id))
-		rc = memctx_fail(why, CAM_EINTERNAL, "snapshot id collision; try again");
+		rc = cam_memctx__fail(why, CAM_EINTERNAL, "snapshot id collision; try again");
 	if (rc)
 		goto out_unlock;
 	s = cam_xcalloc(1, sizeof(*s));
@@ -441,12 +441,12 @@ static int mem_restore(void *b, const char *id, char *nsname, size_t *keys, char
 	pthread_rwlock_wrlock(&m->lock);
 	s = map_get(&m->snaps, id);
 	if (!s) {
-		rc = memctx_fail(why, CAM_ENOENT, "no snapshot %s", id);
+		rc = cam_memctx__fail(why, CAM_ENOENT, "no snapshot %s", id);
 		goto out_unlock;
 	}
 	n = map_get(&m->nss, s->ns);
 	if (atomic_load(&m->total) - n->bytes + s->bytes > m->l.max_total_bytes) {
-		rc = memctx_fail(why, CAM_ELIMIT, "store is full: restoring needs %llu bytes",
+		rc = cam_memctx__fail(why, CAM_ELIMIT, "store is full: restoring needs %llu bytes",
 				 (unsigned long long)s->bytes);
 		goto out_unlock;
 	}
@@ -472,7 +472,7 @@ static int mem_snapshot_delete(void *b, const char *id, char *why)
 	pthread_rwlock_wrlock(&m->lock);
 	s = map_del(&m->snaps, id);
 	if (!s) {
-		rc = memctx_fail(why, CAM_ENOENT, "no snapshot %s", id);
+		rc = cam_memctx__fail(why, CAM_ENOENT, "no snapshot %s", id);
 	} else {
 		n = map_get(&m->nss, s->ns);
 		n->nsnaps--;
@@ -503,7 +503,7 @@ static enum cam_component_status mem_health(void *b, char *msg, size_t len)
 	return CAM_COMPONENT_DISABLED;
 }
 
-const struct memctx_backend_ops memctx_mem_ops = {
+const struct cam_memctx__ops cam_memctx__mem_ops = {
 	.name = "memory",
 	.write = mem_write,
 	.read = mem_read,

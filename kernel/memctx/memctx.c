@@ -19,12 +19,12 @@
 #include "kernel/memctx/backend.h"
 
 struct cam_memctx {
-	const struct memctx_backend_ops *ops;
+	const struct cam_memctx__ops *ops;
 	void *b;
 	struct cam_memctx_limits limits;
 };
 
-int memctx_fail(char *why, int err, const char *fmt, ...)
+int cam_memctx__fail(char *why, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -62,9 +62,9 @@ int cam_memctx_name_valid(const char *s)
 static int check_limits(const struct cam_memctx_limits *l, char *why)
 {
 	if (!l->max_value_bytes || !l->max_keys || !l->max_total_bytes || !l->max_snapshots)
-		return memctx_fail(why, CAM_EINVAL, "memory context limits must be positive");
+		return cam_memctx__fail(why, CAM_EINVAL, "memory context limits must be positive");
 	if (l->keep_versions < 1 || l->keep_versions > CAM_MEMCTX_MAX_KEEP)
-		return memctx_fail(why, CAM_EINVAL, "versions kept must be 1-%d",
+		return cam_memctx__fail(why, CAM_EINVAL, "versions kept must be 1-%d",
 				   CAM_MEMCTX_MAX_KEEP);
 	return 0;
 }
@@ -79,11 +79,11 @@ int cam_memctx_new(const struct cam_memctx_opts *o, cam_memctx **out, char *why)
 	m = cam_xcalloc(1, sizeof(*m));
 	m->limits = o->limits;
 	if (o->redis_url && *o->redis_url) {
-		m->ops = &memctx_redis_ops;
-		rc = memctx_redis_new(o, &m->b, why);
+		m->ops = &cam_memctx__redis_ops;
+		rc = cam_memctx__redis_new(o, &m->b, why);
 	} else {
-		m->ops = &memctx_mem_ops;
-		rc = memctx_mem_new(&o->limits, &m->b, why);
+		m->ops = &cam_memctx__mem_ops;
+		rc = cam_memctx__mem_new(&o->limits, &m->b, why);
 	}
 	if (rc) {
 		free(m);
@@ -109,11 +109,11 @@ const char *cam_memctx_backend(const cam_memctx *m)
 static int check_names(const char *ns, const char *key, char *why)
 {
 	if (!cam_memctx_name_valid(ns))
-		return memctx_fail(why, CAM_EINVAL,
+		return cam_memctx__fail(why, CAM_EINVAL,
 				   "namespace must be 1-%d characters of A-Z a-z 0-9 _ . - /",
 				   CAM_MEMCTX_MAX_NAME);
 	if (key && !cam_memctx_name_valid(key))
-		return memctx_fail(why, CAM_EINVAL,
+		return cam_memctx__fail(why, CAM_EINVAL,
 				   "key must be 1-%d characters of A-Z a-z 0-9 _ . - /",
 				   CAM_MEMCTX_MAX_NAME);
 	return 0;
@@ -129,10 +129,10 @@ int cam_memctx_write(cam_memctx *m, const char *ns, const char *key, const void 
 	if ((rc = check_names(ns, key, why)))
 		return rc;
 	if (len > m->limits.max_value_bytes)
-		return memctx_fail(why, CAM_EINVAL, "value of %zu bytes is over the limit of %zu",
+		return cam_memctx__fail(why, CAM_EINVAL, "value of %zu bytes is over the limit of %zu",
 				   len, m->limits.max_value_bytes);
 	if (expected < CAM_MEMCTX_ANY)
-		return memctx_fail(why, CAM_EINVAL, "expected version must be 0 or more");
+		return cam_memctx__fail(why, CAM_EINVAL, "expected version must be 0 or more");
 	rc = m->ops->write(m->b, ns, key, val, len, expected, cam_real_ms(), out, &cur, why);
 	if (current)
 		*current = cur;
@@ -207,7 +207,7 @@ int cam_memctx_restore(cam_memctx *m, const char *id, char *ns, size_t *keys, ch
 	*keys = 0;
 	ns[0] = '\0';
 	if (!id_valid(id))
-		return memctx_fail(why, CAM_EINVAL, "snapshot id must be %d hex digits",
+		return cam_memctx__fail(why, CAM_EINVAL, "snapshot id must be %d hex digits",
 				   CAM_MEMCTX_ID_LEN);
 	return m->ops->restore(m->b, id, ns, keys, why);
 }
@@ -215,7 +215,7 @@ int cam_memctx_restore(cam_memctx *m, const char *id, char *ns, size_t *keys, ch
 int cam_memctx_snapshot_delete(cam_memctx *m, const char *id, char *why)
 {
 	if (!id_valid(id))
-		return memctx_fail(why, CAM_EINVAL, "snapshot id must be %d hex digits",
+		return cam_memctx__fail(why, CAM_EINVAL, "snapshot id must be %d hex digits",
 				   CAM_MEMCTX_ID_LEN);
 	return m->ops->snapshot_delete(m->b, id, why);
 }

@@ -29,8 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/component.h"
 #include "common/error.h"
-#include "kernel/syscall/service.h"
 
 typedef struct cam_memctx cam_memctx;
 
@@ -125,15 +125,5 @@ uint64_t cam_memctx_size_bytes(cam_memctx *m);
 uint64_t cam_memctx_reconnects(cam_memctx *m);
 /* Health for the "Redis Backend" component: quick, from cached state. */
 enum cam_component_status cam_memctx_health(cam_memctx *m, char *msg, size_t len);
-
-/*
- * The memory context subsystem of cam-kernel (verbs.c): the store the
- * context_* verbs use, its metrics and its health probe. start registers
- * the "Redis Backend" probe and the metrics; stop frees the store (after
- * the workers are gone).
- */
-int cam_memctx_service_start(const struct cam_memctx_opts *o,
-			     struct cam_kernel_metrics *metrics);
-void cam_memctx_service_stop(void);
 
 #endif

@@ -92,7 +92,7 @@ static int parse_url(struct redis *r, const char *url, char *why)
 	char *e;
 
 	if (strncmp(p, "redis://", 8) != 0)
-		return memctx_fail(why, CAM_EINVAL, "CAM_REDIS_URL must start with redis://");
+		return cam_memctx__fail(why, CAM_EINVAL, "CAM_REDIS_URL must start with redis://");
 	p += 8;
 	r->port = 6379;
 	end = p + strcspn(p, "/");
@@ -101,7 +101,7 @@ static int parse_url(struct redis *r, const char *url, char *why)
 		const char *colon = memchr(p, ':', (size_t)(at - p));
 		if (!colon || (size_t)(colon - p) >= sizeof(r->user) ||
 		    (size_t)(at - colon - 1) >= sizeof(r->password))
-			return memctx_fail(why, CAM_EINVAL,
+			return cam_memctx__fail(why, CAM_EINVAL,
 					   "CAM_REDIS_URL credentials must be [user]:password@");
 		memcpy(r->user, p, (size_t)(colon - p));
 		memcpy(r->password, colon + 1, (size_t)(at - colon - 1));
@@ -110,32 +110,32 @@ static int parse_url(struct redis *r, const char *url, char *why)
 	if (*p == '[') {
 		const char *rb = memchr(p, ']', (size_t)(end - p));
 		if (!rb || (size_t)(rb - p - 1) >= sizeof(r->host))
-			return memctx_fail(why, CAM_EINVAL, "CAM_REDIS_URL has a bad [IPv6] host");
+			return cam_memctx__fail(why, CAM_EINVAL, "CAM_REDIS_URL has a bad [IPv6] host");
 		memcpy(r->host, p + 1, (size_t)(rb - p - 1));
 		p = rb + 1;
 	} else {
 		size_t n = strcspn(p, ":/");
 		if (n >= sizeof(r->host))
-			return memctx_fail(why, CAM_EINVAL, "CAM_REDIS_URL host is too long");
+			return cam_memctx__fail(why, CAM_EINVAL, "CAM_REDIS_URL host is too long");
 		memcpy(r->host, p, n);
 		p += n;
 	}
 	if (!r->host[0])
-		return memctx_fail(why, CAM_EINVAL, "CAM_REDIS_URL has no host");
+		return cam_memctx__fail(why, CAM_EINVAL, "CAM_REDIS_URL has no host");
 	if (*p == ':') {
 		long port = strtol(p + 1, &e, 10);
 		if (e == p + 1 || port < 1 || port > 65535 || (*e && *e != '/'))
-			return memctx_fail(why, CAM_EINVAL, "CAM_REDIS_URL has a bad port");
+			return cam_memctx__fail(why, CAM_EINVAL, "CAM_REDIS_URL has a bad port");
 		r->port = (int)port;
 		p = e;
 	}
 	if (*p == '/' && p[1]) {
 		long db = strtol(p + 1, &e, 10);
 		if (*e || db < 0 || db > 1000000)
-			return memctx_fail(why, CAM_EINVAL, "CAM_REDIS_URL has a bad database number");
+			return cam_memctx__fail(why, CAM_EINVAL, "CAM_REDIS_URL has a bad database number");
 		r->db = (int)db;
 	} else if (*p && strcmp(p, "/") != 0) {
-		return memctx_fail(why, CAM_EINVAL, "CAM_REDIS_URL has trailing text");
+		return cam_memctx__fail(why, CAM_EINVAL, "CAM_REDIS_URL has trailing text");
 	}
 	return 0;
 }
@@ -302,7 +302,7 @@ static struct conn *get_conn(struct redis *r, char *why)
 		    !atomic_compare_exchange_strong(&r->down_until_ns, &until,
 						    now + (int64_t)BACKOFF_MIN_MS * 1000000)) {
 			pthread_mutex_lock(&r->lock);
-			memctx_fail(why, CAM_EUNAVAIL, "Redis is unavailable (%s); retrying in the background",
+			cam_memctx__fail(why, CAM_EUNAVAIL, "Redis is unavailable (%s); retrying in the background",
 				    r->last_error);
 			pthread_mutex_unlock(&r->lock);
 			return NULL;
@@ -324,7 +324,7 @@ static struct conn *get_conn(struct redis *r, char *why)
 	}
 	conn_close(k);
 	mark_down(r, msg);
-	memctx_fail(why, CAM_EUNAVAIL, "Redis is unavailable: %s", msg);
+	cam_memctx__fail(why, CAM_EUNAVAIL, "Redis is unavailable: %s", msg);
 	return NULL;
 }
 
@@ -343,7 +343,7 @@ static int conn_failed(struct conn *k, char *why)
 			 k->c->errstr[0] ? k->c->errstr : "connection lost");
 	conn_close(k);
 	mark_down(r, msg);
-	return memctx_fail(why, CAM_EUNAVAIL, "Redis is unavailable: %s", msg);
+	return cam_memctx__fail(why, CAM_EUNAVAIL, "Redis is unavailable: %s", msg);
 }
 
 /* An error reply: what it means for the caller. */
@@ -354,11 +354,11 @@ static int reply_error(const redisReply *rep, char *why)
 
 	for (size_t i = 0; unavailable[i]; i++)
 		if (strncmp(rep->str, unavailable[i], strlen(unavailable[i])) == 0)
-			return memctx_fail(why, CAM_EUNAVAIL, "Redis cannot serve now: %.100s",
+			return cam_memctx__fail(why, CAM_EUNAVAIL, "Redis cannot serve now: %.100s",
 					   rep->str);
 	if (strncmp(rep->str, "OOM", 3) == 0)
-		return memctx_fail(why, CAM_ELIMIT, "Redis is out of memory (maxmemory)");
-	return memctx_fail(why, CAM_EINTERNAL, "Redis error: %.120s", rep->str);
+		return cam_memctx__fail(why, CAM_ELIMIT, "Redis is out of memory (maxmemory)");
+	return cam_memctx__fail(why, CAM_EINTERNAL, "Redis error: %.120s", rep->str);
 }
 
 /*
@@ -410,7 +410,7 @@ static int run_script(struct redis *r, int s, int nkeys, int argc, const char **
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
 	    rep->element[0]->type != REDIS_REPLY_INTEGER) {
 		freeReplyObject(rep);
-		return memctx_fail(why, CAM_EINTERNAL, "Redis script gave an unexpected reply");
+		return cam_memctx__fail(why, CAM_EINTERNAL, "Redis script gave an unexpected reply");
 	}
 	*out = rep;
 	return 0;
@@ -490,15 +490,15 @@ static int rd_write(void *b, const char *ns, const char *key, const void *val, s
 		break;
 	case -1:
 		*current = (uint64_t)el_int(rep, 1);
-		rc = memctx_fail(why, CAM_MEMCTX_ECONFLICT,
+		rc = cam_memctx__fail(why, CAM_MEMCTX_ECONFLICT,
 				 "expected version %lld but the latest is %llu", (long long)expected,
 				 (unsigned long long)*current);
 		break;
 	case -2:
-		rc = memctx_fail(why, CAM_ELIMIT, "namespace is full (%zu keys)", r->l.max_keys);
+		rc = cam_memctx__fail(why, CAM_ELIMIT, "namespace is full (%zu keys)", r->l.max_keys);
 		break;
 	default:
-		rc = memctx_fail(why, CAM_ELIMIT,
+		rc = cam_memctx__fail(why, CAM_ELIMIT,
 				 "store is full: %lld of %llu bytes used, value needs %zu",
 				 el_int(rep, 1), (unsigned long long)r->l.max_total_bytes, len);
 		break;
@@ -526,7 +526,7 @@ static int rd_read(void *b, const char *ns, const char *key, uint64_t version,
 	switch (el_int(rep, 0)) {
 	case 1:
 		if (!(v = el_str(rep, 3))) {
-			rc = memctx_fail(why, CAM_EINTERNAL, "Redis script gave an unexpected reply");
+			rc = cam_memctx__fail(why, CAM_EINTERNAL, "Redis script gave an unexpected reply");
 			break;
 		}
 		out->v = (struct cam_memctx_version){ (uint64_t)el_int(rep, 1), el_int(rep, 2),
@@ -536,10 +536,10 @@ static int rd_read(void *b, const char *ns, const char *key, uint64_t version,
 		out->data[v->len] = '\0';
 		break;
 	case 0:
-		rc = memctx_fail(why, CAM_ENOENT, "no key %s in namespace %s", key, ns);
+		rc = cam_memctx__fail(why, CAM_ENOENT, "no key %s in namespace %s", key, ns);
 		break;
 	default:
-		rc = memctx_fail(why, CAM_ENOENT, "key %s has no version %llu (it may have been pruned)",
+		rc = cam_memctx__fail(why, CAM_ENOENT, "key %s has no version %llu (it may have been pruned)",
 				 key, (unsigned long long)version);
 		break;
 	}
@@ -570,7 +570,7 @@ static int rd_versions(void *b, const char *ns, const char *key,
 	if (rep->type == REDIS_REPLY_ERROR) {
 		rc = reply_error(rep, why);
 	} else if (rep->type != REDIS_REPLY_STRING) {
-		rc = memctx_fail(why, CAM_ENOENT, "no key %s in namespace %s", key, ns);
+		rc = cam_memctx__fail(why, CAM_ENOENT, "no key %s in namespace %s", key, ns);
 	} else {
 		for (p = rep->str; *p && *n < max;) {
 			unsigned long long v, ms, sz;
@@ -605,9 +605,9 @@ static int rd_del(void *b, const char *ns, const char *key, size_t *removed, cha
 	if (*removed)
 		atomic_store(&r->total, (uint64_t)el_int(rep, 1));
 	else if (key)
-		rc = memctx_fail(why, CAM_ENOENT, "no key %s in namespace %s", key, ns);
+		rc = cam_memctx__fail(why, CAM_ENOENT, "no key %s in namespace %s", key, ns);
 	else
-		rc = memctx_fail(why, CAM_ENOENT, "namespace %s has no keys", ns);
+		rc = cam_memctx__fail(why, CAM_ENOENT, "namespace %s has no keys", ns);
 	freeReplyObject(rep);
 	return rc;
 }
@@ -638,17 +638,17 @@ static int rd_snapshot(void *b, const char *ns, const char *id, int64_t now_ms,
 		atomic_store(&r->total, (uint64_t)el_int(rep, 2));
 		break;
 	case 0:
-		rc = memctx_fail(why, CAM_ENOENT, "namespace %s has no keys", ns);
+		rc = cam_memctx__fail(why, CAM_ENOENT, "namespace %s has no keys", ns);
 		break;
 	case -2:
-		rc = memctx_fail(why, CAM_ELIMIT, "namespace %s already has %u snapshots (the limit)",
+		rc = cam_memctx__fail(why, CAM_ELIMIT, "namespace %s already has %u snapshots (the limit)",
 				 ns, r->l.max_snapshots);
 		break;
 	case -3:
-		rc = memctx_fail(why, CAM_ELIMIT, "store is full: no room for a snapshot of %s", ns);
+		rc = cam_memctx__fail(why, CAM_ELIMIT, "store is full: no room for a snapshot of %s", ns);
 		break;
 	default:
-		rc = memctx_fail(why, CAM_EINTERNAL, "snapshot id collision; try again");
+		rc = cam_memctx__fail(why, CAM_EINTERNAL, "snapshot id collision; try again");
 		break;
 	}
 	freeReplyObject(rep);
@@ -677,10 +677,10 @@ static int rd_restore(void *b, const char *id, char *ns, size_t *keys, char *why
 		atomic_store(&r->total, (uint64_t)el_int(rep, 3));
 		break;
 	case 0:
-		rc = memctx_fail(why, CAM_ENOENT, "no snapshot %s", id);
+		rc = cam_memctx__fail(why, CAM_ENOENT, "no snapshot %s", id);
 		break;
 	default:
-		rc = memctx_fail(why, CAM_ELIMIT, "store is full: no room to restore %s", id);
+		rc = cam_memctx__fail(why, CAM_ELIMIT, "store is full: no room to restore %s", id);
 		break;
 	}
 	freeReplyObject(rep);
@@ -702,7 +702,7 @@ static int rd_snapshot_delete(void *b, const char *id, char *why)
 	if (el_int(rep, 0) == 1)
 		atomic_store(&r->total, (uint64_t)el_int(rep, 1));
 	else
-		rc = memctx_fail(why, CAM_ENOENT, "no snapshot %s", id);
+		rc = cam_memctx__fail(why, CAM_ENOENT, "no snapshot %s", id);
 	freeReplyObject(rep);
 	return rc;
 }
@@ -805,7 +805,7 @@ static uint64_t rd_reconnects(void *b)
 	return atomic_load(&r->reconnects);
 }
 
-int memctx_redis_new(const struct cam_memctx_opts *o, void **out, char *why)
+int cam_memctx__redis_new(const struct cam_memctx_opts *o, void **out, char *why)
 {
 	struct redis *r = cam_xcalloc(1, sizeof(*r));
 	pthread_condattr_t ca;
@@ -862,7 +862,7 @@ static void rd_free(void *b)
 	free(r);
 }
 
-const struct memctx_backend_ops memctx_redis_ops = {
+const struct cam_memctx__ops cam_memctx__redis_ops = {
 	.name = "redis",
 	.write = rd_write,
 	.read = rd_read,

@@ -15,7 +15,7 @@
  *
  * Health probes (HealthCheck, grpc.health.v1 Check) run at priority 9, so
  * an orchestrator's probe is not refused or kept waiting behind a backlog
- * of ordinary calls.
+ * of ordinary calls (kernel/syscall/service.c sets the classifiers).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -23,8 +23,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "common/error.h"
-#include "kernel/grpc/server.h"
 #include "kernel/scheduler/scheduler.h"
 #include "kernel/scheduler/think.h"
 
@@ -93,26 +91,13 @@ static bool peek(const uint8_t *m, size_t len, bool *has_prio, uint64_t *prio,
 	return true;
 }
 
-static void classify_probe(void *arg, const uint8_t *msg, size_t len,
-			   struct cam_grpc_sched *out)
+void cam_sched_classify_probe(void *arg, const uint8_t *msg, size_t len,
+			      struct cam_grpc_sched *out)
 {
 	(void)arg;
 	(void)msg;
 	(void)len;
 	out->priority = 9;
-}
-
-int cam_sched_prioritize_probes(cam_grpc_server *s)
-{
-	static const char *const probes[] = { "/cam.SyscallService/HealthCheck",
-					      "/grpc.health.v1.Health/Check" };
-	int rc;
-
-	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
-		if ((rc = cam_grpc_server_set_classifier(s, probes[i], classify_probe, NULL)) &&
-		    rc != CAM_ENOENT)
-			return rc;
-	return 0;
 }
 
 void cam_sched_classify_request(void *arg, const uint8_t *msg, size_t len,

@@ -13,7 +13,7 @@
 #include "common/error.h"
 #include "common/xmalloc.h"
 
-void cam_sched_ring_init(struct cam_sched_ring *r, size_t n)
+void cam_sched__ring_init(struct cam_sched_ring *r, size_t n)
 {
 	r->n = n ? n : 1;
 	r->slots = cam_xcalloc(r->n, sizeof(*r->slots));
@@ -22,7 +22,7 @@ void cam_sched_ring_init(struct cam_sched_ring *r, size_t n)
 		pthread_mutex_init(&r->locks[i], NULL);
 }
 
-void cam_sched_ring_free(struct cam_sched_ring *r)
+void cam_sched__ring_free(struct cam_sched_ring *r)
 {
 	if (!r->slots)
 		return;
@@ -32,7 +32,7 @@ void cam_sched_ring_free(struct cam_sched_ring *r)
 	r->slots = NULL;
 }
 
-void cam_sched_ring_put(struct cam_sched_ring *r, const struct cam_sched_decision *d)
+void cam_sched__ring_put(struct cam_sched_ring *r, const struct cam_sched_decision *d)
 {
 	size_t i = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed) % r->n;
 	pthread_mutex_t *l = &r->locks[i % CAM_SCHED_RING_STRIPES];
@@ -50,7 +50,7 @@ static bool matches(const struct cam_sched_decision *d, const char *request_id,
 	return trace_id && trace_id[0] && strcmp(d->trace_id, trace_id) == 0;
 }
 
-int cam_sched_ring_find(struct cam_sched_ring *r, const char *request_id,
+int cam_sched__ring_find(struct cam_sched_ring *r, const char *request_id,
 			const char *trace_id, struct cam_sched_decision *out)
 {
 	size_t start = atomic_load_explicit(&r->next, memory_order_relaxed) % r->n;

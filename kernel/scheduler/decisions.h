@@ -25,11 +25,11 @@ struct cam_sched_ring {
 };
 
 /* n slots (aborts when out of memory: a fixed size at start). */
-void cam_sched_ring_init(struct cam_sched_ring *r, size_t n);
-void cam_sched_ring_free(struct cam_sched_ring *r);
-void cam_sched_ring_put(struct cam_sched_ring *r, const struct cam_sched_decision *d);
+void cam_sched__ring_init(struct cam_sched_ring *r, size_t n);
+void cam_sched__ring_free(struct cam_sched_ring *r);
+void cam_sched__ring_put(struct cam_sched_ring *r, const struct cam_sched_decision *d);
 /* Newest first; 0 or CAM_ENOENT. */
-int cam_sched_ring_find(struct cam_sched_ring *r, const char *request_id,
+int cam_sched__ring_find(struct cam_sched_ring *r, const char *request_id,
 			const char *trace_id, struct cam_sched_decision *out);
 
 #endif

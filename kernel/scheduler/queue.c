@@ -18,7 +18,7 @@ struct cam_sched_cell {
 	void *data;
 };
 
-void cam_sched_queue_init(struct cam_sched_queue *q, size_t capacity)
+void cam_sched__queue_init(struct cam_sched_queue *q, size_t capacity)
 {
 	size_t n = 2;
 
@@ -32,13 +32,13 @@ void cam_sched_queue_init(struct cam_sched_queue *q, size_t capacity)
 	atomic_init(&q->tail, 0);
 }
 
-void cam_sched_queue_free(struct cam_sched_queue *q)
+void cam_sched__queue_free(struct cam_sched_queue *q)
 {
 	free(q->cells);
 	q->cells = NULL;
 }
 
-bool cam_sched_queue_push(struct cam_sched_queue *q, void *p)
+bool cam_sched__queue_push(struct cam_sched_queue *q, void *p)
 {
 	size_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
 	struct cam_sched_cell *c;
@@ -66,7 +66,7 @@ bool cam_sched_queue_push(struct cam_sched_queue *q, void *p)
 	return true;
 }
 
-void *cam_sched_queue_pop(struct cam_sched_queue *q)
+void *cam_sched__queue_pop(struct cam_sched_queue *q)
 {
 	size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
 	struct cam_sched_cell *c;

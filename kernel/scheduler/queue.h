@@ -25,11 +25,11 @@ struct cam_sched_queue {
 
 /* Capacity is rounded up to a power of two. Aborts when out of memory
  * (a fixed-size allocation at start). */
-void cam_sched_queue_init(struct cam_sched_queue *q, size_t capacity);
-void cam_sched_queue_free(struct cam_sched_queue *q);
+void cam_sched__queue_init(struct cam_sched_queue *q, size_t capacity);
+void cam_sched__queue_free(struct cam_sched_queue *q);
 /* False when full. */
-bool cam_sched_queue_push(struct cam_sched_queue *q, void *p);
+bool cam_sched__queue_push(struct cam_sched_queue *q, void *p);
 /* NULL when empty. */
-void *cam_sched_queue_pop(struct cam_sched_queue *q);
+void *cam_sched__queue_pop(struct cam_sched_queue *q);
 
 #endif

@@ -24,10 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/error.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
+#include "common/metrics_table.h"
 #include "common/xmalloc.h"
-#include "kernel/grpc/server.h"
 #include "kernel/scheduler/decisions.h"
 #include "kernel/scheduler/queue.h"
 
@@ -85,14 +87,6 @@ struct cam_sched {
 	struct cam_sched_ring ring;
 	cam_series *m_priority, *m_busy, *m_workers;
 };
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 const char *cam_sched_class_name(unsigned klass)
 {
@@ -216,11 +210,11 @@ static struct cam_grpc_task *take(cam_sched *s, struct worker *w)
 			best = c;
 	}
 	w->credit[best] -= total;
-	t = cam_sched_queue_pop(&s->cls[best].q);
+	t = cam_sched__queue_pop(&s->cls[best].q);
 	/* Raced with another worker, or a place reserved but not yet pushed. */
 	for (int c = 0; !t && c < CAM_SCHED_NCLASSES; c++)
 		if (c != best)
-			t = cam_sched_queue_pop(&s->cls[c].q);
+			t = cam_sched__queue_pop(&s->cls[c].q);
 	return t;
 }
 
@@ -228,7 +222,7 @@ static struct cam_grpc_task *take(cam_sched *s, struct worker *w)
 static void process(cam_sched *s, struct worker *w, struct cam_grpc_task *t)
 {
 	struct klass *k = &s->cls[t->sched.klass];
-	int64_t now = now_ns();
+	int64_t now = cam_mono_ns();
 
 	atomic_fetch_sub(&k->size, 1);
 	cam_gauge_add(k->m_queue, -1);
@@ -376,56 +370,58 @@ static const struct cam_grpc_executor_ops sched_ops = {
 	.queued = ex_queued,
 };
 
-static cam_family *family(const char *name, const char *help, enum cam_metric_type type,
-			  const char *const *labels, const double *buckets, size_t nbuckets)
+enum { M_QUEUE, M_PRIORITY, M_WAIT, M_REJECTED, M_BUSY, M_WORKERS, NMETRICS };
+static const char *const L_CLASS[] = { "class", NULL };
+static const char *const L_CLASS_REASON[] = { "class", "reason", NULL };
+/* Priorities are integers 0-9; le is inclusive, so bucket i holds priority i. */
+static const double PRIORITY_BUCKETS[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+static const struct cam_family_desc metrics[NMETRICS] = {
+	[M_QUEUE] = { .name = "cam_os_scheduler_queue_size",
+		      .help = "Gauge of scheduler queue size", .type = CAM_GAUGE,
+		      .label_names = L_CLASS, .max_series = 8 },
+	[M_PRIORITY] = { .name = "cam_os_scheduler_priority_distribution",
+			 .help = "Histogram of priority distribution", .type = CAM_HISTOGRAM,
+			 .buckets = PRIORITY_BUCKETS, .nbuckets = 10, .max_series = 1 },
+	[M_WAIT] = { .name = "cam_os_scheduler_wait_seconds",
+		     .help = "Time calls waited in their scheduler queue, by class.",
+		     .type = CAM_HISTOGRAM, .label_names = L_CLASS, .buckets = WAIT_BUCKETS,
+		     .nbuckets = sizeof(WAIT_BUCKETS) / sizeof(WAIT_BUCKETS[0]),
+		     .max_series = 16 },
+	[M_REJECTED] = { .name = "cam_os_scheduler_rejected_total",
+			 .help = "Calls the scheduler refused: queue_full (RESOURCE_EXHAUSTED) or deadline_exceeded while queued.",
+			 .type = CAM_COUNTER, .label_names = L_CLASS_REASON, .max_series = 16 },
+	[M_BUSY] = { .name = "cam_os_scheduler_busy_workers",
+		     .help = "Scheduler workers running a call now.", .type = CAM_GAUGE,
+		     .max_series = 16 },
+	[M_WORKERS] = { .name = "cam_os_scheduler_workers",
+			.help = "Scheduler worker threads (CAM_GRPC_WORKERS, tune_system).",
+			.type = CAM_GAUGE, .max_series = 16 },
+};
+
+static int register_metrics(cam_sched *s)
 {
-	struct cam_family_desc d = { .name = name, .help = help, .type = type,
-				     .label_names = labels, .buckets = buckets,
-				     .nbuckets = nbuckets, .max_series = 16 };
-	cam_family *f = NULL;
+	cam_family *f[NMETRICS];
+	char why[160];
+	int rc = cam_metrics_table_register(metrics, NMETRICS, f, why, sizeof(why));
 
-	if (cam_family_register(&d, &f, NULL) != 0)
-		cam_log(CAM_LOG_WARN, COMPONENT, "cannot register %s", name);
-	return f;
-}
-
-static cam_series *series(cam_family *f, const char *const *labels)
-{
-	return f ? cam_series_get(f, labels) : NULL;
-}
-
-static void register_metrics(cam_sched *s, const struct cam_sched_opts *o)
-{
-	static const char *const l_class[] = { "class", NULL };
-	static const char *const l_rej[] = { "class", "reason", NULL };
-	cam_family *queue = o->queue_size, *wait, *rej;
-
-	if (!queue)
-		queue = family("cam_os_scheduler_queue_size", "Gauge of scheduler queue size",
-			       CAM_GAUGE, l_class, NULL, 0);
-	wait = family("cam_os_scheduler_wait_seconds",
-		      "Time calls waited in their scheduler queue, by class.",
-		      CAM_HISTOGRAM, l_class, WAIT_BUCKETS,
-		      sizeof(WAIT_BUCKETS) / sizeof(WAIT_BUCKETS[0]));
-	rej = family("cam_os_scheduler_rejected_total",
-		     "Calls the scheduler refused: queue_full (RESOURCE_EXHAUSTED) or deadline_exceeded while queued.",
-		     CAM_COUNTER, l_rej, NULL, 0);
+	if (rc) {
+		cam_log(CAM_LOG_ERROR, COMPONENT, "%s", why);
+		return rc;
+	}
 	for (int c = 0; c < CAM_SCHED_NCLASSES; c++) {
 		const char *v[] = { class_names[c], NULL };
 
-		s->cls[c].m_queue = series(queue, v);
-		s->cls[c].m_wait = series(wait, v);
-		s->cls[c].m_full = series(rej, (const char *[]){ class_names[c], "queue_full" });
-		s->cls[c].m_deadline =
-			series(rej, (const char *[]){ class_names[c], "deadline_exceeded" });
+		s->cls[c].m_queue = cam_series_get(f[M_QUEUE], v);
+		s->cls[c].m_wait = cam_series_get(f[M_WAIT], v);
+		s->cls[c].m_full =
+			cam_series_get(f[M_REJECTED], (const char *[]){ class_names[c], "queue_full" });
+		s->cls[c].m_deadline = cam_series_get(
+			f[M_REJECTED], (const char *[]){ class_names[c], "deadline_exceeded" });
 	}
-	s->m_priority = o->priority ? cam_series_get(o->priority, NULL) : NULL;
-	s->m_busy = series(family("cam_os_scheduler_busy_workers",
-				  "Scheduler workers running a call now.", CAM_GAUGE, NULL,
-				  NULL, 0), NULL);
-	s->m_workers = series(family("cam_os_scheduler_workers",
-				     "Scheduler worker threads (CAM_GRPC_WORKERS, tune_system).",
-				     CAM_GAUGE, NULL, NULL, 0), NULL);
+	s->m_priority = cam_series_get(f[M_PRIORITY], NULL);
+	s->m_busy = cam_series_get(f[M_BUSY], NULL);
+	s->m_workers = cam_series_get(f[M_WORKERS], NULL);
+	return 0;
 }
 
 static unsigned cores(void)
@@ -451,6 +447,7 @@ int cam_sched_new(const struct cam_sched_opts *o, cam_sched **out)
 	struct cam_sched_settings st = o->settings;
 	cam_sched *s;
 	unsigned n;
+	int rc;
 
 	if (cam_sched_settings_check(&st))
 		return CAM_EINVAL;
@@ -459,13 +456,16 @@ int cam_sched_new(const struct cam_sched_opts *o, cam_sched **out)
 	s = cam_xcalloc_aligned(sizeof(*s));
 	s->ex.ops = &sched_ops;
 	for (int c = 0; c < CAM_SCHED_NCLASSES; c++)
-		cam_sched_queue_init(&s->cls[c].q, CAM_SCHED_QUEUE_MAX);
+		cam_sched__queue_init(&s->cls[c].q, CAM_SCHED_QUEUE_MAX);
 	apply(s, &st);
 	pthread_mutex_init(&s->sleep_mu, NULL);
 	pthread_cond_init(&s->sleep_cv, NULL);
 	pthread_mutex_init(&s->tune_mu, NULL);
-	cam_sched_ring_init(&s->ring, o->decisions ? o->decisions : DEFAULT_DECISIONS);
-	register_metrics(s, o);
+	cam_sched__ring_init(&s->ring, o->decisions ? o->decisions : DEFAULT_DECISIONS);
+	if ((rc = register_metrics(s))) {
+		cam_sched_free(s);
+		return rc;
+	}
 	atomic_store(&s->target, st.workers);
 	pthread_mutex_lock(&s->tune_mu);
 	n = grow(s, st.workers);
@@ -488,7 +488,7 @@ int cam_sched_submit(cam_sched *s, struct cam_grpc_task *t)
 	unsigned p = t->sched.priority > 9 ? 9 : t->sched.priority;
 	unsigned c = cam_sched_class_of(p);
 	struct klass *k = &s->cls[c];
-	int64_t now = now_ns();
+	int64_t now = cam_mono_ns();
 	long n;
 
 	t->sched.klass = c;
@@ -512,7 +512,7 @@ int cam_sched_submit(cam_sched *s, struct cam_grpc_task *t)
 	t->sched.queue_len = (unsigned)n;
 	cam_gauge_add(k->m_queue, 1);
 	/* Cannot fail: size <= limit <= capacity. */
-	if (!cam_sched_queue_push(&k->q, t))
+	if (!cam_sched__queue_push(&k->q, t))
 		abort();
 	if (atomic_load(&s->sleepers) > 0) {
 		pthread_mutex_lock(&s->sleep_mu);
@@ -546,7 +546,7 @@ void cam_sched_stop(cam_sched *s)
 	}
 	/* Tasks no worker was left to take (every one had retired). */
 	for (int c = 0; c < CAM_SCHED_NCLASSES; c++)
-		while ((t = cam_sched_queue_pop(&s->cls[c].q)))
+		while ((t = cam_sched__queue_pop(&s->cls[c].q)))
 			process(s, NULL, t);
 	atomic_store_explicit(&s->stopped, true, memory_order_release);
 }
@@ -559,8 +559,8 @@ void cam_sched_free(cam_sched *s)
 	for (size_t i = 0; i < CAM_SCHED_WORKERS_MAX; i++)
 		free(s->slots[i]);
 	for (int c = 0; c < CAM_SCHED_NCLASSES; c++)
-		cam_sched_queue_free(&s->cls[c].q);
-	cam_sched_ring_free(&s->ring);
+		cam_sched__queue_free(&s->cls[c].q);
+	cam_sched__ring_free(&s->ring);
 	pthread_cond_destroy(&s->sleep_cv);
 	pthread_mutex_destroy(&s->sleep_mu);
 	pthread_mutex_destroy(&s->tune_mu);
@@ -619,7 +619,7 @@ void cam_sched_get_settings(cam_sched *s, struct cam_sched_settings *out)
 
 void cam_sched_get_stats(cam_sched *s, struct cam_sched_stats *out)
 {
-	int64_t last = 0, now = now_ns();
+	int64_t last = 0, now = cam_mono_ns();
 	bool queued = false;
 
 	memset(out, 0, sizeof(*out));
@@ -694,11 +694,11 @@ enum cam_sched_health cam_sched_health(cam_sched *s, char *msg, size_t msglen)
 
 void cam_sched_record(cam_sched *s, const struct cam_sched_decision *d)
 {
-	cam_sched_ring_put(&s->ring, d);
+	cam_sched__ring_put(&s->ring, d);
 }
 
 int cam_sched_explain(cam_sched *s, const char *request_id, const char *trace_id,
 		      struct cam_sched_decision *out)
 {
-	return cam_sched_ring_find(&s->ring, request_id, trace_id, out);
+	return cam_sched__ring_find(&s->ring, request_id, trace_id, out);
 }

@@ -48,8 +48,6 @@ struct cam_sched_settings {
 struct cam_sched_opts {
 	struct cam_sched_settings settings; /* workers 0 = one per online CPU */
 	size_t decisions;                   /* ring of recent decisions; 0 = 4096 */
-	cam_family *queue_size;             /* gauge {class}; may be NULL */
-	cam_family *priority;               /* histogram; may be NULL */
 };
 
 /* The settings used when an option is not given: 8:4:1, 1024 per class,
@@ -66,7 +64,8 @@ const char *cam_sched_settings_check(const struct cam_sched_settings *s);
  */
 int cam_sched_parse_classes(const char *v, bool one_ok, unsigned out[CAM_SCHED_NCLASSES]);
 
-/* Starts the workers. CAM_EINVAL (settings out of bounds), CAM_EIO. */
+/* Registers the scheduler's metric families (cam_os_scheduler_*) and
+ * starts the workers. CAM_EINVAL (settings out of bounds), CAM_EIO. */
 int cam_sched_new(const struct cam_sched_opts *o, cam_sched **out);
 /* The scheduler as the gRPC server's executor; valid until free. */
 struct cam_grpc_executor *cam_sched_executor(cam_sched *s);
@@ -111,15 +110,15 @@ const char *cam_sched_class_name(unsigned klass);
 unsigned cam_sched_class_of(unsigned priority);
 
 /*
- * The classifier of cam.SyscallService/Execute (classify.c), for
- * cam_grpc_server_set_classifier: priority field, else payload factors.
+ * Classifiers (classify.c), for cam_grpc_server_set_classifier: the one of
+ * cam.SyscallService/Execute (priority field, else payload factors), and
+ * the one of health probes (priority 9, so an orchestrator's probe is not
+ * refused or kept waiting behind a backlog of ordinary calls).
  */
 void cam_sched_classify_request(void *arg, const uint8_t *msg, size_t len,
 				struct cam_grpc_sched *out);
-/* Health probes run at priority 9: classifiers for HealthCheck and
- * grpc.health.v1 Check, where registered. 0 or the server's error. */
-struct cam_grpc_server;
-int cam_sched_prioritize_probes(struct cam_grpc_server *s);
+void cam_sched_classify_probe(void *arg, const uint8_t *msg, size_t len,
+			      struct cam_grpc_sched *out);
 
 /* ---- decisions (explain_action) ---------------------------------------- */
 

@@ -1,6 +1,6 @@
 /*
- * The 5-D score (formula in think.h) and reading its factors from a
- * payload, parsed (dispatch, think) or raw (the I/O thread's classifier).
+ * The 5-D score (formula in think.h) and reading its factors from raw
+ * payload text (the I/O thread's classifier).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -76,27 +76,6 @@ int cam_think_parse_factor(const char *s, size_t len, double *out)
 		return CAM_EINVAL;
 	*out = v;
 	return 0;
-}
-
-int cam_think_from_payload(const struct cam_payload *p, double f[CAM_THINK_NFACTORS],
-			   char *err, size_t errlen)
-{
-	int n = 0;
-
-	for (int i = 0; i < CAM_THINK_NFACTORS; i++) {
-		const char *v = cam_payload_get(p, cam_think_factor_names[i]);
-
-		f[i] = CAM_THINK_DEFAULT;
-		if (!v)
-			continue;
-		if (cam_think_parse_factor(v, strlen(v), &f[i])) {
-			snprintf(err, errlen, "%s must be a number from 0 to 1, not '%.32s'",
-				 cam_think_factor_names[i], v);
-			return CAM_EINVAL;
-		}
-		n++;
-	}
-	return n;
 }
 
 int cam_think_scan(const char *p, size_t len, double f[CAM_THINK_NFACTORS])

@@ -20,8 +20,6 @@
 
 #include <stddef.h>
 
-#include "kernel/syscall/payload.h"
-
 enum cam_think_factor {
 	CAM_THINK_URGENCY,
 	CAM_THINK_IMPORTANCE,
@@ -53,16 +51,12 @@ int cam_think_factor_index(const char *key, size_t len);
 /* A factor value: a decimal 0-1 ("0", "1", "0.75", ".5"); 0 or CAM_EINVAL. */
 int cam_think_parse_factor(const char *s, size_t len, double *out);
 /*
- * The factors a parsed payload carries: the number of factor keys found
- * (missing ones set to 0.5), or CAM_EINVAL with a message in err when a
- * value is not a number 0-1.
- */
-int cam_think_from_payload(const struct cam_payload *p, double f[CAM_THINK_NFACTORS],
-			   char *err, size_t errlen);
-/*
- * The same from raw payload text, allocating nothing (the I/O thread runs
- * it before the payload is parsed): count, or CAM_EINVAL for a bad value,
- * a duplicate factor key or a factor value continued past a comma.
+ * The factors raw payload text carries (the payload grammar of
+ * kernel/syscall/payload.h), allocating nothing: the I/O thread runs it
+ * before the payload is parsed. Fills f (missing factors 0.5) and returns
+ * how many were given, or CAM_EINVAL for a bad value, a duplicate factor
+ * key or a factor value continued past a comma. (A parsed payload's
+ * factors: kernel/syscall/factors.h.)
  */
 int cam_think_scan(const char *p, size_t len, double f[CAM_THINK_NFACTORS]);
 

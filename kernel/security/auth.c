@@ -31,7 +31,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
-#include "kernel/grpc/server.h"
+#include "common/metrics_table.h"
 
 #define MAX_TOKENS 4096
 #define ANON_BUCKETS 1024
@@ -58,7 +58,17 @@ enum reason { R_MISSING, R_INVALID, R_MISMATCH, R_SCOPE, R_COUNT };
 static const char *const reason_names[R_COUNT] = { "missing_token", "invalid_token",
 						   "caller_mismatch", "missing_scope" };
 
-static struct {
+enum { M_FAILURES, M_HITS, NMETRICS };
+static const char *const L_REASON[] = { "reason", NULL };
+static const struct cam_family_desc metrics[NMETRICS] = {
+	[M_FAILURES] = { .name = "cam_os_security_auth_failures_total",
+			 .help = "Counter of authentication failures", .type = CAM_COUNTER,
+			 .label_names = L_REASON, .max_series = 32 },
+	[M_HITS] = { .name = "cam_os_security_rate_limit_hits_total",
+		     .help = "Counter of rate limit hits", .type = CAM_COUNTER, .max_series = 1 },
+};
+
+struct cam_auth {
 	pthread_rwlock_t lock;
 	struct table *table; /* NULL: anonymous mode */
 	char *path;
@@ -66,12 +76,12 @@ static struct {
 	cam_series *failures[R_COUNT];
 	cam_series *hits;
 	struct bucket anon[ANON_BUCKETS];
-	/* Buckets of tokens live as long as the process: a reload keeps the
+	/* Buckets of tokens live as long as the object: a reload keeps the
 	 * bucket of a caller that is still there (matched by caller id). */
 	struct bucket *token_buckets[MAX_TOKENS];
 	char token_bucket_owner[MAX_TOKENS][128];
 	size_t ntoken_buckets;
-} a = { .lock = PTHREAD_RWLOCK_INITIALIZER };
+};
 
 int cam_scopes_parse(const char *s, unsigned *out)
 {
@@ -107,16 +117,16 @@ static int unhex(const char *s, unsigned char *out, size_t n)
 }
 
 /* Called with the write lock held (or before any reader exists). */
-static struct bucket *bucket_for(const char *caller)
+static struct bucket *bucket_for(cam_auth *a, const char *caller)
 {
-	for (size_t i = 0; i < a.ntoken_buckets; i++)
-		if (!strcmp(a.token_bucket_owner[i], caller))
-			return a.token_buckets[i];
-	if (a.ntoken_buckets == MAX_TOKENS)
-		return &a.anon[0];
-	a.token_buckets[a.ntoken_buckets] = cam_xcalloc_aligned(sizeof(struct bucket));
-	snprintf(a.token_bucket_owner[a.ntoken_buckets], 128, "%s", caller);
-	return a.token_buckets[a.ntoken_buckets++];
+	for (size_t i = 0; i < a->ntoken_buckets; i++)
+		if (!strcmp(a->token_bucket_owner[i], caller))
+			return a->token_buckets[i];
+	if (a->ntoken_buckets == MAX_TOKENS)
+		return &a->anon[0];
+	a->token_buckets[a->ntoken_buckets] = cam_xcalloc_aligned(sizeof(struct bucket));
+	snprintf(a->token_bucket_owner[a->ntoken_buckets], 128, "%s", caller);
+	return a->token_buckets[a->ntoken_buckets++];
 }
 
 /* Parses one non-comment line into t; a message in why on error. */
@@ -188,75 +198,89 @@ out_fail:
 	return NULL;
 }
 
-static void swap_in(struct table *t)
+static void swap_in(cam_auth *a, struct table *t)
 {
 	struct table *old;
 
-	pthread_rwlock_wrlock(&a.lock);
+	pthread_rwlock_wrlock(&a->lock);
 	for (size_t i = 0; i < t->n; i++)
-		t->tokens[i].bucket = bucket_for(t->tokens[i].caller_id);
-	old = a.table;
-	a.table = t;
-	pthread_rwlock_unlock(&a.lock);
+		t->tokens[i].bucket = bucket_for(a, t->tokens[i].caller_id);
+	old = a->table;
+	a->table = t;
+	pthread_rwlock_unlock(&a->lock);
 	free(old);
 }
 
-int cam_auth_start(const struct cam_auth_opts *o, char *why, size_t why_len)
+int cam_auth_new(const struct cam_auth_opts *o, cam_auth **out, char *why, size_t why_len)
 {
-	a.rate = o->default_rate;
-	a.burst = o->default_burst > 0 ? o->default_burst : (o->default_rate > 1 ? o->default_rate : 1);
+	cam_family *fam[NMETRICS];
+	cam_auth *a;
+	int rc = cam_metrics_table_register(metrics, NMETRICS, fam, why, why_len);
+
+	if (rc)
+		return rc;
+	a = cam_xcalloc_aligned(sizeof(*a));
+	pthread_rwlock_init(&a->lock, NULL);
+	a->rate = o->default_rate;
+	a->burst = o->default_burst > 0 ? o->default_burst
+					: (o->default_rate > 1 ? o->default_rate : 1);
 	for (int r = 0; r < R_COUNT; r++)
-		a.failures[r] = cam_series_get(o->auth_failures, (const char *[]){ reason_names[r] });
-	a.hits = cam_series_get(o->rate_limit_hits, NULL);
-	if (!o->tokens_file)
-		return 0;
-	a.path = cam_xstrdup(o->tokens_file);
-	return cam_auth_reload(why, why_len);
-}
-
-int cam_auth_reload(char *why, size_t why_len)
-{
-	struct table *t;
-
-	if (!a.path) {
-		snprintf(why, why_len, "no tokens file configured");
-		return 0;
+		a->failures[r] = cam_series_get(fam[M_FAILURES], (const char *[]){ reason_names[r] });
+	a->hits = cam_series_get(fam[M_HITS], NULL);
+	if (o->tokens_file) {
+		a->path = cam_xstrdup(o->tokens_file);
+		if ((rc = cam_auth_reload(a, why, why_len))) {
+			cam_auth_free(a);
+			return rc;
+		}
 	}
-	t = load(a.path, why, why_len);
-	if (!t)
-		return CAM_EINVAL;
-	swap_in(t);
+	*out = a;
 	return 0;
 }
 
-void cam_auth_stop(void)
+int cam_auth_reload(cam_auth *a, char *why, size_t why_len)
 {
-	pthread_rwlock_wrlock(&a.lock);
-	free(a.table);
-	a.table = NULL;
-	for (size_t i = 0; i < a.ntoken_buckets; i++)
-		free(a.token_buckets[i]);
-	a.ntoken_buckets = 0;
-	free(a.path);
-	a.path = NULL;
-	pthread_rwlock_unlock(&a.lock);
+	struct table *t;
+
+	if (!a->path) {
+		snprintf(why, why_len, "no tokens file configured");
+		return 0;
+	}
+	t = load(a->path, why, why_len);
+	if (!t)
+		return CAM_EINVAL;
+	swap_in(a, t);
+	return 0;
 }
 
-size_t cam_auth_token_count(void)
+void cam_auth_free(cam_auth *a)
+{
+	if (!a)
+		return;
+	free(a->table);
+	for (size_t i = 0; i < a->ntoken_buckets; i++)
+		free(a->token_buckets[i]);
+	free(a->path);
+	pthread_rwlock_destroy(&a->lock);
+	free(a);
+}
+
+size_t cam_auth_token_count(cam_auth *a)
 {
 	size_t n;
 
-	pthread_rwlock_rdlock(&a.lock);
-	n = a.table ? a.table->n : 0;
-	pthread_rwlock_unlock(&a.lock);
+	pthread_rwlock_rdlock(&a->lock);
+	n = a->table ? a->table->n : 0;
+	pthread_rwlock_unlock(&a->lock);
 	return n;
 }
 
-static int refuse(enum reason r, int status, char *msg, size_t msglen, const char *text)
+static int refuse(cam_auth *a, enum reason r, int err, char *msg, size_t msglen,
+		  const char *text)
 {
-	cam_counter_inc(a.failures[r]);
+	cam_counter_inc(a->failures[r]);
 	snprintf(msg, msglen, "%s", text);
-	return status;
+	return err;
 }
 
 static uint64_t anon_hash(const char *s)
@@ -268,7 +292,7 @@ static uint64_t anon_hash(const char *s)
 	return h;
 }
 
-int cam_auth_identify(const char *authorization, const char *claimed,
+int cam_auth_identify(cam_auth *a, const char *authorization, const char *claimed,
 		      struct cam_identity *id, char *msg, size_t msglen)
 {
 	unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -276,60 +300,66 @@ int cam_auth_identify(const char *authorization, const char *claimed,
 	const char *token;
 
 	memset(id, 0, sizeof(*id));
-	pthread_rwlock_rdlock(&a.lock);
-	if (!a.table) {
-		pthread_rwlock_unlock(&a.lock);
+	pthread_rwlock_rdlock(&a->lock);
+	if (!a->table) {
+		pthread_rwlock_unlock(&a->lock);
 		snprintf(id->caller_id, sizeof(id->caller_id), "%s",
 			 claimed && *claimed ? claimed : "anonymous");
 		id->scopes = CAM_SCOPE_READ | CAM_SCOPE_WRITE | CAM_SCOPE_ADMIN;
-		id->rate = a.rate;
-		id->burst = a.burst;
+		id->rate = a->rate;
+		id->burst = a->burst;
 		return 0;
 	}
 	if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0 ||
 	    !authorization[7]) {
-		pthread_rwlock_unlock(&a.lock);
-		return refuse(R_MISSING, CAM_GRPC_UNAUTHENTICATED, msg, msglen,
+		pthread_rwlock_unlock(&a->lock);
+		return refuse(a, R_MISSING, CAM_EAUTH, msg, msglen,
 			      "missing bearer token (authorization: Bearer <token>)");
 	}
 	token = authorization + 7;
 	SHA256((const unsigned char *)token, strlen(token), digest);
 	/* Compare against every entry, in constant time each. */
-	for (size_t i = 0; i < a.table->n; i++)
-		if (CRYPTO_memcmp(digest, a.table->tokens[i].hash, sizeof(digest)) == 0)
-			match = &a.table->tokens[i];
+	for (size_t i = 0; i < a->table->n; i++)
+		if (CRYPTO_memcmp(digest, a->table->tokens[i].hash, sizeof(digest)) == 0)
+			match = &a->table->tokens[i];
 	if (!match) {
-		pthread_rwlock_unlock(&a.lock);
-		return refuse(R_INVALID, CAM_GRPC_UNAUTHENTICATED, msg, msglen, "invalid bearer token");
+		pthread_rwlock_unlock(&a->lock);
+		return refuse(a, R_INVALID, CAM_EAUTH, msg, msglen, "invalid bearer token");
 	}
 	snprintf(id->caller_id, sizeof(id->caller_id), "%s", match->caller_id);
 	id->scopes = match->scopes;
 	id->authenticated = true;
-	id->rate = match->rate >= 0 ? match->rate : a.rate;
-	id->burst = match->burst >= 0 ? match->burst : (match->rate > 1 ? match->rate : a.burst);
+	id->rate = match->rate >= 0 ? match->rate : a->rate;
+	id->burst = match->burst >= 0 ? match->burst : (match->rate > 1 ? match->rate : a->burst);
 	id->bucket = match->bucket; /* buckets outlive reloads */
-	pthread_rwlock_unlock(&a.lock);
+	pthread_rwlock_unlock(&a->lock);
 	if (claimed && *claimed && strcmp(claimed, id->caller_id) != 0)
-		return refuse(R_MISMATCH, CAM_GRPC_PERMISSION_DENIED, msg, msglen,
+		return refuse(a, R_MISMATCH, CAM_EPERM, msg, msglen,
 			      "caller_id does not match the token's caller");
 	return 0;
 }
 
-int cam_auth_check_scope(const struct cam_identity *id, const char *scope,
+const char *cam_scope_name(unsigned bits)
+{
+	if (bits & CAM_SCOPE_ADMIN)
+		return "admin";
+	return bits & CAM_SCOPE_WRITE ? "write" : "read";
+}
+
+int cam_auth_check_scope(cam_auth *a, const struct cam_identity *id, unsigned scope,
 			 const char *verb, char *msg, size_t msglen)
 {
-	unsigned need;
+	/* Only the highest bit asked for matters: admin implies write and
+	 * read, write implies read (cam_scopes_parse). */
+	unsigned need = scope & CAM_SCOPE_ADMIN ? CAM_SCOPE_ADMIN
+			: scope & CAM_SCOPE_WRITE ? CAM_SCOPE_WRITE : CAM_SCOPE_READ;
 
-	if (cam_scopes_parse(scope, &need))
-		need = CAM_SCOPE_ADMIN;
-	/* Parsing "write" gives write|read: only the highest bit matters. */
-	need = need & CAM_SCOPE_ADMIN ? CAM_SCOPE_ADMIN
-	       : need & CAM_SCOPE_WRITE ? CAM_SCOPE_WRITE : CAM_SCOPE_READ;
 	if (id->scopes & need)
 		return 0;
-	cam_counter_inc(a.failures[R_SCOPE]);
-	snprintf(msg, msglen, "caller %s lacks scope %s needed by %s", id->caller_id, scope, verb);
-	return CAM_GRPC_PERMISSION_DENIED;
+	cam_counter_inc(a->failures[R_SCOPE]);
+	snprintf(msg, msglen, "caller %s lacks scope %s needed by %s", id->caller_id,
+		 cam_scope_name(need), verb);
+	return CAM_EPERM;
 }
 
 /* GCRA: allow when now >= tat - tolerance; then tat = max(tat, now) + T. */
@@ -351,18 +381,18 @@ static bool bucket_take(struct bucket *b, double rate, double burst)
 	}
 }
 
-int cam_auth_rate_limit(const struct cam_identity *id, char *msg, size_t msglen)
+int cam_auth_rate_limit(cam_auth *a, const struct cam_identity *id, char *msg, size_t msglen)
 {
 	struct bucket *b = id->bucket;
 
 	if (!(id->rate > 0))
 		return 0;
 	if (!b)
-		b = &a.anon[anon_hash(id->caller_id) % ANON_BUCKETS];
+		b = &a->anon[anon_hash(id->caller_id) % ANON_BUCKETS];
 	if (bucket_take(b, id->rate, id->burst < 1 ? 1 : id->burst))
 		return 0;
-	cam_counter_inc(a.hits);
+	cam_counter_inc(a->hits);
 	snprintf(msg, msglen, "rate limit of %g calls/s (burst %g) reached for %s", id->rate,
 		 id->burst, id->caller_id);
-	return CAM_GRPC_RESOURCE_EXHAUSTED;
+	return CAM_ELIMIT;
 }

@@ -26,20 +26,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/metrics.h"
-
 enum cam_scope {
 	CAM_SCOPE_READ = 1,
 	CAM_SCOPE_WRITE = 2,
 	CAM_SCOPE_ADMIN = 4,
 };
 
+typedef struct cam_auth cam_auth;
+
 struct cam_auth_opts {
 	const char *tokens_file; /* NULL: anonymous callers */
 	double default_rate;     /* calls per second per caller; 0 = unlimited */
 	double default_burst;    /* 0: same as the rate (at least 1) */
-	cam_family *auth_failures;   /* counter {reason} */
-	cam_family *rate_limit_hits; /* counter, no labels */
 };
 
 /* What a caller is, as decided for one call. */
@@ -51,32 +49,39 @@ struct cam_identity {
 	void *bucket;        /* the token's own bucket (NULL: shared table) */
 };
 
-/* Loads the tokens (when configured). CAM_EINVAL with the reason in why
- * (why_len bytes) when the file is unreadable or malformed. */
-int cam_auth_start(const struct cam_auth_opts *o, char *why, size_t why_len);
+/*
+ * Registers cam_os_security_auth_failures_total{reason} and
+ * cam_os_security_rate_limit_hits_total and loads the tokens (when
+ * configured). CAM_EINVAL with the reason in why (why_len bytes) when the
+ * file is unreadable or malformed; *out is untouched on failure.
+ */
+int cam_auth_new(const struct cam_auth_opts *o, cam_auth **out, char *why, size_t why_len);
+/* No call may be identified any more. NULL is a no-op. */
+void cam_auth_free(cam_auth *a);
 /* Reads the tokens file again; on error the old tokens stay in force. */
-int cam_auth_reload(char *why, size_t why_len);
-void cam_auth_stop(void);
+int cam_auth_reload(cam_auth *a, char *why, size_t why_len);
 /* Tokens in force (0 without a tokens file). */
-size_t cam_auth_token_count(void);
+size_t cam_auth_token_count(cam_auth *a);
 
 /*
  * Decides who calls: `authorization` is the metadata value (NULL when
- * absent), `claimed` the request's caller_id ("" when none). Returns 0 or
- * a gRPC status (UNAUTHENTICATED, PERMISSION_DENIED) with msg filled; each
- * refusal is counted by reason.
+ * absent), `claimed` the request's caller_id ("" when none). Returns 0,
+ * CAM_EAUTH (no or a bad token) or CAM_EPERM (caller_id is not the
+ * token's) with msg filled; each refusal is counted by reason.
  */
-int cam_auth_identify(const char *authorization, const char *claimed,
+int cam_auth_identify(cam_auth *a, const char *authorization, const char *claimed,
 		      struct cam_identity *id, char *msg, size_t msglen);
-/* Whether the identity holds `scope` ("read", "write", "admin"); counts a
- * refusal as reason="missing_scope". */
-int cam_auth_check_scope(const struct cam_identity *id, const char *scope,
+/* Whether the identity holds scope (one enum cam_scope value): 0, or
+ * CAM_EPERM counted as reason="missing_scope". */
+int cam_auth_check_scope(cam_auth *a, const struct cam_identity *id, unsigned scope,
 			 const char *verb, char *msg, size_t msglen);
-/* Takes one call from the caller's token bucket: 0, or RESOURCE_EXHAUSTED
+/* Takes one call from the caller's token bucket: 0, or CAM_ELIMIT
  * (counted in cam_os_security_rate_limit_hits_total). Lock-free. */
-int cam_auth_rate_limit(const struct cam_identity *id, char *msg, size_t msglen);
+int cam_auth_rate_limit(cam_auth *a, const struct cam_identity *id, char *msg, size_t msglen);
 
 /* Parses "read,write" into scope bits; CAM_EINVAL for an unknown scope. */
 int cam_scopes_parse(const char *s, unsigned *out);
+/* "read", "write" or "admin": the highest scope in bits. */
+const char *cam_scope_name(unsigned bits);
 
 #endif

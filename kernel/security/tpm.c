@@ -844,7 +844,7 @@ enum cam_tpm_status cam_tpm_state(cam_tpm *t, char *msg, size_t len)
 	return st;
 }
 
-int cam_tpm_open(const struct cam_tpm_opts *o, cam_tpm **out)
+int cam_tpm_new(const struct cam_tpm_opts *o, cam_tpm **out)
 {
 	pthread_condattr_t ca;
 	cam_tpm *t;
@@ -877,7 +877,7 @@ int cam_tpm_open(const struct cam_tpm_opts *o, cam_tpm **out)
 	if (connect_tpm(t))
 		cam_log(CAM_LOG_WARN, "tpm", "%s", t->msg);
 	if (pthread_create(&t->thread, NULL, tpm_thread, t)) {
-		cam_tpm_close(t);
+		cam_tpm_free(t);
 		return CAM_EINTERNAL;
 	}
 	t->thread_started = true;
@@ -885,7 +885,7 @@ int cam_tpm_open(const struct cam_tpm_opts *o, cam_tpm **out)
 	return 0;
 }
 
-void cam_tpm_close(cam_tpm *t)
+void cam_tpm_free(cam_tpm *t)
 {
 	if (!t)
 		return;

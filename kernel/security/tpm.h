@@ -57,12 +57,12 @@ enum cam_tpm_status {
  * returning, so the log says at start whether the TPM is there. A TPM that
  * cannot be reached is not an error here (the thread keeps trying); returns
  * CAM_EINVAL for an empty TCTI string, CAM_EINTERNAL when the thread cannot
- * start. Free with cam_tpm_close.
+ * start. Free with cam_tpm_free.
  */
-int cam_tpm_open(const struct cam_tpm_opts *o, cam_tpm **out);
+int cam_tpm_new(const struct cam_tpm_opts *o, cam_tpm **out);
 /* Fails queued jobs with CAM_EUNAVAIL, stops the thread, closes the TPM.
  * No call may start after this begins. NULL is a no-op. */
-void cam_tpm_close(cam_tpm *t);
+void cam_tpm_free(cam_tpm *t);
 
 /* The cached state and a message about it (msg has len bytes); quick, no
  * TPM round trip. */

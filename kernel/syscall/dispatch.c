@@ -1,59 +1,144 @@
 /*
- * cam.SyscallService/Execute: from the wire to a verb handler and back.
+ * The dispatcher (dispatch.h): checks, handler, accounting, answer.
  *
- * Runs on a transport worker thread; a verb that waits on something slow
- * (a driver) defers the call and completes it later from its own thread,
- * so no worker is held meanwhile. Every call, good or bad, is counted
- * in cam_os_syscall_total{verb} and timed in
- * cam_os_syscall_duration_seconds{verb}; failures also count in
- * cam_os_syscall_errors_total{verb,code}. A verb outside the table counts
- * as verb="unknown", so the label set stays bounded. One access-log line
- * per call goes through the async logger.
+ * Checks run in a fixed order in run(), each a small function returning 0
+ * or a CAM_E* code with sc->error set: the place to add one. finish() is
+ * the only way out of a call: it turns the handler's code into a gRPC
+ * status (status_of), accounts for the call, answers it through the
+ * transport and releases it.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-#include "kernel/syscall/service.h"
+#include "kernel/syscall/dispatch.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "common/metrics.h"
+#include "common/metrics_table.h"
 #include "common/xmalloc.h"
-#include "kernel/grpc/pool.h"
-#include "kernel/grpc/server.h"
-#include "kernel/scheduler/scheduler.h"
-#include "kernel/scheduler/think.h"
-#include "kernel/security/admit.h"
-#include "common/grpc_status.h"
-#include "kernel/syscall/syscall.h"
-#include "kernel/syscall/trace_id.h"
+#include "kernel/syscall/factors.h"
 #include "kernel/tracing/syscall_trace.h"
-#include "proto/cam.pb-c.h"
+#include "kernel/tracing/trace_id.h"
 
-#define MAX_VERBS 64
+enum { M_DURATION, M_TOTAL, M_ERRORS, NMETRICS };
+static const char *const L_VERB[] = { "verb", NULL };
+static const char *const L_VERB_CODE[] = { "verb", "code", NULL };
+static const struct cam_family_desc metrics[NMETRICS] = {
+	[M_DURATION] = { .name = "cam_os_syscall_duration_seconds",
+			 .help = "Histogram of syscall execution times", .type = CAM_HISTOGRAM,
+			 .unit = "seconds", .label_names = L_VERB, .max_series = CAM_VERBS_MAX + 1 },
+	[M_TOTAL] = { .name = "cam_os_syscall_total", .help = "Counter of total syscalls executed",
+		      .type = CAM_COUNTER, .label_names = L_VERB, .max_series = CAM_VERBS_MAX + 1 },
+	[M_ERRORS] = { .name = "cam_os_syscall_errors_total", .help = "Counter of syscall errors",
+		       .type = CAM_COUNTER, .label_names = L_VERB_CODE, .max_series = 1024 },
+};
 
-static struct {
-	struct cam_syscall_env env;
-	size_t nverbs;
-	/* Index nverbs is "unknown". Resolved once at registration. */
-	cam_series *total[MAX_VERBS + 1];
-	cam_series *duration[MAX_VERBS + 1];
+struct cam_dispatch {
+	struct cam_dispatch_opts o;
+	char instance_id[9];
+	size_t nverbs;            /* rows when made; index nverbs is "unknown" */
+	cam_family *errors;
+	cam_series **total, **duration;
 	_Atomic uint64_t next_request;
-} d;
+};
 
-const struct cam_syscall_env *cam_syscall_env(void)
+int cam_dispatch_new(const struct cam_dispatch_opts *o, cam_dispatch **out)
 {
-	return &d.env;
+	cam_family *f[NMETRICS];
+	cam_dispatch *d;
+	char why[160];
+	int rc;
+
+	if (!o->verbs || !o->auth)
+		return CAM_EINVAL;
+	if ((rc = cam_metrics_table_register(metrics, NMETRICS, f, why, sizeof(why)))) {
+		cam_log(CAM_LOG_ERROR, "syscall_dispatcher", "%s", why);
+		return rc;
+	}
+	d = cam_xcalloc(1, sizeof(*d));
+	d->o = *o;
+	snprintf(d->instance_id, sizeof(d->instance_id), "%s", o->instance_id ? o->instance_id : "");
+	d->nverbs = cam_verbs_count(o->verbs);
+	d->errors = f[M_ERRORS];
+	d->total = cam_xcalloc(d->nverbs + 1, sizeof(*d->total));
+	d->duration = cam_xcalloc(d->nverbs + 1, sizeof(*d->duration));
+	/* Resolved once: the hot path only indexes. */
+	for (size_t i = 0; i <= d->nverbs; i++) {
+		const char *name = i < d->nverbs ? cam_verbs_at(o->verbs, i)->name : "unknown";
+
+		d->total[i] = cam_series_get(f[M_TOTAL], (const char *[]){ name });
+		d->duration[i] = cam_series_get(f[M_DURATION], (const char *[]){ name });
+	}
+	*out = d;
+	return 0;
 }
 
-/* Whether every payload key is one the verb accepts; names the first
- * one it does not in sc->error. The scheduling factors (think.h) are
- * accepted by every verb: a request may carry them instead of a priority. */
+void cam_dispatch_free(cam_dispatch *d)
+{
+	if (!d)
+		return;
+	free(d->total);
+	free(d->duration);
+	free(d);
+}
+
+int cam_syscall_fail(struct cam_syscall *sc, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sc->error, sizeof(sc->error), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* ---- the checks, in the order run() makes them ------------------------ */
+
+/* Who calls, and one call taken from their rate limit. */
+static int admit(cam_dispatch *d, struct cam_dispatch_call *c)
+{
+	struct cam_syscall *sc = &c->sc;
+	struct cam_identity id;
+	int rc = cam_auth_identify(d->o.auth, c->authorization, c->caller_id, &id, sc->error,
+				   sizeof(sc->error));
+
+	if (rc)
+		return rc;
+	snprintf(sc->caller_buf, sizeof(sc->caller_buf), "%s", id.caller_id);
+	sc->caller_id = sc->caller_buf;
+	sc->scopes = id.scopes;
+	sc->authenticated = id.authenticated;
+	return cam_auth_rate_limit(d->o.auth, &id, sc->error, sizeof(sc->error));
+}
+
+/* The caller must hold the scope the verb's row asks for. */
+static int authorize(cam_dispatch *d, struct cam_syscall *sc)
+{
+	struct cam_identity id = { .scopes = sc->scopes };
+
+	snprintf(id.caller_id, sizeof(id.caller_id), "%s", sc->caller_id);
+	return cam_auth_check_scope(d->o.auth, &id, sc->verb->scope, sc->verb->name, sc->error,
+				    sizeof(sc->error));
+}
+
+static int check_priority(struct cam_dispatch_call *c)
+{
+	if (!c->has_priority)
+		return 0;
+	if (c->priority > 9)
+		return cam_syscall_fail(&c->sc, CAM_EINVAL, "priority %u is out of range 0-9",
+					c->priority);
+	c->sc.priority = c->priority;
+	return 0;
+}
+
+/* Whether every payload key is one the verb accepts; names the first one
+ * it does not. The scheduling factors are accepted by every verb. */
 static int check_keys(struct cam_syscall *sc)
 {
 	const char *const *keys = sc->verb->keys;
@@ -64,23 +149,37 @@ static int check_keys(struct cam_syscall *sc)
 		const char *k = sc->payload->pairs[i].key;
 		size_t j = 0;
 
-		if (cam_think_factor_index(k, strlen(k)) >= 0)
+		if (cam_factors_is_key(k))
 			continue;
 		while (keys[j] && strcmp(keys[j], k) != 0)
 			j++;
 		if (!keys[j])
-			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
-						"verb %s does not take payload key '%s'",
+			return cam_syscall_fail(sc, CAM_EINVAL, "verb %s does not take payload key '%s'",
 						sc->verb->name, k);
 	}
 	return 0;
 }
 
-/* The trace id of a W3C traceparent "00-<32 hex>-<16 hex>-<2 hex>". */
-static void trace_from_metadata(struct cam_syscall *sc, struct cam_grpc_call *call)
+static int check_payload(struct cam_dispatch_call *c)
 {
-	const char *tp = cam_grpc_call_metadata(call, "traceparent");
+	struct cam_syscall *sc = &c->sc;
+	double factors[CAM_THINK_NFACTORS];
+	char err[200];
+	int rc;
 
+	if (cam_payload_parse(c->payload, strlen(c->payload), &c->parsed, err, sizeof(err)))
+		return cam_syscall_fail(sc, CAM_EINVAL, "%s", err);
+	sc->payload = &c->parsed;
+	if ((rc = check_keys(sc)))
+		return rc;
+	if (cam_factors_from_payload(&c->parsed, factors, err, sizeof(err)) < 0)
+		return cam_syscall_fail(sc, CAM_EINVAL, "%s", err);
+	return 0;
+}
+
+/* The trace id of a W3C traceparent "00-<32 hex>-<16 hex>-<2 hex>". */
+static void trace_from_metadata(struct cam_syscall *sc, const char *tp)
+{
 	if (tp && strlen(tp) >= 55 && tp[2] == '-' && tp[35] == '-' &&
 	    cam_trace_id_is_w3c(tp + 3, 32)) {
 		memcpy(sc->trace_id, tp + 3, 32);
@@ -88,80 +187,64 @@ static void trace_from_metadata(struct cam_syscall *sc, struct cam_grpc_call *ca
 	}
 }
 
-/* Parses, checks and runs a decoded request; returns the status. */
-static int run(struct cam_syscall *sc, const Cam__SyscallRequest *req,
-	       struct cam_payload *payload, struct cam_grpc_call *call)
+/* Checks and runs a call; returns the handler's code, a check's, or
+ * CAM_SYSCALL_DEFERRED. */
+static int run(cam_dispatch *d, struct cam_dispatch_call *c)
 {
-	double factors[CAM_THINK_NFACTORS];
-	char err[200];
-	int status;
+	struct cam_syscall *sc = &c->sc;
+	int rc;
 
+	if (!c->decoded)
+		return cam_syscall_fail(sc, CAM_EINVAL, "request is not a cam.SyscallRequest");
 	/* Who calls comes first: nobody learns more without credentials. */
-	status = cam_security_admit(sc, cam_grpc_call_metadata(call, "authorization"),
-				    req->caller_id);
-	if (status)
-		return status;
+	if ((rc = admit(d, c)))
+		return rc;
 	if (!sc->verb)
-		return cam_syscall_fail(sc, CAM_GRPC_UNIMPLEMENTED, "unknown verb '%.64s'",
-					req->verb);
-	status = cam_security_authorize(sc);
-	if (status)
-		return status;
-	if (req->priority_opt_case == CAM__SYSCALL_REQUEST__PRIORITY_OPT_PRIORITY) {
-		if (req->priority > 9)
-			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
-						"priority %u is out of range 0-9",
-						req->priority);
-		sc->priority = req->priority;
-	}
-	if (cam_payload_parse(req->payload, strlen(req->payload), payload, err,
-			      sizeof(err)))
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT, "%s", err);
-	sc->payload = payload;
-	status = check_keys(sc);
-	if (status)
-		return status;
-	if (cam_think_from_payload(payload, factors, err, sizeof(err)) < 0)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT, "%s", err);
-	if (!sc->verb->fn)
-		return cam_syscall_fail(sc, CAM_GRPC_UNIMPLEMENTED,
-					"verb %s belongs to the %s subsystem, which this build does not have yet",
-					sc->verb->name, sc->verb->subsystem);
+		return cam_syscall_fail(sc, CAM_ENOTSUP, "unknown verb '%.64s'", c->verb);
+	if ((rc = authorize(d, sc)) || (rc = check_priority(c)) || (rc = check_payload(c)))
+		return rc;
 	if (sc->deadline_ns && cam_mono_ns() >= sc->deadline_ns)
-		return cam_syscall_fail(sc, CAM_GRPC_DEADLINE_EXCEEDED,
-					"deadline passed before the syscall ran");
-	trace_from_metadata(sc, call);
-	return sc->verb->fn(sc);
+		return cam_syscall_fail(sc, CAM_ETIMEDOUT, "deadline passed before the syscall ran");
+	trace_from_metadata(sc, c->traceparent);
+	return sc->verb->fn(sc->verb->ctx, sc);
 }
 
-/* Counts the call; its duration is observed by cam_syscall_trace_done,
- * which can attach the trace id as an exemplar. */
-static void count(const char *verb_label, size_t idx, int status)
+/* ---- accounting and answering ----------------------------------------- */
+
+/* The gRPC status a handler's code is answered with. A positive code is
+ * a handler's bug (no success or error means that): INTERNAL, said. */
+static int status_of(struct cam_syscall *sc, int rc)
 {
-	cam_counter_inc(d.total[idx]);
-	if (status != CAM_GRPC_OK)
-		cam_counter_inc(cam_series_get(d.env.metrics->syscall_errors,
-					       (const char *[]){ verb_label,
-								 cam_grpc_status_name(status) }));
+	if (rc == 0)
+		return CAM_GRPC_OK;
+	if (rc > 0) {
+		snprintf(sc->error, sizeof(sc->error), "verb %s returned %d, not 0 or an error code",
+			 sc->verb ? sc->verb->name : "?", rc);
+		return CAM_GRPC_INTERNAL;
+	}
+	if (!sc->error[0])
+		snprintf(sc->error, sizeof(sc->error), "%s", cam_strerror(rc));
+	return cam_err_grpc_status(rc);
 }
 
-static void access_log(const struct cam_syscall *sc, const char *verb_label,
-		       const char *request_id, int status, double seconds)
+static void access_log(cam_dispatch *d, const struct cam_dispatch_call *c, int status,
+		       double seconds)
 {
-	struct cam_log_line l;
+	const struct cam_syscall *sc = &c->sc;
 	enum cam_log_level level = status == CAM_GRPC_OK ? CAM_LOG_INFO : CAM_LOG_WARN;
+	struct cam_log_line l;
 
-	if (d.env.access_log == CAM_ACCESS_LOG_NONE ||
-	    (d.env.access_log == CAM_ACCESS_LOG_ERRORS && status == CAM_GRPC_OK))
+	if (d->o.access_log == CAM_ACCESS_LOG_NONE ||
+	    (d->o.access_log == CAM_ACCESS_LOG_ERRORS && status == CAM_GRPC_OK))
 		return;
 	if (!cam_log_begin(&l, level, "syscall_dispatcher", NULL))
 		return;
-	cam_log_str(&l, "syscall", verb_label);
+	cam_log_str(&l, "syscall", c->verb_label);
 	cam_log_str(&l, "caller_id", sc->caller_id);
 	cam_log_num(&l, "latency_ms", seconds * 1e3);
 	cam_log_bool(&l, "success", status == CAM_GRPC_OK);
 	cam_log_str(&l, "code", cam_grpc_status_name(status));
-	cam_log_str(&l, "request_id", request_id);
+	cam_log_str(&l, "request_id", c->request_id);
 	if (sc->trace_id[0])
 		cam_log_str(&l, "trace_id", sc->trace_id);
 	if (status != CAM_GRPC_OK)
@@ -170,197 +253,124 @@ static void access_log(const struct cam_syscall *sc, const char *verb_label,
 }
 
 /* Keeps how the call was scheduled for explain_action. */
-static void record(const struct cam_syscall *sc, struct cam_grpc_call *call,
-		   const char *verb_label, const char *request_id, int status)
+static void record(cam_dispatch *d, const struct cam_dispatch_call *c, int status)
 {
 	struct cam_sched_decision dec;
 
-	if (!d.env.scheduler)
+	if (!d->o.sched || !c->sched)
 		return;
-	snprintf(dec.request_id, sizeof(dec.request_id), "%s", request_id);
-	memcpy(dec.trace_id, sc->trace_id, sizeof(dec.trace_id));
-	snprintf(dec.verb, sizeof(dec.verb), "%s", verb_label);
-	dec.sched = cam_grpc_call_task(call)->sched;
+	snprintf(dec.request_id, sizeof(dec.request_id), "%s", c->request_id);
+	memcpy(dec.trace_id, c->sc.trace_id, sizeof(dec.trace_id));
+	snprintf(dec.verb, sizeof(dec.verb), "%s", c->verb_label);
+	dec.sched = *c->sched;
 	dec.sched.reject = NULL;
 	dec.status = status;
-	cam_sched_record(d.env.scheduler, &dec);
+	cam_sched_record(d->o.sched, &dec);
 }
 
-static void reply(struct cam_grpc_call *call, const struct cam_syscall *sc,
-		  const char *request_id)
+/* Counts, times, traces, logs and records the call. */
+static void account(cam_dispatch *d, struct cam_dispatch_call *c, int status)
 {
-	Cam__SyscallResponse resp = CAM__SYSCALL_RESPONSE__INIT;
-	uint8_t stackbuf[1024], *buf = stackbuf;
-	size_t n;
+	struct cam_syscall *sc = &c->sc;
+	double seconds = (double)(cam_mono_ns() - c->t0) / 1e9;
 
-	resp.success = 1;
-	resp.result = (char *)cam_result_str(&sc->result);
-	resp.request_id = (char *)request_id;
-	resp.status_code = "OK";
-	resp.data.data = sc->out_data;
-	resp.data.len = sc->out_len;
-	n = cam__syscall_response__get_packed_size(&resp);
-	if (n > sizeof(stackbuf) && !(buf = malloc(n))) {
-		cam_grpc_call_fail(call, CAM_GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
+	cam_counter_inc(d->total[c->idx]);
+	if (status != CAM_GRPC_OK)
+		cam_counter_inc(cam_series_get(d->errors,
+					       (const char *[]){ c->verb_label,
+								 cam_grpc_status_name(status) }));
+	cam_syscall_trace_done(d->o.spans, &(struct cam_syscall_done){
+		.verb = c->verb_label,
+		.request_id = c->request_id,
+		.caller_id = sc->caller_id,
+		.error = sc->error,
+		.status = status,
+		.seconds = seconds,
+		.duration = d->duration[c->idx],
+		.traceparent = c->traceparent,
+		.trace_id = sc->trace_id,
+		.span_id = sc->payload ? cam_payload_get(sc->payload, "span_id") : NULL,
+	});
+	access_log(d, c, status, seconds);
+	record(d, c, status);
+}
+
+static void release(struct cam_dispatch_call *c)
+{
+	cam_result_free(&c->sc.result);
+	free(c->sc.out_data);
+	c->sc.out_data = NULL;
+	cam_payload_free(&c->parsed);
+	c->ops->release(c);
+}
+
+/* The one way out of a call that ran: status, accounting, answer. */
+static void finish(struct cam_dispatch_call *c, int rc)
+{
+	int status = status_of(&c->sc, rc);
+
+	account(c->d, c, status);
+	c->ops->answer(c, status);
+	release(c);
+}
+
+/* A call's request id, verb row and label, caller and timing, before
+ * anything is checked. */
+static void prepare(cam_dispatch *d, struct cam_dispatch_call *c)
+{
+	struct cam_syscall *sc = &c->sc;
+	const struct cam_verb *row = c->decoded ? cam_verbs_find(d->o.verbs, c->verb) : NULL;
+
+	c->d = d;
+	if (!c->t0)
+		c->t0 = cam_mono_ns();
+	snprintf(c->request_id, sizeof(c->request_id), "%s-%llu", d->instance_id,
+		 (unsigned long long)atomic_fetch_add(&d->next_request, 1) + 1);
+	c->verb_label = "unknown";
+	c->idx = d->nverbs;
+	if (row && row->index < d->nverbs) {
+		sc->verb = row;
+		c->verb_label = row->name;
+		c->idx = row->index;
 	}
-	cam__syscall_response__pack(&resp, buf);
-	cam_grpc_call_reply(call, buf, n);
-	if (buf != stackbuf)
-		free(buf);
+	sc->caller_id = c->decoded && c->caller_id && c->caller_id[0] ? c->caller_id : "anonymous";
+	sc->priority = c->sched ? c->sched->priority : 5;
+	if (!c->payload)
+		c->payload = "";
 }
 
-/* One Execute call, from decoding to the reply. On the heap because a
- * verb may finish it later from another thread (CAM_SYSCALL_DEFERRED). */
-struct exec {
-	struct cam_syscall sc; /* first: cam_syscall_complete gets back here */
-	struct cam_payload payload;
-	Cam__SyscallRequest *req;
-	struct cam_grpc_call *call;
-	int64_t t0;
-	const char *verb_label;
-	size_t idx;
-	char request_id[40];
-};
-
-/* Counts, times, traces and logs the call. */
-static void account(struct exec *x, int status)
+void cam_dispatch_run(cam_dispatch *d, struct cam_dispatch_call *c)
 {
-	struct cam_syscall *sc = &x->sc;
-	double seconds = (double)(cam_mono_ns() - x->t0) / 1e9;
+	int rc;
 
-	count(x->verb_label, x->idx, status);
-	cam_syscall_trace_done(sc, x->call, &(struct cam_syscall_done){
-		x->verb_label, x->request_id, status, x->t0, seconds, d.duration[x->idx] });
-	access_log(sc, x->verb_label, x->request_id, status, seconds);
-	record(sc, x->call, x->verb_label, x->request_id, status);
+	prepare(d, c);
+	rc = run(d, c);
+	/* Deferred: the verb owns the call now and completes it; touch nothing. */
+	if (rc != CAM_SYSCALL_DEFERRED)
+		finish(c, rc);
 }
 
-static void release(struct exec *x)
+void cam_dispatch_refused(cam_dispatch *d, struct cam_dispatch_call *c, int grpc_status,
+			  const char *why)
 {
-	cam_result_free(&x->sc.result);
-	free(x->sc.out_data);
-	cam_payload_free(&x->payload);
-	if (x->req)
-		cam__syscall_request__free_unpacked(x->req, NULL);
-	free(x);
+	prepare(d, c);
+	snprintf(c->sc.error, sizeof(c->sc.error), "%s", why ? why : "");
+	account(d, c, grpc_status);
+	release(c);
 }
 
-/* Accounts for the call, answers it, frees it. */
-static void finish(struct exec *x, int status)
+void cam_syscall_complete(struct cam_syscall *sc, int rc)
 {
-	account(x, status);
-	if (status == CAM_GRPC_OK)
-		reply(x->call, &x->sc, x->request_id);
-	else
-		cam_grpc_call_fail(x->call, status, x->sc.error);
-	release(x);
-}
-
-void cam_syscall_complete(struct cam_syscall *sc, int status)
-{
-	finish((struct exec *)sc, status);
+	/* Completing with "deferred" again would never answer: a bug, said. */
+	if (rc == CAM_SYSCALL_DEFERRED)
+		rc = cam_syscall_fail(sc, CAM_EINTERNAL, "verb %s completed its call as deferred",
+				      sc->verb ? sc->verb->name : "?");
+	finish((struct cam_dispatch_call *)sc, rc);
 }
 
 bool cam_syscall_cancelled(const struct cam_syscall *sc)
 {
-	return cam_grpc_call_cancelled(((const struct exec *)sc)->call);
-}
+	const struct cam_dispatch_call *c = (const struct cam_dispatch_call *)sc;
 
-/*
- * A call's state from its request: a request id, and the verb and caller
- * when the message decodes (x->req is NULL when it does not). t0 is when
- * the call is timed from.
- */
-static struct exec *exec_new(struct cam_grpc_call *call, int64_t t0)
-{
-	struct exec *x = cam_xcalloc(1, sizeof(*x));
-	const uint8_t *msg;
-	size_t len;
-
-	x->t0 = t0;
-	x->call = call;
-	x->verb_label = "unknown";
-	x->idx = d.nverbs;
-	x->sc.caller_id = "anonymous";
-	x->sc.priority = cam_grpc_call_task(call)->sched.priority;
-	snprintf(x->request_id, sizeof(x->request_id), "%.8s-%llu", d.env.instance_id,
-		 (unsigned long long)atomic_fetch_add(&d.next_request, 1) + 1);
-	msg = cam_grpc_call_message(call, &len);
-	x->req = cam__syscall_request__unpack(NULL, len, msg);
-	if (x->req) {
-		x->sc.verb = cam_verb_find(x->req->verb);
-		if (x->sc.verb) {
-			x->verb_label = x->sc.verb->name;
-			x->idx = x->sc.verb->index;
-		}
-		if (x->req->caller_id[0])
-			x->sc.caller_id = x->req->caller_id;
-	}
-	return x;
-}
-
-static void execute(void *arg, struct cam_grpc_call *call)
-{
-	struct exec *x = exec_new(call, cam_mono_ns());
-	struct cam_syscall *sc = &x->sc;
-	int status;
-
-	(void)arg;
-	sc->deadline_ns = cam_grpc_call_deadline_ns(call);
-	if (!x->req) {
-		status = cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
-					  "request is not a cam.SyscallRequest");
-	} else {
-		sc->data = x->req->data.data;
-		sc->data_len = x->req->data.len;
-		status = run(sc, x->req, &x->payload, call);
-	}
-	/* Deferred: the verb owns x now and completes it; touch nothing. */
-	if (status != CAM_SYSCALL_DEFERRED)
-		finish(x, status);
-}
-
-/*
- * A call the transport answers without running execute (scheduler queue
- * full, deadline passed in the queue, cancelled while queued) is still a
- * syscall: counted, timed from its queueing, traced and logged here.
- */
-static void refused(void *arg, struct cam_grpc_call *call, int status, const char *why)
-{
-	int64_t queued = cam_grpc_call_task(call)->sched.enqueued_ns;
-	struct exec *x = exec_new(call, queued ? queued : cam_mono_ns());
-
-	(void)arg;
-	snprintf(x->sc.error, sizeof(x->sc.error), "%s", why);
-	account(x, status);
-	release(x);
-}
-
-int cam_syscall_service_register(cam_grpc_server *s, const struct cam_syscall_env *env)
-{
-	const struct cam_verb *verbs = cam_verbs(&d.nverbs);
-	int rc;
-
-	if (d.nverbs > MAX_VERBS)
-		return -1;
-	d.env = *env;
-	for (size_t i = 0; i <= d.nverbs; i++) {
-		const char *name = i < d.nverbs ? verbs[i].name : "unknown";
-		d.total[i] = cam_series_get(env->metrics->syscall_total, (const char *[]){ name });
-		d.duration[i] =
-			cam_series_get(env->metrics->syscall_duration, (const char *[]){ name });
-	}
-	rc = cam_grpc_server_add_method(s, "/cam.SyscallService/Execute", execute, NULL);
-	if (rc)
-		return rc;
-	rc = cam_grpc_server_set_refusal_hook(s, "/cam.SyscallService/Execute", refused, NULL);
-	if (rc)
-		return rc;
-	/* The scheduler queues by priority: read it on the I/O thread. */
-	if (env->scheduler &&
-	    (rc = cam_grpc_server_set_classifier(s, "/cam.SyscallService/Execute",
-						 cam_sched_classify_request, NULL)))
-		return rc;
-	return cam_health_check_register(s);
+	return c->ops->cancelled && c->ops->cancelled(c);
 }

@@ -8,6 +8,8 @@
  * agree. Names with the cam_os_ prefix and names of the kernel's own
  * families are refused, and custom families and their series are bounded
  * (limits refused with RESOURCE_EXHAUSTED and counted by the metrics core).
+ * The custom families one object made are its own: another object (a
+ * kernel made twice in one process, in tests) refuses their names.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -19,9 +21,9 @@
 
 #include "common/metrics.h"
 #include "common/utf8.h"
-#include "kernel/grpc/server.h"
-#include "kernel/syscall/service.h"
-#include "kernel/syscall/syscall.h"
+#include "common/xmalloc.h"
+#include "kernel/security/auth.h"
+#include "kernel/syscall/emit_metric.h"
 
 #define MAX_CUSTOM 1024
 
@@ -30,9 +32,12 @@ struct custom {
 	cam_family *family;
 };
 
-static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
-static struct custom customs[MAX_CUSTOM];
-static size_t ncustoms;
+struct cam_emit_metric {
+	struct cam_emit_metric_opts o;
+	pthread_rwlock_t lock;   /* customs */
+	struct custom *customs;  /* MAX_CUSTOM */
+	size_t ncustoms;
+};
 
 struct labels {
 	size_t n;
@@ -58,26 +63,26 @@ static int parse_labels(struct cam_syscall *sc, const char *s, struct labels *l)
 	if (!s || !*s)
 		return 0;
 	if (strlen(s) >= sizeof(l->buf))
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"labels are longer than %zu bytes", sizeof(l->buf) - 1);
 	strcpy(l->buf, s);
 	for (p = l->buf; (tok = strtok_r(p, ",", &save)); p = NULL) {
 		char *eq = strchr(tok, '=');
 
 		if (!eq)
-			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+			return cam_syscall_fail(sc, CAM_EINVAL,
 						"label '%.64s' is not name=value", tok);
 		*eq = '\0';
 		if (!cam_label_name_valid(tok))
-			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+			return cam_syscall_fail(sc, CAM_EINVAL,
 						"invalid label name '%.64s' (labels match [a-zA-Z_][a-zA-Z0-9_]*, no __ prefix)",
 						tok);
 		if (!cam_utf8_valid(eq + 1, &len) || len > CAM_METRICS_MAX_LABEL_VALUE)
-			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+			return cam_syscall_fail(sc, CAM_EINVAL,
 						"value of label %s is not UTF-8 or longer than %d bytes",
 						tok, CAM_METRICS_MAX_LABEL_VALUE);
 		if (l->n == CAM_METRICS_MAX_LABELS)
-			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+			return cam_syscall_fail(sc, CAM_EINVAL,
 						"more than %d labels", CAM_METRICS_MAX_LABELS);
 		l->names[l->n] = tok;
 		l->values[l->n++] = eq + 1;
@@ -94,49 +99,48 @@ static int parse_labels(struct cam_syscall *sc, const char *s, struct labels *l)
 		}
 	for (size_t i = 1; i < l->n; i++)
 		if (strcmp(l->names[i], l->names[i - 1]) == 0)
-			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+			return cam_syscall_fail(sc, CAM_EINVAL,
 						"duplicate label '%s'", l->names[i]);
 	l->names[l->n] = NULL;
 	return 0;
 }
 
-static cam_family *find_custom(const char *name)
+static cam_family *find_custom(cam_emit_metric *em, const char *name)
 {
 	cam_family *f = NULL;
 
-	pthread_rwlock_rdlock(&lock);
-	for (size_t i = 0; i < ncustoms; i++)
-		if (strcmp(customs[i].name, name) == 0) {
-			f = customs[i].family;
+	pthread_rwlock_rdlock(&em->lock);
+	for (size_t i = 0; i < em->ncustoms; i++)
+		if (strcmp(em->customs[i].name, name) == 0) {
+			f = em->customs[i].family;
 			break;
 		}
-	pthread_rwlock_unlock(&lock);
+	pthread_rwlock_unlock(&em->lock);
 	return f;
 }
 
 /* Registers a new custom family, or returns one another thread just made. */
-static int make_custom(struct cam_syscall *sc, const char *name,
-		       enum cam_metric_type type, const char *help,
-		       const struct labels *l, cam_family **out)
+static int make_custom(cam_emit_metric *em, struct cam_syscall *sc, const char *name,
+		       enum cam_metric_type type, const char *help, const struct labels *l,
+		       cam_family **out)
 {
-	const struct cam_syscall_env *env = cam_syscall_env();
-	size_t max = env->custom_families_max ? env->custom_families_max : 100;
+	size_t max = em->o.families_max;
 	const char *why = NULL;
 	int status = 0, rc;
 
-	pthread_rwlock_wrlock(&lock);
-	for (size_t i = 0; i < ncustoms; i++)
-		if (strcmp(customs[i].name, name) == 0) {
-			*out = customs[i].family;
+	pthread_rwlock_wrlock(&em->lock);
+	for (size_t i = 0; i < em->ncustoms; i++)
+		if (strcmp(em->customs[i].name, name) == 0) {
+			*out = em->customs[i].family;
 			goto out_unlock;
 		}
 	if (cam_family_find(name)) {
-		status = cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		status = cam_syscall_fail(sc, CAM_EINVAL,
 					  "metric %s belongs to the kernel", name);
 		goto out_unlock;
 	}
-	if (ncustoms >= max || ncustoms >= MAX_CUSTOM) {
-		status = cam_syscall_fail(sc, CAM_GRPC_RESOURCE_EXHAUSTED,
+	if (em->ncustoms >= max || em->ncustoms >= MAX_CUSTOM) {
+		status = cam_syscall_fail(sc, CAM_ELIMIT,
 					  "custom metric limit reached (%zu families)", max);
 		goto out_unlock;
 	}
@@ -145,17 +149,17 @@ static int make_custom(struct cam_syscall *sc, const char *name,
 					 .help = help ? help : "Custom metric emitted with emit_metric.",
 					 .type = type,
 					 .label_names = (const char *const *)l->names,
-					 .max_series = env->custom_series_max },
+					 .max_series = em->o.series_max },
 				 out, &why);
 	if (rc) {
-		status = cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT, "metric %s refused: %s",
+		status = cam_syscall_fail(sc, CAM_EINVAL, "metric %s refused: %s",
 					  name, why ? why : "invalid");
 		goto out_unlock;
 	}
-	snprintf(customs[ncustoms].name, sizeof(customs[ncustoms].name), "%s", name);
-	customs[ncustoms++].family = *out;
+	snprintf(em->customs[em->ncustoms].name, sizeof(em->customs[0].name), "%s", name);
+	em->customs[em->ncustoms++].family = *out;
 out_unlock:
-	pthread_rwlock_unlock(&lock);
+	pthread_rwlock_unlock(&em->lock);
 	return status;
 }
 
@@ -164,17 +168,17 @@ static int check_shape(struct cam_syscall *sc, cam_family *f, const char *name,
 		       enum cam_metric_type type, const struct labels *l)
 {
 	if (cam_family_type(f) != type)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"metric %s is a %s; it cannot be emitted as a %s", name,
 					cam_family_type(f) == CAM_COUNTER ? "counter" : "gauge",
 					type == CAM_COUNTER ? "counter" : "gauge");
 	if (cam_family_label_count(f) != l->n)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"metric %s has %zu labels; this emit gives %zu", name,
 					cam_family_label_count(f), l->n);
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(cam_family_label_name(f, i), l->names[i]) != 0)
-			return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+			return cam_syscall_fail(sc, CAM_EINVAL,
 						"metric %s has no label '%s'", name, l->names[i]);
 	return 0;
 }
@@ -185,19 +189,20 @@ static int parse_value(struct cam_syscall *sc, const char *s, enum cam_metric_ty
 	char *end;
 
 	if (!s || !*s)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT, "payload key 'value' is missing");
+		return cam_syscall_fail(sc, CAM_EINVAL, "payload key 'value' is missing");
 	*out = strtod(s, &end);
 	if (*end || !isfinite(*out))
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"value '%.32s' is not a finite number", s);
 	if (type == CAM_COUNTER && *out < 0)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"a counter only goes up: value must be >= 0");
 	return 0;
 }
 
-int cam_verb_emit_metric(struct cam_syscall *sc)
+static int emit_metric(void *ctx, struct cam_syscall *sc)
 {
+	cam_emit_metric *em = ctx;
 	const char *name = cam_payload_get(sc->payload, "metric_name");
 	const char *type_s = cam_payload_get(sc->payload, "type");
 	const char *help = cam_payload_get(sc->payload, "help");
@@ -209,35 +214,35 @@ int cam_verb_emit_metric(struct cam_syscall *sc)
 	int status;
 
 	if (!name || !*name)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"payload key 'metric_name' is missing");
 	if (!cam_metric_name_valid(name) || strchr(name, ':'))
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"invalid metric_name '%.64s' (names match [a-zA-Z_][a-zA-Z0-9_]*)",
 					name);
 	if (strncmp(name, "cam_os_", 7) == 0)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"metric_name may not use the cam_os_ prefix");
 	if (type_s && strcmp(type_s, "gauge") == 0)
 		type = CAM_GAUGE;
 	else if (type_s && strcmp(type_s, "counter") != 0)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"type must be counter or gauge");
 	if (help && strlen(help) > CAM_METRICS_MAX_HELP)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT, "help is longer than %d bytes",
+		return cam_syscall_fail(sc, CAM_EINVAL, "help is longer than %d bytes",
 					CAM_METRICS_MAX_HELP);
 	if ((status = parse_value(sc, cam_payload_get(sc->payload, "value"), type, &v)) ||
 	    (status = parse_labels(sc, cam_payload_get(sc->payload, "labels"), &l)))
 		return status;
 
-	f = find_custom(name);
-	if (!f && (status = make_custom(sc, name, type, help, &l, &f)))
+	f = find_custom(em, name);
+	if (!f && (status = make_custom(em, sc, name, type, help, &l, &f)))
 		return status;
 	if ((status = check_shape(sc, f, name, type, &l)))
 		return status;
 	s = cam_series_get(f, (const char *const *)l.values);
 	if (!s)
-		return cam_syscall_fail(sc, CAM_GRPC_RESOURCE_EXHAUSTED,
+		return cam_syscall_fail(sc, CAM_ELIMIT,
 					"series limit reached for %s (or for all metrics)", name);
 	if (type == CAM_COUNTER)
 		cam_counter_add(s, v);
@@ -247,4 +252,47 @@ int cam_verb_emit_metric(struct cam_syscall *sc)
 	cam_result_add(&sc->result, "type", type == CAM_COUNTER ? "counter" : "gauge");
 	cam_result_add(&sc->result, "accepted", "true");
 	return 0;
+}
+
+static const char *const K_EMIT_METRIC[] = { "metric_name", "value", "labels", "type", "help",
+					     NULL };
+
+static const struct cam_verb rows[] = {
+	{ .name = "emit_metric", .fn = emit_metric, .keys = K_EMIT_METRIC,
+	  .scope = CAM_SCOPE_WRITE },
+};
+#define NROWS (sizeof(rows) / sizeof(rows[0]))
+
+/* The custom families stay in the metrics registry, with their values. */
+static void destroy(cam_emit_metric *em)
+{
+	pthread_rwlock_destroy(&em->lock);
+	free(em->customs);
+	free(em);
+}
+
+int cam_emit_metric_new(const struct cam_emit_metric_opts *o, cam_emit_metric **out)
+{
+	cam_emit_metric *em = cam_xcalloc(1, sizeof(*em));
+	int rc;
+
+	em->o = *o;
+	if (!em->o.families_max)
+		em->o.families_max = 100;
+	em->customs = cam_xcalloc(MAX_CUSTOM, sizeof(*em->customs));
+	pthread_rwlock_init(&em->lock, NULL);
+	if ((rc = cam_verbs_add(o->verbs, "observability", rows, NROWS, em))) {
+		destroy(em);
+		return rc;
+	}
+	*out = em;
+	return 0;
+}
+
+void cam_emit_metric_free(cam_emit_metric *em)
+{
+	if (!em)
+		return;
+	cam_verbs_remove(em->o.verbs, rows, NROWS);
+	destroy(em);
 }

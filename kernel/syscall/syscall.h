@@ -1,10 +1,15 @@
 /*
- * The syscall layer: the verb table and what a verb handler sees.
+ * What a verb handler sees: one syscall (struct cam_syscall) and the few
+ * calls it may make on it. The verb registry (verbs.h) says which handler
+ * runs a verb; the dispatcher (dispatch.h) has checked the caller, the
+ * verb, the payload keys and the deadline before the handler runs, and
+ * counts, times, logs and answers the call after.
  *
- * Execute decodes the request, finds the verb, parses the payload, checks
- * its keys, runs the handler on the worker thread, then counts, times and
- * logs the call. A handler returns a gRPC status code (0 = OK) and fills
- * either the result or the error message, or defers (below).
+ * A handler returns 0 (the call succeeds with sc->result and
+ * sc->out_data) or a negative CAM_E* code (common/error.h; sc->error says
+ * why in words, else the code's own message is used). The gRPC status the
+ * client sees is derived from that code by the dispatcher alone. A
+ * handler that would wait returns CAM_SYSCALL_DEFERRED instead (below).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -15,12 +20,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/error.h"
 #include "kernel/syscall/payload.h"
 
+struct cam_verb;
+
 struct cam_syscall {
-	const struct cam_verb *verb;
-	const char *caller_id;           /* "anonymous" when none was given */
-	char caller_buf[128];            /* caller_id as security decided it */
+	const struct cam_verb *verb;     /* the row being run (verbs.h) */
+	const char *caller_id;           /* as security decided it; "anonymous" when none */
+	char caller_buf[128];            /* caller_id's storage */
 	unsigned scopes;                 /* enum cam_scope bits (security/auth.h) */
 	bool authenticated;              /* caller named by a bearer token */
 	const struct cam_payload *payload;
@@ -32,56 +40,29 @@ struct cam_syscall {
 	struct cam_result result;        /* payload-grammar result */
 	uint8_t *out_data;               /* SyscallResponse.data; malloc'd, freed by dispatch */
 	size_t out_len;
-	char error[256];                 /* message when the status is not OK */
+	char error[256];                 /* message when the call fails */
 };
 
-typedef int (*cam_verb_fn)(struct cam_syscall *sc);
+/* A handler: ctx is the pointer its subsystem registered with the row. */
+typedef int (*cam_verb_fn)(void *ctx, struct cam_syscall *sc);
 
 /*
  * A handler that would wait (on a driver helper, say) returns
- * CAM_SYSCALL_DEFERRED instead of a status and later, from any thread,
- * calls cam_syscall_complete(sc, status) exactly once; that counts, logs
- * and answers the call and frees sc. From the moment it hands sc to
- * whoever completes it, the handler must not touch sc again.
+ * CAM_SYSCALL_DEFERRED and later, from any thread, calls
+ * cam_syscall_complete(sc, rc) exactly once with 0 or a CAM_E* code; that
+ * counts, logs and answers the call and frees sc. From the moment it hands
+ * sc to whoever completes it, the handler must not touch sc again.
+ * Positive, so no error code can be taken for it.
  */
-#define CAM_SYSCALL_DEFERRED (-1)
-void cam_syscall_complete(struct cam_syscall *sc, int status);
+#define CAM_SYSCALL_DEFERRED 1
+void cam_syscall_complete(struct cam_syscall *sc, int rc);
 /* Whether the client has gone (cancelled, disconnected); lock-free, for a
  * deferred verb to skip work nobody waits for. */
 bool cam_syscall_cancelled(const struct cam_syscall *sc);
 
-struct cam_verb {
-	const char *name;
-	const char *subsystem;
-	cam_verb_fn fn;           /* NULL: the subsystem is not built yet */
-	const char *const *keys;  /* payload keys accepted; NULL = any */
-	const char *scope;        /* scope a caller needs (auth, later) */
-	unsigned index;           /* position in the table */
-};
-
-/* The verb table, in table order; *n gets its length. */
-const struct cam_verb *cam_verbs(size_t *n);
-/* A verb by name, or NULL. */
-const struct cam_verb *cam_verb_find(const char *name);
-
-/* Writes a message into sc->error and returns status (for handlers). */
-int cam_syscall_fail(struct cam_syscall *sc, int status, const char *fmt, ...)
+/* Writes a message into sc->error and returns err (for handlers:
+ * `return cam_syscall_fail(sc, CAM_EINVAL, "...")`). */
+int cam_syscall_fail(struct cam_syscall *sc, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-
-/* Handlers, one file per subsystem. */
-int cam_verb_ping(struct cam_syscall *sc);
-int cam_verb_observe(struct cam_syscall *sc);
-int cam_verb_emit_metric(struct cam_syscall *sc);
-int cam_verb_emit_trace(struct cam_syscall *sc);
-int cam_verb_think(struct cam_syscall *sc);          /* kernel/scheduler/ */
-int cam_verb_explain_action(struct cam_syscall *sc);
-int cam_verb_tune_system(struct cam_syscall *sc);
-int cam_verb_whoami(struct cam_syscall *sc);
-int cam_verb_context_write(struct cam_syscall *sc);
-int cam_verb_context_read(struct cam_syscall *sc);
-int cam_verb_context_versions(struct cam_syscall *sc);
-int cam_verb_context_delete(struct cam_syscall *sc);
-int cam_verb_context_snapshot(struct cam_syscall *sc);
-int cam_verb_context_restore(struct cam_syscall *sc);
 
 #endif

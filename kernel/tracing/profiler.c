@@ -39,28 +39,28 @@ struct cam_profiler {
 	pthread_t thread;
 	atomic_bool stopping;
 	char heap_dir[64]; /* where the heap profiler may dump; "" = none */
+	/* gperftools entry points, found at run time; the profiler thread
+	 * alone uses them after cam_profiler_new. */
+	int (*cpu_start)(const char *fname);
+	void (*cpu_stop)(void);
+	void (*heap_start)(const char *prefix);
+	void (*heap_stop)(void);
+	int (*heap_running)(void);
+	char *(*heap_get)(void);
 };
 
-/* gperftools entry points, found at run time. */
-static int (*cpu_start)(const char *fname);
-static void (*cpu_stop)(void);
-static void (*heap_start)(const char *prefix);
-static void (*heap_stop)(void);
-static int (*heap_running)(void);
-static char *(*heap_get)(void);
-
-static bool load_cpu_profiler(void)
+static bool load_cpu_profiler(cam_profiler *p)
 {
 	void *h;
 
-	if (cpu_start)
+	if (p->cpu_start)
 		return true;
 	h = dlopen("libprofiler.so.0", RTLD_NOW | RTLD_GLOBAL);
 	if (!h)
 		return false;
-	cpu_stop = (void (*)(void))dlsym(h, "ProfilerStop");
-	cpu_start = (int (*)(const char *))dlsym(h, "ProfilerStart");
-	return cpu_start && cpu_stop;
+	p->cpu_stop = (void (*)(void))dlsym(h, "ProfilerStop");
+	p->cpu_start = (int (*)(const char *))dlsym(h, "ProfilerStart");
+	return p->cpu_start && p->cpu_stop;
 }
 
 /*
@@ -69,14 +69,15 @@ static bool load_cpu_profiler(void)
  */
 static void find_heap_profiler(cam_profiler *p)
 {
-	heap_start = (void (*)(const char *))dlsym(RTLD_DEFAULT, "HeapProfilerStart");
-	heap_stop = (void (*)(void))dlsym(RTLD_DEFAULT, "HeapProfilerStop");
-	heap_running = (int (*)(void))dlsym(RTLD_DEFAULT, "IsHeapProfilerRunning");
-	heap_get = (char *(*)(void))dlsym(RTLD_DEFAULT, "GetHeapProfile");
+	p->heap_start = (void (*)(const char *))dlsym(RTLD_DEFAULT, "HeapProfilerStart");
+	p->heap_stop = (void (*)(void))dlsym(RTLD_DEFAULT, "HeapProfilerStop");
+	p->heap_running = (int (*)(void))dlsym(RTLD_DEFAULT, "IsHeapProfilerRunning");
+	p->heap_get = (char *(*)(void))dlsym(RTLD_DEFAULT, "GetHeapProfile");
 	snprintf(p->heap_dir, sizeof(p->heap_dir), "/tmp/cam-kernel-heap-XXXXXX");
-	if (!heap_start || !heap_stop || !heap_running || !heap_get || !mkdtemp(p->heap_dir)) {
+	if (!p->heap_start || !p->heap_stop || !p->heap_running || !p->heap_get ||
+	    !mkdtemp(p->heap_dir)) {
 		p->heap_dir[0] = '\0';
-		heap_get = NULL;
+		p->heap_get = NULL;
 	}
 }
 
@@ -152,7 +153,7 @@ static void sleep_slices(cam_profiler *p, long seconds)
  * fd 2: the logger writes fd 2 directly) is a memory stream, and what it
  * said becomes a log line of ours.
  */
-static void cpu_stop_quietly(void)
+static void cpu_stop_quietly(cam_profiler *p)
 {
 	FILE *real = stderr, *mem;
 	char *said = NULL;
@@ -160,11 +161,11 @@ static void cpu_stop_quietly(void)
 
 	mem = open_memstream(&said, &len);
 	if (!mem) {
-		cpu_stop();
+		p->cpu_stop();
 		return;
 	}
 	stderr = mem;
-	cpu_stop();
+	p->cpu_stop();
 	stderr = real;
 	fclose(mem);
 	while (len && (said[len - 1] == '\n' || said[len - 1] == ' '))
@@ -181,7 +182,7 @@ static void cpu_profile(cam_profiler *p, long seconds)
 	char *data;
 	int fd;
 
-	if (!load_cpu_profiler()) {
+	if (!load_cpu_profiler(p)) {
 		reply_text(p, CAM_PPROF_UNAVAILABLE,
 			   "CPU profiling needs gperftools' libprofiler.so.0 "
 			   "(Debian: libgoogle-perftools4)");
@@ -193,14 +194,14 @@ static void cpu_profile(cam_profiler *p, long seconds)
 		return;
 	}
 	close(fd);
-	if (!cpu_start(path)) {
+	if (!p->cpu_start(path)) {
 		unlink(path);
 		reply_text(p, CAM_PPROF_BUSY, "a CPU profile is already being taken");
 		return;
 	}
 	cam_log(CAM_LOG_INFO, COMPONENT, "taking a %ld s CPU profile", seconds);
 	sleep_slices(p, seconds);
-	cpu_stop_quietly();
+	cpu_stop_quietly(p);
 	data = slurp(path, &len);
 	unlink(path);
 	if (!data) {
@@ -223,23 +224,23 @@ static void heap_profile(cam_profiler *p, long seconds)
 	bool ours = false;
 	char *text;
 
-	if (!heap_get) {
+	if (!p->heap_get) {
 		reply_text(p, CAM_PPROF_UNAVAILABLE,
 			   "heap profiles need tcmalloc as cam-kernel's allocator: install "
 			   "libgoogle-perftools4 (the kernel then preloads it when profiling is on), "
 			   "or start it with LD_PRELOAD=libtcmalloc.so.4");
 		return;
 	}
-	if (!heap_running()) {
+	if (!p->heap_running()) {
 		snprintf(prefix, sizeof(prefix), "%s/kernel", p->heap_dir);
-		heap_start(prefix);
+		p->heap_start(prefix);
 		ours = true;
 		cam_log(CAM_LOG_INFO, COMPONENT, "recording allocations for %ld s", seconds);
 		sleep_slices(p, seconds);
 	}
-	text = heap_get();
+	text = p->heap_get();
 	if (ours)
-		heap_stop();
+		p->heap_stop();
 	clean_heap_dir(p, false);
 	if (!text) {
 		reply_text(p, CAM_PPROF_FAILED, "the heap profiler returned nothing");
@@ -308,7 +309,7 @@ static void *profiler_main(void *arg)
 	return NULL;
 }
 
-int cam_profiler_start(const char *addr, cam_profiler **out)
+int cam_profiler_new(const char *addr, cam_profiler **out)
 {
 	cam_profiler *p = cam_xcalloc(1, sizeof(*p));
 	int rv;
@@ -332,7 +333,7 @@ int cam_profiler_start(const char *addr, cam_profiler **out)
 		goto out_close;
 	}
 	cam_log(CAM_LOG_INFO, COMPONENT, "profiling channel on %s (heap profiles %s)", addr,
-		heap_get ? "on" : "off: tcmalloc is not the allocator");
+		p->heap_get ? "on" : "off: tcmalloc is not the allocator");
 	*out = p;
 	return 0;
 out_close:
@@ -342,7 +343,7 @@ out_free:
 	return rv == NNG_EADDRINUSE ? CAM_EEXIST : CAM_EIO;
 }
 
-void cam_profiler_stop(cam_profiler *p)
+void cam_profiler_free(cam_profiler *p)
 {
 	if (!p)
 		return;

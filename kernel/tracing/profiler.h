@@ -19,9 +19,9 @@ typedef struct cam_profiler cam_profiler;
  * Listens on addr and starts the thread; starts the heap profiler when
  * tcmalloc is present. Returns 0 or a CAM_E* code (nothing left running).
  */
-int cam_profiler_start(const char *addr, cam_profiler **out);
+int cam_profiler_new(const char *addr, cam_profiler **out);
 /* Stops (a CPU profile in progress ends early) and frees; NULL is a no-op. */
-void cam_profiler_stop(cam_profiler *p);
+void cam_profiler_free(cam_profiler *p);
 
 /*
  * Heap profiles need tcmalloc as the allocator, which costs memory, so the

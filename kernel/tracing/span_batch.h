@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernel/syscall/spans.h"
+#include "kernel/tracing/span_ring.h"
 
 struct cam_span_batch_meta {
 	const char *instance_id;

@@ -12,9 +12,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "kernel/grpc/server.h"
-#include "kernel/syscall/spans.h"
-#include "kernel/syscall/trace_id.h"
+#include "kernel/tracing/trace_id.h"
 
 static _Thread_local uint64_t rng_state;
 
@@ -63,7 +61,7 @@ static void put_attr(char *buf, size_t cap, const char *key, const char *value)
 	buf[n] = '\0';
 }
 
-static void push_span(const struct cam_syscall *sc, const struct cam_syscall_done *d,
+static void push_span(cam_span_ring *ring, const struct cam_syscall_done *d,
 		      const char *trace, const char *parent, const char *span_id)
 {
 	struct cam_span span = { 0 };
@@ -86,32 +84,29 @@ static void push_span(const struct cam_syscall *sc, const struct cam_syscall_don
 	put_attr(span.attributes, sizeof(span.attributes), "rpc.grpc.status_code", code);
 	put_attr(span.attributes, sizeof(span.attributes), "cam.syscall", d->verb);
 	put_attr(span.attributes, sizeof(span.attributes), "cam.caller_id",
-		 sc->caller_id ? sc->caller_id : "");
+		 d->caller_id ? d->caller_id : "");
 	put_attr(span.attributes, sizeof(span.attributes), "cam.request_id", d->request_id);
 	if (span.error)
-		put_attr(span.attributes, sizeof(span.attributes), "error.message", sc->error);
-	cam_spans_push(&span);
+		put_attr(span.attributes, sizeof(span.attributes), "error.message",
+			 d->error ? d->error : "");
+	cam_span_ring_push(ring, &span);
 }
 
-void cam_syscall_trace_done(const struct cam_syscall *sc,
-			    const struct cam_grpc_call *call,
-			    const struct cam_syscall_done *d)
+void cam_syscall_trace_done(cam_span_ring *ring, const struct cam_syscall_done *d)
 {
 	char trace[33], parent[17] = "", span_id[17];
-	const char *given;
 
-	if (!parse_traceparent(call ? cam_grpc_call_metadata(call, "traceparent") : NULL,
-			       trace, parent)) {
-		if (!sc->trace_id[0]) {
+	if (!parse_traceparent(d->traceparent, trace, parent)) {
+		if (!d->trace_id || !d->trace_id[0]) {
 			cam_histogram_observe(d->duration, d->seconds);
 			return;
 		}
-		memcpy(trace, sc->trace_id, sizeof(trace));
-		given = sc->payload ? cam_payload_get(sc->payload, "span_id") : NULL;
-		if (given && *given && strlen(given) <= 64)
-			cam_trace_id_normalize(given, 16, parent);
+		snprintf(trace, sizeof(trace), "%s", d->trace_id);
+		if (d->span_id && *d->span_id && strlen(d->span_id) <= 64)
+			cam_trace_id_normalize(d->span_id, 16, parent);
 	}
 	snprintf(span_id, sizeof(span_id), "%016llx", (unsigned long long)next_random());
 	cam_histogram_observe_traced(d->duration, d->seconds, trace, span_id);
-	push_span(sc, d, trace, parent, span_id);
+	if (ring)
+		push_span(ring, d, trace, parent, span_id);
 }

@@ -3,8 +3,8 @@
  * traceparent metadata entry, or a trace id its payload gave, as emit_trace
  * does), the syscall gets a span of its own (kind SERVER, child of the
  * caller's span) in the span ring, and its latency becomes the exemplar of
- * its cam_os_syscall_duration_seconds series. Untraced calls cost one
- * metadata lookup and a branch.
+ * its cam_os_syscall_duration_seconds series. Untraced calls cost a
+ * branch.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -14,26 +14,28 @@
 #include <stdint.h>
 
 #include "common/metrics.h"
-#include "kernel/syscall/syscall.h"
+#include "kernel/tracing/span_ring.h"
 
-struct cam_grpc_call;
-
-/* What dispatch knows about a finished call. */
+/* What the dispatcher knows about a finished call. Strings may be NULL
+ * where noted; all are borrowed for the call. */
 struct cam_syscall_done {
-	const char *verb;       /* verb label ("unknown" outside the table) */
+	const char *verb;        /* verb label ("unknown" outside the table) */
 	const char *request_id;
-	int status;             /* gRPC code */
-	int64_t start_mono_ns;  /* CLOCK_MONOTONIC when the call began */
-	double seconds;         /* its latency */
-	cam_series *duration;   /* its duration series */
+	const char *caller_id;   /* may be NULL */
+	const char *error;       /* the message when status is not OK */
+	int status;              /* gRPC status */
+	double seconds;          /* its latency */
+	cam_series *duration;    /* its duration series */
+	const char *traceparent; /* the request's traceparent; NULL: none */
+	const char *trace_id;    /* 32 hex the payload gave (emit_trace); "" or NULL: none */
+	const char *span_id;     /* the payload's span_id, the parent then; may be NULL */
 };
 
 /*
  * Observes d->seconds in d->duration (with an exemplar when traced) and,
- * when traced, pushes the syscall's span. Never blocks; can't fail.
+ * when traced and ring is not NULL, pushes the syscall's span. Never
+ * blocks; can't fail.
  */
-void cam_syscall_trace_done(const struct cam_syscall *sc,
-			    const struct cam_grpc_call *call,
-			    const struct cam_syscall_done *d);
+void cam_syscall_trace_done(cam_span_ring *ring, const struct cam_syscall_done *d);
 
 #endif

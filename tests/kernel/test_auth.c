@@ -17,7 +17,7 @@
 #include "kernel/security/auth.h"
 
 static char path[64];
-static cam_family *failures, *hits;
+static cam_auth *auth;
 
 static void sha256_hex(const char *s, char *out)
 {
@@ -45,7 +45,6 @@ static void write_tokens(const char *extra)
 
 static int setup(void **state)
 {
-	static const char *const labels[] = { "reason", NULL };
 	char why[256];
 	int fd;
 
@@ -54,25 +53,42 @@ static int setup(void **state)
 	fd = mkstemp(path);
 	close(fd);
 	write_tokens(NULL);
-	cam_family_register(&(struct cam_family_desc){ .name = "t_auth_failures_total",
-						       .type = CAM_COUNTER,
-						       .label_names = labels },
-			    &failures, NULL);
-	cam_family_register(&(struct cam_family_desc){ .name = "t_rate_hits_total",
-						       .type = CAM_COUNTER },
-			    &hits, NULL);
-	return cam_auth_start(&(struct cam_auth_opts){ .tokens_file = path,
-						       .auth_failures = failures,
-						       .rate_limit_hits = hits },
-			      why, sizeof(why));
+	return cam_auth_new(&(struct cam_auth_opts){ .tokens_file = path }, &auth, why, sizeof(why));
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	cam_auth_stop();
+	cam_auth_free(auth);
 	unlink(path);
 	return 0;
+}
+
+struct probe {
+	const char *family, *label; /* label NULL: the series without labels */
+	double v;
+};
+
+static void on_series(void *arg, const struct cam_family_info *info,
+		      const struct cam_series_value *v)
+{
+	struct probe *p = arg;
+
+	if (strcmp(info->name, p->family) != 0)
+		return;
+	if (p->label ? info->nlabels && strcmp(v->label_values[0], p->label) == 0
+		     : info->nlabels == 0)
+		p->v = v->value;
+}
+
+/* A series' value now, or -1 when there is none. */
+static double value(const char *family, const char *label)
+{
+	struct probe p = { family, label, -1 };
+	struct cam_metrics_visitor vis = { NULL, on_series, &p };
+
+	cam_metrics_collect(&vis);
+	return p.v;
 }
 
 static void test_good_token(void **state)
@@ -81,28 +97,36 @@ static void test_good_token(void **state)
 	char msg[200];
 
 	(void)state;
-	assert_int_equal(cam_auth_token_count(), 2);
-	assert_int_equal(cam_auth_identify("Bearer secret-a", "", &id, msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_token_count(auth), 2);
+	assert_int_equal(cam_auth_identify(auth, "Bearer secret-a", "", &id, msg, sizeof(msg)), 0);
 	assert_string_equal(id.caller_id, "agent-a");
 	assert_true(id.authenticated);
-	assert_int_equal(cam_auth_identify("bearer secret-a", "agent-a", &id, msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_identify(auth, "bearer secret-a", "agent-a", &id, msg, sizeof(msg)), 0);
 }
 
 static void test_refusals(void **state)
 {
+	const char *F = "cam_os_security_auth_failures_total";
+	double missing = value(F, "missing_token"), invalid = value(F, "invalid_token");
+	double mismatch = value(F, "caller_mismatch");
 	struct cam_identity id;
 	char msg[200];
 
 	(void)state;
-	assert_int_equal(cam_auth_identify(NULL, "", &id, msg, sizeof(msg)), 16);
+	assert_true(missing >= 0 && invalid >= 0 && mismatch >= 0);
+	assert_int_equal(cam_auth_identify(auth, NULL, "", &id, msg, sizeof(msg)), CAM_EAUTH);
 	assert_non_null(strstr(msg, "missing bearer token"));
-	assert_int_equal(cam_auth_identify("Bearer ", "", &id, msg, sizeof(msg)), 16);
-	assert_int_equal(cam_auth_identify("Basic abc", "", &id, msg, sizeof(msg)), 16);
-	assert_int_equal(cam_auth_identify("Bearer wrong", "", &id, msg, sizeof(msg)), 16);
+	assert_int_equal(cam_auth_identify(auth, "Bearer ", "", &id, msg, sizeof(msg)), CAM_EAUTH);
+	assert_int_equal(cam_auth_identify(auth, "Basic abc", "", &id, msg, sizeof(msg)), CAM_EAUTH);
+	assert_int_equal(cam_auth_identify(auth, "Bearer wrong", "", &id, msg, sizeof(msg)), CAM_EAUTH);
 	assert_non_null(strstr(msg, "invalid bearer token"));
 	assert_null(strstr(msg, "wrong")); /* never echo the token */
-	assert_int_equal(cam_auth_identify("Bearer secret-a", "someone-else", &id, msg, sizeof(msg)), 7);
+	assert_int_equal(cam_auth_identify(auth, "Bearer secret-a", "someone-else", &id, msg, sizeof(msg)), CAM_EPERM);
 	assert_non_null(strstr(msg, "does not match"));
+	/* Each refusal is counted under its reason. */
+	assert_true(value(F, "missing_token") == missing + 3);
+	assert_true(value(F, "invalid_token") == invalid + 1);
+	assert_true(value(F, "caller_mismatch") == mismatch + 1);
 }
 
 /* Bad tokens of every length are refused, including prefixes and
@@ -120,12 +144,12 @@ static void test_bad_tokens_of_every_length(void **state)
 		memset(tok, 'a' + len % 26, (size_t)len);
 		tok[len] = '\0';
 		snprintf(header, sizeof(header), "Bearer %s", tok);
-		assert_int_equal(cam_auth_identify(header, "", &id, msg, sizeof(msg)), 16);
+		assert_int_equal(cam_auth_identify(auth, header, "", &id, msg, sizeof(msg)), CAM_EAUTH);
 	}
-	assert_int_equal(cam_auth_identify("Bearer secret-", "", &id, msg, sizeof(msg)), 16);
-	assert_int_equal(cam_auth_identify("Bearer secret-aa", "", &id, msg, sizeof(msg)), 16);
-	assert_int_equal(cam_auth_identify("Bearer secret-A", "", &id, msg, sizeof(msg)), 16);
-	assert_int_equal(cam_auth_identify("Bearer  secret-a", "", &id, msg, sizeof(msg)), 16);
+	assert_int_equal(cam_auth_identify(auth, "Bearer secret-", "", &id, msg, sizeof(msg)), CAM_EAUTH);
+	assert_int_equal(cam_auth_identify(auth, "Bearer secret-aa", "", &id, msg, sizeof(msg)), CAM_EAUTH);
+	assert_int_equal(cam_auth_identify(auth, "Bearer secret-A", "", &id, msg, sizeof(msg)), CAM_EAUTH);
+	assert_int_equal(cam_auth_identify(auth, "Bearer  secret-a", "", &id, msg, sizeof(msg)), CAM_EAUTH);
 }
 
 /* Over a window the bucket lets through its burst plus rate x time. */
@@ -141,7 +165,7 @@ static void test_rate_limit_holds_the_rate(void **state)
 	strcpy(id.caller_id, "rate-probe");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
-		allowed += cam_auth_rate_limit(&id, msg, sizeof(msg)) == 0;
+		allowed += cam_auth_rate_limit(auth, &id, msg, sizeof(msg)) == 0;
 		usleep(200);
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		elapsed = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
@@ -159,13 +183,13 @@ static void test_scopes(void **state)
 	unsigned s;
 
 	(void)state;
-	assert_int_equal(cam_auth_identify("Bearer secret-a", "", &id, msg, sizeof(msg)), 0);
-	assert_int_equal(cam_auth_check_scope(&id, "read", "ping", msg, sizeof(msg)), 0);
-	assert_int_equal(cam_auth_check_scope(&id, "write", "emit_metric", msg, sizeof(msg)), 0);
-	assert_int_equal(cam_auth_check_scope(&id, "admin", "tune_system", msg, sizeof(msg)), 7);
+	assert_int_equal(cam_auth_identify(auth, "Bearer secret-a", "", &id, msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_check_scope(auth, &id, CAM_SCOPE_READ, "ping", msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_check_scope(auth, &id, CAM_SCOPE_WRITE, "emit_metric", msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_check_scope(auth, &id, CAM_SCOPE_ADMIN, "tune_system", msg, sizeof(msg)), CAM_EPERM);
 	assert_non_null(strstr(msg, "lacks scope admin"));
-	assert_int_equal(cam_auth_identify("Bearer secret-b", "", &id, msg, sizeof(msg)), 0);
-	assert_int_equal(cam_auth_check_scope(&id, "admin", "tune_system", msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_identify(auth, "Bearer secret-b", "", &id, msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_check_scope(auth, &id, CAM_SCOPE_ADMIN, "tune_system", msg, sizeof(msg)), 0);
 	assert_int_equal(cam_scopes_parse("read,bogus", &s), CAM_EINVAL);
 	assert_int_equal(cam_scopes_parse("", &s), CAM_EINVAL);
 }
@@ -178,18 +202,19 @@ static void test_rate_limit_burst_then_refuse(void **state)
 
 	(void)state;
 	/* admin-b: 2 calls/s, burst 2. */
-	assert_int_equal(cam_auth_identify("Bearer secret-b", "", &id, msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_identify(auth, "Bearer secret-b", "", &id, msg, sizeof(msg)), 0);
 	for (int i = 0; i < 10; i++)
-		allowed += cam_auth_rate_limit(&id, msg, sizeof(msg)) == 0;
+		allowed += cam_auth_rate_limit(auth, &id, msg, sizeof(msg)) == 0;
 	assert_int_equal(allowed, 2);
 	assert_non_null(strstr(msg, "rate limit"));
+	assert_true(value("cam_os_security_rate_limit_hits_total", NULL) >= 8);
 	usleep(600 * 1000); /* a little more than one token's worth */
-	assert_int_equal(cam_auth_rate_limit(&id, msg, sizeof(msg)), 0);
-	assert_int_equal(cam_auth_rate_limit(&id, msg, sizeof(msg)), 8);
+	assert_int_equal(cam_auth_rate_limit(auth, &id, msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_rate_limit(auth, &id, msg, sizeof(msg)), CAM_ELIMIT);
 	/* agent-a has no limit (default 0 = unlimited). */
-	assert_int_equal(cam_auth_identify("Bearer secret-a", "", &id, msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_identify(auth, "Bearer secret-a", "", &id, msg, sizeof(msg)), 0);
 	for (int i = 0; i < 1000; i++)
-		assert_int_equal(cam_auth_rate_limit(&id, msg, sizeof(msg)), 0);
+		assert_int_equal(cam_auth_rate_limit(auth, &id, msg, sizeof(msg)), 0);
 }
 
 static void test_reload(void **state)
@@ -200,9 +225,9 @@ static void test_reload(void **state)
 	(void)state;
 	/* A bad file keeps the tokens in force. */
 	write_tokens("zzzz not-a-hash read\n");
-	assert_int_equal(cam_auth_reload(why, sizeof(why)), CAM_EINVAL);
+	assert_int_equal(cam_auth_reload(auth, why, sizeof(why)), CAM_EINVAL);
 	assert_non_null(strstr(why, "line 5"));
-	assert_int_equal(cam_auth_identify("Bearer secret-a", "", &id, msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_identify(auth, "Bearer secret-a", "", &id, msg, sizeof(msg)), 0);
 	/* A good one adds a token. */
 	sha256_hex("secret-c", c);
 	{
@@ -210,11 +235,11 @@ static void test_reload(void **state)
 		snprintf(line, sizeof(line), "%s agent-c read\n", c);
 		write_tokens(line);
 	}
-	assert_int_equal(cam_auth_reload(why, sizeof(why)), 0);
-	assert_int_equal(cam_auth_token_count(), 3);
-	assert_int_equal(cam_auth_identify("Bearer secret-c", "", &id, msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_reload(auth, why, sizeof(why)), 0);
+	assert_int_equal(cam_auth_token_count(auth), 3);
+	assert_int_equal(cam_auth_identify(auth, "Bearer secret-c", "", &id, msg, sizeof(msg)), 0);
 	assert_string_equal(id.caller_id, "agent-c");
-	assert_int_equal(cam_auth_check_scope(&id, "write", "emit_metric", msg, sizeof(msg)), 7);
+	assert_int_equal(cam_auth_check_scope(auth, &id, CAM_SCOPE_WRITE, "emit_metric", msg, sizeof(msg)), CAM_EPERM);
 }
 
 int main(void)

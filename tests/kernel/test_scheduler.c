@@ -189,20 +189,20 @@ static void test_queue(void **state)
 	int v[8];
 
 	(void)state;
-	cam_sched_queue_init(&q, 5); /* rounds up to 8 */
-	assert_null(cam_sched_queue_pop(&q));
+	cam_sched__queue_init(&q, 5); /* rounds up to 8 */
+	assert_null(cam_sched__queue_pop(&q));
 	for (int i = 0; i < 8; i++)
-		assert_true(cam_sched_queue_push(&q, &v[i]));
-	assert_false(cam_sched_queue_push(&q, &v[0]));
+		assert_true(cam_sched__queue_push(&q, &v[i]));
+	assert_false(cam_sched__queue_push(&q, &v[0]));
 	for (int round = 0; round < 3; round++)
 		for (int i = 0; i < 8; i++) {
-			assert_ptr_equal(cam_sched_queue_pop(&q), &v[i]);
-			assert_true(cam_sched_queue_push(&q, &v[i]));
+			assert_ptr_equal(cam_sched__queue_pop(&q), &v[i]);
+			assert_true(cam_sched__queue_push(&q, &v[i]));
 		}
 	for (int i = 0; i < 8; i++)
-		assert_ptr_equal(cam_sched_queue_pop(&q), &v[i]);
-	assert_null(cam_sched_queue_pop(&q));
-	cam_sched_queue_free(&q);
+		assert_ptr_equal(cam_sched__queue_pop(&q), &v[i]);
+	assert_null(cam_sched__queue_pop(&q));
+	cam_sched__queue_free(&q);
 }
 
 /* ---- tasks for the scheduler tests ------------------------------------- */
@@ -540,27 +540,27 @@ static void test_decisions(void **state)
 	struct cam_sched_decision d, out;
 
 	(void)state;
-	cam_sched_ring_init(&r, 16);
-	assert_int_equal(cam_sched_ring_find(&r, "x-1", NULL, &out), CAM_ENOENT);
+	cam_sched__ring_init(&r, 16);
+	assert_int_equal(cam_sched__ring_find(&r, "x-1", NULL, &out), CAM_ENOENT);
 	for (int i = 1; i <= 100; i++) {
 		memset(&d, 0, sizeof(d));
 		snprintf(d.request_id, sizeof(d.request_id), "abcd1234-%d", i);
 		snprintf(d.trace_id, sizeof(d.trace_id), "%032x", i % 50);
 		d.sched.priority = (unsigned)(i % 10);
-		cam_sched_ring_put(&r, &d);
+		cam_sched__ring_put(&r, &d);
 	}
-	assert_int_equal(cam_sched_ring_find(&r, "abcd1234-100", NULL, &out), 0);
+	assert_int_equal(cam_sched__ring_find(&r, "abcd1234-100", NULL, &out), 0);
 	assert_int_equal(out.sched.priority, 0);
-	assert_int_equal(cam_sched_ring_find(&r, "abcd1234-85", NULL, &out), 0);
+	assert_int_equal(cam_sched__ring_find(&r, "abcd1234-85", NULL, &out), 0);
 	assert_int_equal(out.sched.priority, 5);
 	/* Older than the ring holds. */
-	assert_int_equal(cam_sched_ring_find(&r, "abcd1234-84", NULL, &out), CAM_ENOENT);
+	assert_int_equal(cam_sched__ring_find(&r, "abcd1234-84", NULL, &out), CAM_ENOENT);
 	/* By trace id: the newest with it (i = 99, since 99 % 50 == 49). */
 	snprintf(d.trace_id, sizeof(d.trace_id), "%032x", 49);
-	assert_int_equal(cam_sched_ring_find(&r, NULL, d.trace_id, &out), 0);
+	assert_int_equal(cam_sched__ring_find(&r, NULL, d.trace_id, &out), 0);
 	assert_string_equal(out.request_id, "abcd1234-99");
-	assert_int_equal(cam_sched_ring_find(&r, NULL, "", &out), CAM_ENOENT);
-	cam_sched_ring_free(&r);
+	assert_int_equal(cam_sched__ring_find(&r, NULL, "", &out), CAM_ENOENT);
+	cam_sched__ring_free(&r);
 }
 
 /* ---- life and concurrency ----------------------------------------------- */

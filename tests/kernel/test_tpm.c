@@ -168,7 +168,7 @@ static cam_tpm *open_tpm(unsigned timeout_ms)
 				  .ping_ms = 100 };
 	cam_tpm *t = NULL;
 
-	assert_int_equal(cam_tpm_open(&o, &t), 0);
+	assert_int_equal(cam_tpm_new(&o, &t), 0);
 	assert_non_null(t);
 	return t;
 }
@@ -272,9 +272,9 @@ static void test_open_needs_tcti(void **state)
 	cam_tpm *t = (cam_tpm *)&o;
 
 	(void)state;
-	assert_int_equal(cam_tpm_open(&o, &t), CAM_EINVAL);
+	assert_int_equal(cam_tpm_new(&o, &t), CAM_EINVAL);
 	assert_null(t);
-	cam_tpm_close(NULL);
+	cam_tpm_free(NULL);
 }
 
 /* Nothing listens: the open succeeds, calls answer CAM_EUNAVAIL at once. */
@@ -288,14 +288,14 @@ static void test_unreachable(void **state)
 
 	(void)state;
 	snprintf(tcti, sizeof(tcti), "swtpm:host=127.0.0.1,port=%d", free_port_pair());
-	assert_int_equal(cam_tpm_open(&o, &t), 0);
+	assert_int_equal(cam_tpm_new(&o, &t), 0);
 	assert_int_equal(cam_tpm_state(t, msg, sizeof(msg)), CAM_TPM_DOWN);
 	assert_non_null(strstr(msg, "cannot reach the TPM"));
 	t0 = now_s();
 	assert_int_equal(cam_tpm_random(t, buf, sizeof(buf), 0, err, sizeof(err)), CAM_EUNAVAIL);
 	assert_true(now_s() - t0 < 0.5);
 	assert_non_null(strstr(err, "TPM unavailable"));
-	cam_tpm_close(t);
+	cam_tpm_free(t);
 }
 
 /* Checks sig (DER) over digest with OpenSSL and the PEM key. */
@@ -339,7 +339,7 @@ static void test_sign_verify(void **state)
 	assert_false(valid);
 	assert_int_equal(cam_tpm_verify(t, digest, der, len - 1, 0, &valid, err, sizeof(err)),
 			 CAM_EINVAL);
-	cam_tpm_close(t);
+	cam_tpm_free(t);
 }
 
 static void test_random_and_pcrs(void **state)
@@ -366,7 +366,7 @@ static void test_random_and_pcrs(void **state)
 	for (size_t i = 0; i < CAM_TPM_DIGEST_LEN; i++)
 		assert_int_equal(pcrs[0][i], 0);
 	assert_int_equal(cam_tpm_pcr_read(t, 0, 0, pcrs, err, sizeof(err)), CAM_EINVAL);
-	cam_tpm_close(t);
+	cam_tpm_free(t);
 }
 
 struct signer {
@@ -413,7 +413,7 @@ static void test_concurrent_calls(void **state)
 		pthread_join(th[i], NULL);
 		assert_int_equal(s[i].ok, 10);
 	}
-	cam_tpm_close(t);
+	cam_tpm_free(t);
 }
 
 /* A deadline already passed: the job leaves the queue, CAM_ETIMEDOUT. */
@@ -430,7 +430,7 @@ static void test_deadline(void **state)
 	assert_int_equal(cam_tpm_random(t, buf, sizeof(buf), now_ns() + 2000000000LL, err,
 					sizeof(err)),
 			 0);
-	cam_tpm_close(t);
+	cam_tpm_free(t);
 }
 
 /* kill -9, then back: CAM_EUNAVAIL while gone, the same key after. */
@@ -457,7 +457,7 @@ static void test_killed_and_restarted(void **state)
 	assert_int_equal(cam_tpm_random(t, buf, sizeof(buf), 0, err, sizeof(err)), 0);
 	assert_int_equal(cam_tpm_public_key(t, 0, pem2, &handle, err, sizeof(err)), 0);
 	assert_string_equal(pem, pem2);
-	cam_tpm_close(t);
+	cam_tpm_free(t);
 }
 
 struct caller {
@@ -514,7 +514,7 @@ static void test_hung(void **state)
 	while (cam_tpm_random(t, buf, sizeof(buf), 0, err, sizeof(err)) && now_s() < until)
 		usleep(50000);
 	assert_int_equal(cam_tpm_random(t, buf, sizeof(buf), 0, err, sizeof(err)), 0);
-	cam_tpm_close(t);
+	cam_tpm_free(t);
 }
 
 int main(void)

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "kernel/listen_policy.h"
-#include "kernel/syscall/trace_id.h"
+#include "kernel/tracing/trace_id.h"
 
 static void test_w3c_ids_kept(void **state)
 {

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,8 +18,7 @@
 
 #include "common/metrics.h"
 #include "common/snapshot.h"
-#include "kernel/syscall/payload.h"
-#include "kernel/syscall/spans.h"
+#include "kernel/tracing/span_ring.h"
 #include "kernel/tracing/span_batch.h"
 #include "kernel/tracing/syscall_trace.h"
 
@@ -131,35 +131,36 @@ static void test_syscall_trace(void **state)
 {
 	static const char *const labels[] = { "verb", NULL };
 	struct cam_snapshot_meta meta = { .instance_id = "t" };
-	struct cam_syscall sc = { .caller_id = "me" };
-	struct cam_payload payload = { 0 };
 	struct cam_span out[4];
 	Cam__Bus__Snapshot *snap;
 	const Cam__Bus__Exemplar *ex;
+	cam_span_ring *ring;
 	cam_family *f;
 	cam_series *plain, *traced;
-	char err[128];
 
 	(void)state;
 	cam_metrics_reset();
-	cam_spans_init(16);
+	assert_int_equal(cam_span_ring_new(16, &ring), 0);
 	assert_int_equal(cam_family_register(&(struct cam_family_desc){
 		.name = "d_seconds", .type = CAM_HISTOGRAM, .label_names = labels }, &f, NULL), 0);
 	plain = cam_series_get(f, (const char *[]){ "ping" });
 	traced = cam_series_get(f, (const char *[]){ "emit_trace" });
-	while (cam_spans_drain(out, 4))
-		;
 	/* Untraced: observed, no span, no exemplar. */
-	cam_syscall_trace_done(&sc, NULL, &(struct cam_syscall_done){
-		"ping", "r-1", 0, 0, 0.002, plain });
-	assert_int_equal(cam_spans_pending(), 0);
+	cam_syscall_trace_done(ring, &(struct cam_syscall_done){
+		.verb = "ping", .request_id = "r-1", .caller_id = "me", .seconds = 0.002,
+		.duration = plain, .trace_id = "" });
+	assert_int_equal(cam_span_ring_pending(ring), 0);
+	/* A malformed traceparent is no trace either. */
+	cam_syscall_trace_done(ring, &(struct cam_syscall_done){
+		.verb = "ping", .request_id = "r-1", .seconds = 0.002, .duration = plain,
+		.traceparent = "00-xyz-00f067aa0ba902b7-01" });
+	assert_int_equal(cam_span_ring_pending(ring), 0);
 	/* A trace id from the payload, with its span id as the parent. */
-	assert_int_equal(cam_payload_parse("span_id:def456", 14, &payload, err, sizeof(err)), 0);
-	sc.payload = &payload;
-	strcpy(sc.trace_id, "605624548bf2744df4658e996a4bdaa6");
-	cam_syscall_trace_done(&sc, NULL, &(struct cam_syscall_done){
-		"emit_trace", "r-2", 3, 0, 0.0042, traced });
-	assert_int_equal(cam_spans_drain(out, 4), 1);
+	cam_syscall_trace_done(ring, &(struct cam_syscall_done){
+		.verb = "emit_trace", .request_id = "r-2", .caller_id = "me", .error = "bad",
+		.status = 3, .seconds = 0.0042, .duration = traced,
+		.trace_id = "605624548bf2744df4658e996a4bdaa6", .span_id = "def456" });
+	assert_int_equal(cam_span_ring_drain(ring, out, 4), 1);
 	assert_string_equal(out[0].trace_id, "605624548bf2744df4658e996a4bdaa6");
 	assert_string_equal(out[0].parent_span_id, "7f1ef9d006e4a33a");
 	assert_int_equal(strlen(out[0].span_id), 16);
@@ -170,16 +171,50 @@ static void test_syscall_trace(void **state)
 	assert_non_null(strstr(out[0].attributes, "cam.syscall=emit_trace"));
 	assert_non_null(strstr(out[0].attributes, "cam.caller_id=me"));
 	assert_non_null(strstr(out[0].attributes, "rpc.grpc.status_code=3"));
+	assert_non_null(strstr(out[0].attributes, "error.message=bad"));
+	/* A traceparent wins: its trace, its span as the parent. */
+	cam_syscall_trace_done(ring, &(struct cam_syscall_done){
+		.verb = "ping", .request_id = "r-3", .seconds = 0.001, .duration = plain,
+		.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		.trace_id = "605624548bf2744df4658e996a4bdaa6", .span_id = "def456" });
+	assert_int_equal(cam_span_ring_drain(ring, out, 4), 1);
+	assert_string_equal(out[0].trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+	assert_string_equal(out[0].parent_span_id, "00f067aa0ba902b7");
 	snap = cam_snapshot_build(&meta);
-	assert_null(exemplar_of(snap, "d_seconds", "ping"));
 	ex = exemplar_of(snap, "d_seconds", "emit_trace");
 	assert_non_null(ex);
 	assert_string_equal(ex->trace_id, "605624548bf2744df4658e996a4bdaa6");
-	assert_string_equal(ex->span_id, out[0].span_id);
 	assert_true(ex->value == 0.0042);
 	assert_true(ex->timestamp_ms > 1600000000000);
+	ex = exemplar_of(snap, "d_seconds", "ping");
+	assert_non_null(ex);
+	assert_string_equal(ex->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
 	cam_snapshot_free(snap);
-	cam_payload_free(&payload);
+	cam_span_ring_free(ring);
+	cam_metrics_reset();
+}
+
+/* The ring keeps the newest spans and counts what it overwrote. */
+static void test_span_ring_bounded(void **state)
+{
+	struct cam_span s = { 0 }, out[8];
+	cam_span_ring *ring;
+
+	(void)state;
+	cam_metrics_reset();
+	assert_int_equal(cam_span_ring_new(4, &ring), 0);
+	for (int i = 0; i < 6; i++) {
+		snprintf(s.name, sizeof(s.name), "s%d", i);
+		cam_span_ring_push(ring, &s);
+	}
+	assert_int_equal(cam_span_ring_pending(ring), 4);
+	assert_int_equal(cam_span_ring_drain(ring, out, 3), 3);
+	assert_string_equal(out[0].name, "s2");
+	assert_int_equal(cam_span_ring_drain(ring, out, 8), 1);
+	assert_string_equal(out[0].name, "s5");
+	assert_int_equal(cam_span_ring_drain(ring, out, 8), 0);
+	cam_span_ring_free(ring);
+	cam_span_ring_free(NULL);
 	cam_metrics_reset();
 }
 
@@ -233,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_batch_round_trip),
 		cmocka_unit_test(test_bad_batches_refused),
 		cmocka_unit_test(test_syscall_trace),
+		cmocka_unit_test(test_span_ring_bounded),
 		cmocka_unit_test(test_exemplar_threads),
 	};
 

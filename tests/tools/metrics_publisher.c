@@ -87,12 +87,12 @@ int main(int argc, char **argv)
 	}
 	if (cam_bus_open_pub(argv[1], &bus))
 		return 1;
-	if (cam_publisher_start(&(struct cam_publisher_opts){ .bus = bus,
-							      .interval_ms = (uint32_t)atoi(argv[3]),
-							      .instance_id = "bench",
-							      .start_time_seconds = 0,
-							      .version = "bench" },
-				&pub))
+	if (cam_publisher_new(&(struct cam_publisher_opts){ .bus = bus,
+							    .interval_ms = (uint32_t)atoi(argv[3]),
+							    .instance_id = "bench",
+							    .start_time_seconds = 0,
+							    .version = "bench" },
+			      &pub))
 		return 1;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "publishing %d series on %s\n", n, argv[1]);
 	pthread_join(t[0], NULL);
 	pthread_join(t[1], NULL);
-	cam_publisher_stop(pub);
+	cam_publisher_free(pub);
 	cam_bus_close(bus);
 	free(w.series);
 	return 0;

@@ -6,8 +6,8 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-#ifndef CAM_SYSCALL_TRACE_ID_H
-#define CAM_SYSCALL_TRACE_ID_H
+#ifndef CAM_TRACING_TRACE_ID_H
+#define CAM_TRACING_TRACE_ID_H
 
 #include <stdbool.h>
 #include <stddef.h>

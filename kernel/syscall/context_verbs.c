@@ -1,6 +1,7 @@
 /*
- * The memory context subsystem in cam-kernel: the context_* verbs over the
- * store (memctx.h), their metrics and the "Redis Backend" health probe.
+ * The memory context subsystem's verbs: the context_* verbs over the store
+ * (kernel/memctx/memctx.h), their metrics and the "Redis Backend" health
+ * probe.
  *
  *   context_write     namespace, key, value (or the request's binary data),
  *                     [expected_version: 0 = must not exist, N = latest must be N]
@@ -17,7 +18,8 @@
  * Every call counts in cam_os_memory_context_operations_total{op,status}
  * (status "ok" or the gRPC code name) and is timed in
  * cam_os_memory_context_operation_duration_seconds{op}. Values never reach
- * a log line or an error message.
+ * a log line or an error message. With Redis the verbs may block (a
+ * network round trip per call); in memory they do not.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -29,14 +31,13 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
-#include "common/metrics.h"
+#include "common/metrics_table.h"
 #include "common/utf8.h"
 #include "common/xmalloc.h"
-#include "kernel/grpc/server.h"
-#include "kernel/memctx/memctx.h"
-#include "common/grpc_status.h"
-#include "kernel/syscall/syscall.h"
+#include "kernel/security/auth.h"
+#include "kernel/syscall/context_verbs.h"
 
 enum op { OP_WRITE, OP_READ, OP_VERSIONS, OP_DELETE, OP_SNAPSHOT, OP_RESTORE, NOPS };
 static const char *const op_names[NOPS] = { "write", "read", "versions", "delete",
@@ -47,46 +48,65 @@ static const double DURATION_BUCKETS[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.002
 					   0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
 					   1,      2.5 };
 
-static struct {
-	pthread_rwlock_t lock;   /* store: probe and collector vs. stop */
-	cam_memctx *store;
-	struct cam_kernel_metrics *km;
-	cam_family *duration_f, *reconnects_f;
-	cam_series *ok[NOPS], *duration[NOPS], *versions, *size, *reconnects;
-	int collector_added;
-} svc = { .lock = PTHREAD_RWLOCK_INITIALIZER };
+enum { M_OPERATIONS, M_SIZE, M_VERSIONS, M_DURATION, M_RECONNECTS, NMETRICS };
+static const char *const L_OP_STATUS[] = { "op", "status", NULL };
+static const char *const L_BACKEND[] = { "backend", NULL };
+static const struct cam_family_desc metrics[NMETRICS] = {
+	[M_OPERATIONS] = { .name = "cam_os_memory_context_operations_total",
+			   .help = "Counter of memory operations", .type = CAM_COUNTER,
+			   .label_names = L_OP_STATUS, .max_series = 256 },
+	[M_SIZE] = { .name = "cam_os_memory_context_size_bytes",
+		     .help = "Gauge of memory context size", .type = CAM_GAUGE, .unit = "bytes",
+		     .label_names = L_BACKEND, .max_series = 8 },
+	[M_VERSIONS] = { .name = "cam_os_memory_context_versions_total",
+			 .help = "Counter of context versions", .type = CAM_COUNTER,
+			 .max_series = 1 },
+	[M_DURATION] = { .name = "cam_os_memory_context_operation_duration_seconds",
+			 .help = "Histogram of memory context operation times by op",
+			 .type = CAM_HISTOGRAM, .unit = "seconds", .label_names = L_OP,
+			 .buckets = DURATION_BUCKETS,
+			 .nbuckets = sizeof(DURATION_BUCKETS) / sizeof(DURATION_BUCKETS[0]),
+			 .max_series = 8 },
+	[M_RECONNECTS] = { .name = "cam_os_memory_context_reconnects_total",
+			   .help = "Connections to Redis re-made after a failure",
+			   .type = CAM_COUNTER, .max_series = 1 },
+};
 
-/* The gRPC status a memctx code is answered with: the common table, but a
- * Redis timeout means the backend is unavailable, not the caller's deadline. */
-static int grpc_status(int rc)
+struct cam_context_verbs {
+	struct cam_context_verbs_opts o;
+	cam_family *operations;
+	cam_series *ok[NOPS], *duration[NOPS], *versions, *size, *reconnects;
+};
+
+/* The CAM_E* code a store's code is answered with: the store's own, but a
+ * Redis timeout means the backend is unavailable, not that the caller's
+ * deadline passed. */
+static int answer_code(int rc)
 {
-	if (rc == CAM_ETIMEDOUT)
-		return CAM_GRPC_UNAVAILABLE;
-	return cam_err_grpc_status(rc);
+	return rc == CAM_ETIMEDOUT ? CAM_EUNAVAIL : rc;
 }
 
-/* Counts and times one operation; returns its gRPC status. */
-static int account(struct cam_syscall *sc, enum op op, int rc, const char *why, double t0)
+/* Counts and times one operation; returns its code. */
+static int account(cam_context_verbs *cv, struct cam_syscall *sc, enum op op, int rc,
+		   const char *why, double t0)
 {
-	int status = grpc_status(rc);
-
-	cam_histogram_observe(svc.duration[op], cam_mono_s() - t0);
-	if (status == CAM_GRPC_OK) {
-		cam_counter_inc(svc.ok[op]);
+	rc = answer_code(rc);
+	cam_histogram_observe(cv->duration[op], cam_mono_s() - t0);
+	if (rc == 0) {
+		cam_counter_inc(cv->ok[op]);
 		return 0;
 	}
-	if (svc.km)
-		cam_counter_inc(cam_series_get(svc.km->memctx_operations,
-					       (const char *[]){ op_names[op],
-								 cam_grpc_status_name(status) }));
-	return cam_syscall_fail(sc, status, "%s", why);
+	cam_counter_inc(cam_series_get(
+		cv->operations,
+		(const char *[]){ op_names[op], cam_grpc_status_name(cam_err_grpc_status(rc)) }));
+	return cam_syscall_fail(sc, rc, "%s", why);
 }
 
 static int need(struct cam_syscall *sc, const char *key, const char **out)
 {
 	*out = cam_payload_get(sc->payload, key);
 	if (!*out || !**out)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT, "payload key '%s' is missing",
+		return cam_syscall_fail(sc, CAM_EINVAL, "payload key '%s' is missing",
 					key);
 	return 0;
 }
@@ -105,19 +125,14 @@ static int parse_u64(struct cam_syscall *sc, const char *key, const char *s, uin
 	*out = v;
 	return 0;
 out_bad:
-	return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT, "%s must be a whole number >= %llu",
+	return cam_syscall_fail(sc, CAM_EINVAL, "%s must be a whole number >= %llu",
 				key, (unsigned long long)min);
 }
 
-static cam_memctx *store(struct cam_syscall *sc)
+static int context_write(void *ctx, struct cam_syscall *sc)
 {
-	if (!svc.store)
-		cam_syscall_fail(sc, CAM_GRPC_UNAVAILABLE, "memory context store is not running");
-	return svc.store;
-}
-
-int cam_verb_context_write(struct cam_syscall *sc)
-{
+	cam_context_verbs *cv = ctx;
+	cam_memctx *m = cv->o.store;
 	const char *ns, *key, *text = cam_payload_get(sc->payload, "value");
 	const char *exp_s = cam_payload_get(sc->payload, "expected_version");
 	const void *val = text;
@@ -127,16 +142,15 @@ int cam_verb_context_write(struct cam_syscall *sc)
 	int64_t expected = CAM_MEMCTX_ANY;
 	char why[CAM_MEMCTX_WHY];
 	double t0 = cam_mono_s();
-	cam_memctx *m;
 	int status, rc;
 
 	if ((status = need(sc, "namespace", &ns)) || (status = need(sc, "key", &key)))
 		return status;
 	if (text && sc->data_len)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"give the value either as payload key 'value' or as data, not both");
 	if (!text && !sc->data_len)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"payload key 'value' (or binary data) is missing");
 	if (!text) {
 		val = sc->data;
@@ -147,17 +161,15 @@ int cam_verb_context_write(struct cam_syscall *sc)
 			return status;
 		expected = (int64_t)exp;
 	}
-	if (!(m = store(sc)))
-		return CAM_GRPC_UNAVAILABLE;
 	rc = cam_memctx_write(m, ns, key, val, len, expected, &v, &cur, why);
 	if (rc == 0) {
-		cam_counter_inc(svc.versions);
+		cam_counter_inc(cv->versions);
 		cam_result_add(&sc->result, "namespace", ns);
 		cam_result_add(&sc->result, "key", key);
 		cam_result_addf(&sc->result, "version", "%llu", (unsigned long long)v.version);
 		cam_result_addf(&sc->result, "size", "%zu", v.size);
 	}
-	return account(sc, OP_WRITE, rc, why, t0);
+	return account(cv, sc, OP_WRITE, rc, why, t0);
 }
 
 /* Whether a value can go into the result as text and parse back whole. */
@@ -173,22 +185,21 @@ static int printable(const uint8_t *p, size_t len)
 	return 1;
 }
 
-int cam_verb_context_read(struct cam_syscall *sc)
+static int context_read(void *ctx, struct cam_syscall *sc)
 {
+	cam_context_verbs *cv = ctx;
+	cam_memctx *m = cv->o.store;
 	const char *ns, *key, *ver_s = cam_payload_get(sc->payload, "version");
 	struct cam_memctx_value val = { 0 };
 	uint64_t ver = 0;
 	char why[CAM_MEMCTX_WHY];
 	double t0 = cam_mono_s();
-	cam_memctx *m;
 	int status, rc;
 
 	if ((status = need(sc, "namespace", &ns)) || (status = need(sc, "key", &key)))
 		return status;
 	if (ver_s && (status = parse_u64(sc, "version", ver_s, 1, &ver)))
 		return status;
-	if (!(m = store(sc)))
-		return CAM_GRPC_UNAVAILABLE;
 	rc = cam_memctx_read(m, ns, key, ver, &val, why);
 	if (rc == 0) {
 		cam_result_add(&sc->result, "namespace", ns);
@@ -204,26 +215,25 @@ int cam_verb_context_read(struct cam_syscall *sc)
 		sc->out_data = val.data;
 		sc->out_len = val.v.size;
 	}
-	return account(sc, OP_READ, rc, why, t0);
+	return account(cv, sc, OP_READ, rc, why, t0);
 }
 
-int cam_verb_context_versions(struct cam_syscall *sc)
+static int context_versions(void *ctx, struct cam_syscall *sc)
 {
+	cam_context_verbs *cv = ctx;
+	cam_memctx *m = cv->o.store;
 	struct cam_memctx_version *v;
 	const char *ns, *key;
 	char why[CAM_MEMCTX_WHY];
 	double t0 = cam_mono_s();
 	size_t n = 0;
-	cam_memctx *m;
 	int status, rc;
 
 	if ((status = need(sc, "namespace", &ns)) || (status = need(sc, "key", &key)))
 		return status;
-	if (!(m = store(sc)))
-		return CAM_GRPC_UNAVAILABLE;
 	v = malloc(CAM_MEMCTX_MAX_KEEP * sizeof(*v));
 	if (!v)
-		return cam_syscall_fail(sc, CAM_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return cam_syscall_fail(sc, CAM_ENOMEM, "out of memory");
 	rc = cam_memctx_versions(m, ns, key, v, CAM_MEMCTX_MAX_KEEP, &n, why);
 	if (rc == 0) {
 		/* "version:unix_ms:size" is at most 62 bytes with its ';'. */
@@ -244,28 +254,27 @@ int cam_verb_context_versions(struct cam_syscall *sc)
 		free(list);
 	}
 	free(v);
-	return account(sc, OP_VERSIONS, rc, why, t0);
+	return account(cv, sc, OP_VERSIONS, rc, why, t0);
 }
 
-int cam_verb_context_delete(struct cam_syscall *sc)
+static int context_delete(void *ctx, struct cam_syscall *sc)
 {
+	cam_context_verbs *cv = ctx;
+	cam_memctx *m = cv->o.store;
 	const char *ns = cam_payload_get(sc->payload, "namespace");
 	const char *key = cam_payload_get(sc->payload, "key");
 	const char *id = cam_payload_get(sc->payload, "snapshot_id");
 	char why[CAM_MEMCTX_WHY];
 	double t0 = cam_mono_s();
 	size_t removed = 0;
-	cam_memctx *m;
 	int rc;
 
 	if (id && (ns || key))
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"give either snapshot_id or namespace[,key]");
 	if (!id && (!ns || !*ns))
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"payload key 'namespace' (or 'snapshot_id') is missing");
-	if (!(m = store(sc)))
-		return CAM_GRPC_UNAVAILABLE;
 	if (id) {
 		rc = cam_memctx_snapshot_delete(m, id, why);
 		if (rc == 0)
@@ -279,149 +288,154 @@ int cam_verb_context_delete(struct cam_syscall *sc)
 			cam_result_addf(&sc->result, "removed_versions", "%zu", removed);
 		}
 	}
-	return account(sc, OP_DELETE, rc, why, t0);
+	return account(cv, sc, OP_DELETE, rc, why, t0);
 }
 
-int cam_verb_context_snapshot(struct cam_syscall *sc)
+static int context_snapshot(void *ctx, struct cam_syscall *sc)
 {
+	cam_context_verbs *cv = ctx;
+	cam_memctx *m = cv->o.store;
 	const char *ns;
 	char why[CAM_MEMCTX_WHY], id[CAM_MEMCTX_ID_LEN + 1];
 	double t0 = cam_mono_s();
 	size_t keys = 0;
-	cam_memctx *m;
 	int status, rc;
 
 	if ((status = need(sc, "namespace", &ns)))
 		return status;
-	if (!(m = store(sc)))
-		return CAM_GRPC_UNAVAILABLE;
 	rc = cam_memctx_snapshot(m, ns, id, &keys, why);
 	if (rc == 0) {
 		cam_result_add(&sc->result, "snapshot_id", id);
 		cam_result_add(&sc->result, "namespace", ns);
 		cam_result_addf(&sc->result, "keys", "%zu", keys);
 	}
-	return account(sc, OP_SNAPSHOT, rc, why, t0);
+	return account(cv, sc, OP_SNAPSHOT, rc, why, t0);
 }
 
-int cam_verb_context_restore(struct cam_syscall *sc)
+static int context_restore(void *ctx, struct cam_syscall *sc)
 {
+	cam_context_verbs *cv = ctx;
+	cam_memctx *m = cv->o.store;
 	const char *id;
 	char why[CAM_MEMCTX_WHY], ns[CAM_MEMCTX_MAX_NAME + 1];
 	double t0 = cam_mono_s();
 	size_t keys = 0;
-	cam_memctx *m;
 	int status, rc;
 
 	if ((status = need(sc, "snapshot_id", &id)))
 		return status;
-	if (!(m = store(sc)))
-		return CAM_GRPC_UNAVAILABLE;
 	rc = cam_memctx_restore(m, id, ns, &keys, why);
 	if (rc == 0) {
 		cam_result_add(&sc->result, "snapshot_id", id);
 		cam_result_add(&sc->result, "namespace", ns);
 		cam_result_addf(&sc->result, "keys", "%zu", keys);
 	}
-	return account(sc, OP_RESTORE, rc, why, t0);
+	return account(cv, sc, OP_RESTORE, rc, why, t0);
 }
 
 static enum cam_component_status probe(void *arg, char *msg, size_t len)
 {
-	enum cam_component_status st = CAM_COMPONENT_DISABLED;
-
-	(void)arg;
-	pthread_rwlock_rdlock(&svc.lock);
-	if (svc.store)
-		st = cam_memctx_health(svc.store, msg, len);
-	else
-		snprintf(msg, len, "memory context store is not running");
-	pthread_rwlock_unlock(&svc.lock);
-	return st;
+	return cam_memctx_health(arg, msg, len);
 }
 
 /* Before each snapshot: the size gauge and the reconnect counter. */
 static void collect(void *arg)
 {
-	(void)arg;
-	pthread_rwlock_rdlock(&svc.lock);
-	if (svc.store) {
-		cam_gauge_set(svc.size, (double)cam_memctx_size_bytes(svc.store));
-		cam_gauge_set(svc.reconnects, (double)cam_memctx_reconnects(svc.store));
-	}
-	pthread_rwlock_unlock(&svc.lock);
+	cam_context_verbs *cv = arg;
+
+	cam_gauge_set(cv->size, (double)cam_memctx_size_bytes(cv->o.store));
+	cam_gauge_set(cv->reconnects, (double)cam_memctx_reconnects(cv->o.store));
 }
 
-static int register_metrics(struct cam_kernel_metrics *km, const char *backend)
+static int register_metrics(cam_context_verbs *cv)
 {
-	const char *why = NULL;
-	int rc;
+	const char *backend = cam_memctx_backend(cv->o.store);
+	cam_family *f[NMETRICS];
+	char why[160];
+	int rc = cam_metrics_table_register(metrics, NMETRICS, f, why, sizeof(why));
 
-	rc = cam_family_register(&(struct cam_family_desc){
-					 "cam_os_memory_context_operation_duration_seconds",
-					 "Histogram of memory context operation times by op",
-					 CAM_HISTOGRAM, "seconds", L_OP, DURATION_BUCKETS,
-					 sizeof(DURATION_BUCKETS) / sizeof(DURATION_BUCKETS[0]), 8 },
-				 &svc.duration_f, &why);
-	if (!rc)
-		rc = cam_family_register(&(struct cam_family_desc){
-						 "cam_os_memory_context_reconnects_total",
-						 "Connections to Redis re-made after a failure",
-						 CAM_COUNTER, NULL, NULL, NULL, 0, 1 },
-					 &svc.reconnects_f, &why);
 	if (rc) {
-		cam_log(CAM_LOG_ERROR, "memctx", "cannot register metrics: %s",
-			why ? why : cam_strerror(rc));
+		cam_log(CAM_LOG_ERROR, "memctx", "%s", why);
 		return rc;
 	}
-	svc.km = km;
+	cv->operations = f[M_OPERATIONS];
 	for (size_t i = 0; i < NOPS; i++) {
-		svc.ok[i] = cam_series_get(km->memctx_operations,
-					   (const char *[]){ op_names[i], "ok" });
-		svc.duration[i] = cam_series_get(svc.duration_f, (const char *[]){ op_names[i] });
+		cv->ok[i] = cam_series_get(f[M_OPERATIONS], (const char *[]){ op_names[i], "ok" });
+		cv->duration[i] = cam_series_get(f[M_DURATION], (const char *[]){ op_names[i] });
 	}
-	svc.versions = cam_series_get(km->memctx_versions, NULL);
-	svc.size = cam_series_get(km->memctx_size, (const char *[]){ backend });
-	svc.reconnects = cam_series_get(svc.reconnects_f, NULL);
+	cv->versions = cam_series_get(f[M_VERSIONS], NULL);
+	cv->size = cam_series_get(f[M_SIZE], (const char *[]){ backend });
+	cv->reconnects = cam_series_get(f[M_RECONNECTS], NULL);
 	return 0;
 }
 
-int cam_memctx_service_start(const struct cam_memctx_opts *o, struct cam_kernel_metrics *km)
+static const char *const K_WRITE[] = { "namespace", "key", "value", "expected_version", NULL };
+static const char *const K_READ[] = { "namespace", "key", "version", NULL };
+static const char *const K_KEY[] = { "namespace", "key", NULL };
+static const char *const K_DELETE[] = { "namespace", "key", "snapshot_id", NULL };
+static const char *const K_NS[] = { "namespace", NULL };
+static const char *const K_RESTORE[] = { "snapshot_id", NULL };
+
+static const struct cam_verb rows[] = {
+	{ .name = "context_write", .fn = context_write, .keys = K_WRITE, .scope = CAM_SCOPE_WRITE },
+	{ .name = "context_read", .fn = context_read, .keys = K_READ, .scope = CAM_SCOPE_READ },
+	{ .name = "context_versions", .fn = context_versions, .keys = K_KEY,
+	  .scope = CAM_SCOPE_READ },
+	{ .name = "context_delete", .fn = context_delete, .keys = K_DELETE,
+	  .scope = CAM_SCOPE_WRITE },
+	{ .name = "context_snapshot", .fn = context_snapshot, .keys = K_NS,
+	  .scope = CAM_SCOPE_WRITE },
+	{ .name = "context_restore", .fn = context_restore, .keys = K_RESTORE,
+	  .scope = CAM_SCOPE_WRITE },
+};
+#define NROWS (sizeof(rows) / sizeof(rows[0]))
+
+/* The rows with may_block set as the store's backend says. */
+static int add_rows(cam_context_verbs *cv)
 {
-	char why[CAM_MEMCTX_WHY] = "";
-	cam_memctx *m;
+	bool blocks = strcmp(cam_memctx_backend(cv->o.store), "memory") != 0;
+	struct cam_verb r[NROWS];
+
+	for (size_t i = 0; i < NROWS; i++) {
+		r[i] = rows[i];
+		r[i].may_block = blocks;
+	}
+	return cam_verbs_add(cv->o.verbs, "memory context", r, NROWS, cv);
+}
+
+int cam_context_verbs_new(const struct cam_context_verbs_opts *o, cam_context_verbs **out)
+{
+	cam_context_verbs *cv;
 	int rc;
 
-	rc = cam_memctx_new(o, &m, why);
-	if (rc) {
-		cam_log(CAM_LOG_ERROR, "memctx", "memory context store not started: %s", why);
-		return rc;
-	}
-	if ((rc = register_metrics(km, cam_memctx_backend(m)))) {
-		cam_memctx_free(m);
-		return rc;
-	}
-	pthread_rwlock_wrlock(&svc.lock);
-	svc.store = m;
-	pthread_rwlock_unlock(&svc.lock);
-	if (!svc.collector_added) {
-		cam_metrics_add_collector(collect, NULL);
-		svc.collector_added = 1;
-	}
-	cam_component_set_probe("Redis Backend", probe, NULL);
-	cam_log(CAM_LOG_INFO, "memctx",
-		"memory context store: %s backend, %u versions kept per key, values up to %zu bytes",
-		cam_memctx_backend(m), o->limits.keep_versions, o->limits.max_value_bytes);
+	if (!o->store)
+		return CAM_EINVAL;
+	cv = cam_xcalloc(1, sizeof(*cv));
+	cv->o = *o;
+	if ((rc = register_metrics(cv)) || (rc = add_rows(cv)))
+		goto out_free;
+	if ((rc = cam_metrics_add_collector(collect, cv)))
+		goto out_remove_rows;
+	if (o->components &&
+	    (rc = cam_components_set(o->components, "Redis Backend", probe, o->store)))
+		goto out_remove_collector;
+	*out = cv;
 	return 0;
+out_remove_collector:
+	cam_metrics_remove_collector(collect, cv);
+out_remove_rows:
+	cam_verbs_remove(o->verbs, rows, NROWS);
+out_free:
+	free(cv);
+	return rc;
 }
 
-void cam_memctx_service_stop(void)
+void cam_context_verbs_free(cam_context_verbs *cv)
 {
-	cam_memctx *m;
-
-	pthread_rwlock_wrlock(&svc.lock);
-	m = svc.store;
-	svc.store = NULL;
-	pthread_rwlock_unlock(&svc.lock);
-	cam_memctx_free(m);
+	if (!cv)
+		return;
+	cam_components_clear(cv->o.components, "Redis Backend");
+	cam_metrics_remove_collector(collect, cv);
+	cam_verbs_remove(cv->o.verbs, rows, NROWS);
+	free(cv);
 }

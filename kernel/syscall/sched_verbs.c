@@ -1,7 +1,8 @@
 /*
- * The scheduler's verbs: think (the 5-D score of a task, think.h),
- * explain_action (why a recent call was scheduled as it was) and
- * tune_system (weights, queue limits, workers and stall time at run time).
+ * The scheduler's verbs: think (the 5-D score of a task,
+ * kernel/scheduler/think.h), explain_action (why a recent call was
+ * scheduled as it was) and tune_system (weights, queue limits, workers and
+ * stall time at run time); and the "Scheduler" health component.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -10,34 +11,29 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "kernel/grpc/server.h"
-#include "kernel/scheduler/scheduler.h"
-#include "kernel/scheduler/think.h"
-#include "kernel/syscall/service.h"
 #include "common/grpc_status.h"
-#include "kernel/syscall/syscall.h"
+#include "common/xmalloc.h"
+#include "kernel/scheduler/think.h"
+#include "kernel/security/auth.h"
+#include "kernel/syscall/factors.h"
+#include "kernel/syscall/sched_verbs.h"
 
-static cam_sched *scheduler(struct cam_syscall *sc, int *status)
-{
-	cam_sched *s = cam_syscall_env()->scheduler;
+struct cam_sched_verbs {
+	struct cam_sched_verbs_opts o;
+};
 
-	if (!s)
-		*status = cam_syscall_fail(sc, CAM_GRPC_UNAVAILABLE,
-					   "the priority scheduler is not running");
-	return s;
-}
-
-int cam_verb_think(struct cam_syscall *sc)
+static int think(void *ctx, struct cam_syscall *sc)
 {
 	double f[CAM_THINK_NFACTORS];
 	struct cam_think th;
 	char err[128], defaulted[64] = "";
-	int n = cam_think_from_payload(sc->payload, f, err, sizeof(err));
+	int n = cam_factors_from_payload(sc->payload, f, err, sizeof(err));
 
+	(void)ctx;
 	if (n < 0)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT, "%s", err);
+		return cam_syscall_fail(sc, CAM_EINVAL, "%s", err);
 	if (n == 0)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"think needs at least one of urgency, importance, efficiency, energy, trust (each 0-1)");
 	cam_think_score(f, &th);
 	cam_result_addf(&sc->result, "score", "%.4f", th.score);
@@ -80,23 +76,20 @@ static void explain_reason(const struct cam_sched_decision *d, char *out, size_t
 		 (double)(x->dequeued_ns - x->enqueued_ns) / 1e6);
 }
 
-int cam_verb_explain_action(struct cam_syscall *sc)
+static int explain_action(void *ctx, struct cam_syscall *sc)
 {
+	cam_sched_verbs *v = ctx;
 	const char *rid = cam_payload_get(sc->payload, "request_id");
 	const char *tid = cam_payload_get(sc->payload, "trace_id");
 	struct cam_sched_decision d;
 	const struct cam_grpc_sched *x = &d.sched;
 	char reason[384];
-	int status = 0;
-	cam_sched *s = scheduler(sc, &status);
 
-	if (!s)
-		return status;
 	if (!rid && !tid)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"explain_action needs request_id (from a SyscallResponse) or trace_id");
-	if (cam_sched_explain(s, rid, rid ? NULL : tid, &d))
-		return cam_syscall_fail(sc, CAM_GRPC_NOT_FOUND,
+	if (cam_sched_explain(v->o.sched, rid, rid ? NULL : tid, &d))
+		return cam_syscall_fail(sc, CAM_ENOENT,
 					"no recent decision for %s '%.64s' (the ring keeps the latest calls only)",
 					rid ? "request_id" : "trace_id", rid ? rid : tid);
 	cam_result_add(&sc->result, "request_id", d.request_id);
@@ -176,37 +169,95 @@ static void add_settings(struct cam_result *r, const struct cam_sched_settings *
 }
 
 /*
- * Admin only: tune_system's row in the verb table asks for the "admin"
- * scope, which dispatch checks against the caller before any handler runs
- * (kernel/security/admit.h), so nothing here repeats it.
+ * Admin only: tune_system's row asks for the "admin" scope, which the
+ * dispatcher checks against the caller before any handler runs
+ * (dispatch.c, authorize), so nothing here repeats it.
  */
-int cam_verb_tune_system(struct cam_syscall *sc)
+static int tune_system(void *ctx, struct cam_syscall *sc)
 {
+	cam_sched_verbs *v = ctx;
 	struct cam_sched_settings cur, want;
 	const char *bad, *why = NULL;
-	int status = 0;
+	cam_sched *s = v->o.sched;
 	bool changed;
-	cam_sched *s;
 
-	if (!(s = scheduler(sc, &status)))
-		return status;
 	cam_sched_get_settings(s, &cur);
 	want = cur;
 	if ((bad = read_wanted(sc->payload, &want)))
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT,
+		return cam_syscall_fail(sc, CAM_EINVAL,
 					"%s is not a valid value; nothing changed", bad);
 	if (want.workers < CAM_SCHED_WORKERS_MIN)
 		why = "workers must be 1-256";
 	else
 		why = cam_sched_settings_check(&want);
 	if (why)
-		return cam_syscall_fail(sc, CAM_GRPC_INVALID_ARGUMENT, "%s; nothing changed",
+		return cam_syscall_fail(sc, CAM_EINVAL, "%s; nothing changed",
 					why);
 	changed = memcmp(&want, &cur, sizeof(want)) != 0;
 	if (changed && cam_sched_tune(s, &want, &why))
-		return cam_syscall_fail(sc, CAM_GRPC_UNAVAILABLE, "%s", why ? why : "tune failed");
+		return cam_syscall_fail(sc, CAM_EUNAVAIL, "%s", why ? why : "tune failed");
 	cam_sched_get_settings(s, &cur);
 	add_settings(&sc->result, &cur);
 	cam_result_add(&sc->result, "changed", changed ? "true" : "false");
 	return 0;
+}
+
+/* "Scheduler": degraded above 80 % queue fill, unhealthy when work is
+ * queued and nothing was dequeued for the stall time. */
+static enum cam_component_status probe(void *arg, char *msg, size_t msglen)
+{
+	switch (cam_sched_health(arg, msg, msglen)) {
+	case CAM_SCHED_OK:
+		return CAM_COMPONENT_HEALTHY;
+	case CAM_SCHED_DEGRADED:
+		return CAM_COMPONENT_DEGRADED;
+	default:
+		return CAM_COMPONENT_UNHEALTHY;
+	}
+}
+
+static const char *const K_THINK[] = { "task", "urgency", "importance", "efficiency", "energy",
+				       "trust", NULL };
+static const char *const K_EXPLAIN[] = { "request_id", "trace_id", NULL };
+static const char *const K_TUNE[] = { "weights", "weight_high", "weight_normal", "weight_low",
+				      "queue_limit", "queue_limit_high", "queue_limit_normal",
+				      "queue_limit_low", "workers", "stall_ms", NULL };
+
+static const struct cam_verb rows[] = {
+	{ .name = "think", .fn = think, .keys = K_THINK, .scope = CAM_SCOPE_READ },
+	{ .name = "explain_action", .fn = explain_action, .keys = K_EXPLAIN,
+	  .scope = CAM_SCOPE_READ },
+	{ .name = "tune_system", .fn = tune_system, .keys = K_TUNE, .scope = CAM_SCOPE_ADMIN },
+};
+#define NROWS (sizeof(rows) / sizeof(rows[0]))
+
+int cam_sched_verbs_new(const struct cam_sched_verbs_opts *o, cam_sched_verbs **out)
+{
+	cam_sched_verbs *v;
+	int rc;
+
+	if (!o->sched)
+		return CAM_EINVAL;
+	v = cam_xcalloc(1, sizeof(*v));
+	v->o = *o;
+	if ((rc = cam_verbs_add(o->verbs, "scheduler", rows, NROWS, v)))
+		goto out_free;
+	if (o->components && (rc = cam_components_set(o->components, "Scheduler", probe, o->sched)))
+		goto out_remove_rows;
+	*out = v;
+	return 0;
+out_remove_rows:
+	cam_verbs_remove(o->verbs, rows, NROWS);
+out_free:
+	free(v);
+	return rc;
+}
+
+void cam_sched_verbs_free(cam_sched_verbs *v)
+{
+	if (!v)
+		return;
+	cam_components_clear(v->o.components, "Scheduler");
+	cam_verbs_remove(v->o.verbs, rows, NROWS);
+	free(v);
 }

@@ -1,6 +1,6 @@
 /* Trace id checks and mapping: see trace_id.h. */
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "kernel/syscall/trace_id.h"
+#include "kernel/tracing/trace_id.h"
 
 #include <ctype.h>
 #include <stdint.h>

@@ -1,0 +1,246 @@
+/*
+ * cam.SyscallService on the gRPC server (service.h).
+ *
+ * Execute runs on a worker thread (the scheduler's): it decodes the
+ * SyscallRequest into a dispatch call (struct exec, on the heap because a
+ * verb may finish it later from another thread) and runs it; the
+ * dispatcher answers through exec_ops. A call the transport refuses
+ * before a worker runs it (queue full, expired, cancelled) reaches
+ * refused(), so it is still counted and logged as a syscall.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include "kernel/syscall/service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/version.h"
+#include "common/xmalloc.h"
+#include "kernel/grpc/pool.h"
+#include "kernel/scheduler/scheduler.h"
+#include "proto/cam.pb-c.h"
+
+#define EXECUTE "/cam.SyscallService/Execute"
+#define HEALTH_CHECK "/cam.SyscallService/HealthCheck"
+
+struct cam_syscall_service {
+	struct cam_syscall_service_opts o;
+	char instance_id[64];
+};
+
+/* ---- Execute ---------------------------------------------------------- */
+
+struct exec {
+	struct cam_dispatch_call dc; /* first: the dispatcher gets back here */
+	Cam__SyscallRequest *req;
+	struct cam_grpc_call *call;
+};
+
+static void reply(struct exec *x)
+{
+	Cam__SyscallResponse resp = CAM__SYSCALL_RESPONSE__INIT;
+	uint8_t stackbuf[1024], *buf = stackbuf;
+	size_t n;
+
+	resp.success = 1;
+	resp.result = (char *)cam_result_str(&x->dc.sc.result);
+	resp.request_id = x->dc.request_id;
+	resp.status_code = "OK";
+	resp.data.data = x->dc.sc.out_data;
+	resp.data.len = x->dc.sc.out_len;
+	n = cam__syscall_response__get_packed_size(&resp);
+	if (n > sizeof(stackbuf) && !(buf = malloc(n))) {
+		cam_grpc_call_fail(x->call, CAM_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	cam__syscall_response__pack(&resp, buf);
+	cam_grpc_call_reply(x->call, buf, n);
+	if (buf != stackbuf)
+		free(buf);
+}
+
+static void exec_answer(struct cam_dispatch_call *dc, int grpc_status)
+{
+	struct exec *x = (struct exec *)dc;
+
+	if (grpc_status == CAM_GRPC_OK)
+		reply(x);
+	else
+		cam_grpc_call_fail(x->call, grpc_status, dc->sc.error);
+}
+
+static void exec_release(struct cam_dispatch_call *dc)
+{
+	struct exec *x = (struct exec *)dc;
+
+	if (x->req)
+		cam__syscall_request__free_unpacked(x->req, NULL);
+	free(x);
+}
+
+static bool exec_cancelled(const struct cam_dispatch_call *dc)
+{
+	return cam_grpc_call_cancelled(((const struct exec *)dc)->call);
+}
+
+static const struct cam_dispatch_call_ops exec_ops = {
+	.answer = exec_answer,
+	.release = exec_release,
+	.cancelled = exec_cancelled,
+};
+
+/* A call's request as the dispatcher wants it; dc.decoded is false when
+ * the message is not a SyscallRequest. t0 is when it is timed from. */
+static struct exec *exec_new(struct cam_grpc_call *call, int64_t t0)
+{
+	struct exec *x = cam_xcalloc(1, sizeof(*x));
+	struct cam_dispatch_call *dc = &x->dc;
+	const uint8_t *msg;
+	size_t len;
+
+	x->call = call;
+	dc->ops = &exec_ops;
+	dc->t0 = t0;
+	dc->sched = &cam_grpc_call_task(call)->sched;
+	dc->sc.deadline_ns = cam_grpc_call_deadline_ns(call);
+	msg = cam_grpc_call_message(call, &len);
+	x->req = cam__syscall_request__unpack(NULL, len, msg);
+	if (!x->req)
+		return x;
+	dc->decoded = true;
+	dc->verb = x->req->verb;
+	dc->payload = x->req->payload;
+	dc->caller_id = x->req->caller_id;
+	dc->has_priority = x->req->priority_opt_case == CAM__SYSCALL_REQUEST__PRIORITY_OPT_PRIORITY;
+	dc->priority = x->req->priority;
+	dc->authorization = cam_grpc_call_metadata(call, "authorization");
+	dc->traceparent = cam_grpc_call_metadata(call, "traceparent");
+	dc->sc.data = x->req->data.data;
+	dc->sc.data_len = x->req->data.len;
+	return x;
+}
+
+static void execute(void *arg, struct cam_grpc_call *call)
+{
+	cam_syscall_service *s = arg;
+
+	cam_dispatch_run(s->o.dispatch, &exec_new(call, cam_mono_ns())->dc);
+}
+
+static void refused(void *arg, struct cam_grpc_call *call, int status, const char *why)
+{
+	cam_syscall_service *s = arg;
+	int64_t queued = cam_grpc_call_task(call)->sched.enqueued_ns;
+
+	cam_dispatch_refused(s->o.dispatch, &exec_new(call, queued ? queued : cam_mono_ns())->dc,
+			     status, why);
+}
+
+/* ---- HealthCheck ------------------------------------------------------ */
+
+static void reply_health(cam_syscall_service *s, struct cam_grpc_call *call, bool detailed)
+{
+	Cam__HealthCheckResponse resp = CAM__HEALTH_CHECK_RESPONSE__INIT;
+	Cam__ComponentHealth comp[CAM_COMPONENTS_N], *compp[CAM_COMPONENTS_N];
+	char msgs[CAM_COMPONENTS_N][256];
+	struct timespec ts;
+	uint8_t *buf;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	resp.status = "SERVING";
+	resp.version = CAM_VERSION;
+	resp.uptime_seconds = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - s->o.start_time;
+	resp.instance_id = s->instance_id;
+	if (detailed) {
+		for (size_t i = 0; i < CAM_COMPONENTS_N; i++) {
+			double ms;
+			enum cam_component_status st = cam_components_probe(
+				s->o.components, i, msgs[i], sizeof(msgs[i]), &ms);
+
+			cam__component_health__init(&comp[i]);
+			comp[i].name = (char *)cam_components_name(i);
+			comp[i].status = (char *)cam_component_status_name(st);
+			comp[i].message = msgs[i];
+			comp[i].latency_ms = ms;
+			compp[i] = &comp[i];
+		}
+		resp.n_components = CAM_COMPONENTS_N;
+		resp.components = compp;
+	}
+	n = cam__health_check_response__get_packed_size(&resp);
+	buf = malloc(n ? n : 1);
+	if (!buf) {
+		cam_grpc_call_fail(call, CAM_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	cam__health_check_response__pack(&resp, buf);
+	cam_grpc_call_reply(call, buf, n);
+	free(buf);
+}
+
+static void health_check(void *arg, struct cam_grpc_call *call)
+{
+	Cam__HealthCheckRequest *req;
+	const uint8_t *msg;
+	size_t len;
+
+	msg = cam_grpc_call_message(call, &len);
+	req = cam__health_check_request__unpack(NULL, len, msg);
+	if (!req) {
+		cam_grpc_call_fail(call, CAM_GRPC_INVALID_ARGUMENT,
+				   "request is not a cam.HealthCheckRequest");
+		return;
+	}
+	reply_health(arg, call, req->detailed);
+	cam__health_check_request__free_unpacked(req, NULL);
+}
+
+/* ---- registration ----------------------------------------------------- */
+
+/* The scheduler queues by priority: it is read on the I/O thread. Health
+ * probes go first (grpc.health.v1's Check where it is served). */
+static int prioritize(cam_grpc_server *server)
+{
+	static const char *const probes[] = { HEALTH_CHECK, "/grpc.health.v1.Health/Check" };
+	int rc = cam_grpc_server_set_classifier(server, EXECUTE, cam_sched_classify_request, NULL);
+
+	for (size_t i = 0; !rc && i < sizeof(probes) / sizeof(probes[0]); i++)
+		if ((rc = cam_grpc_server_set_classifier(server, probes[i], cam_sched_classify_probe,
+							 NULL)) == CAM_ENOENT)
+			rc = 0;
+	return rc;
+}
+
+int cam_syscall_service_new(const struct cam_syscall_service_opts *o,
+			    cam_syscall_service **out)
+{
+	cam_syscall_service *s;
+	int rc;
+
+	if (!o->server || !o->dispatch || !o->components)
+		return CAM_EINVAL;
+	s = cam_xcalloc(1, sizeof(*s));
+	s->o = *o;
+	snprintf(s->instance_id, sizeof(s->instance_id), "%s", o->instance_id ? o->instance_id : "");
+	if ((rc = cam_grpc_server_add_method(o->server, EXECUTE, execute, s)) ||
+	    (rc = cam_grpc_server_set_refusal_hook(o->server, EXECUTE, refused, s)) ||
+	    (rc = cam_grpc_server_add_method(o->server, HEALTH_CHECK, health_check, s)) ||
+	    (o->prioritize && (rc = prioritize(o->server)))) {
+		/* The server keeps what was added; it is not started, and its
+		 * owner frees it on this failure. */
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void cam_syscall_service_free(cam_syscall_service *s)
+{
+	free(s);
+}
