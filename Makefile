@@ -60,7 +60,7 @@ LIB_KERNEL   := $(BUILD)/libcam-kernel.a
 LIB_EXPORTER := $(BUILD)/libcam-exporter.a
 
 .PHONY: all deps test unit unit-asan unit-tsan build-clang integration bench run install clean tools k8s-manifests fuzz \
-        deb test-containers run-monitoring
+        deb test-containers run-monitoring check-source
 all: $(BUILD)/cam-kernel $(BUILD)/cam-exporter
 
 deps:
@@ -141,6 +141,11 @@ fuzz:
 
 integration: all tools
 	@./tests/integration/run.sh $(BUILD)
+
+# The tree itself: no #include points up the layers (tests/layers.conf),
+# and every source file keeps its SPDX line.
+check-source:
+	@./tests/check_source.sh
 
 test: all tools
 	@./tests/run-all.sh

@@ -21,6 +21,8 @@ suite() {
     echo "$name exited with $rc"; total_f=$((total_f + 1))
   fi
 }
+suite "source checks (includes follow tests/layers.conf, SPDX lines)" \
+  make --no-print-directory check-source
 suite "unit tests" make --no-print-directory -j"$jobs" unit
 suite "unit tests under ASan+UBSan" make --no-print-directory -j"$jobs" unit-asan
 suite "unit tests under TSan" make --no-print-directory -j"$jobs" unit-tsan
