@@ -2,7 +2,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "exporter/staleness.h"
 
-#include <time.h>
+#include "common/clock.h"
 
 #define DEFAULT_INTERVAL_MS 1000u
 
@@ -51,8 +51,5 @@ const char *cam_kernel_state_name(enum cam_kernel_state s)
 
 uint64_t cam_staleness_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (uint64_t)cam_mono_ns();
 }
