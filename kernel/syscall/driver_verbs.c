@@ -115,13 +115,16 @@ static int driver_list(void *ctx, struct cam_syscall *sc)
 	return 0;
 }
 
+/* The value of a required key; NULL (the call failed) when it is missing
+ * or empty. */
 static const char *need(struct cam_syscall *sc, const char *key, int *rc)
 {
 	const char *v = cam_payload_get(sc->payload, key);
 
-	if (!v || !*v)
-		*rc = cam_syscall_fail(sc, CAM_EINVAL, "payload key '%s' is missing", key);
-	return v;
+	if (v && *v)
+		return v;
+	*rc = cam_syscall_fail(sc, CAM_EINVAL, "payload key '%s' is missing", key);
+	return NULL;
 }
 
 /* Runs fn on a thread of its own and defers the call; fn completes it

@@ -1,0 +1,135 @@
+/*
+ * Unit tests of emit_metric (kernel/syscall/emit_metric.c) through the
+ * dispatcher: counters add, gauges set, shapes are fixed by the first
+ * emit, the kernel's names and the limits are refused, and a refused emit
+ * changes nothing.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include "tests/kernel/verb_harness.h"
+
+#include "kernel/syscall/emit_metric.h"
+
+static struct harness h;
+static cam_emit_metric *em;
+
+static int setup(void **state)
+{
+	(void)state;
+	h_begin(&h, NULL);
+	assert_int_equal(cam_emit_metric_new(&(struct cam_emit_metric_opts){
+				     .verbs = h.verbs, .families_max = 3, .series_max = 2 },
+				     &em),
+			 0);
+	h_ready(&h);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	cam_emit_metric_free(em);
+	assert_int_equal(cam_verbs_count(h.verbs), 0);
+	h_end(&h);
+	return 0;
+}
+
+static void test_counter_and_gauge(void **state)
+{
+	(void)state;
+	/* The seed's own example. */
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:custom_counter,value:1,labels:app=myapp,env=prod"),
+		      CAM_GRPC_OK, "metric_name:custom_counter,type:counter,accepted:true");
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:custom_counter,value:2.5,labels:env=prod,app=myapp"),
+		      CAM_GRPC_OK, NULL);
+	/* Label order does not make a new series. */
+	assert_true(h_metric("custom_counter", (const char *[]){ "myapp", "prod", NULL }) == 3.5);
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:temp,value:7.5,type:gauge"), CAM_GRPC_OK,
+		      "type:gauge");
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:temp,value:-2,type:gauge"), CAM_GRPC_OK,
+		      NULL);
+	assert_true(h_metric("temp", NULL) == -2);
+}
+
+static void test_refusals_change_nothing(void **state)
+{
+	static const struct {
+		const char *payload;
+		int status;
+		const char *says;
+	} cases[] = {
+		{ "value:1", CAM_GRPC_INVALID_ARGUMENT, "'metric_name' is missing" },
+		{ "metric_name:1bad,value:1", CAM_GRPC_INVALID_ARGUMENT, "invalid metric_name" },
+		{ "metric_name:a:b,value:1", CAM_GRPC_INVALID_ARGUMENT, "invalid metric_name" },
+		{ "metric_name:cam_os_mine,value:1", CAM_GRPC_INVALID_ARGUMENT, "cam_os_ prefix" },
+		{ "metric_name:cam_os_syscall_total,value:1", CAM_GRPC_INVALID_ARGUMENT, "cam_os_" },
+		{ "metric_name:jobs,value:1,type:summary", CAM_GRPC_INVALID_ARGUMENT,
+		  "type must be counter or gauge" },
+		{ "metric_name:jobs", CAM_GRPC_INVALID_ARGUMENT, "'value' is missing" },
+		{ "metric_name:jobs,value:nan", CAM_GRPC_INVALID_ARGUMENT, "not a finite number" },
+		{ "metric_name:jobs,value:-1", CAM_GRPC_INVALID_ARGUMENT, "only goes up" },
+		{ "metric_name:jobs,value:1,labels:novalue", CAM_GRPC_INVALID_ARGUMENT,
+		  "is not name=value" },
+		{ "metric_name:jobs,value:1,labels:__x=1", CAM_GRPC_INVALID_ARGUMENT,
+		  "invalid label name" },
+		{ "metric_name:jobs,value:1,labels:a=1,a=2", CAM_GRPC_INVALID_ARGUMENT,
+		  "duplicate label 'a'" },
+		/* The kernel's own families are not for emit_metric. */
+		{ "metric_name:cam_os_build_info_x,value:1", CAM_GRPC_INVALID_ARGUMENT, "cam_os_" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_answer(h_ex(&h, "emit_metric", cases[i].payload), cases[i].status,
+			      cases[i].says);
+	assert_true(h_metric("jobs", NULL) == -1);
+	/* A family of the kernel that lacks the prefix (process_*). */
+	{
+		cam_family *f;
+
+		assert_int_equal(cam_family_register(&(struct cam_family_desc){
+					     .name = "process_open_fds", .help = "h",
+					     .type = CAM_GAUGE }, &f, NULL), 0);
+		assert_answer(h_ex(&h, "emit_metric", "metric_name:process_open_fds,value:1,type:gauge"),
+			      CAM_GRPC_INVALID_ARGUMENT, "belongs to the kernel");
+	}
+	/* The first emit fixes the shape. */
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:jobs,value:1,labels:queue=a"),
+		      CAM_GRPC_OK, NULL);
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:jobs,value:1,type:gauge,labels:queue=a"),
+		      CAM_GRPC_INVALID_ARGUMENT, "is a counter; it cannot be emitted as a gauge");
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:jobs,value:1"),
+		      CAM_GRPC_INVALID_ARGUMENT, "has 1 labels; this emit gives 0");
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:jobs,value:1,labels:other=a"),
+		      CAM_GRPC_INVALID_ARGUMENT, "has no label 'other'");
+	assert_true(h_metric("jobs", (const char *[]){ "a", NULL }) == 1);
+}
+
+static void test_limits(void **state)
+{
+	(void)state;
+	/* Two series per family (series_max = 2). */
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:hits,value:1,labels:k=1"), CAM_GRPC_OK, NULL);
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:hits,value:1,labels:k=2"), CAM_GRPC_OK, NULL);
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:hits,value:1,labels:k=3"),
+		      CAM_GRPC_RESOURCE_EXHAUSTED, "series limit reached for hits");
+	assert_true(h_metric("cam_os_metrics_series_rejected_total", (const char *[]){ "hits", NULL }) == 1);
+	/* Three families (families_max = 3). */
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:f2,value:1"), CAM_GRPC_OK, NULL);
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:f3,value:1"), CAM_GRPC_OK, NULL);
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:f4,value:1"), CAM_GRPC_RESOURCE_EXHAUSTED,
+		      "custom metric limit reached (3 families)");
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:f3,value:1"), CAM_GRPC_OK, NULL);
+	assert_true(h_metric("f3", NULL) == 2);
+	assert_true(h_metric("f4", NULL) == -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_counter_and_gauge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
