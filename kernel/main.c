@@ -57,7 +57,9 @@
 #include "kernel/tracing/profiler.h"
 #include "kernel/tracing/span_ring.h"
 
-static struct cam_option opts[] = {
+/* The settings: each a variable and a flag (common/config.h). Copied into
+ * struct kernel, which cam_config_parse fills. */
+static const struct cam_option options[] = {
 	{ "CAM_GRPC_LISTEN", "127.0.0.1:50051", "kernel gRPC address ([::1]:50051 form for IPv6)", NULL, 0 },
 	{ "CAM_BUS_ADDR", NULL, "nng bus between kernel and exporter (default ipc://$XDG_RUNTIME_DIR/cam-os/bus.ipc, else ipc:///tmp/cam-os-$UID/bus.ipc)", NULL, 0 },
 	{ "CAM_PUBLISH_INTERVAL_MS", "1000", "snapshot period in milliseconds (50-60000)", NULL, 0 },
@@ -109,15 +111,12 @@ static struct cam_option opts[] = {
 	{ "CAM_MEMCTX_REDIS_PING_MS", "1000", "memory context: Redis health PING period", NULL, 0 },
 	{ "CAM_MEMCTX_REDIS_BACKOFF_MAX_MS", "2000", "memory context: longest wait between Redis reconnects", NULL, 0 },
 };
-#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+#define NOPTS (sizeof(options) / sizeof(options[0]))
 
-static const char *opt(const char *env)
-{
-	return cam_config_get(opts, NOPTS, env);
-}
 
 struct kernel {
 	/* Settings (read_settings). */
+	struct cam_option opts[NOPTS];
 	long interval_ms;
 	long workers, max_msg, grace_ms, custom_max, per_family;
 	long max_buffered, max_conns, handshake_ms, idle_ms, io_threads;
@@ -157,22 +156,27 @@ struct kernel {
 	cam_syscall_service *service;
 };
 
+static const char *opt(const struct kernel *k, const char *env)
+{
+	return cam_config_get(k->opts, NOPTS, env);
+}
+
 /* Anonymous callers beyond loopback only when asked for explicitly. */
-static int check_listen_policy(void)
+static int check_listen_policy(const struct kernel *k)
 {
 	int allow = 0;
 
-	if (cam_config_bool(opt("CAM_ALLOW_ANONYMOUS"), &allow)) {
+	if (cam_config_bool(opt(k, "CAM_ALLOW_ANONYMOUS"), &allow)) {
 		fprintf(stderr, "cam-kernel: CAM_ALLOW_ANONYMOUS must be true or false\n");
 		return -1;
 	}
-	if (cam_listen_is_loopback(opt("CAM_GRPC_LISTEN")) || allow ||
-	    opt("CAM_AUTH_TOKENS_FILE"))
+	if (cam_listen_is_loopback(opt(k, "CAM_GRPC_LISTEN")) || allow ||
+	    opt(k, "CAM_AUTH_TOKENS_FILE"))
 		return 0;
 	fprintf(stderr,
 		"cam-kernel: refusing to serve anonymous callers on %s, which is not a loopback "
 		"address: set CAM_AUTH_TOKENS_FILE, or CAM_ALLOW_ANONYMOUS=true to allow it\n",
-		opt("CAM_GRPC_LISTEN"));
+		opt(k, "CAM_GRPC_LISTEN"));
 	return -1;
 }
 
@@ -185,11 +189,11 @@ static int read_scheduler_settings(struct kernel *k)
 
 	cam_sched_default_settings(st);
 	st->workers = (unsigned)k->workers;
-	if (cam_sched_parse_classes(opt("CAM_SCHEDULER_WEIGHTS"), false, st->weights) ||
-	    cam_sched_parse_classes(opt("CAM_SCHEDULER_QUEUE_LIMIT"), true, st->queue_limit) ||
-	    cam_config_long(opt("CAM_SCHEDULER_STALL_MS"), CAM_SCHED_STALL_MS_MIN,
+	if (cam_sched_parse_classes(opt(k, "CAM_SCHEDULER_WEIGHTS"), false, st->weights) ||
+	    cam_sched_parse_classes(opt(k, "CAM_SCHEDULER_QUEUE_LIMIT"), true, st->queue_limit) ||
+	    cam_config_long(opt(k, "CAM_SCHEDULER_STALL_MS"), CAM_SCHED_STALL_MS_MIN,
 			    CAM_SCHED_STALL_MS_MAX, &stall) ||
-	    cam_config_long(opt("CAM_SCHEDULER_DECISIONS"), 16, 1 << 20, &k->sched_decisions)) {
+	    cam_config_long(opt(k, "CAM_SCHEDULER_DECISIONS"), 16, 1 << 20, &k->sched_decisions)) {
 		fprintf(stderr, "cam-kernel: CAM_SCHEDULER_WEIGHTS (high:normal:low), CAM_SCHEDULER_QUEUE_LIMIT, "
 				"CAM_SCHEDULER_STALL_MS (100-600000) and CAM_SCHEDULER_DECISIONS (16-1048576) must be numbers in range\n");
 		return CAM_EINVAL;
@@ -209,49 +213,49 @@ static int read_settings(struct kernel *k)
 	long max_series, per_family;
 	int profiling;
 
-	if (cam_log_parse_level(opt("CAM_LOG_LEVEL"), &level)) {
+	if (cam_log_parse_level(opt(k, "CAM_LOG_LEVEL"), &level)) {
 		fprintf(stderr, "cam-kernel: CAM_LOG_LEVEL must be debug, info, warn or error\n");
 		return CAM_EINVAL;
 	}
 	cam_log_set_level(level);
-	if (cam_log_configure(opt("CAM_LOG_FORMAT"), "cam-kernel")) {
+	if (cam_log_configure(opt(k, "CAM_LOG_FORMAT"), "cam-kernel")) {
 		fprintf(stderr, "cam-kernel: CAM_LOG_FORMAT must be json or ecs\n");
 		return CAM_EINVAL;
 	}
-	if (cam_config_long(opt("CAM_PUBLISH_INTERVAL_MS"), 50, 60000, &k->interval_ms)) {
+	if (cam_config_long(opt(k, "CAM_PUBLISH_INTERVAL_MS"), 50, 60000, &k->interval_ms)) {
 		fprintf(stderr, "cam-kernel: CAM_PUBLISH_INTERVAL_MS must be 50-60000\n");
 		return CAM_EINVAL;
 	}
-	if (cam_config_long(opt("CAM_METRICS_MAX_SERIES"), 100, 200000, &max_series) ||
-	    cam_config_long(opt("CAM_METRICS_MAX_SERIES_PER_FAMILY"), 1, 200000, &per_family)) {
+	if (cam_config_long(opt(k, "CAM_METRICS_MAX_SERIES"), 100, 200000, &max_series) ||
+	    cam_config_long(opt(k, "CAM_METRICS_MAX_SERIES_PER_FAMILY"), 1, 200000, &per_family)) {
 		fprintf(stderr, "cam-kernel: series limits must be 100-200000 (global) and 1-200000 (per family)\n");
 		return CAM_EINVAL;
 	}
-	if (cam_config_bool(opt("CAM_PROFILING_ENABLED"), &profiling)) {
+	if (cam_config_bool(opt(k, "CAM_PROFILING_ENABLED"), &profiling)) {
 		fprintf(stderr, "cam-kernel: CAM_PROFILING_ENABLED must be true or false\n");
 		return CAM_EINVAL;
 	}
 	k->profiling = profiling;
 	cam_metrics_set_limits((size_t)per_family, (size_t)max_series);
 	k->per_family = per_family;
-	if (cam_config_long(opt("CAM_GRPC_WORKERS"), 0, 256, &k->workers) ||
-	    cam_config_long(opt("CAM_GRPC_MAX_MESSAGE_BYTES"), 1024, 64L << 20, &k->max_msg) ||
-	    cam_config_long(opt("CAM_SHUTDOWN_GRACE_MS"), 0, 600000, &k->grace_ms) ||
-	    cam_config_long(opt("CAM_CUSTOM_METRICS_MAX"), 0, 1000, &k->custom_max)) {
+	if (cam_config_long(opt(k, "CAM_GRPC_WORKERS"), 0, 256, &k->workers) ||
+	    cam_config_long(opt(k, "CAM_GRPC_MAX_MESSAGE_BYTES"), 1024, 64L << 20, &k->max_msg) ||
+	    cam_config_long(opt(k, "CAM_SHUTDOWN_GRACE_MS"), 0, 600000, &k->grace_ms) ||
+	    cam_config_long(opt(k, "CAM_CUSTOM_METRICS_MAX"), 0, 1000, &k->custom_max)) {
 		fprintf(stderr, "cam-kernel: CAM_GRPC_WORKERS (0-256), CAM_GRPC_MAX_MESSAGE_BYTES (1024-67108864), "
 				"CAM_SHUTDOWN_GRACE_MS (0-600000) and CAM_CUSTOM_METRICS_MAX (0-1000) must be numbers in range\n");
 		return CAM_EINVAL;
 	}
-	if (cam_config_long(opt("CAM_GRPC_MAX_BUFFERED_BYTES"), 0, 1L << 40, &k->max_buffered) ||
+	if (cam_config_long(opt(k, "CAM_GRPC_MAX_BUFFERED_BYTES"), 0, 1L << 40, &k->max_buffered) ||
 	    (k->max_buffered && k->max_buffered < (1L << 20)) ||
-	    cam_config_long(opt("CAM_GRPC_MAX_CONNECTIONS"), 0, 1000000, &k->max_conns) ||
-	    cam_config_long(opt("CAM_GRPC_HANDSHAKE_TIMEOUT_MS"), 0, 3600000, &k->handshake_ms) ||
-	    cam_config_long(opt("CAM_GRPC_IDLE_TIMEOUT_MS"), 0, 86400000, &k->idle_ms) ||
-	    cam_config_long(opt("CAM_GRPC_IO_THREADS"), 0, 64, &k->io_threads) ||
-	    cam_config_long(opt("CAM_GRPC_MAX_CONNECTION_AGE_MS"), 0, 1L << 31, &k->max_age_ms) ||
-	    cam_config_long(opt("CAM_GRPC_MAX_CONNECTION_AGE_GRACE_MS"), 0, 1L << 31, &k->age_grace_ms) ||
-	    cam_config_long(opt("CAM_GRPC_KEEPALIVE_MIN_TIME_MS"), 0, 1L << 31, &k->ping_min_ms) ||
-	    cam_config_bool(opt("CAM_GRPC_KEEPALIVE_PERMIT_WITHOUT_CALLS"), &k->ping_without_calls)) {
+	    cam_config_long(opt(k, "CAM_GRPC_MAX_CONNECTIONS"), 0, 1000000, &k->max_conns) ||
+	    cam_config_long(opt(k, "CAM_GRPC_HANDSHAKE_TIMEOUT_MS"), 0, 3600000, &k->handshake_ms) ||
+	    cam_config_long(opt(k, "CAM_GRPC_IDLE_TIMEOUT_MS"), 0, 86400000, &k->idle_ms) ||
+	    cam_config_long(opt(k, "CAM_GRPC_IO_THREADS"), 0, 64, &k->io_threads) ||
+	    cam_config_long(opt(k, "CAM_GRPC_MAX_CONNECTION_AGE_MS"), 0, 1L << 31, &k->max_age_ms) ||
+	    cam_config_long(opt(k, "CAM_GRPC_MAX_CONNECTION_AGE_GRACE_MS"), 0, 1L << 31, &k->age_grace_ms) ||
+	    cam_config_long(opt(k, "CAM_GRPC_KEEPALIVE_MIN_TIME_MS"), 0, 1L << 31, &k->ping_min_ms) ||
+	    cam_config_bool(opt(k, "CAM_GRPC_KEEPALIVE_PERMIT_WITHOUT_CALLS"), &k->ping_without_calls)) {
 		fprintf(stderr, "cam-kernel: CAM_GRPC_MAX_BUFFERED_BYTES (0, or 1048576 and more), CAM_GRPC_MAX_CONNECTIONS (0-1000000), "
 				"CAM_GRPC_HANDSHAKE_TIMEOUT_MS (0-3600000), CAM_GRPC_IDLE_TIMEOUT_MS (0-86400000), CAM_GRPC_IO_THREADS (0-64), "
 				"CAM_GRPC_MAX_CONNECTION_AGE_MS, CAM_GRPC_MAX_CONNECTION_AGE_GRACE_MS and CAM_GRPC_KEEPALIVE_MIN_TIME_MS (0-2147483648) "
@@ -260,20 +264,20 @@ static int read_settings(struct kernel *k)
 	}
 	if (read_scheduler_settings(k))
 		return CAM_EINVAL;
-	if (!strcmp(opt("CAM_ACCESS_LOG"), "all"))
+	if (!strcmp(opt(k, "CAM_ACCESS_LOG"), "all"))
 		k->access_log = CAM_ACCESS_LOG_ALL;
-	else if (!strcmp(opt("CAM_ACCESS_LOG"), "errors"))
+	else if (!strcmp(opt(k, "CAM_ACCESS_LOG"), "errors"))
 		k->access_log = CAM_ACCESS_LOG_ERRORS;
-	else if (!strcmp(opt("CAM_ACCESS_LOG"), "none"))
+	else if (!strcmp(opt(k, "CAM_ACCESS_LOG"), "none"))
 		k->access_log = CAM_ACCESS_LOG_NONE;
 	else {
 		fprintf(stderr, "cam-kernel: CAM_ACCESS_LOG must be all, errors or none\n");
 		return CAM_EINVAL;
 	}
-	if (check_listen_policy())
+	if (check_listen_policy(k))
 		return CAM_EPERM;
-	if (opt("CAM_BUS_ADDR"))
-		snprintf(k->bus_addr, sizeof(k->bus_addr), "%s", opt("CAM_BUS_ADDR"));
+	if (opt(k, "CAM_BUS_ADDR"))
+		snprintf(k->bus_addr, sizeof(k->bus_addr), "%s", opt(k, "CAM_BUS_ADDR"));
 	else
 		cam_config_default_bus_addr(k->bus_addr, sizeof(k->bus_addr));
 	return 0;
@@ -315,8 +319,8 @@ static int new_profiler(struct kernel *k)
 
 	if (!k->profiling)
 		return 0;
-	if (opt("CAM_PROFILING_ADDR"))
-		snprintf(addr, sizeof(addr), "%s", opt("CAM_PROFILING_ADDR"));
+	if (opt(k, "CAM_PROFILING_ADDR"))
+		snprintf(addr, sizeof(addr), "%s", opt(k, "CAM_PROFILING_ADDR"));
 	else
 		cam_pprof_default_addr(k->bus_addr, addr, sizeof(addr));
 	return cam_profiler_new(addr, &k->profiler);
@@ -325,19 +329,19 @@ static int new_profiler(struct kernel *k)
 /* The memory context store: in memory, or Redis with CAM_REDIS_URL. */
 static int new_memctx(struct kernel *k)
 {
-	struct cam_memctx_opts o = { .redis_url = opt("CAM_REDIS_URL") };
+	struct cam_memctx_opts o = { .redis_url = opt(k, "CAM_REDIS_URL") };
 	long keep, value, keys, bytes, snaps, timeout, ping, backoff;
 	char why[CAM_MEMCTX_WHY] = "";
 	int rc;
 
-	if (cam_config_long(opt("CAM_MEMCTX_KEEP_VERSIONS"), 1, CAM_MEMCTX_MAX_KEEP, &keep) ||
-	    cam_config_long(opt("CAM_MEMCTX_MAX_VALUE_BYTES"), 1, 64L << 20, &value) ||
-	    cam_config_long(opt("CAM_MEMCTX_MAX_KEYS"), 1, 100000000, &keys) ||
-	    cam_config_long(opt("CAM_MEMCTX_MAX_BYTES"), 1, 1L << 50, &bytes) ||
-	    cam_config_long(opt("CAM_MEMCTX_MAX_SNAPSHOTS"), 1, 100000, &snaps) ||
-	    cam_config_long(opt("CAM_MEMCTX_REDIS_TIMEOUT_MS"), 10, 60000, &timeout) ||
-	    cam_config_long(opt("CAM_MEMCTX_REDIS_PING_MS"), 100, 60000, &ping) ||
-	    cam_config_long(opt("CAM_MEMCTX_REDIS_BACKOFF_MAX_MS"), 100, 600000, &backoff)) {
+	if (cam_config_long(opt(k, "CAM_MEMCTX_KEEP_VERSIONS"), 1, CAM_MEMCTX_MAX_KEEP, &keep) ||
+	    cam_config_long(opt(k, "CAM_MEMCTX_MAX_VALUE_BYTES"), 1, 64L << 20, &value) ||
+	    cam_config_long(opt(k, "CAM_MEMCTX_MAX_KEYS"), 1, 100000000, &keys) ||
+	    cam_config_long(opt(k, "CAM_MEMCTX_MAX_BYTES"), 1, 1L << 50, &bytes) ||
+	    cam_config_long(opt(k, "CAM_MEMCTX_MAX_SNAPSHOTS"), 1, 100000, &snaps) ||
+	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_TIMEOUT_MS"), 10, 60000, &timeout) ||
+	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_PING_MS"), 100, 60000, &ping) ||
+	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_BACKOFF_MAX_MS"), 100, 600000, &backoff)) {
 		cam_log(CAM_LOG_ERROR, "kernel", "a CAM_MEMCTX_* setting is not a number in range (see --help)");
 		return CAM_EINVAL;
 	}
@@ -359,17 +363,17 @@ static int new_memctx(struct kernel *k)
 /* Bearer tokens (CAM_AUTH_TOKENS_FILE) and per-caller rate limits. */
 static int new_auth(struct kernel *k)
 {
-	struct cam_auth_opts o = { .tokens_file = opt("CAM_AUTH_TOKENS_FILE") };
+	struct cam_auth_opts o = { .tokens_file = opt(k, "CAM_AUTH_TOKENS_FILE") };
 	char why[256] = "";
 	char *end;
 	int rc;
 
-	o.default_rate = strtod(opt("CAM_RATE_LIMIT_RPS"), &end);
+	o.default_rate = strtod(opt(k, "CAM_RATE_LIMIT_RPS"), &end);
 	if (*end || !(o.default_rate >= 0 && o.default_rate <= 1e7)) {
 		cam_log(CAM_LOG_ERROR, "kernel", "CAM_RATE_LIMIT_RPS must be 0-10000000");
 		return CAM_EINVAL;
 	}
-	o.default_burst = strtod(opt("CAM_RATE_LIMIT_BURST"), &end);
+	o.default_burst = strtod(opt(k, "CAM_RATE_LIMIT_BURST"), &end);
 	if (*end || !(o.default_burst >= 0 && o.default_burst <= 1e7)) {
 		cam_log(CAM_LOG_ERROR, "kernel", "CAM_RATE_LIMIT_BURST must be 0-10000000");
 		return CAM_EINVAL;
@@ -437,23 +441,23 @@ static int read_owner_auth(const char *path, unsigned char *auth, size_t *len)
  * it is retried in the background. */
 static int new_tpm(struct kernel *k)
 {
-	struct cam_tpm_opts o = { .tcti = opt("CAM_TPM_TCTI") };
+	struct cam_tpm_opts o = { .tcti = opt(k, "CAM_TPM_TCTI") };
 	unsigned char auth[CAM_TPM_OWNER_AUTH_MAX];
 	unsigned long handle;
 	long timeout;
 	char *end;
 	int rc;
 
-	handle = strtoul(opt("CAM_TPM_KEY_HANDLE"), &end, 0);
+	handle = strtoul(opt(k, "CAM_TPM_KEY_HANDLE"), &end, 0);
 	if (*end || handle < 0x81000000ul || handle > 0x817FFFFFul ||
-	    cam_config_long(opt("CAM_TPM_TIMEOUT_MS"), 100, 600000, &timeout)) {
+	    cam_config_long(opt(k, "CAM_TPM_TIMEOUT_MS"), 100, 600000, &timeout)) {
 		cam_log(CAM_LOG_ERROR, "kernel", "CAM_TPM_KEY_HANDLE must be 0x81000000-0x817FFFFF "
 			"and CAM_TPM_TIMEOUT_MS 100-600000");
 		return CAM_EINVAL;
 	}
 	o.key_handle = (uint32_t)handle;
 	o.timeout_ms = (unsigned)timeout;
-	if (o.tcti && (rc = read_owner_auth(opt("CAM_TPM_OWNER_AUTH_FILE"), auth, &o.owner_auth_len)))
+	if (o.tcti && (rc = read_owner_auth(opt(k, "CAM_TPM_OWNER_AUTH_FILE"), auth, &o.owner_auth_len)))
 		return rc;
 	o.owner_auth = auth;
 	rc = o.tcti ? cam_tpm_new(&o, &k->tpm) : 0;
@@ -466,12 +470,12 @@ static int new_tpm(struct kernel *k)
 
 static int new_drivers(struct kernel *k)
 {
-	struct cam_drivers_opts o = { .dir = opt("CAM_DRIVERS_DIR"), .host = opt("CAM_DRIVERS_HOST") };
+	struct cam_drivers_opts o = { .dir = opt(k, "CAM_DRIVERS_DIR"), .host = opt(k, "CAM_DRIVERS_HOST") };
 	int rc = cam_drivers_new(&o, &k->drivers);
 
 	if (rc)
 		return rc;
-	cam_drivers_autoload(k->drivers, opt("CAM_DRIVERS_AUTOLOAD"));
+	cam_drivers_autoload(k->drivers, opt(k, "CAM_DRIVERS_AUTOLOAD"));
 	return 0;
 }
 
@@ -485,13 +489,13 @@ static void health_not_serving(void *arg)
 static int new_server(struct kernel *k)
 {
 	struct cam_grpc_server_opts go = {
-		.listen = opt("CAM_GRPC_LISTEN"),
+		.listen = opt(k, "CAM_GRPC_LISTEN"),
 		.workers = (unsigned)k->workers,
 		.max_msg_bytes = (size_t)k->max_msg,
 		.drain_ms = (int)(k->grace_ms ? k->grace_ms : 1),
 		.executor = cam_sched_executor(k->sched),
-		.tls_cert_file = opt("CAM_TLS_CERT_FILE"),
-		.tls_key_file = opt("CAM_TLS_KEY_FILE"),
+		.tls_cert_file = opt(k, "CAM_TLS_CERT_FILE"),
+		.tls_key_file = opt(k, "CAM_TLS_KEY_FILE"),
 		.max_buffered_bytes = (size_t)k->max_buffered,
 		.max_connections = (unsigned)k->max_conns,
 		.handshake_timeout_ms = k->handshake_ms ? (int)k->handshake_ms : -1,
@@ -584,7 +588,7 @@ static int start_server(struct kernel *k)
 
 	if (rc)
 		cam_log(CAM_LOG_ERROR, "kernel", "cannot serve gRPC on %s: %s",
-			opt("CAM_GRPC_LISTEN"), cam_strerror(rc));
+			opt(k, "CAM_GRPC_LISTEN"), cam_strerror(rc));
 	return rc;
 }
 
@@ -594,7 +598,7 @@ static int start(struct kernel *k)
 	long ring;
 	int rc;
 
-	if (cam_config_long(opt("CAM_LOG_RING_SIZE"), 16, 1 << 20, &ring))
+	if (cam_config_long(opt(k, "CAM_LOG_RING_SIZE"), 16, 1 << 20, &ring))
 		ring = 4096;
 	cam_log_start((size_t)ring);
 	cam_log_register_metrics();
@@ -668,7 +672,7 @@ static void log_started(const struct kernel *k)
 		return;
 	cam_log_str(&l, "version", CAM_VERSION);
 	cam_log_str(&l, "instance_id", k->instance_id);
-	cam_log_str(&l, "grpc_listen", opt("CAM_GRPC_LISTEN"));
+	cam_log_str(&l, "grpc_listen", opt(k, "CAM_GRPC_LISTEN"));
 	cam_log_int(&l, "grpc_port", cam_grpc_server_port(k->server));
 	cam_log_str(&l, "bus", k->bus_addr);
 	cam_log_int(&l, "publish_interval_ms", k->interval_ms);
@@ -682,7 +686,8 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int sig = 0, rc;
 
-	rc = cam_config_parse(opts, NOPTS, argc, argv,
+	memcpy(k.opts, options, sizeof(options));
+	rc = cam_config_parse(k.opts, NOPTS, argc, argv,
 			      "usage: cam-kernel [--flag value ...]\n"
 			      "CAM-OS syscall kernel " CAM_VERSION,
 			      stderr);
