@@ -172,7 +172,7 @@ deb:
 test-containers: all tools
 	@./tests/containers/run.sh $(BUILD)
 
-# The monitoring stack rendered into one file, for the seed's
+# The monitoring stack rendered into one file, for README's
 # `kubectl apply -f deployment/kubernetes/monitoring/` (not kept in git).
 k8s-manifests:
 	$(KUBECTL) kustomize deployment/kubernetes/monitoring >deployment/kubernetes/monitoring/monitoring.yaml

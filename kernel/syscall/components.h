@@ -1,10 +1,11 @@
 /*
  * The components HealthCheck reports, each with the probe its subsystem's
  * verb file set (common/component.h): "Redis Backend", "TPM Security",
- * "Driver Runtime" and "Scheduler", the seed's four, in that order. A
- * component with no probe reports disabled (not configured), never a
- * made-up "healthy". The same probes feed cam_os_component_up{component}
- * and cam_os_component_status{component,status} before every snapshot.
+ * "Driver Runtime" and "Scheduler", in that order (docs/architecture.md,
+ * "HealthCheck"). A component with no probe reports disabled (not
+ * configured), never a made-up "healthy". The same probes feed
+ * cam_os_component_up{component} and cam_os_component_status{component,
+ * status} before every snapshot.
  *
  * SPDX-License-Identifier: Apache-2.0
  */

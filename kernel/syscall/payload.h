@@ -1,5 +1,6 @@
 /*
- * The payload grammar of DESIGN.md: `key:value` pairs separated by commas.
+ * The payload grammar of every syscall: `key:value` pairs separated by
+ * commas.
  *
  * The first ':' of a token splits key from value; a token with no ':'
  * continues the previous value, comma included, so

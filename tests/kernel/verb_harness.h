@@ -85,7 +85,7 @@ static inline void h_answer(struct cam_dispatch_call *dc, int status)
 	snprintf(a->result, sizeof(a->result), "%s", status ? "" : cam_result_str(&dc->sc.result));
 	snprintf(a->request_id, sizeof(a->request_id), "%s", dc->request_id);
 	a->data_len = 0;
-	if (status == 0 && dc->sc.out_len <= sizeof(a->data)) {
+	if (status == 0 && dc->sc.out_len && dc->sc.out_len <= sizeof(a->data)) {
 		memcpy(a->data, dc->sc.out_data, dc->sc.out_len);
 		a->data_len = dc->sc.out_len;
 	}
