@@ -23,11 +23,11 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-#include <pthread.h>
+#include "kernel/syscall/context_verbs.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -37,7 +37,6 @@
 #include "common/utf8.h"
 #include "common/xmalloc.h"
 #include "kernel/security/auth.h"
-#include "kernel/syscall/context_verbs.h"
 
 enum op { OP_WRITE, OP_READ, OP_VERSIONS, OP_DELETE, OP_SNAPSHOT, OP_RESTORE, NOPS };
 static const char *const op_names[NOPS] = { "write", "read", "versions", "delete",

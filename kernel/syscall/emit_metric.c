@@ -13,6 +13,8 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include "kernel/syscall/emit_metric.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,7 +25,6 @@
 #include "common/utf8.h"
 #include "common/xmalloc.h"
 #include "kernel/security/auth.h"
-#include "kernel/syscall/emit_metric.h"
 
 #define MAX_CUSTOM 1024
 

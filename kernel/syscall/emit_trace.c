@@ -9,6 +9,8 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include "kernel/syscall/emit_trace.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,6 @@
 
 #include "common/xmalloc.h"
 #include "kernel/security/auth.h"
-#include "kernel/syscall/emit_trace.h"
 #include "kernel/tracing/trace_id.h"
 
 struct cam_emit_trace {

@@ -6,6 +6,8 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include "kernel/syscall/sched_verbs.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,6 @@
 #include "kernel/scheduler/think.h"
 #include "kernel/security/auth.h"
 #include "kernel/syscall/factors.h"
-#include "kernel/syscall/sched_verbs.h"
 
 struct cam_sched_verbs {
 	struct cam_sched_verbs_opts o;

@@ -7,8 +7,6 @@
  */
 #include "kernel/syscall/verbs.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
