@@ -83,7 +83,7 @@ struct cam_auth {
 	size_t ntoken_buckets;
 };
 
-int cam_scopes_parse(const char *s, unsigned *out)
+int cam_auth_parse_scopes(const char *s, unsigned *out)
 {
 	char buf[128], *save = NULL, *tok;
 
@@ -148,7 +148,7 @@ static int parse_line(char *line, struct token *t, char *why, size_t why_len, in
 		snprintf(why, why_len, "line %d: caller id longer than 127 bytes", lineno);
 		return CAM_EINVAL;
 	}
-	if (cam_scopes_parse(scopes, &t->scopes)) {
+	if (cam_auth_parse_scopes(scopes, &t->scopes)) {
 		snprintf(why, why_len, "line %d: scopes must be read, write and/or admin", lineno);
 		return CAM_EINVAL;
 	}
@@ -339,7 +339,7 @@ int cam_auth_identify(cam_auth *a, const char *authorization, const char *claime
 	return 0;
 }
 
-const char *cam_scope_name(unsigned bits)
+const char *cam_auth_scope_name(unsigned bits)
 {
 	if (bits & CAM_SCOPE_ADMIN)
 		return "admin";
@@ -350,7 +350,7 @@ int cam_auth_check_scope(cam_auth *a, const struct cam_identity *id, unsigned sc
 			 const char *verb, char *msg, size_t msglen)
 {
 	/* Only the highest bit asked for matters: admin implies write and
-	 * read, write implies read (cam_scopes_parse). */
+	 * read, write implies read (cam_auth_parse_scopes). */
 	unsigned need = scope & CAM_SCOPE_ADMIN ? CAM_SCOPE_ADMIN
 			: scope & CAM_SCOPE_WRITE ? CAM_SCOPE_WRITE : CAM_SCOPE_READ;
 
@@ -358,7 +358,7 @@ int cam_auth_check_scope(cam_auth *a, const struct cam_identity *id, unsigned sc
 		return 0;
 	cam_counter_inc(a->failures[R_SCOPE]);
 	snprintf(msg, msglen, "caller %s lacks scope %s needed by %s", id->caller_id,
-		 cam_scope_name(need), verb);
+		 cam_auth_scope_name(need), verb);
 	return CAM_EPERM;
 }
 

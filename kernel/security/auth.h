@@ -80,8 +80,8 @@ int cam_auth_check_scope(cam_auth *a, const struct cam_identity *id, unsigned sc
 int cam_auth_rate_limit(cam_auth *a, const struct cam_identity *id, char *msg, size_t msglen);
 
 /* Parses "read,write" into scope bits; CAM_EINVAL for an unknown scope. */
-int cam_scopes_parse(const char *s, unsigned *out);
+int cam_auth_parse_scopes(const char *s, unsigned *out);
 /* "read", "write" or "admin": the highest scope in bits. */
-const char *cam_scope_name(unsigned bits);
+const char *cam_auth_scope_name(unsigned bits);
 
 #endif

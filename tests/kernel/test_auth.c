@@ -190,8 +190,8 @@ static void test_scopes(void **state)
 	assert_non_null(strstr(msg, "lacks scope admin"));
 	assert_int_equal(cam_auth_identify(auth, "Bearer secret-b", "", &id, msg, sizeof(msg)), 0);
 	assert_int_equal(cam_auth_check_scope(auth, &id, CAM_SCOPE_ADMIN, "tune_system", msg, sizeof(msg)), 0);
-	assert_int_equal(cam_scopes_parse("read,bogus", &s), CAM_EINVAL);
-	assert_int_equal(cam_scopes_parse("", &s), CAM_EINVAL);
+	assert_int_equal(cam_auth_parse_scopes("read,bogus", &s), CAM_EINVAL);
+	assert_int_equal(cam_auth_parse_scopes("", &s), CAM_EINVAL);
 }
 
 static void test_rate_limit_burst_then_refuse(void **state)
