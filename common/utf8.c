@@ -3,6 +3,8 @@
 #include "common/utf8.h"
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 size_t cam_utf8_seq(const unsigned char *p)
 {
@@ -48,4 +50,48 @@ bool cam_utf8_valid(const char *s, size_t *len)
 	}
 	*len = i;
 	return true;
+}
+
+bool cam_utf8_text(const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char seq[5] = { 0 };
+		size_t n = b[i] < 0x80 ? 1 : (b[i] & 0xe0) == 0xc0 ? 2 : (b[i] & 0xf0) == 0xe0 ? 3 : 4;
+
+		if (b[i] == 0 || n > len - i)
+			return false;
+		memcpy(seq, b + i, n); /* NUL-terminated: cam_utf8_seq reads no further */
+		if (cam_utf8_seq(seq) != n)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+char *cam_utf8_repair(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), o = 0;
+	char *out = malloc(3 * len + 1); /* each bad byte becomes 3 */
+
+	if (!out)
+		return NULL;
+	while (*p) {
+		size_t n = cam_utf8_seq(p);
+
+		if (n) {
+			memcpy(out + o, p, n);
+			o += n;
+			p += n;
+		} else {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			p++;
+		}
+	}
+	out[o] = '\0';
+	return out;
 }

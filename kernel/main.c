@@ -97,6 +97,7 @@ static const struct cam_option options[] = {
 	{ "CAM_GRPC_IDLE_TIMEOUT_MS", "600000", "a connection with no call open this long gets GOAWAY (0: never)", NULL, 0 },
 	{ "CAM_SHUTDOWN_GRACE_MS", "5000", "time in-flight calls get to finish on SIGTERM", NULL, 0 },
 	{ "CAM_ACCESS_LOG", "all", "syscall access log: all, errors or none", NULL, 0 },
+	{ "CAM_ACCESS_LOG_ERROR_RATE", "10", "access-log lines of failing calls per second and caller (bursts of twice that; ten times it over all callers); the rest are counted in cam_os_access_log_suppressed_total (0: no limit)", NULL, 0 },
 	{ "CAM_CUSTOM_METRICS_MAX", "100", "custom metric families emit_metric may create", NULL, 0 },
 	{ "CAM_TLS_CERT_FILE", NULL, "PEM certificate chain: serve gRPC over TLS (with CAM_TLS_KEY_FILE)", NULL, 0 },
 	{ "CAM_TLS_KEY_FILE", NULL, "PEM private key of CAM_TLS_CERT_FILE", NULL, 0 },
@@ -122,7 +123,8 @@ struct kernel {
 	long max_buffered, max_conns, handshake_ms, idle_ms, io_threads;
 	long max_age_ms, age_grace_ms, ping_min_ms;
 	int ping_without_calls;
-	enum cam_access_log access_log;
+	enum cam_access_log_mode access_log;
+	double access_log_error_rate;
 	char bus_addr[512];
 	char instance_id[33];
 	double start_time;
@@ -273,6 +275,15 @@ static int read_settings(struct kernel *k)
 	else {
 		fprintf(stderr, "cam-kernel: CAM_ACCESS_LOG must be all, errors or none\n");
 		return CAM_EINVAL;
+	}
+	{
+		char *end;
+
+		k->access_log_error_rate = strtod(opt(k, "CAM_ACCESS_LOG_ERROR_RATE"), &end);
+		if (*end || !(k->access_log_error_rate >= 0 && k->access_log_error_rate <= 1e6)) {
+			fprintf(stderr, "cam-kernel: CAM_ACCESS_LOG_ERROR_RATE must be 0-1000000\n");
+			return CAM_EINVAL;
+		}
 	}
 	if (check_listen_policy(k))
 		return CAM_EPERM;
@@ -563,6 +574,7 @@ static int new_dispatch(struct kernel *k)
 		.spans = k->spans,
 		.instance_id = k->instance_id,
 		.access_log = k->access_log,
+		.access_log_error_rate = k->access_log_error_rate,
 	};
 
 	return cam_dispatch_new(&o, &k->dispatch);
@@ -574,6 +586,7 @@ static int new_service(struct kernel *k)
 		.server = k->server,
 		.dispatch = k->dispatch,
 		.components = k->components,
+		.auth = k->auth,
 		.prioritize = true,
 		.instance_id = k->instance_id,
 		.start_time = k->start_time,

@@ -194,17 +194,17 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, voi
 /* The method's admission check (credentials), before any DATA is kept. */
 static bool admitted(struct cam_grpc_call *c)
 {
-	const char *why = NULL;
+	char why[200] = "refused";
 	int status;
 
 	if (!c->method->admit)
 		return true;
-	status = c->method->admit(c->method->admit_arg, c, &why);
+	status = c->method->admit(c->method->admit_arg, c, why, sizeof(why));
 	if (status == CAM_GRPC_OK)
 		return true;
 	cam_grpc__count_refusal(c->srv, REFUSE_ADMISSION, NULL);
-	cam_grpc__call_refused(c, status, why ? why : "refused");
-	cam_grpc__call_refuse(c, status, why ? why : "refused");
+	cam_grpc__call_refused(c, status, why);
+	cam_grpc__call_refuse(c, status, why);
 	return false;
 }
 

@@ -182,11 +182,12 @@ int cam_grpc_server_set_refusal_hook(cam_grpc_server *s, const char *path,
  * An admission check reads a unary call's request headers on the I/O
  * thread as soon as they are complete, before any of its DATA is
  * buffered: a call without valid credentials costs no memory. It returns
- * 0 to admit the call, or a gRPC status and *why (a static text) to answer
- * it at once; the refusal hook then hears of it too. Quick, non-blocking.
- * Before start, on a unary method; CAM_ENOENT otherwise.
+ * 0 to admit the call, or a gRPC status with why (why_len bytes) filled to
+ * answer it at once; the refusal hook then hears of it too. Quick,
+ * non-blocking. Before start, on a unary method; CAM_ENOENT otherwise.
  */
-typedef int (*cam_grpc_admission)(void *arg, const struct cam_grpc_call *c, const char **why);
+typedef int (*cam_grpc_admission)(void *arg, const struct cam_grpc_call *c, char *why,
+				  size_t why_len);
 int cam_grpc_server_set_admission(cam_grpc_server *s, const char *path,
 				  cam_grpc_admission fn, void *arg);
 int cam_grpc_server_add_stream_method(cam_grpc_server *s, const char *path,

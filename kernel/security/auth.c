@@ -5,10 +5,8 @@
  * swaps the pointer under a rwlock, so a call in flight keeps using the
  * table it started with (read lock held only for the lookup).
  *
- * Rate limits use GCRA (the "virtual scheduling" form of a token bucket):
- * one 64-bit theoretical arrival time per bucket, advanced with a CAS. No
- * lock; callers only contend when they share a bucket. Token holders have
- * their own bucket; anonymous callers hash into a fixed table of buckets
+ * Rate limits are GCRA buckets (common/rate.h). Token holders have their
+ * own bucket; anonymous callers hash into a fixed table of buckets
  * (self-asserted names must not grow memory), so two of them may share.
  *
  * SPDX-License-Identifier: Apache-2.0
@@ -32,21 +30,17 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "common/metrics_table.h"
+#include "common/rate.h"
 
 #define MAX_TOKENS 4096
 #define ANON_BUCKETS 1024
-
-struct bucket {
-	_Atomic int64_t tat_ns; /* theoretical arrival time, CLOCK_MONOTONIC */
-	char pad[64 - sizeof(int64_t)];
-};
 
 struct token {
 	unsigned char hash[SHA256_DIGEST_LENGTH];
 	char caller_id[128];
 	unsigned scopes;
 	double rate, burst;
-	struct bucket *bucket;
+	struct cam_rate_bucket *bucket;
 };
 
 struct table {
@@ -54,9 +48,10 @@ struct table {
 	struct token tokens[];
 };
 
-enum reason { R_MISSING, R_INVALID, R_MISMATCH, R_SCOPE, R_COUNT };
+enum reason { R_MISSING, R_INVALID, R_MISMATCH, R_SCOPE, R_REPEATED, R_COUNT };
 static const char *const reason_names[R_COUNT] = { "missing_token", "invalid_token",
-						   "caller_mismatch", "missing_scope" };
+						   "caller_mismatch", "missing_scope",
+						   "repeated_credentials" };
 
 enum { M_FAILURES, M_HITS, NMETRICS };
 static const char *const L_REASON[] = { "reason", NULL };
@@ -75,10 +70,10 @@ struct cam_auth {
 	double rate, burst;
 	cam_series *failures[R_COUNT];
 	cam_series *hits;
-	struct bucket anon[ANON_BUCKETS];
+	struct cam_rate_bucket anon[ANON_BUCKETS];
 	/* Buckets of tokens live as long as the object: a reload keeps the
 	 * bucket of a caller that is still there (matched by caller id). */
-	struct bucket *token_buckets[MAX_TOKENS];
+	struct cam_rate_bucket *token_buckets[MAX_TOKENS];
 	char token_bucket_owner[MAX_TOKENS][128];
 	size_t ntoken_buckets;
 };
@@ -117,14 +112,14 @@ static int unhex(const char *s, unsigned char *out, size_t n)
 }
 
 /* Called with the write lock held (or before any reader exists). */
-static struct bucket *bucket_for(cam_auth *a, const char *caller)
+static struct cam_rate_bucket *bucket_for(cam_auth *a, const char *caller)
 {
 	for (size_t i = 0; i < a->ntoken_buckets; i++)
 		if (!strcmp(a->token_bucket_owner[i], caller))
 			return a->token_buckets[i];
 	if (a->ntoken_buckets == MAX_TOKENS)
 		return &a->anon[0];
-	a->token_buckets[a->ntoken_buckets] = cam_xcalloc_aligned(sizeof(struct bucket));
+	a->token_buckets[a->ntoken_buckets] = cam_xcalloc_aligned(sizeof(struct cam_rate_bucket));
 	snprintf(a->token_bucket_owner[a->ntoken_buckets], 128, "%s", caller);
 	return a->token_buckets[a->ntoken_buckets++];
 }
@@ -283,21 +278,52 @@ static int refuse(cam_auth *a, enum reason r, int err, char *msg, size_t msglen,
 	return err;
 }
 
-static uint64_t anon_hash(const char *s)
+/* The token table entry of a bearer token; caller holds the lock.
+ * Every entry is compared, in constant time each. */
+static const struct token *find_token(const struct cam_auth *a, const char *token)
 {
-	uint64_t h = 1469598103934665603ull;
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	const struct token *match = NULL;
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
+	SHA256((const unsigned char *)token, strlen(token), digest);
+	for (size_t i = 0; i < a->table->n; i++)
+		if (CRYPTO_memcmp(digest, a->table->tokens[i].hash, sizeof(digest)) == 0)
+			match = &a->table->tokens[i];
+	return match;
+}
+
+static bool bearer(const char *authorization)
+{
+	return authorization && strncasecmp(authorization, "Bearer ", 7) == 0 && authorization[7];
+}
+
+int cam_auth_check_credentials(cam_auth *a, const char *authorization, unsigned count,
+			       char *msg, size_t msglen)
+{
+	bool found;
+
+	if (count > 1)
+		return refuse(a, R_REPEATED, CAM_EAUTH, msg, msglen,
+			      "more than one authorization header");
+	pthread_rwlock_rdlock(&a->lock);
+	if (!a->table) {
+		pthread_rwlock_unlock(&a->lock);
+		return 0;
+	}
+	if (!bearer(authorization)) {
+		pthread_rwlock_unlock(&a->lock);
+		return refuse(a, R_MISSING, CAM_EAUTH, msg, msglen,
+			      "missing bearer token (authorization: Bearer <token>)");
+	}
+	found = find_token(a, authorization + 7) != NULL;
+	pthread_rwlock_unlock(&a->lock);
+	return found ? 0 : refuse(a, R_INVALID, CAM_EAUTH, msg, msglen, "invalid bearer token");
 }
 
 int cam_auth_identify(cam_auth *a, const char *authorization, const char *claimed,
 		      struct cam_identity *id, char *msg, size_t msglen)
 {
-	unsigned char digest[SHA256_DIGEST_LENGTH];
-	const struct token *match = NULL;
-	const char *token;
+	const struct token *match;
 
 	memset(id, 0, sizeof(*id));
 	pthread_rwlock_rdlock(&a->lock);
@@ -310,18 +336,12 @@ int cam_auth_identify(cam_auth *a, const char *authorization, const char *claime
 		id->burst = a->burst;
 		return 0;
 	}
-	if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0 ||
-	    !authorization[7]) {
+	if (!bearer(authorization)) {
 		pthread_rwlock_unlock(&a->lock);
 		return refuse(a, R_MISSING, CAM_EAUTH, msg, msglen,
 			      "missing bearer token (authorization: Bearer <token>)");
 	}
-	token = authorization + 7;
-	SHA256((const unsigned char *)token, strlen(token), digest);
-	/* Compare against every entry, in constant time each. */
-	for (size_t i = 0; i < a->table->n; i++)
-		if (CRYPTO_memcmp(digest, a->table->tokens[i].hash, sizeof(digest)) == 0)
-			match = &a->table->tokens[i];
+	match = find_token(a, authorization + 7);
 	if (!match) {
 		pthread_rwlock_unlock(&a->lock);
 		return refuse(a, R_INVALID, CAM_EAUTH, msg, msglen, "invalid bearer token");
@@ -362,34 +382,15 @@ int cam_auth_check_scope(cam_auth *a, const struct cam_identity *id, unsigned sc
 	return CAM_EPERM;
 }
 
-/* GCRA: allow when now >= tat - tolerance; then tat = max(tat, now) + T. */
-static bool bucket_take(struct bucket *b, double rate, double burst)
-{
-	int64_t t = (int64_t)(1e9 / rate);
-	int64_t tolerance = (int64_t)((burst - 1) * 1e9 / rate);
-	int64_t now = cam_mono_ns();
-	int64_t tat = atomic_load_explicit(&b->tat_ns, memory_order_relaxed);
-
-	for (;;) {
-		int64_t base = tat > now ? tat : now;
-		if (now < tat - tolerance)
-			return false;
-		if (atomic_compare_exchange_weak_explicit(&b->tat_ns, &tat, base + t,
-							  memory_order_relaxed,
-							  memory_order_relaxed))
-			return true;
-	}
-}
-
 int cam_auth_rate_limit(cam_auth *a, const struct cam_identity *id, char *msg, size_t msglen)
 {
-	struct bucket *b = id->bucket;
+	struct cam_rate_bucket *b = id->bucket;
 
 	if (!(id->rate > 0))
 		return 0;
 	if (!b)
-		b = &a->anon[anon_hash(id->caller_id) % ANON_BUCKETS];
-	if (bucket_take(b, id->rate, id->burst < 1 ? 1 : id->burst))
+		b = &a->anon[cam_rate_hash(id->caller_id) % ANON_BUCKETS];
+	if (cam_rate_take(b, id->rate, id->burst < 1 ? 1 : id->burst, cam_mono_ns()))
 		return 0;
 	cam_counter_inc(a->hits);
 	snprintf(msg, msglen, "rate limit of %g calls/s (burst %g) reached for %s", id->rate,

@@ -71,6 +71,17 @@ size_t cam_auth_token_count(cam_auth *a);
  */
 int cam_auth_identify(cam_auth *a, const char *authorization, const char *claimed,
 		      struct cam_identity *id, char *msg, size_t msglen);
+/*
+ * The credentials a call carries, checked as soon as its headers are
+ * read (before its message is): `authorization` is the first value of
+ * that header, `count` how many times it was sent. Two or more are
+ * refused (only one may count, and which one a proxy keeps is anyone's
+ * guess); without a tokens file nothing else is checked; with one, the
+ * token must be there and valid. 0 or CAM_EAUTH with msg filled, counted
+ * by reason. The caller_id claim is checked later (cam_auth_identify).
+ */
+int cam_auth_check_credentials(cam_auth *a, const char *authorization, unsigned count,
+			       char *msg, size_t msglen);
 /* Whether the identity holds scope (one enum cam_scope value): 0, or
  * CAM_EPERM counted as reason="missing_scope". */
 int cam_auth_check_scope(cam_auth *a, const struct cam_identity *id, unsigned scope,

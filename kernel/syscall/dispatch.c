@@ -44,6 +44,7 @@ struct cam_dispatch {
 	size_t nverbs;            /* rows when made; index nverbs is "unknown" */
 	cam_family *errors;
 	cam_series **total, **duration;
+	cam_access_log *log;
 	_Atomic uint64_t next_request;
 };
 
@@ -62,6 +63,13 @@ int cam_dispatch_new(const struct cam_dispatch_opts *o, cam_dispatch **out)
 	}
 	d = cam_xcalloc(1, sizeof(*d));
 	d->o = *o;
+	if ((rc = cam_access_log_new(&(struct cam_access_log_opts){
+					     .mode = o->access_log,
+					     .error_rate = o->access_log_error_rate },
+				     &d->log))) {
+		free(d);
+		return rc;
+	}
 	snprintf(d->instance_id, sizeof(d->instance_id), "%s", o->instance_id ? o->instance_id : "");
 	d->nverbs = cam_verbs_count(o->verbs);
 	d->errors = f[M_ERRORS];
@@ -82,6 +90,7 @@ void cam_dispatch_free(cam_dispatch *d)
 {
 	if (!d)
 		return;
+	cam_access_log_free(d->log);
 	free(d->total);
 	free(d->duration);
 	free(d);
@@ -196,6 +205,10 @@ static int run(cam_dispatch *d, struct cam_dispatch_call *c)
 
 	if (!c->decoded)
 		return cam_syscall_fail(sc, CAM_EINVAL, "request is not a cam.SyscallRequest");
+	if (c->bad_string)
+		return cam_syscall_fail(sc, CAM_EINVAL,
+					"field %s is not valid UTF-8 text (a NUL byte or a bad "
+					"sequence; binary goes in data)", c->bad_string);
 	/* Who calls comes first: nobody learns more without credentials. */
 	if ((rc = admit(d, c)))
 		return rc;
@@ -225,31 +238,6 @@ static int status_of(struct cam_syscall *sc, int rc)
 	if (!sc->error[0])
 		snprintf(sc->error, sizeof(sc->error), "%s", cam_strerror(rc));
 	return cam_err_grpc_status(rc);
-}
-
-static void access_log(cam_dispatch *d, const struct cam_dispatch_call *c, int status,
-		       double seconds)
-{
-	const struct cam_syscall *sc = &c->sc;
-	enum cam_log_level level = status == CAM_GRPC_OK ? CAM_LOG_INFO : CAM_LOG_WARN;
-	struct cam_log_line l;
-
-	if (d->o.access_log == CAM_ACCESS_LOG_NONE ||
-	    (d->o.access_log == CAM_ACCESS_LOG_ERRORS && status == CAM_GRPC_OK))
-		return;
-	if (!cam_log_begin(&l, level, "syscall_dispatcher", NULL))
-		return;
-	cam_log_str(&l, "syscall", c->verb_label);
-	cam_log_str(&l, "caller_id", sc->caller_id);
-	cam_log_num(&l, "latency_ms", seconds * 1e3);
-	cam_log_bool(&l, "success", status == CAM_GRPC_OK);
-	cam_log_str(&l, "code", cam_grpc_status_name(status));
-	cam_log_str(&l, "request_id", c->request_id);
-	if (sc->trace_id[0])
-		cam_log_str(&l, "trace_id", sc->trace_id);
-	if (status != CAM_GRPC_OK)
-		cam_log_str(&l, "error", sc->error);
-	cam_log_end(&l);
 }
 
 /* Keeps how the call was scheduled for explain_action. */
@@ -291,7 +279,15 @@ static void account(cam_dispatch *d, struct cam_dispatch_call *c, int status)
 		.trace_id = sc->trace_id,
 		.span_id = sc->payload ? cam_payload_get(sc->payload, "span_id") : NULL,
 	});
-	access_log(d, c, status, seconds);
+	cam_access_log_write(d->log, &(struct cam_access_entry){
+		.verb = c->verb_label,
+		.caller_id = sc->caller_id,
+		.request_id = c->request_id,
+		.trace_id = sc->trace_id,
+		.error = sc->error,
+		.grpc_status = status,
+		.seconds = seconds,
+	});
 	record(d, c, status);
 }
 
@@ -319,7 +315,8 @@ static void finish(struct cam_dispatch_call *c, int rc)
 static void prepare(cam_dispatch *d, struct cam_dispatch_call *c)
 {
 	struct cam_syscall *sc = &c->sc;
-	const struct cam_verb *row = c->decoded ? cam_verbs_find(d->o.verbs, c->verb) : NULL;
+	const struct cam_verb *row = c->decoded && !c->bad_string
+					     ? cam_verbs_find(d->o.verbs, c->verb) : NULL;
 
 	c->d = d;
 	if (!c->t0)
@@ -333,7 +330,8 @@ static void prepare(cam_dispatch *d, struct cam_dispatch_call *c)
 		c->verb_label = row->name;
 		c->idx = row->index;
 	}
-	sc->caller_id = c->decoded && c->caller_id && c->caller_id[0] ? c->caller_id : "anonymous";
+	sc->caller_id = c->decoded && !c->bad_string && c->caller_id && c->caller_id[0]
+				? c->caller_id : "anonymous";
 	sc->priority = c->sched ? c->sched->priority : 5;
 	if (!c->payload)
 		c->payload = "";

@@ -5,7 +5,7 @@
  * of their own.
  *
  * For each call, in this order (dispatch.c, run()): the request must have
- * decoded; who calls (bearer token or anonymous) and their rate limit;
+ * decoded, its strings valid UTF-8 without a NUL byte; who calls (bearer token or anonymous) and their rate limit;
  * the verb must be in the registry; the caller must hold its scope; the
  * priority, the payload grammar, the payload keys and the scheduling
  * factors must be valid; the deadline must not have passed. Then the
@@ -15,7 +15,8 @@
  * cam_os_syscall_duration_seconds{verb}; failures also count in
  * cam_os_syscall_errors_total{verb,code}. A verb outside the registry
  * counts as verb="unknown", so the label set stays bounded. One access-log
- * line per call goes through the async logger, and the scheduler keeps how
+ * line per call goes through the async logger (access_log.h: failing
+ * calls' lines are rate-limited per caller), and the scheduler keeps how
  * the call was scheduled for explain_action.
  *
  * The one place where a CAM_E* code becomes the gRPC status a client
@@ -32,17 +33,12 @@
 #include "kernel/grpc/pool.h"
 #include "kernel/scheduler/scheduler.h"
 #include "kernel/security/auth.h"
+#include "kernel/syscall/access_log.h"
 #include "kernel/syscall/syscall.h"
 #include "kernel/syscall/verbs.h"
 #include "kernel/tracing/span_ring.h"
 
 typedef struct cam_dispatch cam_dispatch;
-
-enum cam_access_log {
-	CAM_ACCESS_LOG_ALL,
-	CAM_ACCESS_LOG_ERRORS,
-	CAM_ACCESS_LOG_NONE,
-};
 
 /* Borrowed pointers: each must outlive the dispatcher. */
 struct cam_dispatch_opts {
@@ -51,7 +47,8 @@ struct cam_dispatch_opts {
 	cam_sched *sched;        /* may be NULL: decisions are not kept */
 	cam_span_ring *spans;    /* may be NULL: traced calls get no span */
 	const char *instance_id; /* request ids start with its first 8 characters */
-	enum cam_access_log access_log;
+	enum cam_access_log_mode access_log;
+	double access_log_error_rate; /* access_log.h; 0: no limit */
 };
 
 /* Registers the cam_os_syscall_* families. CAM_EINVAL without verbs or
@@ -86,6 +83,7 @@ struct cam_dispatch_call {
 	const struct cam_dispatch_call_ops *ops;
 	/* The request. */
 	bool decoded;                      /* false: not a SyscallRequest */
+	const char *bad_string;            /* a string field that is not UTF-8 text, or NULL */
 	const char *verb;
 	const char *payload;               /* NUL-terminated */
 	const char *caller_id;             /* "" when none */

@@ -21,7 +21,9 @@
 #include "common/version.h"
 #include "common/xmalloc.h"
 #include "kernel/grpc/pool.h"
+#include "common/utf8.h"
 #include "kernel/scheduler/scheduler.h"
+#include "kernel/syscall/wire_strings.h"
 #include "proto/cam.pb-c.h"
 
 #define EXECUTE "/cam.SyscallService/Execute"
@@ -46,8 +48,15 @@ static void reply(struct exec *x)
 	uint8_t stackbuf[1024], *buf = stackbuf;
 	size_t n;
 
+	size_t rlen;
+	char *repaired = NULL;
+
 	resp.success = 1;
 	resp.result = (char *)cam_result_str(&x->dc.sc.result);
+	/* A result is a proto3 string: valid UTF-8 whatever a verb (a
+	 * driver's output, say) put in it. */
+	if (!cam_utf8_valid(resp.result, &rlen) && (repaired = cam_utf8_repair(resp.result)))
+		resp.result = repaired;
 	resp.request_id = x->dc.request_id;
 	resp.status_code = "OK";
 	resp.data.data = x->dc.sc.out_data;
@@ -61,6 +70,7 @@ static void reply(struct exec *x)
 	cam_grpc_call_reply(x->call, buf, n);
 	if (buf != stackbuf)
 		free(buf);
+	free(repaired);
 }
 
 static void exec_answer(struct cam_dispatch_call *dc, int grpc_status)
@@ -107,11 +117,15 @@ static struct exec *exec_new(struct cam_grpc_call *call, int64_t t0)
 	dc->t0 = t0;
 	dc->sched = &cam_grpc_call_task(call)->sched;
 	dc->sc.deadline_ns = cam_grpc_call_deadline_ns(call);
+	static const uint32_t strings[] = { 1, 2, 3 }; /* verb, payload, caller_id */
+	static const char *const names[] = { NULL, "verb", "payload", "caller_id" };
+
 	msg = cam_grpc_call_message(call, &len);
 	x->req = cam__syscall_request__unpack(NULL, len, msg);
 	if (!x->req)
 		return x;
 	dc->decoded = true;
+	dc->bad_string = names[cam_wire_bad_string(msg, len, strings, 3)];
 	dc->verb = x->req->verb;
 	dc->payload = x->req->payload;
 	dc->caller_id = x->req->caller_id;
@@ -138,6 +152,18 @@ static void refused(void *arg, struct cam_grpc_call *call, int status, const cha
 
 	cam_dispatch_refused(s->o.dispatch, &exec_new(call, queued ? queued : cam_mono_ns())->dc,
 			     status, why);
+}
+
+/* Execute's admission check (on the I/O thread, at HEADERS): one
+ * authorization header at most, and with tokens a valid one. */
+static int admit_headers(void *arg, const struct cam_grpc_call *call, char *why, size_t len)
+{
+	cam_syscall_service *s = arg;
+	int rc = cam_auth_check_credentials(s->o.auth, cam_grpc_call_metadata(call, "authorization"),
+					    cam_grpc_call_metadata_count(call, "authorization"),
+					    why, len);
+
+	return rc ? cam_err_grpc_status(rc) : CAM_GRPC_OK;
 }
 
 /* ---- HealthCheck ------------------------------------------------------ */
@@ -189,7 +215,14 @@ static void health_check(void *arg, struct cam_grpc_call *call)
 	const uint8_t *msg;
 	size_t len;
 
+	static const uint32_t strings[] = { 1 }; /* caller_id */
+
 	msg = cam_grpc_call_message(call, &len);
+	if (cam_wire_bad_string(msg, len, strings, 1)) {
+		cam_grpc_call_fail(call, CAM_GRPC_INVALID_ARGUMENT,
+				   "field caller_id is not valid UTF-8 text (a NUL byte or a bad sequence)");
+		return;
+	}
 	req = cam__health_check_request__unpack(NULL, len, msg);
 	if (!req) {
 		cam_grpc_call_fail(call, CAM_GRPC_INVALID_ARGUMENT,
@@ -229,6 +262,7 @@ int cam_syscall_service_new(const struct cam_syscall_service_opts *o,
 	snprintf(s->instance_id, sizeof(s->instance_id), "%s", o->instance_id ? o->instance_id : "");
 	if ((rc = cam_grpc_server_add_method(o->server, EXECUTE, execute, s)) ||
 	    (rc = cam_grpc_server_set_refusal_hook(o->server, EXECUTE, refused, s)) ||
+	    (o->auth && (rc = cam_grpc_server_set_admission(o->server, EXECUTE, admit_headers, s))) ||
 	    (rc = cam_grpc_server_add_method(o->server, HEALTH_CHECK, health_check, s)) ||
 	    (o->prioritize && (rc = prioritize(o->server)))) {
 		/* The server keeps what was added; it is not started, and its

@@ -1,7 +1,10 @@
 /*
  * cam.SyscallService on the gRPC server (kernel/grpc/server.h): Execute,
  * each call decoded and handed to the dispatcher (dispatch.h), and
- * HealthCheck, which reports the components (components.h). Also sets the
+ * HealthCheck, which reports the components (components.h). Execute's
+ * credentials are checked as soon as its headers arrive, so a call
+ * without valid ones is refused before any of its message is buffered.
+ * Also sets the
  * classifiers that let the scheduler place calls on the I/O thread:
  * Execute by its priority or factors, health probes at priority 9.
  *
@@ -21,6 +24,7 @@ struct cam_syscall_service_opts {
 	cam_grpc_server *server;     /* stopped */
 	cam_dispatch *dispatch;
 	cam_components *components;
+	cam_auth *auth;              /* credentials checked at HEADERS; NULL: not then */
 	bool prioritize;             /* set the scheduler's classifiers */
 	const char *instance_id;     /* copied */
 	double start_time;           /* wall clock, seconds */

@@ -45,7 +45,7 @@ def window0(port, n, payload):
             sent += 1
             # Read what came without blocking, as a client that only reads frames
             # (never DATA: the window is 0) would.
-            while select.select([c.sock], [], [], 0)[0]:
+            while c.buffered_frame() or select.select([c.sock], [], [], 0)[0]:
                 f = c.recv_frame(1)
                 if f is None:
                     raise ConnectionError()
@@ -126,7 +126,8 @@ class Sender:
         return progressed
 
     def read_some(self, wait):
-        while not self.closed and select.select([self.c.sock], [], [], wait)[0]:
+        while not self.closed and (self.c.buffered_frame() or
+                                   select.select([self.c.sock], [], [], wait)[0]):
             wait = 0
             try:
                 f = self.c.recv_frame(1)

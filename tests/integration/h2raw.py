@@ -72,6 +72,10 @@ class Conn:
                             [("content-type", "application/grpc"), ("te", "trailers")]
                             + list(extra), **kw)
 
+    def buffered_frame(self):
+        """Whether a whole frame is already read and waits in the buffer."""
+        return len(self.buf) >= 9 and len(self.buf) >= 9 + int.from_bytes(self.buf[:3], "big")
+
     def recv_frame(self, timeout=None):
         """The next frame, or None once the connection is closed; raises
         socket.timeout when nothing comes in time."""

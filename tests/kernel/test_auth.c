@@ -129,6 +129,41 @@ static void test_refusals(void **state)
 	assert_true(value(F, "caller_mismatch") == mismatch + 1);
 }
 
+/* At HEADERS time: one authorization header at most; with tokens, a
+ * valid one; each refusal counted under its reason. */
+static void test_credentials_at_headers(void **state)
+{
+	const char *F = "cam_os_security_auth_failures_total";
+	double repeated = value(F, "repeated_credentials"), missing = value(F, "missing_token");
+	char msg[200];
+
+	(void)state;
+	assert_int_equal(cam_auth_check_credentials(auth, "Bearer secret-a", 1, msg, sizeof(msg)), 0);
+	assert_int_equal(cam_auth_check_credentials(auth, "Bearer secret-a", 2, msg, sizeof(msg)),
+			 CAM_EAUTH);
+	assert_non_null(strstr(msg, "more than one authorization header"));
+	assert_int_equal(cam_auth_check_credentials(auth, NULL, 0, msg, sizeof(msg)), CAM_EAUTH);
+	assert_int_equal(cam_auth_check_credentials(auth, "Bearer nope", 1, msg, sizeof(msg)),
+			 CAM_EAUTH);
+	assert_null(strstr(msg, "nope"));
+	assert_true(value(F, "repeated_credentials") == repeated + 1);
+	assert_true(value(F, "missing_token") == missing + 1);
+}
+
+/* Without a tokens file only repeated credentials are refused. */
+static void test_credentials_anonymous(void **state)
+{
+	cam_auth *anon;
+	char why[200];
+
+	(void)state;
+	assert_int_equal(cam_auth_new(&(struct cam_auth_opts){ 0 }, &anon, why, sizeof(why)), 0);
+	assert_int_equal(cam_auth_check_credentials(anon, NULL, 0, why, sizeof(why)), 0);
+	assert_int_equal(cam_auth_check_credentials(anon, "Bearer whatever", 1, why, sizeof(why)), 0);
+	assert_int_equal(cam_auth_check_credentials(anon, "Bearer a", 2, why, sizeof(why)), CAM_EAUTH);
+	cam_auth_free(anon);
+}
+
 /* Bad tokens of every length are refused, including prefixes and
  * extensions of a good one (the comparison is of SHA-256 digests with
  * CRYPTO_memcmp, so its time does not depend on where they differ). */
@@ -247,6 +282,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_token),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_credentials_at_headers),
+		cmocka_unit_test(test_credentials_anonymous),
 		cmocka_unit_test(test_bad_tokens_of_every_length),
 		cmocka_unit_test(test_rate_limit_holds_the_rate),
 		cmocka_unit_test(test_scopes),

@@ -115,17 +115,17 @@ static void execute(void *arg, struct cam_grpc_call *c)
 	cam__syscall_request__free_unpacked(req, NULL);
 }
 
-static int require_header(void *arg, const struct cam_grpc_call *c, const char **why)
+static int require_header(void *arg, const struct cam_grpc_call *c, char *why, size_t len)
 {
 	const struct ctx *ctx = arg;
 	const char *v = cam_grpc_call_metadata(c, ctx->require_name);
 
 	if (cam_grpc_call_metadata_count(c, ctx->require_name) > 1) {
-		*why = "header given more than once";
+		snprintf(why, len, "header %s given more than once", ctx->require_name);
 		return CAM_GRPC_UNAUTHENTICATED;
 	}
 	if (!v || strcmp(v, ctx->require_value) != 0) {
-		*why = "missing or wrong header";
+		snprintf(why, len, "missing or wrong header %s", ctx->require_name);
 		return CAM_GRPC_UNAUTHENTICATED;
 	}
 	return CAM_GRPC_OK;

@@ -1,0 +1,26 @@
+/*
+ * The string fields of a protobuf message, read as the wire has them.
+ *
+ * protobuf-c hands string fields over as C strings, so a NUL byte inside
+ * one silently cuts it short, and it never checks UTF-8. proto3 says a
+ * string is valid UTF-8 (strict clients refuse to decode anything else,
+ * and we would echo it back in results); binary belongs in bytes fields.
+ * So before a request is unpacked, its string fields are checked here,
+ * straight from the bytes.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef CAM_SYSCALL_WIRE_STRINGS_H
+#define CAM_SYSCALL_WIRE_STRINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The number of the first field among fields[0..n) (the message's string
+ * fields) whose value is not valid UTF-8 or holds a NUL byte; 0 when all
+ * are text, or when the message does not parse (unpacking then says so).
+ */
+uint32_t cam_wire_bad_string(const uint8_t *msg, size_t len, const uint32_t *fields, size_t n);
+
+#endif
