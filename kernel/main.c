@@ -587,6 +587,7 @@ static int new_service(struct kernel *k)
 		.dispatch = k->dispatch,
 		.components = k->components,
 		.auth = k->auth,
+		.verbs = k->verbs,
 		.prioritize = true,
 		.instance_id = k->instance_id,
 		.start_time = k->start_time,

@@ -93,6 +93,7 @@ struct cam_sched_stats {
 	unsigned workers;       /* running now */
 	unsigned busy;          /* running a task now */
 	uint64_t dequeued;      /* tasks taken since start */
+	uint64_t ran_inline;    /* calls run at once on their I/O thread (try_inline) */
 	uint64_t rejected_full, rejected_deadline;
 	int64_t idle_ns;        /* since the last dequeue, when work is queued; else 0 */
 };

@@ -304,14 +304,19 @@ static const char *const K_LOAD[] = { "driver", "config", NULL };
 static const char *const K_UNLOAD[] = { "driver", NULL };
 static const char *const K_INVOKE[] = { "driver", "operation", "timeout_ms", "payload", NULL };
 
-/* Load, unload and invoke defer: their handlers never wait on a driver. */
+/* Load, unload and invoke defer: their handlers never wait on a driver.
+ * They still run on a worker, not inline on an I/O thread: they take the
+ * driver table's lock, which a slow unload holds. */
 static const struct cam_verb rows[] = {
 	/* Reads the drivers folder. */
 	{ .name = "driver_list", .fn = driver_list, .keys = K_NONE, .scope = CAM_SCOPE_READ,
 	  .may_block = true },
-	{ .name = "driver_load", .fn = driver_load, .keys = K_LOAD, .scope = CAM_SCOPE_ADMIN },
-	{ .name = "driver_unload", .fn = driver_unload, .keys = K_UNLOAD, .scope = CAM_SCOPE_ADMIN },
-	{ .name = "driver_invoke", .fn = driver_invoke, .keys = K_INVOKE, .scope = CAM_SCOPE_WRITE },
+	{ .name = "driver_load", .fn = driver_load, .keys = K_LOAD, .scope = CAM_SCOPE_ADMIN,
+	  .may_block = true },
+	{ .name = "driver_unload", .fn = driver_unload, .keys = K_UNLOAD, .scope = CAM_SCOPE_ADMIN,
+	  .may_block = true },
+	{ .name = "driver_invoke", .fn = driver_invoke, .keys = K_INVOKE, .scope = CAM_SCOPE_WRITE,
+	  .may_block = true },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 

@@ -228,7 +228,9 @@ static const struct cam_verb rows[] = {
 	{ .name = "think", .fn = think, .keys = K_THINK, .scope = CAM_SCOPE_READ },
 	{ .name = "explain_action", .fn = explain_action, .keys = K_EXPLAIN,
 	  .scope = CAM_SCOPE_READ },
-	{ .name = "tune_system", .fn = tune_system, .keys = K_TUNE, .scope = CAM_SCOPE_ADMIN },
+	/* Starting and retiring workers waits on threads. */
+	{ .name = "tune_system", .fn = tune_system, .keys = K_TUNE, .scope = CAM_SCOPE_ADMIN,
+	  .may_block = true },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 

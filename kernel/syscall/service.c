@@ -235,12 +235,55 @@ static void health_check(void *arg, struct cam_grpc_call *call)
 
 /* ---- registration ----------------------------------------------------- */
 
+/* Whether key is one of the payload's keys: at its start or after a
+ * comma, followed by ':' (the payload grammar's own rule for a key). */
+static bool payload_has_key(const uint8_t *p, size_t len, const char *key)
+{
+	size_t k = strlen(key);
+
+	for (size_t i = 0; i + k < len; i++)
+		if ((i == 0 || p[i - 1] == ',') && memcmp(p + i, key, k) == 0 && p[i + k] == ':')
+			return true;
+	return false;
+}
+
+/* Whether an Execute call's handler never blocks, from its registry row:
+ * then it may run on the I/O thread. Reads the wire, allocates nothing. */
+static bool never_blocks(const cam_verbs *verbs, const uint8_t *msg, size_t len)
+{
+	const struct cam_verb *row;
+	const uint8_t *v, *payload;
+	size_t vlen, plen;
+	char name[32];
+
+	if (!verbs || !cam_wire_field(msg, len, 1, &v, &vlen) || vlen == 0 || vlen >= sizeof(name))
+		return false;
+	memcpy(name, v, vlen);
+	name[vlen] = '\0';
+	if (!(row = cam_verbs_find(verbs, name)) || row->may_block)
+		return false;
+	return !row->blocks_with || !cam_wire_field(msg, len, 2, &payload, &plen) ||
+	       !payload_has_key(payload, plen, row->blocks_with);
+}
+
+/* Execute's classifier (I/O thread): the scheduler's priority, and
+ * whether the call may run right there. */
+static void classify_execute(void *arg, const uint8_t *msg, size_t len,
+			     struct cam_grpc_sched *out)
+{
+	cam_syscall_service *s = arg;
+
+	cam_sched_classify_request(NULL, msg, len, out);
+	out->may_inline = never_blocks(s->o.verbs, msg, len);
+}
+
 /* The scheduler queues by priority: it is read on the I/O thread. Health
  * probes go first (grpc.health.v1's Check where it is served). */
-static int prioritize(cam_grpc_server *server)
+static int prioritize(cam_syscall_service *s)
 {
 	static const char *const probes[] = { HEALTH_CHECK, "/grpc.health.v1.Health/Check" };
-	int rc = cam_grpc_server_set_classifier(server, EXECUTE, cam_sched_classify_request, NULL);
+	cam_grpc_server *server = s->o.server;
+	int rc = cam_grpc_server_set_classifier(server, EXECUTE, classify_execute, s);
 
 	for (size_t i = 0; !rc && i < sizeof(probes) / sizeof(probes[0]); i++)
 		if ((rc = cam_grpc_server_set_classifier(server, probes[i], cam_sched_classify_probe,
@@ -264,7 +307,7 @@ int cam_syscall_service_new(const struct cam_syscall_service_opts *o,
 	    (rc = cam_grpc_server_set_refusal_hook(o->server, EXECUTE, refused, s)) ||
 	    (o->auth && (rc = cam_grpc_server_set_admission(o->server, EXECUTE, admit_headers, s))) ||
 	    (rc = cam_grpc_server_add_method(o->server, HEALTH_CHECK, health_check, s)) ||
-	    (o->prioritize && (rc = prioritize(o->server)))) {
+	    (o->prioritize && (rc = prioritize(s)))) {
 		/* The server keeps what was added; it is not started, and its
 		 * owner frees it on this failure. */
 		free(s);

@@ -25,6 +25,10 @@ struct cam_syscall_service_opts {
 	cam_dispatch *dispatch;
 	cam_components *components;
 	cam_auth *auth;              /* credentials checked at HEADERS; NULL: not then */
+	/* The registry the dispatcher reads: with prioritize, a call of a verb
+	 * that never blocks may run on the I/O thread (cam_grpc_sched's
+	 * may_inline). NULL: every call goes to a worker. */
+	const cam_verbs *verbs;
 	bool prioritize;             /* set the scheduler's classifiers */
 	const char *instance_id;     /* copied */
 	double start_time;           /* wall clock, seconds */

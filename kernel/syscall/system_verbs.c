@@ -77,6 +77,7 @@ static void add_sched_figures(cam_sched *s, struct cam_result *r)
 	cam_result_addf(r, "busy_workers", "%u", x.busy);
 	cam_result_addf(r, "rejected_queue_full", "%llu", (unsigned long long)x.rejected_full);
 	cam_result_addf(r, "rejected_deadline", "%llu", (unsigned long long)x.rejected_deadline);
+	cam_result_addf(r, "ran_inline", "%llu", (unsigned long long)x.ran_inline);
 }
 
 static int observe(void *ctx, struct cam_syscall *sc)
@@ -111,7 +112,9 @@ static const char *const K_NONE[] = { NULL };
 
 static const struct cam_verb rows[] = {
 	/* delay_ms sleeps: ping may block, though without it it never does. */
-	{ .name = "ping", .fn = ping, .keys = NULL, .scope = CAM_SCOPE_READ, .may_block = true },
+	/* Runs inline unless delay_ms asks it to sleep. */
+	{ .name = "ping", .fn = ping, .keys = NULL, .scope = CAM_SCOPE_READ,
+	  .blocks_with = "delay_ms" },
 	{ .name = "observe", .fn = observe, .keys = K_NONE, .scope = CAM_SCOPE_READ },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))

@@ -41,6 +41,9 @@ struct cam_verb {
 	 * thread; one that may not block could run on the I/O thread. A
 	 * subsystem sets it from its configuration when it adds its rows. */
 	bool may_block;
+	/* A payload key that makes one call of a verb that does not block
+	 * block after all (ping's delay_ms sleeps); NULL: none. */
+	const char *blocks_with;
 	/* Set by the registry. */
 	void *ctx;                  /* handed to fn */
 	const char *subsystem;      /* "memory context", ... */

@@ -29,7 +29,10 @@ static bool listed(uint32_t field, const uint32_t *fields, size_t n)
 	return false;
 }
 
-uint32_t cam_wire_bad_string(const uint8_t *msg, size_t len, const uint32_t *fields, size_t n)
+/* Walks the top-level fields, calling fn on each length-delimited one
+ * until it returns false; false when the message does not parse. */
+static bool walk(const uint8_t *msg, size_t len,
+		 bool (*fn)(void *arg, uint32_t field, const uint8_t *v, size_t vlen), void *arg)
 {
 	const uint8_t *p = msg, *end = msg + len;
 
@@ -37,33 +40,87 @@ uint32_t cam_wire_bad_string(const uint8_t *msg, size_t len, const uint32_t *fie
 		uint64_t tag, l;
 
 		if (!varint(&p, end, &tag))
-			return 0;
+			return false;
 		switch (tag & 7) {
 		case 0:
 			if (!varint(&p, end, &l))
-				return 0;
+				return false;
 			break;
 		case 1:
 			if (end - p < 8)
-				return 0;
+				return false;
 			p += 8;
 			break;
 		case 5:
 			if (end - p < 4)
-				return 0;
+				return false;
 			p += 4;
 			break;
 		case 2:
 			if (!varint(&p, end, &l) || l > (uint64_t)(end - p))
-				return 0;
-			if ((tag >> 3) <= UINT32_MAX && listed((uint32_t)(tag >> 3), fields, n) &&
-			    !cam_utf8_text(p, (size_t)l))
-				return (uint32_t)(tag >> 3);
+				return false;
+			if ((tag >> 3) <= UINT32_MAX && !fn(arg, (uint32_t)(tag >> 3), p, (size_t)l))
+				return true;
 			p += l;
 			break;
 		default:
-			return 0; /* groups and worse: not ours to judge */
+			return false; /* groups and worse: not ours to judge */
 		}
 	}
-	return 0;
+	return true;
+}
+
+struct bad_string {
+	const uint32_t *fields;
+	size_t n;
+	uint32_t bad;
+};
+
+static bool check_string(void *arg, uint32_t field, const uint8_t *v, size_t vlen)
+{
+	struct bad_string *b = arg;
+
+	if (listed(field, b->fields, b->n) && !cam_utf8_text(v, vlen)) {
+		b->bad = field;
+		return false;
+	}
+	return true;
+}
+
+uint32_t cam_wire_bad_string(const uint8_t *msg, size_t len, const uint32_t *fields, size_t n)
+{
+	struct bad_string b = { fields, n, 0 };
+
+	return walk(msg, len, check_string, &b) ? b.bad : 0;
+}
+
+struct find {
+	uint32_t field;
+	const uint8_t *v;
+	size_t vlen;
+	bool found;
+};
+
+static bool find_field(void *arg, uint32_t field, const uint8_t *v, size_t vlen)
+{
+	struct find *f = arg;
+
+	if (field == f->field) {
+		f->v = v;
+		f->vlen = vlen;
+		f->found = true;
+	}
+	return true;
+}
+
+bool cam_wire_field(const uint8_t *msg, size_t len, uint32_t field, const uint8_t **val,
+		    size_t *vlen)
+{
+	struct find f = { field, NULL, 0, false };
+
+	if (!walk(msg, len, find_field, &f) || !f.found)
+		return false;
+	*val = f.v;
+	*vlen = f.vlen;
+	return true;
 }

@@ -13,6 +13,7 @@
 #ifndef CAM_SYSCALL_WIRE_STRINGS_H
 #define CAM_SYSCALL_WIRE_STRINGS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,5 +23,10 @@
  * are text, or when the message does not parse (unpacking then says so).
  */
 uint32_t cam_wire_bad_string(const uint8_t *msg, size_t len, const uint32_t *fields, size_t n);
+/* The value of length-delimited field `field` (the last one, as proto3
+ * reads it) in *val / *vlen; false when it is not there or the message
+ * does not parse. Allocates nothing: for the I/O thread's classifier. */
+bool cam_wire_field(const uint8_t *msg, size_t len, uint32_t field, const uint8_t **val,
+		    size_t *vlen);
 
 #endif

@@ -89,14 +89,17 @@ def hold(stub, ms, priority=5):
     return t
 
 
+# The queued calls ask for a worker (delay_ms): a plain ping never blocks,
+# so it runs at once on the I/O thread when nothing of its class or a
+# higher one waits, and would not queue at all.
 def scenario_full(stub):
     blocker = hold(stub, 800)
-    queued = [threading.Thread(target=call, args=(stub, 'ping', 'n:%d' % i, 1))
+    queued = [threading.Thread(target=call, args=(stub, 'ping', 'delay_ms:1,n:%d' % i, 1))
               for i in range(4)]
     for t in queued:
         t.start()
     time.sleep(0.15)
-    code, secs, _ = call(stub, 'ping', 'n:over', 1)
+    code, secs, _ = call(stub, 'ping', 'delay_ms:1,n:over', 1)
     high, _, _ = call(stub, 'ping', 'n:high', 9, timeout=5)
     for t in queued + [blocker]:
         t.join()
@@ -105,7 +108,8 @@ def scenario_full(stub):
 
 def scenario_expire(stub):
     blocker = hold(stub, 600)
-    code, secs, _ = call(stub, 'ping', 'n:expire', 5, timeout=0.2, caller='expired-in-queue')
+    code, secs, _ = call(stub, 'ping', 'delay_ms:1,n:expire', 5, timeout=0.2,
+                         caller='expired-in-queue')
     blocker.join()
     return {'code': code, 'seconds': round(secs, 3)}
 

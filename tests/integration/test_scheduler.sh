@@ -163,6 +163,20 @@ else
   not_ok "h2load (nghttp2-client) is not installed"
 fi
 
+# Inline: calls that never block run on their I/O thread; ones that may
+# block (ping with delay_ms) go to a worker.
+inline_count() { exec_verb observe "" | grep -o 'ran_inline:[0-9]*' | cut -d: -f2; }
+i0=$(inline_count)
+for n in 1 2 3 4 5; do exec_verb ping "n:$n" >/dev/null; done
+i1=$(inline_count)
+for n in 1 2 3; do exec_verb ping "delay_ms:1,n:$n" >/dev/null; done
+i2=$(inline_count)
+# observe itself runs inline, so each reading counts one more.
+check "5 plain pings ran inline on the I/O thread (ran_inline $i0 -> $i1)" test $((i1 - i0)) -ge 6
+check "3 pings with delay_ms went to a worker (ran_inline $i1 -> $i2)" test $((i2 - i1)) -eq 1
+check "cam_os_scheduler_inline_total counts them by class" wait_for 5 bash -c \
+  "curl -fsS 'http://127.0.0.1:$PORT/metrics' | awk '\$1 ~ /^cam_os_scheduler_inline_total\\{class=\"normal\"\\}/ { exit !(\$2 >= 6) }'"
+
 stop_pid "$KERNEL"
 check "kernel stops cleanly after all this" bash -c "! grep -q '\"level\":\"ERROR\"' '$TMP/kernel.log'"
 finish

@@ -336,6 +336,58 @@ static void test_weighted_order(void **state)
 	cam_sched_free(s);
 }
 
+/* A call that never blocks runs inline only when no call of its class or
+ * a higher one waits: it never overtakes a queued call of a higher class
+ * (nor one of its own), and it counts as dispatched. */
+static void test_inline_never_overtakes(void **state)
+{
+	static struct rec queued[3], probe;
+	const struct cam_grpc_executor_ops *ops;
+	struct cam_grpc_executor *ex;
+	atomic_int seq = 0;
+	struct gate g;
+	struct cam_sched_stats st;
+	cam_sched *s = new_sched(1, 16);
+
+	(void)state;
+	ex = cam_sched_executor(s);
+	ops = ex->ops;
+	assert_non_null(ops->try_inline);
+	/* Nothing waits: a normal call may run at once. */
+	rec_init(&probe, &seq, 5, 0);
+	assert_true(ops->try_inline(ex, &probe.task));
+	assert_int_equal(probe.task.sched.klass, CAM_SCHED_NORMAL);
+	gate_close(s, &g);
+	/* A high call waits: neither a normal nor a high call may go ahead of
+	 * it; a low one may not either (it would not be picked before it). */
+	rec_init(&queued[0], &seq, 9, 0);
+	assert_int_equal(cam_sched_submit(s, &queued[0].task), 0);
+	for (unsigned p = 0; p <= 9; p++) {
+		rec_init(&probe, &seq, p, 0);
+		assert_false(ops->try_inline(ex, &probe.task));
+	}
+	atomic_store(&g.release, 1);
+	while (atomic_load(&queued[0].ran) == 0)
+		sleep_ms(1);
+	/* A low call waits (the worker held again): a high or normal call may
+	 * run inline (it would be picked first anyway), a low one may not. */
+	gate_close(s, &g);
+	rec_init(&queued[1], &seq, 1, 0);
+	assert_int_equal(cam_sched_submit(s, &queued[1].task), 0);
+	rec_init(&probe, &seq, 8, 0);
+	assert_true(ops->try_inline(ex, &probe.task));
+	rec_init(&probe, &seq, 5, 0);
+	assert_true(ops->try_inline(ex, &probe.task));
+	rec_init(&probe, &seq, 2, 0);
+	assert_false(ops->try_inline(ex, &probe.task));
+	cam_sched_get_stats(s, &st);
+	assert_int_equal(st.ran_inline, 3);
+	atomic_store(&g.release, 1);
+	cam_sched_stop(s);
+	assert_int_equal(atomic_load(&queued[1].ran), 1);
+	cam_sched_free(s);
+}
+
 static void test_queue_full(void **state)
 {
 	static struct rec tasks[6];
@@ -639,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_queue),
 		cmocka_unit_test(test_weighted_order),
 		cmocka_unit_test(test_queue_full),
+		cmocka_unit_test(test_inline_never_overtakes),
 		cmocka_unit_test(test_expired_in_queue),
 		cmocka_unit_test(test_tune),
 		cmocka_unit_test(test_parse_classes),
