@@ -59,9 +59,17 @@ bool cam_utf8_text(const void *p, size_t len)
 
 	while (i < len) {
 		unsigned char seq[5] = { 0 };
-		size_t n = b[i] < 0x80 ? 1 : (b[i] & 0xe0) == 0xc0 ? 2 : (b[i] & 0xf0) == 0xe0 ? 3 : 4;
+		size_t n;
 
-		if (b[i] == 0 || n > len - i)
+		/* Most text is ASCII: step over it a byte at a time. */
+		if (b[i] < 0x80) {
+			if (b[i] == 0)
+				return false;
+			i++;
+			continue;
+		}
+		n = (b[i] & 0xe0) == 0xc0 ? 2 : (b[i] & 0xf0) == 0xe0 ? 3 : 4;
+		if (n > len - i)
 			return false;
 		memcpy(seq, b + i, n); /* NUL-terminated: cam_utf8_seq reads no further */
 		if (cam_utf8_seq(seq) != n)

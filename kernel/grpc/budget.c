@@ -5,9 +5,10 @@
  * against its share of it. Past the budget a call is refused with
  * RESOURCE_EXHAUSTED instead of buffering more; a connection whose unsent
  * answers pass its share gets no new stream (REFUSED_STREAM), and one past
- * the hard limit that takes nothing for STALL_MS is ended with GOAWAY: a
- * client that never reads hurts only itself, while one that reads a burst
- * of large answers as fast as it can is left alone.
+ * the hard limit that takes nothing for STALL_MS (past its share, for
+ * SHARE_STALL_MS) is ended with GOAWAY: a client that never reads hurts
+ * only itself, and not for long, while one that reads a burst of large
+ * answers as fast as it can is left alone.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -39,9 +40,12 @@ void cam_grpc__budget_give(cam_grpc_server *s, size_t n)
 void cam_grpc__conn_check_stall(struct conn *conn, int64_t now)
 {
 	cam_grpc_server *s = conn->srv;
+	int64_t stalled = now - conn->out_progress_ns;
 
-	if (conn->out_held <= s->conn_hard || conn->goaway ||
-	    now - conn->out_progress_ns < STALL_MS * 1000000LL)
+	/* Past the hard limit a second without reading is enough; past its
+	 * share (new streams refused already) it gets longer. */
+	if (conn->goaway || conn->out_held <= s->conn_share ||
+	    stalled < (conn->out_held > s->conn_hard ? STALL_MS : SHARE_STALL_MS) * 1000000LL)
 		return;
 	cam_grpc__count_closing(s, CLOSE_RESPONSE_BUDGET, conn->peer);
 	cam_grpc__conn_terminate(conn, NGHTTP2_ENHANCE_YOUR_CALM);

@@ -12,10 +12,55 @@
 #include "common/xmalloc.h"
 #include "kernel/grpc/internal.h"
 
+/* Calls a loop keeps for reuse, and the largest buffers they keep. */
+#define CALL_CACHE_MAX 1024
+#define KEEP_BUFFER_MAX 4096
+
+/* A call from the loop's cache, its buffers kept, or a new one. */
+static struct cam_grpc_call *call_alloc(struct cam_grpc__loop *l)
+{
+	struct cam_grpc_call *c = l->free_calls;
+	char *md, *path;
+	uint8_t *out;
+	size_t md_cap, path_cap, out_cap;
+
+	if (!c)
+		return cam_xcalloc(1, sizeof(*c));
+	l->free_calls = c->done_next;
+	l->nfree_calls--;
+	md = c->md, md_cap = c->md_cap;
+	path = c->path, path_cap = c->path_cap;
+	out = c->out.data, out_cap = c->out.cap;
+	memset(c, 0, sizeof(*c));
+	c->md = md, c->md_cap = md_cap;
+	c->path = path, c->path_cap = path_cap;
+	c->out.data = out, c->out.cap = out_cap;
+	if (path)
+		path[0] = '\0'; /* no stale path before :path arrives */
+	return c;
+}
+
+void cam_grpc__calls_free_cache(struct cam_grpc__loop *l)
+{
+	while (l->free_calls) {
+		struct cam_grpc_call *c = l->free_calls;
+
+		l->free_calls = c->done_next;
+		free(c->md);
+		free(c->path);
+		free(c->out.data);
+		free(c);
+	}
+	l->nfree_calls = 0;
+}
+
 struct cam_grpc_call *cam_grpc__call_new(struct conn *conn, int32_t stream_id)
 {
-	struct cam_grpc_call *c = cam_xcalloc(1, sizeof(*c));
+	struct cam_grpc_call *c = call_alloc(conn->loop);
 
+	/* The budget holds the call (taken by h2.c) and what it kept. */
+	c->fixed_bytes = sizeof(*c) + c->md_cap + c->path_cap;
+	cam_grpc__budget_take(conn->srv, c->md_cap + c->path_cap, true);
 	atomic_init(&c->refs, 1);
 	atomic_init(&c->queued, false);
 	atomic_init(&c->cancelled, false);
@@ -36,19 +81,43 @@ struct cam_grpc_call *cam_grpc__call_new(struct conn *conn, int32_t stream_id)
 	return c;
 }
 
+/* Drops a buffer above the size a cached call may keep. */
+static void trim(void *pp, size_t *cap, size_t keep)
+{
+	void **p = pp;
+
+	if (*cap > keep) {
+		free(*p);
+		*p = NULL;
+		*cap = 0;
+	}
+}
+
 static void call_free(struct cam_grpc_call *c)
 {
-	/* What the budget still counts for it: request bytes kept for the
-	 * handler and answer bytes never sent. */
-	cam_grpc__budget_give(c->srv, c->req_bytes + (c->out.len - c->out.off));
+	struct cam_grpc__loop *l = c->loop;
+
+	/* What the budget still counts for it: the call and its buffers,
+	 * request bytes kept for the handler, answer bytes never sent. */
+	cam_grpc__budget_give(c->srv, c->fixed_bytes + c->req_bytes + (c->out.len - c->out.off));
 	free(c->http_body);
 	cam_grpc_wire_framer_free(&c->framer);
 	pthread_mutex_destroy(&c->mu);
 	free(c->msg);
+	free(c->status_text);
+	/* On its loop's thread it is kept for the next stream. */
+	if (cam_grpc__this_loop == l && l->nfree_calls < CALL_CACHE_MAX) {
+		trim(&c->md, &c->md_cap, KEEP_BUFFER_MAX);
+		trim(&c->path, &c->path_cap, KEEP_BUFFER_MAX);
+		trim(&c->out.data, &c->out.cap, 4 * KEEP_BUFFER_MAX);
+		c->done_next = l->free_calls;
+		l->free_calls = c;
+		l->nfree_calls++;
+		return;
+	}
 	free(c->md);
 	free(c->path);
 	free(c->out.data);
-	free(c->status_text);
 	free(c);
 }
 
@@ -277,6 +346,10 @@ const char *cam_grpc_call_metadata(const struct cam_grpc_call *c, const char *na
 {
 	size_t off = 0;
 
+	if (strcmp(name, "authorization") == 0)
+		return c->md_authorization ? c->md + c->md_authorization - 1 : NULL;
+	if (strcmp(name, "traceparent") == 0)
+		return c->md_traceparent ? c->md + c->md_traceparent - 1 : NULL;
 	while (off < c->md_len) {
 		const char *n = c->md + off, *v = n + strlen(n) + 1;
 
@@ -292,6 +365,8 @@ unsigned cam_grpc_call_metadata_count(const struct cam_grpc_call *c, const char 
 	size_t off = 0;
 	unsigned n = 0;
 
+	if (strcmp(name, "authorization") == 0)
+		return c->md_authorization_n;
 	while (off < c->md_len) {
 		const char *k = c->md + off, *v = k + strlen(k) + 1;
 

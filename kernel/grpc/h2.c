@@ -71,13 +71,28 @@ static void md_add(struct cam_grpc_call *c, const uint8_t *name, size_t nlen,
 		return;
 	}
 	if (need > c->md_cap) {
-		c->md_cap = need < 512 ? 512 : need * 2;
+		size_t ncap = need < 512 ? 512 : need * 2;
+
+		if (!cam_grpc__budget_take(c->srv, ncap - c->md_cap, false)) {
+			cam_grpc__count_refusal(c->srv, REFUSE_BUFFER_BUDGET, NULL);
+			set_reject(c, PERR_HEADER, CAM_GRPC_RESOURCE_EXHAUSTED,
+				   "the server is out of buffer space for request headers");
+			return;
+		}
+		c->fixed_bytes += ncap - c->md_cap;
+		c->md_cap = ncap;
 		c->md = cam_xrealloc(c->md, c->md_cap);
 	}
 	memcpy(c->md + c->md_len, name, nlen);
 	c->md[c->md_len + nlen] = '\0';
 	memcpy(c->md + c->md_len + nlen + 1, value, vlen);
 	c->md[need - 1] = '\0';
+	if (name_is(name, nlen, "authorization")) {
+		if (!c->md_authorization_n++)
+			c->md_authorization = (uint32_t)(c->md_len + nlen + 2);
+	} else if (name_is(name, nlen, "traceparent") && !c->md_traceparent) {
+		c->md_traceparent = (uint32_t)(c->md_len + nlen + 2);
+	}
 	c->md_len = need;
 }
 
@@ -85,8 +100,14 @@ static void on_pseudo_header(struct cam_grpc_call *c, const uint8_t *name,
 			     size_t nlen, const uint8_t *value, size_t vlen)
 {
 	if (name_is(name, nlen, ":path")) {
-		free(c->path);
-		c->path = cam_xmalloc(vlen + 1);
+		if (vlen + 1 > c->path_cap) {
+			/* At most the header list limit: taken from the budget
+			 * regardless, like the call itself. */
+			cam_grpc__budget_take(c->srv, vlen + 1 - c->path_cap, true);
+			c->fixed_bytes += vlen + 1 - c->path_cap;
+			c->path_cap = vlen + 1;
+			c->path = cam_xrealloc(c->path, c->path_cap);
+		}
 		memcpy(c->path, value, vlen);
 		c->path[vlen] = '\0';
 		c->method = cam_grpc__find_method(c->srv, value, vlen);
@@ -164,6 +185,8 @@ static bool refuse_stream(struct conn *conn, int32_t stream_id)
 		why = REFUSE_STREAM_LIMIT;
 	else if (conn->out_held > s->conn_share)
 		why = REFUSE_BACKPRESSURE;
+	else if (!cam_grpc__budget_take(s, sizeof(struct cam_grpc_call), false))
+		why = REFUSE_BUFFER_BUDGET; /* every open stream costs a call */
 	else
 		return false;
 	cam_grpc__count_refusal(s, why, conn->peer);

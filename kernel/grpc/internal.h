@@ -169,13 +169,19 @@ struct cam_grpc_call {
 	struct cam_grpc_call *conn_prev, *conn_next;
 	int32_t stream_id;
 	const struct method *method;
-	char *path;
+	char *path;                       /* path_cap bytes */
+	size_t path_cap;
+	size_t fixed_bytes;               /* the call itself, md and path, in srv->buffered */
 	struct cam_grpc_wire_framer framer;
 	uint8_t *msg;
 	size_t msg_len;
 	unsigned nmsg;
 	char *md;                         /* "name\0value\0" pairs */
 	size_t md_len, md_cap;
+	/* The headers looked up on every call, found as they arrive: offset
+	 * of the first value + 1 (0: absent), and how many authorization. */
+	uint32_t md_authorization, md_traceparent;
+	unsigned md_authorization_n;
 	size_t held;                      /* request bytes counted in conn->held */
 	int64_t deadline_ns;
 	size_t heap_idx;                  /* in srv->timers, or NO_TIMER */
@@ -278,6 +284,10 @@ struct cam_grpc__loop {
 	/* Calls finished on this loop's own thread (inline handlers): no lock,
 	 * no eventfd. */
 	struct cam_grpc_call *ready_head, *ready_tail;
+	/* Calls freed on this thread, kept with their buffers for new
+	 * streams (call.c): once warm, a call allocates nothing. */
+	struct cam_grpc_call *free_calls;
+	unsigned nfree_calls;
 
 	/* I/O thread only. */
 	struct conn *conns;
@@ -419,6 +429,7 @@ void cam_grpc__budget_give(cam_grpc_server *s, size_t n);
  * (n bytes went out). Past the hard limit, a connection that has not
  * taken an answer byte for STALL_MS is ended with GOAWAY. */
 #define STALL_MS 1000
+#define SHARE_STALL_MS 5000
 void cam_grpc__conn_out_add(struct conn *conn, size_t n);
 void cam_grpc__conn_out_sub(struct conn *conn, size_t n);
 /* Ends the connection if it holds past the hard limit and does not read. */
@@ -447,8 +458,11 @@ void cam_grpc__http_classify(struct cam_grpc_call *c);
 /* Sends the HTTP answer (the client has ended its stream). */
 void cam_grpc__http_answer(struct cam_grpc_call *c);
 
-/* call.c: a new call on a stream of conn, holding the I/O thread's reference. */
+/* call.c: a new call on a stream of conn, holding the I/O thread's
+ * reference; its size was taken from the budget already. */
 struct cam_grpc_call *cam_grpc__call_new(struct conn *conn, int32_t stream_id);
+/* Frees the calls a loop keeps for reuse (the loop has stopped). */
+void cam_grpc__calls_free_cache(struct cam_grpc__loop *l);
 /* Queues an optional message and, when end is set, the status (any
  * thread). CAM_ECLOSED when the call is already ended or cancelled. */
 int cam_grpc__call_push_out(struct cam_grpc_call *c, const uint8_t *msg, size_t len,

@@ -371,9 +371,9 @@ void cam_grpc__limits_sweep(struct cam_grpc__loop *l)
 		close_for(list_head(l, CONN_LIST_SHAKING), CLOSE_HANDSHAKE_TIMEOUT);
 	while ((t = due(l, CONN_LIST_IDLE)) && t <= now)
 		close_for(list_head(l, CONN_LIST_IDLE), CLOSE_IDLE_TIMEOUT);
-	/* Connections past the hard limit of unsent answers that stopped
+	/* Connections past their share of unsent answers that stopped
 	 * reading: looked for once a second while the budget is that full. */
-	if (atomic_load_explicit(&s->buffered, memory_order_relaxed) > s->conn_hard &&
+	if (atomic_load_explicit(&s->buffered, memory_order_relaxed) > s->conn_share &&
 	    now >= l->next_stall_scan_ns) {
 		l->next_stall_scan_ns = now + STALL_MS * 1000000LL;
 		for (struct conn *c = l->conns; c; c = c->next)
@@ -405,7 +405,7 @@ int cam_grpc__limits_wait_ms(const struct cam_grpc__loop *l)
 
 			w = w < 0 || u < w ? u : w;
 		}
-	if (atomic_load_explicit(&l->srv->buffered, memory_order_relaxed) > l->srv->conn_hard) {
+	if (atomic_load_explicit(&l->srv->buffered, memory_order_relaxed) > l->srv->conn_share) {
 		int u = ms_until(l->next_stall_scan_ns, now);
 
 		w = w < 0 || u < w ? u : w;

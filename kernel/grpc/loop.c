@@ -346,5 +346,6 @@ void cam_grpc__loop_free(struct cam_grpc__loop *l)
 	l->epfd = l->evfd = l->lfd = l->reserve_fd = -1;
 	free(l->timers);
 	l->timers = NULL;
+	cam_grpc__calls_free_cache(l);
 	pthread_mutex_destroy(&l->done_mu);
 }

@@ -107,12 +107,18 @@ void cam_sched_classify_request(void *arg, const uint8_t *msg, size_t len,
 	bool has_prio = false;
 	uint64_t prio = 0;
 	size_t plen = 0;
+
+	(void)arg;
+	if (peek(msg, len, &has_prio, &prio, &payload, &plen))
+		cam_sched_classify_fields(has_prio, prio, payload, plen, out);
+}
+
+void cam_sched_classify_fields(bool has_prio, uint64_t prio, const uint8_t *payload,
+			       size_t plen, struct cam_grpc_sched *out)
+{
 	double f[CAM_THINK_NFACTORS];
 	struct cam_think th;
 
-	(void)arg;
-	if (!peek(msg, len, &has_prio, &prio, &payload, &plen))
-		return;
 	if (has_prio) {
 		if (prio <= 9) {
 			out->priority = (unsigned)prio;

@@ -118,6 +118,11 @@ unsigned cam_sched_class_of(unsigned priority);
  */
 void cam_sched_classify_request(void *arg, const uint8_t *msg, size_t len,
 				struct cam_grpc_sched *out);
+/* The same from fields already read off the wire (a caller that walks
+ * the request for other fields too): the priority field when has_prio,
+ * else the factors in payload (plen bytes; may be NULL). */
+void cam_sched_classify_fields(bool has_prio, uint64_t prio, const uint8_t *payload,
+			       size_t plen, struct cam_grpc_sched *out);
 void cam_sched_classify_probe(void *arg, const uint8_t *msg, size_t len,
 			      struct cam_grpc_sched *out);
 

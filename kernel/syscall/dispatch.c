@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics_table.h"
+#include "common/str.h"
 #include "common/xmalloc.h"
 #include "kernel/syscall/factors.h"
 #include "kernel/tracing/syscall_trace.h"
@@ -118,7 +119,7 @@ static int admit(cam_dispatch *d, struct cam_dispatch_call *c)
 
 	if (rc)
 		return rc;
-	snprintf(sc->caller_buf, sizeof(sc->caller_buf), "%s", id.caller_id);
+	cam_strlcpy(sc->caller_buf, id.caller_id, sizeof(sc->caller_buf));
 	sc->caller_id = sc->caller_buf;
 	sc->scopes = id.scopes;
 	sc->authenticated = id.authenticated;
@@ -130,7 +131,7 @@ static int authorize(cam_dispatch *d, struct cam_syscall *sc)
 {
 	struct cam_identity id = { .scopes = sc->scopes };
 
-	snprintf(id.caller_id, sizeof(id.caller_id), "%s", sc->caller_id);
+	cam_strlcpy(id.caller_id, sc->caller_id, sizeof(id.caller_id));
 	return cam_auth_check_scope(d->o.auth, &id, sc->verb->scope, sc->verb->name, sc->error,
 				    sizeof(sc->error));
 }
@@ -236,7 +237,7 @@ static int status_of(struct cam_syscall *sc, int rc)
 		return CAM_GRPC_INTERNAL;
 	}
 	if (!sc->error[0])
-		snprintf(sc->error, sizeof(sc->error), "%s", cam_strerror(rc));
+		cam_strlcpy(sc->error, cam_strerror(rc), sizeof(sc->error));
 	return cam_err_grpc_status(rc);
 }
 
@@ -247,9 +248,9 @@ static void record(cam_dispatch *d, const struct cam_dispatch_call *c, int statu
 
 	if (!d->o.sched || !c->sched)
 		return;
-	snprintf(dec.request_id, sizeof(dec.request_id), "%s", c->request_id);
+	cam_strlcpy(dec.request_id, c->request_id, sizeof(dec.request_id));
 	memcpy(dec.trace_id, c->sc.trace_id, sizeof(dec.trace_id));
-	snprintf(dec.verb, sizeof(dec.verb), "%s", c->verb_label);
+	cam_strlcpy(dec.verb, c->verb_label, sizeof(dec.verb));
 	dec.sched = *c->sched;
 	dec.sched.reject = NULL;
 	dec.status = status;
@@ -321,8 +322,13 @@ static void prepare(cam_dispatch *d, struct cam_dispatch_call *c)
 	c->d = d;
 	if (!c->t0)
 		c->t0 = cam_mono_ns();
-	snprintf(c->request_id, sizeof(c->request_id), "%s-%llu", d->instance_id,
-		 (unsigned long long)atomic_fetch_add(&d->next_request, 1) + 1);
+	/* "<8 hex of the instance id>-<sequence>" */
+	{
+		size_t n = cam_strlcpy(c->request_id, d->instance_id, sizeof(c->request_id) - 22);
+
+		c->request_id[n++] = '-';
+		cam_u64_to_dec(c->request_id + n, atomic_fetch_add(&d->next_request, 1) + 1);
+	}
 	c->verb_label = "unknown";
 	c->idx = d->nverbs;
 	if (row && row->index < d->nverbs) {
@@ -352,7 +358,7 @@ void cam_dispatch_refused(cam_dispatch *d, struct cam_dispatch_call *c, int grpc
 			  const char *why)
 {
 	prepare(d, c);
-	snprintf(c->sc.error, sizeof(c->sc.error), "%s", why ? why : "");
+	cam_strlcpy(c->sc.error, why ? why : "", sizeof(c->sc.error));
 	account(d, c, grpc_status);
 	release(c);
 }

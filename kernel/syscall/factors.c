@@ -20,11 +20,15 @@ int cam_factors_from_payload(const struct cam_payload *p, double f[CAM_THINK_NFA
 {
 	int n = 0;
 
-	for (int i = 0; i < CAM_THINK_NFACTORS; i++) {
-		const char *v = cam_payload_get(p, cam_think_factor_names[i]);
-
+	for (int i = 0; i < CAM_THINK_NFACTORS; i++)
 		f[i] = CAM_THINK_DEFAULT;
-		if (!v)
+	/* One pass over the pairs (keys are unique): most payloads have no
+	 * factor at all. */
+	for (size_t j = 0; j < p->n; j++) {
+		const char *k = p->pairs[j].key, *v = p->pairs[j].value;
+		int i = cam_think_factor_index(k, strlen(k));
+
+		if (i < 0)
 			continue;
 		if (cam_think_parse_factor(v, strlen(v), &f[i])) {
 			snprintf(err, errlen, "%s must be a number from 0 to 1, not '%.32s'",

@@ -46,7 +46,8 @@ int cam_payload_parse(const char *s, size_t len, struct cam_payload *p,
 	char *w, *last_nul;
 	size_t i = 0;
 
-	memset(p, 0, sizeof(*p));
+	p->n = 0;
+	p->buf = NULL;
 	if (len > CAM_PAYLOAD_MAX_BYTES) {
 		snprintf(err, errlen, "payload is %zu bytes, more than the %d allowed",
 			 len, CAM_PAYLOAD_MAX_BYTES);
@@ -58,7 +59,7 @@ int cam_payload_parse(const char *s, size_t len, struct cam_payload *p,
 		return 0;
 	/* Keys and values are NUL-terminated copies inside one buffer no
 	 * longer than the payload itself plus one terminator per pair. */
-	p->buf = cam_xmalloc(len + 1);
+	p->buf = len + 1 <= sizeof(p->small_buf) ? p->small_buf : cam_xmalloc(len + 1);
 	w = p->buf;
 	last_nul = NULL;
 	/* Each token takes its length plus one byte (a NUL, or the comma a
@@ -110,8 +111,10 @@ int cam_payload_parse(const char *s, size_t len, struct cam_payload *p,
 
 void cam_payload_free(struct cam_payload *p)
 {
-	free(p->buf);
-	memset(p, 0, sizeof(*p));
+	if (p->buf != p->small_buf)
+		free(p->buf);
+	p->buf = NULL;
+	p->n = 0;
 }
 
 const char *cam_payload_get(const struct cam_payload *p, const char *key)
@@ -124,12 +127,21 @@ const char *cam_payload_get(const struct cam_payload *p, const char *key)
 
 static void reserve(struct cam_result *r, size_t more)
 {
-	if (r->len + more + 1 <= r->cap)
+	size_t need = r->len + more + 1;
+
+	if (!r->buf) {
+		r->buf = r->small_buf;
+		r->cap = sizeof(r->small_buf);
+	}
+	if (need <= r->cap)
 		return;
-	r->cap = (r->len + more + 1) * 2;
-	if (r->cap < 128)
-		r->cap = 128;
-	r->buf = cam_xrealloc(r->buf, r->cap);
+	r->cap = need * 2;
+	if (r->buf == r->small_buf) {
+		r->buf = cam_xmalloc(r->cap);
+		memcpy(r->buf, r->small_buf, r->len + 1);
+	} else {
+		r->buf = cam_xrealloc(r->buf, r->cap);
+	}
 }
 
 void cam_result_add(struct cam_result *r, const char *key, const char *value)
@@ -165,6 +177,8 @@ const char *cam_result_str(const struct cam_result *r)
 
 void cam_result_free(struct cam_result *r)
 {
-	free(r->buf);
-	memset(r, 0, sizeof(*r));
+	if (r->buf != r->small_buf)
+		free(r->buf);
+	r->buf = NULL;
+	r->len = r->cap = 0;
 }

@@ -28,7 +28,8 @@ struct cam_payload_pair {
 struct cam_payload {
 	size_t n;
 	struct cam_payload_pair pairs[CAM_PAYLOAD_MAX_PAIRS];
-	char *buf; /* owns the strings above */
+	char *buf; /* owns the strings above: small_buf, or malloc'd */
+	char small_buf[192]; /* most payloads fit: no allocation (do not copy the struct) */
 };
 
 /*
@@ -43,9 +44,13 @@ void cam_payload_free(struct cam_payload *p);
 const char *cam_payload_get(const struct cam_payload *p, const char *key);
 
 /* A result being written: "k:v,k2:v2". Grows as needed; never fails. */
+/* A result being built. Zero-initialised is empty; it starts in
+ * small_buf and moves to the heap when it outgrows it (do not copy the
+ * struct). */
 struct cam_result {
 	char *buf;
 	size_t len, cap;
+	char small_buf[160];
 };
 void cam_result_add(struct cam_result *r, const char *key, const char *value);
 void cam_result_addf(struct cam_result *r, const char *key, const char *fmt, ...)

@@ -12,16 +12,18 @@
  */
 #include "kernel/syscall/service.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/clock.h"
+#include "common/tcache.h"
+#include "common/utf8.h"
 #include "common/version.h"
 #include "common/xmalloc.h"
 #include "kernel/grpc/pool.h"
-#include "common/utf8.h"
 #include "kernel/scheduler/scheduler.h"
 #include "kernel/syscall/wire_strings.h"
 #include "proto/cam.pb-c.h"
@@ -40,7 +42,37 @@ struct exec {
 	struct cam_dispatch_call dc; /* first: the dispatcher gets back here */
 	Cam__SyscallRequest *req;
 	struct cam_grpc_call *call;
+	/* The unpacked request lives here when it fits (protobuf-c's
+	 * allocator below), so a call allocates nothing for it. */
+	size_t arena_used;
+	_Alignas(16) uint8_t arena[512];
 };
+
+/* Execs are made and freed once a call, on the I/O and worker threads:
+ * each thread keeps a few for its next calls. */
+static struct cam_tcache exec_cache = CAM_TCACHE_INIT(sizeof(struct exec), 64);
+
+static void *arena_alloc(void *data, size_t size)
+{
+	struct exec *x = data;
+	size_t n = (size + 15) & ~(size_t)15;
+
+	if (n >= size && x->arena_used + n <= sizeof(x->arena)) {
+		void *p = x->arena + x->arena_used;
+
+		x->arena_used += n;
+		return p;
+	}
+	return malloc(size);
+}
+
+static void arena_free(void *data, void *p)
+{
+	struct exec *x = data;
+
+	if ((uint8_t *)p < x->arena || (uint8_t *)p >= x->arena + sizeof(x->arena))
+		free(p);
+}
 
 static void reply(struct exec *x)
 {
@@ -86,10 +118,11 @@ static void exec_answer(struct cam_dispatch_call *dc, int grpc_status)
 static void exec_release(struct cam_dispatch_call *dc)
 {
 	struct exec *x = (struct exec *)dc;
+	ProtobufCAllocator a = { arena_alloc, arena_free, x };
 
 	if (x->req)
-		cam__syscall_request__free_unpacked(x->req, NULL);
-	free(x);
+		cam__syscall_request__free_unpacked(x->req, &a);
+	cam_tcache_put(&exec_cache, x);
 }
 
 static bool exec_cancelled(const struct cam_dispatch_call *dc)
@@ -107,11 +140,13 @@ static const struct cam_dispatch_call_ops exec_ops = {
  * the message is not a SyscallRequest. t0 is when it is timed from. */
 static struct exec *exec_new(struct cam_grpc_call *call, int64_t t0)
 {
-	struct exec *x = cam_xcalloc(1, sizeof(*x));
+	struct exec *x = cam_tcache_get(&exec_cache);
 	struct cam_dispatch_call *dc = &x->dc;
+	ProtobufCAllocator a = { arena_alloc, arena_free, x };
 	const uint8_t *msg;
 	size_t len;
 
+	memset(x, 0, offsetof(struct exec, arena)); /* the arena needs no zeroing */
 	x->call = call;
 	dc->ops = &exec_ops;
 	dc->t0 = t0;
@@ -121,7 +156,7 @@ static struct exec *exec_new(struct cam_grpc_call *call, int64_t t0)
 	static const char *const names[] = { NULL, "verb", "payload", "caller_id" };
 
 	msg = cam_grpc_call_message(call, &len);
-	x->req = cam__syscall_request__unpack(NULL, len, msg);
+	x->req = cam__syscall_request__unpack(&a, len, msg);
 	if (!x->req)
 		return x;
 	dc->decoded = true;
@@ -248,33 +283,36 @@ static bool payload_has_key(const uint8_t *p, size_t len, const char *key)
 }
 
 /* Whether an Execute call's handler never blocks, from its registry row:
- * then it may run on the I/O thread. Reads the wire, allocates nothing. */
-static bool never_blocks(const cam_verbs *verbs, const uint8_t *msg, size_t len)
+ * then it may run on the I/O thread. */
+static bool never_blocks(const cam_verbs *verbs, const struct cam_wire_request *r)
 {
 	const struct cam_verb *row;
-	const uint8_t *v, *payload;
-	size_t vlen, plen;
 	char name[32];
 
-	if (!verbs || !cam_wire_field(msg, len, 1, &v, &vlen) || vlen == 0 || vlen >= sizeof(name))
+	if (!verbs || !r->verb || r->verb_len == 0 || r->verb_len >= sizeof(name))
 		return false;
-	memcpy(name, v, vlen);
-	name[vlen] = '\0';
+	memcpy(name, r->verb, r->verb_len);
+	name[r->verb_len] = '\0';
 	if (!(row = cam_verbs_find(verbs, name)) || row->may_block)
 		return false;
-	return !row->blocks_with || !cam_wire_field(msg, len, 2, &payload, &plen) ||
-	       !payload_has_key(payload, plen, row->blocks_with);
+	return !row->blocks_with || !r->payload ||
+	       !payload_has_key(r->payload, r->payload_len, row->blocks_with);
 }
 
-/* Execute's classifier (I/O thread): the scheduler's priority, and
- * whether the call may run right there. */
+/* Execute's classifier (I/O thread): one walk of the request's wire
+ * bytes, allocating nothing, gives the scheduler's priority and whether
+ * the call may run right there. Malformed: priority 5, to a worker
+ * (which refuses it). */
 static void classify_execute(void *arg, const uint8_t *msg, size_t len,
 			     struct cam_grpc_sched *out)
 {
 	cam_syscall_service *s = arg;
+	struct cam_wire_request r;
 
-	cam_sched_classify_request(NULL, msg, len, out);
-	out->may_inline = never_blocks(s->o.verbs, msg, len);
+	if (!cam_wire_request_peek(msg, len, &r))
+		return;
+	cam_sched_classify_fields(r.has_priority, r.priority, r.payload, r.payload_len, out);
+	out->may_inline = never_blocks(s->o.verbs, &r);
 }
 
 /* The scheduler queues by priority: it is read on the I/O thread. Health

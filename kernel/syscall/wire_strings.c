@@ -3,6 +3,7 @@
 #include "kernel/syscall/wire_strings.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 #include "common/utf8.h"
 
@@ -30,9 +31,11 @@ static bool listed(uint32_t field, const uint32_t *fields, size_t n)
 }
 
 /* Walks the top-level fields, calling fn on each length-delimited one
- * until it returns false; false when the message does not parse. */
-static bool walk(const uint8_t *msg, size_t len,
-		 bool (*fn)(void *arg, uint32_t field, const uint8_t *v, size_t vlen), void *arg)
+ * until it returns false (and vfn, when not NULL, on each varint); false
+ * when the message does not parse. */
+static bool walk_all(const uint8_t *msg, size_t len,
+		     bool (*fn)(void *arg, uint32_t field, const uint8_t *v, size_t vlen),
+		     void (*vfn)(void *arg, uint32_t field, uint64_t v), void *arg)
 {
 	const uint8_t *p = msg, *end = msg + len;
 
@@ -45,6 +48,8 @@ static bool walk(const uint8_t *msg, size_t len,
 		case 0:
 			if (!varint(&p, end, &l))
 				return false;
+			if (vfn && (tag >> 3) <= UINT32_MAX)
+				vfn(arg, (uint32_t)(tag >> 3), l);
 			break;
 		case 1:
 			if (end - p < 8)
@@ -68,6 +73,12 @@ static bool walk(const uint8_t *msg, size_t len,
 		}
 	}
 	return true;
+}
+
+static bool walk(const uint8_t *msg, size_t len,
+		 bool (*fn)(void *arg, uint32_t field, const uint8_t *v, size_t vlen), void *arg)
+{
+	return walk_all(msg, len, fn, NULL, arg);
 }
 
 struct bad_string {
@@ -123,4 +134,34 @@ bool cam_wire_field(const uint8_t *msg, size_t len, uint32_t field, const uint8_
 	*val = f.v;
 	*vlen = f.vlen;
 	return true;
+}
+
+static bool peek_string(void *arg, uint32_t field, const uint8_t *v, size_t vlen)
+{
+	struct cam_wire_request *r = arg;
+
+	if (field == 1) {
+		r->verb = v;
+		r->verb_len = vlen;
+	} else if (field == 2) {
+		r->payload = v;
+		r->payload_len = vlen;
+	}
+	return true;
+}
+
+static void peek_varint(void *arg, uint32_t field, uint64_t v)
+{
+	struct cam_wire_request *r = arg;
+
+	if (field == 5) {
+		r->has_priority = true;
+		r->priority = v;
+	}
+}
+
+bool cam_wire_request_peek(const uint8_t *msg, size_t len, struct cam_wire_request *out)
+{
+	memset(out, 0, sizeof(*out));
+	return walk_all(msg, len, peek_string, peek_varint, out);
 }

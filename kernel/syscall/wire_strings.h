@@ -29,4 +29,15 @@ uint32_t cam_wire_bad_string(const uint8_t *msg, size_t len, const uint32_t *fie
 bool cam_wire_field(const uint8_t *msg, size_t len, uint32_t field, const uint8_t **val,
 		    size_t *vlen);
 
+/* What the Execute classifier reads of a SyscallRequest in one walk:
+ * verb (1), payload (2), priority (5, a varint). */
+struct cam_wire_request {
+	const uint8_t *verb, *payload;
+	size_t verb_len, payload_len;
+	bool has_priority;
+	uint64_t priority;
+};
+/* False when the message does not parse; fields not there stay NULL. */
+bool cam_wire_request_peek(const uint8_t *msg, size_t len, struct cam_wire_request *out);
+
 #endif
