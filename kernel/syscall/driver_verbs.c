@@ -36,20 +36,38 @@
 
 #define ADMIN_MAX 8
 
+/* A load or unload thread's place: joined once it has said it is done,
+ * so nothing of it (its metric shard, say) outlives stop. */
+enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_DONE };
+
 struct cam_driver_verbs {
 	struct cam_driver_verbs_opts o;
-	/* The load and unload threads running now; stop waits for them. */
+	/* The load and unload threads; stop waits for and joins them. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned running;
 	bool stopping;
+	pthread_t threads[ADMIN_MAX];
+	enum slot_state slots[ADMIN_MAX];
 };
 
 /* What a load or unload thread is handed. */
 struct admin_job {
 	cam_driver_verbs *v;
 	struct cam_syscall *sc;
+	unsigned slot;
 };
+
+/* Joins the threads that are done; caller holds v->lock. They have only
+ * their exit left, so this waits no longer than that. */
+static void reap(cam_driver_verbs *v)
+{
+	for (unsigned i = 0; i < ADMIN_MAX; i++)
+		if (v->slots[i] == SLOT_DONE) {
+			pthread_join(v->threads[i], NULL);
+			v->slots[i] = SLOT_FREE;
+		}
+}
 
 static int by_str(const void *a, const void *b)
 {
@@ -132,11 +150,11 @@ static const char *need(struct cam_syscall *sc, const char *key, int *rc)
 static int defer_admin(cam_driver_verbs *v, struct cam_syscall *sc, void *(*fn)(void *))
 {
 	struct admin_job *job;
-	pthread_attr_t attr;
-	pthread_t t;
+	unsigned slot = 0;
 	int rc;
 
 	pthread_mutex_lock(&v->lock);
+	reap(v);
 	if (v->stopping || v->running >= ADMIN_MAX) {
 		bool stopping = v->stopping;
 
@@ -146,18 +164,19 @@ static int defer_admin(cam_driver_verbs *v, struct cam_syscall *sc, void *(*fn)(
 					   "%d driver loads and unloads are running already; "
 					   "try again when one ends", ADMIN_MAX);
 	}
+	while (v->slots[slot] != SLOT_FREE)
+		slot++; /* running < ADMIN_MAX and none done: one is free */
+	v->slots[slot] = SLOT_RUNNING;
 	v->running++;
-	pthread_mutex_unlock(&v->lock);
 	job = cam_xmalloc(sizeof(*job));
-	*job = (struct admin_job){ v, sc };
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&t, &attr, fn, job);
-	pthread_attr_destroy(&attr);
+	*job = (struct admin_job){ v, sc, slot };
+	rc = pthread_create(&v->threads[slot], NULL, fn, job);
+	pthread_mutex_unlock(&v->lock);
 	if (rc == 0)
 		return CAM_SYSCALL_DEFERRED;
 	free(job);
 	pthread_mutex_lock(&v->lock);
+	v->slots[slot] = SLOT_FREE;
 	v->running--;
 	pthread_cond_broadcast(&v->cond);
 	pthread_mutex_unlock(&v->lock);
@@ -170,9 +189,12 @@ static void *admin_done(struct admin_job *job, int rc)
 {
 	cam_driver_verbs *v = job->v;
 
+	unsigned slot = job->slot;
+
 	cam_syscall_complete(job->sc, rc);
 	free(job);
 	pthread_mutex_lock(&v->lock);
+	v->slots[slot] = SLOT_DONE;
 	v->running--;
 	pthread_cond_broadcast(&v->cond);
 	pthread_mutex_unlock(&v->lock);
@@ -355,6 +377,7 @@ void cam_driver_verbs_stop(cam_driver_verbs *v)
 	v->stopping = true;
 	while (v->running > 0)
 		pthread_cond_wait(&v->cond, &v->lock);
+	reap(v);
 	pthread_mutex_unlock(&v->lock);
 }
 

@@ -74,12 +74,14 @@ static void arena_free(void *data, void *p)
 		free(p);
 }
 
+static void pack_response(void *arg, uint8_t *out)
+{
+	cam__syscall_response__pack(arg, out);
+}
+
 static void reply(struct exec *x)
 {
 	Cam__SyscallResponse resp = CAM__SYSCALL_RESPONSE__INIT;
-	uint8_t stackbuf[1024], *buf = stackbuf;
-	size_t n;
-
 	size_t rlen;
 	char *repaired = NULL;
 
@@ -93,15 +95,9 @@ static void reply(struct exec *x)
 	resp.status_code = "OK";
 	resp.data.data = x->dc.sc.out_data;
 	resp.data.len = x->dc.sc.out_len;
-	n = cam__syscall_response__get_packed_size(&resp);
-	if (n > sizeof(stackbuf) && !(buf = malloc(n))) {
-		cam_grpc_call_fail(x->call, CAM_GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	cam__syscall_response__pack(&resp, buf);
-	cam_grpc_call_reply(x->call, buf, n);
-	if (buf != stackbuf)
-		free(buf);
+	/* Packed straight into the call's output buffer: no copy. */
+	cam_grpc_call_reply_packed(x->call, cam__syscall_response__get_packed_size(&resp),
+				   pack_response, &resp);
 	free(repaired);
 }
 
