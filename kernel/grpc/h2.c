@@ -147,11 +147,12 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 	struct cam_grpc_call *c;
 
 	(void)flags;
-	(void)ud;
 	if (frame->hd.type != NGHTTP2_HEADERS ||
 	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
-	c = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
+	c = frame->hd.stream_id == ((struct conn *)ud)->hdr_stream
+		    ? ((struct conn *)ud)->hdr_call
+		    : nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
 	if (!c)
 		return 0;
 	if (nlen > 0 && name[0] == ':') {
@@ -209,6 +210,8 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, voi
 		return 0; /* no call: its headers are decoded and dropped */
 	c = cam_grpc__call_new(conn, frame->hd.stream_id);
 	nghttp2_session_set_stream_user_data(h2, frame->hd.stream_id, c);
+	conn->hdr_call = c;
+	conn->hdr_stream = frame->hd.stream_id;
 	atomic_fetch_add_explicit(&s->nstreams, 1, memory_order_relaxed);
 	cam_gauge_add(s->m_streams, 1);
 	return 0;
@@ -461,7 +464,13 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
 		cam_grpc__ids_reset_by_peer(&conn->ids, frame->hd.stream_id);
 	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
 		return 0;
-	c = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
+	if (frame->hd.stream_id == conn->hdr_stream) {
+		c = conn->hdr_call; /* the header block just read */
+		conn->hdr_call = NULL;
+		conn->hdr_stream = 0;
+	} else {
+		c = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
+	}
 	if (!c)
 		return 0;
 	if (frame->hd.type == NGHTTP2_HEADERS &&
@@ -508,7 +517,10 @@ static int on_stream_close(nghttp2_session *h2, int32_t stream_id,
 	struct cam_grpc_call *c = nghttp2_session_get_stream_user_data(h2, stream_id);
 
 	(void)error_code;
-	(void)ud;
+	if (stream_id == ((struct conn *)ud)->hdr_stream) {
+		((struct conn *)ud)->hdr_call = NULL;
+		((struct conn *)ud)->hdr_stream = 0;
+	}
 	if (c) {
 		nghttp2_session_set_stream_user_data(h2, stream_id, NULL);
 		cam_grpc__call_detach(c);

@@ -224,6 +224,10 @@ struct conn {
 	int64_t list_since_ns;            /* when it joined that list */
 	struct cam_grpc_call *calls;
 	unsigned ncalls;                  /* open streams */
+	/* The call whose header block is being read (h2.c): its headers
+	 * need no lookup of the stream each. */
+	struct cam_grpc_call *hdr_call;
+	int32_t hdr_stream;
 	size_t held;                      /* sum of the calls' held bytes */
 	size_t out_held;                  /* answer bytes queued, not yet sent */
 	int64_t out_progress_ns;          /* when answer bytes last went out */

@@ -34,6 +34,9 @@ struct cam_grpc_sched {
 	 * I/O thread that decoded it when the executor allows (try_inline). */
 	bool may_inline;
 	bool ran_inline;          /* set by the transport when it did */
+	/* Whatever else the classifier learnt reading the request, for the
+	 * handler (the transport does not look at it); 0 = nothing. */
+	uint32_t note;
 	bool scored;
 	double factors[CAM_GRPC_SCHED_FACTORS];
 	double score;

@@ -48,6 +48,10 @@ struct exec {
 	_Alignas(16) uint8_t arena[512];
 };
 
+/* The classifier's note (cam_grpc_sched.note): the string fields were
+ * checked; the low bits are the bad one's number (0: none). */
+#define NOTE_STRINGS_CHECKED 0x100u
+
 /* Execs are made and freed once a call, on the I/O and worker threads:
  * each thread keeps a few for its next calls. */
 static struct cam_tcache exec_cache = CAM_TCACHE_INIT(sizeof(struct exec), 64);
@@ -156,7 +160,10 @@ static struct exec *exec_new(struct cam_grpc_call *call, int64_t t0)
 	if (!x->req)
 		return x;
 	dc->decoded = true;
-	dc->bad_string = names[cam_wire_bad_string(msg, len, strings, 3)];
+	if (dc->sched && (dc->sched->note & NOTE_STRINGS_CHECKED))
+		dc->bad_string = names[dc->sched->note & 3];
+	else
+		dc->bad_string = names[cam_wire_bad_string(msg, len, strings, 3)];
 	dc->verb = x->req->verb;
 	dc->payload = x->req->payload;
 	dc->caller_id = x->req->caller_id;
@@ -308,7 +315,9 @@ static void classify_execute(void *arg, const uint8_t *msg, size_t len,
 	if (!cam_wire_request_peek(msg, len, &r))
 		return;
 	cam_sched_classify_fields(r.has_priority, r.priority, r.payload, r.payload_len, out);
-	out->may_inline = never_blocks(s->o.verbs, &r);
+	out->may_inline = !r.bad_string && never_blocks(s->o.verbs, &r);
+	/* exec_new need not walk the strings again. */
+	out->note = NOTE_STRINGS_CHECKED | r.bad_string;
 }
 
 /* The scheduler queues by priority: it is read on the I/O thread. Health

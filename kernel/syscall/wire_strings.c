@@ -140,6 +140,8 @@ static bool peek_string(void *arg, uint32_t field, const uint8_t *v, size_t vlen
 {
 	struct cam_wire_request *r = arg;
 
+	if (field >= 1 && field <= 3 && !r->bad_string && !cam_utf8_text(v, vlen))
+		r->bad_string = field;
 	if (field == 1) {
 		r->verb = v;
 		r->verb_len = vlen;

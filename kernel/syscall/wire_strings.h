@@ -36,6 +36,7 @@ struct cam_wire_request {
 	size_t verb_len, payload_len;
 	bool has_priority;
 	uint64_t priority;
+	uint32_t bad_string; /* the first of fields 1-3 that is not UTF-8 text; 0: none */
 };
 /* False when the message does not parse; fields not there stay NULL. */
 bool cam_wire_request_peek(const uint8_t *msg, size_t len, struct cam_wire_request *out);
