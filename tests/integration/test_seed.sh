@@ -98,7 +98,7 @@ huge=$(head -c 70000 /dev/zero | tr '\0' 'x')
 check "oversized payload: INVALID_ARGUMENT" refused ping "a:$huge" INVALID_ARGUMENT "more than"
 sleep 0.5
 check "refused emits made no family" bash -c "! curl -fsS http://127.0.0.1:$PORT/metrics | grep -qE '^(m1|cam_os_fake|9lives|custom_counter_total|_total)[ {]'"
-check "custom_counter unchanged by refused emits" seen 'custom_counter{app="myapp",env="prod"} 1'
+check "custom_counter unchanged by refused emits" wait_for 5 seen 'custom_counter{app="myapp",env="prod"} 1'
 check "gauge emit sets the value" bash -c "/usr/bin/python3 '$ROOT/tests/integration/grpcurl.py' -d '{\"verb\":\"emit_metric\",\"payload\":\"metric_name:queue_depth,value:7.5,type:gauge\"}' '$G' cam.SyscallService/Execute | grep -q '\"success\": true'"
 check "gauge shows 7.5" wait_for 5 seen 'queue_depth 7.5'
 
