@@ -19,12 +19,26 @@
  * A thread that exits folds its cells into each series' `retired` values
  * (a pthread key destructor) so nothing counted is lost.
  *
+ * Native buckets (families with cam_native_opts) sit after a histogram's
+ * classic cells: per thread, a window of `window` bucket counts from index
+ * lo for positive values (and one for negative values, made on the first),
+ * a few overflow slots for far-off buckets (+Inf, outliers) and the zero
+ * count. The window moves when its values drift and halves its resolution
+ * when they no longer fit or more than max_buckets are populated. Every
+ * observation into such a family is wrapped in the cell's sequence count
+ * (odd while writing; plain stores by the one writer), so a collect copies
+ * a thread's classic and native cells as one consistent whole and the
+ * count always equals the buckets. The series' schema is the resolution
+ * every thread follows: lowered with a compare-and-swap on the slow path
+ * only, by the thread or collect that needs it, never raised.
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "common/metrics.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,6 +47,7 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "common/native_hist.h"
 #include "common/utf8.h"
 #include "common/xmalloc.h"
 
@@ -43,13 +58,51 @@
 #define REJECTED_FAMILY "cam_os_metrics_series_rejected_total"
 
 #define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define NATIVE_OVERFLOW 8          /* far-off buckets a thread's window holds */
+#define NATIVE_MIN_WINDOW 144u     /* >= every index at schema -4, per sign */
+#define NATIVE_MAX_SPAN 65536      /* widest merged range before halving */
 
 typedef _Atomic double cell;
+
+/* One sign's native buckets in one thread's cell. */
+struct nwin {
+	_Atomic int32_t lo;                 /* index of counts[0] */
+	uint32_t used;                      /* populated buckets; writer only */
+	_Atomic int32_t xidx[NATIVE_OVERFLOW]; /* far-off buckets */
+	_Atomic uint64_t xcnt[NATIVE_OVERFLOW]; /* 0: slot free */
+	_Atomic uint64_t counts[];          /* the family's window of them */
+};
+
+/* A thread's native buckets of one series, after its classic cells. */
+struct ncell {
+	_Atomic uint32_t seq;      /* odd while its thread writes */
+	_Atomic int32_t schema;    /* this cell's; >= the series' */
+	_Atomic uint64_t zero;
+	struct nwin *pos;          /* in the same block as the cell */
+	_Atomic(struct nwin *) neg; /* made by the first negative value */
+};
+
+/* Merged native buckets of one sign: dense counts from index lo. */
+struct nside {
+	int32_t lo;
+	size_t len, cap;
+	uint64_t *counts;
+};
+
+struct nacc {
+	int schema;
+	uint64_t zero;
+	struct nside pos, neg;
+};
 
 struct cam_series {
 	cam_family *family;
 	uint32_t id;
 	uint32_t ncells;
+	/* What every thread's native cell follows; read on each observation,
+	 * so away from the exemplar that traced calls write. */
+	_Atomic int32_t native_schema;
 	char **label_values;
 	char *key;             /* label values joined by 0xff, for the hash */
 	uint64_t hash;
@@ -62,6 +115,12 @@ struct cam_series {
 	bool has_ex;
 	struct cam_exemplar ex;      /* latest traced observation */
 	struct cam_exemplar ex_copy; /* for visitors, under reg_lock */
+	struct nacc *native_retired;   /* native cells of threads that exited */
+	struct nacc native_agg;        /* scratch for cam_metrics_collect */
+	struct cam_native_value native_out;
+	int32_t *out_index;            /* native_out's arrays */
+	uint64_t *out_count;
+	size_t out_cap;
 };
 
 struct cam_family {
@@ -75,6 +134,10 @@ struct cam_family {
 	size_t nbuckets;
 	size_t max_series;
 	uint32_t ncells;
+	bool native;
+	struct cam_native_opts native_opts;
+	uint32_t window;        /* native counts per sign per thread */
+	size_t cell_bytes;      /* a thread's block: classic cells (+ native) */
 
 	pthread_rwlock_t lock;
 	cam_series **ht;
@@ -105,6 +168,7 @@ static cam_series **series_by_id[MAX_CHUNKS];
 static uint32_t next_id;
 static struct shard *shards;
 static cam_family *rejected_family;
+static cam_series *rejected_series[CAM_REJECT_COUNT]; /* family "" */
 static size_t limit_per_family = 1000;
 static size_t limit_global = 20000;
 static size_t nseries_total;
@@ -118,6 +182,23 @@ const double cam_metrics_default_buckets[] = {
 };
 const size_t cam_metrics_default_nbuckets =
 	sizeof(cam_metrics_default_buckets) / sizeof(cam_metrics_default_buckets[0]);
+
+const struct cam_native_opts cam_native_defaults = {
+	.schema = 3,
+	.zero_threshold = 2.938735877055719e-39, /* 2^-128 */
+	.max_buckets = 160,
+};
+
+static const char *const reject_names[] = {
+#define REJECT_NAME(e, s) [e] = s,
+	CAM_REJECT_REASONS(REJECT_NAME)
+#undef REJECT_NAME
+};
+
+const char *cam_reject_reason_name(enum cam_reject_reason why)
+{
+	return (unsigned)why < CAM_REJECT_COUNT ? reject_names[why] : "unknown";
+}
 
 /* ---- validation ---- */
 
@@ -220,6 +301,15 @@ static void free_series(cam_series *s)
 	free(s->retired);
 	free(s->agg);
 	free(s->agg_buckets);
+	if (s->native_retired) {
+		free(s->native_retired->pos.counts);
+		free(s->native_retired->neg.counts);
+		free(s->native_retired);
+	}
+	free(s->native_agg.pos.counts);
+	free(s->native_agg.neg.counts);
+	free(s->out_index);
+	free(s->out_count);
 	free(s);
 }
 
@@ -289,11 +379,12 @@ static size_t count_labels(const char *const *names)
 	return n;
 }
 
-static bool same_shape(const cam_family *f, const struct cam_family_desc *d)
+static bool same_shape(const cam_family *f, const struct cam_family_desc *d,
+		       const struct cam_native_opts *native)
 {
 	size_t n = count_labels(d->label_names);
 
-	if (f->type != d->type || f->nlabels != n)
+	if (f->type != d->type || f->nlabels != n || f->native != (native != NULL))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(f->label_names[i], d->label_names[i]) != 0)
@@ -301,7 +392,8 @@ static bool same_shape(const cam_family *f, const struct cam_family_desc *d)
 	return true;
 }
 
-static int check_desc(const struct cam_family_desc *d, const char **why)
+static int check_desc(const struct cam_family_desc *d, const struct cam_native_opts *native,
+		      const char **why)
 {
 	size_t n = count_labels(d->label_names);
 
@@ -346,10 +438,25 @@ static int check_desc(const struct cam_family_desc *d, const char **why)
 		*why = "histogram buckets must be finite and strictly increasing (at most 32)";
 		return CAM_EINVAL;
 	}
+	if (native && d->type != CAM_HISTOGRAM) {
+		*why = "only histograms have native buckets";
+		return CAM_EINVAL;
+	}
+	if (native && (native->schema < CAM_NATIVE_SCHEMA_MIN ||
+			  native->schema > CAM_NATIVE_SCHEMA_MAX ||
+			  !(native->zero_threshold >= 0) ||
+			  !isfinite(native->zero_threshold) ||
+			  native->max_buckets < 1 ||
+			  native->max_buckets > CAM_NATIVE_MAX_BUCKETS)) {
+		*why = "native buckets need a schema of -4..8, a finite zero threshold >= 0 "
+		       "and a bucket limit of 1..4096";
+		return CAM_EINVAL;
+	}
 	return 0;
 }
 
-static cam_family *new_family(const struct cam_family_desc *d)
+static cam_family *new_family(const struct cam_family_desc *d,
+			      const struct cam_native_opts *native)
 {
 	cam_family *f = cam_xcalloc(1, sizeof(*f));
 	size_t n = count_labels(d->label_names);
@@ -371,6 +478,17 @@ static cam_family *new_family(const struct cam_family_desc *d)
 	} else {
 		f->ncells = 1;
 	}
+	f->cell_bytes = f->ncells * sizeof(cell);
+	if (native) {
+		cam_native_init();
+		f->native = true;
+		f->native_opts = *native;
+		f->window = 2 * native->max_buckets;
+		if (f->window < NATIVE_MIN_WINDOW)
+			f->window = NATIVE_MIN_WINDOW;
+		f->cell_bytes += sizeof(struct ncell) + sizeof(struct nwin) +
+				 f->window * sizeof(uint64_t);
+	}
 	f->max_series = d->max_series;
 	f->ht_cap = 16;
 	f->ht = cam_xcalloc(f->ht_cap, sizeof(cam_series *));
@@ -384,22 +502,30 @@ static cam_series *create_series_locked(cam_family *f,
 /* Registers the family that counts refused series, once. */
 static void ensure_rejected_family_locked(void)
 {
-	static const char *const labels[] = { "family", NULL };
+	static const char *const labels[] = { "family", "reason", NULL };
 	struct cam_family_desc d = {
 		.name = REJECTED_FAMILY,
-		.help = "Series refused because a per-family or global series limit was reached.",
+		.help = "Series or families refused, by family (empty when a whole family was "
+			"refused) and reason.",
 		.type = CAM_COUNTER,
 		.label_names = labels,
 	};
 
 	if (rejected_family)
 		return;
-	rejected_family = new_family(&d);
+	rejected_family = new_family(&d, NULL);
 	families[nfamilies++] = rejected_family;
 }
 
 int cam_family_register(const struct cam_family_desc *desc, cam_family **out,
 			const char **why)
+{
+	return cam_family_register_native(desc, NULL, out, why);
+}
+
+int cam_family_register_native(const struct cam_family_desc *desc,
+			       const struct cam_native_opts *native, cam_family **out,
+			       const char **why)
 {
 	const char *dummy;
 	cam_family *f;
@@ -408,7 +534,7 @@ int cam_family_register(const struct cam_family_desc *desc, cam_family **out,
 	if (!why)
 		why = &dummy;
 	*why = NULL;
-	rc = check_desc(desc, why);
+	rc = check_desc(desc, native, why);
 	if (rc)
 		return rc;
 
@@ -416,8 +542,9 @@ int cam_family_register(const struct cam_family_desc *desc, cam_family **out,
 	ensure_rejected_family_locked();
 	f = find_locked(desc->name);
 	if (f) {
-		if (!same_shape(f, desc)) {
-			*why = "a family of that name exists with another type or other labels";
+		if (!same_shape(f, desc, native)) {
+			*why = "a family of that name exists with another type, other labels, or native "
+			       "buckets where this one has none (or the other way round)";
 			rc = CAM_ETYPE;
 		} else {
 			*out = f;
@@ -437,14 +564,8 @@ int cam_family_register(const struct cam_family_desc *desc, cam_family **out,
 		rc = CAM_ELIMIT;
 		goto out_unlock;
 	}
-	f = new_family(desc);
+	f = new_family(desc, native);
 	families[nfamilies++] = f;
-	{
-		const char *fam_label[] = { f->name, NULL };
-		pthread_rwlock_wrlock(&rejected_family->lock);
-		f->rejected = create_series_locked(rejected_family, fam_label, true);
-		pthread_rwlock_unlock(&rejected_family->lock);
-	}
 	*out = f;
 out_unlock:
 	pthread_mutex_unlock(&reg_lock);
@@ -560,11 +681,52 @@ static void ht_insert(cam_family *f, cam_series *s)
 	f->ht[s->hash & (f->ht_cap - 1)] = s;
 }
 
-static void count_rejection(cam_family *f)
+/*
+ * The series counting refusals of f (NULL: of a family that does not
+ * exist) for why; made on first use past every limit (at most one per
+ * family and reason). Called with reg_lock held.
+ */
+static cam_series *rejected_series_locked(cam_family *f, enum cam_reject_reason why)
 {
-	/* The rejected family's own series exist from registration on. */
-	cam_counter_inc(f->rejected);
+	const char *values[] = { f ? f->name : "", reject_names[why], NULL };
+	cam_series **slot = f ? &f->rejected : &rejected_series[why];
+	cam_series *s;
+
+	ensure_rejected_family_locked();
+	/* f->rejected caches the family's most recent reason only. */
+	if (*slot && strcmp((*slot)->label_values[1], reject_names[why]) == 0)
+		return *slot;
+	pthread_rwlock_wrlock(&rejected_family->lock);
+	s = create_series_locked(rejected_family, values, true);
+	pthread_rwlock_unlock(&rejected_family->lock);
+	*slot = s;
+	return s;
 }
+
+static void count_rejection(cam_family *f, enum cam_reject_reason why)
+{
+	cam_series *s;
+
+	pthread_mutex_lock(&reg_lock);
+	s = rejected_series_locked(f, why);
+	pthread_mutex_unlock(&reg_lock);
+	cam_counter_inc(s);
+}
+
+void cam_metrics_count_rejection(const char *family, enum cam_reject_reason why)
+{
+	cam_family *f;
+
+	if ((unsigned)why >= CAM_REJECT_COUNT)
+		why = CAM_REJECT_INVALID_VALUE;
+	pthread_mutex_lock(&reg_lock);
+	f = family ? find_locked(family) : NULL;
+	pthread_mutex_unlock(&reg_lock);
+	count_rejection(f, why);
+}
+
+static cam_series *new_series_locked(cam_family *f, const char *const *values,
+				     const char *key, long klen, uint64_t h);
 
 /* Called with reg_lock and f->lock (write) held, or during registration. */
 static cam_series *create_series_locked(cam_family *f,
@@ -586,6 +748,14 @@ static cam_series *create_series_locked(cam_family *f,
 	if (next_id >= MAX_SERIES_IDS ||
 	    (!bypass && (f->nseries >= max || nseries_total >= limit_global)))
 		return NULL;
+	return new_series_locked(f, values, key, klen, h);
+}
+
+/* Makes and registers the series of create_series_locked. */
+static cam_series *new_series_locked(cam_family *f, const char *const *values,
+				     const char *key, long klen, uint64_t h)
+{
+	cam_series *s;
 
 	s = cam_xcalloc(1, sizeof(*s));
 	s->family = f;
@@ -603,6 +773,7 @@ static cam_series *create_series_locked(cam_family *f,
 		s->agg_buckets = cam_xcalloc(f->nbuckets + 1, sizeof(uint64_t));
 	atomic_init(&s->base, 0.0);
 	atomic_flag_clear(&s->ex_busy);
+	atomic_init(&s->native_schema, f->native ? f->native_opts.schema : 0);
 
 	if (!series_by_id[s->id / SLOTS_PER_CHUNK])
 		series_by_id[s->id / SLOTS_PER_CHUNK] =
@@ -624,12 +795,15 @@ cam_series *cam_series_get(cam_family *f, const char *const *label_values)
 	long klen;
 	cam_series *s;
 	bool refused;
+	enum cam_reject_reason why;
 
 	if (!f)
 		return NULL;
 	klen = make_key(f, label_values, key, sizeof(key) - 1);
-	if (klen < 0)
+	if (klen < 0) {
+		count_rejection(f, CAM_REJECT_INVALID_LABEL_VALUE);
 		return NULL;
+	}
 	key[klen] = '\0';
 
 	pthread_rwlock_rdlock(&f->lock);
@@ -642,14 +816,20 @@ cam_series *cam_series_get(cam_family *f, const char *const *label_values)
 	pthread_rwlock_wrlock(&f->lock);
 	s = create_series_locked(f, label_values, false);
 	refused = !s;
+	/* Which limit: the family's own, else the global one. */
+	why = f->nseries >= (f->max_series ? f->max_series : limit_per_family)
+		? CAM_REJECT_SERIES_LIMIT : CAM_REJECT_GLOBAL_LIMIT;
 	pthread_rwlock_unlock(&f->lock);
 	pthread_mutex_unlock(&reg_lock);
 	if (refused)
-		count_rejection(f);
+		count_rejection(f, why);
 	return s;
 }
 
 /* ---- shards ---- */
+
+static void native_retire_cell(cam_series *s, cell *c);
+static void native_free_cell(const cam_family *f, cell *c);
 
 /* Folds an exiting thread's cells into `retired` and frees its shard. */
 static void shard_retire(void *p)
@@ -668,8 +848,13 @@ static void shard_retire(void *p)
 			if (!cells)
 				continue;
 			s = series_by_id[c][i];
-			for (uint32_t k = 0; k < s->ncells; k++)
-				s->retired[k] += atomic_load_explicit(&cells[k], memory_order_relaxed);
+			if (s->family->native)
+				native_retire_cell(s, cells); /* its classic cells too */
+			else
+				for (uint32_t k = 0; k < s->ncells; k++)
+					s->retired[k] += atomic_load_explicit(&cells[k],
+									      memory_order_relaxed);
+			native_free_cell(s->family, cells);
 			free(cells);
 		}
 		free(chunk);
@@ -704,6 +889,8 @@ static struct shard *shard_new(void)
 	return sh;
 }
 
+static void ncell_init(cam_series *s, cell *c);
+
 /* First touch of a series by this thread: allocate what is missing. */
 static __attribute__((noinline)) cell *cells_slow(cam_series *s)
 {
@@ -719,7 +906,9 @@ static __attribute__((noinline)) cell *cells_slow(cam_series *s)
 	cells = atomic_load_explicit(&chunk[i], memory_order_relaxed);
 	if (!cells) {
 		/* Whole cache lines, so no two threads' cells ever share one. */
-		cells = cam_xcalloc_aligned(s->ncells * sizeof(cell));
+		cells = cam_xcalloc_aligned(s->family->cell_bytes);
+		if (s->family->native)
+			ncell_init(s, cells);
 		atomic_store_explicit(&chunk[i], cells, memory_order_release);
 	}
 	return cells;
@@ -747,6 +936,533 @@ static inline void cell_add(cell *c, double v)
 {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
 			      memory_order_relaxed);
+}
+
+/* Index of the first bucket whose bound is >= v (le is inclusive);
+ * nbuckets (+Inf) when none is, or for NaN. */
+static inline size_t bucket_index(const cam_family *f, double v)
+{
+	size_t lo = 0, hi = f->nbuckets;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v <= f->buckets[mid])
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (lo < f->nbuckets && !(v <= f->buckets[lo]))
+		return f->nbuckets;
+	return lo;
+}
+
+/* ---- native buckets: a thread's cell ---- */
+
+static inline struct ncell *ncell_of(const cam_family *f, cell *c)
+{
+	return (struct ncell *)(void *)(c + f->ncells);
+}
+
+static void ncell_init(cam_series *s, cell *c)
+{
+	struct ncell *nc = ncell_of(s->family, c);
+
+	nc->pos = (struct nwin *)(void *)(nc + 1);
+	atomic_init(&nc->schema, atomic_load_explicit(&s->native_schema, memory_order_relaxed));
+}
+
+static inline uint64_t ld(_Atomic uint64_t *p)
+{
+	return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+static inline void st(_Atomic uint64_t *p, uint64_t v)
+{
+	atomic_store_explicit(p, v, memory_order_relaxed);
+}
+
+static struct nwin *nwin_new(uint32_t window)
+{
+	return cam_xcalloc(1, sizeof(struct nwin) + window * sizeof(uint64_t));
+}
+
+/* Counts the populated buckets of w again (after a move or a halving). */
+static void nwin_recount(struct nwin *w, uint32_t window)
+{
+	uint32_t used = 0;
+
+	for (uint32_t i = 0; i < window; i++)
+		used += ld(&w->counts[i]) != 0;
+	for (int k = 0; k < NATIVE_OVERFLOW; k++)
+		used += ld(&w->xcnt[k]) != 0;
+	w->used = used;
+}
+
+/* Adds n to bucket idx of w if it is in the window or an overflow slot
+ * (existing or free); false when there is no room. Writer only. */
+static bool nwin_put(struct nwin *w, uint32_t window, int32_t idx, uint64_t n)
+{
+	int32_t lo = atomic_load_explicit(&w->lo, memory_order_relaxed);
+	uint32_t off = (uint32_t)idx - (uint32_t)lo;
+	int free_slot = -1;
+
+	if (off < window) {
+		uint64_t c = ld(&w->counts[off]);
+		st(&w->counts[off], c + n);
+		w->used += c == 0;
+		return true;
+	}
+	for (int k = 0; k < NATIVE_OVERFLOW; k++) {
+		uint64_t c = ld(&w->xcnt[k]);
+		if (c && atomic_load_explicit(&w->xidx[k], memory_order_relaxed) == idx) {
+			st(&w->xcnt[k], c + n);
+			return true;
+		}
+		if (!c && free_slot < 0)
+			free_slot = k;
+	}
+	if (free_slot < 0)
+		return false;
+	atomic_store_explicit(&w->xidx[free_slot], idx, memory_order_relaxed);
+	st(&w->xcnt[free_slot], n);
+	w->used++;
+	return true;
+}
+
+/* Moves the window so that it starts at lo, carrying its counts. */
+static void nwin_move(struct nwin *w, uint32_t window, int32_t lo)
+{
+	int32_t old = atomic_load_explicit(&w->lo, memory_order_relaxed);
+	int64_t shift = (int64_t)old - lo;
+	uint64_t tmp[NATIVE_OVERFLOW];
+	int32_t tidx[NATIVE_OVERFLOW];
+	int nt = 0;
+
+	/* Buckets that fall out of the new window go to the overflow slots;
+	 * the caller made sure they fit (it counted them). */
+	for (uint32_t i = 0; i < window; i++) {
+		uint64_t c = ld(&w->counts[i]);
+		int64_t to = (int64_t)i + shift;
+		if (c && (to < 0 || to >= window) && nt < NATIVE_OVERFLOW) {
+			tidx[nt] = old + (int32_t)i;
+			tmp[nt++] = c;
+		}
+	}
+	if (shift > 0) {
+		for (int64_t i = (int64_t)window - 1; i >= 0; i--) {
+			uint64_t c = i - shift >= 0 ? ld(&w->counts[i - shift]) : 0;
+			st(&w->counts[i], c);
+		}
+	} else {
+		for (int64_t i = 0; i < window; i++) {
+			uint64_t c = i - shift < window ? ld(&w->counts[i - shift]) : 0;
+			st(&w->counts[i], c);
+		}
+	}
+	atomic_store_explicit(&w->lo, lo, memory_order_relaxed);
+	/* Overflow slots that now fall in the window join it. */
+	for (int k = 0; k < NATIVE_OVERFLOW; k++) {
+		uint64_t c = ld(&w->xcnt[k]);
+		int32_t idx = atomic_load_explicit(&w->xidx[k], memory_order_relaxed);
+		uint32_t off = (uint32_t)idx - (uint32_t)lo;
+
+		if (c && off < window) {
+			st(&w->counts[off], ld(&w->counts[off]) + c);
+			st(&w->xcnt[k], 0);
+		}
+	}
+	for (int k = 0; k < nt; k++)
+		nwin_put(w, window, tidx[k], tmp[k]);
+	nwin_recount(w, window);
+}
+
+/* Halves w's resolution d times: bucket i becomes ceil(i / 2^d). */
+static void nwin_reduce(struct nwin *w, uint32_t window, int d)
+{
+	int32_t lo = atomic_load_explicit(&w->lo, memory_order_relaxed);
+	int32_t nlo = cam_native_reduce_index(lo, d);
+
+	/* In place: bucket i moves to an offset <= i. */
+	for (uint32_t i = 0; i < window; i++) {
+		uint64_t c = ld(&w->counts[i]);
+		uint32_t to = (uint32_t)(cam_native_reduce_index(lo + (int32_t)i, d) - nlo);
+
+		if (!c || to == i)
+			continue;
+		st(&w->counts[i], 0);
+		st(&w->counts[to], ld(&w->counts[to]) + c);
+	}
+	atomic_store_explicit(&w->lo, nlo, memory_order_relaxed);
+	for (int k = 0; k < NATIVE_OVERFLOW; k++) {
+		uint64_t c = ld(&w->xcnt[k]);
+		int32_t idx;
+
+		if (!c)
+			continue;
+		idx = cam_native_reduce_index(atomic_load_explicit(&w->xidx[k], memory_order_relaxed), d);
+		st(&w->xcnt[k], 0);
+		if ((uint32_t)idx - (uint32_t)nlo < window) {
+			st(&w->counts[idx - nlo], ld(&w->counts[idx - nlo]) + c);
+		} else {
+			/* Merge with a slot of the same new index, or reuse this one. */
+			int k2;
+			for (k2 = 0; k2 < k; k2++)
+				if (ld(&w->xcnt[k2]) &&
+				    atomic_load_explicit(&w->xidx[k2], memory_order_relaxed) == idx)
+					break;
+			if (k2 < k) {
+				st(&w->xcnt[k2], ld(&w->xcnt[k2]) + c);
+			} else {
+				atomic_store_explicit(&w->xidx[k], idx, memory_order_relaxed);
+				st(&w->xcnt[k], c);
+			}
+		}
+	}
+	nwin_recount(w, window);
+}
+
+static void ncell_reduce(struct ncell *nc, uint32_t window, int d)
+{
+	struct nwin *neg = atomic_load_explicit(&nc->neg, memory_order_relaxed);
+
+	nwin_reduce(nc->pos, window, d);
+	if (neg)
+		nwin_reduce(neg, window, d);
+	atomic_store_explicit(&nc->schema,
+			      atomic_load_explicit(&nc->schema, memory_order_relaxed) - d,
+			      memory_order_relaxed);
+}
+
+/* Lowers the series' schema to at most schema (never raises it). */
+static void lower_schema(cam_series *s, int32_t schema)
+{
+	int32_t cur = atomic_load_explicit(&s->native_schema, memory_order_relaxed);
+
+	while (cur > schema &&
+	       !atomic_compare_exchange_weak_explicit(&s->native_schema, &cur, schema,
+						      memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+/* Where w's populated buckets start and end (window and overflow). */
+static bool nwin_range(struct nwin *w, uint32_t window, int32_t *min, int32_t *max)
+{
+	int32_t lo = atomic_load_explicit(&w->lo, memory_order_relaxed);
+	bool any = false;
+
+	for (uint32_t i = 0; i < window; i++)
+		if (ld(&w->counts[i])) {
+			if (!any)
+				*min = lo + (int32_t)i;
+			*max = lo + (int32_t)i;
+			any = true;
+		}
+	for (int k = 0; k < NATIVE_OVERFLOW; k++)
+		if (ld(&w->xcnt[k])) {
+			int32_t idx = atomic_load_explicit(&w->xidx[k], memory_order_relaxed);
+			if (!any || idx < *min)
+				*min = idx;
+			if (!any || idx > *max)
+				*max = idx;
+			any = true;
+		}
+	return any;
+}
+
+/* How many of w's window buckets would fall outside a window at lo. */
+static uint32_t outside_if_moved(struct nwin *w, uint32_t window, int32_t lo)
+{
+	int32_t old = atomic_load_explicit(&w->lo, memory_order_relaxed);
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < window; i++)
+		if (ld(&w->counts[i]) && (uint32_t)(old + (int32_t)i) - (uint32_t)lo >= window)
+			n++;
+	return n;
+}
+
+/*
+ * The slow path of a native observation, inside the cell's sequence: the
+ * cell lags the series' schema, the bucket is outside the window, or a
+ * new bucket passed the limit. Ends with v counted.
+ */
+static __attribute__((noinline)) void native_slow(cam_series *s, struct ncell *nc, double v)
+{
+	const cam_family *f = s->family;
+	uint32_t window = f->window;
+
+	for (;;) {
+		int32_t sch = atomic_load_explicit(&nc->schema, memory_order_relaxed);
+		int32_t want = atomic_load_explicit(&s->native_schema, memory_order_relaxed);
+		struct nwin *w = nc->pos;
+		int32_t key, min = 0, max = 0;
+		uint32_t used_before;
+
+		if (sch > want) {
+			ncell_reduce(nc, window, sch - want);
+			continue;
+		}
+		if (v < 0) {
+			w = atomic_load_explicit(&nc->neg, memory_order_relaxed);
+			if (!w) {
+				w = nwin_new(window);
+				atomic_store_explicit(&nc->neg, w, memory_order_release);
+			}
+		}
+		key = cam_native_index_fast(v, sch);
+		if (w->used == 0)
+			atomic_store_explicit(&w->lo, key - (int32_t)(window / 2), memory_order_relaxed);
+		used_before = w->used;
+		if (nwin_put(w, window, key, 1)) {
+			if (w->used > used_before && w->used > f->native_opts.max_buckets &&
+			    sch > CAM_NATIVE_SCHEMA_MIN) {
+				ncell_reduce(nc, window, 1);
+				lower_schema(s, sch - 1);
+			}
+			return;
+		}
+		/* No room: move the window over the populated range when that
+		 * fits, else halve the resolution. */
+		if (nwin_range(w, window, &min, &max)) {
+			int64_t lo_r = key < min ? key : min, hi_r = key > max ? key : max;
+			if (hi_r - lo_r < (int64_t)window) {
+				int32_t lo = (int32_t)(lo_r - ((int64_t)window - (hi_r - lo_r + 1)) / 2);
+				if (outside_if_moved(w, window, lo) == 0) {
+					nwin_move(w, window, lo);
+					continue;
+				}
+			}
+		}
+		if (sch <= CAM_NATIVE_SCHEMA_MIN) {
+			/* Cannot happen: at schema -4 every index fits the window. */
+			atomic_store_explicit(&w->lo, key, memory_order_relaxed);
+			continue;
+		}
+		ncell_reduce(nc, window, 1);
+		lower_schema(s, sch - 1);
+	}
+}
+
+/* A histogram observation with native buckets, classic ones included. */
+static void native_observe(cam_series *s, cell *c, double v)
+{
+	const cam_family *f = s->family;
+	struct ncell *nc = ncell_of(f, c);
+	uint32_t seq = atomic_load_explicit(&nc->seq, memory_order_relaxed);
+
+	atomic_store_explicit(&nc->seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	cell_add(&c[bucket_index(f, v)], 1.0);
+	cell_add(&c[f->nbuckets + 1], v);
+	if (likely(fabs(v) > f->native_opts.zero_threshold)) {
+		int32_t sch = atomic_load_explicit(&nc->schema, memory_order_relaxed);
+		struct nwin *w = nc->pos;
+
+		if (likely(v > 0 && sch == atomic_load_explicit(&s->native_schema,
+								 memory_order_relaxed))) {
+			int32_t key = cam_native_index_fast(v, sch);
+			uint32_t off = (uint32_t)key -
+				       (uint32_t)atomic_load_explicit(&w->lo, memory_order_relaxed);
+
+			if (likely(off < f->window)) {
+				uint64_t n = ld(&w->counts[off]);
+				if (likely(n != 0 || w->used < f->native_opts.max_buckets)) {
+					st(&w->counts[off], n + 1);
+					w->used += n == 0;
+					goto out_seq;
+				}
+			}
+		}
+		native_slow(s, nc, v);
+	} else if (!isnan(v)) {
+		st(&nc->zero, ld(&nc->zero) + 1);
+	}
+out_seq:
+	atomic_store_explicit(&nc->seq, seq + 2, memory_order_release);
+}
+
+/* ---- native buckets: merging for collect ---- */
+
+static void nside_reserve(struct nside *sd, size_t n)
+{
+	if (n <= sd->cap)
+		return;
+	sd->cap = n < 64 ? 64 : n * 2;
+	sd->counts = cam_xrealloc(sd->counts, sd->cap * sizeof(uint64_t));
+}
+
+/* Adds n to bucket idx; false when the range would grow past the limit. */
+static bool nside_add(struct nside *sd, int32_t idx, uint64_t n)
+{
+	if (sd->len == 0) {
+		nside_reserve(sd, 1);
+		sd->lo = idx;
+		sd->len = 1;
+		sd->counts[0] = n;
+		return true;
+	}
+	if (idx < sd->lo) {
+		size_t shift = (size_t)((int64_t)sd->lo - idx);
+		if (sd->len + shift > NATIVE_MAX_SPAN)
+			return false;
+		nside_reserve(sd, sd->len + shift);
+		memmove(sd->counts + shift, sd->counts, sd->len * sizeof(uint64_t));
+		memset(sd->counts, 0, shift * sizeof(uint64_t));
+		sd->lo = idx;
+		sd->len += shift;
+	} else if ((int64_t)idx >= (int64_t)sd->lo + (int64_t)sd->len) {
+		size_t len = (size_t)((int64_t)idx - sd->lo + 1);
+		if (len > NATIVE_MAX_SPAN)
+			return false;
+		nside_reserve(sd, len);
+		memset(sd->counts + sd->len, 0, (len - sd->len) * sizeof(uint64_t));
+		sd->len = len;
+	}
+	sd->counts[idx - sd->lo] += n;
+	return true;
+}
+
+static void nside_reduce(struct nside *sd, int d)
+{
+	int32_t nlo;
+	size_t len = 0;
+
+	if (sd->len == 0 || d == 0)
+		return;
+	nlo = cam_native_reduce_index(sd->lo, d);
+	for (size_t i = 0; i < sd->len; i++) {
+		size_t to = (size_t)(cam_native_reduce_index(sd->lo + (int32_t)i, d) - nlo);
+		uint64_t c = sd->counts[i];
+
+		sd->counts[i] = 0;
+		sd->counts[to] += c;
+		len = to + 1;
+	}
+	sd->lo = nlo;
+	sd->len = len;
+}
+
+static void nacc_reduce(struct nacc *a, int d)
+{
+	nside_reduce(&a->pos, d);
+	nside_reduce(&a->neg, d);
+	a->schema -= d;
+}
+
+/* Adds n to bucket idx (at schema) of one sign of a, halving a's
+ * resolution first when a is finer or the range grows too wide. */
+static void nacc_add(struct nacc *a, bool neg, int32_t idx, int schema, uint64_t n)
+{
+	if (!n)
+		return;
+	if (a->schema > schema)
+		nacc_reduce(a, a->schema - schema);
+	while (!nside_add(neg ? &a->neg : &a->pos,
+			  cam_native_reduce_index(idx, schema - a->schema), n))
+		nacc_reduce(a, 1);
+}
+
+static void nacc_add_acc(struct nacc *a, const struct nacc *b)
+{
+	a->zero += b->zero;
+	for (size_t i = 0; i < b->pos.len; i++)
+		nacc_add(a, false, b->pos.lo + (int32_t)i, b->schema, b->pos.counts[i]);
+	for (size_t i = 0; i < b->neg.len; i++)
+		nacc_add(a, true, b->neg.lo + (int32_t)i, b->schema, b->neg.counts[i]);
+}
+
+/* A copy of one sign of a thread's cell. */
+struct nwin_copy {
+	int32_t lo;
+	uint64_t *counts; /* the family's window of them */
+	int32_t xidx[NATIVE_OVERFLOW];
+	uint64_t xcnt[NATIVE_OVERFLOW];
+};
+
+static void nacc_add_win(struct nacc *a, bool neg, const struct nwin_copy *w,
+			 uint32_t window, int schema)
+{
+	for (uint32_t i = 0; i < window; i++)
+		nacc_add(a, neg, w->lo + (int32_t)i, schema, w->counts[i]);
+	for (int k = 0; k < NATIVE_OVERFLOW; k++)
+		nacc_add(a, neg, w->xidx[k], schema, w->xcnt[k]);
+}
+
+static size_t nacc_populated(const struct nacc *a)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->pos.len; i++)
+		n += a->pos.counts[i] != 0;
+	for (size_t i = 0; i < a->neg.len; i++)
+		n += a->neg.counts[i] != 0;
+	return n;
+}
+
+/* A consistent copy of one thread's cell: classic cells and native ones. */
+struct ncopy {
+	double *classic;
+	struct nwin_copy pos, neg;
+	int32_t schema;
+	uint64_t zero;
+	bool has_neg;
+};
+
+static void nwin_copy(struct nwin_copy *to, struct nwin *from, uint32_t window)
+{
+	to->lo = atomic_load_explicit(&from->lo, memory_order_relaxed);
+	for (uint32_t i = 0; i < window; i++)
+		to->counts[i] = ld(&from->counts[i]);
+	for (int k = 0; k < NATIVE_OVERFLOW; k++) {
+		to->xidx[k] = atomic_load_explicit(&from->xidx[k], memory_order_relaxed);
+		to->xcnt[k] = ld(&from->xcnt[k]);
+	}
+}
+
+/* Reads a cell between two equal even values of its sequence count. */
+static void ncell_copy(const cam_series *s, cell *c, struct ncopy *out)
+{
+	const cam_family *f = s->family;
+	struct ncell *nc = ncell_of(f, c);
+
+	for (unsigned tries = 0;; tries++) {
+		uint32_t seq = atomic_load_explicit(&nc->seq, memory_order_acquire);
+		struct nwin *neg;
+
+		if (seq & 1) {
+			if (tries > 64)
+				sched_yield();
+			continue;
+		}
+		for (uint32_t k = 0; k < s->ncells; k++)
+			out->classic[k] = atomic_load_explicit(&c[k], memory_order_relaxed);
+		out->schema = atomic_load_explicit(&nc->schema, memory_order_relaxed);
+		out->zero = ld(&nc->zero);
+		nwin_copy(&out->pos, nc->pos, f->window);
+		neg = atomic_load_explicit(&nc->neg, memory_order_acquire);
+		out->has_neg = neg != NULL;
+		if (neg)
+			nwin_copy(&out->neg, neg, f->window);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&nc->seq, memory_order_relaxed) == seq)
+			return;
+	}
+}
+
+static void nacc_add_copy(struct nacc *a, const struct ncopy *cp, uint32_t window)
+{
+	a->zero += cp->zero;
+	nacc_add_win(a, false, &cp->pos, window, cp->schema);
+	if (cp->has_neg)
+		nacc_add_win(a, true, &cp->neg, window, cp->schema);
+}
+
+static void nacc_clear(struct nacc *a, int schema)
+{
+	a->schema = schema;
+	a->zero = 0;
+	a->pos.len = 0;
+	a->neg.len = 0;
 }
 
 void cam_counter_add(cam_series *s, double v)
@@ -777,24 +1493,6 @@ void cam_gauge_set(cam_series *s, double v)
 	atomic_store_explicit(&s->base, v, memory_order_relaxed);
 }
 
-/* Index of the first bucket whose bound is >= v (le is inclusive);
- * nbuckets (+Inf) when none is, or for NaN. */
-static inline size_t bucket_index(const cam_family *f, double v)
-{
-	size_t lo = 0, hi = f->nbuckets;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (v <= f->buckets[mid])
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	if (lo < f->nbuckets && !(v <= f->buckets[lo]))
-		return f->nbuckets;
-	return lo;
-}
-
 void cam_histogram_observe(cam_series *s, double v)
 {
 	cell *c;
@@ -804,6 +1502,10 @@ void cam_histogram_observe(cam_series *s, double v)
 		return;
 	f = s->family;
 	c = cells_for(s);
+	if (unlikely(f->native)) {
+		native_observe(s, c, v);
+		return;
+	}
 	cell_add(&c[bucket_index(f, v)], 1.0);
 	cell_add(&c[f->nbuckets + 1], v);
 }
@@ -845,6 +1547,72 @@ static const struct cam_exemplar *exemplar_copy(cam_series *s)
 
 /* ---- collection ---- */
 
+/* Scratch for copies of native cells, sized for the widest family. */
+static struct ncopy scratch_copy;
+static uint32_t scratch_window, scratch_cells;
+
+static struct ncopy *scratch_for(const cam_family *f)
+{
+	if (f->window > scratch_window || f->ncells > scratch_cells) {
+		scratch_window = f->window > scratch_window ? f->window : scratch_window;
+		scratch_cells = f->ncells > scratch_cells ? f->ncells : scratch_cells;
+		scratch_copy.classic = cam_xrealloc(scratch_copy.classic,
+						    scratch_cells * sizeof(double));
+		scratch_copy.pos.counts = cam_xrealloc(scratch_copy.pos.counts,
+						       scratch_window * sizeof(uint64_t));
+		scratch_copy.neg.counts = cam_xrealloc(scratch_copy.neg.counts,
+						       scratch_window * sizeof(uint64_t));
+	}
+	return &scratch_copy;
+}
+
+/* Adds one thread's cell of a native series into its agg and native_agg. */
+static void native_sum_cell(cam_series *s, cell *c, double *classic_into, struct nacc *into)
+{
+	struct ncopy *cp = scratch_for(s->family);
+
+	ncell_copy(s, c, cp);
+	for (uint32_t k = 0; k < s->ncells; k++)
+		classic_into[k] += cp->classic[k];
+	nacc_add_copy(into, cp, s->family->window);
+}
+
+static void native_retire_cell(cam_series *s, cell *c)
+{
+	if (!s->native_retired) {
+		s->native_retired = cam_xcalloc(1, sizeof(*s->native_retired));
+		nacc_clear(s->native_retired,
+			   atomic_load_explicit(&s->native_schema, memory_order_relaxed));
+	}
+	native_sum_cell(s, c, s->retired, s->native_retired);
+}
+
+static void native_free_cell(const cam_family *f, cell *c)
+{
+	if (f->native)
+		free(atomic_load_explicit(&ncell_of(f, c)->neg, memory_order_relaxed));
+}
+
+/* Starts a native series' merge from what exited threads left. */
+static void native_sum_start(cam_series *s)
+{
+	nacc_clear(&s->native_agg, atomic_load_explicit(&s->native_schema, memory_order_relaxed));
+	if (s->native_retired)
+		nacc_add_acc(&s->native_agg, s->native_retired);
+}
+
+/* Ends it: the series' bucket limit holds for the merge of all threads
+ * too, and every thread follows the schema the merge ended at. */
+static void native_sum_end(cam_series *s)
+{
+	struct nacc *a = &s->native_agg;
+
+	while (a->schema > CAM_NATIVE_SCHEMA_MIN &&
+	       nacc_populated(a) > s->family->native_opts.max_buckets)
+		nacc_reduce(a, 1);
+	lower_schema(s, a->schema);
+}
+
 static void sum_shards_locked(void)
 {
 	for (uint32_t c = 0; c < MAX_CHUNKS && c * SLOTS_PER_CHUNK < next_id; c++) {
@@ -854,6 +1622,8 @@ static void sum_shards_locked(void)
 			if (!s)
 				continue;
 			memcpy(s->agg, s->retired, s->ncells * sizeof(double));
+			if (s->family->native)
+				native_sum_start(s);
 		}
 	}
 	for (struct shard *sh = shards; sh; sh = sh->next) {
@@ -869,12 +1639,56 @@ static void sum_shards_locked(void)
 				if (!cells)
 					continue;
 				s = series_by_id[c][i];
+				if (s->family->native) {
+					native_sum_cell(s, cells, s->agg, &s->native_agg);
+					continue;
+				}
 				for (uint32_t k = 0; k < s->ncells; k++)
 					s->agg[k] += atomic_load_explicit(&cells[k],
 									  memory_order_relaxed);
 			}
 		}
 	}
+	for (uint32_t c = 0; c < MAX_CHUNKS && c * SLOTS_PER_CHUNK < next_id; c++) {
+		cam_series **ids = series_by_id[c];
+		for (uint32_t i = 0; ids && i < SLOTS_PER_CHUNK; i++)
+			if (ids[i] && ids[i]->family->native)
+				native_sum_end(ids[i]);
+	}
+}
+
+/* The merged native buckets of s as the visitor's sparse lists. */
+static const struct cam_native_value *native_value(cam_series *s)
+{
+	const struct nacc *a = &s->native_agg;
+	struct cam_native_value *nv = &s->native_out;
+	size_t need = a->pos.len + a->neg.len, n = 0;
+
+	if (need > s->out_cap) {
+		s->out_cap = need;
+		s->out_index = cam_xrealloc(s->out_index, need * sizeof(int32_t));
+		s->out_count = cam_xrealloc(s->out_count, need * sizeof(uint64_t));
+	}
+	nv->schema = a->schema;
+	nv->zero_threshold = s->family->native_opts.zero_threshold;
+	nv->zero_count = a->zero;
+	nv->pos_index = s->out_index;
+	nv->pos_count = s->out_count;
+	for (size_t i = 0; i < a->pos.len; i++)
+		if (a->pos.counts[i]) {
+			s->out_index[n] = a->pos.lo + (int32_t)i;
+			s->out_count[n++] = a->pos.counts[i];
+		}
+	nv->npos = n;
+	nv->neg_index = s->out_index + n;
+	nv->neg_count = s->out_count + n;
+	for (size_t i = 0; i < a->neg.len; i++)
+		if (a->neg.counts[i]) {
+			s->out_index[n] = a->neg.lo + (int32_t)i;
+			s->out_count[n++] = a->neg.counts[i];
+		}
+	nv->nneg = n - nv->npos;
+	return nv;
 }
 
 static void family_info(const cam_family *f, struct cam_family_info *info)
@@ -888,6 +1702,7 @@ static void family_info(const cam_family *f, struct cam_family_info *info)
 	info->buckets = f->buckets;
 	info->nbuckets = f->nbuckets;
 	info->nseries = f->nseries;
+	info->native = f->native ? &f->native_opts : NULL;
 }
 
 static void visit_series(const struct cam_metrics_visitor *v,
@@ -907,6 +1722,8 @@ static void visit_series(const struct cam_metrics_visitor *v,
 		val.count = count;
 		val.sum = s->agg[info->nbuckets + 1];
 		val.exemplar = exemplar_copy(s);
+		if (s->family->native)
+			val.native = native_value(s);
 	} else {
 		val.value = atomic_load_explicit(&s->base, memory_order_relaxed) +
 			    s->agg[0];
@@ -950,8 +1767,12 @@ void cam_metrics_reset(void)
 			_Atomic(cell *) *chunk = atomic_load(&sh->chunks[c]);
 			if (!chunk)
 				continue;
-			for (uint32_t i = 0; i < SLOTS_PER_CHUNK; i++)
-				free(atomic_load(&chunk[i]));
+			for (uint32_t i = 0; i < SLOTS_PER_CHUNK; i++) {
+				cell *cells = atomic_load(&chunk[i]);
+				if (cells)
+					native_free_cell(series_by_id[c][i]->family, cells);
+				free(cells);
+			}
 			free(chunk);
 		}
 		free(sh);
@@ -964,6 +1785,7 @@ void cam_metrics_reset(void)
 		free_family(families[i]);
 	nfamilies = 0;
 	rejected_family = NULL;
+	memset(rejected_series, 0, sizeof(rejected_series));
 	for (uint32_t c = 0; c < MAX_CHUNKS; c++) {
 		free(series_by_id[c]);
 		series_by_id[c] = NULL;

@@ -11,8 +11,16 @@
  * cam_metrics_collect() sums every shard into one cumulative snapshot; only
  * it (and series creation) takes the registry lock.
  *
- * Series made from request data obey a per-family and a global limit; a
- * refused series is counted in cam_os_metrics_series_rejected_total{family}.
+ * A histogram family may also keep native buckets (sparse, exponential, as
+ * Prometheus' native histograms): struct cam_native_opts below. Observing
+ * into one stays thread-local and lock-free: the bucket index comes from the
+ * value's bits and a small table (native_hist.h), and each thread's cell is
+ * a window of bucket counts guarded by a sequence count that only its
+ * thread writes, so a collect reads every thread's cell whole.
+ *
+ * Series made from request data obey a per-family and a global limit; every
+ * refused series or family is counted in
+ * cam_os_metrics_series_rejected_total{family,reason}.
  *
  * Families and series live until cam_metrics_reset() (tests only); pointers
  * to them stay valid, so callers resolve a series once and keep it.
@@ -41,6 +49,25 @@ enum cam_metric_type {
 #define CAM_METRICS_MAX_LABEL_VALUE 256
 #define CAM_METRICS_MAX_HELP 512
 
+/*
+ * Native buckets of a histogram family, kept beside its classic buckets.
+ * A series whose populated buckets pass max_buckets halves its resolution
+ * (schema - 1: each new bucket merges two, counts are conserved), as
+ * client_golang does, down to schema -4; the schema never grows back
+ * while the process lives (snapshots stay cumulative). Values with
+ * |v| <= zero_threshold count in the zero bucket; NaN counts in the count
+ * and sum only.
+ */
+struct cam_native_opts {
+	int schema;            /* -4..8; bounds grow by 2^(2^-schema) */
+	double zero_threshold; /* >= 0, finite */
+	uint32_t max_buckets;  /* 1..CAM_NATIVE_MAX_BUCKETS, per series */
+};
+#define CAM_NATIVE_MAX_BUCKETS 4096
+/* Schema 3 (buckets about 9 % wide), zero threshold 2^-128 and 160
+ * buckets: client_golang's defaults. */
+extern const struct cam_native_opts cam_native_defaults;
+
 /* Everything that defines a family. Strings are copied at registration. */
 struct cam_family_desc {
 	const char *name;
@@ -56,14 +83,21 @@ struct cam_family_desc {
 /*
  * Registers a family and returns it in *out. Registering the same name again
  * with the same type and label names returns the existing family (0);
- * another type or other labels give CAM_ETYPE. Bad names (Prometheus rules:
+ * another type, other labels or native buckets where the existing family
+ * has none (or the other way round) give CAM_ETYPE. Bad names (Prometheus rules:
  * [a-zA-Z_:][a-zA-Z0-9_:]* for metrics, [a-zA-Z_][a-zA-Z0-9_]* and no "__"
- * prefix for labels), bad buckets or too many labels give CAM_EINVAL;
+ * prefix for labels), bad buckets, bad native options (or native options
+ * on a counter or gauge) or too many labels give CAM_EINVAL;
  * *why, when not NULL, then points at a static text saying what was wrong.
  * More families than the registry holds gives CAM_ELIMIT.
  */
 int cam_family_register(const struct cam_family_desc *desc, cam_family **out,
 			const char **why);
+/* cam_family_register for a histogram with native buckets as well
+ * (native NULL: classic only, the same as cam_family_register). */
+int cam_family_register_native(const struct cam_family_desc *desc,
+			       const struct cam_native_opts *native, cam_family **out,
+			       const char **why);
 
 /* Looks up a family by name; NULL if there is none. */
 cam_family *cam_family_find(const char *name);
@@ -114,6 +148,37 @@ void cam_histogram_observe_traced(cam_series *s, double v, const char *trace_id,
  */
 void cam_gauge_set(cam_series *s, double v);
 
+/*
+ * Why a series or a family was refused: the reason label of
+ * cam_os_metrics_series_rejected_total, a bounded set.
+ */
+#define CAM_REJECT_REASONS(X)                                                  \
+	X(CAM_REJECT_SERIES_LIMIT, "series_limit") /* the family's limit */     \
+	X(CAM_REJECT_GLOBAL_LIMIT, "global_limit") /* all series */            \
+	X(CAM_REJECT_INVALID_LABEL_VALUE, "invalid_label_value")               \
+	X(CAM_REJECT_FAMILY_LIMIT, "family_limit") /* no room for a family */  \
+	X(CAM_REJECT_INVALID_NAME, "invalid_name")                             \
+	X(CAM_REJECT_RESERVED_NAME, "reserved_name")                           \
+	X(CAM_REJECT_TYPE_CLASH, "type_clash")                                 \
+	X(CAM_REJECT_INVALID_VALUE, "invalid_value")
+enum cam_reject_reason {
+#define CAM_REJECT_ENUM(e, s) e,
+	CAM_REJECT_REASONS(CAM_REJECT_ENUM)
+#undef CAM_REJECT_ENUM
+	CAM_REJECT_COUNT
+};
+/* The reason's label value ("series_limit"...); "unknown" out of range. */
+const char *cam_reject_reason_name(enum cam_reject_reason why);
+
+/*
+ * Counts one refusal in cam_os_metrics_series_rejected_total, for callers
+ * that refuse before the metrics core sees anything (emit_metric's checks).
+ * family: the family's name when it is registered, else the label is
+ * empty (refused names never become label values, so the set stays
+ * bounded). Takes the registry lock: not for hot paths. Can't fail.
+ */
+void cam_metrics_count_rejection(const char *family, enum cam_reject_reason why);
+
 /* Limits on series made at run time. Defaults: 1000 per family, 20000 in all. */
 void cam_metrics_set_limits(size_t per_family, size_t global);
 size_t cam_metrics_series_count(void);
@@ -139,6 +204,24 @@ void cam_metrics_remove_collector(cam_metrics_collector fn, void *arg);
  * For histograms, buckets[i] is the non-cumulative count of bucket i
  * (nbuckets of the family plus one for +Inf), sum and count as usual.
  */
+/*
+ * The native buckets of a histogram series: populated buckets only, in
+ * increasing index order, each with its count (not cumulative). count of
+ * struct cam_series_value counts every observation; zero_count plus the
+ * bucket counts equals it but for NaN observations, which are in no bucket.
+ */
+struct cam_native_value {
+	int schema; /* may be below the family's: the resolution was halved */
+	double zero_threshold;
+	uint64_t zero_count;
+	const int32_t *pos_index;
+	const uint64_t *pos_count;
+	size_t npos;
+	const int32_t *neg_index; /* buckets of negative values, by |v| */
+	const uint64_t *neg_count;
+	size_t nneg;
+};
+
 struct cam_series_value {
 	const char *const *label_values;
 	double value;
@@ -146,6 +229,7 @@ struct cam_series_value {
 	double sum;
 	uint64_t count;
 	const struct cam_exemplar *exemplar; /* histograms; NULL: none yet */
+	const struct cam_native_value *native; /* NULL: classic only */
 };
 
 struct cam_family_info {
@@ -158,6 +242,7 @@ struct cam_family_info {
 	const double *buckets;
 	size_t nbuckets;
 	size_t nseries;
+	const struct cam_native_opts *native; /* NULL: classic only */
 };
 
 /*
