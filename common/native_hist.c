@@ -12,7 +12,8 @@
 #include <math.h>
 #include <pthread.h>
 
-double cam_native_bounds[CAM_NATIVE_SCHEMA_MAX + 1][1 << CAM_NATIVE_SCHEMA_MAX];
+double cam_native_bounds[CAM_NATIVE_SCHEMA_MAX + 1][(1 << CAM_NATIVE_SCHEMA_MAX) + 1];
+uint16_t cam_native_bins[CAM_NATIVE_SCHEMA_MAX + 1][2 << CAM_NATIVE_SCHEMA_MAX];
 
 static pthread_once_t bounds_once = PTHREAD_ONCE_INIT;
 
@@ -23,6 +24,15 @@ static void fill_bounds(void)
 
 		for (int j = 0; j < n; j++)
 			cam_native_bounds[s][j] = (double)exp2l((long double)j / n - 1.0L);
+		cam_native_bounds[s][n] = 1.0;
+		/* Bins are 0.25 / n wide; bounds lie at least 0.5 (2^(1/n) - 1)
+		 * > 0.34 / n apart, so no bin holds two. */
+		for (int b = 0, j = 0; b < 2 * n; b++) {
+			double start = 0.5 + 0.5 * b / (2.0 * n);
+			while (j < n && cam_native_bounds[s][j] < start)
+				j++;
+			cam_native_bins[s][b] = (uint16_t)j;
+		}
 	}
 	cam_native_bounds[0][0] = 0.5;
 }

@@ -5,8 +5,10 @@
  * At schema s (-4..8) bucket boundaries are powers of base = 2^(2^-s), and
  * bucket i holds values v with base^(i-1) < |v| <= base^i. The index comes
  * from the value's binary exponent and mantissa (frexp, read straight off
- * the bits for normal numbers) and, for s > 0, a table of the 2^s mantissa
- * bounds in [0.5, 1): no log() per value. Halving the resolution (schema
+ * the bits for normal numbers) and, for s > 0, the 2^s mantissa bounds in
+ * [0.5, 1): the top s + 1 mantissa bits pick a bin holding at most one
+ * bound, so one table load and one comparison give the bucket (no log()
+ * and no search per value). Halving the resolution (schema
  * s to s - d) maps index i to ceil(i / 2^d), which merges 2^d neighbours
  * into one bucket, so counts are conserved.
  *
@@ -21,8 +23,12 @@
 #define CAM_NATIVE_SCHEMA_MIN (-4)
 #define CAM_NATIVE_SCHEMA_MAX 8
 
-/* cam_native_bounds[s][j] = 2^(j / 2^s - 1), j < 2^s: mantissa bounds. */
-extern double cam_native_bounds[CAM_NATIVE_SCHEMA_MAX + 1][1 << CAM_NATIVE_SCHEMA_MAX];
+/* cam_native_bounds[s][j] = 2^(j / 2^s - 1), j < 2^s: mantissa bounds;
+ * [s][2^s] is 1, above every mantissa. */
+extern double cam_native_bounds[CAM_NATIVE_SCHEMA_MAX + 1][(1 << CAM_NATIVE_SCHEMA_MAX) + 1];
+/* cam_native_bins[s][b]: how many bounds of schema s lie below the start of
+ * mantissa bin b (the top s + 1 bits of the 52-bit mantissa). */
+extern uint16_t cam_native_bins[CAM_NATIVE_SCHEMA_MAX + 1][2 << CAM_NATIVE_SCHEMA_MAX];
 
 /* Fills cam_native_bounds; idempotent and thread-safe. Registration of a
  * native family and cam_native_index call it. */
@@ -60,14 +66,13 @@ static inline int32_t cam_native_index_fast(double v, int schema)
 	bits = (bits & 0xfffffffffffffull) | (1022ull << 52);
 	memcpy(&frac, &bits, sizeof(frac)); /* in [0.5, 1) */
 	if (schema > 0) {
-		const double *b = cam_native_bounds[schema];
-		int32_t n = 1 << schema, j = 0;
+		/* How many bounds are below frac: those below its bin, plus the
+		 * one bound the bin may hold. */
+		int32_t j = cam_native_bins[schema][(bits >> (52 - schema - 1)) &
+						    ((2u << schema) - 1)];
 
-		/* Branch-free lower bound: how many bounds are below frac. */
-		for (int32_t k = n >> 1; k > 0; k >>= 1)
-			j += (b[j + k - 1] < frac) ? k : 0;
-		j += b[j] < frac;
-		key = j + (exp - 1) * n;
+		j += cam_native_bounds[schema][j] < frac;
+		key = j + (exp - 1) * (1 << schema);
 	} else {
 		key = exp - (frac == 0.5);
 		key = (key + ((1 << -schema) - 1)) >> -schema;

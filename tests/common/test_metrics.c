@@ -1,5 +1,7 @@
-/* Unit tests of common/metrics.c: registration, limits, sharded counting. */
+/* Unit tests of common/metrics.c: registration, limits, refusal reasons, sharded
+ * counting, native buckets (index, halving, threads). */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -13,6 +15,7 @@
 
 #include "common/error.h"
 #include "common/metrics.h"
+#include "common/native_hist.h"
 
 static const char *const L_VERB[] = { "verb", NULL };
 
@@ -387,6 +390,411 @@ static void test_collector_runs_before_read(void **state)
 	assert_int_equal(collector_calls, 1);
 }
 
+/* ---- rejection reasons ---- */
+
+/* The value of cam_os_metrics_series_rejected_total{family, reason}. */
+struct rejected_seen {
+	const char *family, *reason;
+	double value;
+	int found;
+};
+
+static void on_rejected(void *arg, const struct cam_family_info *info,
+			const struct cam_series_value *v)
+{
+	struct rejected_seen *r = arg;
+
+	if (strcmp(info->name, "cam_os_metrics_series_rejected_total") != 0)
+		return;
+	assert_int_equal(info->nlabels, 2);
+	assert_string_equal(info->label_names[1], "reason");
+	if (strcmp(v->label_values[0], r->family) == 0 &&
+	    strcmp(v->label_values[1], r->reason) == 0) {
+		r->found = 1;
+		r->value = v->value;
+	}
+}
+
+static double rejected(const char *family, const char *reason)
+{
+	struct rejected_seen r = { family, reason, 0, 0 };
+	struct cam_metrics_visitor v = { NULL, on_rejected, &r };
+
+	cam_metrics_collect(&v);
+	return r.found ? r.value : -1;
+}
+
+static void test_rejection_reasons(void **state)
+{
+	cam_family *f;
+
+	(void)state;
+	cam_metrics_set_limits(2, 20000);
+	f = reg("t_reasons_total", CAM_COUNTER, L_VERB);
+	assert_non_null(cam_series_get(f, (const char *[]){ "a" }));
+	assert_non_null(cam_series_get(f, (const char *[]){ "b" }));
+	assert_null(cam_series_get(f, (const char *[]){ "c" }));
+	assert_null(cam_series_get(f, (const char *[]){ "\xff" })); /* not UTF-8 */
+	assert_null(cam_series_get(f, (const char *[]){ "\xc3" }));
+	assert_true(rejected("t_reasons_total", "series_limit") == 1);
+	assert_true(rejected("t_reasons_total", "invalid_label_value") == 2);
+	/* Callers outside metrics.c: a registered family keeps its name, any
+	 * other name becomes "" so refused names never make new series. */
+	cam_metrics_count_rejection("t_reasons_total", CAM_REJECT_RESERVED_NAME);
+	cam_metrics_count_rejection("no_such_family", CAM_REJECT_FAMILY_LIMIT);
+	cam_metrics_count_rejection("another_one", CAM_REJECT_FAMILY_LIMIT);
+	cam_metrics_count_rejection(NULL, CAM_REJECT_INVALID_NAME);
+	cam_metrics_count_rejection(NULL, (enum cam_reject_reason)99);
+	assert_true(rejected("t_reasons_total", "reserved_name") == 1);
+	assert_true(rejected("", "family_limit") == 2);
+	assert_true(rejected("", "invalid_name") == 1);
+	assert_true(rejected("", "invalid_value") == 1);
+	assert_true(rejected("no_such_family", "family_limit") == -1);
+	assert_string_equal(cam_reject_reason_name(CAM_REJECT_GLOBAL_LIMIT), "global_limit");
+	assert_string_equal(cam_reject_reason_name((enum cam_reject_reason)99), "unknown");
+	/* A refused series still counts under its family's last reason. */
+	assert_null(cam_series_get(f, (const char *[]){ "d" }));
+	assert_true(rejected("t_reasons_total", "series_limit") == 2);
+}
+
+/* ---- native buckets ---- */
+
+static void test_native_index_edges(void **state)
+{
+	(void)state;
+	/* Schema 3: bucket i is (2^((i-1)/8), 2^(i/8)]. */
+	assert_int_equal(cam_native_index(1.0, 3), 0);
+	assert_int_equal(cam_native_index(nextafter(1.0, 2), 3), 1);
+	assert_int_equal(cam_native_index(nextafter(1.0, 0), 3), 0);
+	assert_int_equal(cam_native_index(2.0, 3), 8);
+	assert_int_equal(cam_native_index(nextafter(2.0, 3), 3), 9);
+	assert_int_equal(cam_native_index(0.5, 3), -8);
+	assert_int_equal(cam_native_index(1024.0, 3), 80);
+	assert_int_equal(cam_native_index(0.001, 3), -79); /* 2^(-80/8) < 0.001 <= 2^(-79/8) */
+	/* The edge 2^(1/8) belongs to bucket 1, the next double to bucket 2. */
+	double e1 = cam_native_upper_bound(1, 3);
+	assert_true(e1 > 1.0905 && e1 < 1.0906);
+	assert_int_equal(cam_native_index(e1, 3), 1);
+	assert_int_equal(cam_native_index(nextafter(e1, 2), 3), 2);
+	assert_int_equal(cam_native_index(nextafter(e1, 0), 3), 1);
+	/* Negative values: the same index, by |v|. */
+	assert_int_equal(cam_native_index(-2.0, 3), 8);
+	assert_int_equal(cam_native_index(-0.001, 3), -79);
+	/* +-Inf: one past DBL_MAX's bucket (client_golang). */
+	assert_int_equal(cam_native_index(DBL_MAX, 3), 8192);
+	assert_int_equal(cam_native_index(INFINITY, 3), 8193);
+	assert_int_equal(cam_native_index(-INFINITY, 3), 8193);
+	/* Subnormals: 2^-1070 is a power of two. */
+	assert_int_equal(cam_native_index(ldexp(1, -1070), 3), -1070 * 8);
+	assert_int_equal(cam_native_index(ldexp(1, -1070), 0), -1070);
+	/* Schema 0: (2^(i-1), 2^i]; schema -1: (4^(i-1), 4^i]; -4: base 2^16. */
+	assert_int_equal(cam_native_index(1.0, 0), 0);
+	assert_int_equal(cam_native_index(2.0, 0), 1);
+	assert_int_equal(cam_native_index(3.0, 0), 2);
+	assert_int_equal(cam_native_index(4.0, 0), 2);
+	assert_int_equal(cam_native_index(0.75, 0), 0);
+	assert_int_equal(cam_native_index(4.0, -1), 1);
+	assert_int_equal(cam_native_index(nextafter(4.0, 5), -1), 2);
+	assert_int_equal(cam_native_index(1.0, -1), 0);
+	assert_int_equal(cam_native_index(0.25, -1), -1);
+	assert_int_equal(cam_native_index(nextafter(0.25, 1), -1), 0);
+	assert_int_equal(cam_native_index(65536.0, -4), 1);
+	assert_int_equal(cam_native_index(65537.0, -4), 2);
+	assert_int_equal(cam_native_index(1.0, -4), 0);
+	/* Schema 8: the first bucket above 1. */
+	assert_int_equal(cam_native_index(nextafter(1.0, 2), 8), 1);
+	assert_int_equal(cam_native_index(2.0, 8), 256);
+	/* Bounds: powers of two exactly. */
+	assert_true(cam_native_upper_bound(8, 3) == 2.0);
+	assert_true(cam_native_upper_bound(-8, 3) == 0.5);
+	assert_true(cam_native_upper_bound(0, 3) == 1.0);
+	assert_true(cam_native_upper_bound(3, -2) == 4096.0);
+}
+
+/* Every value lies in its bucket: bound(i-1) < v <= bound(i), at every schema. */
+static void test_native_index_matches_bounds(void **state)
+{
+	uint64_t x = 88172645463325252ull;
+
+	(void)state;
+	for (int schema = CAM_NATIVE_SCHEMA_MIN; schema <= CAM_NATIVE_SCHEMA_MAX; schema++)
+		for (int i = 0; i < 20000; i++) {
+			double v;
+			int32_t k;
+
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			v = ldexp((double)(x >> 11) / 9007199254740992.0 + 0.5, (int)(x % 120) - 60);
+			k = cam_native_index(v, schema);
+			assert_true(cam_native_upper_bound(k - 1, schema) < v);
+			assert_true(v <= cam_native_upper_bound(k, schema));
+		}
+}
+
+/* What a collect saw of one native series. */
+struct native_seen {
+	const char *family;
+	int found;
+	uint64_t count;
+	double sum;
+	int schema;
+	uint64_t zero;
+	size_t npos, nneg;
+	int32_t pos_index[4096], neg_index[4096];
+	uint64_t pos_count[4096], neg_count[4096];
+};
+
+static void on_native(void *arg, const struct cam_family_info *info,
+		      const struct cam_series_value *v)
+{
+	struct native_seen *n = arg;
+	const struct cam_native_value *nv = v->native;
+
+	if (strcmp(info->name, n->family) != 0)
+		return;
+	assert_non_null(info->native);
+	assert_non_null(nv);
+	n->found = 1;
+	n->count = v->count;
+	n->sum = v->sum;
+	n->schema = nv->schema;
+	n->zero = nv->zero_count;
+	n->npos = nv->npos;
+	n->nneg = nv->nneg;
+	assert_true(nv->npos <= 4096 && nv->nneg <= 4096);
+	for (size_t i = 0; i < nv->npos; i++) {
+		n->pos_index[i] = nv->pos_index[i];
+		n->pos_count[i] = nv->pos_count[i];
+		assert_true(nv->pos_count[i] > 0);
+		if (i)
+			assert_true(nv->pos_index[i] > nv->pos_index[i - 1]);
+	}
+	for (size_t i = 0; i < nv->nneg; i++) {
+		n->neg_index[i] = nv->neg_index[i];
+		n->neg_count[i] = nv->neg_count[i];
+		if (i)
+			assert_true(nv->neg_index[i] > nv->neg_index[i - 1]);
+	}
+}
+
+static struct native_seen *collect_native(const char *family)
+{
+	static struct native_seen n;
+	struct cam_metrics_visitor v = { NULL, on_native, &n };
+
+	memset(&n, 0, sizeof(n));
+	n.family = family;
+	cam_metrics_collect(&v);
+	assert_true(n.found);
+	return &n;
+}
+
+static uint64_t native_total(const struct native_seen *n)
+{
+	uint64_t t = n->zero;
+
+	for (size_t i = 0; i < n->npos; i++)
+		t += n->pos_count[i];
+	for (size_t i = 0; i < n->nneg; i++)
+		t += n->neg_count[i];
+	return t;
+}
+
+static cam_series *native_series(const char *name, int schema, double zt, uint32_t max)
+{
+	struct cam_native_opts o = { schema, zt, max };
+	cam_family *f = NULL;
+
+	assert_int_equal(cam_family_register_native(
+				 &(struct cam_family_desc){ .name = name, .help = "h",
+							    .type = CAM_HISTOGRAM },
+				 &o, &f, NULL), 0);
+	return cam_series_get(f, NULL);
+}
+
+static void test_native_observe(void **state)
+{
+	cam_series *s = native_series("t_native_seconds", 3, 0.001, 160);
+	struct native_seen *n;
+
+	(void)state;
+	cam_histogram_observe(s, 1.0);
+	cam_histogram_observe(s, 1.0);
+	cam_histogram_observe(s, 2.0);
+	cam_histogram_observe(s, 0);      /* zero bucket */
+	cam_histogram_observe(s, 0.001);  /* at the threshold: zero bucket */
+	cam_histogram_observe(s, -0.0005);
+	cam_histogram_observe(s, nextafter(0.001, 1)); /* just above: a bucket */
+	cam_histogram_observe(s, -4.0);   /* negative bucket 16 */
+	cam_histogram_observe(s, INFINITY);
+	cam_histogram_observe(s, NAN);    /* count and sum only */
+	n = collect_native("t_native_seconds");
+	assert_int_equal(n->count, 10);
+	assert_true(isnan(n->sum));
+	assert_int_equal(n->schema, 3);
+	assert_int_equal(n->zero, 3);
+	assert_int_equal(n->nneg, 1);
+	assert_int_equal(n->neg_index[0], 16);
+	assert_int_equal(n->neg_count[0], 1);
+	assert_int_equal(n->npos, 4);
+	assert_int_equal(n->pos_index[0], -79);
+	assert_int_equal(n->pos_index[1], 0);
+	assert_int_equal(n->pos_count[1], 2);
+	assert_int_equal(n->pos_index[2], 8);
+	assert_int_equal(n->pos_index[3], 8193);
+	assert_int_equal(native_total(n), n->count - 1); /* the NaN */
+}
+
+/* Past the bucket limit the resolution halves, and no count is lost. */
+static void test_native_resolution_halving(void **state)
+{
+	cam_series *s = native_series("t_halving_seconds", 3, 0, 4);
+	struct native_seen *n;
+	uint64_t per_bucket[64] = { 0 };
+
+	(void)state;
+	/* Four buckets at schema 3: 1, 2^(1/8), 2^(2/8), 2^(3/8): fits. */
+	for (int i = 0; i < 4; i++)
+		cam_histogram_observe(s, cam_native_upper_bound(i, 3));
+	n = collect_native("t_halving_seconds");
+	assert_int_equal(n->schema, 3);
+	assert_int_equal(n->npos, 4);
+	/* A fifth: schema 2, where those merge into buckets 0, 1, 1, 2 (and the
+	 * new value 2^(4/8) into bucket 2). */
+	cam_histogram_observe(s, cam_native_upper_bound(4, 3));
+	n = collect_native("t_halving_seconds");
+	assert_int_equal(n->schema, 2);
+	assert_int_equal(n->npos, 3);
+	assert_int_equal(n->pos_index[0], 0);
+	assert_int_equal(n->pos_count[0], 1);
+	assert_int_equal(n->pos_index[1], 1);
+	assert_int_equal(n->pos_count[1], 2);
+	assert_int_equal(n->pos_index[2], 2);
+	assert_int_equal(n->pos_count[2], 2);
+	/* Values spread over 2^-30 .. 2^30 fit 4 buckets at schema -4 only
+	 * (base 2^16: buckets -1..2). */
+	for (int e = -30; e <= 30; e++)
+		cam_histogram_observe(s, ldexp(1.0, e));
+	n = collect_native("t_halving_seconds");
+	assert_true(n->npos <= 4);
+	assert_int_equal(n->schema, -4);
+	assert_int_equal(native_total(n), 5 + 61);
+	assert_int_equal(n->count, 5 + 61);
+	/* Each value is in the bucket its schema says. */
+	for (int e = -30; e <= 30; e++)
+		per_bucket[cam_native_index(ldexp(1.0, e), -4) + 32]++;
+	for (int i = 0; i < 5; i++)
+		per_bucket[cam_native_index(cam_native_upper_bound(i, 3), -4) + 32]++;
+	for (size_t i = 0; i < n->npos; i++)
+		assert_int_equal(n->pos_count[i], per_bucket[n->pos_index[i] + 32]);
+}
+
+/* Far-apart values that fit the limit keep the resolution (overflow slots
+ * and a moving window), even when the window has to move. */
+static void test_native_window_moves(void **state)
+{
+	cam_series *s = native_series("t_window_seconds", 3, 0, 160);
+	struct native_seen *n;
+
+	(void)state;
+	for (int i = 0; i < 100; i++)
+		cam_histogram_observe(s, 1e-6 * (1 + i * 0.01));
+	for (int i = 0; i < 100; i++)
+		cam_histogram_observe(s, 100 * (1 + i * 0.01)); /* 2^27 times larger */
+	cam_histogram_observe(s, 1e300);
+	n = collect_native("t_window_seconds");
+	assert_int_equal(n->schema, 3);
+	assert_int_equal(n->count, 201);
+	assert_int_equal(native_total(n), 201);
+	assert_int_equal(n->pos_index[0], cam_native_index(1e-6, 3));
+	assert_int_equal(n->pos_index[n->npos - 1], cam_native_index(1e300, 3));
+	/* Drift upwards bucket after bucket: the window follows. */
+	for (int i = 0; i < 400; i++)
+		cam_histogram_observe(s, ldexp(1.0, 40 + i / 8));
+	n = collect_native("t_window_seconds");
+	assert_int_equal(native_total(n), 601);
+	assert_true(n->npos <= 160);
+}
+
+#define NATIVE_THREADS 4
+#define NATIVE_PER_THREAD 100000
+
+static void *native_worker(void *arg)
+{
+	cam_series *s = arg;
+	uint64_t x = (uint64_t)(uintptr_t)&x;
+
+	for (int i = 0; i < NATIVE_PER_THREAD; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		/* Spread over 2^-20 .. 2^20: past 160 buckets at schema 3. */
+		cam_histogram_observe(s, ldexp(1.0 + (double)(x % 1000) / 1000, (int)(x % 40) - 20));
+	}
+	return NULL;
+}
+
+/* Threads halve on their own and the collect merges them: every count
+ * kept, while collects run meanwhile, and after the threads exit. */
+static void test_native_threads_exact(void **state)
+{
+	cam_series *s = native_series("t_native_threads_seconds", 8, 0, 160);
+	pthread_t t[NATIVE_THREADS];
+	struct native_seen *n;
+
+	(void)state;
+	for (int i = 0; i < NATIVE_THREADS; i++)
+		pthread_create(&t[i], NULL, native_worker, s);
+	for (int i = 0; i < 20; i++) {
+		n = collect_native("t_native_threads_seconds");
+		assert_int_equal(native_total(n), n->count); /* one consistent copy */
+		assert_true(n->npos <= 160);
+	}
+	for (int i = 0; i < NATIVE_THREADS; i++)
+		pthread_join(t[i], NULL);
+	n = collect_native("t_native_threads_seconds");
+	assert_int_equal(n->count, (uint64_t)NATIVE_THREADS * NATIVE_PER_THREAD);
+	assert_int_equal(native_total(n), n->count);
+	assert_true(n->npos <= 160);
+	assert_true(n->schema < 8 && n->schema >= 0);
+}
+
+static void test_native_registration(void **state)
+{
+	struct cam_native_opts bad[] = { { 9, 0, 160 }, { -5, 0, 160 }, { 3, -1, 160 },
+					 { 3, NAN, 160 }, { 3, INFINITY, 160 }, { 3, 0, 0 },
+					 { 3, 0, CAM_NATIVE_MAX_BUCKETS + 1 } };
+	cam_family *f;
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		assert_int_equal(cam_family_register_native(
+					 &(struct cam_family_desc){ .name = "t_bad_native",
+								    .type = CAM_HISTOGRAM },
+					 &bad[i], &f, &why), CAM_EINVAL);
+		assert_non_null(why);
+	}
+	assert_int_equal(cam_family_register_native(
+				 &(struct cam_family_desc){ .name = "t_native_counter_total",
+							    .type = CAM_COUNTER },
+				 &cam_native_defaults, &f, &why), CAM_EINVAL);
+	assert_null(cam_family_find("t_bad_native"));
+	assert_int_equal(cam_family_register_native(
+				 &(struct cam_family_desc){ .name = "t_n_seconds",
+							    .type = CAM_HISTOGRAM },
+				 &cam_native_defaults, &f, NULL), 0);
+	/* The same name classic-only is another shape; native again is fine. */
+	assert_int_equal(cam_family_register(
+				 &(struct cam_family_desc){ .name = "t_n_seconds",
+							    .type = CAM_HISTOGRAM },
+				 &f, &why), CAM_ETYPE);
+	assert_int_equal(cam_family_register_native(
+				 &(struct cam_family_desc){ .name = "t_n_seconds",
+							    .type = CAM_HISTOGRAM },
+				 &cam_native_defaults, &f, NULL), 0);
+	assert_int_equal(cam_native_defaults.schema, 3);
+	assert_int_equal(cam_native_defaults.max_buckets, 160);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -404,6 +812,14 @@ int main(void)
 		cmocka_unit_test_teardown(test_many_series_lookup_stable, teardown),
 		cmocka_unit_test_teardown(test_null_series_is_noop, teardown),
 		cmocka_unit_test_teardown(test_collector_runs_before_read, teardown),
+		cmocka_unit_test_teardown(test_rejection_reasons, teardown),
+		cmocka_unit_test_teardown(test_native_index_edges, teardown),
+		cmocka_unit_test_teardown(test_native_index_matches_bounds, teardown),
+		cmocka_unit_test_teardown(test_native_observe, teardown),
+		cmocka_unit_test_teardown(test_native_resolution_halving, teardown),
+		cmocka_unit_test_teardown(test_native_window_moves, teardown),
+		cmocka_unit_test_teardown(test_native_threads_exact, teardown),
+		cmocka_unit_test_teardown(test_native_registration, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
