@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "common/metrics.h"
+#include "common/native_hist.h"
 #include "common/utf8.h"
 #include "common/xmalloc.h"
 
@@ -52,6 +53,7 @@ static void on_family(void *arg, const struct cam_family_info *info)
 		f->bucket_bounds = cam_xmalloc(info->nbuckets * sizeof(double));
 		memcpy(f->bucket_bounds, info->buckets, info->nbuckets * sizeof(double));
 	}
+	f->native = info->native != NULL;
 	if (info->nseries)
 		f->series = cam_xmalloc(info->nseries * sizeof(*f->series));
 
@@ -62,6 +64,46 @@ static void on_family(void *arg, const struct cam_family_info *info)
 	}
 	b->snap->families[b->snap->n_families++] = f;
 	b->cur = f;
+}
+
+/* Sorted bucket indices as spans (a new span at every gap) and counts. */
+static void pack_buckets(const int32_t *index, const uint64_t *count, size_t n,
+			 size_t *nspans, Cam__Bus__BucketSpan ***spans, size_t *ncounts,
+			 uint64_t **counts)
+{
+	size_t k = 0;
+
+	*ncounts = n;
+	*counts = n ? cam_xmalloc(n * sizeof(uint64_t)) : NULL;
+	if (n)
+		memcpy(*counts, count, n * sizeof(uint64_t));
+	*nspans = 0;
+	*spans = n ? cam_xmalloc(n * sizeof(**spans)) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (i == 0 || index[i] != index[i - 1] + 1) {
+			Cam__Bus__BucketSpan *sp = cam_xmalloc(sizeof(*sp));
+			cam__bus__bucket_span__init(sp);
+			sp->offset = i == 0 ? index[0] : index[i] - index[i - 1] - 1;
+			(*spans)[k++] = sp;
+		}
+		(*spans)[k - 1]->length++;
+	}
+	*nspans = k;
+}
+
+static Cam__Bus__NativeBuckets *native_buckets(const struct cam_native_value *nv)
+{
+	Cam__Bus__NativeBuckets *nb = cam_xmalloc(sizeof(*nb));
+
+	cam__bus__native_buckets__init(nb);
+	nb->schema = nv->schema;
+	nb->zero_threshold = nv->zero_threshold;
+	nb->zero_count = nv->zero_count;
+	pack_buckets(nv->pos_index, nv->pos_count, nv->npos, &nb->n_positive_spans,
+		     &nb->positive_spans, &nb->n_positive_counts, &nb->positive_counts);
+	pack_buckets(nv->neg_index, nv->neg_count, nv->nneg, &nb->n_negative_spans,
+		     &nb->negative_spans, &nb->n_negative_counts, &nb->negative_counts);
+	return nb;
 }
 
 static void on_series(void *arg, const struct cam_family_info *info,
@@ -87,6 +129,8 @@ static void on_series(void *arg, const struct cam_family_info *info,
 			s->exemplar->value = v->exemplar->value;
 			s->exemplar->timestamp_ms = v->exemplar->timestamp_ms;
 		}
+		if (v->native)
+			s->native = native_buckets(v->native);
 	} else {
 		s->value = v->value;
 	}
@@ -168,9 +212,63 @@ static enum cam_metric_type metric_type(Cam__Bus__MetricType t)
 	     : t == CAM__BUS__METRIC_TYPE__HISTOGRAM ? CAM_HISTOGRAM : CAM_GAUGE;
 }
 
+/* Most native buckets a series may carry, and how far indices may reach
+ * (schema 8 needs about +-280k for every double). */
+#define MAX_NATIVE_BUCKETS (4u * CAM_NATIVE_MAX_BUCKETS)
+#define MAX_NATIVE_INDEX (1 << 24)
+
+/* Spans whose lengths add up to n and whose indices stay in range; adds
+ * the counts to *total, false on overflow. */
+static bool buckets_valid(Cam__Bus__BucketSpan *const *spans, size_t nspans,
+			  const uint64_t *counts, size_t n, uint64_t *total)
+{
+	int64_t idx = 0;
+	size_t len = 0;
+
+	if (n > MAX_NATIVE_BUCKETS || nspans > n)
+		return false;
+	for (size_t i = 0; i < nspans; i++) {
+		if (i > 0 && spans[i]->offset < 0)
+			return false;
+		idx += spans[i]->offset;
+		len += spans[i]->length;
+		if (len > n)
+			return false;
+		idx += spans[i]->length;
+		if (idx > MAX_NATIVE_INDEX || idx < -MAX_NATIVE_INDEX)
+			return false;
+	}
+	if (len != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (__builtin_add_overflow(*total, counts[i], total))
+			return false;
+	return true;
+}
+
+static const char *check_native(const Cam__Bus__Series *s)
+{
+	const Cam__Bus__NativeBuckets *nb = s->native;
+	uint64_t total = nb->zero_count;
+
+	if (nb->schema < CAM_NATIVE_SCHEMA_MIN || nb->schema > CAM_NATIVE_SCHEMA_MAX)
+		return "native schema outside -4..8";
+	if (!(nb->zero_threshold >= 0) || !isfinite(nb->zero_threshold))
+		return "native zero threshold not finite and >= 0";
+	if (!buckets_valid(nb->positive_spans, nb->n_positive_spans, nb->positive_counts,
+			   nb->n_positive_counts, &total) ||
+	    !buckets_valid(nb->negative_spans, nb->n_negative_spans, nb->negative_counts,
+			   nb->n_negative_counts, &total))
+		return "native spans do not match their counts, or too many or too far";
+	if (total > s->count)
+		return "native bucket counts add up to more than the series' count";
+	return NULL;
+}
+
 static const char *check_family(const Cam__Bus__Family *f)
 {
 	bool hist = f->type == CAM__BUS__METRIC_TYPE__HISTOGRAM;
+	const char *bad;
 	size_t len;
 
 	cam_metric_claim claims[CAM_METRIC_MAX_CLAIMS];
@@ -208,7 +306,13 @@ static const char *check_family(const Cam__Bus__Family *f)
 			return "bucket count does not match the bounds";
 		if (s->exemplar && (!hist || !exemplar_valid(s->exemplar)))
 			return "exemplar on a non-histogram, or with bad ids";
+		if (s->native && !(hist && f->native))
+			return "native buckets on a series of a family without them";
+		if (s->native && (bad = check_native(s)))
+			return bad;
 	}
+	if (f->native && !hist)
+		return "native buckets on a non-histogram";
 	return NULL;
 }
 

@@ -50,7 +50,9 @@ int cam_snapshot_pack(const Cam__Bus__Snapshot *s, uint8_t **buf, size_t *len);
  * snapshot: metric and label names valid, label value counts match,
  * histogram bucket bounds increasing and bucket counts one more than
  * bounds, no duplicate family names, exemplars only on histograms and with
- * hex ids. An empty envelope is refused.
+ * hex ids, native buckets only on native histograms, with a schema of
+ * -4..8, spans that match their counts and stay in range, and no more in
+ * buckets than the series' count. An empty envelope is refused.
  * Returns NULL with *why set (static text) when anything is wrong; free the
  * result with cam_snapshot_unpacked_free.
  */

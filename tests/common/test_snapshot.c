@@ -268,6 +268,137 @@ static void test_duplicate_family_refused(void **state)
 	assert_true(ok);
 }
 
+/* Native buckets travel as spans and counts, and come back the same. */
+static void test_native_round_trip(void **state)
+{
+	cam_family *f;
+	cam_series *s;
+	Cam__Bus__Snapshot *snap;
+	Cam__Bus__Envelope *e;
+	const Cam__Bus__Family *bf;
+	const Cam__Bus__NativeBuckets *nb;
+	const char *why = NULL;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(cam_family_register_native(
+				 &(struct cam_family_desc){ .name = "rt_native_seconds",
+							    .type = CAM_HISTOGRAM },
+				 &cam_native_defaults, &f, NULL), 0);
+	s = cam_series_get(f, NULL);
+	cam_histogram_observe(s, 1.0);               /* bucket 0 */
+	cam_histogram_observe(s, 1.05);              /* bucket 1 */
+	cam_histogram_observe(s, 1.05);
+	cam_histogram_observe(s, 4.0);               /* bucket 16: a second span */
+	cam_histogram_observe(s, 0);                 /* zero bucket */
+	cam_histogram_observe(s, -2.0);              /* negative bucket 8 */
+	snap = cam_snapshot_build(&(struct cam_snapshot_meta){ .instance_id = "i" });
+	assert_int_equal(cam_snapshot_pack(snap, &buf, &len), 0);
+	cam_snapshot_free(snap);
+	e = cam_snapshot_unpack(buf, len, &why);
+	free(buf);
+	assert_non_null(e);
+	bf = find(e->snapshot, "rt_native_seconds");
+	assert_non_null(bf);
+	assert_true(bf->native);
+	assert_false(find(e->snapshot, "cam_os_metrics_series_rejected_total")->native);
+	nb = bf->series[0]->native;
+	assert_non_null(nb);
+	assert_int_equal(bf->series[0]->count, 6);
+	assert_int_equal(nb->schema, 3);
+	assert_true(nb->zero_threshold == cam_native_defaults.zero_threshold);
+	assert_int_equal(nb->zero_count, 1);
+	assert_int_equal(nb->n_positive_spans, 2);
+	assert_int_equal(nb->positive_spans[0]->offset, 0);
+	assert_int_equal(nb->positive_spans[0]->length, 2);
+	assert_int_equal(nb->positive_spans[1]->offset, 14); /* 2..15 empty */
+	assert_int_equal(nb->positive_spans[1]->length, 1);
+	assert_int_equal(nb->n_positive_counts, 3);
+	assert_int_equal(nb->positive_counts[0], 1);
+	assert_int_equal(nb->positive_counts[1], 2);
+	assert_int_equal(nb->positive_counts[2], 1);
+	assert_int_equal(nb->n_negative_spans, 1);
+	assert_int_equal(nb->negative_spans[0]->offset, 8);
+	assert_int_equal(nb->negative_counts[0], 1);
+	cam_snapshot_unpacked_free(e);
+}
+
+static void test_bad_native_refused(void **state)
+{
+	Cam__Bus__Family f = CAM__BUS__FAMILY__INIT;
+	Cam__Bus__Series s = CAM__BUS__SERIES__INIT;
+	Cam__Bus__NativeBuckets nb = CAM__BUS__NATIVE_BUCKETS__INIT;
+	Cam__Bus__BucketSpan sp0 = CAM__BUS__BUCKET_SPAN__INIT, sp1 = CAM__BUS__BUCKET_SPAN__INIT;
+	Cam__Bus__BucketSpan *spans[2] = { &sp0, &sp1 };
+	Cam__Bus__Series *series[1] = { &s };
+	uint64_t buckets[1] = { 5 }, counts[3] = { 1, 2, 2 };
+	Cam__Bus__Snapshot snap = CAM__BUS__SNAPSHOT__INIT;
+	Cam__Bus__Family *fams[1] = { &f };
+	Cam__Bus__Envelope *e;
+	const char *why;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	f.name = "nb_seconds";
+	f.type = CAM__BUS__METRIC_TYPE__HISTOGRAM;
+	f.native = true;
+	f.n_series = 1;
+	f.series = series;
+	s.n_bucket_counts = 1;
+	s.bucket_counts = buckets;
+	s.count = 5;
+	s.native = &nb;
+	nb.schema = 3;
+	nb.n_positive_spans = 2;
+	nb.positive_spans = spans;
+	sp0.offset = -3;
+	sp0.length = 2;
+	sp1.offset = 4;
+	sp1.length = 1;
+	nb.n_positive_counts = 3;
+	nb.positive_counts = counts;
+	/* This one is fine. */
+	snap.n_families = 1;
+	snap.families = fams;
+	assert_int_equal(cam_snapshot_pack(&snap, &buf, &len), 0);
+	e = cam_snapshot_unpack(buf, len, &why);
+	free(buf);
+	assert_non_null(e);
+	cam_snapshot_unpacked_free(e);
+
+	nb.schema = 9;
+	expect_refused(&f);
+	nb.schema = -5;
+	expect_refused(&f);
+	nb.schema = 3;
+	nb.zero_threshold = -1;
+	expect_refused(&f);
+	nb.zero_threshold = INFINITY;
+	expect_refused(&f);
+	nb.zero_threshold = 0;
+	sp1.offset = -1; /* a later span going back */
+	expect_refused(&f);
+	sp1.offset = 4;
+	sp1.length = 2; /* lengths 4, counts 3 */
+	expect_refused(&f);
+	sp1.length = 1;
+	sp0.offset = 1 << 25; /* too far */
+	expect_refused(&f);
+	sp0.offset = -3;
+	nb.zero_count = 1; /* 6 in buckets, count 5 */
+	expect_refused(&f);
+	nb.zero_count = 0;
+	f.native = false; /* buckets on a family without them */
+	expect_refused(&f);
+	f.native = true;
+	f.type = CAM__BUS__METRIC_TYPE__GAUGE;
+	s.n_bucket_counts = 0;
+	s.native = NULL;
+	expect_refused(&f); /* a native gauge */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +407,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_truncated_refused, teardown),
 		cmocka_unit_test_teardown(test_inconsistent_snapshots_refused, teardown),
 		cmocka_unit_test_teardown(test_duplicate_family_refused, teardown),
+		cmocka_unit_test_teardown(test_native_round_trip, teardown),
+		cmocka_unit_test_teardown(test_bad_native_refused, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
