@@ -90,33 +90,61 @@ static double quality(const struct element *el)
 	return 1;
 }
 
+/* Whether parameter name of el, when present, has the value want. */
+static bool param_absent_or(const struct element *el, const char *name, const char *want)
+{
+	const char *p = el->start;
+	size_t n = strlen(name), w = strlen(want);
+
+	while ((p = memchr(p, ';', (size_t)(el->end - p))) != NULL) {
+		const char *v, *vend;
+
+		p = skip_space(p + 1, el->end);
+		if ((size_t)(el->end - p) <= n || strncasecmp(p, name, n) != 0 || p[n] != '=')
+			continue;
+		v = p + n + 1;
+		vend = memchr(v, ';', (size_t)(el->end - v));
+		vend = trim_end(v, vend ? vend : el->end);
+		return (size_t)(vend - v) == w && strncasecmp(v, want, w) == 0;
+	}
+	return true;
+}
+
+static bool is_protobuf(const struct element *el)
+{
+	return token_is(el, "application/vnd.google.protobuf") &&
+	       param_absent_or(el, "proto", "io.prometheus.client.MetricFamily") &&
+	       param_absent_or(el, "encoding", "delimited");
+}
+
 enum cam_render_format cam_negotiate_format(const char *accept)
 {
 	struct element el;
-	double om = 0, text = 0, q;
-	int om_first = -1, text_first = -1, i = 0;
+	double best_q = 0;
+	enum cam_render_format best = CAM_RENDER_TEXT;
 
 	if (!accept)
 		return CAM_RENDER_TEXT;
 	while (next_element(&accept, &el)) {
-		q = quality(&el);
-		if (token_is(&el, "application/openmetrics-text")) {
-			if (q > om)
-				om = q;
-			if (om_first < 0 && q > 0)
-				om_first = i;
-		} else if (token_is(&el, "text/plain") ||
-			   token_is(&el, "text/*") || token_is(&el, "*/*")) {
-			if (q > text)
-				text = q;
-			if (text_first < 0 && q > 0)
-				text_first = i;
+		enum cam_render_format fmt;
+		double q = quality(&el);
+
+		if (is_protobuf(&el))
+			fmt = CAM_RENDER_PROTOBUF;
+		else if (token_is(&el, "application/openmetrics-text"))
+			fmt = CAM_RENDER_OPENMETRICS;
+		else if (token_is(&el, "text/plain") || token_is(&el, "text/*") ||
+			 token_is(&el, "*/*"))
+			fmt = CAM_RENDER_TEXT;
+		else
+			continue;
+		/* Strictly higher wins: on a tie the one listed first stays. */
+		if (q > best_q) {
+			best_q = q;
+			best = fmt;
 		}
-		i++;
 	}
-	if (om > 0 && (om > text || (om == text && om_first < text_first)))
-		return CAM_RENDER_OPENMETRICS;
-	return CAM_RENDER_TEXT;
+	return best;
 }
 
 bool cam_negotiate_gzip(const char *accept_encoding)

@@ -13,10 +13,13 @@
 #include "exporter/render.h"
 
 /*
- * OpenMetrics when Accept ranks application/openmetrics-text (any version)
- * above text/plain, text/ * and * / *, or equal to them and listed first;
- * Prometheus text otherwise, and when accept is NULL. Prometheus's own
- * header (openmetrics q=0.5 or higher, text/plain lower) gives OpenMetrics.
+ * The format Accept ranks highest (q; on a tie, the one listed first):
+ * the protobuf exposition for application/vnd.google.protobuf whose proto
+ * and encoding parameters, when given, are io.prometheus.client.MetricFamily
+ * and delimited; OpenMetrics for application/openmetrics-text (any
+ * version); Prometheus text for text/plain, text/ * and * / *, and when
+ * accept is NULL or names none of these. Prometheus's own headers give
+ * OpenMetrics, or protobuf once native histograms are enabled.
  */
 enum cam_render_format cam_negotiate_format(const char *accept);
 

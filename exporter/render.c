@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "common/xmalloc.h"
+#include "exporter/render_proto.h"
 
 #define DEFAULT_HINT 4096
 
@@ -466,11 +467,19 @@ static bool named_later(const Cam__Bus__Snapshot *const *snaps, size_t n,
 	return false;
 }
 
+const char *cam_render_content_type(enum cam_render_format fmt)
+{
+	return fmt == CAM_RENDER_OPENMETRICS ? CAM_RENDER_CONTENT_TYPE_OPENMETRICS
+	     : fmt == CAM_RENDER_PROTOBUF    ? CAM_RENDER_CONTENT_TYPE_PROTOBUF
+					     : CAM_RENDER_CONTENT_TYPE_TEXT;
+}
+
 void cam_render(struct cam_render_buf *b, enum cam_render_format fmt,
 		const Cam__Bus__Snapshot *const *snaps, size_t n,
 		struct cam_render_result *res)
 {
 	struct cam_render_result local;
+	struct cam_proto_scratch *psc = NULL;
 	struct scratch sc;
 	size_t i, j;
 
@@ -478,6 +487,8 @@ void cam_render(struct cam_render_buf *b, enum cam_render_format fmt,
 		res = &local;
 	memset(res, 0, sizeof(*res));
 	scratch_init(&sc);
+	if (fmt == CAM_RENDER_PROTOBUF)
+		psc = cam_proto_scratch_new();
 	for (i = 0; i < n; i++) {
 		if (!snaps[i])
 			continue;
@@ -488,10 +499,14 @@ void cam_render(struct cam_render_buf *b, enum cam_render_format fmt,
 				res->conflicts++;
 				continue;
 			}
-			render_family(b, &sc, fmt, f, res);
+			if (psc)
+				cam_render_proto_family(b, psc, f, res);
+			else
+				render_family(b, &sc, fmt, f, res);
 		}
 	}
 	if (fmt == CAM_RENDER_OPENMETRICS)
 		put_str(b, "# EOF\n");
 	scratch_free(&sc);
+	cam_proto_scratch_free(psc);
 }

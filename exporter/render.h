@@ -1,10 +1,12 @@
 /*
- * Rendering snapshots as Prometheus text 0.0.4 or OpenMetrics 1.0.
+ * Rendering snapshots as Prometheus text 0.0.4, OpenMetrics 1.0 or the
+ * Prometheus protobuf exposition (delimited MetricFamily messages).
  *
  * The exporter renders one or more cam.bus.Snapshot trees (the kernel's, then
  * its own) into a growable buffer that the caller owns and may hand to zlib
  * or to the HTTP server afterwards. The bus carries non-cumulative histogram
- * buckets; the renderer makes them cumulative. Nothing is allocated per line:
+ * buckets; the renderer makes them cumulative. Native buckets appear in the
+ * protobuf format only: the text formats show what they always showed. Nothing is allocated per line:
  * the buffer grows geometrically, numbers are formatted on the stack, and
  * histogram bounds are formatted once per family.
  *
@@ -20,11 +22,19 @@
 #define CAM_RENDER_CONTENT_TYPE_TEXT "text/plain; version=0.0.4; charset=utf-8"
 #define CAM_RENDER_CONTENT_TYPE_OPENMETRICS \
 	"application/openmetrics-text; version=1.0.0; charset=utf-8"
+#define CAM_RENDER_CONTENT_TYPE_PROTOBUF \
+	"application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; " \
+	"encoding=delimited"
 
 enum cam_render_format {
 	CAM_RENDER_TEXT = 0,        /* Prometheus text exposition 0.0.4 */
 	CAM_RENDER_OPENMETRICS = 1, /* OpenMetrics 1.0 text */
+	CAM_RENDER_PROTOBUF = 2,    /* delimited io.prometheus.client.MetricFamily */
 };
+#define CAM_RENDER_FORMATS 3
+
+/* The Content-Type of a format's body. */
+const char *cam_render_content_type(enum cam_render_format fmt);
 
 /* A growable byte buffer; data is not NUL-terminated. */
 struct cam_render_buf {

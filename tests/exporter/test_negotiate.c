@@ -17,6 +17,7 @@
 
 #define OM CAM_RENDER_OPENMETRICS
 #define TEXT CAM_RENDER_TEXT
+#define PB CAM_RENDER_PROTOBUF
 
 static void test_format(void **state)
 {
@@ -51,6 +52,21 @@ static void test_format(void **state)
 		{"APPLICATION/OpenMetrics-Text ; Q=0.9 , text/plain;q=0.2", OM},
 		{"application/openmetrics-textual", TEXT},
 		{",,, ;q=1", TEXT},
+		/* Prometheus 2.42 with --enable-feature=native-histograms */
+		{"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+		 "encoding=delimited;q=0.8,application/openmetrics-text;version=1.0.0;q=0.6,"
+		 "application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=0.0.4;"
+		 "q=0.3,*/*;q=0.2", PB},
+		{"application/vnd.google.protobuf", PB},
+		{"application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+		 "encoding=delimited", PB},
+		/* Other encodings or messages are not served: the next best is. */
+		{"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+		 "encoding=text,text/plain;q=0.5", TEXT},
+		{"application/vnd.google.protobuf;proto=other.Message;encoding=delimited,"
+		 "application/openmetrics-text;q=0.5", OM},
+		{"application/vnd.google.protobuf;q=0.5,application/openmetrics-text", OM},
+		{"text/plain,application/vnd.google.protobuf", TEXT},
 	};
 	size_t i;
 
@@ -58,7 +74,8 @@ static void test_format(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		if (cam_negotiate_format(cases[i].accept) != cases[i].want)
 			fail_msg("Accept: %s: expected %s", cases[i].accept,
-				 cases[i].want == OM ? "OpenMetrics" : "text");
+				 cases[i].want == OM ? "OpenMetrics"
+				 : cases[i].want == PB ? "protobuf" : "text");
 	}
 }
 
