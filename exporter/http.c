@@ -2,10 +2,21 @@
  * The HTTP endpoints of http.h on libmicrohttpd.
  *
  * A request is answered on the handler's second call, once its headers
- * and any body (discarded: nothing here takes one) are in. /metrics takes a reference to the latest kernel snapshot, renders
- * it with the exporter's own families into a buffer sized from the last
- * scrape, gzips it when asked, and hands the buffer to libmicrohttpd, which
- * frees it. HEAD gets the same headers and no body (libmicrohttpd drops it).
+ * and any body (discarded: nothing here takes one) are in. /metrics serves
+ * the kernel's part of the body from the scrape cache (scrape_cache.h:
+ * rendered once per snapshot and format) and renders the exporter's own
+ * families after it; both go to libmicrohttpd as an I/O vector, so the
+ * cached bytes are never copied, and the free callback drops the cache
+ * reference once they are sent. With gzip, the cached part is the head of
+ * one gzip member and the exporter's part its tail (gzip.h). HEAD gets the
+ * same headers and no body (libmicrohttpd drops it).
+ *
+ * Against slow and hostile clients (slowloris): libmicrohttpd's epoll
+ * threads never wait on one connection, an idle connection is closed after
+ * the connection timeout (a client sending a byte every few seconds is
+ * idle in between), each client address may hold only so many connections,
+ * and the total stays below the descriptor limit, so a scraper or a probe
+ * always gets in.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -28,12 +39,14 @@
 #include "exporter/negotiate.h"
 #include "exporter/pprof.h"
 #include "exporter/render.h"
+#include "exporter/scrape_cache.h"
 #include "exporter/staleness.h"
 
 #define COMPONENT "http"
 #define DEFAULT_THREADS 2
-#define CONNECTION_LIMIT 256
-#define CONNECTION_TIMEOUT_S 30
+#define DEFAULT_TIMEOUT_S 5
+#define DEFAULT_PER_IP 100
+#define DEFAULT_MAX_CONNECTIONS 4096
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 #define ALLOWED "GET, HEAD"
 
@@ -46,7 +59,7 @@ struct cam_http {
 	atomic_bool profiling_busy; /* one profile at a time, like Go's */
 	uint16_t port;
 	char address[96];
-	atomic_size_t size_hint; /* bytes of the last rendered body */
+	cam_scrape_cache *cache;
 	atomic_bool serving;     /* libmicrohttpd started */
 };
 
@@ -287,73 +300,106 @@ static enum MHD_Result serve_pprof(cam_http *h, struct MHD_Connection *c)
 	return serve_pprof_url(h, c, "/debug/pprof/");
 }
 
+/* What a /metrics response keeps until libmicrohttpd has sent it. */
+struct held_body {
+	struct cam_scrape_ref *ref; /* the cached kernel part */
+	void *tail;                 /* the exporter's part */
+};
+
+static void held_body_free(void *cls)
+{
+	struct held_body *hb = cls;
+
+	cam_scrape_ref_release(hb->ref);
+	free(hb->tail);
+	free(hb);
+}
+
 /*
- * Renders the body of one scrape into b: the kernel's snapshot while it is
- * fresh, then the exporter's families, whose values are refreshed first.
+ * The exporter's own families, refreshed first, rendered into b (ending
+ * the body: "# EOF" for OpenMetrics). *kernel_snap gets the latest kernel
+ * snapshot when it is fresh (the caller releases it), else NULL.
  */
-static void render_scrape(cam_http *h, enum cam_render_format fmt,
-			  struct cam_render_buf *b)
+static void render_self(cam_http *h, enum cam_render_format fmt, struct cam_render_buf *b,
+			struct cam_sub_snapshot **kernel_snap)
 {
 	struct cam_sub_snapshot *snap = cam_subscriber_latest(h->sub);
 	uint64_t now = cam_staleness_now_ns();
 	enum cam_kernel_state state = cam_sub_snapshot_state(snap, now);
 	struct cam_subscriber_stats st;
-	struct cam_render_result res;
 	Cam__Bus__Snapshot *self, self_view;
-	const Cam__Bus__Snapshot *snaps[2];
 	size_t nowned;
 
 	cam_subscriber_stats(h->sub, &st);
 	cam_selfmetrics_update(h->self, &st, state,
-			       snap ? cam_staleness_age_seconds(snap->received_ns,
-								now)
-				    : 0);
+			       snap ? cam_staleness_age_seconds(snap->received_ns, now) : 0);
 	self = cam_selfmetrics_snapshot(&nowned);
 	self_view = *self;
 	self_view.n_families = nowned;
-	snaps[0] = state == CAM_KERNEL_FRESH ? snap->snapshot : NULL;
-	snaps[1] = &self_view;
-	cam_render(b, fmt, snaps, 2, &res);
+	cam_render_part(b, fmt, &self_view, NULL, true, NULL);
 	cam_snapshot_free(self);
-	cam_sub_snapshot_release(snap);
-	if (res.conflicts)
-		cam_counter_add(h->self->conflicts, (double)res.conflicts);
+	if (state == CAM_KERNEL_FRESH) {
+		*kernel_snap = snap;
+	} else {
+		*kernel_snap = NULL;
+		cam_sub_snapshot_release(snap);
+	}
 }
 
 static enum MHD_Result serve_metrics(cam_http *h, struct MHD_Connection *c)
 {
 	uint64_t t0 = cam_staleness_now_ns();
+	const struct cam_scrape_piece *piece;
+	struct cam_sub_snapshot *snap;
 	enum cam_render_format fmt;
-	struct cam_render_buf b;
+	struct cam_render_buf tail;
+	struct MHD_IoVec iov[2];
+	struct held_body *hb;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	bool gz;
-	void *body;
-	size_t len;
 
 	fmt = cam_negotiate_format(
 		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"));
 	gz = cam_negotiate_gzip(MHD_lookup_connection_value(
 		c, MHD_HEADER_KIND, "Accept-Encoding"));
-	cam_render_buf_init(&b, atomic_load(&h->size_hint) * 9 / 8 + 4096);
-	render_scrape(h, fmt, &b);
-	atomic_store(&h->size_hint, b.len);
-	if (gz && cam_gzip(b.data, b.len, &body, &len) == 0) {
-		cam_render_buf_free(&b);
-	} else {
-		gz = false;
-		body = b.data;
-		len = b.len;
+	cam_render_buf_init(&tail, 4096);
+	render_self(h, fmt, &tail, &snap);
+	hb = cam_xcalloc(1, sizeof(*hb));
+	piece = cam_scrape_cache_get(h->cache, snap, fmt, gz, &hb->ref);
+	if (!piece && gz) {
+		gz = false; /* zlib failed: plain will do */
+		piece = cam_scrape_cache_get(h->cache, snap, fmt, false, &hb->ref);
 	}
-	r = MHD_create_response_from_buffer_with_free_callback(len, body, free);
-	if (!r) {
-		free(body);
+	cam_sub_snapshot_release(snap); /* the cache keeps its own */
+	if (!piece) {
+		cam_render_buf_free(&tail);
+		free(hb);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				fmt == CAM_RENDER_OPENMETRICS
-					? CAM_RENDER_CONTENT_TYPE_OPENMETRICS
-					: CAM_RENDER_CONTENT_TYPE_TEXT);
+	if (gz) {
+		size_t len;
+		if (cam_gzip_tail(tail.data, tail.len, piece->crc, piece->raw_len, &hb->tail,
+				  &len)) {
+			cam_render_buf_free(&tail);
+			held_body_free(hb);
+			return MHD_NO;
+		}
+		cam_render_buf_free(&tail);
+		tail.len = len;
+	} else {
+		hb->tail = tail.data;
+	}
+	iov[0] = (struct MHD_IoVec){ piece->data, piece->len };
+	iov[1] = (struct MHD_IoVec){ hb->tail, tail.len };
+	if (piece->conflicts)
+		cam_counter_add(h->self->conflicts, (double)piece->conflicts);
+	r = MHD_create_response_from_iovec(iov, 2, held_body_free, hb);
+	if (!r) {
+		held_body_free(hb);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, cam_render_content_type(fmt));
 	MHD_add_response_header(r, MHD_HTTP_HEADER_VARY,
 				"Accept, Accept-Encoding");
 	if (gz)
@@ -529,7 +575,7 @@ int cam_http_start(const struct cam_http_config *cfg, cam_http **out,
 	h->profiling = cfg->profiling;
 	snprintf(h->pprof_addr, sizeof(h->pprof_addr), "%s",
 		 cfg->pprof_addr ? cfg->pprof_addr : "");
-	atomic_init(&h->size_hint, 0);
+	h->cache = cam_scrape_cache_new(cam_selfmetrics_owns);
 	atomic_init(&h->serving, false);
 	atomic_init(&h->profiling_busy, false);
 	h->port = cam_listen_name(fd, h->address, sizeof(h->address));
@@ -545,13 +591,18 @@ int cam_http_start(const struct cam_http_config *cfg, cam_http **out,
 		 * keep /metrics answering meanwhile. */
 		(unsigned)(cfg->threads ? cfg->threads : DEFAULT_THREADS) +
 			(cfg->profiling ? 2u : 0u),
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_LIMIT,
+		cfg->max_connections ? cfg->max_connections : (unsigned)DEFAULT_MAX_CONNECTIONS,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		cfg->max_per_ip ? cfg->max_per_ip : (unsigned)DEFAULT_PER_IP,
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		cfg->timeout_s ? cfg->timeout_s : (unsigned)DEFAULT_TIMEOUT_S,
 		MHD_OPTION_END);
 	if (!h->daemon) {
 		snprintf(err, errlen, "libmicrohttpd did not start on %s",
 			 h->address);
 		close(fd);
+		cam_scrape_cache_free(h->cache);
 		free(h);
 		return CAM_EINTERNAL;
 	}
@@ -575,5 +626,6 @@ void cam_http_stop(cam_http *h)
 	if (!h)
 		return;
 	MHD_stop_daemon(h->daemon);
+	cam_scrape_cache_free(h->cache);
 	free(h);
 }

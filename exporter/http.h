@@ -2,7 +2,9 @@
  * The exporter's HTTP server (libmicrohttpd, a small internal thread pool).
  *
  *   GET/HEAD /metrics   kernel families (while fresh) then the exporter's;
- *                       OpenMetrics when Accept asks, gzip when allowed
+ *                       OpenMetrics or protobuf when Accept prefers them,
+ *                       gzip when allowed; the kernel's part comes from
+ *                       the scrape cache (scrape_cache.h)
  *            /healthz   200 while the process runs
  *            /readyz    200 with a fresh kernel snapshot, 503 otherwise
  *            /          a landing page linking the above
@@ -33,6 +35,9 @@ struct cam_http_config {
 	cam_subscriber *sub;              /* borrowed; outlives the server */
 	const struct cam_selfmetrics *self; /* borrowed; registered */
 	unsigned threads;                 /* 0: 2 */
+	unsigned timeout_s;               /* idle connections closed after; 0: 5 */
+	unsigned max_connections;         /* in all; 0: 4096 */
+	unsigned max_per_ip;              /* per client address; 0: 100 */
 };
 
 /*

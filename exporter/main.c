@@ -12,6 +12,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <malloc.h>
+#include <sys/resource.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -38,6 +39,17 @@
 static struct cam_option opts[] = {
 	{"CAM_EXPORTER_LISTEN", ":8080",
 	 "HTTP address: host:port, :port (all interfaces) or [ipv6]:port", NULL, 0},
+	{"CAM_EXPORTER_THREADS", "2",
+	 "HTTP threads (1-64), each serving many connections without waiting on "
+	 "any; two more with profiling", NULL, 0},
+	{"CAM_EXPORTER_CONNECTION_TIMEOUT_S", "5",
+	 "close a connection idle this long, seconds (1-3600): a slow client "
+	 "sending a byte now and then is idle in between", NULL, 0},
+	{"CAM_EXPORTER_MAX_CONNECTIONS", NULL,
+	 "most HTTP connections at once (default: the descriptor limit less a "
+	 "reserve, at most 4096)", NULL, 0},
+	{"CAM_EXPORTER_MAX_CONNECTIONS_PER_IP", "100",
+	 "most HTTP connections one client address may hold (1-65535)", NULL, 0},
 	{"CAM_BUS_ADDR", NULL,
 	 "nng bus to the kernel (default ipc://$XDG_RUNTIME_DIR/cam-os/bus.ipc, "
 	 "else ipc:///tmp/cam-os-$UID/bus.ipc)", NULL, 0},
@@ -78,6 +90,7 @@ static struct cam_option opts[] = {
 
 struct settings {
 	const char *listen;
+	long threads, timeout_s, max_connections, max_per_ip;
 	char bus_addr[512];
 	char pprof_addr[540];
 	long interval_ms;
@@ -122,6 +135,55 @@ static int read_trace_settings(struct cam_traces_config *t)
 	t->flush_ms = (uint32_t)flush;
 	t->timeout_ms = (uint32_t)timeout;
 	t->retry_max_ms = (uint32_t)retry;
+	return 0;
+}
+
+/* Descriptors kept for the bus, logs, span export and accepts past the
+ * limit (libmicrohttpd accepts, then closes what is over). */
+#define FD_RESERVE 64
+
+/*
+ * Raises the descriptor limit to the hard limit (as Go programs such as
+ * node_exporter do) and returns the default connection limit it allows.
+ */
+static long default_max_connections(void)
+{
+	struct rlimit rl;
+	long n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 256;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = { rl.rlim_max, rl.rlim_max };
+		if (want.rlim_cur > 65536)
+			want.rlim_cur = 65536;
+		if (want.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl.rlim_cur = want.rlim_cur;
+	}
+	n = (long)rl.rlim_cur - FD_RESERVE;
+	return n < 16 ? 16 : n > 4096 ? 4096 : n;
+}
+
+/* The HTTP server's limits against slow and hostile clients. */
+static int read_http_settings(struct settings *s)
+{
+	if (cam_config_long(opt("CAM_EXPORTER_THREADS"), 1, 64, &s->threads) ||
+	    cam_config_long(opt("CAM_EXPORTER_CONNECTION_TIMEOUT_S"), 1, 3600, &s->timeout_s) ||
+	    cam_config_long(opt("CAM_EXPORTER_MAX_CONNECTIONS_PER_IP"), 1, 65535,
+			    &s->max_per_ip)) {
+		cam_log(CAM_LOG_ERROR, COMPONENT,
+			"CAM_EXPORTER_THREADS (1-64), CAM_EXPORTER_CONNECTION_TIMEOUT_S (1-3600) "
+			"and CAM_EXPORTER_MAX_CONNECTIONS_PER_IP (1-65535) must be numbers in range");
+		return CAM_EINVAL;
+	}
+	s->max_connections = default_max_connections();
+	if (opt("CAM_EXPORTER_MAX_CONNECTIONS") &&
+	    cam_config_long(opt("CAM_EXPORTER_MAX_CONNECTIONS"), 1, 1000000,
+			    &s->max_connections)) {
+		cam_log(CAM_LOG_ERROR, COMPONENT,
+			"CAM_EXPORTER_MAX_CONNECTIONS must be a number from 1 to 1000000");
+		return CAM_EINVAL;
+	}
 	return 0;
 }
 
@@ -173,6 +235,8 @@ static int read_settings(struct settings *s)
 	else
 		cam_pprof_default_addr(s->bus_addr, s->pprof_addr,
 				       sizeof(s->pprof_addr));
+	if (read_http_settings(s))
+		return CAM_EINVAL;
 	return read_trace_settings(&s->traces);
 }
 
@@ -187,6 +251,10 @@ static void log_started(const struct settings *s, const cam_http *h)
 	cam_log_str(&l, "bus", s->bus_addr);
 	cam_log_int(&l, "publish_interval_ms", s->interval_ms);
 	cam_log_bool(&l, "profiling_enabled", s->profiling);
+	cam_log_int(&l, "http_threads", s->threads);
+	cam_log_int(&l, "connection_timeout_s", s->timeout_s);
+	cam_log_int(&l, "max_connections", s->max_connections);
+	cam_log_int(&l, "max_connections_per_ip", s->max_per_ip);
 	if (s->profiling)
 		cam_log_str(&l, "profiling_addr", s->pprof_addr);
 	if (s->traces.otlp_endpoint)
@@ -260,6 +328,10 @@ static int run(const struct settings *s, const sigset_t *sigs)
 		.pprof_addr = s->pprof_addr,
 		.sub = sub,
 		.self = &self,
+		.threads = (unsigned)s->threads,
+		.timeout_s = (unsigned)s->timeout_s,
+		.max_connections = (unsigned)s->max_connections,
+		.max_per_ip = (unsigned)s->max_per_ip,
 	};
 	rc = cam_http_start(&hc, &http, err, sizeof(err));
 	if (rc) {

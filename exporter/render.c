@@ -467,6 +467,38 @@ static bool named_later(const Cam__Bus__Snapshot *const *snaps, size_t n,
 	return false;
 }
 
+void cam_render_part(struct cam_render_buf *b, enum cam_render_format fmt,
+		     const Cam__Bus__Snapshot *snap, bool (*skip)(const char *family),
+		     bool last, struct cam_render_result *res)
+{
+	struct cam_render_result local;
+	struct cam_proto_scratch *psc = NULL;
+	struct scratch sc;
+
+	if (!res)
+		res = &local;
+	memset(res, 0, sizeof(*res));
+	scratch_init(&sc);
+	if (fmt == CAM_RENDER_PROTOBUF)
+		psc = cam_proto_scratch_new();
+	for (size_t j = 0; snap && j < snap->n_families; j++) {
+		const Cam__Bus__Family *f = snap->families[j];
+
+		if (skip && skip(f->name)) {
+			res->conflicts++;
+			continue;
+		}
+		if (psc)
+			cam_render_proto_family(b, psc, f, res);
+		else
+			render_family(b, &sc, fmt, f, res);
+	}
+	if (last && fmt == CAM_RENDER_OPENMETRICS)
+		put_str(b, "# EOF\n");
+	scratch_free(&sc);
+	cam_proto_scratch_free(psc);
+}
+
 const char *cam_render_content_type(enum cam_render_format fmt)
 {
 	return fmt == CAM_RENDER_OPENMETRICS ? CAM_RENDER_CONTENT_TYPE_OPENMETRICS

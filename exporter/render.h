@@ -15,6 +15,7 @@
 #ifndef CAM_EXPORTER_RENDER_H
 #define CAM_EXPORTER_RENDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "proto/bus.pb-c.h"
@@ -71,6 +72,18 @@ struct cam_render_result {
 void cam_render(struct cam_render_buf *b, enum cam_render_format fmt,
 		const Cam__Bus__Snapshot *const *snaps, size_t n,
 		struct cam_render_result *res);
+
+/*
+ * Appends the families of snap (may be NULL) but those that skip (when not
+ * NULL) names, which count in res->conflicts, then "# EOF" for OpenMetrics
+ * when last: a scrape body in pieces rendered apart (the kernel's
+ * families, cached, then the exporter's own, whose names skip refuses
+ * from the kernel's), same bytes as cam_render over both. res is zeroed
+ * first and may be NULL.
+ */
+void cam_render_part(struct cam_render_buf *b, enum cam_render_format fmt,
+		     const Cam__Bus__Snapshot *snap, bool (*skip)(const char *family),
+		     bool last, struct cam_render_result *res);
 
 /* Room cam_render_double needs, NUL included. */
 #define CAM_RENDER_DOUBLE_MAX 32

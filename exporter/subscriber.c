@@ -77,6 +77,12 @@ void cam_subscriber_free(cam_subscriber *s)
 	free(s);
 }
 
+struct cam_sub_snapshot *cam_sub_snapshot_acquire(struct cam_sub_snapshot *snap)
+{
+	atomic_fetch_add(&snap->refs, 1);
+	return snap;
+}
+
 void cam_sub_snapshot_release(struct cam_sub_snapshot *snap)
 {
 	if (!snap || atomic_fetch_sub(&snap->refs, 1) != 1)

@@ -100,6 +100,8 @@ enum cam_kernel_state cam_subscriber_tick(cam_subscriber *s, uint64_t now_ns);
  */
 struct cam_sub_snapshot *cam_subscriber_latest(cam_subscriber *s);
 void cam_sub_snapshot_release(struct cam_sub_snapshot *snap);
+/* Another reference to snap (not NULL), released the same way. */
+struct cam_sub_snapshot *cam_sub_snapshot_acquire(struct cam_sub_snapshot *snap);
 
 /* Judges snap (may be NULL: ABSENT) at now_ns. */
 enum cam_kernel_state cam_sub_snapshot_state(const struct cam_sub_snapshot *snap,

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -62,10 +63,57 @@ static void test_round_trip(void **state)
 	free(big);
 }
 
+/* A head kept and a tail made apart decode as one stream whose CRC and
+ * length zlib checks; the same head serves several tails. */
+static void two_pieces(const char *head, size_t hlen, const char *tail, size_t tlen)
+{
+	void *h = NULL, *t = NULL;
+	size_t h_len = 0, t_len = 0;
+	uint32_t crc = 0;
+	char *joined, *back;
+
+	assert_int_equal(cam_gzip_head(head, hlen, &h, &h_len, &crc), 0);
+	assert_int_equal(cam_gzip_tail(tail, tlen, crc, hlen, &t, &t_len), 0);
+	joined = malloc(h_len + t_len);
+	back = malloc(hlen + tlen + 16);
+	assert_non_null(joined);
+	assert_non_null(back);
+	memcpy(joined, h, h_len);
+	memcpy(joined + h_len, t, t_len);
+	assert_int_equal(gunzip(joined, h_len + t_len, back, hlen + tlen + 16), hlen + tlen);
+	assert_memory_equal(back, head, hlen);
+	assert_memory_equal(back + hlen, tail, tlen);
+	free(joined);
+	free(back);
+	free(h);
+	free(t);
+}
+
+static void test_head_and_tail(void **state)
+{
+	static const char kernel[] = "cam_os_syscall_total{verb=\"ping\"} 42\n";
+	static const char self[] = "cam_os_kernel_up 1\n# EOF\n";
+	size_t n = 300000;
+	char *big = malloc(n);
+
+	(void)state;
+	assert_non_null(big);
+	for (size_t i = 0; i < n; i++)
+		big[i] = kernel[i % (sizeof(kernel) - 1)];
+	two_pieces(kernel, strlen(kernel), self, strlen(self));
+	two_pieces("", 0, self, strlen(self));
+	two_pieces(kernel, strlen(kernel), "", 0);
+	two_pieces("", 0, "", 0);
+	two_pieces(big, n, self, strlen(self));
+	two_pieces(big, n, big, n);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_head_and_tail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
