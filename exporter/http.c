@@ -621,6 +621,11 @@ uint16_t cam_http_port(const cam_http *h)
 	return h->port;
 }
 
+uint64_t cam_http_cache_renders(const cam_http *h)
+{
+	return cam_scrape_cache_renders(h->cache);
+}
+
 void cam_http_stop(cam_http *h)
 {
 	if (!h)

@@ -53,6 +53,9 @@ int cam_http_start(const struct cam_http_config *cfg, cam_http **out,
 const char *cam_http_address(const cam_http *h);
 uint16_t cam_http_port(const cam_http *h);
 
+/* Renders the scrape cache has done (tests: once per snapshot and format). */
+uint64_t cam_http_cache_renders(const cam_http *h);
+
 /* Stops serving (in-flight requests finish) and frees h. NULL is a no-op. */
 void cam_http_stop(cam_http *h);
 

@@ -519,6 +519,120 @@ static void test_scrapes_during_receives(void **state)
 	stop_server(&s);
 }
 
+/* Feeds a snapshot whose 40 series all hold seq. */
+static void feed_uniform(struct server *s, uint64_t seq)
+{
+	static const char *const verb[] = {"verb", NULL};
+	Cam__Bus__Snapshot *snap = fx_snapshot("k1", seq);
+	Cam__Bus__Family *f;
+	uint8_t *buf;
+	size_t len;
+
+	f = fx_family(snap, "uniform_total", "All equal.", CAM__BUS__METRIC_TYPE__COUNTER, verb);
+	for (int i = 0; i < 40; i++) {
+		char v[16];
+		const char *vals[] = { v, NULL };
+		snprintf(v, sizeof(v), "v%d", i);
+		fx_series(f, vals, (double)seq);
+	}
+	buf = fx_pack(snap, &len);
+	fx_free(snap);
+	assert_int_equal(cam_subscriber_feed(s->sub, buf, len, cam_staleness_now_ns()), 0);
+	free(buf);
+}
+
+static void *uniform_feeder(void *arg)
+{
+	struct server *s = arg;
+
+	for (uint64_t seq = 2; seq <= 400; seq++)
+		feed_uniform(s, seq);
+	return NULL;
+}
+
+/* Every uniform_total sample of body holds the same value. */
+static void check_one_snapshot(const char *body)
+{
+	const char *p = body;
+	char first[32] = "";
+	int n = 0;
+
+	while ((p = strstr(p, "uniform_total{verb=\"")) != NULL) {
+		char val[32];
+		const char *sp = strchr(p, ' ');
+		assert_non_null(sp);
+		assert_int_equal(sscanf(sp + 1, "%31s", val), 1);
+		if (n++ == 0)
+			snprintf(first, sizeof(first), "%s", val);
+		else if (strcmp(first, val) != 0)
+			fail_msg("one scrape shows two snapshots: %s and %s", first, val);
+		p = sp;
+	}
+	assert_int_equal(n, 40);
+}
+
+static char *gunzip_body(const struct reply *r)
+{
+	uLongf cap = 1 << 20;
+	char *text = malloc(cap + 1);
+	z_stream z = {0};
+
+	assert_non_null(text);
+	assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+	z.next_in = (Bytef *)r->body;
+	z.avail_in = (uInt)r->body_len;
+	z.next_out = (Bytef *)text;
+	z.avail_out = (uInt)cap;
+	assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(z.avail_in, 0); /* one member, nothing after it */
+	text[cap - z.avail_out] = '\0';
+	inflateEnd(&z);
+	return text;
+}
+
+/* Scrapes of one snapshot render it once per format; every scrape while
+ * snapshots swap shows one snapshot whole, plain or gzipped. */
+static void test_cache_one_render_whole_snapshots(void **state)
+{
+	struct server s;
+	struct reply r;
+	uint64_t before;
+	pthread_t t;
+	char *text;
+
+	(void)state;
+	start_server(&s, false);
+	feed_uniform(&s, 1);
+	before = cam_http_cache_renders(s.http);
+	for (int i = 0; i < 5; i++) {
+		request(s.port, "GET", "/metrics", NULL, &r);
+		check_one_snapshot(r.body);
+		reply_free(&r);
+		request(s.port, "GET", "/metrics", "Accept-Encoding: gzip\r\n", &r);
+		text = gunzip_body(&r);
+		check_one_snapshot(text);
+		free(text);
+		reply_free(&r);
+	}
+	assert_int_equal(cam_http_cache_renders(s.http) - before, 2); /* plain, gzip */
+	/* The exporter's own families are fresh at every scrape all the same. */
+	request(s.port, "GET", "/metrics", NULL, &r);
+	assert_non_null(strstr(r.body, "cam_os_exporter_scrapes_total{encoding=\"gzip\"} 5\n"));
+	reply_free(&r);
+
+	assert_int_equal(pthread_create(&t, NULL, uniform_feeder, &s), 0);
+	for (int i = 0; i < 60; i++) {
+		request(s.port, "GET", "/metrics", i % 2 ? "Accept-Encoding: gzip\r\n" : NULL, &r);
+		assert_int_equal(r.status, 200);
+		text = i % 2 ? gunzip_body(&r) : NULL;
+		check_one_snapshot(text ? text : r.body);
+		free(text);
+		reply_free(&r);
+	}
+	pthread_join(t, NULL);
+	stop_server(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +647,7 @@ int main(void)
 		cmocka_unit_test(test_pprof),
 		cmocka_unit_test(test_port_in_use),
 		cmocka_unit_test(test_scrapes_during_receives),
+		cmocka_unit_test(test_cache_one_render_whole_snapshots),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
