@@ -249,7 +249,7 @@ static bool buckets_valid(Cam__Bus__BucketSpan *const *spans, size_t nspans,
 static const char *check_native(const Cam__Bus__Series *s)
 {
 	const Cam__Bus__NativeBuckets *nb = s->native;
-	uint64_t total = nb->zero_count;
+	uint64_t total = nb->zero_count, classic = 0;
 
 	if (nb->schema < CAM_NATIVE_SCHEMA_MIN || nb->schema > CAM_NATIVE_SCHEMA_MAX)
 		return "native schema outside -4..8";
@@ -260,7 +260,11 @@ static const char *check_native(const Cam__Bus__Series *s)
 	    !buckets_valid(nb->negative_spans, nb->n_negative_spans, nb->negative_counts,
 			   nb->n_negative_counts, &total))
 		return "native spans do not match their counts, or too many or too far";
-	if (total > s->count)
+	/* The count renderers show is the classic buckets' total. */
+	for (size_t i = 0; i < s->n_bucket_counts; i++)
+		if (__builtin_add_overflow(classic, s->bucket_counts[i], &classic))
+			return "classic bucket counts overflow";
+	if (total > classic)
 		return "native bucket counts add up to more than the series' count";
 	return NULL;
 }

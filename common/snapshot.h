@@ -52,7 +52,7 @@ int cam_snapshot_pack(const Cam__Bus__Snapshot *s, uint8_t **buf, size_t *len);
  * bounds, no duplicate family names, exemplars only on histograms and with
  * hex ids, native buckets only on native histograms, with a schema of
  * -4..8, spans that match their counts and stay in range, and no more in
- * buckets than the series' count. An empty envelope is refused.
+ * buckets than its classic buckets hold. An empty envelope is refused.
  * Returns NULL with *why set (static text) when anything is wrong; free the
  * result with cam_snapshot_unpacked_free.
  */

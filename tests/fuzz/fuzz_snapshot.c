@@ -15,7 +15,7 @@
  * OpenMetrics ending in "# EOF"; a span batch encodes as valid JSON in both
  * formats.
  *
- * Objects: common/snapshot.o common/metrics.o common/utf8.o common/xmalloc.o gen/proto/bus.pb-c.o exporter/render.o exporter/span_json.o
+ * Objects: common/snapshot.o common/metrics.o common/native_hist.o common/utf8.o common/xmalloc.o gen/proto/bus.pb-c.o gen/proto/prometheus/metrics.pb-c.o exporter/render.o exporter/render_proto.o exporter/span_json.o
  * Libs: libprotobuf-c -lpthread -lm
  *
  * SPDX-License-Identifier: Apache-2.0

@@ -111,5 +111,5 @@ ok_emit() { local r; r=$(ex emit_metric "metric_name:lim,value:1,labels:k=$1"); 
 check "first series of a family accepted" ok_emit a
 check "second series of a family accepted" ok_emit b
 check "third series: RESOURCE_EXHAUSTED" refused emit_metric "metric_name:lim,value:1,labels:k=c" RESOURCE_EXHAUSTED "series limit"
-check "refusal counted in cam_os_metrics_series_rejected_total" wait_for 5 seen 'cam_os_metrics_series_rejected_total{family="lim"} 1'
+check "refusal counted in cam_os_metrics_series_rejected_total" wait_for 5 seen 'cam_os_metrics_series_rejected_total{family="lim",reason="series_limit"} 1'
 finish
