@@ -371,7 +371,7 @@ static enum MHD_Result serve_metrics(cam_http *h, struct MHD_Connection *c)
 		gz = false; /* zlib failed: plain will do */
 		piece = cam_scrape_cache_get(h->cache, snap, fmt, false, &hb->ref);
 	}
-	cam_sub_snapshot_release(snap); /* the cache keeps its own */
+	cam_sub_snapshot_release(snap); /* the cache keeps rendered bytes only */
 	if (!piece) {
 		cam_render_buf_free(&tail);
 		free(hb);

@@ -38,12 +38,15 @@ struct arr {
 struct cam_proto_scratch {
 	struct arr metrics, metric_ptrs, labels, label_ptrs, values, hists, buckets,
 		bucket_ptrs, exemplars, ex_labels, ex_label_ptrs, stamps, spans, span_ptrs,
-		deltas;
+		deltas, sizes;
 	size_t used_labels, used_buckets, used_ex, used_spans, used_deltas;
 };
 
+/* Room for n objects, and never a NULL array (NULL + 0 is undefined). */
 static void *arr_reserve(struct arr *a, size_t n)
 {
+	if (n == 0)
+		n = 1;
 	if (n > a->cap) {
 		a->cap = n * 2;
 		a->p = cam_xrealloc(a->p, a->cap * a->size);
@@ -70,6 +73,7 @@ struct cam_proto_scratch *cam_proto_scratch_new(void)
 	sc->spans.size = sizeof(BucketSpan);
 	sc->span_ptrs.size = sizeof(BucketSpan *);
 	sc->deltas.size = sizeof(int64_t);
+	sc->sizes.size = sizeof(size_t);
 	return sc;
 }
 
@@ -80,11 +84,32 @@ void cam_proto_scratch_free(struct cam_proto_scratch *sc)
 	struct arr *all[] = { &sc->metrics, &sc->metric_ptrs, &sc->labels, &sc->label_ptrs,
 			      &sc->values, &sc->hists, &sc->buckets, &sc->bucket_ptrs,
 			      &sc->exemplars, &sc->ex_labels, &sc->ex_label_ptrs, &sc->stamps,
-			      &sc->spans, &sc->span_ptrs, &sc->deltas };
+			      &sc->spans, &sc->span_ptrs, &sc->deltas, &sc->sizes };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		free(all[i]->p);
 	free(sc);
+}
+
+static size_t varint_len(size_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* Writes v as a base-128 varint; room was reserved. */
+static void put_varint(struct cam_render_buf *b, size_t v)
+{
+	while (v >= 0x80) {
+		b->data[b->len++] = (char)(0x80 | (v & 0x7f));
+		v >>= 7;
+	}
+	b->data[b->len++] = (char)v;
 }
 
 static bool series_fits(const Cam__Bus__Family *f, const Cam__Bus__Series *s)
@@ -281,11 +306,12 @@ void cam_render_proto_family(struct cam_render_buf *b, struct cam_proto_scratch 
 	Io__Prometheus__Client__MetricFamily mf = IO__PROMETHEUS__CLIENT__METRIC_FAMILY__INIT;
 	bool hist = f->type == CAM__BUS__METRIC_TYPE__HISTOGRAM;
 	Metric *ms, **mp;
-	size_t n = 0, size;
+	size_t n = 0, size, *sizes;
 
 	reserve_family(sc, f);
 	ms = sc->metrics.p;
 	mp = sc->metric_ptrs.p;
+	sizes = arr_reserve(&sc->sizes, f->n_series);
 	for (size_t i = 0; i < f->n_series; i++) {
 		const Cam__Bus__Series *s = f->series[i];
 		Metric *m = &ms[n];
@@ -321,17 +347,23 @@ void cam_render_proto_family(struct cam_render_buf *b, struct cam_proto_scratch 
 	mf.type = hist ? IO__PROMETHEUS__CLIENT__METRIC_TYPE__HISTOGRAM
 		: f->type == CAM__BUS__METRIC_TYPE__COUNTER ? IO__PROMETHEUS__CLIENT__METRIC_TYPE__COUNTER
 							    : IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE;
-	mf.n_metric = n;
-	mf.metric = n ? mp : NULL;
+	/*
+	 * The family's own fields, then each metric as one more field 4
+	 * (repeated fields may come one by one): protobuf-c sizes each metric
+	 * once here instead of once for the family and again while packing it.
+	 */
 	size = io__prometheus__client__metric_family__get_packed_size(&mf);
-	cam_render_buf_reserve(b, size + 10);
-	for (size_t v = size; ; v >>= 7) {
-		if (v < 0x80) {
-			b->data[b->len++] = (char)v;
-			break;
-		}
-		b->data[b->len++] = (char)(0x80 | (v & 0x7f));
+	for (size_t i = 0; i < n; i++) {
+		sizes[i] = io__prometheus__client__metric__get_packed_size(mp[i]);
+		size += 1 + varint_len(sizes[i]) + sizes[i];
 	}
+	cam_render_buf_reserve(b, size + 10);
+	put_varint(b, size);
 	b->len += io__prometheus__client__metric_family__pack(&mf, (uint8_t *)b->data + b->len);
+	for (size_t i = 0; i < n; i++) {
+		b->data[b->len++] = (char)((4 << 3) | 2); /* field 4, length-delimited */
+		put_varint(b, sizes[i]);
+		b->len += io__prometheus__client__metric__pack(mp[i], (uint8_t *)b->data + b->len);
+	}
 	res->families++;
 }

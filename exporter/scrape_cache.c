@@ -16,7 +16,7 @@
 
 struct cam_scrape_ref {
 	atomic_uint refs;
-	struct cam_sub_snapshot *snap; /* NULL: the empty entry */
+	uint64_t generation;           /* of its snapshot; 0: the empty entry */
 	pthread_mutex_t lock;          /* guards rendering the pieces */
 	bool done[CAM_RENDER_FORMATS][2];
 	struct cam_scrape_piece piece[CAM_RENDER_FORMATS][2];
@@ -46,7 +46,6 @@ void cam_scrape_ref_release(struct cam_scrape_ref *r)
 	for (int f = 0; f < CAM_RENDER_FORMATS; f++)
 		for (int g = 0; g < 2; g++)
 			free((void *)r->piece[f][g].data);
-	cam_sub_snapshot_release(r->snap);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -71,14 +70,16 @@ static struct cam_scrape_ref *entry_for(cam_scrape_cache *c, struct cam_sub_snap
 {
 	struct cam_scrape_ref *r, *old = NULL;
 
+	uint64_t gen = snap ? snap->generation : 0;
+
 	pthread_mutex_lock(&c->lock);
 	r = c->cur;
-	if (!r || r->snap != snap) {
+	if (!r || r->generation != gen) {
 		old = r;
 		r = cam_xcalloc(1, sizeof(*r));
 		atomic_init(&r->refs, 1); /* the cache's */
 		pthread_mutex_init(&r->lock, NULL);
-		r->snap = snap ? cam_sub_snapshot_acquire(snap) : NULL;
+		r->generation = gen;
 		c->cur = r;
 	}
 	atomic_fetch_add(&r->refs, 1);
@@ -87,9 +88,10 @@ static struct cam_scrape_ref *entry_for(cam_scrape_cache *c, struct cam_sub_snap
 	return r;
 }
 
-/* Renders piece (fmt, gz) of r. Called with r->lock held. */
+/* Renders piece (fmt, gz) of r from snap, r's snapshot. Called with
+ * r->lock held. */
 static int render_piece(cam_scrape_cache *c, struct cam_scrape_ref *r,
-			enum cam_render_format fmt, bool gz)
+			const struct cam_sub_snapshot *snap, enum cam_render_format fmt, bool gz)
 {
 	struct cam_scrape_piece *p = &r->piece[fmt][gz];
 	struct cam_render_result res;
@@ -98,7 +100,7 @@ static int render_piece(cam_scrape_cache *c, struct cam_scrape_ref *r,
 	size_t len;
 
 	cam_render_buf_init(&b, 0);
-	cam_render_part(&b, fmt, r->snap ? r->snap->snapshot : NULL, c->skip, false, &res);
+	cam_render_part(&b, fmt, snap ? snap->snapshot : NULL, c->skip, false, &res);
 	p->conflicts = res.conflicts;
 	p->raw_len = b.len;
 	if (gz) {
@@ -130,7 +132,7 @@ const struct cam_scrape_piece *cam_scrape_cache_get(cam_scrape_cache *c,
 		fmt = CAM_RENDER_TEXT;
 	pthread_mutex_lock(&r->lock);
 	if (!r->done[fmt][gz]) {
-		rc = render_piece(c, r, fmt, gz);
+		rc = render_piece(c, r, snap, fmt, gz);
 		r->done[fmt][gz] = rc == 0;
 	}
 	pthread_mutex_unlock(&r->lock);

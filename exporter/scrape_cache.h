@@ -9,7 +9,10 @@
  * reference to the entry and serves its bytes straight from it; a newer
  * snapshot replaces the entry, and the old one is freed when the last
  * response made from it is sent. So every response shows one snapshot
- * whole, never parts of two. The exporter's own families are rendered per
+ * whole, never parts of two. An entry keeps rendered bytes only, never the
+ * snapshot (each render reads the one the scrape holds, which is the
+ * entry's: entries are told apart by the snapshot's generation), so an old
+ * snapshot is freed as soon as no scrape holds it. The exporter's own families are rendered per
  * scrape after these bytes (http.c), since they change with every scrape.
  *
  * SPDX-License-Identifier: Apache-2.0
@@ -45,8 +48,8 @@ void cam_scrape_cache_free(cam_scrape_cache *c);
 /*
  * The kernel part of snap (NULL: an empty part) in fmt, gzip head or
  * plain, rendered now if this entry has not rendered it yet (other scrapes
- * of it wait for that render, not for each other otherwise). Takes its own
- * reference to snap when it makes an entry. *ref must be released with
+ * of it wait for that render, not for each other otherwise). The caller
+ * holds snap during the call only. *ref must be released with
  * cam_scrape_ref_release once the bytes are no longer used, from any
  * thread. NULL only when zlib fails (nothing to release).
  */

@@ -36,6 +36,7 @@ struct cam_subscriber {
 	atomic_uint_fast64_t decode_errors;
 	atomic_uint_fast64_t instances;
 	atomic_uint_fast64_t last_sequence;
+	atomic_uint_fast64_t generations; /* snapshots taken, for their generation */
 	cam_bus *bus;
 	pthread_t thread;
 	bool running;
@@ -75,12 +76,6 @@ void cam_subscriber_free(cam_subscriber *s)
 	cam_sub_snapshot_release(s->latest);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
-}
-
-struct cam_sub_snapshot *cam_sub_snapshot_acquire(struct cam_sub_snapshot *snap)
-{
-	atomic_fetch_add(&snap->refs, 1);
-	return snap;
 }
 
 void cam_sub_snapshot_release(struct cam_sub_snapshot *snap)
@@ -206,6 +201,7 @@ int cam_subscriber_feed(cam_subscriber *s, const void *buf, size_t len,
 	snap->envelope = env;
 	snap->snapshot = env->snapshot;
 	snap->received_ns = now_ns;
+	snap->generation = atomic_fetch_add(&s->generations, 1) + 1;
 	snap->interval_ms = cam_staleness_interval_ms(
 		env->snapshot->publish_interval_ms, s->default_interval_ms);
 

@@ -34,6 +34,7 @@ struct cam_sub_snapshot {
 	const Cam__Bus__Snapshot *snapshot; /* never NULL */
 	uint64_t received_ns; /* CLOCK_MONOTONIC when it arrived */
 	uint32_t interval_ms; /* its publish interval (or the default) */
+	uint64_t generation;  /* 1, 2, ... in the order they arrived: never reused */
 	/* private */
 	atomic_uint refs;
 	Cam__Bus__Envelope *envelope;
@@ -100,8 +101,6 @@ enum cam_kernel_state cam_subscriber_tick(cam_subscriber *s, uint64_t now_ns);
  */
 struct cam_sub_snapshot *cam_subscriber_latest(cam_subscriber *s);
 void cam_sub_snapshot_release(struct cam_sub_snapshot *snap);
-/* Another reference to snap (not NULL), released the same way. */
-struct cam_sub_snapshot *cam_sub_snapshot_acquire(struct cam_sub_snapshot *snap);
 
 /* Judges snap (may be NULL: ABSENT) at now_ns. */
 enum cam_kernel_state cam_sub_snapshot_state(const struct cam_sub_snapshot *snap,
