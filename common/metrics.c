@@ -355,6 +355,11 @@ enum cam_metric_type cam_family_type(const cam_family *f)
 	return f->type;
 }
 
+bool cam_family_native(const cam_family *f)
+{
+	return f->native;
+}
+
 const char *cam_family_name(const cam_family *f)
 {
 	return f->name;

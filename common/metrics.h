@@ -102,6 +102,8 @@ int cam_family_register_native(const struct cam_family_desc *desc,
 /* Looks up a family by name; NULL if there is none. */
 cam_family *cam_family_find(const char *name);
 enum cam_metric_type cam_family_type(const cam_family *f);
+/* Whether a histogram family keeps native buckets too. */
+bool cam_family_native(const cam_family *f);
 const char *cam_family_name(const cam_family *f);
 size_t cam_family_label_count(const cam_family *f);
 /* Label name i (0 <= i < cam_family_label_count). */

@@ -791,6 +791,8 @@ static void test_native_registration(void **state)
 				 &(struct cam_family_desc){ .name = "t_n_seconds",
 							    .type = CAM_HISTOGRAM },
 				 &cam_native_defaults, &f, NULL), 0);
+	assert_true(cam_family_native(f));
+	assert_false(cam_family_native(reg("t_classic_seconds", CAM_HISTOGRAM, NULL)));
 	assert_int_equal(cam_native_defaults.schema, 3);
 	assert_int_equal(cam_native_defaults.max_buckets, 160);
 }
