@@ -36,6 +36,7 @@
  */
 #include "common/metrics.h"
 
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -138,6 +139,11 @@ struct cam_family {
 	struct cam_native_opts native_opts;
 	uint32_t window;        /* native counts per sign per thread */
 	size_t cell_bytes;      /* a thread's block: classic cells (+ native) */
+	/* Classic bucket by native index (at the family's schema) of a value
+	 * > 0: the first bound whose index is >= it, over cls_kmin..cls_kmax;
+	 * NULL when a bound is <= 0 or the table would be too large. */
+	uint8_t *cls;
+	int32_t cls_kmin, cls_kmax;
 
 	pthread_rwlock_t lock;
 	cam_series **ht;
@@ -325,6 +331,7 @@ static void free_family(cam_family *f)
 		free(f->label_names[i]);
 	free(f->label_names);
 	free(f->buckets);
+	free(f->cls);
 	free(f->name);
 	free(f->help);
 	free(f->unit);
@@ -460,6 +467,31 @@ static int check_desc(const struct cam_family_desc *d, const struct cam_native_o
 	return 0;
 }
 
+#define CLS_TABLE_MAX 65536
+
+/* Builds f->cls (see struct cam_family), so a native observation finds
+ * its classic bucket from the native index it computes anyway. */
+static void classic_table(cam_family *f)
+{
+	int schema = f->native_opts.schema;
+	size_t n, j = 0;
+
+	if (f->nbuckets == 0 || !(f->buckets[0] > 0))
+		return;
+	f->cls_kmin = cam_native_index(f->buckets[0], schema);
+	f->cls_kmax = cam_native_index(f->buckets[f->nbuckets - 1], schema);
+	n = (size_t)((int64_t)f->cls_kmax - f->cls_kmin + 1);
+	if (n > CLS_TABLE_MAX)
+		return;
+	f->cls = cam_xmalloc(n);
+	for (size_t i = 0; i < n; i++) {
+		int32_t k = f->cls_kmin + (int32_t)i;
+		while (j < f->nbuckets && cam_native_index(f->buckets[j], schema) < k)
+			j++;
+		f->cls[i] = (uint8_t)j;
+	}
+}
+
 static cam_family *new_family(const struct cam_family_desc *d,
 			      const struct cam_native_opts *native)
 {
@@ -493,6 +525,7 @@ static cam_family *new_family(const struct cam_family_desc *d,
 			f->window = NATIVE_MIN_WINDOW;
 		f->cell_bytes += sizeof(struct ncell) + sizeof(struct nwin) +
 				 f->window * sizeof(uint64_t);
+		classic_table(f);
 	}
 	f->max_series = d->max_series;
 	f->ht_cap = 16;
@@ -1248,6 +1281,42 @@ static __attribute__((noinline)) void native_slow(cam_series *s, struct ncell *n
 	}
 }
 
+/*
+ * The classic bucket of v (> 0, finite) from its native index k at the
+ * family's schema: bounds with a lower index are below v, bounds with a
+ * higher one above; only a bound in v's own native bucket is compared.
+ */
+static inline size_t classic_from_key(const cam_family *f, int32_t k, double v)
+{
+	size_t j;
+
+	if (k < f->cls_kmin)
+		return 0;
+	if (k > f->cls_kmax)
+		return f->nbuckets;
+	j = f->cls[k - f->cls_kmin];
+	while (j < f->nbuckets && v > f->buckets[j])
+		j++;
+	return j;
+}
+
+/* Counts v in the window of positive values at key (the cell's schema);
+ * false when the slow path must place it. */
+static inline bool native_fast_put(const cam_family *f, struct nwin *w, int32_t key)
+{
+	uint32_t off = (uint32_t)key - (uint32_t)atomic_load_explicit(&w->lo, memory_order_relaxed);
+	uint64_t n;
+
+	if (unlikely(off >= f->window))
+		return false;
+	n = ld(&w->counts[off]);
+	if (unlikely(n == 0 && w->used >= f->native_opts.max_buckets))
+		return false;
+	st(&w->counts[off], n + 1);
+	w->used += n == 0;
+	return true;
+}
+
 /* A histogram observation with native buckets, classic ones included. */
 static void native_observe(cam_series *s, cell *c, double v)
 {
@@ -1257,6 +1326,20 @@ static void native_observe(cam_series *s, cell *c, double v)
 
 	atomic_store_explicit(&nc->seq, seq + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
+	if (likely(f->cls && v > f->native_opts.zero_threshold && v <= DBL_MAX)) {
+		/* The usual case: one native index serves both kinds of bucket. */
+		int s0 = f->native_opts.schema;
+		int32_t k0 = cam_native_index_fast(v, s0);
+		int32_t sch = atomic_load_explicit(&nc->schema, memory_order_relaxed);
+
+		cell_add(&c[classic_from_key(f, k0, v)], 1.0);
+		cell_add(&c[f->nbuckets + 1], v);
+		if (likely(sch == atomic_load_explicit(&s->native_schema, memory_order_relaxed) &&
+			   native_fast_put(f, nc->pos, cam_native_reduce_index(k0, s0 - sch))))
+			goto out_seq;
+		native_slow(s, nc, v);
+		goto out_seq;
+	}
 	cell_add(&c[bucket_index(f, v)], 1.0);
 	cell_add(&c[f->nbuckets + 1], v);
 	if (likely(fabs(v) > f->native_opts.zero_threshold)) {

@@ -797,6 +797,61 @@ static void test_native_registration(void **state)
 	assert_int_equal(cam_native_defaults.max_buckets, 160);
 }
 
+/* Native families find classic buckets through the native index: the
+ * classic buckets agree with a classic-only family's for the same values,
+ * bound edges included, at every schema. */
+static void test_native_classic_buckets_agree(void **state)
+{
+	static const double bounds[] = { 1e-6, 0.001, 0.00105, 0.0011, 0.5, 1, 2, 1000 };
+	uint64_t x = 2463534242ull;
+
+	(void)state;
+	for (int schema = CAM_NATIVE_SCHEMA_MIN; schema <= CAM_NATIVE_SCHEMA_MAX; schema += 4) {
+		struct cam_native_opts o = { schema, 1e-9, 160 };
+		char nname[32], cname[32];
+		cam_family *nf, *cf;
+		cam_series *ns, *cs;
+		struct seen a, b;
+
+		snprintf(nname, sizeof(nname), "t_agree_n%d", schema + 4);
+		snprintf(cname, sizeof(cname), "t_agree_c%d", schema + 4);
+		assert_int_equal(cam_family_register_native(
+					 &(struct cam_family_desc){ .name = nname, .type = CAM_HISTOGRAM,
+								    .buckets = bounds, .nbuckets = 8 },
+					 &o, &nf, NULL), 0);
+		assert_int_equal(cam_family_register(
+					 &(struct cam_family_desc){ .name = cname, .type = CAM_HISTOGRAM,
+								    .buckets = bounds, .nbuckets = 8 },
+					 &cf, NULL), 0);
+		ns = cam_series_get(nf, NULL);
+		cs = cam_series_get(cf, NULL);
+		for (size_t i = 0; i < 8; i++) {
+			double edge[] = { bounds[i], nextafter(bounds[i], 0), nextafter(bounds[i], 1e9) };
+			for (int k = 0; k < 3; k++) {
+				cam_histogram_observe(ns, edge[k]);
+				cam_histogram_observe(cs, edge[k]);
+			}
+		}
+		for (int i = 0; i < 20000; i++) {
+			double v;
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			v = ldexp((double)(x >> 11) / 9007199254740992.0 + 0.5, (int)(x % 44) - 30);
+			cam_histogram_observe(ns, v);
+			cam_histogram_observe(cs, v);
+		}
+		cam_histogram_observe(ns, 1e-12); /* zero bucket, classic bucket 0 */
+		cam_histogram_observe(cs, 1e-12);
+		cam_histogram_observe(ns, INFINITY);
+		cam_histogram_observe(cs, INFINITY);
+		a = collect_one(nname, NULL);
+		b = collect_one(cname, NULL);
+		assert_int_equal(a.nbuckets, 9);
+		for (size_t i = 0; i < 9; i++)
+			assert_int_equal(a.buckets[i], b.buckets[i]);
+		assert_true(a.sum == b.sum || (isinf(a.sum) && isinf(b.sum)));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -822,6 +877,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_native_window_moves, teardown),
 		cmocka_unit_test_teardown(test_native_threads_exact, teardown),
 		cmocka_unit_test_teardown(test_native_registration, teardown),
+		cmocka_unit_test_teardown(test_native_classic_buckets_agree, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
