@@ -1009,14 +1009,26 @@ static void ncell_init(cam_series *s, cell *c)
 	atomic_init(&nc->schema, atomic_load_explicit(&s->native_schema, memory_order_relaxed));
 }
 
+/*
+ * Native cells are read under their sequence count: stores inside it are
+ * release and the reader's loads acquire (plain moves on x86-64), which
+ * orders them against the count as fences would (ThreadSanitizer does not
+ * model fences, and gcc refuses them under it).
+ */
 static inline uint64_t ld(_Atomic uint64_t *p)
 {
-	return atomic_load_explicit(p, memory_order_relaxed);
+	return atomic_load_explicit(p, memory_order_acquire);
 }
 
 static inline void st(_Atomic uint64_t *p, uint64_t v)
 {
-	atomic_store_explicit(p, v, memory_order_relaxed);
+	atomic_store_explicit(p, v, memory_order_release);
+}
+
+static inline void cell_add_rel(cell *c, double v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_release);
 }
 
 static struct nwin *nwin_new(uint32_t window)
@@ -1061,7 +1073,7 @@ static bool nwin_put(struct nwin *w, uint32_t window, int32_t idx, uint64_t n)
 	}
 	if (free_slot < 0)
 		return false;
-	atomic_store_explicit(&w->xidx[free_slot], idx, memory_order_relaxed);
+	atomic_store_explicit(&w->xidx[free_slot], idx, memory_order_release);
 	st(&w->xcnt[free_slot], n);
 	w->used++;
 	return true;
@@ -1097,7 +1109,7 @@ static void nwin_move(struct nwin *w, uint32_t window, int32_t lo)
 			st(&w->counts[i], c);
 		}
 	}
-	atomic_store_explicit(&w->lo, lo, memory_order_relaxed);
+	atomic_store_explicit(&w->lo, lo, memory_order_release);
 	/* Overflow slots that now fall in the window join it. */
 	for (int k = 0; k < NATIVE_OVERFLOW; k++) {
 		uint64_t c = ld(&w->xcnt[k]);
@@ -1130,7 +1142,7 @@ static void nwin_reduce(struct nwin *w, uint32_t window, int d)
 		st(&w->counts[i], 0);
 		st(&w->counts[to], ld(&w->counts[to]) + c);
 	}
-	atomic_store_explicit(&w->lo, nlo, memory_order_relaxed);
+	atomic_store_explicit(&w->lo, nlo, memory_order_release);
 	for (int k = 0; k < NATIVE_OVERFLOW; k++) {
 		uint64_t c = ld(&w->xcnt[k]);
 		int32_t idx;
@@ -1151,7 +1163,7 @@ static void nwin_reduce(struct nwin *w, uint32_t window, int d)
 			if (k2 < k) {
 				st(&w->xcnt[k2], ld(&w->xcnt[k2]) + c);
 			} else {
-				atomic_store_explicit(&w->xidx[k], idx, memory_order_relaxed);
+				atomic_store_explicit(&w->xidx[k], idx, memory_order_release);
 				st(&w->xcnt[k], c);
 			}
 		}
@@ -1168,7 +1180,7 @@ static void ncell_reduce(struct ncell *nc, uint32_t window, int d)
 		nwin_reduce(neg, window, d);
 	atomic_store_explicit(&nc->schema,
 			      atomic_load_explicit(&nc->schema, memory_order_relaxed) - d,
-			      memory_order_relaxed);
+			      memory_order_release);
 }
 
 /* Lowers the series' schema to at most schema (never raises it). */
@@ -1249,7 +1261,7 @@ static __attribute__((noinline)) void native_slow(cam_series *s, struct ncell *n
 		}
 		key = cam_native_index_fast(v, sch);
 		if (w->used == 0)
-			atomic_store_explicit(&w->lo, key - (int32_t)(window / 2), memory_order_relaxed);
+			atomic_store_explicit(&w->lo, key - (int32_t)(window / 2), memory_order_release);
 		used_before = w->used;
 		if (nwin_put(w, window, key, 1)) {
 			if (w->used > used_before && w->used > f->native_opts.max_buckets &&
@@ -1273,7 +1285,7 @@ static __attribute__((noinline)) void native_slow(cam_series *s, struct ncell *n
 		}
 		if (sch <= CAM_NATIVE_SCHEMA_MIN) {
 			/* Cannot happen: at schema -4 every index fits the window. */
-			atomic_store_explicit(&w->lo, key, memory_order_relaxed);
+			atomic_store_explicit(&w->lo, key, memory_order_release);
 			continue;
 		}
 		ncell_reduce(nc, window, 1);
@@ -1325,23 +1337,22 @@ static void native_observe(cam_series *s, cell *c, double v)
 	uint32_t seq = atomic_load_explicit(&nc->seq, memory_order_relaxed);
 
 	atomic_store_explicit(&nc->seq, seq + 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
 	if (likely(f->cls && v > f->native_opts.zero_threshold && v <= DBL_MAX)) {
 		/* The usual case: one native index serves both kinds of bucket. */
 		int s0 = f->native_opts.schema;
 		int32_t k0 = cam_native_index_fast(v, s0);
 		int32_t sch = atomic_load_explicit(&nc->schema, memory_order_relaxed);
 
-		cell_add(&c[classic_from_key(f, k0, v)], 1.0);
-		cell_add(&c[f->nbuckets + 1], v);
+		cell_add_rel(&c[classic_from_key(f, k0, v)], 1.0);
+		cell_add_rel(&c[f->nbuckets + 1], v);
 		if (likely(sch == atomic_load_explicit(&s->native_schema, memory_order_relaxed) &&
 			   native_fast_put(f, nc->pos, cam_native_reduce_index(k0, s0 - sch))))
 			goto out_seq;
 		native_slow(s, nc, v);
 		goto out_seq;
 	}
-	cell_add(&c[bucket_index(f, v)], 1.0);
-	cell_add(&c[f->nbuckets + 1], v);
+	cell_add_rel(&c[bucket_index(f, v)], 1.0);
+	cell_add_rel(&c[f->nbuckets + 1], v);
 	if (likely(fabs(v) > f->native_opts.zero_threshold)) {
 		int32_t sch = atomic_load_explicit(&nc->schema, memory_order_relaxed);
 		struct nwin *w = nc->pos;
@@ -1498,11 +1509,11 @@ struct ncopy {
 
 static void nwin_copy(struct nwin_copy *to, struct nwin *from, uint32_t window)
 {
-	to->lo = atomic_load_explicit(&from->lo, memory_order_relaxed);
+	to->lo = atomic_load_explicit(&from->lo, memory_order_acquire);
 	for (uint32_t i = 0; i < window; i++)
 		to->counts[i] = ld(&from->counts[i]);
 	for (int k = 0; k < NATIVE_OVERFLOW; k++) {
-		to->xidx[k] = atomic_load_explicit(&from->xidx[k], memory_order_relaxed);
+		to->xidx[k] = atomic_load_explicit(&from->xidx[k], memory_order_acquire);
 		to->xcnt[k] = ld(&from->xcnt[k]);
 	}
 }
@@ -1523,15 +1534,15 @@ static void ncell_copy(const cam_series *s, cell *c, struct ncopy *out)
 			continue;
 		}
 		for (uint32_t k = 0; k < s->ncells; k++)
-			out->classic[k] = atomic_load_explicit(&c[k], memory_order_relaxed);
-		out->schema = atomic_load_explicit(&nc->schema, memory_order_relaxed);
+			out->classic[k] = atomic_load_explicit(&c[k], memory_order_acquire);
+		out->schema = atomic_load_explicit(&nc->schema, memory_order_acquire);
 		out->zero = ld(&nc->zero);
 		nwin_copy(&out->pos, nc->pos, f->window);
 		neg = atomic_load_explicit(&nc->neg, memory_order_acquire);
 		out->has_neg = neg != NULL;
 		if (neg)
 			nwin_copy(&out->neg, neg, f->window);
-		atomic_thread_fence(memory_order_acquire);
+		/* The acquire loads above keep this one after them. */
 		if (atomic_load_explicit(&nc->seq, memory_order_relaxed) == seq)
 			return;
 	}

@@ -54,7 +54,7 @@ double cam_native_upper_bound(int32_t i, int schema)
 
 	cam_native_init();
 	if (schema <= 0) {
-		int64_t e = (int64_t)i << -schema;
+		int64_t e = (int64_t)i * (1 << -schema);
 		return e > 1024 ? INFINITY : ldexp(1.0, (int)(e < -1100 ? -1100 : e));
 	}
 	n = 1 << schema;
