@@ -1,10 +1,11 @@
 /*
  * The protobuf renderer of render_proto.h.
  *
- * One family becomes one message tree in arrays of the scratch (metrics,
- * label pairs, values, buckets, spans, deltas: each array sized for the
- * family first, then filled), which protobuf-c sizes and packs straight
- * into the output buffer behind its varint length.
+ * Each series becomes one Metric tree on the stack and in small arrays of
+ * the scratch (label pairs, buckets, spans, deltas: reused from series to
+ * series, so they stay in cache), which protobuf-c sizes and packs straight
+ * into the output buffer as one more element of the family's field 4; the
+ * family's varint length goes in front once its body is written.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -36,10 +37,9 @@ struct arr {
 };
 
 struct cam_proto_scratch {
-	struct arr metrics, metric_ptrs, labels, label_ptrs, values, hists, buckets,
-		bucket_ptrs, exemplars, ex_labels, ex_label_ptrs, stamps, spans, span_ptrs,
-		deltas, sizes;
-	size_t used_labels, used_buckets, used_ex, used_spans, used_deltas;
+	struct arr labels, label_ptrs, buckets, bucket_ptrs, ex_label_ptrs, spans, span_ptrs,
+		deltas;
+	size_t used_labels, used_buckets, used_spans, used_deltas;
 };
 
 /* Room for n objects, and never a NULL array (NULL + 0 is undefined). */
@@ -58,22 +58,14 @@ struct cam_proto_scratch *cam_proto_scratch_new(void)
 {
 	struct cam_proto_scratch *sc = cam_xcalloc(1, sizeof(*sc));
 
-	sc->metrics.size = sizeof(Metric);
-	sc->metric_ptrs.size = sizeof(Metric *);
 	sc->labels.size = sizeof(LabelPair);
 	sc->label_ptrs.size = sizeof(LabelPair *);
-	sc->values.size = sizeof(Counter) > sizeof(Gauge) ? sizeof(Counter) : sizeof(Gauge);
-	sc->hists.size = sizeof(Histogram);
 	sc->buckets.size = sizeof(Bucket);
 	sc->bucket_ptrs.size = sizeof(Bucket *);
-	sc->exemplars.size = sizeof(Exemplar);
-	sc->ex_labels.size = sizeof(LabelPair);
 	sc->ex_label_ptrs.size = sizeof(LabelPair *);
-	sc->stamps.size = sizeof(Timestamp);
 	sc->spans.size = sizeof(BucketSpan);
 	sc->span_ptrs.size = sizeof(BucketSpan *);
 	sc->deltas.size = sizeof(int64_t);
-	sc->sizes.size = sizeof(size_t);
 	return sc;
 }
 
@@ -81,25 +73,12 @@ void cam_proto_scratch_free(struct cam_proto_scratch *sc)
 {
 	if (!sc)
 		return;
-	struct arr *all[] = { &sc->metrics, &sc->metric_ptrs, &sc->labels, &sc->label_ptrs,
-			      &sc->values, &sc->hists, &sc->buckets, &sc->bucket_ptrs,
-			      &sc->exemplars, &sc->ex_labels, &sc->ex_label_ptrs, &sc->stamps,
-			      &sc->spans, &sc->span_ptrs, &sc->deltas, &sc->sizes };
+	struct arr *all[] = { &sc->labels, &sc->label_ptrs, &sc->buckets, &sc->bucket_ptrs,
+			      &sc->ex_label_ptrs, &sc->spans, &sc->span_ptrs, &sc->deltas };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		free(all[i]->p);
 	free(sc);
-}
-
-static size_t varint_len(size_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
 }
 
 /* Writes v as a base-128 varint; room was reserved. */
@@ -131,33 +110,22 @@ static size_t native_spans(const Cam__Bus__Series *s)
 	return s->native ? s->native->n_positive_spans + s->native->n_negative_spans + 1 : 0;
 }
 
-/* Sizes every array of sc for family f. */
-static void reserve_family(struct cam_proto_scratch *sc, const Cam__Bus__Family *f)
+/* Sizes every array of sc for one series of f and starts it empty: the
+ * arrays hold one metric at a time, so they stay small and in cache. */
+static void reserve_series(struct cam_proto_scratch *sc, const Cam__Bus__Family *f,
+			   const Cam__Bus__Series *s)
 {
-	size_t n = f->n_series, nb = 0, nsp = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		nb += native_buckets(f->series[i]);
-		nsp += native_spans(f->series[i]);
-	}
-	arr_reserve(&sc->metrics, n);
-	arr_reserve(&sc->metric_ptrs, n);
-	arr_reserve(&sc->labels, n * f->n_label_names);
-	arr_reserve(&sc->label_ptrs, n * f->n_label_names);
-	arr_reserve(&sc->values, n);
+	arr_reserve(&sc->labels, f->n_label_names);
+	arr_reserve(&sc->label_ptrs, f->n_label_names);
 	if (f->type == CAM__BUS__METRIC_TYPE__HISTOGRAM) {
-		arr_reserve(&sc->hists, n);
-		arr_reserve(&sc->buckets, n * f->n_bucket_bounds);
-		arr_reserve(&sc->bucket_ptrs, n * f->n_bucket_bounds);
-		arr_reserve(&sc->exemplars, n);
-		arr_reserve(&sc->ex_labels, n * 2);
-		arr_reserve(&sc->ex_label_ptrs, n * 2);
-		arr_reserve(&sc->stamps, n);
-		arr_reserve(&sc->spans, nsp);
-		arr_reserve(&sc->span_ptrs, nsp);
-		arr_reserve(&sc->deltas, nb);
+		arr_reserve(&sc->buckets, f->n_bucket_bounds);
+		arr_reserve(&sc->bucket_ptrs, f->n_bucket_bounds);
+		arr_reserve(&sc->ex_label_ptrs, 2);
+		arr_reserve(&sc->spans, native_spans(s));
+		arr_reserve(&sc->span_ptrs, native_spans(s));
+		arr_reserve(&sc->deltas, native_buckets(s));
 	}
-	sc->used_labels = sc->used_buckets = sc->used_ex = sc->used_spans = sc->used_deltas = 0;
+	sc->used_labels = sc->used_buckets = sc->used_spans = sc->used_deltas = 0;
 }
 
 static void set_labels(struct cam_proto_scratch *sc, Metric *m, const Cam__Bus__Family *f,
@@ -177,20 +145,16 @@ static void set_labels(struct cam_proto_scratch *sc, Metric *m, const Cam__Bus__
 	sc->used_labels += f->n_label_names;
 }
 
-/* The exemplar of s as a message, or NULL when it has none to show. */
-static Exemplar *exemplar(struct cam_proto_scratch *sc, const Cam__Bus__Exemplar *e)
+/* The exemplar of s as a message in x (its labels in lp, its time in
+ * ts), or NULL when it has none to show. */
+static Exemplar *exemplar(struct cam_proto_scratch *sc, const Cam__Bus__Exemplar *e, Exemplar *x,
+			  LabelPair *lp, Timestamp *ts)
 {
-	Exemplar *x;
-	LabelPair *lp, **pp;
-	Timestamp *ts;
+	LabelPair **pp;
 
 	if (!e || !e->trace_id || !e->trace_id[0] || e->timestamp_ms < 0 || !isfinite(e->value))
 		return NULL;
-	x = (Exemplar *)sc->exemplars.p + sc->used_ex;
-	lp = (LabelPair *)sc->ex_labels.p + 2 * sc->used_ex;
-	pp = (LabelPair **)sc->ex_label_ptrs.p + 2 * sc->used_ex;
-	ts = (Timestamp *)sc->stamps.p + sc->used_ex;
-	sc->used_ex++;
+	pp = (LabelPair **)sc->ex_label_ptrs.p;
 	io__prometheus__client__exemplar__init(x);
 	io__prometheus__client__label_pair__init(&lp[0]);
 	io__prometheus__client__label_pair__init(&lp[1]);
@@ -269,11 +233,11 @@ static void set_native(struct cam_proto_scratch *sc, Histogram *h, const Cam__Bu
 }
 
 static void set_histogram(struct cam_proto_scratch *sc, Histogram *h, const Cam__Bus__Family *f,
-			  const Cam__Bus__Series *s)
+			  const Cam__Bus__Series *s, Exemplar *xs, LabelPair *xl, Timestamp *xt)
 {
 	Bucket *bk = (Bucket *)sc->buckets.p + sc->used_buckets;
 	Bucket **pp = (Bucket **)sc->bucket_ptrs.p + sc->used_buckets;
-	Exemplar *ex = exemplar(sc, s->exemplar);
+	Exemplar *ex = exemplar(sc, s->exemplar, xs, xl, xt);
 	uint64_t cum = 0;
 	size_t i;
 
@@ -305,42 +269,8 @@ void cam_render_proto_family(struct cam_render_buf *b, struct cam_proto_scratch 
 {
 	Io__Prometheus__Client__MetricFamily mf = IO__PROMETHEUS__CLIENT__METRIC_FAMILY__INIT;
 	bool hist = f->type == CAM__BUS__METRIC_TYPE__HISTOGRAM;
-	Metric *ms, **mp;
-	size_t n = 0, size, *sizes;
+	size_t start, body;
 
-	reserve_family(sc, f);
-	ms = sc->metrics.p;
-	mp = sc->metric_ptrs.p;
-	sizes = arr_reserve(&sc->sizes, f->n_series);
-	for (size_t i = 0; i < f->n_series; i++) {
-		const Cam__Bus__Series *s = f->series[i];
-		Metric *m = &ms[n];
-
-		if (!series_fits(f, s)) {
-			res->invalid++;
-			continue;
-		}
-		io__prometheus__client__metric__init(m);
-		set_labels(sc, m, f, s);
-		if (hist) {
-			m->histogram = (Histogram *)sc->hists.p + n;
-			set_histogram(sc, m->histogram, f, s);
-		} else if (f->type == CAM__BUS__METRIC_TYPE__COUNTER) {
-			Counter *c = (Counter *)sc->values.p + n;
-			io__prometheus__client__counter__init(c);
-			c->has_value = true;
-			c->value = s->value;
-			m->counter = c;
-		} else {
-			Gauge *g = (Gauge *)sc->values.p + n;
-			io__prometheus__client__gauge__init(g);
-			g->has_value = true;
-			g->value = s->value;
-			m->gauge = g;
-		}
-		mp[n++] = m;
-		res->series++;
-	}
 	mf.name = f->name;
 	mf.help = f->help;
 	mf.has_type = true;
@@ -348,22 +278,55 @@ void cam_render_proto_family(struct cam_render_buf *b, struct cam_proto_scratch 
 		: f->type == CAM__BUS__METRIC_TYPE__COUNTER ? IO__PROMETHEUS__CLIENT__METRIC_TYPE__COUNTER
 							    : IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE;
 	/*
-	 * The family's own fields, then each metric as one more field 4
-	 * (repeated fields may come one by one): protobuf-c sizes each metric
-	 * once here instead of once for the family and again while packing it.
+	 * Room for the longest length prefix, the family's own fields, then
+	 * each metric as one more field 4 (a repeated field may come one
+	 * element at a time), built, sized and packed one by one; the body then
+	 * moves back behind its actual prefix.
 	 */
-	size = io__prometheus__client__metric_family__get_packed_size(&mf);
-	for (size_t i = 0; i < n; i++) {
-		sizes[i] = io__prometheus__client__metric__get_packed_size(mp[i]);
-		size += 1 + varint_len(sizes[i]) + sizes[i];
-	}
-	cam_render_buf_reserve(b, size + 10);
-	put_varint(b, size);
+	start = b->len;
+	cam_render_buf_reserve(b, 10 + io__prometheus__client__metric_family__get_packed_size(&mf));
+	b->len += 10;
 	b->len += io__prometheus__client__metric_family__pack(&mf, (uint8_t *)b->data + b->len);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < f->n_series; i++) {
+		const Cam__Bus__Series *s = f->series[i];
+		Metric m = IO__PROMETHEUS__CLIENT__METRIC__INIT;
+		Histogram h;
+		Counter c = IO__PROMETHEUS__CLIENT__COUNTER__INIT;
+		Gauge g = IO__PROMETHEUS__CLIENT__GAUGE__INIT;
+		Exemplar ex;
+		LabelPair exl[2];
+		Timestamp ts;
+		size_t size;
+
+		if (!series_fits(f, s)) {
+			res->invalid++;
+			continue;
+		}
+		reserve_series(sc, f, s);
+		set_labels(sc, &m, f, s);
+		if (hist) {
+			set_histogram(sc, &h, f, s, &ex, exl, &ts);
+			m.histogram = &h;
+		} else if (f->type == CAM__BUS__METRIC_TYPE__COUNTER) {
+			c.has_value = true;
+			c.value = s->value;
+			m.counter = &c;
+		} else {
+			g.has_value = true;
+			g.value = s->value;
+			m.gauge = &g;
+		}
+		size = io__prometheus__client__metric__get_packed_size(&m);
+		cam_render_buf_reserve(b, 1 + 10 + size);
 		b->data[b->len++] = (char)((4 << 3) | 2); /* field 4, length-delimited */
-		put_varint(b, sizes[i]);
-		b->len += io__prometheus__client__metric__pack(mp[i], (uint8_t *)b->data + b->len);
+		put_varint(b, size);
+		b->len += io__prometheus__client__metric__pack(&m, (uint8_t *)b->data + b->len);
+		res->series++;
 	}
+	body = b->len - start - 10;
+	b->len = start;
+	put_varint(b, body);
+	memmove(b->data + b->len, b->data + start + 10, body);
+	b->len += body;
 	res->families++;
 }

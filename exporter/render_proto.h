@@ -4,8 +4,8 @@
  * metrics.proto), packed by protobuf-c. Histograms carry their classic
  * buckets (cumulative, +Inf implied by the count, the exemplar on its
  * bucket) and, for native families, their native buckets as spans and
- * deltas. The scratch keeps the message trees' memory from family to
- * family, so a render allocates only when a family is larger than any
+ * deltas. The scratch keeps the message trees' memory from series to
+ * series, so a render allocates only when a series is larger than any
  * before it.
  *
  * SPDX-License-Identifier: Apache-2.0
