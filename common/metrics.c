@@ -1284,9 +1284,12 @@ static __attribute__((noinline)) void native_slow(cam_series *s, struct ncell *n
 			}
 		}
 		if (sch <= CAM_NATIVE_SCHEMA_MIN) {
-			/* Cannot happen: at schema -4 every index fits the window. */
-			atomic_store_explicit(&w->lo, key, memory_order_release);
-			continue;
+			/* Unreachable: at schema -4 every index of a double (-67..66)
+			 * fits a window (>= 144). Should it ever not, the value goes
+			 * to the window's nearest edge rather than anywhere wrong. */
+			int32_t lo = atomic_load_explicit(&w->lo, memory_order_relaxed);
+			nwin_put(w, window, key < lo ? lo : lo + (int32_t)window - 1, 1);
+			return;
 		}
 		ncell_reduce(nc, window, 1);
 		lower_schema(s, sch - 1);
