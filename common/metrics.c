@@ -561,6 +561,14 @@ int cam_family_register(const struct cam_family_desc *desc, cam_family **out,
 	return cam_family_register_native(desc, NULL, out, why);
 }
 
+/* The native options a registration asks for: the argument, else the
+ * description's. */
+static const struct cam_native_opts *native_of(const struct cam_family_desc *desc,
+					       const struct cam_native_opts *native)
+{
+	return native ? native : desc ? desc->native : NULL;
+}
+
 int cam_family_register_native(const struct cam_family_desc *desc,
 			       const struct cam_native_opts *native, cam_family **out,
 			       const char **why)
@@ -572,6 +580,7 @@ int cam_family_register_native(const struct cam_family_desc *desc,
 	if (!why)
 		why = &dummy;
 	*why = NULL;
+	native = native_of(desc, native);
 	rc = check_desc(desc, native, why);
 	if (rc)
 		return rc;

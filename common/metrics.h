@@ -78,6 +78,9 @@ struct cam_family_desc {
 	const double *buckets;        /* histograms: strictly increasing bounds */
 	size_t nbuckets;              /* 0 for histograms means default buckets */
 	size_t max_series;            /* 0: the registry's default per-family limit */
+	/* Histograms: native buckets too (&cam_native_defaults, say); NULL:
+	 * classic only. Designated initializers leave it NULL. */
+	const struct cam_native_opts *native;
 };
 
 /*
@@ -93,8 +96,8 @@ struct cam_family_desc {
  */
 int cam_family_register(const struct cam_family_desc *desc, cam_family **out,
 			const char **why);
-/* cam_family_register for a histogram with native buckets as well
- * (native NULL: classic only, the same as cam_family_register). */
+/* cam_family_register with native buckets given apart from the
+ * description (native NULL: desc->native decides, as in cam_family_register). */
 int cam_family_register_native(const struct cam_family_desc *desc,
 			       const struct cam_native_opts *native, cam_family **out,
 			       const char **why);

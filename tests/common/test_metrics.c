@@ -793,6 +793,17 @@ static void test_native_registration(void **state)
 				 &cam_native_defaults, &f, NULL), 0);
 	assert_true(cam_family_native(f));
 	assert_false(cam_family_native(reg("t_classic_seconds", CAM_HISTOGRAM, NULL)));
+	/* Or in the description, as the modules' static tables do. */
+	assert_int_equal(cam_family_register(
+				 &(struct cam_family_desc){ .name = "t_desc_seconds",
+							    .type = CAM_HISTOGRAM,
+							    .native = &cam_native_defaults },
+				 &f, NULL), 0);
+	assert_true(cam_family_native(f));
+	assert_int_equal(cam_family_register(
+				 &(struct cam_family_desc){ .name = "t_desc_total", .type = CAM_COUNTER,
+							    .native = &cam_native_defaults },
+				 &f, &why), CAM_EINVAL);
 	assert_int_equal(cam_native_defaults.schema, 3);
 	assert_int_equal(cam_native_defaults.max_buckets, 160);
 }

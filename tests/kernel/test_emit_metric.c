@@ -113,7 +113,8 @@ static void test_limits(void **state)
 	assert_answer(h_ex(&h, "emit_metric", "metric_name:hits,value:1,labels:k=2"), CAM_GRPC_OK, NULL);
 	assert_answer(h_ex(&h, "emit_metric", "metric_name:hits,value:1,labels:k=3"),
 		      CAM_GRPC_RESOURCE_EXHAUSTED, "series limit reached for hits");
-	assert_true(h_metric("cam_os_metrics_series_rejected_total", (const char *[]){ "hits", NULL }) == 1);
+	assert_true(h_metric("cam_os_metrics_series_rejected_total",
+			     (const char *[]){ "hits", "series_limit", NULL }) == 1);
 	/* Three families (families_max = 3). */
 	assert_answer(h_ex(&h, "emit_metric", "metric_name:f2,value:1"), CAM_GRPC_OK, NULL);
 	assert_answer(h_ex(&h, "emit_metric", "metric_name:f3,value:1"), CAM_GRPC_OK, NULL);
