@@ -67,7 +67,7 @@ static const struct cam_family_desc metrics[NMETRICS] = {
 			  .help = "Histogram of driver load times", .type = CAM_HISTOGRAM,
 			  .unit = "seconds", .label_names = L_DRIVER, .buckets = LOAD_BUCKETS,
 			  .nbuckets = sizeof(LOAD_BUCKETS) / sizeof(LOAD_BUCKETS[0]),
-			  .max_series = 256 },
+			  .max_series = 256, .native = &cam_native_defaults },
 	[M_INVOCATIONS] = { .name = "cam_os_driver_invocations_total",
 			    .help = "driver_invoke calls by driver and gRPC status code.",
 			    .type = CAM_COUNTER, .label_names = L_DRIVER_STATUS },

@@ -419,7 +419,7 @@ static const struct cam_family_desc metrics[NMETRICS] = {
 		     .help = "Time calls waited in their scheduler queue, by class.",
 		     .type = CAM_HISTOGRAM, .label_names = L_CLASS, .buckets = WAIT_BUCKETS,
 		     .nbuckets = sizeof(WAIT_BUCKETS) / sizeof(WAIT_BUCKETS[0]),
-		     .max_series = 16 },
+		     .max_series = 16, .native = &cam_native_defaults },
 	[M_REJECTED] = { .name = "cam_os_scheduler_rejected_total",
 			 .help = "Calls the scheduler refused: queue_full (RESOURCE_EXHAUSTED) or deadline_exceeded while queued.",
 			 .type = CAM_COUNTER, .label_names = L_CLASS_REASON, .max_series = 16 },

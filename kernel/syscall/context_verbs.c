@@ -65,7 +65,7 @@ static const struct cam_family_desc metrics[NMETRICS] = {
 			 .type = CAM_HISTOGRAM, .unit = "seconds", .label_names = L_OP,
 			 .buckets = DURATION_BUCKETS,
 			 .nbuckets = sizeof(DURATION_BUCKETS) / sizeof(DURATION_BUCKETS[0]),
-			 .max_series = 8 },
+			 .max_series = 8, .native = &cam_native_defaults },
 	[M_RECONNECTS] = { .name = "cam_os_memory_context_reconnects_total",
 			   .help = "Connections to Redis re-made after a failure",
 			   .type = CAM_COUNTER, .max_series = 1 },

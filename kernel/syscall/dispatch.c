@@ -32,7 +32,8 @@ static const char *const L_VERB_CODE[] = { "verb", "code", NULL };
 static const struct cam_family_desc metrics[NMETRICS] = {
 	[M_DURATION] = { .name = "cam_os_syscall_duration_seconds",
 			 .help = "Histogram of syscall execution times", .type = CAM_HISTOGRAM,
-			 .unit = "seconds", .label_names = L_VERB, .max_series = CAM_VERBS_MAX + 1 },
+			 .unit = "seconds", .label_names = L_VERB, .max_series = CAM_VERBS_MAX + 1,
+			 .native = &cam_native_defaults },
 	[M_TOTAL] = { .name = "cam_os_syscall_total", .help = "Counter of total syscalls executed",
 		      .type = CAM_COUNTER, .label_names = L_VERB, .max_series = CAM_VERBS_MAX + 1 },
 	[M_ERRORS] = { .name = "cam_os_syscall_errors_total", .help = "Counter of syscall errors",
