@@ -1,11 +1,12 @@
 /*
- * emit_metric: applications' own counters and gauges.
+ * emit_metric: applications' own counters, gauges and histograms.
  *
- * payload: metric_name:NAME,value:V[,type:counter|gauge][,help:TEXT]
- *          [,labels:k=v,k2=v2]
- * A counter's value is added (counters only go up), a gauge's is set. The
- * first emit of a name fixes its type and label names; later emits must
- * agree. Names with the cam_os_ prefix and names of the kernel's own
+ * payload: metric_name:NAME,value:V[,type:counter|gauge|histogram]
+ *          [,native:true|false][,help:TEXT][,labels:k=v,k2=v2]
+ * A counter's value is added (counters only go up), a gauge's is set, a
+ * histogram observes it (>= 0; default buckets; with native:true native
+ * buckets too). The first emit of a name fixes its type, native buckets
+ * and label names; later emits must agree. Names with the cam_os_ prefix and names of the kernel's own
  * families are refused, and custom families and their series are bounded
  * (limits refused with RESOURCE_EXHAUSTED and counted by the metrics core).
  * The custom families one object made are its own: another object (a
@@ -122,8 +123,8 @@ static cam_family *find_custom(cam_emit_metric *em, const char *name)
 
 /* Registers a new custom family, or returns one another thread just made. */
 static int make_custom(cam_emit_metric *em, struct cam_syscall *sc, const char *name,
-		       enum cam_metric_type type, const char *help, const struct labels *l,
-		       cam_family **out)
+		       enum cam_metric_type type, bool native, const char *help,
+		       const struct labels *l, cam_family **out)
 {
 	size_t max = em->o.families_max;
 	const char *why = NULL;
@@ -141,6 +142,7 @@ static int make_custom(cam_emit_metric *em, struct cam_syscall *sc, const char *
 		goto out_unlock;
 	}
 	if (em->ncustoms >= max || em->ncustoms >= MAX_CUSTOM) {
+		cam_metrics_count_rejection(NULL, CAM_REJECT_FAMILY_LIMIT);
 		status = cam_syscall_fail(sc, CAM_ELIMIT,
 					  "custom metric limit reached (%zu families)", max);
 		goto out_unlock;
@@ -150,7 +152,8 @@ static int make_custom(cam_emit_metric *em, struct cam_syscall *sc, const char *
 					 .help = help ? help : "Custom metric emitted with emit_metric.",
 					 .type = type,
 					 .label_names = (const char *const *)l->names,
-					 .max_series = em->o.series_max },
+					 .max_series = em->o.series_max,
+					 .native = native ? &cam_native_defaults : NULL },
 				 out, &why);
 	if (rc) {
 		status = cam_syscall_fail(sc, CAM_EINVAL, "metric %s refused: %s",
@@ -164,15 +167,24 @@ out_unlock:
 	return status;
 }
 
-/* The family's type and label names must be what this emit says. */
+static const char *type_name(enum cam_metric_type t)
+{
+	return t == CAM_COUNTER ? "counter" : t == CAM_GAUGE ? "gauge" : "histogram";
+}
+
+/* The family's type, native buckets and label names must be what this
+ * emit says. */
 static int check_shape(struct cam_syscall *sc, cam_family *f, const char *name,
-		       enum cam_metric_type type, const struct labels *l)
+		       enum cam_metric_type type, bool native, const struct labels *l)
 {
 	if (cam_family_type(f) != type)
 		return cam_syscall_fail(sc, CAM_EINVAL,
 					"metric %s is a %s; it cannot be emitted as a %s", name,
-					cam_family_type(f) == CAM_COUNTER ? "counter" : "gauge",
-					type == CAM_COUNTER ? "counter" : "gauge");
+					type_name(cam_family_type(f)), type_name(type));
+	if (cam_family_native(f) != native)
+		return cam_syscall_fail(sc, CAM_EINVAL,
+					"metric %s was first emitted with native:%s", name,
+					cam_family_native(f) ? "true" : "false");
 	if (cam_family_label_count(f) != l->n)
 		return cam_syscall_fail(sc, CAM_EINVAL,
 					"metric %s has %zu labels; this emit gives %zu", name,
@@ -198,6 +210,9 @@ static int parse_value(struct cam_syscall *sc, const char *s, enum cam_metric_ty
 	if (type == CAM_COUNTER && *out < 0)
 		return cam_syscall_fail(sc, CAM_EINVAL,
 					"a counter only goes up: value must be >= 0");
+	/* OpenMetrics: a histogram with negative observations has no _sum. */
+	if (type == CAM_HISTOGRAM && *out < 0)
+		return cam_syscall_fail(sc, CAM_EINVAL, "a histogram observes values >= 0");
 	return 0;
 }
 
@@ -207,7 +222,9 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 	const char *name = cam_payload_get(sc->payload, "metric_name");
 	const char *type_s = cam_payload_get(sc->payload, "type");
 	const char *help = cam_payload_get(sc->payload, "help");
+	const char *native_s = cam_payload_get(sc->payload, "native");
 	enum cam_metric_type type = CAM_COUNTER;
+	bool native = native_s && strcmp(native_s, "true") == 0;
 	struct labels l;
 	cam_family *f;
 	cam_series *s;
@@ -226,9 +243,15 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 					"metric_name may not use the cam_os_ prefix");
 	if (type_s && strcmp(type_s, "gauge") == 0)
 		type = CAM_GAUGE;
+	else if (type_s && strcmp(type_s, "histogram") == 0)
+		type = CAM_HISTOGRAM;
 	else if (type_s && strcmp(type_s, "counter") != 0)
 		return cam_syscall_fail(sc, CAM_EINVAL,
-					"type must be counter or gauge");
+					"type must be counter, gauge or histogram");
+	if (native_s && !native && strcmp(native_s, "false") != 0)
+		return cam_syscall_fail(sc, CAM_EINVAL, "native must be true or false");
+	if (native && type != CAM_HISTOGRAM)
+		return cam_syscall_fail(sc, CAM_EINVAL, "native:true is for type:histogram only");
 	if (help && strlen(help) > CAM_METRICS_MAX_HELP)
 		return cam_syscall_fail(sc, CAM_EINVAL, "help is longer than %d bytes",
 					CAM_METRICS_MAX_HELP);
@@ -237,9 +260,9 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 		return status;
 
 	f = find_custom(em, name);
-	if (!f && (status = make_custom(em, sc, name, type, help, &l, &f)))
+	if (!f && (status = make_custom(em, sc, name, type, native, help, &l, &f)))
 		return status;
-	if ((status = check_shape(sc, f, name, type, &l)))
+	if ((status = check_shape(sc, f, name, type, native, &l)))
 		return status;
 	s = cam_series_get(f, (const char *const *)l.values);
 	if (!s)
@@ -247,16 +270,18 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 					"series limit reached for %s (or for all metrics)", name);
 	if (type == CAM_COUNTER)
 		cam_counter_add(s, v);
+	else if (type == CAM_HISTOGRAM)
+		cam_histogram_observe(s, v);
 	else
 		cam_gauge_set(s, v);
 	cam_result_add(&sc->result, "metric_name", name);
-	cam_result_add(&sc->result, "type", type == CAM_COUNTER ? "counter" : "gauge");
+	cam_result_add(&sc->result, "type", type_name(type));
 	cam_result_add(&sc->result, "accepted", "true");
 	return 0;
 }
 
 static const char *const K_EMIT_METRIC[] = { "metric_name", "value", "labels", "type", "help",
-					     NULL };
+					     "native", NULL };
 
 static const struct cam_verb rows[] = {
 	{ .name = "emit_metric", .fn = emit_metric, .keys = K_EMIT_METRIC,

@@ -1,8 +1,9 @@
 /*
  * Unit tests of emit_metric (kernel/syscall/emit_metric.c) through the
- * dispatcher: counters add, gauges set, shapes are fixed by the first
- * emit, the kernel's names and the limits are refused, and a refused emit
- * changes nothing.
+ * dispatcher: counters add, gauges set, histograms observe (natively when
+ * asked), shapes are fixed by the first emit, the kernel's names and the
+ * limits are refused (the family limit counted with its reason), and a
+ * refused emit changes nothing.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -64,7 +65,7 @@ static void test_refusals_change_nothing(void **state)
 		{ "metric_name:cam_os_mine,value:1", CAM_GRPC_INVALID_ARGUMENT, "cam_os_ prefix" },
 		{ "metric_name:cam_os_syscall_total,value:1", CAM_GRPC_INVALID_ARGUMENT, "cam_os_" },
 		{ "metric_name:jobs,value:1,type:summary", CAM_GRPC_INVALID_ARGUMENT,
-		  "type must be counter or gauge" },
+		  "type must be counter, gauge or histogram" },
 		{ "metric_name:jobs", CAM_GRPC_INVALID_ARGUMENT, "'value' is missing" },
 		{ "metric_name:jobs,value:nan", CAM_GRPC_INVALID_ARGUMENT, "not a finite number" },
 		{ "metric_name:jobs,value:-1", CAM_GRPC_INVALID_ARGUMENT, "only goes up" },
@@ -105,6 +106,40 @@ static void test_refusals_change_nothing(void **state)
 	assert_true(h_metric("jobs", (const char *[]){ "a", NULL }) == 1);
 }
 
+/* Histograms observe, with native buckets when asked; bad native payloads
+ * are refused and change nothing. */
+static void test_histograms(void **state)
+{
+	cam_family *f;
+
+	(void)state;
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:lat_seconds,type:histogram,native:true,value:0.25"),
+		      CAM_GRPC_OK, "metric_name:lat_seconds,type:histogram,accepted:true");
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:lat_seconds,type:histogram,native:true,value:0.5"),
+		      CAM_GRPC_OK, NULL);
+	assert_true(h_metric("lat_seconds", NULL) == 2); /* histograms: the count */
+	f = cam_family_find("lat_seconds");
+	assert_non_null(f);
+	assert_true(cam_family_native(f));
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:lat_seconds,type:histogram,value:1"),
+		      CAM_GRPC_INVALID_ARGUMENT, "was first emitted with native:true");
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:lat_seconds,value:1"),
+		      CAM_GRPC_INVALID_ARGUMENT, "is a histogram; it cannot be emitted as a counter");
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:lat_seconds,type:histogram,native:true,value:-1"),
+		      CAM_GRPC_INVALID_ARGUMENT, "a histogram observes values >= 0");
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:other,type:histogram,native:yes,value:1"),
+		      CAM_GRPC_INVALID_ARGUMENT, "native must be true or false");
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:other,type:gauge,native:true,value:1"),
+		      CAM_GRPC_INVALID_ARGUMENT, "native:true is for type:histogram only");
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:other,type:summary,value:1"),
+		      CAM_GRPC_INVALID_ARGUMENT, "type must be counter, gauge or histogram");
+	assert_null(cam_family_find("other"));
+	assert_true(h_metric("lat_seconds", NULL) == 2);
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:plain_seconds,type:histogram,native:false,value:1"),
+		      CAM_GRPC_OK, NULL);
+	assert_false(cam_family_native(cam_family_find("plain_seconds")));
+}
+
 static void test_limits(void **state)
 {
 	(void)state;
@@ -120,6 +155,8 @@ static void test_limits(void **state)
 	assert_answer(h_ex(&h, "emit_metric", "metric_name:f3,value:1"), CAM_GRPC_OK, NULL);
 	assert_answer(h_ex(&h, "emit_metric", "metric_name:f4,value:1"), CAM_GRPC_RESOURCE_EXHAUSTED,
 		      "custom metric limit reached (3 families)");
+	assert_true(h_metric("cam_os_metrics_series_rejected_total",
+			     (const char *[]){ "", "family_limit", NULL }) == 1);
 	assert_answer(h_ex(&h, "emit_metric", "metric_name:f3,value:1"), CAM_GRPC_OK, NULL);
 	assert_true(h_metric("f3", NULL) == 2);
 	assert_true(h_metric("f4", NULL) == -1);
@@ -131,6 +168,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_counter_and_gauge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_histograms, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
