@@ -271,12 +271,15 @@ def scheduler(c):
     hold = threading.Thread(target=run, args=("hold", syscall("ping", "delay_ms:1000", priority=5), 10))
     hold.start()
     time.sleep(0.2)                         # the one worker is busy
-    burst = [threading.Thread(target=run, args=("low%d" % i, syscall("ping", "n:%d" % i, priority=1), 10))
+    # The queued calls ask for a worker (delay_ms): a plain ping never
+    # blocks, runs at once on its I/O thread and would never queue.
+    burst = [threading.Thread(target=run, args=("low%d" % i, syscall("ping", "delay_ms:1,n:%d" % i,
+                                                                      priority=1), 10))
              for i in range(8)]
     for t in burst:
         t.start()
     time.sleep(0.2)                         # the low queue is full
-    expire = c.call(syscall("ping", "n:expire", priority=5), TOKEN, timeout=0.2)
+    expire = c.call(syscall("ping", "delay_ms:1,n:expire", priority=5), TOKEN, timeout=0.2)
     for t in burst + [hold]:
         t.join()
     expect("held worker", results["hold"], [OK])
