@@ -68,6 +68,10 @@ static const struct cam_option options[] = {
 	{ "CAM_PROFILING_ENABLED", "false", "serve /debug/pprof/ on the exporter's port", NULL, 1 },
 	{ "CAM_PROFILING_ADDR", NULL, "profiling channel for the exporter (default: the bus address with -pprof before .ipc)", NULL, 0 },
 	{ "CAM_REDIS_URL", NULL, "redis://[:password@]host:port[/db]; unset: in-memory context store", NULL, 0 },
+	{ "CAM_REDIS_SENTINELS", NULL, "Redis Sentinel addresses host:port,host:port,...: the sentinels name the master (the host of CAM_REDIS_URL is then not used, its password and database are)", NULL, 0 },
+	{ "CAM_REDIS_MASTER_NAME", NULL, "the master's name in the sentinels' configuration (with CAM_REDIS_SENTINELS)", NULL, 0 },
+	{ "CAM_REDIS_SENTINEL_PASSWORD_FILE", NULL, "file holding the sentinels' password (requirepass of the sentinels; one trailing newline ignored); unset: none", NULL, 0 },
+	{ "CAM_REDIS_MIN_REPLICAS_ACK", "0", "a context change is acknowledged once WAIT confirms it on this many Redis replicas within the call's deadline (0-16; 0: once the master has it)", NULL, 0 },
 	{ "CAM_TPM_TCTI", NULL, "tpm2-tss TCTI string (swtpm:host=127.0.0.1,port=2321, device:/dev/tpmrm0); unset: no TPM", NULL, 0 },
 	{ "CAM_TPM_KEY_HANDLE", "0x81000CA0", "persistent TPM handle of the ECC P-256 signing key (owner range 0x81000000-0x817FFFFF)", NULL, 0 },
 	{ "CAM_TPM_TIMEOUT_MS", "5000", "longest wait for one TPM command (100-600000)", NULL, 0 },
@@ -337,12 +341,47 @@ static int new_profiler(struct kernel *k)
 	return cam_profiler_new(addr, &k->profiler);
 }
 
-/* The memory context store: in memory, or Redis with CAM_REDIS_URL. */
+/* The sentinels' password from CAM_REDIS_SENTINEL_PASSWORD_FILE into pw
+ * (len bytes; "" when unset): 0, or CAM_EINVAL with the reason logged.
+ * A secret: never logged. */
+static int read_sentinel_password(const char *path, char *pw, size_t len)
+{
+	size_t n;
+	FILE *f;
+
+	pw[0] = '\0';
+	if (!path || !*path)
+		return 0;
+	if (!(f = fopen(path, "r"))) {
+		cam_log(CAM_LOG_ERROR, "kernel", "cannot read CAM_REDIS_SENTINEL_PASSWORD_FILE %s: %s",
+			path, strerror(errno));
+		return CAM_EINVAL;
+	}
+	n = fread(pw, 1, len, f);
+	fclose(f);
+	if (n && pw[n - 1] == '\n')
+		n--;
+	if (n >= len || memchr(pw, '\0', n) || memchr(pw, '\n', n)) {
+		explicit_bzero(pw, len);
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_REDIS_SENTINEL_PASSWORD_FILE %s must hold one line "
+			"of at most %zu bytes", path, len - 1);
+		return CAM_EINVAL;
+	}
+	pw[n] = '\0';
+	return 0;
+}
+
+/* The memory context store: in memory, or Redis with CAM_REDIS_URL (or
+ * found through CAM_REDIS_SENTINELS). */
 static int new_memctx(struct kernel *k)
 {
-	struct cam_memctx_opts o = { .redis_url = opt(k, "CAM_REDIS_URL") };
-	long keep, value, keys, bytes, snaps, timeout, ping, backoff;
-	char why[CAM_MEMCTX_WHY] = "";
+	struct cam_memctx_opts o = {
+		.redis_url = opt(k, "CAM_REDIS_URL"),
+		.sentinels = opt(k, "CAM_REDIS_SENTINELS"),
+		.master_name = opt(k, "CAM_REDIS_MASTER_NAME"),
+	};
+	long keep, value, keys, bytes, snaps, timeout, ping, backoff, acks;
+	char why[CAM_MEMCTX_WHY] = "", sentinel_pw[256];
 	int rc;
 
 	if (cam_config_long(opt(k, "CAM_MEMCTX_KEEP_VERSIONS"), 1, CAM_MEMCTX_MAX_KEEP, &keep) ||
@@ -352,22 +391,41 @@ static int new_memctx(struct kernel *k)
 	    cam_config_long(opt(k, "CAM_MEMCTX_MAX_SNAPSHOTS"), 1, 100000, &snaps) ||
 	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_TIMEOUT_MS"), 10, 60000, &timeout) ||
 	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_PING_MS"), 100, 60000, &ping) ||
-	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_BACKOFF_MAX_MS"), 100, 600000, &backoff)) {
-		cam_log(CAM_LOG_ERROR, "kernel", "a CAM_MEMCTX_* setting is not a number in range (see --help)");
+	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_BACKOFF_MAX_MS"), 100, 600000, &backoff) ||
+	    cam_config_long(opt(k, "CAM_REDIS_MIN_REPLICAS_ACK"), 0, 16, &acks)) {
+		cam_log(CAM_LOG_ERROR, "kernel", "a CAM_MEMCTX_* setting or CAM_REDIS_MIN_REPLICAS_ACK (0-16) "
+			"is not a number in range (see --help)");
 		return CAM_EINVAL;
 	}
+	if (o.master_name && !o.sentinels) {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_REDIS_MASTER_NAME needs CAM_REDIS_SENTINELS");
+		return CAM_EINVAL;
+	}
+	if (acks && !o.sentinels && !o.redis_url) {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_REDIS_MIN_REPLICAS_ACK needs Redis (CAM_REDIS_URL or CAM_REDIS_SENTINELS)");
+		return CAM_EINVAL;
+	}
+	if ((rc = read_sentinel_password(opt(k, "CAM_REDIS_SENTINEL_PASSWORD_FILE"), sentinel_pw,
+					 sizeof(sentinel_pw))))
+		return rc;
+	o.sentinel_password = sentinel_pw;
+	o.min_replicas_ack = (unsigned)acks;
 	o.limits = (struct cam_memctx_limits){ (size_t)value, (size_t)keys, (uint64_t)bytes,
 					       (unsigned)keep, (unsigned)snaps };
 	o.timeout_ms = (int)timeout;
 	o.ping_interval_ms = (int)ping;
 	o.backoff_max_ms = (int)backoff;
-	if ((rc = cam_memctx_new(&o, &k->memctx, why))) {
+	rc = cam_memctx_new(&o, &k->memctx, why);
+	explicit_bzero(sentinel_pw, sizeof(sentinel_pw));
+	if (rc) {
 		cam_log(CAM_LOG_ERROR, "memctx", "memory context store not started: %s", why);
 		return rc;
 	}
 	cam_log(CAM_LOG_INFO, "memctx",
-		"memory context store: %s backend, %u versions kept per key, values up to %zu bytes",
-		cam_memctx_backend(k->memctx), o.limits.keep_versions, o.limits.max_value_bytes);
+		"memory context store: %s backend%s%s, %u versions kept per key, values up to %zu bytes, "
+		"acknowledged after %u replicas confirm", cam_memctx_backend(k->memctx),
+		o.sentinels ? " found through the sentinels " : "", o.sentinels ? o.sentinels : "",
+		o.limits.keep_versions, o.limits.max_value_bytes, o.min_replicas_ack);
 	return 0;
 }
 

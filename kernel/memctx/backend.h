@@ -15,22 +15,27 @@
 
 #include "kernel/memctx/memctx.h"
 
+/* Every operation gets the call's deadline (memctx.h) first. */
 struct cam_memctx__ops {
 	const char *name;
-	int (*write)(void *b, const char *ns, const char *key, const void *val, size_t len,
-		     int64_t expected, int64_t now_ms, struct cam_memctx_version *out,
-		     uint64_t *current, char *why);
-	int (*read)(void *b, const char *ns, const char *key, uint64_t version,
-		    struct cam_memctx_value *out, char *why);
-	int (*versions)(void *b, const char *ns, const char *key,
+	int (*write)(void *b, int64_t deadline_ns, const char *ns, const char *key,
+		     const void *val, size_t len, int64_t expected, int64_t now_ms,
+		     struct cam_memctx_version *out, uint64_t *current, char *why);
+	int (*read)(void *b, int64_t deadline_ns, const char *ns, const char *key,
+		    uint64_t version, struct cam_memctx_value *out, char *why);
+	int (*versions)(void *b, int64_t deadline_ns, const char *ns, const char *key,
 			struct cam_memctx_version *out, size_t max, size_t *n, char *why);
-	int (*del)(void *b, const char *ns, const char *key, size_t *removed, char *why);
-	int (*snapshot)(void *b, const char *ns, const char *id, int64_t now_ms,
-			size_t *keys, char *why);
-	int (*restore)(void *b, const char *id, char *ns, size_t *keys, char *why);
-	int (*snapshot_delete)(void *b, const char *id, char *why);
+	int (*del)(void *b, int64_t deadline_ns, const char *ns, const char *key,
+		   size_t *removed, char *why);
+	int (*snapshot)(void *b, int64_t deadline_ns, const char *ns, const char *id,
+			int64_t now_ms, size_t *keys, char *why);
+	int (*restore)(void *b, int64_t deadline_ns, const char *id, char *ns, size_t *keys,
+		       char *why);
+	int (*snapshot_delete)(void *b, int64_t deadline_ns, const char *id, char *why);
 	uint64_t (*size_bytes)(void *b);
 	uint64_t (*reconnects)(void *b);
+	uint64_t (*master_changes)(void *b); /* NULL: always 0 */
+	uint64_t (*unconfirmed)(void *b);    /* NULL: always 0 */
 	enum cam_component_status (*health)(void *b, char *msg, size_t len);
 	void (*free)(void *b);
 };

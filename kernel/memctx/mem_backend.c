@@ -253,8 +253,8 @@ static int write_check(struct mem *m, const struct ns *n, const struct key *k, s
 	return 0;
 }
 
-static int mem_write(void *b, const char *nsname, const char *keyname, const void *val,
-		     size_t len, int64_t expected, int64_t now_ms,
+static int mem_write(void *b, int64_t deadline_ns, const char *nsname, const char *keyname,
+		     const void *val, size_t len, int64_t expected, int64_t now_ms,
 		     struct cam_memctx_version *out, uint64_t *current, char *why)
 {
 	struct mem *m = b;
@@ -262,6 +262,7 @@ static int mem_write(void *b, const char *nsname, const char *keyname, const voi
 	struct key *k = NULL;
 	struct version *v;
 	int rc;
+	(void)deadline_ns; /* in memory nothing waits */
 
 	pthread_rwlock_wrlock(&m->lock);
 	n = map_get(&m->nss, nsname);
@@ -306,13 +307,14 @@ static struct key *find_key(struct mem *m, const char *nsname, const char *keyna
 	return n ? map_get(&n->keys, keyname) : NULL;
 }
 
-static int mem_read(void *b, const char *nsname, const char *keyname, uint64_t version,
-		    struct cam_memctx_value *out, char *why)
+static int mem_read(void *b, int64_t deadline_ns, const char *nsname, const char *keyname,
+		    uint64_t version, struct cam_memctx_value *out, char *why)
 {
 	struct mem *m = b;
 	struct key *k;
 	const struct version *v = NULL;
 	int rc = 0;
+	(void)deadline_ns; /* in memory nothing waits */
 
 	pthread_rwlock_rdlock(&m->lock);
 	k = find_key(m, nsname, keyname);
@@ -338,12 +340,13 @@ static int mem_read(void *b, const char *nsname, const char *keyname, uint64_t v
 	return rc;
 }
 
-static int mem_versions(void *b, const char *nsname, const char *keyname,
+static int mem_versions(void *b, int64_t deadline_ns, const char *nsname, const char *keyname,
 			struct cam_memctx_version *out, size_t max, size_t *n, char *why)
 {
 	struct mem *m = b;
 	struct key *k;
 	int rc = 0;
+	(void)deadline_ns; /* in memory nothing waits */
 
 	pthread_rwlock_rdlock(&m->lock);
 	k = find_key(m, nsname, keyname);
@@ -366,12 +369,13 @@ static void drop_key(struct mem *m, struct ns *n, const char *keyname, size_t *r
 	key_free(k);
 }
 
-static int mem_del(void *b, const char *nsname, const char *keyname, size_t *removed,
-		   char *why)
+static int mem_del(void *b, int64_t deadline_ns, const char *nsname, const char *keyname,
+		   size_t *removed, char *why)
 {
 	struct mem *m = b;
 	struct ns *n;
 	int rc = 0;
+	(void)deadline_ns; /* in memory nothing waits */
 
 	pthread_rwlock_wrlock(&m->lock);
 	n = map_get(&m->nss, nsname);
@@ -395,13 +399,14 @@ static int mem_del(void *b, const char *nsname, const char *keyname, size_t *rem
 	return rc;
 }
 
-static int mem_snapshot(void *b, const char *nsname, const char *id, int64_t now_ms,
-			size_t *keys, char *why)
+static int mem_snapshot(void *b, int64_t deadline_ns, const char *nsname, const char *id,
+			int64_t now_ms, size_t *keys, char *why)
 {
 	struct mem *m = b;
 	struct ns *n;
 	struct snap *s;
 	int rc = 0;
+	(void)deadline_ns; /* in memory nothing waits */
 
 	(void)now_ms;
 	pthread_rwlock_wrlock(&m->lock);
@@ -431,12 +436,14 @@ out_unlock:
 	return rc;
 }
 
-static int mem_restore(void *b, const char *id, char *nsname, size_t *keys, char *why)
+static int mem_restore(void *b, int64_t deadline_ns, const char *id, char *nsname,
+		       size_t *keys, char *why)
 {
 	struct mem *m = b;
 	struct snap *s;
 	struct ns *n;
 	int rc = 0;
+	(void)deadline_ns; /* in memory nothing waits */
 
 	pthread_rwlock_wrlock(&m->lock);
 	s = map_get(&m->snaps, id);
@@ -462,12 +469,13 @@ out_unlock:
 	return rc;
 }
 
-static int mem_snapshot_delete(void *b, const char *id, char *why)
+static int mem_snapshot_delete(void *b, int64_t deadline_ns, const char *id, char *why)
 {
 	struct mem *m = b;
 	struct snap *s;
 	struct ns *n;
 	int rc = 0;
+	(void)deadline_ns; /* in memory nothing waits */
 
 	pthread_rwlock_wrlock(&m->lock);
 	s = map_del(&m->snaps, id);

@@ -78,7 +78,7 @@ int cam_memctx_new(const struct cam_memctx_opts *o, cam_memctx **out, char *why)
 		return rc;
 	m = cam_xcalloc(1, sizeof(*m));
 	m->limits = o->limits;
-	if (o->redis_url && *o->redis_url) {
+	if ((o->redis_url && *o->redis_url) || (o->sentinels && *o->sentinels)) {
 		m->ops = &cam_memctx__redis_ops;
 		rc = cam_memctx__redis_new(o, &m->b, why);
 	} else {
@@ -119,9 +119,9 @@ static int check_names(const char *ns, const char *key, char *why)
 	return 0;
 }
 
-int cam_memctx_write(cam_memctx *m, const char *ns, const char *key, const void *val,
-		     size_t len, int64_t expected, struct cam_memctx_version *out,
-		     uint64_t *current, char *why)
+int cam_memctx_write(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
+		     const void *val, size_t len, int64_t expected,
+		     struct cam_memctx_version *out, uint64_t *current, char *why)
 {
 	uint64_t cur = 0;
 	int rc;
@@ -133,37 +133,38 @@ int cam_memctx_write(cam_memctx *m, const char *ns, const char *key, const void 
 				   len, m->limits.max_value_bytes);
 	if (expected < CAM_MEMCTX_ANY)
 		return cam_memctx__fail(why, CAM_EINVAL, "expected version must be 0 or more");
-	rc = m->ops->write(m->b, ns, key, val, len, expected, cam_real_ms(), out, &cur, why);
+	rc = m->ops->write(m->b, deadline_ns, ns, key, val, len, expected, cam_real_ms(), out,
+			   &cur, why);
 	if (current)
 		*current = cur;
 	return rc;
 }
 
-int cam_memctx_read(cam_memctx *m, const char *ns, const char *key, uint64_t version,
-		    struct cam_memctx_value *out, char *why)
+int cam_memctx_read(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
+		    uint64_t version, struct cam_memctx_value *out, char *why)
 {
 	int rc = check_names(ns, key, why);
 
 	out->data = NULL;
-	return rc ? rc : m->ops->read(m->b, ns, key, version, out, why);
+	return rc ? rc : m->ops->read(m->b, deadline_ns, ns, key, version, out, why);
 }
 
-int cam_memctx_versions(cam_memctx *m, const char *ns, const char *key,
+int cam_memctx_versions(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
 			struct cam_memctx_version *out, size_t max, size_t *n, char *why)
 {
 	int rc = check_names(ns, key, why);
 
 	*n = 0;
-	return rc ? rc : m->ops->versions(m->b, ns, key, out, max, n, why);
+	return rc ? rc : m->ops->versions(m->b, deadline_ns, ns, key, out, max, n, why);
 }
 
-int cam_memctx_delete(cam_memctx *m, const char *ns, const char *key, size_t *removed,
-		      char *why)
+int cam_memctx_delete(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
+		      size_t *removed, char *why)
 {
 	int rc = check_names(ns, key, why);
 
 	*removed = 0;
-	return rc ? rc : m->ops->del(m->b, ns, key, removed, why);
+	return rc ? rc : m->ops->del(m->b, deadline_ns, ns, key, removed, why);
 }
 
 static void new_id(char *id)
@@ -191,7 +192,8 @@ static int id_valid(const char *id)
 	return n == CAM_MEMCTX_ID_LEN;
 }
 
-int cam_memctx_snapshot(cam_memctx *m, const char *ns, char *id, size_t *keys, char *why)
+int cam_memctx_snapshot(cam_memctx *m, int64_t deadline_ns, const char *ns, char *id,
+			size_t *keys, char *why)
 {
 	int rc = check_names(ns, NULL, why);
 
@@ -199,25 +201,26 @@ int cam_memctx_snapshot(cam_memctx *m, const char *ns, char *id, size_t *keys, c
 	if (rc)
 		return rc;
 	new_id(id);
-	return m->ops->snapshot(m->b, ns, id, cam_real_ms(), keys, why);
+	return m->ops->snapshot(m->b, deadline_ns, ns, id, cam_real_ms(), keys, why);
 }
 
-int cam_memctx_restore(cam_memctx *m, const char *id, char *ns, size_t *keys, char *why)
+int cam_memctx_restore(cam_memctx *m, int64_t deadline_ns, const char *id, char *ns,
+		       size_t *keys, char *why)
 {
 	*keys = 0;
 	ns[0] = '\0';
 	if (!id_valid(id))
 		return cam_memctx__fail(why, CAM_EINVAL, "snapshot id must be %d hex digits",
 				   CAM_MEMCTX_ID_LEN);
-	return m->ops->restore(m->b, id, ns, keys, why);
+	return m->ops->restore(m->b, deadline_ns, id, ns, keys, why);
 }
 
-int cam_memctx_snapshot_delete(cam_memctx *m, const char *id, char *why)
+int cam_memctx_snapshot_delete(cam_memctx *m, int64_t deadline_ns, const char *id, char *why)
 {
 	if (!id_valid(id))
 		return cam_memctx__fail(why, CAM_EINVAL, "snapshot id must be %d hex digits",
 				   CAM_MEMCTX_ID_LEN);
-	return m->ops->snapshot_delete(m->b, id, why);
+	return m->ops->snapshot_delete(m->b, deadline_ns, id, why);
 }
 
 uint64_t cam_memctx_size_bytes(cam_memctx *m)
@@ -228,6 +231,16 @@ uint64_t cam_memctx_size_bytes(cam_memctx *m)
 uint64_t cam_memctx_reconnects(cam_memctx *m)
 {
 	return m->ops->reconnects(m->b);
+}
+
+uint64_t cam_memctx_master_changes(cam_memctx *m)
+{
+	return m->ops->master_changes ? m->ops->master_changes(m->b) : 0;
+}
+
+uint64_t cam_memctx_unconfirmed(cam_memctx *m)
+{
+	return m->ops->unconfirmed ? m->ops->unconfirmed(m->b) : 0;
 }
 
 enum cam_component_status cam_memctx_health(cam_memctx *m, char *msg, size_t len)

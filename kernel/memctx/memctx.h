@@ -9,17 +9,28 @@
  * restoring it makes the namespace what it was.
  *
  * Two backends behind this one interface (backend.h): in memory (the
- * default, mem_backend.c) and Redis through hiredis (redis_backend.c).
- * Every call may come from any thread; with Redis each thread has its own
- * connection.
+ * default, mem_backend.c) and Redis through hiredis (redis_backend.c),
+ * found directly or through Redis Sentinel (sentinel.h). Every call may
+ * come from any thread; with Redis each thread has its own connection.
+ * Many kernels on one Redis are one store: every change is atomic in
+ * Redis, so a compare-and-set lost to another kernel is a conflict too.
+ *
+ * Every call takes the deadline of the syscall it serves (deadline_ns,
+ * CLOCK_MONOTONIC; CAM_MEMCTX_NO_DEADLINE = none): no Redis command waits
+ * past it, and with min_replicas_ack a change waits (WAIT) for its
+ * replicas only until then.
  *
  * Every function returns 0 or a negative code: CAM_EINVAL (bad name, value
  * too large), CAM_ELIMIT (keys per namespace, total bytes, snapshots),
  * CAM_ENOENT, CAM_MEMCTX_ECONFLICT (compare-and-set lost), CAM_EUNAVAIL
- * (Redis down, refused or timed out), CAM_EINTERNAL (Redis answered
- * something unexpected). On failure nothing changed, and why (when not
- * NULL, CAM_MEMCTX_WHY bytes) says what happened in words; values never
- * appear in it.
+ * (Redis down, refused or timed out; or a change that reached the master
+ * but was not confirmed by min_replicas_ack replicas in time: it may or
+ * may not survive a failover), CAM_ETIMEDOUT (the deadline came before
+ * Redis answered), CAM_EINTERNAL (Redis answered something unexpected). On
+ * failure nothing changed, but for the unconfirmed change and a command
+ * that timed out, which Redis may still run; why (when not NULL,
+ * CAM_MEMCTX_WHY bytes) says what happened in words; values never appear
+ * in it.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -36,6 +47,8 @@ typedef struct cam_memctx cam_memctx;
 
 /* A compare-and-set lost: the key's latest version is not the expected one. */
 #define CAM_MEMCTX_ECONFLICT CAM_ECONFLICT
+/* No deadline: the Redis timeout alone bounds a call. */
+#define CAM_MEMCTX_NO_DEADLINE 0
 /* "Any version": a write with no compare-and-set. */
 #define CAM_MEMCTX_ANY (-1)
 /* Namespaces and keys: 1-128 bytes of [A-Za-z0-9_.-/]. */
@@ -55,7 +68,15 @@ struct cam_memctx_limits {
 };
 
 struct cam_memctx_opts {
-	const char *redis_url;    /* NULL or "": in memory */
+	const char *redis_url;    /* NULL or "": in memory (unless sentinels) */
+	/* Redis Sentinel: "host:port,..." and the master's name; the URL's
+	 * host is then not used (its password and database are). */
+	const char *sentinels;
+	const char *master_name;
+	const char *sentinel_password; /* NULL or "": none */
+	/* Redis: a change is acknowledged once WAIT says this many replicas
+	 * have it (0: once the master has it). */
+	unsigned min_replicas_ack;
 	struct cam_memctx_limits limits;
 	int timeout_ms;           /* Redis: one command (and connect) */
 	int ping_interval_ms;     /* Redis: background PING for health */
@@ -97,32 +118,40 @@ int cam_memctx_name_valid(const char *s);
  * new version; on CAM_MEMCTX_ECONFLICT *current gets the latest version
  * (0: none). current may be NULL.
  */
-int cam_memctx_write(cam_memctx *m, const char *ns, const char *key, const void *val,
-		     size_t len, int64_t expected, struct cam_memctx_version *out,
-		     uint64_t *current, char *why);
+int cam_memctx_write(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
+		     const void *val, size_t len, int64_t expected,
+		     struct cam_memctx_version *out, uint64_t *current, char *why);
 /* The latest version (version 0) or the given one. */
-int cam_memctx_read(cam_memctx *m, const char *ns, const char *key, uint64_t version,
-		    struct cam_memctx_value *out, char *why);
+int cam_memctx_read(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
+		    uint64_t version, struct cam_memctx_value *out, char *why);
 /* Up to max kept versions, oldest first; *n gets how many. */
-int cam_memctx_versions(cam_memctx *m, const char *ns, const char *key,
+int cam_memctx_versions(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
 			struct cam_memctx_version *out, size_t max, size_t *n, char *why);
 /* Deletes a key with all its versions, or every key of ns (key NULL);
  * *removed gets the number of versions removed. CAM_ENOENT when none. */
-int cam_memctx_delete(cam_memctx *m, const char *ns, const char *key, size_t *removed,
-		      char *why);
+int cam_memctx_delete(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
+		      size_t *removed, char *why);
 /* Copies ns into a new snapshot; id gets its id (CAM_MEMCTX_ID_LEN + 1
  * bytes). CAM_ENOENT for a namespace with no keys. */
-int cam_memctx_snapshot(cam_memctx *m, const char *ns, char *id, size_t *keys, char *why);
+int cam_memctx_snapshot(cam_memctx *m, int64_t deadline_ns, const char *ns, char *id,
+			size_t *keys, char *why);
 /* Makes the snapshot's namespace what it was; ns gets its name
  * (CAM_MEMCTX_MAX_NAME + 1 bytes). The snapshot stays. */
-int cam_memctx_restore(cam_memctx *m, const char *id, char *ns, size_t *keys, char *why);
+int cam_memctx_restore(cam_memctx *m, int64_t deadline_ns, const char *id, char *ns,
+		       size_t *keys, char *why);
 /* Drops a snapshot. */
-int cam_memctx_snapshot_delete(cam_memctx *m, const char *id, char *why);
+int cam_memctx_snapshot_delete(cam_memctx *m, int64_t deadline_ns, const char *id, char *why);
 
 /* Bytes stored as last seen (kept versions and snapshots). */
 uint64_t cam_memctx_size_bytes(cam_memctx *m);
 /* Connections re-made after a failure (Redis; 0 in memory). */
 uint64_t cam_memctx_reconnects(cam_memctx *m);
+/* Times the Redis master changed under this store (Sentinel failovers; 0
+ * otherwise). */
+uint64_t cam_memctx_master_changes(cam_memctx *m);
+/* Changes that reached the master but were not confirmed by
+ * min_replicas_ack replicas in time (answered CAM_EUNAVAIL). */
+uint64_t cam_memctx_unconfirmed(cam_memctx *m);
 /* Health for the "Redis Backend" component: quick, from cached state. */
 enum cam_component_status cam_memctx_health(cam_memctx *m, char *msg, size_t len);
 

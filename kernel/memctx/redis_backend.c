@@ -4,7 +4,23 @@
  * Each thread that calls the store (the gRPC workers) gets its own
  * connection, kept in thread-specific data and closed when the thread
  * ends, so workers never wait for one another. Every change is one Lua
- * script (redis_scripts.h has the key layout), which makes it atomic.
+ * script (redis_scripts.h has the key layout), which makes it atomic, also
+ * between kernels sharing the Redis.
+ *
+ * The master is the URL's host, or with Sentinel (sentinel.h) the one the
+ * sentinels name; then every new connection checks ROLE master, and a
+ * connection error, READONLY, MASTERDOWN or a wrong ROLE asks the
+ * sentinels again. When the master changes every thread reconnects before
+ * its next command and the down state is lifted, so the first call after a
+ * failover goes to the new master at once.
+ *
+ * Deadlines: a command waits at most the Redis timeout, or less when the
+ * call's deadline comes first; a command cut short by the call's deadline
+ * answers CAM_ETIMEDOUT and closes only that connection (a short client
+ * deadline says nothing about Redis). With min_replicas_ack, a change that
+ * succeeded is followed by WAIT for that many replicas, within the same
+ * deadline; too few in time is CAM_EUNAVAIL saying the change reached the
+ * master but was not confirmed.
  *
  * Failures: a command that cannot be sent, times out (timeout_ms) or finds
  * the connection closed marks Redis down. While it is down, calls answer
@@ -25,6 +41,7 @@
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +53,11 @@
 #include "common/xmalloc.h"
 #include "kernel/memctx/backend.h"
 #include "kernel/memctx/redis_scripts.h"
+#include "kernel/memctx/sentinel.h"
 
 #define BACKOFF_MIN_MS 100
+/* "host:port" of a master, for messages. */
+#define WHERE_LEN (CAM_SENTINEL_HOST + 8)
 
 enum { S_WRITE, S_READ, S_DELETE, S_SNAPSHOT, S_RESTORE, S_SNAPSHOT_DELETE, NSCRIPTS };
 
@@ -52,6 +72,8 @@ struct redis;
 struct conn {
 	struct redis *r;
 	redisContext *c;
+	char where[WHERE_LEN];    /* the master it is connected to */
+	int timeout_ms;           /* its sockets' timeout now */
 	uint64_t epoch;           /* r->epoch when it connected */
 	int connected_before;     /* a new connection is then a reconnect */
 	char sha[NSCRIPTS][41];   /* script SHA1s, from SCRIPT LOAD */
@@ -59,21 +81,26 @@ struct conn {
 };
 
 struct redis {
-	char host[256];
+	char host[256];           /* the URL's; with Sentinel, the sentinels decide */
 	int port, db;
 	char user[128], password[256];
 	int timeout_ms, ping_ms, backoff_max_ms;
+	unsigned min_acks;
 	struct cam_memctx_limits l;
+	cam_sentinel *sentinel;   /* NULL: the URL's host is the master */
 
 	pthread_key_t key;        /* this thread's struct conn */
-	pthread_mutex_t lock;     /* conns, last_error */
+	pthread_mutex_t lock;     /* conns, last_error, master */
 	struct conn *conns;
+	char master[WHERE_LEN];   /* the master as last known, for messages */
 
 	_Atomic uint64_t epoch;
 	_Atomic int64_t down_until_ns; /* 0: up */
 	_Atomic int backoff_ms;
 	_Atomic uint64_t total;        /* cam:ctx:bytes as last seen */
 	_Atomic uint64_t reconnects;
+	_Atomic uint64_t master_changes;
+	_Atomic uint64_t unconfirmed;
 	_Atomic int64_t ping_us;       /* last PING round trip; -1: failed */
 	_Atomic int64_t down_since_ns; /* 0: up */
 	char last_error[512];
@@ -149,6 +176,13 @@ static void set_error(struct redis *r, const char *msg)
 	pthread_mutex_unlock(&r->lock);
 }
 
+static void master_now(struct redis *r, char *where)
+{
+	pthread_mutex_lock(&r->lock);
+	memcpy(where, r->master, WHERE_LEN);
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* Redis is down: later calls fail fast until the back-off passes. */
 static void mark_down(struct redis *r, const char *msg)
 {
@@ -158,56 +192,149 @@ static void mark_down(struct redis *r, const char *msg)
 	atomic_fetch_add(&r->epoch, 1);
 	set_error(r, msg);
 	if (atomic_compare_exchange_strong(&r->down_since_ns, &zero, now))
-		cam_log(CAM_LOG_WARN, "memctx", "Redis at %.64s:%d is unavailable: %s", r->host,
-			r->port, msg);
+		cam_log(CAM_LOG_WARN, "memctx", "Redis is unavailable: %s", msg);
 	b = b ? (b * 2 > r->backoff_max_ms ? r->backoff_max_ms : b * 2) : BACKOFF_MIN_MS;
 	atomic_store(&r->backoff_ms, b);
 	atomic_store(&r->down_until_ns, now + (int64_t)b * 1000000);
+	if (r->sentinel)
+		cam_sentinel_suspect(r->sentinel);
 }
 
 static void mark_up(struct redis *r)
 {
 	int64_t since = atomic_exchange(&r->down_since_ns, 0);
+	char where[WHERE_LEN];
 
 	atomic_store(&r->down_until_ns, 0);
 	atomic_store(&r->backoff_ms, 0);
-	if (since)
-		cam_log(CAM_LOG_INFO, "memctx", "Redis at %.64s:%d is back after %.1f s", r->host,
-			r->port, (double)(cam_mono_ns() - since) / 1e9);
+	if (since) {
+		master_now(r, where);
+		cam_log(CAM_LOG_INFO, "memctx", "Redis at %s is back after %.1f s", where,
+			(double)(cam_mono_ns() - since) / 1e9);
+	}
 }
 
-/* A connected, authenticated context on the right database, or NULL with
- * msg filled. */
-static redisContext *dial(struct redis *r, char *msg, size_t len)
+/*
+ * The sentinels named a new master (sentinel thread): every thread
+ * reconnects before its next command, and the down state is lifted so
+ * the next call tries the new master at once.
+ */
+static void master_changed(void *arg, const char *old_host, int old_port, const char *host,
+			   int port)
 {
-	struct timeval tv = { r->timeout_ms / 1000, r->timeout_ms % 1000 * 1000 };
-	redisContext *c = redisConnectWithTimeout(r->host, r->port, tv);
+	struct redis *r = arg;
+
+	(void)old_port;
+	pthread_mutex_lock(&r->lock);
+	snprintf(r->master, sizeof(r->master), "%s:%d", host, port);
+	pthread_mutex_unlock(&r->lock);
+	if (old_host[0])
+		atomic_fetch_add(&r->master_changes, 1);
+	atomic_fetch_add(&r->epoch, 1);
+	atomic_store(&r->backoff_ms, 0);
+	atomic_store(&r->down_until_ns, 0);
+}
+
+/* The time a command may take: the Redis timeout, or what is left before
+ * the deadline when that is shorter (*by_deadline set); 0 when the
+ * deadline has passed. */
+static int budget_ms(const struct redis *r, int64_t deadline_ns, bool *by_deadline)
+{
+	int64_t left;
+
+	*by_deadline = false;
+	if (!deadline_ns)
+		return r->timeout_ms;
+	left = (deadline_ns - cam_mono_ns()) / 1000000;
+	if (left >= r->timeout_ms)
+		return r->timeout_ms;
+	*by_deadline = true;
+	return left > 0 ? (int)left : 0;
+}
+
+static struct timeval tv_of(int ms)
+{
+	return (struct timeval){ ms / 1000, ms % 1000 * 1000 };
+}
+
+/* The master to dial now into host/port, or -1 with msg filled. */
+static int master_addr(struct redis *r, char *host, int *port, char *msg, size_t len)
+{
+	if (!r->sentinel) {
+		snprintf(host, CAM_SENTINEL_HOST, "%s", r->host);
+		*port = r->port;
+		return 0;
+	}
+	if (cam_sentinel_master(r->sentinel, host, port) == 0)
+		return 0;
+	snprintf(msg, len, "no sentinel has named master %s yet",
+		 cam_sentinel_name(r->sentinel));
+	cam_sentinel_suspect(r->sentinel);
+	return -1;
+}
+
+/* With Sentinel: whether c's Redis says ROLE master (else msg filled). */
+static int check_role(struct redis *r, redisContext *c, const char *where, char *msg,
+		      size_t len)
+{
+	redisReply *rep = redisCommand(c, "ROLE");
+	int ok = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 &&
+		 rep->element[0]->type == REDIS_REPLY_STRING &&
+		 strcmp(rep->element[0]->str, "master") == 0;
+
+	if (!ok)
+		snprintf(msg, len, "%s is not the master of %s (ROLE %s)", where,
+			 cam_sentinel_name(r->sentinel),
+			 rep && rep->type == REDIS_REPLY_ARRAY && rep->elements &&
+					 rep->element[0]->type == REDIS_REPLY_STRING
+				 ? rep->element[0]->str
+				 : "did not answer");
+	if (rep)
+		freeReplyObject(rep);
+	return ok ? 0 : -1;
+}
+
+/* A connected, authenticated context on the right database of the master,
+ * within ms, or NULL with msg filled; where gets "host:port". */
+static redisContext *dial(struct redis *r, int ms, char *where, char *msg, size_t len)
+{
+	char host[CAM_SENTINEL_HOST];
+	int port;
+	redisContext *c = NULL;
 	redisReply *rep = NULL;
 
+	if (master_addr(r, host, &port, msg, len))
+		return NULL;
+	snprintf(where, WHERE_LEN, "%s:%d", host, port);
+	c = redisConnectWithTimeout(host, port, tv_of(ms));
 	if (!c || c->err) {
-		snprintf(msg, len, "cannot connect to %.64s:%d: %s", r->host, r->port,
-			 c ? c->errstr : "out of memory");
+		snprintf(msg, len, "cannot connect to %s: %s", where, c ? c->errstr : "out of memory");
 		goto out_free;
 	}
-	redisSetTimeout(c, tv);
+	redisSetTimeout(c, tv_of(ms));
 	if (r->password[0]) {
 		rep = r->user[0] ? redisCommand(c, "AUTH %s %s", r->user, r->password)
 				 : redisCommand(c, "AUTH %s", r->password);
 		if (!rep || rep->type == REDIS_REPLY_ERROR) {
-			snprintf(msg, len, "authentication to %.64s:%d failed", r->host, r->port);
+			snprintf(msg, len, "authentication to %s failed", where);
 			goto out_free;
 		}
 		freeReplyObject(rep);
+		rep = NULL;
 	}
+	if (r->sentinel && check_role(r, c, where, msg, len))
+		goto out_free;
 	if (r->db) {
 		rep = redisCommand(c, "SELECT %d", r->db);
 		if (!rep || rep->type == REDIS_REPLY_ERROR) {
-			snprintf(msg, len, "SELECT %d on %.64s:%d failed: %s", r->db, r->host, r->port,
+			snprintf(msg, len, "SELECT %d on %s failed: %s", r->db, where,
 				 rep ? rep->str : c->errstr);
 			goto out_free;
 		}
 		freeReplyObject(rep);
 	}
+	if (r->sentinel)
+		cam_sentinel_master_ok(r->sentinel);
 	return c;
 out_free:
 	if (rep)
@@ -227,14 +354,14 @@ static int load_scripts(struct conn *k, char *msg, size_t len)
 		redisAppendCommand(k->c, "SCRIPT LOAD %s", scripts[i]);
 	for (int i = 0; i < NSCRIPTS; i++) {
 		if (redisGetReply(k->c, (void **)&rep) != REDIS_OK) {
-			snprintf(msg, len, "%.64s:%d: %s", k->r->host, k->r->port, k->c->errstr);
+			snprintf(msg, len, "%s: %s", k->where, k->c->errstr);
 			return -1;
 		}
 		if (rep->type == REDIS_REPLY_STRING && rep->len == 40)
 			memcpy(k->sha[i], rep->str, 41);
 		else if (!rc) {
-			snprintf(msg, len, "SCRIPT LOAD on %.64s:%d failed: %.80s", k->r->host,
-				 k->r->port, rep->type == REDIS_REPLY_ERROR ? rep->str : "bad reply");
+			snprintf(msg, len, "SCRIPT LOAD on %s failed: %.80s", k->where,
+				 rep->type == REDIS_REPLY_ERROR ? rep->str : "bad reply");
 			rc = -1;
 		}
 		freeReplyObject(rep);
@@ -285,17 +412,27 @@ static struct conn *this_conn(struct redis *r)
 	return k;
 }
 
+static int deadline_passed(char *why)
+{
+	return cam_memctx__fail(why, CAM_ETIMEDOUT,
+				"the call's deadline passed before Redis answered");
+}
+
 /*
- * This thread's usable connection, or NULL with why filled (CAM_EUNAVAIL):
- * fails at once while Redis is down and the back-off has not passed; after
- * it, one caller claims the retry.
+ * This thread's usable connection, or NULL with *rc and why filled:
+ * CAM_EUNAVAIL at once while Redis is down and the back-off has not
+ * passed (after it, one caller claims the retry), CAM_ETIMEDOUT when the
+ * deadline leaves no time to connect.
  */
-static struct conn *get_conn(struct redis *r, char *why)
+static struct conn *get_conn(struct redis *r, int64_t deadline_ns, int *rc, char *why)
 {
 	struct conn *k = this_conn(r);
 	int64_t until = atomic_load(&r->down_until_ns), now;
 	char msg[512];
+	bool by_deadline;
+	int ms;
 
+	*rc = CAM_EUNAVAIL;
 	if (until) {
 		now = cam_mono_ns();
 		if (now < until ||
@@ -312,8 +449,13 @@ static struct conn *get_conn(struct redis *r, char *why)
 		conn_close(k);
 	if (k->c)
 		return k;
+	if (!(ms = budget_ms(r, deadline_ns, &by_deadline))) {
+		*rc = deadline_passed(why);
+		return NULL;
+	}
 	k->epoch = atomic_load(&r->epoch);
-	k->c = dial(r, msg, sizeof(msg));
+	k->c = dial(r, ms, k->where, msg, sizeof(msg));
+	k->timeout_ms = ms;
 	if (k->c && load_scripts(k, msg, sizeof(msg)) == 0) {
 		if (k->connected_before)
 			atomic_fetch_add(&r->reconnects, 1);
@@ -323,42 +465,100 @@ static struct conn *get_conn(struct redis *r, char *why)
 		return k;
 	}
 	conn_close(k);
+	if (by_deadline && (strstr(msg, "timed out") || strstr(msg, "temporarily"))) {
+		*rc = deadline_passed(why);
+		return NULL;
+	}
 	mark_down(r, msg);
 	cam_memctx__fail(why, CAM_EUNAVAIL, "Redis is unavailable: %s", msg);
 	return NULL;
 }
 
-/* After a failed command: the connection is unusable (timeout, reset). */
-static int conn_failed(struct conn *k, char *why)
+/* After a failed command: the connection is unusable (timeout, reset).
+ * Cut short by the call's deadline, only this connection goes. */
+static int conn_failed(struct conn *k, bool by_deadline, char *why)
 {
 	struct redis *r = k->r;
 	char msg[512];
+	bool timed_out = k->c->err == REDIS_ERR_IO &&
+			 (errno == EAGAIN || errno == EWOULDBLOCK || strstr(k->c->errstr, "temporarily"));
 
-	if (k->c->err == REDIS_ERR_IO &&
-	    (errno == EAGAIN || errno == EWOULDBLOCK || strstr(k->c->errstr, "temporarily")))
-		snprintf(msg, sizeof(msg), "%.64s:%d did not answer within %d ms", r->host, r->port,
-			 r->timeout_ms);
+	if (timed_out && by_deadline) {
+		conn_close(k);
+		return deadline_passed(why);
+	}
+	if (timed_out)
+		snprintf(msg, sizeof(msg), "%s did not answer within %d ms", k->where, r->timeout_ms);
 	else
-		snprintf(msg, sizeof(msg), "%.64s:%d: %s", r->host, r->port,
+		snprintf(msg, sizeof(msg), "%s: %s", k->where,
 			 k->c->errstr[0] ? k->c->errstr : "connection lost");
 	conn_close(k);
 	mark_down(r, msg);
 	return cam_memctx__fail(why, CAM_EUNAVAIL, "Redis is unavailable: %s", msg);
 }
 
-/* An error reply: what it means for the caller. */
-static int reply_error(const redisReply *rep, char *why)
+/* An error reply: what it means for the caller. READONLY and MASTERDOWN
+ * say this is not (or no longer) a master that can serve: with Sentinel
+ * the connection goes and the sentinels are asked. */
+static int reply_error(struct conn *k, const redisReply *rep, char *why)
 {
 	static const char *const unavailable[] = { "LOADING", "BUSY", "MASTERDOWN", "READONLY",
 						   "TRYAGAIN", "CLUSTERDOWN", "NOAUTH", NULL };
 
-	for (size_t i = 0; unavailable[i]; i++)
-		if (strncmp(rep->str, unavailable[i], strlen(unavailable[i])) == 0)
-			return cam_memctx__fail(why, CAM_EUNAVAIL, "Redis cannot serve now: %.100s",
-					   rep->str);
+	for (size_t i = 0; unavailable[i]; i++) {
+		if (strncmp(rep->str, unavailable[i], strlen(unavailable[i])) != 0)
+			continue;
+		if (i == 2 || i == 3) {
+			conn_close(k);
+			if (k->r->sentinel)
+				cam_sentinel_suspect(k->r->sentinel);
+		}
+		return cam_memctx__fail(why, CAM_EUNAVAIL, "Redis cannot serve now: %.100s",
+					rep->str);
+	}
 	if (strncmp(rep->str, "OOM", 3) == 0)
 		return cam_memctx__fail(why, CAM_ELIMIT, "Redis is out of memory (maxmemory)");
 	return cam_memctx__fail(why, CAM_EINTERNAL, "Redis error: %.120s", rep->str);
+}
+
+/* Sets k's socket timeout to ms (a system call only when it changes). */
+static void conn_timeout(struct conn *k, int ms)
+{
+	if (k->timeout_ms == ms)
+		return;
+	redisSetTimeout(k->c, tv_of(ms));
+	k->timeout_ms = ms;
+}
+
+/*
+ * One command on this thread's connection within the deadline: *out gets
+ * the reply (caller frees; an error reply is turned into its code here).
+ */
+static int command(struct redis *r, int64_t deadline_ns, int argc, const char **argv,
+		   const size_t *lens, redisReply **out, char *why)
+{
+	struct conn *k;
+	redisReply *rep;
+	bool by_deadline;
+	int ms, rc;
+
+	if (!(k = get_conn(r, deadline_ns, &rc, why)))
+		return rc;
+	if (!(ms = budget_ms(r, deadline_ns, &by_deadline)))
+		return deadline_passed(why);
+	conn_timeout(k, ms);
+	rep = redisCommandArgv(k->c, argc, argv, lens);
+	if (!rep)
+		return conn_failed(k, by_deadline, why);
+	if (atomic_load(&r->down_until_ns))
+		mark_up(r);
+	if (rep->type == REDIS_REPLY_ERROR) {
+		rc = reply_error(k, rep, why);
+		freeReplyObject(rep);
+		return rc;
+	}
+	*out = rep;
+	return 0;
 }
 
 /*
@@ -366,18 +566,19 @@ static int reply_error(const redisReply *rep, char *why)
  * values). *out gets an array reply (caller frees) whose first element is
  * an integer status.
  */
-static int run_script(struct redis *r, int s, int nkeys, int argc, const char **argv,
-		      const size_t *lens, redisReply **out, char *why)
+static int run_script(struct redis *r, int64_t deadline_ns, int s, int nkeys, int argc,
+		      const char **argv, const size_t *lens, redisReply **out, char *why)
 {
 	const char *av[20];
 	size_t al[20];
 	char nk[8];
-	struct conn *k = get_conn(r, why);
-	redisReply *rep;
+	char w[CAM_MEMCTX_WHY] = "";
+	struct conn *k;
+	redisReply *rep = NULL;
 	int rc;
 
-	if (!k)
-		return CAM_EUNAVAIL;
+	if (!(k = get_conn(r, deadline_ns, &rc, why)))
+		return rc;
 	snprintf(nk, sizeof(nk), "%d", nkeys);
 	av[0] = "EVALSHA";
 	av[1] = k->sha[s];
@@ -389,24 +590,16 @@ static int run_script(struct redis *r, int s, int nkeys, int argc, const char **
 		av[3 + i] = argv[i];
 		al[3 + i] = lens ? lens[i] : strlen(argv[i]);
 	}
-	rep = redisCommandArgv(k->c, argc + 3, av, al);
-	if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
-		freeReplyObject(rep);
+	rc = command(r, deadline_ns, argc + 3, av, al, &rep, w);
+	if (rc == CAM_EINTERNAL && strstr(w, "NOSCRIPT")) {
 		av[0] = "EVAL";
 		av[1] = scripts[s];
 		al[0] = 4;
 		al[1] = strlen(scripts[s]);
-		rep = redisCommandArgv(k->c, argc + 3, av, al);
+		rc = command(r, deadline_ns, argc + 3, av, al, &rep, w);
 	}
-	if (!rep)
-		return conn_failed(k, why);
-	if (atomic_load(&r->down_until_ns))
-		mark_up(r);
-	if (rep->type == REDIS_REPLY_ERROR) {
-		rc = reply_error(rep, why);
-		freeReplyObject(rep);
-		return rc;
-	}
+	if (rc)
+		return cam_memctx__fail(why, rc, "%s", w);
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
 	    rep->element[0]->type != REDIS_REPLY_INTEGER) {
 		freeReplyObject(rep);
@@ -414,6 +607,44 @@ static int run_script(struct redis *r, int s, int nkeys, int argc, const char **
 	}
 	*out = rep;
 	return 0;
+}
+
+/*
+ * After a change that succeeded: with min_replicas_ack, WAIT until that
+ * many replicas have it, within the deadline (or the Redis timeout).
+ * CAM_EUNAVAIL when fewer confirm in time: the change is on the master
+ * but not acknowledged. what names the change in the message.
+ */
+static int confirm(struct redis *r, int64_t deadline_ns, const char *what, char *why)
+{
+	char n[16], ms_s[16];
+	const char *av[3] = { "WAIT", n, ms_s };
+	redisReply *rep = NULL;
+	bool by_deadline;
+	int ms = budget_ms(r, deadline_ns, &by_deadline), wait_ms, rc;
+	long long got = 0;
+
+	if (!r->min_acks)
+		return 0;
+	/* WAIT gives up a little before the socket would (WAIT 0 would
+	 * block for ever). */
+	wait_ms = ms - (ms / 10 < 50 ? ms / 10 : 50);
+	if (wait_ms >= 1) {
+		snprintf(n, sizeof(n), "%u", r->min_acks);
+		snprintf(ms_s, sizeof(ms_s), "%d", wait_ms);
+		rc = command(r, deadline_ns, 3, av, NULL, &rep, why);
+		if (rc == 0 && rep->type == REDIS_REPLY_INTEGER)
+			got = rep->integer;
+		if (rep)
+			freeReplyObject(rep);
+		if (got >= (long long)r->min_acks)
+			return 0;
+	}
+	atomic_fetch_add(&r->unconfirmed, 1);
+	return cam_memctx__fail(why, CAM_EUNAVAIL,
+				"%s reached the Redis master but only %lld of %u replicas confirmed it "
+				"in time (CAM_REDIS_MIN_REPLICAS_ACK): not acknowledged",
+				what, got, r->min_acks);
 }
 
 static long long el_int(const redisReply *rep, size_t i)
@@ -458,9 +689,9 @@ static const char TOTAL_KEY[] = "cam:ctx:bytes";
 
 /* --- operations ------------------------------------------------------- */
 
-static int rd_write(void *b, const char *ns, const char *key, const void *val, size_t len,
-		    int64_t expected, int64_t now_ms, struct cam_memctx_version *out,
-		    uint64_t *current, char *why)
+static int rd_write(void *b, int64_t deadline_ns, const char *ns, const char *key,
+		    const void *val, size_t len, int64_t expected, int64_t now_ms,
+		    struct cam_memctx_version *out, uint64_t *current, char *why)
 {
 	struct redis *r = b;
 	struct names n;
@@ -481,13 +712,19 @@ static int rd_write(void *b, const char *ns, const char *key, const void *val, s
 	argv[8] = maxk; argv[9] = maxt; argv[10] = now;
 	for (int i = 0; i < 11; i++)
 		lens[i] = i == 5 ? len : strlen(argv[i]);
-	if ((rc = run_script(r, S_WRITE, 4, 11, argv, lens, &rep, why)))
+	if ((rc = run_script(r, deadline_ns, S_WRITE, 4, 11, argv, lens, &rep, why)))
 		return rc;
 	switch (el_int(rep, 0)) {
-	case 1:
+	case 1: {
+		char what[64];
+
 		*out = (struct cam_memctx_version){ (uint64_t)el_int(rep, 1), now_ms, len };
 		atomic_store(&r->total, (uint64_t)el_int(rep, 2));
+		snprintf(what, sizeof(what), "the write (version %llu)",
+			 (unsigned long long)out->version);
+		rc = confirm(r, deadline_ns, what, why);
 		break;
+	}
 	case -1:
 		*current = (uint64_t)el_int(rep, 1);
 		rc = cam_memctx__fail(why, CAM_MEMCTX_ECONFLICT,
@@ -507,8 +744,8 @@ static int rd_write(void *b, const char *ns, const char *key, const void *val, s
 	return rc;
 }
 
-static int rd_read(void *b, const char *ns, const char *key, uint64_t version,
-		   struct cam_memctx_value *out, char *why)
+static int rd_read(void *b, int64_t deadline_ns, const char *ns, const char *key,
+		   uint64_t version, struct cam_memctx_value *out, char *why)
 {
 	struct redis *r = b;
 	struct names n;
@@ -521,7 +758,7 @@ static int rd_read(void *b, const char *ns, const char *key, uint64_t version,
 	names_of(&n, ns, key);
 	snprintf(ver, sizeof(ver), "%llu", (unsigned long long)version);
 	argv[0] = n.keys; argv[1] = n.key; argv[2] = key; argv[3] = ver;
-	if ((rc = run_script(r, S_READ, 2, 4, argv, NULL, &rep, why)))
+	if ((rc = run_script(r, deadline_ns, S_READ, 2, 4, argv, NULL, &rep, why)))
 		return rc;
 	switch (el_int(rep, 0)) {
 	case 1:
@@ -547,29 +784,20 @@ static int rd_read(void *b, const char *ns, const char *key, uint64_t version,
 	return rc;
 }
 
-static int rd_versions(void *b, const char *ns, const char *key,
+static int rd_versions(void *b, int64_t deadline_ns, const char *ns, const char *key,
 		       struct cam_memctx_version *out, size_t max, size_t *n, char *why)
 {
 	struct redis *r = b;
 	struct names nm;
-	struct conn *k = get_conn(r, why);
+	const char *argv[3] = { "HGET", nm.key, "list" };
 	redisReply *rep;
 	const char *p;
 	int rc = 0;
 
-	if (!k)
-		return CAM_EUNAVAIL;
 	names_of(&nm, ns, key);
-	rep = redisCommand(k->c, "HGET %s list", nm.key);
-	if (!rep)
-		return conn_failed(k, why);
-	if (atomic_load(&r->down_until_ns))
-		mark_up(r);
-	if (atomic_load(&r->down_until_ns))
-		mark_up(r);
-	if (rep->type == REDIS_REPLY_ERROR) {
-		rc = reply_error(rep, why);
-	} else if (rep->type != REDIS_REPLY_STRING) {
+	if ((rc = command(r, deadline_ns, 3, argv, NULL, &rep, why)))
+		return rc;
+	if (rep->type != REDIS_REPLY_STRING) {
 		rc = cam_memctx__fail(why, CAM_ENOENT, "no key %s in namespace %s", key, ns);
 	} else {
 		for (p = rep->str; *p && *n < max;) {
@@ -588,7 +816,8 @@ static int rd_versions(void *b, const char *ns, const char *key,
 	return rc;
 }
 
-static int rd_del(void *b, const char *ns, const char *key, size_t *removed, char *why)
+static int rd_del(void *b, int64_t deadline_ns, const char *ns, const char *key,
+		  size_t *removed, char *why)
 {
 	struct redis *r = b;
 	struct names n;
@@ -599,12 +828,13 @@ static int rd_del(void *b, const char *ns, const char *key, size_t *removed, cha
 	names_of(&n, ns, key);
 	argv[0] = n.ns; argv[1] = n.keys; argv[2] = TOTAL_KEY;
 	argv[3] = n.kprefix; argv[4] = key ? key : "";
-	if ((rc = run_script(r, S_DELETE, 3, 5, argv, NULL, &rep, why)))
+	if ((rc = run_script(r, deadline_ns, S_DELETE, 3, 5, argv, NULL, &rep, why)))
 		return rc;
 	*removed = (size_t)el_int(rep, 0);
-	if (*removed)
+	if (*removed) {
 		atomic_store(&r->total, (uint64_t)el_int(rep, 1));
-	else if (key)
+		rc = confirm(r, deadline_ns, "the delete", why);
+	} else if (key)
 		rc = cam_memctx__fail(why, CAM_ENOENT, "no key %s in namespace %s", key, ns);
 	else
 		rc = cam_memctx__fail(why, CAM_ENOENT, "namespace %s has no keys", ns);
@@ -612,8 +842,8 @@ static int rd_del(void *b, const char *ns, const char *key, size_t *removed, cha
 	return rc;
 }
 
-static int rd_snapshot(void *b, const char *ns, const char *id, int64_t now_ms,
-		       size_t *keys, char *why)
+static int rd_snapshot(void *b, int64_t deadline_ns, const char *ns, const char *id,
+		       int64_t now_ms, size_t *keys, char *why)
 {
 	struct redis *r = b;
 	struct names n;
@@ -630,12 +860,13 @@ static int rd_snapshot(void *b, const char *ns, const char *id, int64_t now_ms,
 	argv[0] = n.ns; argv[1] = n.keys; argv[2] = n.snaps; argv[3] = TOTAL_KEY;
 	argv[4] = snap; argv[5] = n.kprefix; argv[6] = snap; argv[7] = maxs;
 	argv[8] = maxt; argv[9] = now; argv[10] = ns; argv[11] = id;
-	if ((rc = run_script(r, S_SNAPSHOT, 5, 12, argv, NULL, &rep, why)))
+	if ((rc = run_script(r, deadline_ns, S_SNAPSHOT, 5, 12, argv, NULL, &rep, why)))
 		return rc;
 	switch (el_int(rep, 0)) {
 	case 1:
 		*keys = (size_t)el_int(rep, 1);
 		atomic_store(&r->total, (uint64_t)el_int(rep, 2));
+		rc = confirm(r, deadline_ns, "the snapshot", why);
 		break;
 	case 0:
 		rc = cam_memctx__fail(why, CAM_ENOENT, "namespace %s has no keys", ns);
@@ -655,7 +886,8 @@ static int rd_snapshot(void *b, const char *ns, const char *id, int64_t now_ms,
 	return rc;
 }
 
-static int rd_restore(void *b, const char *id, char *ns, size_t *keys, char *why)
+static int rd_restore(void *b, int64_t deadline_ns, const char *id, char *ns, size_t *keys,
+		      char *why)
 {
 	struct redis *r = b;
 	char snap[64], maxt[24];
@@ -667,7 +899,7 @@ static int rd_restore(void *b, const char *id, char *ns, size_t *keys, char *why
 	snprintf(snap, sizeof(snap), "cam:ctx:snap:%s", id);
 	snprintf(maxt, sizeof(maxt), "%llu", (unsigned long long)r->l.max_total_bytes);
 	argv[0] = snap; argv[1] = TOTAL_KEY; argv[2] = snap; argv[3] = maxt;
-	if ((rc = run_script(r, S_RESTORE, 2, 4, argv, NULL, &rep, why)))
+	if ((rc = run_script(r, deadline_ns, S_RESTORE, 2, 4, argv, NULL, &rep, why)))
 		return rc;
 	switch (el_int(rep, 0)) {
 	case 1:
@@ -675,6 +907,7 @@ static int rd_restore(void *b, const char *id, char *ns, size_t *keys, char *why
 		snprintf(ns, CAM_MEMCTX_MAX_NAME + 1, "%s", name ? name->str : "");
 		*keys = (size_t)el_int(rep, 2);
 		atomic_store(&r->total, (uint64_t)el_int(rep, 3));
+		rc = confirm(r, deadline_ns, "the restore", why);
 		break;
 	case 0:
 		rc = cam_memctx__fail(why, CAM_ENOENT, "no snapshot %s", id);
@@ -687,7 +920,7 @@ static int rd_restore(void *b, const char *id, char *ns, size_t *keys, char *why
 	return rc;
 }
 
-static int rd_snapshot_delete(void *b, const char *id, char *why)
+static int rd_snapshot_delete(void *b, int64_t deadline_ns, const char *id, char *why)
 {
 	struct redis *r = b;
 	char snap[64];
@@ -697,11 +930,12 @@ static int rd_snapshot_delete(void *b, const char *id, char *why)
 
 	snprintf(snap, sizeof(snap), "cam:ctx:snap:%s", id);
 	argv[0] = snap; argv[1] = TOTAL_KEY; argv[2] = snap; argv[3] = id;
-	if ((rc = run_script(r, S_SNAPSHOT_DELETE, 2, 4, argv, NULL, &rep, why)))
+	if ((rc = run_script(r, deadline_ns, S_SNAPSHOT_DELETE, 2, 4, argv, NULL, &rep, why)))
 		return rc;
-	if (el_int(rep, 0) == 1)
+	if (el_int(rep, 0) == 1) {
 		atomic_store(&r->total, (uint64_t)el_int(rep, 1));
-	else
+		rc = confirm(r, deadline_ns, "the snapshot delete", why);
+	} else
 		rc = cam_memctx__fail(why, CAM_ENOENT, "no snapshot %s", id);
 	freeReplyObject(rep);
 	return rc;
@@ -718,38 +952,71 @@ static enum cam_component_status rd_health(void *b, char *msg, size_t len)
 {
 	struct redis *r = b;
 	int64_t us = atomic_load(&r->ping_us), since = atomic_load(&r->down_since_ns);
+	char group[160] = "";
 
+	if (r->sentinel)
+		snprintf(group, sizeof(group), " (master %.64s from the sentinels)",
+			 cam_sentinel_name(r->sentinel));
+	pthread_mutex_lock(&r->lock);
 	if (since || us < 0) {
-		pthread_mutex_lock(&r->lock);
-		snprintf(msg, len, "redis://%.64s:%d unavailable for %.1f s: %s", r->host, r->port,
+		snprintf(msg, len, "redis://%s%s unavailable for %.1f s: %s", r->master, group,
 			 since ? (double)(cam_mono_ns() - since) / 1e9 : 0.0, r->last_error);
 		pthread_mutex_unlock(&r->lock);
 		return CAM_COMPONENT_UNHEALTHY;
 	}
-	snprintf(msg, len, "connected to redis://%.64s:%d db %d, PING %.3f ms", r->host, r->port,
+	snprintf(msg, len, "connected to redis://%s%s db %d, PING %.3f ms", r->master, group,
 		 r->db, (double)us / 1e3);
+	pthread_mutex_unlock(&r->lock);
 	return us * 2 > (int64_t)r->timeout_ms * 1000 ? CAM_COMPONENT_DEGRADED
 						     : CAM_COMPONENT_HEALTHY;
 }
 
+static uint64_t rd_master_changes(void *b)
+{
+	struct redis *r = b;
+
+	return atomic_load(&r->master_changes);
+}
+
+static uint64_t rd_unconfirmed(void *b)
+{
+	struct redis *r = b;
+
+	return atomic_load(&r->unconfirmed);
+}
+
 /* --- health thread ---------------------------------------------------- */
 
+/* The health thread's own connection. */
+struct health_conn {
+	redisContext *c;
+	char where[WHERE_LEN];
+	uint64_t epoch;
+};
+
 /* One PING (and a read of the byte counter) on the health connection. */
-static void ping_once(struct redis *r, redisContext **hc)
+static void ping_once(struct redis *r, struct health_conn *h)
 {
 	char msg[512];
 	redisReply *rep = NULL;
 	int64_t t0 = cam_mono_ns();
 
-	if (!*hc && !(*hc = dial(r, msg, sizeof(msg))))
-		goto out_down;
-	redisAppendCommand(*hc, "PING");
-	redisAppendCommand(*hc, "GET %s", TOTAL_KEY);
-	if (redisGetReply(*hc, (void **)&rep) != REDIS_OK)
+	if (h->c && h->epoch != atomic_load(&r->epoch)) {
+		redisFree(h->c);
+		h->c = NULL;
+	}
+	if (!h->c) {
+		h->epoch = atomic_load(&r->epoch);
+		if (!(h->c = dial(r, r->timeout_ms, h->where, msg, sizeof(msg))))
+			goto out_down;
+	}
+	redisAppendCommand(h->c, "PING");
+	redisAppendCommand(h->c, "GET %s", TOTAL_KEY);
+	if (redisGetReply(h->c, (void **)&rep) != REDIS_OK)
 		goto out_io;
 	atomic_store(&r->ping_us, (cam_mono_ns() - t0) / 1000);
 	freeReplyObject(rep);
-	if (redisGetReply(*hc, (void **)&rep) != REDIS_OK)
+	if (redisGetReply(h->c, (void **)&rep) != REDIS_OK)
 		goto out_io;
 	if (rep->type == REDIS_REPLY_STRING)
 		atomic_store(&r->total, strtoull(rep->str, NULL, 10));
@@ -760,12 +1027,12 @@ static void ping_once(struct redis *r, redisContext **hc)
 		mark_up(r);
 	return;
 out_io:
-	snprintf(msg, sizeof(msg), "%.64s:%d: %s", r->host, r->port,
-		 (*hc)->err == REDIS_ERR_IO &&
-				 (errno == EAGAIN || strstr((*hc)->errstr, "temporarily"))
-			 ? "PING timed out" : (*hc)->errstr);
-	redisFree(*hc);
-	*hc = NULL;
+	snprintf(msg, sizeof(msg), "%s: %s", h->where,
+		 h->c->err == REDIS_ERR_IO &&
+				 (errno == EAGAIN || strstr(h->c->errstr, "temporarily"))
+			 ? "PING timed out" : h->c->errstr);
+	redisFree(h->c);
+	h->c = NULL;
 out_down:
 	atomic_store(&r->ping_us, -1);
 	mark_down(r, msg);
@@ -774,13 +1041,13 @@ out_down:
 static void *health_main(void *arg)
 {
 	struct redis *r = arg;
-	redisContext *hc = NULL;
+	struct health_conn h = { 0 };
 	struct timespec ts;
 
 	pthread_mutex_lock(&r->stop_lock);
 	while (!r->stopping) {
 		pthread_mutex_unlock(&r->stop_lock);
-		ping_once(r, &hc);
+		ping_once(r, &h);
 		pthread_mutex_lock(&r->stop_lock);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += r->ping_ms / 1000;
@@ -793,8 +1060,8 @@ static void *health_main(void *arg)
 			pthread_cond_timedwait(&r->stop_cond, &r->stop_lock, &ts);
 	}
 	pthread_mutex_unlock(&r->stop_lock);
-	if (hc)
-		redisFree(hc);
+	if (h.c)
+		redisFree(h.c);
 	return NULL;
 }
 
@@ -805,21 +1072,53 @@ static uint64_t rd_reconnects(void *b)
 	return atomic_load(&r->reconnects);
 }
 
+/* With CAM_REDIS_SENTINELS: the sentinels name the master. */
+static int start_sentinel(struct redis *r, const struct cam_memctx_opts *o, char *why)
+{
+	struct cam_sentinel_opts so = {
+		.addrs = o->sentinels,
+		.master_name = o->master_name,
+		.password = o->sentinel_password,
+		.timeout_ms = r->timeout_ms,
+		.on_change = master_changed,
+		.arg = r,
+	};
+	char host[CAM_SENTINEL_HOST];
+	int port, rc = cam_sentinel_new(&so, &r->sentinel, why);
+
+	if (rc)
+		return rc;
+	if (cam_sentinel_master(r->sentinel, host, &port) == 0)
+		snprintf(r->master, sizeof(r->master), "%s:%d", host, port);
+	else
+		snprintf(r->master, sizeof(r->master), "(master %s not known yet)",
+			 cam_sentinel_name(r->sentinel));
+	return 0;
+}
+
 int cam_memctx__redis_new(const struct cam_memctx_opts *o, void **out, char *why)
 {
 	struct redis *r = cam_xcalloc(1, sizeof(*r));
+	bool sentinels = o->sentinels && *o->sentinels;
 	pthread_condattr_t ca;
 	int rc;
 
-	if ((rc = parse_url(r, o->redis_url, why))) {
+	if (o->redis_url && *o->redis_url && (rc = parse_url(r, o->redis_url, why))) {
 		free(r);
 		return rc;
 	}
 	r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 1000;
 	r->ping_ms = o->ping_interval_ms > 0 ? o->ping_interval_ms : 1000;
 	r->backoff_max_ms = o->backoff_max_ms >= BACKOFF_MIN_MS ? o->backoff_max_ms : 2000;
+	r->min_acks = o->min_replicas_ack;
 	r->l = o->limits;
+	snprintf(r->master, sizeof(r->master), "%s:%d", r->host, r->port);
 	pthread_mutex_init(&r->lock, NULL);
+	if (sentinels && (rc = start_sentinel(r, o, why))) {
+		pthread_mutex_destroy(&r->lock);
+		free(r);
+		return rc;
+	}
 	pthread_mutex_init(&r->stop_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -828,10 +1127,11 @@ int cam_memctx__redis_new(const struct cam_memctx_opts *o, void **out, char *why
 	pthread_key_create(&r->key, conn_free);
 	/* The first PING runs now, so state is known before the first call. */
 	{
-		redisContext *hc = NULL;
-		ping_once(r, &hc);
-		if (hc)
-			redisFree(hc);
+		struct health_conn h = { 0 };
+
+		ping_once(r, &h);
+		if (h.c)
+			redisFree(h.c);
 	}
 	if (pthread_create(&r->health, NULL, health_main, r) == 0)
 		r->health_started = 1;
@@ -850,6 +1150,8 @@ static void rd_free(void *b)
 	pthread_mutex_unlock(&r->stop_lock);
 	if (r->health_started)
 		pthread_join(r->health, NULL);
+	/* No more master changes from here on. */
+	cam_sentinel_free(r->sentinel);
 	/* Threads that ended already freed theirs; free what is left. */
 	if (k)
 		pthread_setspecific(r->key, NULL);
@@ -873,6 +1175,8 @@ const struct cam_memctx__ops cam_memctx__redis_ops = {
 	.snapshot_delete = rd_snapshot_delete,
 	.size_bytes = rd_size_bytes,
 	.reconnects = rd_reconnects,
+	.master_changes = rd_master_changes,
+	.unconfirmed = rd_unconfirmed,
 	.health = rd_health,
 	.free = rd_free,
 };

@@ -19,7 +19,12 @@
  * (status "ok" or the gRPC code name) and is timed in
  * cam_os_memory_context_operation_duration_seconds{op}. Values never reach
  * a log line or an error message. With Redis the verbs may block (a
- * network round trip per call); in memory they do not.
+ * network round trip per call, two with CAM_REDIS_MIN_REPLICAS_ACK), never
+ * past the call's deadline (sc->deadline_ns: DEADLINE_EXCEEDED); in memory
+ * they do not. A Redis timeout shorter than the deadline is UNAVAILABLE.
+ * cam_os_memory_context_redis_master_changes_total counts the failovers
+ * this kernel followed, cam_os_memory_context_unconfirmed_writes_total the
+ * changes WAIT did not confirm in time.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -47,7 +52,8 @@ static const double DURATION_BUCKETS[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.002
 					   0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
 					   1,      2.5 };
 
-enum { M_OPERATIONS, M_SIZE, M_VERSIONS, M_DURATION, M_RECONNECTS, NMETRICS };
+enum { M_OPERATIONS, M_SIZE, M_VERSIONS, M_DURATION, M_RECONNECTS, M_MASTER_CHANGES,
+       M_UNCONFIRMED, NMETRICS };
 static const char *const L_OP_STATUS[] = { "op", "status", NULL };
 static const char *const L_BACKEND[] = { "backend", NULL };
 static const struct cam_family_desc metrics[NMETRICS] = {
@@ -69,27 +75,25 @@ static const struct cam_family_desc metrics[NMETRICS] = {
 	[M_RECONNECTS] = { .name = "cam_os_memory_context_reconnects_total",
 			   .help = "Connections to Redis re-made after a failure",
 			   .type = CAM_COUNTER, .max_series = 1 },
+	[M_MASTER_CHANGES] = { .name = "cam_os_memory_context_redis_master_changes_total",
+			       .help = "Times the Redis master changed under this kernel (Sentinel failovers)",
+			       .type = CAM_COUNTER, .max_series = 1 },
+	[M_UNCONFIRMED] = { .name = "cam_os_memory_context_unconfirmed_writes_total",
+			    .help = "Changes that reached the Redis master but were not confirmed by CAM_REDIS_MIN_REPLICAS_ACK replicas in time",
+			    .type = CAM_COUNTER, .max_series = 1 },
 };
 
 struct cam_context_verbs {
 	struct cam_context_verbs_opts o;
 	cam_family *operations;
 	cam_series *ok[NOPS], *duration[NOPS], *versions, *size, *reconnects;
+	cam_series *master_changes, *unconfirmed;
 };
-
-/* The CAM_E* code a store's code is answered with: the store's own, but a
- * Redis timeout means the backend is unavailable, not that the caller's
- * deadline passed. */
-static int answer_code(int rc)
-{
-	return rc == CAM_ETIMEDOUT ? CAM_EUNAVAIL : rc;
-}
 
 /* Counts and times one operation; returns its code. */
 static int account(cam_context_verbs *cv, struct cam_syscall *sc, enum op op, int rc,
 		   const char *why, double t0)
 {
-	rc = answer_code(rc);
 	cam_histogram_observe(cv->duration[op], cam_mono_s() - t0);
 	if (rc == 0) {
 		cam_counter_inc(cv->ok[op]);
@@ -160,7 +164,7 @@ static int context_write(void *ctx, struct cam_syscall *sc)
 			return status;
 		expected = (int64_t)exp;
 	}
-	rc = cam_memctx_write(m, ns, key, val, len, expected, &v, &cur, why);
+	rc = cam_memctx_write(m, sc->deadline_ns, ns, key, val, len, expected, &v, &cur, why);
 	if (rc == 0) {
 		cam_counter_inc(cv->versions);
 		cam_result_add(&sc->result, "namespace", ns);
@@ -199,7 +203,7 @@ static int context_read(void *ctx, struct cam_syscall *sc)
 		return status;
 	if (ver_s && (status = parse_u64(sc, "version", ver_s, 1, &ver)))
 		return status;
-	rc = cam_memctx_read(m, ns, key, ver, &val, why);
+	rc = cam_memctx_read(m, sc->deadline_ns, ns, key, ver, &val, why);
 	if (rc == 0) {
 		cam_result_add(&sc->result, "namespace", ns);
 		cam_result_add(&sc->result, "key", key);
@@ -233,7 +237,7 @@ static int context_versions(void *ctx, struct cam_syscall *sc)
 	v = malloc(CAM_MEMCTX_MAX_KEEP * sizeof(*v));
 	if (!v)
 		return cam_syscall_fail(sc, CAM_ENOMEM, "out of memory");
-	rc = cam_memctx_versions(m, ns, key, v, CAM_MEMCTX_MAX_KEEP, &n, why);
+	rc = cam_memctx_versions(m, sc->deadline_ns, ns, key, v, CAM_MEMCTX_MAX_KEEP, &n, why);
 	if (rc == 0) {
 		/* "version:unix_ms:size" is at most 62 bytes with its ';'. */
 		char *list = cam_xmalloc(n * 64 + 1);
@@ -275,11 +279,11 @@ static int context_delete(void *ctx, struct cam_syscall *sc)
 		return cam_syscall_fail(sc, CAM_EINVAL,
 					"payload key 'namespace' (or 'snapshot_id') is missing");
 	if (id) {
-		rc = cam_memctx_snapshot_delete(m, id, why);
+		rc = cam_memctx_snapshot_delete(m, sc->deadline_ns, id, why);
 		if (rc == 0)
 			cam_result_add(&sc->result, "snapshot_id", id);
 	} else {
-		rc = cam_memctx_delete(m, ns, key, &removed, why);
+		rc = cam_memctx_delete(m, sc->deadline_ns, ns, key, &removed, why);
 		if (rc == 0) {
 			cam_result_add(&sc->result, "namespace", ns);
 			if (key)
@@ -302,7 +306,7 @@ static int context_snapshot(void *ctx, struct cam_syscall *sc)
 
 	if ((status = need(sc, "namespace", &ns)))
 		return status;
-	rc = cam_memctx_snapshot(m, ns, id, &keys, why);
+	rc = cam_memctx_snapshot(m, sc->deadline_ns, ns, id, &keys, why);
 	if (rc == 0) {
 		cam_result_add(&sc->result, "snapshot_id", id);
 		cam_result_add(&sc->result, "namespace", ns);
@@ -323,7 +327,7 @@ static int context_restore(void *ctx, struct cam_syscall *sc)
 
 	if ((status = need(sc, "snapshot_id", &id)))
 		return status;
-	rc = cam_memctx_restore(m, id, ns, &keys, why);
+	rc = cam_memctx_restore(m, sc->deadline_ns, id, ns, &keys, why);
 	if (rc == 0) {
 		cam_result_add(&sc->result, "snapshot_id", id);
 		cam_result_add(&sc->result, "namespace", ns);
@@ -337,13 +341,15 @@ static enum cam_component_status probe(void *arg, char *msg, size_t len)
 	return cam_memctx_health(arg, msg, len);
 }
 
-/* Before each snapshot: the size gauge and the reconnect counter. */
+/* Before each snapshot: the size gauge and the store's own counters. */
 static void collect(void *arg)
 {
 	cam_context_verbs *cv = arg;
 
 	cam_gauge_set(cv->size, (double)cam_memctx_size_bytes(cv->o.store));
 	cam_gauge_set(cv->reconnects, (double)cam_memctx_reconnects(cv->o.store));
+	cam_gauge_set(cv->master_changes, (double)cam_memctx_master_changes(cv->o.store));
+	cam_gauge_set(cv->unconfirmed, (double)cam_memctx_unconfirmed(cv->o.store));
 }
 
 static int register_metrics(cam_context_verbs *cv)
@@ -365,6 +371,8 @@ static int register_metrics(cam_context_verbs *cv)
 	cv->versions = cam_series_get(f[M_VERSIONS], NULL);
 	cv->size = cam_series_get(f[M_SIZE], (const char *[]){ backend });
 	cv->reconnects = cam_series_get(f[M_RECONNECTS], NULL);
+	cv->master_changes = cam_series_get(f[M_MASTER_CHANGES], NULL);
+	cv->unconfirmed = cam_series_get(f[M_UNCONFIRMED], NULL);
 	return 0;
 }
 

@@ -45,7 +45,7 @@ static uint64_t put(cam_memctx *m, const char *ns, const char *key, const char *
 {
 	struct cam_memctx_version v;
 	char why[CAM_MEMCTX_WHY];
-	int rc = cam_memctx_write(m, ns, key, val, strlen(val), CAM_MEMCTX_ANY, &v, NULL, why);
+	int rc = cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, ns, key, val, strlen(val), CAM_MEMCTX_ANY, &v, NULL, why);
 
 	if (rc)
 		fail_msg("write %s/%s: %s", ns, key, why);
@@ -58,7 +58,7 @@ static void assert_value(cam_memctx *m, const char *ns, const char *key, uint64_
 {
 	struct cam_memctx_value v;
 	char why[CAM_MEMCTX_WHY];
-	int rc = cam_memctx_read(m, ns, key, ver, &v, why);
+	int rc = cam_memctx_read(m, CAM_MEMCTX_NO_DEADLINE, ns, key, ver, &v, why);
 
 	if (rc)
 		fail_msg("read %s/%s@%llu: %s", ns, key, (unsigned long long)ver, why);
@@ -71,7 +71,7 @@ static int read_rc(cam_memctx *m, const char *ns, const char *key, uint64_t ver)
 {
 	struct cam_memctx_value v;
 	char why[CAM_MEMCTX_WHY];
-	int rc = cam_memctx_read(m, ns, key, ver, &v, why);
+	int rc = cam_memctx_read(m, CAM_MEMCTX_NO_DEADLINE, ns, key, ver, &v, why);
 
 	cam_memctx_value_free(&v);
 	return rc;
@@ -93,7 +93,7 @@ static void test_write_read_versions(void **state)
 	assert_value(m, "agent-1", "goal", 0, "find water");
 	assert_value(m, "agent-1", "goal", 1, "find food");
 	assert_value(m, "agent-2", "goal", 0, "sleep");
-	assert_int_equal(cam_memctx_versions(m, "agent-1", "goal", vs, 16, &n, why), 0);
+	assert_int_equal(cam_memctx_versions(m, CAM_MEMCTX_NO_DEADLINE, "agent-1", "goal", vs, 16, &n, why), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(vs[0].version, 1);
 	assert_int_equal(vs[1].version, 2);
@@ -102,7 +102,7 @@ static void test_write_read_versions(void **state)
 	assert_int_equal(read_rc(m, "agent-1", "nothing", 0), CAM_ENOENT);
 	assert_int_equal(read_rc(m, "agent-1", "goal", 3), CAM_ENOENT);
 	assert_int_equal(read_rc(m, "nobody", "goal", 0), CAM_ENOENT);
-	assert_int_equal(cam_memctx_versions(m, "agent-1", "nothing", vs, 16, &n, why), CAM_ENOENT);
+	assert_int_equal(cam_memctx_versions(m, CAM_MEMCTX_NO_DEADLINE, "agent-1", "nothing", vs, 16, &n, why), CAM_ENOENT);
 	cam_memctx_free(m);
 }
 
@@ -118,14 +118,14 @@ static void test_binary_values(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bin); i++)
 		bin[i] = (uint8_t)(i * 7);
-	assert_int_equal(cam_memctx_write(m, "b", "bin", bin, sizeof(bin), CAM_MEMCTX_ANY, &v,
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "b", "bin", bin, sizeof(bin), CAM_MEMCTX_ANY, &v,
 					  NULL, why), 0);
-	assert_int_equal(cam_memctx_read(m, "b", "bin", 0, &out, why), 0);
+	assert_int_equal(cam_memctx_read(m, CAM_MEMCTX_NO_DEADLINE, "b", "bin", 0, &out, why), 0);
 	assert_int_equal(out.v.size, sizeof(bin));
 	assert_memory_equal(out.data, bin, sizeof(bin));
 	cam_memctx_value_free(&out);
-	assert_int_equal(cam_memctx_write(m, "b", "empty", "", 0, CAM_MEMCTX_ANY, &v, NULL, why), 0);
-	assert_int_equal(cam_memctx_read(m, "b", "empty", 0, &out, why), 0);
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "b", "empty", "", 0, CAM_MEMCTX_ANY, &v, NULL, why), 0);
+	assert_int_equal(cam_memctx_read(m, CAM_MEMCTX_NO_DEADLINE, "b", "empty", 0, &out, why), 0);
 	assert_int_equal(out.v.size, 0);
 	cam_memctx_value_free(&out);
 	cam_memctx_free(m);
@@ -147,7 +147,7 @@ static void test_keep_last_k(void **state)
 		snprintf(val, sizeof(val), "v%d", i);
 		assert_int_equal(put(m, "k", "x", val), (uint64_t)i);
 	}
-	assert_int_equal(cam_memctx_versions(m, "k", "x", vs, 16, &n, why), 0);
+	assert_int_equal(cam_memctx_versions(m, CAM_MEMCTX_NO_DEADLINE, "k", "x", vs, 16, &n, why), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(vs[0].version, 5);
 	assert_int_equal(vs[2].version, 7);
@@ -166,19 +166,19 @@ static void test_compare_and_set(void **state)
 	char why[CAM_MEMCTX_WHY];
 
 	(void)state;
-	assert_int_equal(cam_memctx_write(m, "c", "k", "a", 1, 0, &v, &cur, why), 0);
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "c", "k", "a", 1, 0, &v, &cur, why), 0);
 	assert_int_equal(v.version, 1);
-	assert_int_equal(cam_memctx_write(m, "c", "k", "b", 1, 0, &v, &cur, why),
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "c", "k", "b", 1, 0, &v, &cur, why),
 			 CAM_MEMCTX_ECONFLICT);
 	assert_int_equal(cur, 1);
-	assert_int_equal(cam_memctx_write(m, "c", "k", "b", 1, 1, &v, &cur, why), 0);
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "c", "k", "b", 1, 1, &v, &cur, why), 0);
 	assert_int_equal(v.version, 2);
-	assert_int_equal(cam_memctx_write(m, "c", "k", "c", 1, 1, &v, &cur, why),
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "c", "k", "c", 1, 1, &v, &cur, why),
 			 CAM_MEMCTX_ECONFLICT);
 	assert_int_equal(cur, 2);
 	assert_non_null(strstr(why, "latest is 2"));
 	assert_value(m, "c", "k", 0, "b");
-	assert_int_equal(cam_memctx_write(m, "c", "new", "x", 1, 5, &v, &cur, why),
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "c", "new", "x", 1, 5, &v, &cur, why),
 			 CAM_MEMCTX_ECONFLICT);
 	assert_int_equal(cur, 0);
 	assert_int_equal(read_rc(m, "c", "new", 0), CAM_ENOENT);
@@ -207,14 +207,14 @@ static void *race(void *arg)
 		int rc;
 
 		if (r->cas) {
-			rc = cam_memctx_read(r->m, "race", "counter", 0, &cur, why);
+			rc = cam_memctx_read(r->m, CAM_MEMCTX_NO_DEADLINE, "race", "counter", 0, &cur, why);
 			exp = rc == CAM_ENOENT ? 0 : (int64_t)cur.v.version;
 			if (rc == 0)
 				cam_memctx_value_free(&cur);
 			else if (rc != CAM_ENOENT)
 				return NULL;
 		}
-		rc = cam_memctx_write(r->m, "race", "counter", "x", 1, exp, &v, NULL, why);
+		rc = cam_memctx_write(r->m, CAM_MEMCTX_NO_DEADLINE, "race", "counter", "x", 1, exp, &v, NULL, why);
 		if (rc == 0)
 			r->got[r->wins++] = v.version;
 		else if (rc != CAM_MEMCTX_ECONFLICT)
@@ -257,7 +257,7 @@ static void run_race(int cas)
 	qsort(all, n, sizeof(all[0]), cmp_u64);
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(all[i], i + 1); /* distinct, no gaps: each win is one version */
-	assert_int_equal(cam_memctx_read(m, "race", "counter", 0, &last, why), 0);
+	assert_int_equal(cam_memctx_read(m, CAM_MEMCTX_NO_DEADLINE, "race", "counter", 0, &last, why), 0);
 	assert_int_equal(last.v.version, n);
 	cam_memctx_value_free(&last);
 	free(r);
@@ -290,7 +290,7 @@ static void test_limits(void **state)
 	l.max_total_bytes = 250;
 	m = fresh(&l);
 	memset(big, 'x', sizeof(big));
-	assert_int_equal(cam_memctx_write(m, "l", "k", big, 101, CAM_MEMCTX_ANY, &v, NULL, why),
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "l", "k", big, 101, CAM_MEMCTX_ANY, &v, NULL, why),
 			 CAM_EINVAL);
 	assert_non_null(strstr(why, "101 bytes"));
 	assert_int_equal(read_rc(m, "l", "k", 0), CAM_ENOENT);
@@ -298,27 +298,27 @@ static void test_limits(void **state)
 		snprintf(key, sizeof(key), "k%d", i);
 		put(m, "l", key, "1234567890");
 	}
-	assert_int_equal(cam_memctx_write(m, "l", "k3", "a", 1, CAM_MEMCTX_ANY, &v, NULL, why),
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "l", "k3", "a", 1, CAM_MEMCTX_ANY, &v, NULL, why),
 			 CAM_ELIMIT);
 	assert_non_null(strstr(why, "3 keys"));
 	assert_int_equal(read_rc(m, "l", "k3", 0), CAM_ENOENT);
 	put(m, "l", "k0", "again");     /* an existing key still takes writes */
 	put(m, "other", "k3", "a");     /* the limit is per namespace */
 	/* 30 + 5 + 1 = 36 bytes used; 100 + 100 fit, one more byte past 250 does not. */
-	assert_int_equal(cam_memctx_write(m, "t", "a", big, 100, CAM_MEMCTX_ANY, &v, NULL, why), 0);
-	assert_int_equal(cam_memctx_write(m, "t", "b", big, 100, CAM_MEMCTX_ANY, &v, NULL, why), 0);
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "t", "a", big, 100, CAM_MEMCTX_ANY, &v, NULL, why), 0);
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "t", "b", big, 100, CAM_MEMCTX_ANY, &v, NULL, why), 0);
 	assert_int_equal(cam_memctx_size_bytes(m), 236);
-	assert_int_equal(cam_memctx_write(m, "t", "a", big, 15, CAM_MEMCTX_ANY, &v, NULL, why),
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "t", "a", big, 15, CAM_MEMCTX_ANY, &v, NULL, why),
 			 CAM_ELIMIT);
 	assert_int_equal(cam_memctx_size_bytes(m), 236);
-	assert_int_equal(cam_memctx_write(m, "t", "a", big, 14, CAM_MEMCTX_ANY, &v, NULL, why), 0);
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "t", "a", big, 14, CAM_MEMCTX_ANY, &v, NULL, why), 0);
 	assert_int_equal(cam_memctx_size_bytes(m), 250);
 	/* Bad names. */
-	assert_int_equal(cam_memctx_write(m, "a:b", "k", "v", 1, CAM_MEMCTX_ANY, &v, NULL, why),
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "a:b", "k", "v", 1, CAM_MEMCTX_ANY, &v, NULL, why),
 			 CAM_EINVAL);
-	assert_int_equal(cam_memctx_write(m, "a", "", "v", 1, CAM_MEMCTX_ANY, &v, NULL, why),
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "a", "", "v", 1, CAM_MEMCTX_ANY, &v, NULL, why),
 			 CAM_EINVAL);
-	assert_int_equal(cam_memctx_write(m, "a", "k y", "v", 1, CAM_MEMCTX_ANY, &v, NULL, why),
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "a", "k y", "v", 1, CAM_MEMCTX_ANY, &v, NULL, why),
 			 CAM_EINVAL);
 	cam_memctx_free(m);
 }
@@ -334,16 +334,16 @@ static void test_delete(void **state)
 	put(m, "d", "a", "1");
 	put(m, "d", "a", "2");
 	put(m, "d", "b", "3");
-	assert_int_equal(cam_memctx_delete(m, "d", "a", &removed, why), 0);
+	assert_int_equal(cam_memctx_delete(m, CAM_MEMCTX_NO_DEADLINE, "d", "a", &removed, why), 0);
 	assert_int_equal(removed, 2);
 	assert_int_equal(read_rc(m, "d", "a", 0), CAM_ENOENT);
-	assert_int_equal(cam_memctx_delete(m, "d", "a", &removed, why), CAM_ENOENT);
+	assert_int_equal(cam_memctx_delete(m, CAM_MEMCTX_NO_DEADLINE, "d", "a", &removed, why), CAM_ENOENT);
 	assert_int_equal(put(m, "d", "a", "again"), 4);
-	assert_int_equal(cam_memctx_delete(m, "d", NULL, &removed, why), 0);
+	assert_int_equal(cam_memctx_delete(m, CAM_MEMCTX_NO_DEADLINE, "d", NULL, &removed, why), 0);
 	assert_int_equal(removed, 2);
 	assert_int_equal(read_rc(m, "d", "b", 0), CAM_ENOENT);
 	assert_int_equal(cam_memctx_size_bytes(m), 0);
-	assert_int_equal(cam_memctx_delete(m, "d", NULL, &removed, why), CAM_ENOENT);
+	assert_int_equal(cam_memctx_delete(m, CAM_MEMCTX_NO_DEADLINE, "d", NULL, &removed, why), CAM_ENOENT);
 	assert_int_equal(put(m, "d", "a", "x"), 5);
 	cam_memctx_free(m);
 }
@@ -361,33 +361,33 @@ static void test_snapshot_restore(void **state)
 	put(m, "s", "a", "a2");
 	put(m, "s", "b", "b1");
 	put(m, "other", "x", "x1");
-	assert_int_equal(cam_memctx_snapshot(m, "s", id, &keys, why), 0);
+	assert_int_equal(cam_memctx_snapshot(m, CAM_MEMCTX_NO_DEADLINE, "s", id, &keys, why), 0);
 	assert_int_equal(keys, 2);
 	assert_int_equal(strlen(id), CAM_MEMCTX_ID_LEN);
 	assert_int_equal(cam_memctx_size_bytes(m), 8 + 6); /* the copy counts */
 	put(m, "s", "a", "a3");
-	assert_int_equal(cam_memctx_delete(m, "s", "b", &removed, why), 0);
+	assert_int_equal(cam_memctx_delete(m, CAM_MEMCTX_NO_DEADLINE, "s", "b", &removed, why), 0);
 	put(m, "s", "c", "c1");
-	assert_int_equal(cam_memctx_restore(m, id, ns, &keys, why), 0);
+	assert_int_equal(cam_memctx_restore(m, CAM_MEMCTX_NO_DEADLINE, id, ns, &keys, why), 0);
 	assert_string_equal(ns, "s");
 	assert_int_equal(keys, 2);
 	assert_value(m, "s", "a", 0, "a2");
 	assert_value(m, "s", "a", 1, "a1");
 	assert_value(m, "s", "b", 0, "b1");
 	assert_int_equal(read_rc(m, "s", "c", 0), CAM_ENOENT);
-	assert_int_equal(cam_memctx_versions(m, "s", "a", vs, 16, &n, why), 0);
+	assert_int_equal(cam_memctx_versions(m, CAM_MEMCTX_NO_DEADLINE, "s", "a", vs, 16, &n, why), 0);
 	assert_int_equal(n, 2);
 	assert_value(m, "other", "x", 0, "x1");  /* other namespaces untouched */
 	assert_int_equal(put(m, "s", "a", "a4"), 6); /* numbers only grow */
-	assert_int_equal(cam_memctx_restore(m, id, ns, &keys, why), 0); /* again */
+	assert_int_equal(cam_memctx_restore(m, CAM_MEMCTX_NO_DEADLINE, id, ns, &keys, why), 0); /* again */
 	assert_value(m, "s", "a", 0, "a2");
 	assert_int_equal(cam_memctx_size_bytes(m), 2 + 6 + 6); /* other, s, the copy */
-	assert_int_equal(cam_memctx_snapshot_delete(m, id, why), 0);
+	assert_int_equal(cam_memctx_snapshot_delete(m, CAM_MEMCTX_NO_DEADLINE, id, why), 0);
 	assert_int_equal(cam_memctx_size_bytes(m), 2 + 6);
-	assert_int_equal(cam_memctx_restore(m, id, ns, &keys, why), CAM_ENOENT);
-	assert_int_equal(cam_memctx_snapshot_delete(m, id, why), CAM_ENOENT);
-	assert_int_equal(cam_memctx_restore(m, "nothex", ns, &keys, why), CAM_EINVAL);
-	assert_int_equal(cam_memctx_snapshot(m, "empty", id, &keys, why), CAM_ENOENT);
+	assert_int_equal(cam_memctx_restore(m, CAM_MEMCTX_NO_DEADLINE, id, ns, &keys, why), CAM_ENOENT);
+	assert_int_equal(cam_memctx_snapshot_delete(m, CAM_MEMCTX_NO_DEADLINE, id, why), CAM_ENOENT);
+	assert_int_equal(cam_memctx_restore(m, CAM_MEMCTX_NO_DEADLINE, "nothex", ns, &keys, why), CAM_EINVAL);
+	assert_int_equal(cam_memctx_snapshot(m, CAM_MEMCTX_NO_DEADLINE, "empty", id, &keys, why), CAM_ENOENT);
 	cam_memctx_free(m);
 }
 
@@ -404,12 +404,12 @@ static void test_snapshot_limits(void **state)
 	l.max_total_bytes = 40;
 	m = fresh(&l);
 	put(m, "s", "a", "0123456789");
-	assert_int_equal(cam_memctx_snapshot(m, "s", first, &keys, why), 0);
-	assert_int_equal(cam_memctx_snapshot(m, "s", id, &keys, why), 0);
-	assert_int_equal(cam_memctx_snapshot(m, "s", id, &keys, why), CAM_ELIMIT);
-	assert_int_equal(cam_memctx_snapshot_delete(m, first, why), 0);
+	assert_int_equal(cam_memctx_snapshot(m, CAM_MEMCTX_NO_DEADLINE, "s", first, &keys, why), 0);
+	assert_int_equal(cam_memctx_snapshot(m, CAM_MEMCTX_NO_DEADLINE, "s", id, &keys, why), 0);
+	assert_int_equal(cam_memctx_snapshot(m, CAM_MEMCTX_NO_DEADLINE, "s", id, &keys, why), CAM_ELIMIT);
+	assert_int_equal(cam_memctx_snapshot_delete(m, CAM_MEMCTX_NO_DEADLINE, first, why), 0);
 	put(m, "s", "b", "0123456789");  /* 30 bytes now */
-	assert_int_equal(cam_memctx_snapshot(m, "s", id, &keys, why), CAM_ELIMIT); /* needs 20 */
+	assert_int_equal(cam_memctx_snapshot(m, CAM_MEMCTX_NO_DEADLINE, "s", id, &keys, why), CAM_ELIMIT); /* needs 20 */
 	assert_int_equal(cam_memctx_size_bytes(m), 30);
 	cam_memctx_free(m);
 }

@@ -171,7 +171,7 @@ static int write_until_ok(cam_memctx *m, const char *val, double secs)
 	int rc;
 
 	do {
-		rc = cam_memctx_write(m, "up", "k", val, strlen(val), CAM_MEMCTX_ANY, &v, NULL, why);
+		rc = cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "up", "k", val, strlen(val), CAM_MEMCTX_ANY, &v, NULL, why);
 		if (rc == 0)
 			break;
 		usleep(50000);
@@ -246,7 +246,7 @@ static void test_down_at_start(void **state)
 	assert_int_equal(cam_memctx_health(m, msg, sizeof(msg)), CAM_COMPONENT_UNHEALTHY);
 	for (int i = 0; i < 20; i++) {
 		t0 = now_s();
-		assert_int_equal(cam_memctx_write(m, "up", "k", "v", 1, CAM_MEMCTX_ANY, &v, NULL, why),
+		assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "up", "k", "v", 1, CAM_MEMCTX_ANY, &v, NULL, why),
 				 CAM_EUNAVAIL);
 		assert_true(now_s() - t0 < 0.2);
 	}
@@ -271,7 +271,7 @@ static void test_killed_and_restarted(void **state)
 	assert_int_equal(write_until_ok(m, "before", 1), 0);
 	redis_kill();
 	t0 = now_s();
-	assert_int_equal(cam_memctx_write(m, "up", "k", "x", 1, CAM_MEMCTX_ANY, &v, NULL, why),
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "up", "k", "x", 1, CAM_MEMCTX_ANY, &v, NULL, why),
 			 CAM_EUNAVAIL);
 	assert_true(now_s() - t0 < TIMEOUT_MS / 1000.0 + 0.2);
 	t0 = now_s();
@@ -298,7 +298,7 @@ static void test_hung(void **state)
 	assert_int_equal(write_until_ok(m, "before", 1), 0);
 	kill(rs.pid, SIGSTOP);
 	t0 = now_s();
-	assert_int_equal(cam_memctx_write(m, "up", "k", "x", 1, CAM_MEMCTX_ANY, &v, NULL, why),
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "up", "k", "x", 1, CAM_MEMCTX_ANY, &v, NULL, why),
 			 CAM_EUNAVAIL);
 	t = now_s() - t0;
 	assert_true(t < TIMEOUT_MS / 1000.0 + 0.3);
