@@ -12,6 +12,7 @@
  */
 #include "kernel/syscall/service.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 struct cam_syscall_service {
 	struct cam_syscall_service_opts o;
 	char instance_id[64];
+	_Atomic bool draining; /* SIGTERM: HealthCheck says NOT_SERVING */
 };
 
 /* ---- Execute ---------------------------------------------------------- */
@@ -216,7 +218,7 @@ static void reply_health(cam_syscall_service *s, struct cam_grpc_call *call, boo
 	size_t n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	resp.status = "SERVING";
+	resp.status = atomic_load(&s->draining) ? "NOT_SERVING" : "SERVING";
 	resp.version = CAM_VERSION;
 	resp.uptime_seconds = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - s->o.start_time;
 	resp.instance_id = s->instance_id;
@@ -272,6 +274,15 @@ static void health_check(void *arg, struct cam_grpc_call *call)
 }
 
 /* ---- registration ----------------------------------------------------- */
+
+/* The server's shutdown hook: from the first moment of the drain on,
+ * HealthCheck says NOT_SERVING, as grpc.health.v1 does. */
+static void draining(void *arg)
+{
+	cam_syscall_service *s = arg;
+
+	atomic_store(&s->draining, true);
+}
 
 /* Whether key is one of the payload's keys: at its start or after a
  * comma, followed by ':' (the payload grammar's own rule for a key). */
@@ -350,6 +361,7 @@ int cam_syscall_service_new(const struct cam_syscall_service_opts *o,
 	    (rc = cam_grpc_server_set_refusal_hook(o->server, EXECUTE, refused, s)) ||
 	    (o->auth && (rc = cam_grpc_server_set_admission(o->server, EXECUTE, admit_headers, s))) ||
 	    (rc = cam_grpc_server_add_method(o->server, HEALTH_CHECK, health_check, s)) ||
+	    (rc = cam_grpc_server_on_shutdown(o->server, draining, s)) ||
 	    (o->prioritize && (rc = prioritize(s)))) {
 		/* The server keeps what was added; it is not started, and its
 		 * owner frees it on this failure. */
