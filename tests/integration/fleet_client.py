@@ -90,6 +90,7 @@ class Kernel:
 def shared(addrs):
     ks = [Kernel([a]) for a in addrs]
     ns = "shared-%d" % random.randrange(1 << 30)
+    race_ns = ns + "-race"
     code, r, _ = ks[0].execute("context_write", f"namespace:{ns},key:k,value:one")
     check(code == "OK" and r.get("version") == "1", f"write through kernel 1: version 1 ({code} {r})")
     code, r, _ = ks[1].execute("context_read", f"namespace:{ns},key:k")
@@ -120,12 +121,12 @@ def shared(addrs):
 
     def racer(k):
         for _ in range(400):
-            code, r, _ = k.execute("context_read", f"namespace:{ns},key:{key}")
+            code, r, _ = k.execute("context_read", f"namespace:{race_ns},key:{key}")
             cur = int(r.get("version", "0")) if code == "OK" else 0
             if cur >= target:
                 return
             code, r, _ = k.execute("context_write",
-                                   f"namespace:{ns},key:{key},value:v{cur + 1},expected_version:{cur}")
+                                   f"namespace:{race_ns},key:{key},value:v{cur + 1},expected_version:{cur}")
             with lock:
                 codes[code] = codes.get(code, 0) + 1
                 if code == "OK":

@@ -8,7 +8,8 @@ usage: steady_client.py TARGET SECONDS [--callers K] [--round-robin] [--retry]
                         [--rate R] [--verb V --payload P]
 TARGET is a gRPC target ("127.0.0.1:50051", or "ipv4:127.0.0.1:1,127.0.0.1:2"
 with --round-robin). --retry adds a retry policy on UNAVAILABLE (4 attempts).
-Prints one JSON object: calls, ok, failed, codes.
+Prints one JSON object: calls, ok, failed, codes, and the first few
+failures' messages (errors).
 """
 import argparse
 import json
@@ -49,7 +50,7 @@ execute = ch.unary_unary("/cam.SyscallService/Execute",
                          request_serializer=lambda b: b, response_deserializer=lambda b: b)
 body = request_bytes(a.verb, a.payload)
 lock = threading.Lock()
-stats = {"calls": 0, "ok": 0, "failed": 0, "codes": {}}
+stats = {"calls": 0, "ok": 0, "failed": 0, "codes": {}, "errors": []}
 stop_at = time.monotonic() + a.seconds
 
 
@@ -61,6 +62,7 @@ def caller():
             code = None
         except grpc.RpcError as e:
             code = e.code().name
+            detail = "%.3f %s: %s" % (time.time(), code, (e.details() or "")[:160])
         with lock:
             stats["calls"] += 1
             if code is None:
@@ -68,6 +70,8 @@ def caller():
             else:
                 stats["failed"] += 1
                 stats["codes"][code] = stats["codes"].get(code, 0) + 1
+                if len(stats["errors"]) < 5:
+                    stats["errors"].append(detail)
         if a.rate:
             time.sleep(max(0.0, 1.0 / a.rate - (time.monotonic() - t0)))
 
