@@ -67,6 +67,8 @@ ZERO_OK = {
     "Bus: snapshots and errors/C": "bus send errors: none on a healthy bus",
     "Bus: snapshots and errors/D": "snapshot decode errors: none between matching builds",
     "Spans accepted and dropped/B": "span ring overwrites: none unless spans outpace the publisher",
+    "Redis failovers and unconfirmed writes/A": "master changes: none without a Sentinel failover",
+    "Redis failovers and unconfirmed writes/B": "unconfirmed writes: none without CAM_REDIS_MIN_REPLICAS_ACK",
 }
 
 problems = []
@@ -217,6 +219,9 @@ def check_rules(path, runbooks):
             continue
         name = r["alert"]
         seen.add(name)
+        url = r.get("annotations", {}).get("runbook_url", "")
+        if "#" not in url or url.rsplit("#", 1)[1] not in anchors:
+            problem("%s: runbook_url %r names no heading of docs/runbooks.md" % (where, url))
         if name not in SEED_ALERTS:
             continue
         title, anchor = SEED_ALERTS[name]
