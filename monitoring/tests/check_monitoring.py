@@ -49,6 +49,9 @@ DASHBOARD_TITLE = "CAM-OS Overview"
 # Series Prometheus makes itself for every target.
 PROMETHEUS_SYNTHETIC = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
                         "scrape_series_added", "scrape_samples_post_metric_relabeling"}
+# Series of other exporters that rules may use where they exist (the rule
+# is then written so that it says nothing without them).
+OTHER_EXPORTERS = {"kube_deployment_spec_replicas"}  # kube-state-metrics, in Kubernetes
 GRAFANA_VARS = {"__rate_interval": "1m", "__interval": "15s", "__range": "5m",
                 "job": ".*", "instance": ".*"}
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool",
@@ -296,7 +299,7 @@ def has_data(vals):
 
 def check_live(prom, scrape, dashboard, rules, require_data, data_timeout):
     with_series = read_scrape(scrape)
-    known = with_series | PROMETHEUS_SYNTHETIC
+    known = with_series | PROMETHEUS_SYNTHETIC | OTHER_EXPORTERS
     with open(dashboard) as f:
         dash = json.load(f)
     exprs = list(dashboard_queries(dash))
