@@ -26,6 +26,7 @@ KNOWN_KINDS = {
     ("v1", "Namespace"), ("v1", "ServiceAccount"), ("v1", "Service"),
     ("v1", "ConfigMap"), ("v1", "Secret"), ("apps/v1", "Deployment"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "RoleBinding"),
 }
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 PORT_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -36,7 +37,7 @@ CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 FIELDS = {
     "object": {"apiVersion", "kind", "metadata", "spec", "data", "binaryData",
                "stringData", "type", "immutable", "automountServiceAccountToken",
-               "imagePullSecrets", "secrets"},
+               "imagePullSecrets", "secrets", "rules", "roleRef", "subjects"},
     "metadata": {"name", "namespace", "labels", "annotations"},
     "deployment": {"replicas", "selector", "template", "strategy", "minReadySeconds",
                    "revisionHistoryLimit", "progressDeadlineSeconds", "paused"},
@@ -465,14 +466,37 @@ def check_monitoring(root, docs, pod_docs):
     check(kprom.get("global") == mprom.get("global") and kj and all(
           kj.get(k) == mj.get(k) for k in ("scrape_interval", "metrics_path", "scrape_timeout")),
           "k8s prometheus.yml keeps monitoring/prometheus/prometheus.yml's global settings and cam-os job")
-    names = [n for sd in kj.get("dns_sd_configs") or [] for n in sd.get("names") or []]
-    sd_port = [sd.get("port") for sd in kj.get("dns_sd_configs") or []]
-    head = find(pod_docs, "Service", "cam-os-pods")
-    hs = (head or {}).get("spec") or {}
-    check(names == ["cam-os-pods.cam-os.svc"] and hs.get("clusterIP") == "None" and
-          hs.get("publishNotReadyAddresses") is True and
-          sd_port == [p["port"] for p in hs.get("ports", [])] == [8080],
-          "Prometheus finds every exporter through the headless Service cam-os-pods (ready or not)")
+    # kubernetes_sd: every annotated pod of cam-os on its port named like
+    # the exporter's, with the RBAC that lets Prometheus list the pods.
+    sds = kj.get("kubernetes_sd_configs") or []
+    relabel = kj.get("relabel_configs") or []
+    keeps = {tuple(r.get("source_labels") or []): r.get("regex") for r in relabel if r.get("action") == "keep"}
+    targets_of = {r.get("target_label"): tuple(r.get("source_labels") or []) for r in relabel
+                  if r.get("target_label")}
+    dep = find(pod_docs, "Deployment", "cam-os")
+    xport = [p for c in containers(dep).values() for p in c.get("ports") or []
+             if p.get("containerPort") == 8080] if dep else []
+    ann = (dep or {}).get("spec", {}).get("template", {}).get("metadata", {}).get("annotations") or {}
+    check(len(sds) == 1 and sds[0].get("role") == "pod" and
+          (sds[0].get("namespaces") or {}).get("names") == [NAMESPACE] and
+          keeps.get(("__meta_kubernetes_pod_annotation_prometheus_io_scrape",)) == "true" ==
+          ann.get("prometheus.io/scrape") and
+          xport and keeps.get(("__meta_kubernetes_pod_container_port_name",)) == xport[0].get("name") and
+          targets_of.get("namespace") == ("__meta_kubernetes_namespace",) and
+          targets_of.get("pod") == ("__meta_kubernetes_pod_name",),
+          "Prometheus finds every CAM-OS pod with kubernetes_sd (annotated pods, the exporter's port; "
+          "namespace and pod labels)")
+    sa = (prom or {}).get("spec", {}).get("template", {}).get("spec", {})
+    role = find(docs, "Role", "prometheus-discovery")
+    rb = find(docs, "RoleBinding", "prometheus-discovery")
+    rules = (role or {}).get("rules") or []
+    check(sa.get("serviceAccountName") == "prometheus" and sa.get("automountServiceAccountToken") is True and
+          find(docs, "ServiceAccount", "prometheus") and
+          any("pods" in r.get("resources", []) and {"list", "watch"} <= set(r.get("verbs", [])) for r in rules) and
+          rb and rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                    "name": "prometheus-discovery"} and
+          rb["subjects"] == [{"kind": "ServiceAccount", "name": "prometheus", "namespace": NAMESPACE}],
+          "Prometheus' service account may list and watch the pods of cam-os (Role, RoleBinding), nothing more")
     targets = [t for a in kprom["alerting"]["alertmanagers"] for s in a["static_configs"] for t in s["targets"]]
     asvc = find(docs, "Service", "alertmanager")
     check(asvc and targets == [f"alertmanager:{asvc['spec']['ports'][0]['port']}"],
