@@ -497,18 +497,21 @@ static int conn_failed(struct conn *k, bool by_deadline, char *why)
 	return cam_memctx__fail(why, CAM_EUNAVAIL, "Redis is unavailable: %s", msg);
 }
 
-/* An error reply: what it means for the caller. READONLY and MASTERDOWN
- * say this is not (or no longer) a master that can serve: with Sentinel
- * the connection goes and the sentinels are asked. */
+/* An error reply: what it means for the caller. READONLY, MASTERDOWN and
+ * NOREPLICAS (min-replicas-to-write) say this is not, or no longer, a
+ * master that can take writes: the connection goes and, with Sentinel,
+ * the sentinels are asked. */
 static int reply_error(struct conn *k, const redisReply *rep, char *why)
 {
-	static const char *const unavailable[] = { "LOADING", "BUSY", "MASTERDOWN", "READONLY",
-						   "TRYAGAIN", "CLUSTERDOWN", "NOAUTH", NULL };
+	/* The first three: not (or no longer) a master that can take writes. */
+	static const char *const unavailable[] = { "MASTERDOWN", "READONLY", "NOREPLICAS",
+						   "LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN",
+						   "NOAUTH", NULL };
 
 	for (size_t i = 0; unavailable[i]; i++) {
 		if (strncmp(rep->str, unavailable[i], strlen(unavailable[i])) != 0)
 			continue;
-		if (i == 2 || i == 3) {
+		if (i < 3) {
 			conn_close(k);
 			if (k->r->sentinel)
 				cam_sentinel_suspect(k->r->sentinel);

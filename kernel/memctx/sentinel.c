@@ -213,8 +213,12 @@ static void set_master(cam_sentinel *s, const struct addr *m, const char *how)
 	pthread_mutex_unlock(&s->lock);
 	if (same(&old, m))
 		return;
-	cam_log(CAM_LOG_WARN, "memctx", "Redis master %s is now %.64s:%d (was %.64s:%d; %s)",
-		s->name, m->host, m->port, old.host[0] ? old.host : "unknown", old.port, how);
+	if (old.host[0])
+		cam_log(CAM_LOG_WARN, "memctx", "Redis master %s is now %.64s:%d (was %.64s:%d; %s)",
+			s->name, m->host, m->port, old.host, old.port, how);
+	else
+		cam_log(CAM_LOG_INFO, "memctx", "Redis master %s is %.64s:%d (%s)", s->name,
+			m->host, m->port, how);
 	if (s->on_change)
 		s->on_change(s->arg, old.host, old.port, m->host, m->port);
 }

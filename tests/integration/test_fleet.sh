@@ -113,7 +113,12 @@ for g in d["groups"]:
             r["for"] = "2s"
 yaml.safe_dump(d, open(sys.argv[2], "w"))
 PY
-printf '[{"targets": ["127.0.0.1:%s", "127.0.0.1:%s", "127.0.0.1:%s"]}]\n' "${EP[@]}" >"$TMP/prom/targets.json"
+# One target per exporter, labelled as kubernetes_sd labels a pod
+# (k8s/monitoring/prometheus.yml), so the autoscaling queries run as in k8s.
+printf '[{"targets": ["127.0.0.1:%s"], "labels": {"namespace": "cam-os", "pod": "cam-os-%s"}},\n' \
+  "${EP[0]}" 0 "${EP[1]}" 1 >"$TMP/prom/targets.json"
+printf ' {"targets": ["127.0.0.1:%s"], "labels": {"namespace": "cam-os", "pod": "cam-os-2"}}]\n' \
+  "${EP[2]}" >>"$TMP/prom/targets.json"
 cat >"$TMP/prom/prometheus.yml" <<EOF
 global: {scrape_interval: 1s, evaluation_interval: 1s}
 rule_files: ['rules/alerts.yml']
@@ -132,6 +137,28 @@ import json, sys
 print("\n".join(sorted(r["metric"].get("instance", "-") for r in json.load(sys.stdin)["data"]["result"])))'; }
 targets_up() { [ "$(promq 'count(up{job="cam-os"} == 1)' | grep -o '"3"')" = '"3"' ]; }
 check "Prometheus discovers the 3 exporters through file_sd, all up" wait_for 20 targets_up
+# The HPA's metric as prometheus-adapter asks for it (k8s/overlays/production/
+# prometheus-adapter.yaml, templates filled in as the adapter fills them),
+# and KEDA's query (production-keda/scaledobject.yaml): one value per pod, and one in all.
+autoscaling_queries() {
+  $PY - "$ROOT/k8s/overlays" "http://127.0.0.1:$PP" <<'PY'
+import json, sys, urllib.parse, urllib.request, yaml
+root, prom = sys.argv[1], sys.argv[2]
+def q(expr):
+    url = prom + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    return json.load(urllib.request.urlopen(url, timeout=5))["data"]["result"]
+rule = yaml.safe_load(open(root + "/production/prometheus-adapter.yaml"))["rules"][0]
+expr = rule["metricsQuery"].replace("<<.GroupBy>>", "pod").replace(
+    "<<.LabelMatchers>>", 'namespace="cam-os",pod=~"cam-os-0|cam-os-1|cam-os-2"')
+pods = sorted(r["metric"]["pod"] for r in q(expr))
+keda = yaml.safe_load(open(root + "/production-keda/scaledobject.yaml"))
+total = q(keda["spec"]["triggers"][0]["metadata"]["query"])
+print(pods, total)
+sys.exit(0 if pods == ["cam-os-0", "cam-os-1", "cam-os-2"] and len(total) == 1 else 1)
+PY
+}
+check "the HPA's prometheus-adapter query gives one value per pod, KEDA's one in all" \
+  wait_for 10 autoscaling_queries
 
 # ------------------------------------------------------------ 1. one store
 $FC shared "$KERNELS" >"$TMP/shared.out" 2>&1
