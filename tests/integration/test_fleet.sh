@@ -115,10 +115,11 @@ yaml.safe_dump(d, open(sys.argv[2], "w"))
 PY
 # One target per exporter, labelled as kubernetes_sd labels a pod
 # (k8s/monitoring/prometheus.yml), so the autoscaling queries run as in k8s.
-printf '[{"targets": ["127.0.0.1:%s"], "labels": {"namespace": "cam-os", "pod": "cam-os-%s"}},\n' \
-  "${EP[0]}" 0 "${EP[1]}" 1 >"$TMP/prom/targets.json"
-printf ' {"targets": ["127.0.0.1:%s"], "labels": {"namespace": "cam-os", "pod": "cam-os-2"}}]\n' \
-  "${EP[2]}" >>"$TMP/prom/targets.json"
+for i in 0 1 2; do
+  printf '%s{"targets": ["127.0.0.1:%s"], "labels": {"namespace": "cam-os", "pod": "cam-os-%s"}}\n' \
+    "$([ $i = 0 ] && echo '[' || echo ',')" "${EP[$i]}" "$i"
+done >"$TMP/prom/targets.json"
+echo ']' >>"$TMP/prom/targets.json"
 cat >"$TMP/prom/prometheus.yml" <<EOF
 global: {scrape_interval: 1s, evaluation_interval: 1s}
 rule_files: ['rules/alerts.yml']
@@ -179,7 +180,7 @@ fault() {
   $FC load "$KERNELS" "$secs" "$TMP/log-$name" 6 >"$TMP/load-$name.out" 2>&1 &
   local load=$!
   sleep "$at"
-  T_FAULT=$(now)
+  T_FAULT=$(now)  # the action sets it again at the very moment of its fault
   "$@"
   wait "$load"
   echo "  $name load: $(cat "$TMP/load-$name.out")"
@@ -188,6 +189,7 @@ kill_master() {
   OLD_MASTER=$(master_port)
   local i; for i in 0 1 2; do [ "${RP[$i]}" = "$OLD_MASTER" ] && KILLED=$i; done
   echo "  (kill -9 the master, 127.0.0.1:$OLD_MASTER)"
+  T_FAULT=$(now)
   stop_pid "${RPID[$KILLED]}" KILL
 }
 failover_figures() { # NAME: after a master fault
@@ -225,6 +227,7 @@ hang_master() {
   STOPPED_PORT=$(master_port)
   local i; for i in 0 1 2; do [ "${RP[$i]}" = "$STOPPED_PORT" ] && STOPPED=$i; done
   echo "  (SIGSTOP the master 127.0.0.1:$STOPPED_PORT for $((DOWN_AFTER_MS / 1000 + 3)) s, then SIGCONT)"
+  T_FAULT=$(now)
   kill -STOP "${RPID[$STOPPED]}"
   sleep $((DOWN_AFTER_MS / 1000 + 3))
   kill -CONT "${RPID[$STOPPED]}"
