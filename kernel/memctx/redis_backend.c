@@ -537,16 +537,14 @@ static void conn_timeout(struct conn *k, int ms)
  * One command on this thread's connection within the deadline: *out gets
  * the reply (caller frees; an error reply is turned into its code here).
  */
-static int command(struct redis *r, int64_t deadline_ns, int argc, const char **argv,
+static int send_on(struct conn *k, int64_t deadline_ns, int argc, const char **argv,
 		   const size_t *lens, redisReply **out, char *why)
 {
-	struct conn *k;
+	struct redis *r = k->r;
 	redisReply *rep;
 	bool by_deadline;
 	int ms, rc;
 
-	if (!(k = get_conn(r, deadline_ns, &rc, why)))
-		return rc;
 	if (!(ms = budget_ms(r, deadline_ns, &by_deadline)))
 		return deadline_passed(why);
 	conn_timeout(k, ms);
@@ -562,6 +560,17 @@ static int command(struct redis *r, int64_t deadline_ns, int argc, const char **
 	}
 	*out = rep;
 	return 0;
+}
+
+static int command(struct redis *r, int64_t deadline_ns, int argc, const char **argv,
+		   const size_t *lens, redisReply **out, char *why)
+{
+	struct conn *k;
+	int rc;
+
+	if (!(k = get_conn(r, deadline_ns, &rc, why)))
+		return rc;
+	return send_on(k, deadline_ns, argc, argv, lens, out, why);
 }
 
 /*
@@ -626,16 +635,19 @@ static int confirm(struct redis *r, int64_t deadline_ns, const char *what, char 
 	bool by_deadline;
 	int ms = budget_ms(r, deadline_ns, &by_deadline), wait_ms, rc;
 	long long got = 0;
+	struct conn *k = this_conn(r);
 
 	if (!r->min_acks)
 		return 0;
 	/* WAIT gives up a little before the socket would (WAIT 0 would
-	 * block for ever). */
+	 * block for ever). It must go on the very connection that made the
+	 * change: on a new one (the master changed meanwhile) it would
+	 * confirm nothing of it. */
 	wait_ms = ms - (ms / 10 < 50 ? ms / 10 : 50);
-	if (wait_ms >= 1) {
+	if (wait_ms >= 1 && k->c && k->epoch == atomic_load(&r->epoch)) {
 		snprintf(n, sizeof(n), "%u", r->min_acks);
 		snprintf(ms_s, sizeof(ms_s), "%d", wait_ms);
-		rc = command(r, deadline_ns, 3, av, NULL, &rep, why);
+		rc = send_on(k, deadline_ns, 3, av, NULL, &rep, why);
 		if (rc == 0 && rep->type == REDIS_REPLY_INTEGER)
 			got = rep->integer;
 		if (rep)
