@@ -1583,6 +1583,19 @@ void cam_counter_add(cam_series *s, double v)
 	cell_add(cells_for(s), v);
 }
 
+int cam_counter_add_checked(cam_series *s, double v)
+{
+	cell *c;
+
+	if (!s || !(v >= 0) || !isfinite(v))
+		return CAM_ERANGE;
+	c = cells_for(s);
+	if (!isfinite(atomic_load_explicit(c, memory_order_relaxed) + v))
+		return CAM_ERANGE;
+	cell_add(c, v);
+	return 0;
+}
+
 void cam_counter_inc(cam_series *s)
 {
 	if (!s)
@@ -1838,6 +1851,10 @@ static void visit_series(const struct cam_metrics_visitor *v,
 	} else {
 		val.value = atomic_load_explicit(&s->base, memory_order_relaxed) +
 			    s->agg[0];
+		/* Counters fed on several threads could sum past the largest
+		 * double: a counter saturates, it never reads +Inf for good. */
+		if (s->family->type == CAM_COUNTER && !isfinite(val.value))
+			val.value = DBL_MAX;
 	}
 	v->series(v->arg, info, &val);
 }

@@ -124,6 +124,11 @@ cam_series *cam_series_get(cam_family *f, const char *const *label_values);
 
 /* Hot-path updates. All accept NULL (a refused series) and do nothing. */
 void cam_counter_add(cam_series *s, double v); /* v >= 0 */
+/* Adds v (finite, >= 0) unless this thread's part of the counter would
+ * then be +Inf: 0, or CAM_ERANGE and nothing added. For values a client
+ * chooses (emit_metric); a counter also saturates at the largest finite
+ * double when it is collected, whatever several threads added. */
+int cam_counter_add_checked(cam_series *s, double v);
 void cam_counter_inc(cam_series *s);
 void cam_gauge_add(cam_series *s, double v); /* per-thread deltas */
 void cam_histogram_observe(cam_series *s, double v);
@@ -165,7 +170,9 @@ void cam_gauge_set(cam_series *s, double v);
 	X(CAM_REJECT_INVALID_NAME, "invalid_name")                             \
 	X(CAM_REJECT_RESERVED_NAME, "reserved_name")                           \
 	X(CAM_REJECT_TYPE_CLASH, "type_clash")                                 \
-	X(CAM_REJECT_INVALID_VALUE, "invalid_value")
+	X(CAM_REJECT_INVALID_VALUE, "invalid_value")                           \
+	X(CAM_REJECT_RESERVED_LABEL, "reserved_label") /* le, quantile */      \
+	X(CAM_REJECT_OVERFLOW, "overflow") /* a counter would reach +Inf */
 enum cam_reject_reason {
 #define CAM_REJECT_ENUM(e, s) e,
 	CAM_REJECT_REASONS(CAM_REJECT_ENUM)

@@ -9,6 +9,13 @@
  * and label names; later emits must agree. Names with the cam_os_ prefix and names of the kernel's own
  * families are refused, and custom families and their series are bounded
  * (limits refused with RESOURCE_EXHAUSTED and counted by the metrics core).
+ * Names and labels that Prometheus reserves or that would mislead a
+ * reader are refused too: up and scrape_* (what Prometheus itself adds to
+ * every target), a __ prefix, the sample suffixes _bucket, _count, _sum
+ * and _created, _total on anything but a counter, and the labels le and
+ * quantile. Values are plain decimal numbers (no hex, no padding, no
+ * inf or nan), and a counter is never fed past the largest finite double.
+ * Every refusal is counted in cam_os_metrics_series_rejected_total{reason}.
  * The custom families one object made are its own: another object (a
  * kernel made twice in one process, in tests) refuses their names.
  *
@@ -17,6 +24,7 @@
 #include "kernel/syscall/emit_metric.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +62,75 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*x, *y);
 }
 
+/* Refuses the emit with err and a message, counting the refusal under
+ * why (family: an existing family's name, else NULL). */
+static int refuse(struct cam_syscall *sc, enum cam_reject_reason why, const char *family,
+		  int err, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int refuse(struct cam_syscall *sc, enum cam_reject_reason why, const char *family,
+		  int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	cam_metrics_count_rejection(family, why);
+	va_start(ap, fmt);
+	vsnprintf(sc->error, sizeof(sc->error), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+/* Why a metric name is one Prometheus reserves or one that would mislead
+ * (a series that looks like a histogram's, or like scrape data); NULL
+ * when it is fine. */
+static const char *reserved_name(const char *name, enum cam_metric_type type)
+{
+	static const char *const suffixes[] = { "_bucket", "_count", "_sum", "_created" };
+
+	if (strcmp(name, "up") == 0 || strncmp(name, "scrape_", 7) == 0)
+		return "is what Prometheus itself records for every target";
+	if (strncmp(name, "__", 2) == 0)
+		return "uses the __ prefix Prometheus reserves";
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
+		if (ends_with(name, suffixes[i]))
+			return "ends like a histogram's or a counter's own samples "
+			       "(_bucket, _count, _sum, _created)";
+	if (type != CAM_COUNTER && ends_with(name, "_total"))
+		return "ends in _total, which only a counter may";
+	return NULL;
+}
+
+/* A plain decimal number: [+-]digits[.digits][e[+-]digits], nothing
+ * around it (strtod would also take hex, inf, nan and blanks). */
+static bool decimal(const char *s)
+{
+	const char *p = s + (*s == '+' || *s == '-');
+	bool digits = false;
+
+	while (*p >= '0' && *p <= '9')
+		p++, digits = true;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			digits = true;
+	if (!digits)
+		return false;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		p += *p == '+' || *p == '-';
+		if (!(*p >= '0' && *p <= '9'))
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return *p == '\0';
+}
+
 /* "k=v,k2=v2" into sorted names and values; an error names the problem. */
 static int parse_labels(struct cam_syscall *sc, const char *s, struct labels *l)
 {
@@ -76,13 +153,19 @@ static int parse_labels(struct cam_syscall *sc, const char *s, struct labels *l)
 						"label '%.64s' is not name=value", tok);
 		*eq = '\0';
 		if (!cam_label_name_valid(tok))
-			return cam_syscall_fail(sc, CAM_EINVAL,
-						"invalid label name '%.64s' (labels match [a-zA-Z_][a-zA-Z0-9_]*, no __ prefix)",
-						tok);
-		if (!cam_utf8_valid(eq + 1, &len) || len > CAM_METRICS_MAX_LABEL_VALUE)
+			return refuse(sc, CAM_REJECT_INVALID_NAME, NULL, CAM_EINVAL,
+				      "invalid label name '%.64s' (labels match [a-zA-Z_][a-zA-Z0-9_]*, no __ prefix)",
+				      tok);
+		if (strcmp(tok, "le") == 0 || strcmp(tok, "quantile") == 0)
+			return refuse(sc, CAM_REJECT_RESERVED_LABEL, NULL, CAM_EINVAL,
+				      "label %s is reserved for histogram buckets and summary "
+				      "quantiles", tok);
+		if (!cam_utf8_valid(eq + 1, &len) || len > CAM_METRICS_MAX_LABEL_VALUE) {
+			cam_metrics_count_rejection(NULL, CAM_REJECT_INVALID_LABEL_VALUE);
 			return cam_syscall_fail(sc, CAM_EINVAL,
 						"value of label %s is not UTF-8 or longer than %d bytes",
 						tok, CAM_METRICS_MAX_LABEL_VALUE);
+		}
 		if (l->n == CAM_METRICS_MAX_LABELS)
 			return cam_syscall_fail(sc, CAM_EINVAL,
 						"more than %d labels", CAM_METRICS_MAX_LABELS);
@@ -178,9 +261,9 @@ static int check_shape(struct cam_syscall *sc, cam_family *f, const char *name,
 		       enum cam_metric_type type, bool native, const struct labels *l)
 {
 	if (cam_family_type(f) != type)
-		return cam_syscall_fail(sc, CAM_EINVAL,
-					"metric %s is a %s; it cannot be emitted as a %s", name,
-					type_name(cam_family_type(f)), type_name(type));
+		return refuse(sc, CAM_REJECT_TYPE_CLASH, name, CAM_EINVAL,
+			      "metric %s is a %s; it cannot be emitted as a %s", name,
+			      type_name(cam_family_type(f)), type_name(type));
 	if (cam_family_native(f) != native)
 		return cam_syscall_fail(sc, CAM_EINVAL,
 					"metric %s was first emitted with native:%s", name,
@@ -199,20 +282,18 @@ static int check_shape(struct cam_syscall *sc, cam_family *f, const char *name,
 static int parse_value(struct cam_syscall *sc, const char *s, enum cam_metric_type type,
 		       double *out)
 {
-	char *end;
-
 	if (!s || !*s)
 		return cam_syscall_fail(sc, CAM_EINVAL, "payload key 'value' is missing");
-	*out = strtod(s, &end);
-	if (*end || !isfinite(*out))
-		return cam_syscall_fail(sc, CAM_EINVAL,
-					"value '%.32s' is not a finite number", s);
+	if (!decimal(s) || !isfinite(*out = strtod(s, NULL)))
+		return refuse(sc, CAM_REJECT_INVALID_VALUE, NULL, CAM_EINVAL,
+			      "value '%.32s' is not a finite decimal number", s);
 	if (type == CAM_COUNTER && *out < 0)
-		return cam_syscall_fail(sc, CAM_EINVAL,
-					"a counter only goes up: value must be >= 0");
+		return refuse(sc, CAM_REJECT_INVALID_VALUE, NULL, CAM_EINVAL,
+			      "a counter only goes up: value must be >= 0");
 	/* OpenMetrics: a histogram with negative observations has no _sum. */
 	if (type == CAM_HISTOGRAM && *out < 0)
-		return cam_syscall_fail(sc, CAM_EINVAL, "a histogram observes values >= 0");
+		return refuse(sc, CAM_REJECT_INVALID_VALUE, NULL, CAM_EINVAL,
+			      "a histogram observes values >= 0");
 	return 0;
 }
 
@@ -225,6 +306,7 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 	const char *native_s = cam_payload_get(sc->payload, "native");
 	enum cam_metric_type type = CAM_COUNTER;
 	bool native = native_s && strcmp(native_s, "true") == 0;
+	const char *reserved;
 	struct labels l;
 	cam_family *f;
 	cam_series *s;
@@ -235,12 +317,12 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 		return cam_syscall_fail(sc, CAM_EINVAL,
 					"payload key 'metric_name' is missing");
 	if (!cam_metric_name_valid(name) || strchr(name, ':'))
-		return cam_syscall_fail(sc, CAM_EINVAL,
-					"invalid metric_name '%.64s' (names match [a-zA-Z_][a-zA-Z0-9_]*)",
-					name);
+		return refuse(sc, CAM_REJECT_INVALID_NAME, NULL, CAM_EINVAL,
+			      "invalid metric_name '%.64s' (names match [a-zA-Z_][a-zA-Z0-9_]*)",
+			      name);
 	if (strncmp(name, "cam_os_", 7) == 0)
-		return cam_syscall_fail(sc, CAM_EINVAL,
-					"metric_name may not use the cam_os_ prefix");
+		return refuse(sc, CAM_REJECT_RESERVED_NAME, NULL, CAM_EINVAL,
+			      "metric_name may not use the cam_os_ prefix");
 	if (type_s && strcmp(type_s, "gauge") == 0)
 		type = CAM_GAUGE;
 	else if (type_s && strcmp(type_s, "histogram") == 0)
@@ -248,6 +330,9 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 	else if (type_s && strcmp(type_s, "counter") != 0)
 		return cam_syscall_fail(sc, CAM_EINVAL,
 					"type must be counter, gauge or histogram");
+	if ((reserved = reserved_name(name, type)))
+		return refuse(sc, CAM_REJECT_RESERVED_NAME, NULL, CAM_EINVAL,
+			      "metric_name %.64s %s", name, reserved);
 	if (native_s && !native && strcmp(native_s, "false") != 0)
 		return cam_syscall_fail(sc, CAM_EINVAL, "native must be true or false");
 	if (native && type != CAM_HISTOGRAM)
@@ -268,9 +353,12 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 	if (!s)
 		return cam_syscall_fail(sc, CAM_ELIMIT,
 					"series limit reached for %s (or for all metrics)", name);
-	if (type == CAM_COUNTER)
-		cam_counter_add(s, v);
-	else if (type == CAM_HISTOGRAM)
+	if (type == CAM_COUNTER) {
+		if (cam_counter_add_checked(s, v))
+			return refuse(sc, CAM_REJECT_OVERFLOW, name, CAM_ERANGE,
+				      "adding %.32s to counter %s would take it past the largest "
+				      "finite number", cam_payload_get(sc->payload, "value"), name);
+	} else if (type == CAM_HISTOGRAM)
 		cam_histogram_observe(s, v);
 	else
 		cam_gauge_set(s, v);

@@ -38,6 +38,31 @@ check "context_write of a value with a NUL stored nothing" \
 check "two authorization headers are UNAUTHENTICATED (no tokens file)" \
   grep -q '"status": "16", "message": "more than one authorization header"' "$TMP/twoauth.json"
 
+# emit_metric refuses reserved and misleading names and labels, numbers
+# that are not plain decimals, and a counter's overflow to +Inf.
+emit() { /usr/bin/python3 "$H/grpcurl.py" -plaintext -d "{\"verb\":\"emit_metric\",\"payload\":\"$1\"}" \
+  "127.0.0.1:$P1" cam.SyscallService/Execute 2>&1; }
+refused_emit() { local r; r=$(emit "$1"); printf '%s' "$r" | grep -q "ERROR: $2: .*$3"; }
+check "emit_metric up is refused" refused_emit "metric_name:up,value:1,type:gauge" INVALID_ARGUMENT "Prometheus itself"
+check "emit_metric scrape_duration_seconds is refused" \
+  refused_emit "metric_name:scrape_duration_seconds,value:1,type:gauge" INVALID_ARGUMENT "Prometheus itself"
+check "emit_metric x_bucket is refused" refused_emit "metric_name:x_bucket,value:1" INVALID_ARGUMENT "_bucket"
+check "emit_metric an le label on a counter is refused" \
+  refused_emit "metric_name:x_hits_total,value:1,labels:le=1" INVALID_ARGUMENT "label le"
+check "emit_metric value 0x10 is refused" refused_emit "metric_name:x_hits_total,value:0x10" INVALID_ARGUMENT "decimal"
+check "emit_metric value ' 5' is refused" refused_emit "metric_name:x_hits_total,value: 5" INVALID_ARGUMENT "decimal"
+emit "metric_name:x_big_total,value:1e308" >/dev/null
+check "emit_metric 1e308 twice: the second is OUT_OF_RANGE" \
+  refused_emit "metric_name:x_big_total,value:1e308" OUT_OF_RANGE "largest finite"
+wait_for 10 metric_is "$EPORT" cam_os_kernel_up 1
+check "the counter stays finite (x_big_total 1e+308)" wait_for 5 metric_is "$EPORT" x_big_total 1e+308
+for r in reserved_name reserved_label invalid_value; do
+  check "cam_os_metrics_series_rejected_total{family=\"\",reason=\"$r\"} counts them" \
+    wait_for 5 bash -c "curl -fsS http://127.0.0.1:$EPORT/metrics | grep -qE '^cam_os_metrics_series_rejected_total\\{family=\"\",reason=\"$r\"\\} [1-9]'"
+done
+check 'cam_os_metrics_series_rejected_total{family="x_big_total",reason="overflow"} 1' \
+  wait_for 5 metric_is "$EPORT" 'cam_os_metrics_series_rejected_total{family="x_big_total",reason="overflow"}' 1
+
 # A flood of failing calls from one client: every error counted, few lines.
 "$PY" "$H/syscall_strict.py" "$P1" flood 4 >"$TMP/flood.json"
 sleep 0.5

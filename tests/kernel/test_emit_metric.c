@@ -67,7 +67,7 @@ static void test_refusals_change_nothing(void **state)
 		{ "metric_name:jobs,value:1,type:summary", CAM_GRPC_INVALID_ARGUMENT,
 		  "type must be counter, gauge or histogram" },
 		{ "metric_name:jobs", CAM_GRPC_INVALID_ARGUMENT, "'value' is missing" },
-		{ "metric_name:jobs,value:nan", CAM_GRPC_INVALID_ARGUMENT, "not a finite number" },
+		{ "metric_name:jobs,value:nan", CAM_GRPC_INVALID_ARGUMENT, "not a finite decimal number" },
 		{ "metric_name:jobs,value:-1", CAM_GRPC_INVALID_ARGUMENT, "only goes up" },
 		{ "metric_name:jobs,value:1,labels:novalue", CAM_GRPC_INVALID_ARGUMENT,
 		  "is not name=value" },
@@ -104,6 +104,57 @@ static void test_refusals_change_nothing(void **state)
 	assert_answer(h_ex(&h, "emit_metric", "metric_name:jobs,value:1,labels:other=a"),
 		      CAM_GRPC_INVALID_ARGUMENT, "has no label 'other'");
 	assert_true(h_metric("jobs", (const char *[]){ "a", NULL }) == 1);
+}
+
+/* Names and labels Prometheus reserves or that would mislead, numbers
+ * that are not plain decimals, and a counter fed past the largest finite
+ * double are refused, change nothing, and are counted by reason. */
+static void test_strict_names_labels_values(void **state)
+{
+	static const struct {
+		const char *payload, *says, *reason;
+	} cases[] = {
+		{ "metric_name:up,value:1,type:gauge", "what Prometheus itself records", "reserved_name" },
+		{ "metric_name:scrape_duration_seconds,value:1,type:gauge", "what Prometheus itself",
+		  "reserved_name" },
+		{ "metric_name:__secret,value:1", "the __ prefix", "reserved_name" },
+		{ "metric_name:req_bucket,value:1", "_bucket, _count, _sum, _created", "reserved_name" },
+		{ "metric_name:req_count,value:1", "_bucket, _count", "reserved_name" },
+		{ "metric_name:req_sum,value:1,type:gauge", "_sum", "reserved_name" },
+		{ "metric_name:req_created,value:1,type:gauge", "_created", "reserved_name" },
+		{ "metric_name:temp_total,value:1,type:gauge", "only a counter may", "reserved_name" },
+		{ "metric_name:reqs,value:1,labels:le=0.5", "label le is reserved", "reserved_label" },
+		{ "metric_name:reqs,value:1,labels:quantile=0.9", "label quantile", "reserved_label" },
+		{ "metric_name:reqs,value:0x10", "not a finite decimal number", "invalid_value" },
+		{ "metric_name:reqs,value: 5", "not a finite decimal number", "invalid_value" },
+		{ "metric_name:reqs,value:5 ", "not a finite decimal number", "invalid_value" },
+		{ "metric_name:reqs,value:inf", "not a finite decimal number", "invalid_value" },
+		{ "metric_name:reqs,value:1e999", "not a finite decimal number", "invalid_value" },
+		{ "metric_name:reqs,value:.", "not a finite decimal number", "invalid_value" },
+		{ "metric_name:reqs,value:1e", "not a finite decimal number", "invalid_value" },
+	};
+	const char *R = "cam_os_metrics_series_rejected_total";
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		double before = h_metric(R, (const char *[]){ "", cases[i].reason, NULL });
+
+		assert_answer(h_ex(&h, "emit_metric", cases[i].payload), CAM_GRPC_INVALID_ARGUMENT,
+			      cases[i].says);
+		assert_true(h_metric(R, (const char *[]){ "", cases[i].reason, NULL }) ==
+			    (before < 0 ? 0 : before) + 1);
+	}
+	/* Plain decimals of every form are fine; a counter may end in _total. */
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:reqs_total,value:1.5e2"), CAM_GRPC_OK, NULL);
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:reqs_total,value:+.5"), CAM_GRPC_OK, NULL);
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:reqs_total,value:2."), CAM_GRPC_OK, NULL);
+	assert_true(h_metric("reqs_total", NULL) == 152.5);
+	/* A counter never reaches +Inf: the add that would is refused. */
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:big_total,value:1e308"), CAM_GRPC_OK, NULL);
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:big_total,value:1e308"),
+		      CAM_GRPC_OUT_OF_RANGE, "past the largest finite number");
+	assert_true(h_metric("big_total", NULL) == 1e308);
+	assert_true(h_metric(R, (const char *[]){ "big_total", "overflow", NULL }) == 1);
 }
 
 /* Histograms observe, with native buckets when asked; bad native payloads
@@ -167,6 +218,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_counter_and_gauge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_strict_names_labels_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_histograms, setup, teardown),
 	};
