@@ -73,7 +73,7 @@ static int prepare_ipc_dir(const char *addr)
 	return 0;
 }
 
-int cam_bus_open_pub(const char *addr, cam_bus **out)
+int cam_bus_pub_new(const char *addr, cam_bus **out)
 {
 	cam_bus *b;
 	int rv;
@@ -103,7 +103,7 @@ out_free:
 	return from_nng(rv);
 }
 
-int cam_bus_open_sub(const char *addr, cam_bus **out)
+int cam_bus_sub_new(const char *addr, cam_bus **out)
 {
 	cam_bus *b;
 	int rv;
@@ -159,7 +159,7 @@ void cam_bus_msg_free(void *buf, size_t len)
 		nng_free(buf, len);
 }
 
-void cam_bus_close(cam_bus *b)
+void cam_bus_free(cam_bus *b)
 {
 	if (!b)
 		return;

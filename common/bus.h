@@ -21,9 +21,9 @@ typedef struct cam_bus cam_bus;
 
 /* Opens the publishing side and listens on addr. For ipc:// addresses the
  * folder is created (0700) when missing. */
-int cam_bus_open_pub(const char *addr, cam_bus **out);
+int cam_bus_pub_new(const char *addr, cam_bus **out);
 /* Opens the subscribing side and dials addr (retrying in the background). */
-int cam_bus_open_sub(const char *addr, cam_bus **out);
+int cam_bus_sub_new(const char *addr, cam_bus **out);
 /* Queues buf for subscribers; never blocks. Returns 0 or a CAM_E* code. */
 int cam_bus_send(cam_bus *b, const void *buf, size_t len);
 /*
@@ -33,7 +33,7 @@ int cam_bus_send(cam_bus *b, const void *buf, size_t len);
  */
 int cam_bus_recv(cam_bus *b, void **buf, size_t *len, int timeout_ms);
 void cam_bus_msg_free(void *buf, size_t len);
-/* Closes; a NULL bus is a no-op. */
-void cam_bus_close(cam_bus *b);
+/* Closes the socket and frees b; NULL is a no-op. */
+void cam_bus_free(cam_bus *b);
 
 #endif

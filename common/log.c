@@ -26,6 +26,7 @@
 #include "common/error.h"
 #include "common/log_journal.h"
 #include "common/metrics.h"
+#include "common/metrics_table.h"
 #include "common/utf8.h"
 #include "common/xmalloc.h"
 
@@ -551,15 +552,16 @@ static void collect_dropped(void *arg)
 	cam_gauge_set(arg, (double)cam_log_dropped());
 }
 
+static const struct cam_family_desc metrics[] = {
+	{ .name = "cam_os_log_lines_dropped_total", .type = CAM_COUNTER,
+	  .help = "Log lines dropped because the logger's ring was full." },
+};
+
 void cam_log_register_metrics(void)
 {
 	cam_family *f;
+	char why[160];
 
-	if (cam_family_register(&(struct cam_family_desc){
-					.name = "cam_os_log_lines_dropped_total",
-					.help = "Log lines dropped because the logger's ring was full.",
-					.type = CAM_COUNTER,
-				},
-				&f, NULL) == 0)
+	if (cam_metrics_table_register(metrics, 1, &f, why, sizeof(why)) == 0)
 		cam_metrics_add_collector(collect_dropped, cam_series_get(f, NULL));
 }

@@ -294,13 +294,13 @@ int cam_subscriber_start(cam_subscriber *s, const char *addr)
 
 	if (s->running)
 		return CAM_EEXIST;
-	rc = cam_bus_open_sub(addr, &s->bus);
+	rc = cam_bus_sub_new(addr, &s->bus);
 	if (rc < 0)
 		return rc;
 	atomic_store(&s->stopping, false);
 	rc = pthread_create(&s->thread, NULL, receive_loop, s);
 	if (rc != 0) {
-		cam_bus_close(s->bus);
+		cam_bus_free(s->bus);
 		s->bus = NULL;
 		return cam_err_from_errno(rc);
 	}
@@ -314,7 +314,7 @@ void cam_subscriber_stop(cam_subscriber *s)
 		return;
 	atomic_store(&s->stopping, true);
 	pthread_join(s->thread, NULL);
-	cam_bus_close(s->bus);
+	cam_bus_free(s->bus);
 	s->bus = NULL;
 	s->running = false;
 }

@@ -72,7 +72,7 @@ void cam_subscriber_free(cam_subscriber *s);
 /*
  * Dials the bus at addr (the dialer retries in the background, so a kernel
  * that is not up yet is not an error) and starts the receiving thread.
- * Returns 0 or the CAM_E* code of cam_bus_open_sub / pthread_create.
+ * Returns 0 or the CAM_E* code of cam_bus_sub_new / pthread_create.
  */
 int cam_subscriber_start(cam_subscriber *s, const char *addr);
 

@@ -25,6 +25,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/metrics_table.h"
 #include "common/snapshot.h"
 #include "common/xmalloc.h"
 #include "exporter/render.h"
@@ -116,52 +117,49 @@ int cam_traces_sampled(const char *trace_id, double ratio)
 
 /* ---- metrics ---- */
 
-static cam_family *family(const char *name, const char *help, enum cam_metric_type type,
-			  const char *const *labels)
-{
-	cam_family *f = NULL;
-
-	cam_family_register(&(struct cam_family_desc){ .name = name, .help = help,
-						       .type = type, .label_names = labels },
-			    &f, NULL);
-	return f;
-}
+enum { M_RECEIVED, M_SAMPLED_OUT, M_EXPORTED, M_FAILURES, M_BUFFERED, M_DROPPED, NMETRICS };
+static const char *const L_DEST[] = { "destination", NULL };
+static const char *const L_DEST_REASON[] = { "destination", "reason", NULL };
+static const struct cam_family_desc metrics[NMETRICS] = {
+	[M_RECEIVED] = { .name = "cam_os_exporter_spans_received_total", .type = CAM_COUNTER,
+			 .help = "Spans received from the kernel over the bus." },
+	[M_SAMPLED_OUT] = { .name = "cam_os_exporter_spans_sampled_out_total", .type = CAM_COUNTER,
+			    .help = "Spans not exported because their trace was not sampled "
+				    "(CAM_TRACE_SAMPLE_RATIO)." },
+	[M_EXPORTED] = { .name = "cam_os_exporter_spans_exported_total", .type = CAM_COUNTER,
+			 .label_names = L_DEST, .help = "Spans a trace endpoint accepted." },
+	[M_FAILURES] = { .name = "cam_os_exporter_spans_export_failures_total",
+			 .type = CAM_COUNTER, .label_names = L_DEST,
+			 .help = "Requests to a trace endpoint that failed and will be retried." },
+	[M_BUFFERED] = { .name = "cam_os_exporter_spans_buffered", .type = CAM_GAUGE,
+			 .label_names = L_DEST, .help = "Spans waiting in a destination's buffer." },
+	[M_DROPPED] = { .name = "cam_os_exporter_spans_dropped_total", .type = CAM_COUNTER,
+			.label_names = L_DEST_REASON,
+			.help = "Spans dropped: buffer full, refused by the endpoint, or unsent at "
+				"shutdown." },
+};
 
 static void register_metrics(cam_traces *t)
 {
-	static const char *const dl[] = { "destination", NULL };
-	static const char *const drl[] = { "destination", "reason", NULL };
-	cam_family *exported, *failures, *buffered, *dropped;
+	cam_family *f[NMETRICS];
+	char why[160];
 
-	t->received = cam_series_get(
-		family("cam_os_exporter_spans_received_total",
-		       "Spans received from the kernel over the bus.", CAM_COUNTER, NULL),
-		NULL);
-	t->sampled_out = cam_series_get(
-		family("cam_os_exporter_spans_sampled_out_total",
-		       "Spans not exported because their trace was not sampled "
-		       "(CAM_TRACE_SAMPLE_RATIO).", CAM_COUNTER, NULL),
-		NULL);
-	exported = family("cam_os_exporter_spans_exported_total",
-			  "Spans a trace endpoint accepted.", CAM_COUNTER, dl);
-	failures = family("cam_os_exporter_spans_export_failures_total",
-			  "Requests to a trace endpoint that failed and will be retried.",
-			  CAM_COUNTER, dl);
-	buffered = family("cam_os_exporter_spans_buffered",
-			  "Spans waiting in a destination's buffer.", CAM_GAUGE, dl);
-	dropped = family("cam_os_exporter_spans_dropped_total",
-			 "Spans dropped: buffer full, refused by the endpoint, or "
-			 "unsent at shutdown.", CAM_COUNTER, drl);
+	if (cam_metrics_table_register(metrics, NMETRICS, f, why, sizeof(why))) {
+		cam_log(CAM_LOG_ERROR, "traces", "%s", why);
+		return; /* the series stay NULL: counting into them does nothing */
+	}
+	t->received = cam_series_get(f[M_RECEIVED], NULL);
+	t->sampled_out = cam_series_get(f[M_SAMPLED_OUT], NULL);
 	for (size_t i = 0; i < t->ndest; i++) {
 		struct dest *d = &t->dest[i];
 		const char *v[] = { d->name, NULL };
 
-		d->exported = cam_series_get(exported, v);
-		d->failures = cam_series_get(failures, v);
-		d->buffered = cam_series_get(buffered, v);
+		d->exported = cam_series_get(f[M_EXPORTED], v);
+		d->failures = cam_series_get(f[M_FAILURES], v);
+		d->buffered = cam_series_get(f[M_BUFFERED], v);
 		for (int r = 0; r < NDROP; r++)
 			d->dropped[r] = cam_series_get(
-				dropped, (const char *[]){ d->name, drop_names[r], NULL });
+				f[M_DROPPED], (const char *[]){ d->name, drop_names[r], NULL });
 	}
 }
 

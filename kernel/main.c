@@ -681,7 +681,7 @@ static int start(struct kernel *k)
 	if ((rc = cam_build_info_register()) ||
 	    (rc = cam_process_metrics_new(&k->process)) ||
 	    (rc = cam_span_ring_new(CAM_SPAN_RING_DEFAULT, &k->spans)) ||
-	    (rc = cam_bus_open_pub(k->bus_addr, &k->bus)) ||
+	    (rc = cam_bus_pub_new(k->bus_addr, &k->bus)) ||
 	    (rc = new_publisher(k)) ||
 	    (rc = new_profiler(k)) ||
 	    (rc = new_memctx(k)) ||
@@ -731,7 +731,7 @@ static void stop(struct kernel *k)
 	cam_memctx_free(k->memctx);
 	cam_profiler_free(k->profiler);
 	cam_publisher_free(k->publisher); /* publishes the final snapshot */
-	cam_bus_close(k->bus);
+	cam_bus_free(k->bus);
 	cam_span_ring_free(k->spans);
 	cam_process_metrics_free(k->process);
 }

@@ -3,7 +3,9 @@
  * modules: the API is server.h). Names with a double underscore are
  * internal and non-static, libuv style.
  *
- *   server.c    the epoll loop and server life
+ *   server.c    server life: options, methods, start, drain, free
+ *   loop.c      one I/O thread: its epoll loop, accept, the hand-back queue
+ *   metrics.c   the transport's metric families, in one table
  *   conn.c      one connection: socket I/O, its nghttp2 session, closing
  *   limits.c    connection limits and timers: handshake and idle timeouts,
  *               the connection cap (oldest idle closed first), the
@@ -383,7 +385,9 @@ void cam_grpc__conn_terminate(struct conn *conn, uint32_t code);
 
 /* limits.c (I/O thread unless said otherwise) */
 void cam_grpc__limits_init(cam_grpc_server *s, const struct cam_grpc_server_opts *o);
-void cam_grpc__limits_register_metrics(cam_grpc_server *s);
+
+/* metrics.c: registers the transport's families and resolves its series. */
+int cam_grpc__metrics_register(cam_grpc_server *s);
 /* Counts a refusal and logs it, at most one line per reason per 10 s
  * (any thread for the count; the log line from the I/O thread only). */
 void cam_grpc__count_refusal(cam_grpc_server *s, enum cam_grpc__refusal why,

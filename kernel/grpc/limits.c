@@ -33,10 +33,6 @@
  * opens (Redis, drivers, the bus, logs, TPM). */
 #define FDS_RESERVED_MIN 64
 
-static const char *const refusal_names[REFUSE_COUNT] = {
-	"buffer_budget", "connection_budget", "stream_limit", "backpressure",
-	"admission", "not_grpc",
-};
 static const char *const refusal_text[REFUSE_COUNT] = {
 	"call refused: the server's buffer budget is spent",
 	"call refused: too much request data buffered on one connection",
@@ -44,9 +40,6 @@ static const char *const refusal_text[REFUSE_COUNT] = {
 	"stream refused: the connection does not read its answers",
 	"call refused at its headers (credentials)",
 	"request refused: not gRPC",
-};
-static const char *const closing_names[CLOSE_COUNT] = {
-	"handshake_timeout", "idle_timeout", "connection_limit", "response_budget",
 };
 static const char *const closing_text[CLOSE_COUNT] = {
 	"connection closed: no HTTP/2 preface and SETTINGS in time",
@@ -124,58 +117,6 @@ void cam_grpc__limits_init(cam_grpc_server *s, const struct cam_grpc_server_opts
 			  : (int64_t)(o->handshake_timeout_ms ? o->handshake_timeout_ms
 							      : DEFAULT_HANDSHAKE_MS) * 1000000;
 	s->idle_ns = o->idle_timeout_ms > 0 ? (int64_t)o->idle_timeout_ms * 1000000 : 0;
-}
-
-static cam_family *reason_family(const char *name, const char *help)
-{
-	static const char *const labels[] = { "reason", NULL };
-	struct cam_family_desc d = { .name = name, .help = help, .type = CAM_COUNTER,
-				     .label_names = labels };
-	cam_family *f;
-
-	return cam_family_register(&d, &f, NULL) == 0 ? f : NULL;
-}
-
-static cam_series *gauge(const char *name, const char *help)
-{
-	struct cam_family_desc d = { .name = name, .help = help, .type = CAM_GAUGE };
-	cam_family *f;
-
-	return cam_family_register(&d, &f, NULL) == 0 ? cam_series_get(f, NULL) : NULL;
-}
-
-void cam_grpc__limits_register_metrics(cam_grpc_server *s)
-{
-	cam_family *r = reason_family("cam_os_grpc_calls_refused_total",
-				      "gRPC calls and streams the transport refused to protect "
-				      "itself, by reason.");
-	cam_family *c = reason_family("cam_os_grpc_connections_closed_total",
-				      "gRPC connections the transport closed itself, by reason.");
-
-	for (int i = 0; r && i < REFUSE_COUNT; i++)
-		s->m_refused[i] = cam_series_get(r, (const char *[]){ refusal_names[i], NULL });
-	for (int i = 0; c && i < CLOSE_COUNT; i++)
-		s->m_closed[i] = cam_series_get(c, (const char *[]){ closing_names[i], NULL });
-	s->m_buffered = gauge("cam_os_grpc_buffered_bytes",
-			      "Request and response bytes the gRPC transport holds now.");
-	s->m_budget = gauge("cam_os_grpc_buffer_budget_bytes",
-			    "The most request and response bytes the gRPC transport may hold "
-			    "(CAM_GRPC_MAX_BUFFERED_BYTES).");
-	s->m_max_conns = gauge("cam_os_grpc_max_connections",
-			       "The most gRPC connections served at once (CAM_GRPC_MAX_CONNECTIONS).");
-	{
-		struct cam_family_desc d = { .name = "cam_os_grpc_connections_accepted_total",
-					     .help = "gRPC connections accepted and served since start.",
-					     .type = CAM_COUNTER };
-		cam_family *f;
-
-		s->m_accepted = cam_family_register(&d, &f, NULL) == 0 ? cam_series_get(f, NULL)
-								       : NULL;
-	}
-	s->m_io_threads = gauge("cam_os_grpc_io_threads",
-				"I/O threads serving gRPC connections (CAM_GRPC_IO_THREADS).");
-	cam_gauge_set(s->m_budget, (double)s->max_buffered);
-	cam_gauge_set(s->m_max_conns, (double)s->max_conns);
 }
 
 /* One WARN line per reason per LOG_EVERY_NS, saying how many were quiet

@@ -18,49 +18,6 @@
 #include "kernel/grpc/internal.h"
 #include "kernel/grpc/listen.h"
 
-static const char *const perr_names[PERR_COUNT] = {
-	"bad_preface", "http2", "content_type", "compression", "header", "io",
-};
-
-static cam_series *plain_series(const char *name, const char *help,
-				enum cam_metric_type type)
-{
-	struct cam_family_desc d = { .name = name, .help = help, .type = type };
-	cam_family *f;
-
-	if (cam_family_register(&d, &f, NULL) != 0)
-		return NULL;
-	return cam_series_get(f, NULL);
-}
-
-static void register_metrics(cam_grpc_server *s)
-{
-	static const char *const labels[] = { "reason", NULL };
-	struct cam_family_desc d = {
-		.name = "cam_os_grpc_protocol_errors_total",
-		.help = "gRPC requests and connections refused as malformed, by reason.",
-		.type = CAM_COUNTER,
-		.label_names = labels,
-	};
-	cam_family *f;
-
-	s->m_conns = plain_series("cam_os_grpc_connections",
-				  "Open gRPC (HTTP/2) connections.", CAM_GAUGE);
-	s->m_streams = plain_series("cam_os_grpc_streams_in_flight",
-				    "Open gRPC streams (calls in flight).", CAM_GAUGE);
-	s->m_too_large = plain_series("cam_os_grpc_messages_too_large_total",
-				      "Request messages refused as larger than the maximum.",
-				      CAM_COUNTER);
-	cam_grpc__limits_register_metrics(s);
-	if (cam_family_register(&d, &f, NULL) != 0)
-		return;
-	for (int i = 0; i < PERR_COUNT; i++) {
-		const char *v[] = { perr_names[i], NULL };
-
-		s->m_perr[i] = cam_series_get(f, v);
-	}
-}
-
 void cam_grpc__count_perr(cam_grpc_server *s, enum cam_grpc__perr why)
 {
 	atomic_fetch_add_explicit(&s->perrors, 1, memory_order_relaxed);
@@ -116,7 +73,10 @@ int cam_grpc_server_new(const struct cam_grpc_server_opts *o, cam_grpc_server **
 		cam_grpc_server_free(s);
 		return CAM_ENOMEM;
 	}
-	register_metrics(s);
+	if (cam_grpc__metrics_register(s) != 0) {
+		cam_grpc_server_free(s);
+		return CAM_EINVAL;
+	}
 	*out = s;
 	return 0;
 }

@@ -50,11 +50,11 @@ static void test_pub_first_then_sub(void **state)
 	cam_bus *pub, *sub;
 
 	(void)state;
-	assert_int_equal(cam_bus_open_pub(addr, &pub), 0);
-	assert_int_equal(cam_bus_open_sub(addr, &sub), 0);
+	assert_int_equal(cam_bus_pub_new(addr, &pub), 0);
+	assert_int_equal(cam_bus_sub_new(addr, &sub), 0);
 	assert_true(send_until_received(pub, sub, "hello"));
-	cam_bus_close(sub);
-	cam_bus_close(pub);
+	cam_bus_free(sub);
+	cam_bus_free(pub);
 }
 
 static void test_sub_first_then_pub(void **state)
@@ -64,16 +64,16 @@ static void test_sub_first_then_pub(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(cam_bus_open_sub(addr, &sub), 0);
+	assert_int_equal(cam_bus_sub_new(addr, &sub), 0);
 	assert_int_equal(cam_bus_recv(sub, &buf, &len, 20), CAM_ETIMEDOUT);
-	assert_int_equal(cam_bus_open_pub(addr, &pub), 0);
+	assert_int_equal(cam_bus_pub_new(addr, &pub), 0);
 	assert_true(send_until_received(pub, sub, "late"));
 	/* The publisher restarts: the subscriber reconnects by itself. */
-	cam_bus_close(pub);
-	assert_int_equal(cam_bus_open_pub(addr, &pub), 0);
+	cam_bus_free(pub);
+	assert_int_equal(cam_bus_pub_new(addr, &pub), 0);
 	assert_true(send_until_received(pub, sub, "again"));
-	cam_bus_close(sub);
-	cam_bus_close(pub);
+	cam_bus_free(sub);
+	cam_bus_free(pub);
 }
 
 static void test_send_without_subscriber_never_blocks(void **state)
@@ -82,11 +82,11 @@ static void test_send_without_subscriber_never_blocks(void **state)
 	char big[64 * 1024] = { 0 };
 
 	(void)state;
-	assert_int_equal(cam_bus_open_pub(addr, &pub), 0);
+	assert_int_equal(cam_bus_pub_new(addr, &pub), 0);
 	for (int i = 0; i < 1000; i++)
 		assert_int_equal(cam_bus_send(pub, big, sizeof(big)), 0);
-	cam_bus_close(pub);
-	cam_bus_close(NULL);
+	cam_bus_free(pub);
+	cam_bus_free(NULL);
 }
 
 int main(void)

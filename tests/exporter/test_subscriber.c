@@ -320,7 +320,7 @@ static void test_real_bus(void **state)
 	/* The exporter may start first. */
 	assert_int_equal(cam_subscriber_start(sub, addr), 0);
 	assert_int_equal(cam_subscriber_start(sub, addr), CAM_EEXIST);
-	assert_int_equal(cam_bus_open_pub(addr, &pub), 0);
+	assert_int_equal(cam_bus_pub_new(addr, &pub), 0);
 
 	assert_true(publish_until_counted(pub, sub, good, len, true));
 	assert_int_equal(latest_sequence(sub), 42);
@@ -337,7 +337,7 @@ static void test_real_bus(void **state)
 	cam_subscriber_stop(sub);
 	cam_subscriber_stop(sub);
 	cam_subscriber_free(sub);
-	cam_bus_close(pub);
+	cam_bus_free(pub);
 	free(good);
 	snprintf(path, sizeof(path), "%s/bus.ipc", dir);
 	unlink(path);

@@ -19,7 +19,7 @@
  *    line holding exactly one valid JSON object, at most CAM_LOG_LINE_MAX
  *    bytes, truncated or not.
  *
- * Objects: common/utf8.o common/log.o common/log_journal.o common/metrics.o common/native_hist.o common/xmalloc.o common/error.o
+ * Objects: common/utf8.o common/log.o common/log_journal.o common/metrics_table.o common/metrics.o common/native_hist.o common/xmalloc.o common/error.o
  * Libs: libsystemd yajl -lpthread -lm
  *
  * SPDX-License-Identifier: Apache-2.0

@@ -2,7 +2,7 @@
  * Unit tests of the publisher (kernel/publisher.c) over a real nng bus: it
  * publishes cumulative snapshots every interval, ships the span ring in
  * span batches, counts its own work, and publishes a final snapshot when
- * freed. The test reads the bus as the exporter does (cam_bus_open_sub,
+ * freed. The test reads the bus as the exporter does (cam_bus_sub_new,
  * cam_snapshot_unpack).
  *
  * SPDX-License-Identifier: Apache-2.0
@@ -95,8 +95,8 @@ static void test_snapshots_and_spans(void **state)
 				     &f, NULL), 0);
 	cam_counter_add(cam_series_get(f, NULL), 3);
 	assert_int_equal(cam_span_ring_new(16, &ring), 0);
-	assert_int_equal(cam_bus_open_pub(addr, &pub), 0);
-	assert_int_equal(cam_bus_open_sub(addr, &sub), 0);
+	assert_int_equal(cam_bus_pub_new(addr, &pub), 0);
+	assert_int_equal(cam_bus_sub_new(addr, &sub), 0);
 	assert_int_equal(cam_publisher_new(&(struct cam_publisher_opts){
 				     .bus = pub, .spans = ring, .interval_ms = 50,
 				     .instance_id = "test-instance", .start_time_seconds = 7,
@@ -160,8 +160,8 @@ static void test_snapshots_and_spans(void **state)
 		cam_snapshot_unpacked_free(e);
 	}
 	assert_true(seq > last);
-	cam_bus_close(sub);
-	cam_bus_close(pub);
+	cam_bus_free(sub);
+	cam_bus_free(pub);
 	cam_span_ring_free(ring);
 	cam_publisher_free(NULL);
 	cam_metrics_reset();

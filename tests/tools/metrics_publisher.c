@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 		snprintf(b, sizeof(b), "code_%d", i / 100);
 		w.series[i] = cam_series_get(i % 10 == 9 ? h : c, (const char *[]){ a, b });
 	}
-	if (cam_bus_open_pub(argv[1], &bus))
+	if (cam_bus_pub_new(argv[1], &bus))
 		return 1;
 	if (cam_publisher_new(&(struct cam_publisher_opts){ .bus = bus,
 							    .interval_ms = (uint32_t)atoi(argv[3]),
@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 	pthread_join(t[0], NULL);
 	pthread_join(t[1], NULL);
 	cam_publisher_free(pub);
-	cam_bus_close(bus);
+	cam_bus_free(bus);
 	free(w.series);
 	return 0;
 }
