@@ -279,12 +279,27 @@ static int check_shape(struct cam_syscall *sc, cam_family *f, const char *name,
 	return 0;
 }
 
+/* A decimal's value: whole numbers of up to 15 digits directly (exact in
+ * a double, and most emits are counts), the rest by strtod. */
+static double decimal_value(const char *s)
+{
+	const char *p = s + (*s == '+' || *s == '-');
+	double v = 0;
+	size_t n = 0;
+
+	for (; p[n] >= '0' && p[n] <= '9'; n++)
+		v = v * 10 + (p[n] - '0');
+	if (p[n] || n > 15)
+		return strtod(s, NULL);
+	return *s == '-' ? -v : v;
+}
+
 static int parse_value(struct cam_syscall *sc, const char *s, enum cam_metric_type type,
 		       double *out)
 {
 	if (!s || !*s)
 		return cam_syscall_fail(sc, CAM_EINVAL, "payload key 'value' is missing");
-	if (!decimal(s) || !isfinite(*out = strtod(s, NULL)))
+	if (!decimal(s) || !isfinite(*out = decimal_value(s)))
 		return refuse(sc, CAM_REJECT_INVALID_VALUE, NULL, CAM_EINVAL,
 			      "value '%.32s' is not a finite decimal number", s);
 	if (type == CAM_COUNTER && *out < 0)
@@ -297,21 +312,64 @@ static int parse_value(struct cam_syscall *sc, const char *s, enum cam_metric_ty
 	return 0;
 }
 
+/* The payload's keys, found in one pass (the registry checked there are
+ * no others). */
+struct emit_keys {
+	const char *name, *value, *labels, *type, *help, *native;
+};
+
+static void read_keys(const struct cam_payload *p, struct emit_keys *k)
+{
+	memset(k, 0, sizeof(*k));
+	for (size_t i = 0; i < p->n; i++) {
+		const char *key = p->pairs[i].key, *v = p->pairs[i].value;
+
+		switch (key[0]) {
+		case 'm':
+			if (strcmp(key, "metric_name") == 0)
+				k->name = v;
+			break;
+		case 'v':
+			if (strcmp(key, "value") == 0)
+				k->value = v;
+			break;
+		case 'l':
+			if (strcmp(key, "labels") == 0)
+				k->labels = v;
+			break;
+		case 't':
+			if (strcmp(key, "type") == 0)
+				k->type = v;
+			break;
+		case 'h':
+			if (strcmp(key, "help") == 0)
+				k->help = v;
+			break;
+		case 'n':
+			if (strcmp(key, "native") == 0)
+				k->native = v;
+			break;
+		}
+	}
+}
+
 static int emit_metric(void *ctx, struct cam_syscall *sc)
 {
 	cam_emit_metric *em = ctx;
-	const char *name = cam_payload_get(sc->payload, "metric_name");
-	const char *type_s = cam_payload_get(sc->payload, "type");
-	const char *help = cam_payload_get(sc->payload, "help");
-	const char *native_s = cam_payload_get(sc->payload, "native");
+	struct emit_keys k;
+	const char *name, *type_s, *help, *native_s;
 	enum cam_metric_type type = CAM_COUNTER;
-	bool native = native_s && strcmp(native_s, "true") == 0;
+	bool native;
 	const char *reserved;
 	struct labels l;
 	cam_family *f;
 	cam_series *s;
 	double v = 0;
 	int status;
+
+	read_keys(sc->payload, &k);
+	name = k.name, type_s = k.type, help = k.help, native_s = k.native;
+	native = native_s && strcmp(native_s, "true") == 0;
 
 	if (!name || !*name)
 		return cam_syscall_fail(sc, CAM_EINVAL,
@@ -340,8 +398,8 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 	if (help && strlen(help) > CAM_METRICS_MAX_HELP)
 		return cam_syscall_fail(sc, CAM_EINVAL, "help is longer than %d bytes",
 					CAM_METRICS_MAX_HELP);
-	if ((status = parse_value(sc, cam_payload_get(sc->payload, "value"), type, &v)) ||
-	    (status = parse_labels(sc, cam_payload_get(sc->payload, "labels"), &l)))
+	if ((status = parse_value(sc, k.value, type, &v)) ||
+	    (status = parse_labels(sc, k.labels, &l)))
 		return status;
 
 	f = find_custom(em, name);
@@ -357,7 +415,7 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 		if (cam_counter_add_checked(s, v))
 			return refuse(sc, CAM_REJECT_OVERFLOW, name, CAM_ERANGE,
 				      "adding %.32s to counter %s would take it past the largest "
-				      "finite number", cam_payload_get(sc->payload, "value"), name);
+				      "finite number", k.value, name);
 	} else if (type == CAM_HISTOGRAM)
 		cam_histogram_observe(s, v);
 	else
