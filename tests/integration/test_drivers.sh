@@ -123,19 +123,28 @@ check "crash: failures counted as UNAVAILABLE (>= 3)" wait_for 5 metric_ge 'cam_
 ex driver_load "driver:hang" >/dev/null
 pings 60 > "$TMP/pings_hang.txt" &
 PING_PID=$!
-t0=$(date +%s%N)
 check "hang: DEADLINE_EXCEEDED at the caller's timeout_ms" refused driver_invoke "driver:hang,operation:hang,timeout_ms:300" DEADLINE_EXCEEDED "did not answer hang before the deadline"
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-check "hang: answered in ${ms} ms (< 1500)" test "$ms" -lt 1500
+# The kernel's own latency for that call: the client's start-up is not the
+# kernel's to answer for, and on a loaded machine it alone can take a second.
+wait_for 3 grep -q 'did not answer hang before' "$TMP/kernel.log" || true  # the log is written by its own thread
+ms=$(grep '"syscall":"driver_invoke"' "$TMP/kernel.log" | grep 'did not answer hang before' | tail -1 |
+     sed -n 's/.*"latency_ms":\([0-9]*\).*/\1/p')
+check "hang: the kernel answered at the deadline (${ms:-?} ms, 300 <= ms < 1000)" \
+  bash -c "[ -n '$ms' ] && [ '$ms' -ge 300 ] && [ '$ms' -lt 1000 ]"
 check "hang: recycled, answers again" wait_for 10 says driver_invoke "driver:hang,operation:echo,payload:awake" 'output:awake'
 check "hang: manifest timeout_ms (1000) applies without timeout_ms; killed at once" refused driver_invoke "driver:hang,operation:hang" DEADLINE_EXCEEDED "hung in hang: killed"
 wait "$PING_PID"
 check "hang: ping answered every call meanwhile ($(cat "$TMP/pings_hang.txt"))" grep -q "failed=0 " "$TMP/pings_hang.txt"
 check "hang: the driver is recycled and answers again" wait_for 10 says driver_invoke "driver:hang,operation:echo,payload:awake" 'output:awake'
 check "hang: restarts counted" wait_for 5 seen 'cam_os_driver_restarts_total{driver="hang"} 2'
+restarts_line() { scrape "$PORT" | grep '^cam_os_driver_restarts_total{driver="hang"} '; }
+before=$(restarts_line)
 check "a late answer is not a hang: sleep 300 ms with a 100 ms deadline" refused driver_invoke "driver:hang,operation:sleep,timeout_ms:100,payload:300" DEADLINE_EXCEEDED "before the deadline"
 check "... the same helper answers next, not restarted" wait_for 5 says driver_invoke "driver:hang,operation:echo,payload:same" 'output:same'
-check "... restarts still 2" seen 'cam_os_driver_restarts_total{driver="hang"} 2'
+sleep 0.5  # two publish intervals: a restart would be on the bus by now
+after=$(restarts_line)
+check "... restarts unchanged by the late answer (${before##* } -> ${after##* })" test "$before" = "$after"
+[ "$before" = "$after" ] || grep '"driver hung\|"driver crashed' "$TMP/kernel.log" | tail -5
 check "hang: only one hang helper running" test "$(helpers hang)" -eq 1
 
 # --- a leaking driver: capped by its memory limit, the kernel unharmed
