@@ -106,6 +106,22 @@ static const char *reserved_name(const char *name, enum cam_metric_type type)
 	return NULL;
 }
 
+/* Whether name is x_total for a counter family x that exists: the more
+ * telling reason to give a gauge or histogram of that name. */
+static bool exposes_counter(const char *name)
+{
+	char base[CAM_METRICS_MAX_NAME + 1];
+	size_t n = strlen(name);
+	cam_family *f;
+
+	if (!ends_with(name, "_total") || n - 6 == 0 || n - 6 > CAM_METRICS_MAX_NAME)
+		return false;
+	memcpy(base, name, n - 6);
+	base[n - 6] = '\0';
+	f = cam_family_find(base);
+	return f && cam_family_type(f) == CAM_COUNTER;
+}
+
 /* A plain decimal number: [+-]digits[.digits][e[+-]digits], nothing
  * around it (strtod would also take hex, inf, nan and blanks). */
 static bool decimal(const char *s)
@@ -388,6 +404,11 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 	else if (type_s && strcmp(type_s, "counter") != 0)
 		return cam_syscall_fail(sc, CAM_EINVAL,
 					"type must be counter, gauge or histogram");
+	if (type != CAM_COUNTER && exposes_counter(name))
+		return refuse(sc, CAM_REJECT_TYPE_CLASH, NULL, CAM_EINVAL,
+			      "metric_name %.64s: its exposed names clash with the counter %.*s "
+			      "(OpenMetrics shows it as %.64s)", name, (int)(strlen(name) - 6),
+			      name, name);
 	if ((reserved = reserved_name(name, type)))
 		return refuse(sc, CAM_REJECT_RESERVED_NAME, NULL, CAM_EINVAL,
 			      "metric_name %.64s %s", name, reserved);

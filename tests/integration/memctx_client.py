@@ -90,7 +90,7 @@ class Checker:
         self.failed = 0
 
     def check(self, what, cond, detail=""):
-        print(("  ok   %s" if cond else "  FAIL %s") % what + ("" if cond else "  (%s)" % detail),
+        print(("  ok   %s" if cond else "  FAIL %s") % what + ("" if cond else "  (%s)" % (detail,)),
               flush=True)
         if not cond:
             self.failed += 1

@@ -86,7 +86,7 @@ def refusals(addr):
             ("metric_name:nh_bad,type:gauge,native:true,value:1", "INVALID_ARGUMENT",
              "native:true is for type:histogram only"),
             ("metric_name:nh_bad,type:histogram,value:nan", "INVALID_ARGUMENT",
-             "not a finite number")):
+             "not a finite decimal number")):
         code, _, _, d = c.call("emit_metric", payload)
         k.check("%s: %s" % (payload, want), code == want and why in d, (code, d))
     code, _, _, d = c.call("emit_metric", "metric_name:nh_classic,type:histogram,value:-0.5")

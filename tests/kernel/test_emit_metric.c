@@ -155,6 +155,12 @@ static void test_strict_names_labels_values(void **state)
 		      CAM_GRPC_OUT_OF_RANGE, "past the largest finite number");
 	assert_true(h_metric("big_total", NULL) == 1e308);
 	assert_true(h_metric(R, (const char *[]){ "big_total", "overflow", NULL }) == 1);
+	/* A gauge x_total beside a counter x: the clash is the reason given. */
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:hits,value:1"), CAM_GRPC_OK, NULL);
+	assert_answer(h_ex(&h, "emit_metric", "metric_name:hits_total,value:1,type:gauge"),
+		      CAM_GRPC_INVALID_ARGUMENT, "exposed names clash with the counter hits");
+	assert_true(h_metric(R, (const char *[]){ "", "type_clash", NULL }) >= 1);
+	assert_null(cam_family_find("hits_total"));
 }
 
 /* Histograms observe, with native buckets when asked; bad native payloads
