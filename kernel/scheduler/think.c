@@ -15,9 +15,12 @@
 #include "common/error.h"
 #include "kernel/scheduler/scheduler.h"
 
-const char *const cam_think_factor_names[CAM_THINK_NFACTORS] = {
-	"urgency", "importance", "efficiency", "energy", "trust",
-};
+/* In enum cam_think_factor's order; the lengths come from the same list. */
+#define FACTOR_NAMES(X) X("urgency") X("importance") X("efficiency") X("energy") X("trust")
+#define AS_NAME(s) s,
+#define AS_LEN(s) sizeof(s) - 1,
+const char *const cam_think_factor_names[CAM_THINK_NFACTORS] = { FACTOR_NAMES(AS_NAME) };
+static const size_t factor_lens[CAM_THINK_NFACTORS] = { FACTOR_NAMES(AS_LEN) };
 
 const unsigned cam_think_weights[CAM_THINK_NFACTORS] = { 300, 250, 150, 100, 200 };
 
@@ -44,8 +47,9 @@ void cam_think_score(const double f[CAM_THINK_NFACTORS], struct cam_think *out)
 
 int cam_think_factor_index(const char *key, size_t len)
 {
+	/* Asked for every key of every payload classified: no strlen. */
 	for (int i = 0; i < CAM_THINK_NFACTORS; i++)
-		if (strlen(cam_think_factor_names[i]) == len &&
+		if (factor_lens[i] == len && key[0] == cam_think_factor_names[i][0] &&
 		    memcmp(cam_think_factor_names[i], key, len) == 0)
 			return i;
 	return -1;
