@@ -46,6 +46,10 @@ fi
 if [ -x "$ROOT/tests/bench/floor.sh" ] && command -v nghttpd >/dev/null; then
   echo "== the kernel against the HTTP/2 floor (nghttpd), side by side"
   "$ROOT/tests/bench/floor.sh" "$BUILD"
+  if command -v valgrind >/dev/null; then
+    echo "-- instructions per call against nghttpd (callgrind; the load does not move it)"
+    "$ROOT/tests/bench/ir_floor.sh" "$BUILD"
+  fi
 fi
 if [ -x "$ROOT/tests/bench/memctx.sh" ]; then
   echo "== memory context"
