@@ -28,9 +28,10 @@ RUN make -j"$(nproc)" all \
 FROM debian:12-slim
 ENV DEBIAN_FRONTEND=noninteractive
 COPY --from=build /out/runtime-packages.txt /tmp/runtime-packages.txt
-# libgoogle-perftools4: the CPU profiler is dlopen()ed, so ldd cannot see it.
+# libgoogle-perftools4 (the CPU profiler) and libcurl4 (the exporter's span
+# export) are dlopen()ed, so ldd cannot see them.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends $(cat /tmp/runtime-packages.txt) libgoogle-perftools4 \
+ && apt-get install -y --no-install-recommends $(cat /tmp/runtime-packages.txt) libgoogle-perftools4 libcurl4 \
  && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt \
  && groupadd --system --gid 10001 cam-os \
  && useradd --system --uid 10001 --gid cam-os --home-dir /var/lib/cam-os \

@@ -34,7 +34,9 @@
 #include "exporter/traces.h"
 
 #define COMPONENT "exporter"
-#define LOG_RING_LINES 1024
+/* The exporter writes a few lines a minute, not one per call as the kernel
+ * may: 256 slots (260 KB, every page touched at start) are plenty. */
+#define LOG_RING_LINES 256
 
 static struct cam_option opts[] = {
 	{"CAM_EXPORTER_LISTEN", ":8080",

@@ -12,7 +12,6 @@
  */
 #include "exporter/traces.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,6 +27,7 @@
 #include "common/metrics_table.h"
 #include "common/snapshot.h"
 #include "common/xmalloc.h"
+#include "exporter/curl_lib.h"
 #include "exporter/render.h"
 #include "exporter/span_json.h"
 
@@ -73,6 +73,7 @@ struct cam_traces {
 	struct dest dest[2];
 	size_t ndest;
 	cam_series *received, *sampled_out;
+	const struct cam_curl_lib *curl; /* loaded by cam_traces_start */
 };
 
 static void ref_release(struct env_ref *r, unsigned n)
@@ -224,28 +225,29 @@ enum post_result { POST_OK, POST_RETRY, POST_REJECTED };
 static enum post_result post(struct dest *d, CURL *curl, const struct cam_render_buf *body,
 			     uint32_t timeout_ms)
 {
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+	const struct cam_curl_lib *cl = d->t->curl;
+	struct curl_slist *hdr = cl->slist_append(NULL, "Content-Type: application/json");
 	long code = 0;
 	CURLcode rc;
 
-	curl_easy_setopt(curl, CURLOPT_URL, d->url);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+	cl->easy_setopt(curl, CURLOPT_URL, d->url);
+	cl->easy_setopt(curl, CURLOPT_POSTFIELDS, body->data);
+	cl->easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+	cl->easy_setopt(curl, CURLOPT_HTTPHEADER, hdr);
+	cl->easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	cl->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS));
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "cam-exporter");
-	rc = curl_easy_perform(curl);
-	curl_slist_free_all(hdr);
+	cl->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	cl->easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+	cl->easy_setopt(curl, CURLOPT_USERAGENT, "cam-exporter");
+	rc = cl->easy_perform(curl);
+	cl->slist_free_all(hdr);
 	if (rc != CURLE_OK) {
 		cam_log(CAM_LOG_DEBUG, COMPONENT, "%s: POST %s failed: %s", d->name, d->url,
-			curl_easy_strerror(rc));
+			cl->easy_strerror(rc));
 		return POST_RETRY;
 	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+	cl->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
 	if (code >= 200 && code < 300)
 		return POST_OK;
 	cam_log(CAM_LOG_DEBUG, COMPONENT, "%s: POST %s answered %ld", d->name, d->url, code);
@@ -354,7 +356,7 @@ static void *sender_main(void *arg)
 	struct dest *d = arg;
 	struct entry *scratch = cam_xmalloc(d->t->c.batch_spans * sizeof(*scratch));
 	struct cam_render_buf body;
-	CURL *curl = curl_easy_init();
+	CURL *curl = d->t->curl->easy_init();
 	uint32_t backoff = 0;
 	bool warned = false;
 
@@ -391,7 +393,7 @@ static void *sender_main(void *arg)
 	cam_render_buf_free(&body);
 	free(scratch);
 	if (curl)
-		curl_easy_cleanup(curl);
+		d->t->curl->easy_cleanup(curl);
 	return NULL;
 }
 
@@ -447,6 +449,7 @@ int cam_traces_start(const struct cam_traces_config *c, cam_traces **out, char *
 {
 	bool otlp = c->otlp_endpoint && c->otlp_endpoint[0];
 	bool zipkin = c->zipkin_endpoint && c->zipkin_endpoint[0];
+	const struct cam_curl_lib *curl;
 	cam_traces *t;
 	int rc;
 
@@ -460,11 +463,14 @@ int cam_traces_start(const struct cam_traces_config *c, cam_traces **out, char *
 		snprintf(err, errlen, "the sample ratio must be from 0 to 1");
 		return CAM_EINVAL;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (!(curl = cam_curl_lib(err, errlen)))
+		return CAM_EUNAVAIL;
+	if (curl->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errlen, "libcurl did not initialise");
 		return CAM_EINTERNAL;
 	}
 	t = cam_xcalloc(1, sizeof(*t));
+	t->curl = curl;
 	t->c = *c;
 	defaults(&t->c);
 	snprintf(t->service, sizeof(t->service), "%s",
@@ -488,6 +494,8 @@ int cam_traces_start(const struct cam_traces_config *c, cam_traces **out, char *
 
 void cam_traces_stop(cam_traces *t)
 {
+	const struct cam_curl_lib *curl;
+
 	if (!t)
 		return;
 	for (size_t i = 0; i < t->ndest; i++) {
@@ -505,6 +513,7 @@ void cam_traces_stop(cam_traces *t)
 		pthread_mutex_destroy(&d->lock);
 		free(d->ring);
 	}
+	curl = t->curl;
 	free(t);
-	curl_global_cleanup();
+	curl->global_cleanup();
 }

@@ -28,6 +28,7 @@ kernel_start kernel "$BUS"
 # E5: Zipkin to a receiver that takes 3 s per request.
 exporter_start exp1 "$BUS" "$E1" "${TR[@]}" --otlp-endpoint "http://127.0.0.1:$R1" \
   --zipkin-endpoint "http://127.0.0.1:$R1/"
+EXP1=$LAST_PID
 exporter_start exp2 "$BUS" "$E2" "${TR[@]}" --otlp-endpoint "http://127.0.0.1:$R2/v1/traces"
 exporter_start exp3 "$BUS" "$E3" "${TR[@]}" --otlp-endpoint "http://127.0.0.1:$R3" --trace-buffer-spans 5
 exporter_start exp4 "$BUS" "$E4" "${TR[@]}" --otlp-endpoint "http://127.0.0.1:$R1" --trace-sample-ratio 0
@@ -190,4 +191,23 @@ prom_has_exemplar() {
 check "Prometheus (exemplar storage) ingests the exemplar with the trace id" wait_for 20 prom_has_exemplar
 # The kernel counts what it shipped.
 check "kernel published $NSPANS spans on the bus" wait_for 5 metric_is "$E1" cam_os_trace_spans_published_total $NSPANS
+# libcurl is loaded only when a trace endpoint is set: without one the
+# exporter does not map it; with one and a libcurl that is not usable, it
+# refuses to start and says why.
+E6=$(free_port)
+exporter_start exp6 "$BUS" "$E6"; EXP6=$LAST_PID
+no_curl_mapped() { wait_for 10 metric_is "$E6" cam_os_kernel_up 1 && ! grep -q libcurl "/proc/$EXP6/maps"; }
+check "an exporter with no trace endpoint has not loaded libcurl" no_curl_mapped
+has_curl_mapped() { grep -q libcurl "/proc/$EXP1/maps"; }
+check "the exporter with trace endpoints has" has_curl_mapped
+mkdir -p "$TMP/badcurl"
+echo 'int cam_not_curl;' | cc -shared -fPIC -x c - -o "$TMP/badcurl/libcurl.so.4"
+bad_curl() {
+  local out rc
+  out=$(LD_LIBRARY_PATH="$TMP/badcurl" timeout 10 "$ROOT/$BUILD/cam-exporter" --bus-addr "$BUS" \
+    --exporter-listen "127.0.0.1:$(free_port)" --otlp-endpoint "http://127.0.0.1:$R1" 2>&1)
+  rc=$?
+  [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q 'libcurl.so.4 has no curl_global_init' <<<"$out"
+}
+check "with a libcurl.so.4 that is not libcurl, the exporter refuses to start, naming it" bad_curl
 finish
