@@ -22,24 +22,39 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# free_port_pair: a free loopback port whose next port is free too (swtpm
-# serves commands on one and its control channel on the next).
-free_port_pair() {
+# free_port: a free loopback port, never one this test was given before.
+# (The kernel may hand the same ephemeral port to two bind(0) calls made
+# before either port is taken: a test once started Alertmanager on the
+# exporter's port.) free_port_pair: one whose next port is free too (swtpm
+# serves commands on one and its control channel on the next). Ports given
+# are listed in $TMP/.ports.
+free_port() { free_ports_ 1; }
+free_port_pair() { free_ports_ 2; }
+free_ports_() {
   /usr/bin/python3 -c '
-import socket
+import socket, sys
+path, width = sys.argv[1], int(sys.argv[2])
+try:
+    used = set(open(path).read().split())
+except OSError:
+    used = set()
 while True:
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    b = socket.socket()
+    socks = []
     try:
-        b.bind(("127.0.0.1", p + 1)); print(p); break
+        a = socket.socket(); socks.append(a); a.bind(("127.0.0.1", 0))
+        p = a.getsockname()[1]
+        for k in range(1, width):
+            b = socket.socket(); socks.append(b); b.bind(("127.0.0.1", p + k))
     except OSError:
-        pass
+        continue
     finally:
-        a.close(); b.close()'
+        for s in socks:
+            s.close()
+    if not any(str(p + k) in used for k in range(width)):
+        break
+with open(path, "a") as f:
+    f.write("".join("%d\n" % (p + k) for k in range(width)))
+print(p)' "$TMP/.ports" "$1"
 }
 
 # swtpm_start NAME PORT STATEDIR: a software TPM on 127.0.0.1:PORT (its
