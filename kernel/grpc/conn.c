@@ -19,6 +19,7 @@
 #include "common/metrics.h"
 #include "common/xmalloc.h"
 #include "kernel/grpc/internal.h"
+#include "kernel/grpc/h2_mem.h"
 #include "kernel/grpc/listen.h"
 
 /*
@@ -336,7 +337,7 @@ static int conn_start_session(struct conn *conn)
 		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, MAX_METADATA_BYTES * 4 },
 	};
 
-	if (nghttp2_session_server_new2(&conn->h2, s->cbs, conn, s->h2opt) != 0)
+	if (nghttp2_session_server_new3(&conn->h2, s->cbs, conn, s->h2opt, cam_grpc_h2_mem()) != 0)
 		return CAM_ENOMEM;
 	if (nghttp2_submit_settings(conn->h2, NGHTTP2_FLAG_NONE, iv,
 				    sizeof(iv) / sizeof(iv[0])) != 0 ||
