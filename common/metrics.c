@@ -247,38 +247,46 @@ bool cam_metric_claims_clash(const char *a, enum cam_metric_type ta, const char 
 	return false;
 }
 
-int cam_metric_name_valid(const char *name)
+/* Characters of metric and label names: bit 1 may start a metric name,
+ * 2 may follow in one, 4 may start a label name, 8 may follow in one. */
+enum { M_FIRST = 1, M_NEXT = 2, L_FIRST = 4, L_NEXT = 8 };
+static const unsigned char name_chars[256] = {
+	/* 0x00-0x7f; 0x80-0xff are 0. "0-9": 10, ":": 3, "A-Z_a-z": 15. */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 3, 0, 0, 0, 0, 0,
+	0, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+	15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 0, 0, 0, 0, 15,
+	0, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+	15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 0, 0, 0, 0, 0,
+};
+
+/* Whether name is 1..CAM_METRICS_MAX_NAME characters, the first with bit
+ * first of name_chars, the others with bit next. */
+static int name_valid(const char *name, unsigned char first, unsigned char next)
 {
+	const unsigned char *p = (const unsigned char *)name;
 	size_t i;
 
-	if (!name || !name[0] || strlen(name) > CAM_METRICS_MAX_NAME)
+	if (!p || !(name_chars[p[0]] & first))
 		return 0;
-	for (i = 0; name[i]; i++) {
-		char c = name[i];
-		bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			     c == '_' || c == ':';
-		if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
+	for (i = 1; name_chars[p[i]] & next; i++)
+		if (i >= CAM_METRICS_MAX_NAME)
 			return 0;
-	}
-	return 1;
+	return p[i] == '\0';
+}
+
+int cam_metric_name_valid(const char *name)
+{
+	return name_valid(name, M_FIRST, M_NEXT);
 }
 
 int cam_label_name_valid(const char *name)
 {
-	size_t i;
-
-	if (!name || !name[0] || strlen(name) > CAM_METRICS_MAX_NAME)
-		return 0;
-	if (name[0] == '_' && name[1] == '_')
+	if (name && name[0] == '_' && name[1] == '_')
 		return 0; /* reserved for Prometheus itself */
-	for (i = 0; name[i]; i++) {
-		char c = name[i];
-		bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			     c == '_';
-		if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
-			return 0;
-	}
-	return 1;
+	return name_valid(name, L_FIRST, L_NEXT);
 }
 
 static bool buckets_valid(const double *b, size_t n)

@@ -79,29 +79,27 @@ static int refuse(struct cam_syscall *sc, enum cam_reject_reason why, const char
 	return err;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-
-	return n >= k && memcmp(s + n - k, suffix, k) == 0;
-}
+/* Whether s (of n bytes) ends with the string literal suffix. */
+#define ENDS_WITH(s, n, suffix)         \
+	((n) >= sizeof(suffix) - 1 &&   \
+	 memcmp((s) + (n) - (sizeof(suffix) - 1), suffix, sizeof(suffix) - 1) == 0)
 
 /* Why a metric name is one Prometheus reserves or one that would mislead
  * (a series that looks like a histogram's, or like scrape data); NULL
  * when it is fine. */
 static const char *reserved_name(const char *name, enum cam_metric_type type)
 {
-	static const char *const suffixes[] = { "_bucket", "_count", "_sum", "_created" };
+	size_t n = strlen(name);
 
 	if (strcmp(name, "up") == 0 || strncmp(name, "scrape_", 7) == 0)
 		return "is what Prometheus itself records for every target";
 	if (strncmp(name, "__", 2) == 0)
 		return "uses the __ prefix Prometheus reserves";
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
-		if (ends_with(name, suffixes[i]))
-			return "ends like a histogram's or a counter's own samples "
-			       "(_bucket, _count, _sum, _created)";
-	if (type != CAM_COUNTER && ends_with(name, "_total"))
+	if (ENDS_WITH(name, n, "_bucket") || ENDS_WITH(name, n, "_count") ||
+	    ENDS_WITH(name, n, "_sum") || ENDS_WITH(name, n, "_created"))
+		return "ends like a histogram's or a counter's own samples "
+		       "(_bucket, _count, _sum, _created)";
+	if (type != CAM_COUNTER && ENDS_WITH(name, n, "_total"))
 		return "ends in _total, which only a counter may";
 	return NULL;
 }
@@ -114,7 +112,7 @@ static bool exposes_counter(const char *name)
 	size_t n = strlen(name);
 	cam_family *f;
 
-	if (!ends_with(name, "_total") || n - 6 == 0 || n - 6 > CAM_METRICS_MAX_NAME)
+	if (!ENDS_WITH(name, n, "_total") || n - 6 == 0 || n - 6 > CAM_METRICS_MAX_NAME)
 		return false;
 	memcpy(base, name, n - 6);
 	base[n - 6] = '\0';

@@ -863,9 +863,45 @@ static void test_native_classic_buckets_agree(void **state)
 	}
 }
 
+/* Metric names match [a-zA-Z_:][a-zA-Z0-9_:]*, label names
+ * [a-zA-Z_][a-zA-Z0-9_]* without a __ prefix; both at most
+ * CAM_METRICS_MAX_NAME characters. */
+static void test_name_rules(void **state)
+{
+	char longest[CAM_METRICS_MAX_NAME + 2];
+
+	(void)state;
+	assert_true(cam_metric_name_valid("a"));
+	assert_true(cam_metric_name_valid("_x:y_total9"));
+	assert_true(cam_metric_name_valid(":a"));
+	assert_true(cam_metric_name_valid("__reserved_is_fine_for_metrics"));
+	assert_false(cam_metric_name_valid(NULL));
+	assert_false(cam_metric_name_valid(""));
+	assert_false(cam_metric_name_valid("9a"));
+	assert_false(cam_metric_name_valid("a-b"));
+	assert_false(cam_metric_name_valid("a b"));
+	assert_false(cam_metric_name_valid("caf\xc3\xa9"));
+	assert_true(cam_label_name_valid("app"));
+	assert_true(cam_label_name_valid("_a1"));
+	assert_false(cam_label_name_valid("a:b"));
+	assert_false(cam_label_name_valid("__name__"));
+	assert_false(cam_label_name_valid("1a"));
+	assert_false(cam_label_name_valid(""));
+	assert_false(cam_label_name_valid(NULL));
+	memset(longest, 'a', CAM_METRICS_MAX_NAME);
+	longest[CAM_METRICS_MAX_NAME] = '\0';
+	assert_true(cam_metric_name_valid(longest));
+	assert_true(cam_label_name_valid(longest));
+	longest[CAM_METRICS_MAX_NAME] = 'a';
+	longest[CAM_METRICS_MAX_NAME + 1] = '\0';
+	assert_false(cam_metric_name_valid(longest));
+	assert_false(cam_label_name_valid(longest));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_rules),
 		cmocka_unit_test_teardown(test_counter_single_thread, teardown),
 		cmocka_unit_test_teardown(test_many_threads_one_series_exact, teardown),
 		cmocka_unit_test_teardown(test_histogram_bucket_edges, teardown),
