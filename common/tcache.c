@@ -1,96 +1,192 @@
-/* Per-thread free lists: see tcache.h. */
+/* Per-thread free lists by size class: see tcache.h. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "common/tcache.h"
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/xmalloc.h"
 
-/* A thread's list: the objects themselves, linked through their first
- * bytes, and how many. */
-struct list {
-	void *head;
-	unsigned n;
+#if defined(__SANITIZE_ADDRESS__)
+#define CAM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CAM_ASAN 1
+#endif
+#endif
+#ifdef CAM_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define NCLASS 8 /* 32, 64, ... 4096 bytes */
+#define MIN_SHIFT 5
+#define MAX_SMALL ((size_t)1 << (MIN_SHIFT + NCLASS - 1))
+#define LARGE 0xffu
+
+#define CLASS_BYTES(c) ((size_t)1 << (MIN_SHIFT + (c)))
+#define CLASS_KEEP(c) (CAM_TCACHE_KEEP_BYTES / CLASS_BYTES(c))
+
+/* Before every block, 16 bytes so the block stays 16-byte aligned. A kept
+ * block is linked through its header, so its body can be poisoned. */
+struct hdr {
+	uint32_t cls;
+	uint32_t pad;
+	union {
+		size_t size;      /* LARGE: bytes asked for */
+		struct hdr *next; /* kept: the next of its list */
+	} u;
+};
+_Static_assert(sizeof(struct hdr) == 16, "the header keeps 16-byte alignment");
+
+struct lists {
+	struct hdr *head[NCLASS];
+	unsigned n[NCLASS];
+	bool registered;
 };
 
-/* The cache this thread used last and its list: the hot path's lookup,
- * without pthread_once and pthread_getspecific (58 instructions a call). */
-static _Thread_local struct {
-	struct cam_tcache *tc;
-	struct list *l;
-} last;
+static _Thread_local struct lists tl;
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
 static void give_back(void *arg)
 {
-	struct list *l = arg;
+	struct lists *l = arg;
 
-	if (last.l == l) { /* runs on the exiting thread: its own memo */
-		last.tc = NULL;
-		last.l = NULL;
-	}
-	while (l->head) {
-		void *p = l->head;
+	for (unsigned c = 0; c < NCLASS; c++) {
+		while (l->head[c]) {
+			struct hdr *h = l->head[c];
 
-		l->head = *(void **)p;
-		free(p);
+			UNPOISON(h + 1, CLASS_BYTES(c));
+			l->head[c] = h->u.next;
+			free(h);
+		}
+		l->n[c] = 0;
 	}
-	free(l);
+	l->registered = false;
 }
-
-/* pthread_once takes no argument: each cache's key is made through this
- * trampoline, which finds the cache in a thread-local set just before. */
-static _Thread_local struct cam_tcache *making;
 
 static void make_key(void)
 {
-	pthread_key_create(&making->key, give_back);
+	pthread_key_create(&exit_key, give_back);
 }
 
-static struct list *list_of(struct cam_tcache *tc, int create)
+/* The first block a thread keeps registers its lists for thread exit. */
+static void register_thread(void)
 {
-	struct list *l;
-
-	if (last.tc == tc)
-		return last.l;
-	making = tc;
-	pthread_once(&tc->once, make_key);
-	l = pthread_getspecific(tc->key);
-	if (!l && create) {
-		l = cam_xcalloc(1, sizeof(*l));
-		pthread_setspecific(tc->key, l);
-	}
-	if (l) {
-		last.tc = tc;
-		last.l = l;
-	}
-	return l;
+	pthread_once(&exit_once, make_key);
+	pthread_setspecific(exit_key, &tl);
+	tl.registered = true;
 }
 
-void *cam_tcache_get(struct cam_tcache *tc)
+static inline unsigned class_of(size_t size)
 {
-	struct list *l = list_of(tc, 0);
-	void *p;
+	return size <= CLASS_BYTES(0)
+		       ? 0
+		       : (unsigned)(64 - __builtin_clzll((unsigned long long)size - 1)) - MIN_SHIFT;
+}
 
-	if (!l || !l->head)
-		return cam_xmalloc(tc->size);
-	p = l->head;
-	l->head = *(void **)p;
-	l->n--;
+void *cam_tcache_alloc(size_t size)
+{
+	struct hdr *h;
+	unsigned c;
+
+	if (size > MAX_SMALL) {
+		if (size > SIZE_MAX - sizeof(*h) || !(h = malloc(sizeof(*h) + size)))
+			return NULL;
+		h->cls = LARGE;
+		h->u.size = size;
+		return h + 1;
+	}
+	c = class_of(size);
+	if ((h = tl.head[c])) {
+		tl.head[c] = h->u.next;
+		tl.n[c]--;
+		UNPOISON(h + 1, CLASS_BYTES(c));
+		return h + 1;
+	}
+	if (!(h = malloc(sizeof(*h) + CLASS_BYTES(c))))
+		return NULL;
+	h->cls = c;
+	return h + 1;
+}
+
+void *cam_tcache_xalloc(size_t size)
+{
+	void *p = cam_tcache_alloc(size);
+
+	if (!p)
+		cam_oom(size);
 	return p;
 }
 
-void cam_tcache_put(struct cam_tcache *tc, void *p)
+void cam_tcache_free(void *p)
 {
-	struct list *l;
+	struct hdr *h;
+	unsigned c;
 
 	if (!p)
 		return;
-	l = list_of(tc, 1);
-	if (l->n >= tc->keep) {
-		free(p);
+	h = (struct hdr *)p - 1;
+	c = h->cls;
+	if (c == LARGE || tl.n[c] >= CLASS_KEEP(c)) {
+		free(h);
 		return;
 	}
-	*(void **)p = l->head;
-	l->head = p;
-	l->n++;
+	if (!tl.registered)
+		register_thread();
+	POISON(p, CLASS_BYTES(c));
+	h->u.next = tl.head[c];
+	tl.head[c] = h;
+	tl.n[c]++;
+}
+
+void *cam_tcache_calloc(size_t n, size_t size)
+{
+	void *p;
+
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	if ((p = cam_tcache_alloc(n * size)))
+		memset(p, 0, n * size);
+	return p;
+}
+
+void *cam_tcache_realloc(void *p, size_t size)
+{
+	const struct hdr *h;
+	size_t cap;
+	void *q;
+
+	if (!p)
+		return cam_tcache_alloc(size);
+	if (size == 0) {
+		cam_tcache_free(p);
+		return NULL;
+	}
+	h = (const struct hdr *)p - 1;
+	cap = h->cls == LARGE ? h->u.size : CLASS_BYTES(h->cls);
+	if (size <= cap)
+		return p;
+	if (!(q = cam_tcache_alloc(size)))
+		return NULL;
+	memcpy(q, p, cap);
+	cam_tcache_free(p);
+	return q;
+}
+
+size_t cam_tcache_kept(void)
+{
+	size_t n = 0;
+
+	for (unsigned c = 0; c < NCLASS; c++)
+		n += tl.n[c];
+	return n;
 }

@@ -1,31 +1,36 @@
 /*
- * Per-thread free lists of fixed-size objects, for what a hot path
- * allocates and frees once per call: an object freed on a thread is kept
- * (up to a bound) for that thread's next allocation, so a warm thread
- * calls malloc no more. A thread that exits gives its list back.
+ * Per-thread free lists of small blocks, for what a hot path allocates and
+ * frees once per call (nghttp2's streams and header buffers, the kernel's
+ * execs): a block freed on a thread is kept, by size class (32 bytes to
+ * 4 KiB, powers of two), for that thread's next allocation of its class,
+ * so a warm thread calls malloc no more: a pop or a push, no lock.
+ *
+ * A block may be freed on another thread than the one that allocated it
+ * (it joins that thread's lists). A thread keeps at most
+ * CAM_TCACHE_KEEP_BYTES per class (so at most 512 KiB in all) and gives
+ * its lists back when it exits. Larger blocks go straight to malloc. Under
+ * AddressSanitizer a kept block is poisoned, so a use after free is still
+ * reported.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_TCACHE_H
 #define CAM_TCACHE_H
 
-#include <pthread.h>
 #include <stddef.h>
 
-struct cam_tcache {
-	size_t size;        /* bytes of one object */
-	unsigned keep;      /* objects a thread keeps at most */
-	pthread_key_t key;
-	pthread_once_t once;
-};
+#define CAM_TCACHE_KEEP_BYTES (64 * 1024)
 
-/* A cache of objects of size bytes, keep per thread; static storage. */
-#define CAM_TCACHE_INIT(bytes, per_thread) { .size = (bytes), .keep = (per_thread), \
-					     .once = PTHREAD_ONCE_INIT }
+/* As malloc, calloc, realloc and free; a block from one of these must go
+ * back through cam_tcache_free (or cam_tcache_realloc), never free(). */
+void *cam_tcache_alloc(size_t size);
+void *cam_tcache_calloc(size_t n, size_t size);
+void *cam_tcache_realloc(void *p, size_t size);
+void cam_tcache_free(void *p);
+/* cam_tcache_alloc that aborts when out of memory, like cam_xmalloc. */
+void *cam_tcache_xalloc(size_t size);
 
-/* An object (not zeroed); aborts when out of memory, like cam_xmalloc. */
-void *cam_tcache_get(struct cam_tcache *tc);
-/* Gives p back (to this thread's list, or to free). NULL is a no-op. */
-void cam_tcache_put(struct cam_tcache *tc, void *p);
+/* Blocks this thread keeps now, over every class (for tests). */
+size_t cam_tcache_kept(void);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void oom(size_t size)
+_Noreturn void cam_oom(size_t size)
 {
 	fprintf(stderr, "{\"level\":\"ERROR\",\"component\":\"xmalloc\","
 			"\"message\":\"out of memory allocating %zu bytes\"}\n",
@@ -18,7 +18,7 @@ void *cam_xmalloc(size_t size)
 {
 	void *p = malloc(size ? size : 1);
 	if (!p)
-		oom(size);
+		cam_oom(size);
 	return p;
 }
 
@@ -26,7 +26,7 @@ void *cam_xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);
 	if (!p)
-		oom(n * size);
+		cam_oom(n * size);
 	return p;
 }
 
@@ -34,7 +34,7 @@ void *cam_xrealloc(void *ptr, size_t size)
 {
 	void *p = realloc(ptr, size ? size : 1);
 	if (!p)
-		oom(size);
+		cam_oom(size);
 	return p;
 }
 
@@ -51,7 +51,7 @@ void *cam_xcalloc_aligned(size_t size)
 	size_t rounded = (size + 63) & ~(size_t)63;
 	void *p = aligned_alloc(64, rounded ? rounded : 64);
 	if (!p)
-		oom(size);
+		cam_oom(size);
 	memset(p, 0, rounded ? rounded : 64);
 	return p;
 }

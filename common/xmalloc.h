@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+/* Logs "out of memory allocating size bytes" and aborts. */
+_Noreturn void cam_oom(size_t size);
 void *cam_xmalloc(size_t size);
 void *cam_xcalloc(size_t n, size_t size);
 void *cam_xrealloc(void *ptr, size_t size);

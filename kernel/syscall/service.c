@@ -54,10 +54,6 @@ struct exec {
  * checked; the low bits are the bad one's number (0: none). */
 #define NOTE_STRINGS_CHECKED 0x100u
 
-/* Execs are made and freed once a call, on the I/O and worker threads:
- * each thread keeps a few for its next calls. */
-static struct cam_tcache exec_cache = CAM_TCACHE_INIT(sizeof(struct exec), 64);
-
 static void *arena_alloc(void *data, size_t size)
 {
 	struct exec *x = data;
@@ -124,7 +120,7 @@ static void exec_release(struct cam_dispatch_call *dc)
 
 	if (x->req)
 		cam__syscall_request__free_unpacked(x->req, &a);
-	cam_tcache_put(&exec_cache, x);
+	cam_tcache_free(x);
 }
 
 static bool exec_cancelled(const struct cam_dispatch_call *dc)
@@ -142,7 +138,9 @@ static const struct cam_dispatch_call_ops exec_ops = {
  * the message is not a SyscallRequest. t0 is when it is timed from. */
 static struct exec *exec_new(struct cam_grpc_call *call, int64_t t0)
 {
-	struct exec *x = cam_tcache_get(&exec_cache);
+	/* Made and freed once a call, on the I/O and worker threads: each
+	 * thread keeps a few in its free lists for its next calls. */
+	struct exec *x = cam_tcache_xalloc(sizeof(*x));
 	struct cam_dispatch_call *dc = &x->dc;
 	ProtobufCAllocator a = { arena_alloc, arena_free, x };
 	const uint8_t *msg;

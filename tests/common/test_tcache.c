@@ -1,4 +1,4 @@
-/* Unit tests of common/tcache.c: per-thread free lists of fixed-size objects. */
+/* Unit tests of common/tcache.c: per-thread free lists by size class. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <pthread.h>
 #include <setjmp.h>
@@ -11,75 +11,133 @@
 
 #include "common/tcache.h"
 
-static struct cam_tcache small = CAM_TCACHE_INIT(64, 4);
-static struct cam_tcache big = CAM_TCACHE_INIT(4096, 2);
+#define M(n) cam_tcache_alloc(n)
+#define F(p) cam_tcache_free(p)
 
-static void test_objects_reused_per_cache(void **state)
+static void test_blocks_reused_by_class(void **state)
 {
-	void *a, *b, *c;
+	size_t kept = cam_tcache_kept();
+	unsigned char *a = M(40), *b;
 
 	(void)state;
-	a = cam_tcache_get(&small);
-	memset(a, 1, 64);
-	cam_tcache_put(&small, a);
-	b = cam_tcache_get(&big); /* the other cache has none kept */
+	assert_non_null(a);
+	assert_int_equal((uintptr_t)a % 16, 0);
+	memset(a, 0xab, 40);
+	F(a);
+	assert_int_equal(cam_tcache_kept(), kept + 1);
+	b = M(64); /* same class (33..64 bytes): the same block */
+	assert_ptr_equal(a, b);
+	assert_int_equal(cam_tcache_kept(), kept);
+	memset(b, 0, 64);
+	F(b);
+	b = M(65); /* the next class: another block */
 	assert_ptr_not_equal(a, b);
-	memset(b, 2, 4096);
-	c = cam_tcache_get(&small); /* the one just put back */
-	assert_ptr_equal(a, c);
-	cam_tcache_put(&big, b);
-	assert_ptr_equal(cam_tcache_get(&big), b);
-	cam_tcache_put(&big, b);
-	cam_tcache_put(&small, c);
-	cam_tcache_put(&small, NULL);
+	F(b);
+	F(NULL);
+	b = cam_tcache_xalloc(4096); /* the largest class */
+	memset(b, 1, 4096);
+	F(b);
+	assert_ptr_equal(cam_tcache_xalloc(4000), b);
+	F(b);
 }
 
-static void test_keeps_at_most_keep(void **state)
+static void test_large_blocks_not_kept(void **state)
 {
-	void *p[6], *q[6];
+	size_t kept = cam_tcache_kept();
+	unsigned char *p = M(100000);
 
 	(void)state;
-	for (int i = 0; i < 6; i++)
-		p[i] = cam_tcache_get(&small);
-	for (int i = 0; i < 6; i++)
-		cam_tcache_put(&small, p[i]); /* the last two go to free */
-	/* Four come back, most recent first; the fifth is new memory. */
-	for (int i = 0; i < 5; i++)
-		q[i] = cam_tcache_get(&small);
-	for (int i = 0; i < 4; i++)
-		assert_ptr_equal(q[i], p[3 - i]);
-	for (int i = 0; i < 5; i++)
-		cam_tcache_put(&small, q[i]);
+	assert_non_null(p);
+	memset(p, 1, 100000);
+	F(p);
+	assert_int_equal(cam_tcache_kept(), kept);
 }
 
-/* Another thread has lists of its own, and gives them back when it exits
- * (the sanitizer build's leak check would report them otherwise). */
-static void *other_thread(void *arg)
+static void test_calloc_and_realloc(void **state)
 {
-	void **seen = arg;
-	void *p = cam_tcache_get(&small);
+	unsigned char *p, *q;
 
-	*seen = p;
-	cam_tcache_put(&small, p);
-	cam_tcache_put(&big, cam_tcache_get(&big));
+	(void)state;
+	p = M(100);
+	memset(p, 0xff, 100);
+	F(p);
+	p = cam_tcache_calloc(10, 10); /* may be the block just freed */
+	for (size_t i = 0; i < 100; i++)
+		assert_int_equal(p[i], 0);
+	for (size_t i = 0; i < 100; i++)
+		p[i] = (unsigned char)i;
+	q = cam_tcache_realloc(p, 120); /* fits its 128-byte class */
+	assert_ptr_equal(p, q);
+	q = cam_tcache_realloc(p, 5000); /* moves, keeps the bytes */
+	for (size_t i = 0; i < 100; i++)
+		assert_int_equal(q[i], i);
+	q = cam_tcache_realloc(q, 200000); /* large to larger */
+	for (size_t i = 0; i < 100; i++)
+		assert_int_equal(q[i], i);
+	F(q);
+	assert_null(cam_tcache_calloc(SIZE_MAX / 2, 4));
+	assert_null(M(SIZE_MAX - 8));
+	p = cam_tcache_realloc(NULL, 10);
+	assert_non_null(p);
+	assert_null(cam_tcache_realloc(p, 0)); /* frees */
+}
+
+/* Each class keeps CAM_TCACHE_KEEP_BYTES at most: 1,024 blocks of 64
+ * bytes, 16 of 4 KiB. */
+static void test_keeps_at_most_the_bound(void **state)
+{
+	enum { SMALL = CAM_TCACHE_KEEP_BYTES / 64, BIG = CAM_TCACHE_KEEP_BYTES / 4096 };
+	static void *p[SMALL + 10];
+	size_t kept;
+
+	(void)state;
+	for (size_t i = 0; i < SMALL + 10; i++)
+		p[i] = M(60);
+	kept = cam_tcache_kept();
+	for (size_t i = 0; i < SMALL + 10; i++)
+		F(p[i]);
+	assert_int_equal(cam_tcache_kept(), kept + SMALL);
+	for (size_t i = 0; i < BIG + 10; i++)
+		p[i] = M(4096);
+	kept = cam_tcache_kept();
+	for (size_t i = 0; i < BIG + 10; i++)
+		F(p[i]);
+	assert_true(cam_tcache_kept() <= kept + BIG);
+}
+
+/* A block allocated on one thread and freed on another joins the second
+ * thread's lists, which that thread gives back when it exits (the leak
+ * checker of the sanitizer build would report it otherwise). */
+static void *free_on_other_thread(void *arg)
+{
+	void **blocks = arg;
+
+	for (size_t i = 0; i < 8; i++)
+		F(blocks[i]);
+	*(size_t *)blocks[8] = cam_tcache_kept();
 	return NULL;
 }
 
-static void test_threads_have_their_own_lists(void **state)
+static void test_cross_thread_free_and_exit(void **state)
 {
-	void *mine = cam_tcache_get(&small), *theirs = NULL;
+	size_t kept_there = 0, kept_here;
+	void *blocks[9];
 	pthread_t t;
 
 	(void)state;
-	cam_tcache_put(&small, mine);
-	assert_int_equal(pthread_create(&t, NULL, other_thread, &theirs), 0);
+	for (size_t i = 0; i < 8; i++)
+		blocks[i] = M(16 << i % 8);
+	kept_here = cam_tcache_kept();
+	blocks[8] = &kept_there;
+	assert_int_equal(pthread_create(&t, NULL, free_on_other_thread, blocks), 0);
 	pthread_join(t, NULL);
-	assert_ptr_not_equal(theirs, mine); /* it could not take this thread's */
-	assert_ptr_equal(cam_tcache_get(&small), mine);
-	cam_tcache_put(&small, mine);
-	/* Many threads in a row, each starting with no list. */
+	assert_int_equal(kept_there, 8);
+	assert_int_equal(cam_tcache_kept(), kept_here);
+	/* Many threads in a row, each starting with no lists. */
 	for (int i = 0; i < 20; i++) {
-		assert_int_equal(pthread_create(&t, NULL, other_thread, &theirs), 0);
+		for (size_t j = 0; j < 8; j++)
+			blocks[j] = M(100);
+		assert_int_equal(pthread_create(&t, NULL, free_on_other_thread, blocks), 0);
 		pthread_join(t, NULL);
 	}
 }
@@ -87,9 +145,11 @@ static void test_threads_have_their_own_lists(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_objects_reused_per_cache),
-		cmocka_unit_test(test_keeps_at_most_keep),
-		cmocka_unit_test(test_threads_have_their_own_lists),
+		cmocka_unit_test(test_blocks_reused_by_class),
+		cmocka_unit_test(test_large_blocks_not_kept),
+		cmocka_unit_test(test_calloc_and_realloc),
+		cmocka_unit_test(test_keeps_at_most_the_bound),
+		cmocka_unit_test(test_cross_thread_free_and_exit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
-/* Unit tests of kernel/grpc/h2_mem.c: nghttp2's per-thread block cache. */
+/* Unit tests of kernel/grpc/h2_mem.c: nghttp2 sessions on the per-thread
+ * free lists of common/tcache.h. */
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,124 +9,8 @@
 
 #include <cmocka.h>
 
+#include "common/tcache.h"
 #include "kernel/grpc/h2_mem.h"
-
-#define M(n) (mem->malloc((n), mem->mem_user_data))
-#define F(p) (mem->free((p), mem->mem_user_data))
-
-static void test_blocks_reused_by_class(void **state)
-{
-	nghttp2_mem *mem = cam_grpc_h2_mem();
-	size_t kept = cam_grpc_h2_mem_kept();
-	unsigned char *a = M(40), *b;
-
-	(void)state;
-	assert_non_null(a);
-	assert_int_equal((uintptr_t)a % 16, 0);
-	memset(a, 0xab, 40);
-	F(a);
-	assert_int_equal(cam_grpc_h2_mem_kept(), kept + 1);
-	b = M(64); /* same class (33..64 bytes): the same block */
-	assert_ptr_equal(a, b);
-	assert_int_equal(cam_grpc_h2_mem_kept(), kept);
-	memset(b, 0, 64);
-	F(b);
-	b = M(65); /* the next class: another block */
-	assert_ptr_not_equal(a, b);
-	F(b);
-	F(NULL);
-}
-
-static void test_large_blocks_not_kept(void **state)
-{
-	nghttp2_mem *mem = cam_grpc_h2_mem();
-	size_t kept = cam_grpc_h2_mem_kept();
-	unsigned char *p = M(100000);
-
-	(void)state;
-	assert_non_null(p);
-	memset(p, 1, 100000);
-	F(p);
-	assert_int_equal(cam_grpc_h2_mem_kept(), kept);
-}
-
-static void test_calloc_and_realloc(void **state)
-{
-	nghttp2_mem *mem = cam_grpc_h2_mem();
-	unsigned char *p, *q;
-
-	(void)state;
-	p = M(100);
-	memset(p, 0xff, 100);
-	F(p);
-	p = mem->calloc(10, 10, mem->mem_user_data); /* may be the block just freed */
-	for (size_t i = 0; i < 100; i++)
-		assert_int_equal(p[i], 0);
-	for (size_t i = 0; i < 100; i++)
-		p[i] = (unsigned char)i;
-	q = mem->realloc(p, 120, mem->mem_user_data); /* fits its 128-byte class */
-	assert_ptr_equal(p, q);
-	q = mem->realloc(p, 5000, mem->mem_user_data); /* moves, keeps the bytes */
-	for (size_t i = 0; i < 100; i++)
-		assert_int_equal(q[i], i);
-	q = mem->realloc(q, 200000, mem->mem_user_data); /* large to larger */
-	for (size_t i = 0; i < 100; i++)
-		assert_int_equal(q[i], i);
-	F(q);
-	assert_null(mem->calloc(SIZE_MAX / 2, 4, mem->mem_user_data));
-	assert_null(M(SIZE_MAX - 8));
-	p = mem->realloc(NULL, 10, mem->mem_user_data);
-	assert_non_null(p);
-	assert_null(mem->realloc(p, 0, mem->mem_user_data)); /* frees */
-}
-
-static void test_keeps_at_most_the_bound(void **state)
-{
-	nghttp2_mem *mem = cam_grpc_h2_mem();
-	void *p[CAM_H2_MEM_KEEP + 10];
-	size_t kept;
-
-	(void)state;
-	for (size_t i = 0; i < CAM_H2_MEM_KEEP + 10; i++)
-		p[i] = M(300);
-	kept = cam_grpc_h2_mem_kept();
-	for (size_t i = 0; i < CAM_H2_MEM_KEEP + 10; i++)
-		F(p[i]);
-	assert_true(cam_grpc_h2_mem_kept() <= kept + CAM_H2_MEM_KEEP);
-	assert_true(cam_grpc_h2_mem_kept() >= CAM_H2_MEM_KEEP);
-}
-
-/* A block allocated on one thread and freed on another joins the second
- * thread's lists, which that thread gives back when it exits (the leak
- * checker of the sanitizer build would report it otherwise). */
-static void *free_on_other_thread(void *arg)
-{
-	nghttp2_mem *mem = cam_grpc_h2_mem();
-	void **blocks = arg;
-
-	for (size_t i = 0; i < 8; i++)
-		F(blocks[i]);
-	*(size_t *)blocks[8] = cam_grpc_h2_mem_kept();
-	return NULL;
-}
-
-static void test_cross_thread_free_and_exit(void **state)
-{
-	nghttp2_mem *mem = cam_grpc_h2_mem();
-	size_t kept_there = 0, kept_here;
-	void *blocks[9];
-	pthread_t t;
-
-	(void)state;
-	for (size_t i = 0; i < 8; i++)
-		blocks[i] = M(16 << i % 6);
-	kept_here = cam_grpc_h2_mem_kept();
-	blocks[8] = &kept_there;
-	assert_int_equal(pthread_create(&t, NULL, free_on_other_thread, blocks), 0);
-	pthread_join(t, NULL);
-	assert_int_equal(kept_there, 8);
-	assert_int_equal(cam_grpc_h2_mem_kept(), kept_here);
-}
 
 /* A real nghttp2 session runs on it: a client session and a server session
  * exchange a request and its answer through memory. */
@@ -199,17 +83,12 @@ static void test_sessions_run_on_it(void **state)
 	nghttp2_session_del(client);
 	nghttp2_session_del(server);
 	nghttp2_session_callbacks_del(cb);
-	assert_true(cam_grpc_h2_mem_kept() > 0);
+	assert_true(cam_tcache_kept() > 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_blocks_reused_by_class),
-		cmocka_unit_test(test_large_blocks_not_kept),
-		cmocka_unit_test(test_calloc_and_realloc),
-		cmocka_unit_test(test_keeps_at_most_the_bound),
-		cmocka_unit_test(test_cross_thread_free_and_exit),
 		cmocka_unit_test(test_sessions_run_on_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
