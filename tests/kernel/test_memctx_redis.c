@@ -5,6 +5,7 @@
  * start, killed, restarted and hung (SIGSTOP). No redis-server: the tests
  * fail, they are not skipped. */
 #include "tests/kernel/memctx_contract.h"
+#include "tests/kernel/free_port.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,19 +26,6 @@ static struct {
 	char dir[64];
 	char url[64];
 } rs;
-
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	bind(fd, (struct sockaddr *)&a, sizeof(a));
-	getsockname(fd, (struct sockaddr *)&a, &len);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
 
 static double now_s(void)
 {

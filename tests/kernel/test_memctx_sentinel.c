@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "kernel/memctx/memctx.h"
+#include "tests/kernel/free_port.h"
 
 #define TIMEOUT_MS 1000
 
@@ -41,19 +42,6 @@ static const struct cam_memctx_limits limits = {
 	.max_value_bytes = 4096, .max_keys = 64, .max_total_bytes = 1 << 20,
 	.keep_versions = 5, .max_snapshots = 4,
 };
-
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	bind(fd, (struct sockaddr *)&a, sizeof(a));
-	getsockname(fd, (struct sockaddr *)&a, &len);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
 
 /* A reply to cmd on 127.0.0.1:port (caller frees), or NULL. */
 static redisReply *ask(int port, const char *cmd)
