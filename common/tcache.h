@@ -7,7 +7,7 @@
  *
  * A block may be freed on another thread than the one that allocated it
  * (it joins that thread's lists). A thread keeps at most
- * CAM_TCACHE_KEEP_BYTES per class (so at most 512 KiB in all) and gives
+ * CAM_TCACHE_KEEP_BYTES per class (so at most 2 MiB in all) and gives
  * its lists back when it exits. Larger blocks go straight to malloc. Under
  * AddressSanitizer a kept block is poisoned, so a use after free is still
  * reported.
@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#define CAM_TCACHE_KEEP_BYTES (64 * 1024)
+#define CAM_TCACHE_KEEP_BYTES (256 * 1024)
 
 /* As malloc, calloc, realloc and free; a block from one of these must go
  * back through cam_tcache_free (or cam_tcache_realloc), never free(). */

@@ -199,7 +199,6 @@ static bool refuse_stream(struct conn *conn, int32_t stream_id)
 static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
 {
 	struct conn *conn = ud;
-	cam_grpc_server *s = conn->srv;
 	struct cam_grpc_call *c;
 
 	if (frame->hd.type != NGHTTP2_HEADERS ||
@@ -212,8 +211,7 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, voi
 	nghttp2_session_set_stream_user_data(h2, frame->hd.stream_id, c);
 	conn->hdr_call = c;
 	conn->hdr_stream = frame->hd.stream_id;
-	atomic_fetch_add_explicit(&s->nstreams, 1, memory_order_relaxed);
-	cam_gauge_add(s->m_streams, 1);
+	cam_grpc__loop_count(&conn->loop->nstreams, 1);
 	return 0;
 }
 
@@ -434,7 +432,7 @@ static void call_half_close(struct cam_grpc_call *c)
 		/* A handler that never blocks, with nothing ahead of it: run it
 		 * here, with no thread hand-off either way (call.c). */
 		c->task.sched.ran_inline = true;
-		atomic_fetch_add_explicit(&s->calls_total, 1, memory_order_relaxed);
+		cam_grpc__loop_count(&c->loop->calls_total, 1);
 		cam_grpc__call_run(&c->task);
 		return;
 	}
@@ -448,7 +446,7 @@ static void call_half_close(struct cam_grpc_call *c)
 		cam_grpc__call_refuse(c, CAM_GRPC_RESOURCE_EXHAUSTED, why);
 		return;
 	}
-	atomic_fetch_add_explicit(&s->calls_total, 1, memory_order_relaxed);
+	cam_grpc__loop_count(&c->loop->calls_total, 1);
 }
 
 static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
@@ -486,7 +484,6 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
 void cam_grpc__call_detach(struct cam_grpc_call *c)
 {
 	struct conn *conn = c->conn;
-	cam_grpc_server *s = conn->srv;
 
 	if (c->conn_prev)
 		c->conn_prev->conn_next = c->conn_next;
@@ -506,8 +503,7 @@ void cam_grpc__call_detach(struct cam_grpc_call *c)
 		atomic_store(&c->cancelled, true);
 	if (c->method && c->method->ops && c->method->ops->on_close)
 		c->method->ops->on_close(c->method->arg, c);
-	atomic_fetch_sub_explicit(&s->nstreams, 1, memory_order_relaxed);
-	cam_gauge_add(s->m_streams, -1);
+	cam_grpc__loop_count(&conn->loop->nstreams, -1);
 	cam_grpc_call_unref(c);
 }
 

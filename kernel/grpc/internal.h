@@ -281,6 +281,10 @@ struct cam_grpc__loop {
 	pthread_t thread;
 	bool running;
 	_Atomic unsigned nconns;          /* read by loop 0 to place new ones */
+	/* Written by this loop's thread only, read by any (budget.c, server.c):
+	 * the budget it took ahead, and its open streams and calls. */
+	_Atomic size_t budget_reserve;
+	_Atomic uint64_t nstreams, calls_total;
 
 	/* Hand-back queue: workers push finished calls, loop 0 pushes new
 	 * connections; the I/O thread drains both. */
@@ -322,6 +326,7 @@ struct cam_grpc_server {
 	size_t max_buffered;              /* request + response bytes, all connections */
 	size_t conn_share;                /* one connection's share of it */
 	size_t conn_hard;                 /* unsent answers past this: GOAWAY */
+	size_t budget_chunk;              /* what an I/O thread takes ahead (budget.c) */
 	unsigned max_conns;
 	int64_t handshake_ns, idle_ns;    /* 0: none */
 	int64_t max_age_ns, age_grace_ns; /* 0: none */
@@ -344,7 +349,7 @@ struct cam_grpc_server {
 	_Atomic int64_t log_next[REFUSE_COUNT + CLOSE_COUNT];
 	_Atomic uint64_t log_quiet[REFUSE_COUNT + CLOSE_COUNT];
 
-	_Atomic uint64_t nconns, nstreams, calls_total, perrors, too_large;
+	_Atomic uint64_t nconns, perrors, too_large;
 	_Atomic uint64_t refused[REFUSE_COUNT], closed[CLOSE_COUNT];
 	cam_series *m_conns, *m_streams, *m_too_large, *m_perr[PERR_COUNT];
 	cam_series *m_refused[REFUSE_COUNT], *m_closed[CLOSE_COUNT];
@@ -388,6 +393,7 @@ void cam_grpc__limits_init(cam_grpc_server *s, const struct cam_grpc_server_opts
 
 /* metrics.c: registers the transport's families and resolves its series. */
 int cam_grpc__metrics_register(cam_grpc_server *s);
+void cam_grpc__metrics_unregister(cam_grpc_server *s);
 /* Counts a refusal and logs it, at most one line per reason per 10 s
  * (any thread for the count; the log line from the I/O thread only). */
 void cam_grpc__count_refusal(cam_grpc_server *s, enum cam_grpc__refusal why,
@@ -433,10 +439,22 @@ void cam_grpc__lifetime_sent_data(struct conn *conn);
  * force takes them regardless (small answers). */
 bool cam_grpc__budget_take(cam_grpc_server *s, size_t n, bool force);
 void cam_grpc__budget_give(cam_grpc_server *s, size_t n);
+/* Bytes held now: the budget taken less what the loops took ahead. */
+size_t cam_grpc__budget_held(cam_grpc_server *s);
+/* Moves a count only the loop's own thread writes: no locked
+ * instruction, and any thread may read it whole. */
+static inline void cam_grpc__loop_count(_Atomic uint64_t *n, int64_t d)
+{
+	atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + (uint64_t)d,
+			      memory_order_relaxed);
+}
+/* A per-loop count summed over every loop. */
+uint64_t cam_grpc__loops_sum(cam_grpc_server *s, size_t offset);
 /* I/O thread: the connection's unsent answers grew by n / shrank by n
  * (n bytes went out). Past the hard limit, a connection that has not
  * taken an answer byte for STALL_MS is ended with GOAWAY. */
 #define STALL_MS 1000
+#define BUDGET_CHUNK_MAX (64 * 1024)
 #define SHARE_STALL_MS 5000
 void cam_grpc__conn_out_add(struct conn *conn, size_t n);
 void cam_grpc__conn_out_sub(struct conn *conn, size_t n);

@@ -111,6 +111,11 @@ void cam_grpc__limits_init(cam_grpc_server *s, const struct cam_grpc_server_opts
 		s->conn_share = s->max_buffered;
 	s->conn_hard = 2 * s->conn_share > s->max_buffered ? s->max_buffered
 							    : 2 * s->conn_share;
+	/* What each I/O thread takes ahead: all of them together hold at
+	 * most a sixteenth of the budget unused. */
+	s->budget_chunk = s->max_buffered / (32 * (size_t)s->nloops);
+	if (s->budget_chunk > BUDGET_CHUNK_MAX)
+		s->budget_chunk = BUDGET_CHUNK_MAX;
 	s->max_conns = o->max_connections ? o->max_connections
 					  : cam_grpc_default_max_connections();
 	s->handshake_ns = o->handshake_timeout_ms < 0 ? 0
@@ -314,7 +319,7 @@ void cam_grpc__limits_sweep(struct cam_grpc__loop *l)
 		close_for(list_head(l, CONN_LIST_IDLE), CLOSE_IDLE_TIMEOUT);
 	/* Connections past their share of unsent answers that stopped
 	 * reading: looked for once a second while the budget is that full. */
-	if (atomic_load_explicit(&s->buffered, memory_order_relaxed) > s->conn_share &&
+	if (cam_grpc__budget_held(s) > s->conn_share &&
 	    now >= l->next_stall_scan_ns) {
 		l->next_stall_scan_ns = now + STALL_MS * 1000000LL;
 		for (struct conn *c = l->conns; c; c = c->next)
@@ -346,7 +351,7 @@ int cam_grpc__limits_wait_ms(const struct cam_grpc__loop *l)
 
 			w = w < 0 || u < w ? u : w;
 		}
-	if (atomic_load_explicit(&l->srv->buffered, memory_order_relaxed) > l->srv->conn_share) {
+	if (cam_grpc__budget_held(l->srv) > l->srv->conn_share) {
 		int u = ms_until(l->next_stall_scan_ns, now);
 
 		w = w < 0 || u < w ? u : w;

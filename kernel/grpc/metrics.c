@@ -67,6 +67,17 @@ static cam_series *label(cam_family *f, const char *value)
 	return cam_series_get(f, (const char *[]){ value, NULL });
 }
 
+/* Gauges of counts the I/O threads keep for themselves (budget.c): read
+ * when a snapshot is made, not moved per call. */
+static void collect(void *arg)
+{
+	cam_grpc_server *s = arg;
+
+	cam_gauge_set(s->m_buffered, (double)cam_grpc__budget_held(s));
+	cam_gauge_set(s->m_streams,
+		      (double)cam_grpc__loops_sum(s, offsetof(struct cam_grpc__loop, nstreams)));
+}
+
 int cam_grpc__metrics_register(cam_grpc_server *s)
 {
 	cam_family *f[NMETRICS];
@@ -93,5 +104,12 @@ int cam_grpc__metrics_register(cam_grpc_server *s)
 	s->m_io_threads = cam_series_get(f[M_IO_THREADS], NULL);
 	cam_gauge_set(s->m_budget, (double)s->max_buffered);
 	cam_gauge_set(s->m_max_conns, (double)s->max_conns);
-	return 0;
+	if ((rc = cam_metrics_add_collector(collect, s)))
+		cam_log(CAM_LOG_ERROR, COMPONENT, "no room for the transport's metrics collector");
+	return rc;
+}
+
+void cam_grpc__metrics_unregister(cam_grpc_server *s)
+{
+	cam_metrics_remove_collector(collect, s);
 }

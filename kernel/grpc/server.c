@@ -254,6 +254,7 @@ void cam_grpc_server_free(cam_grpc_server *s)
 	if (!s)
 		return;
 	cam_grpc_server_shutdown(s);
+	cam_grpc__metrics_unregister(s);
 	cam_grpc_pool_free(s->pool);
 	for (unsigned i = 0; i < s->nloops; i++)
 		cam_grpc__loop_free(&s->loops[i]);
@@ -271,12 +272,12 @@ void cam_grpc_server_free(cam_grpc_server *s)
 void cam_grpc_server_stats(cam_grpc_server *s, struct cam_grpc_server_stats *out)
 {
 	out->connections = atomic_load_explicit(&s->nconns, memory_order_relaxed);
-	out->streams = atomic_load_explicit(&s->nstreams, memory_order_relaxed);
-	out->calls_total = atomic_load_explicit(&s->calls_total, memory_order_relaxed);
+	out->streams = cam_grpc__loops_sum(s, offsetof(struct cam_grpc__loop, nstreams));
+	out->calls_total = cam_grpc__loops_sum(s, offsetof(struct cam_grpc__loop, calls_total));
 	out->protocol_errors = atomic_load_explicit(&s->perrors, memory_order_relaxed);
 	out->too_large_total = atomic_load_explicit(&s->too_large, memory_order_relaxed);
 	out->queued = s->ex ? s->ex->ops->queued(s->ex) : 0;
-	out->buffered_bytes = atomic_load_explicit(&s->buffered, memory_order_relaxed);
+	out->buffered_bytes = cam_grpc__budget_held(s);
 	out->refused_total = out->closed_total = 0;
 	for (int i = 0; i < REFUSE_COUNT; i++)
 		out->refused_total += atomic_load_explicit(&s->refused[i], memory_order_relaxed);

@@ -82,8 +82,8 @@ static void test_calloc_and_realloc(void **state)
 	assert_null(cam_tcache_realloc(p, 0)); /* frees */
 }
 
-/* Each class keeps CAM_TCACHE_KEEP_BYTES at most: 1,024 blocks of 64
- * bytes, 16 of 4 KiB. */
+/* Each class keeps CAM_TCACHE_KEEP_BYTES at most: 4,096 blocks of 64
+ * bytes, 64 of 4 KiB. */
 static void test_keeps_at_most_the_bound(void **state)
 {
 	enum { SMALL = CAM_TCACHE_KEEP_BYTES / 64, BIG = CAM_TCACHE_KEEP_BYTES / 4096 };
