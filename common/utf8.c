@@ -53,9 +53,7 @@ bool cam_utf8_text(const void *p, size_t len)
 	size_t i = 0;
 
 	while (i < len) {
-		unsigned char seq[5] = { 0 };
 		size_t n;
-
 		uint64_t w;
 
 		/* Most text is ASCII: step over eight bytes at a time while none
@@ -77,9 +75,14 @@ bool cam_utf8_text(const void *p, size_t len)
 		n = (b[i] & 0xe0) == 0xc0 ? 2 : (b[i] & 0xf0) == 0xe0 ? 3 : 4;
 		if (n > len - i)
 			return false;
-		memcpy(seq, b + i, n); /* NUL-terminated: cam_utf8_seq reads no further */
-		if (cam_utf8_seq(seq) != n)
-			return false;
+		{
+			/* Zeroed here, not for every ASCII byte above. */
+			unsigned char seq[5] = { 0 };
+
+			memcpy(seq, b + i, n); /* NUL-terminated: cam_utf8_seq reads no further */
+			if (cam_utf8_seq(seq) != n)
+				return false;
+		}
 		i += n;
 	}
 	return true;

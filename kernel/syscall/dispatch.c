@@ -47,8 +47,28 @@ struct cam_dispatch {
 	cam_family *errors;
 	cam_series **total, **duration;
 	cam_access_log *log;
+	uint64_t generation;      /* which dispatcher a thread's id block is from */
 	_Atomic uint64_t next_request;
 };
+
+/* Request ids are handed to each thread in blocks, so a call moves no
+ * counter another thread moves: ids stay unique, in order per thread. */
+#define ID_BLOCK 1024
+static _Atomic uint64_t generations;
+static _Thread_local struct {
+	uint64_t generation, next, end;
+} ids;
+
+static uint64_t next_request_id(cam_dispatch *d)
+{
+	if (ids.generation != d->generation || ids.next == ids.end) {
+		ids.generation = d->generation;
+		ids.next = atomic_fetch_add_explicit(&d->next_request, ID_BLOCK,
+						     memory_order_relaxed) + 1;
+		ids.end = ids.next + ID_BLOCK;
+	}
+	return ids.next++;
+}
 
 int cam_dispatch_new(const struct cam_dispatch_opts *o, cam_dispatch **out)
 {
@@ -65,6 +85,7 @@ int cam_dispatch_new(const struct cam_dispatch_opts *o, cam_dispatch **out)
 	}
 	d = cam_xcalloc(1, sizeof(*d));
 	d->o = *o;
+	d->generation = atomic_fetch_add(&generations, 1) + 1;
 	if ((rc = cam_access_log_new(&(struct cam_access_log_opts){
 					     .mode = o->access_log,
 					     .error_rate = o->access_log_error_rate },
@@ -160,9 +181,9 @@ static int check_keys(struct cam_syscall *sc)
 		const char *k = sc->payload->pairs[i].key;
 		size_t j = 0;
 
-		if (cam_factors_is_key(k))
+		if (cam_factors_is_key(k, sc->payload->pairs[i].klen))
 			continue;
-		while (keys[j] && strcmp(keys[j], k) != 0)
+		while (keys[j] && (keys[j][0] != k[0] || strcmp(keys[j], k) != 0))
 			j++;
 		if (!keys[j])
 			return cam_syscall_fail(sc, CAM_EINVAL, "verb %s does not take payload key '%s'",
@@ -328,7 +349,7 @@ static void prepare(cam_dispatch *d, struct cam_dispatch_call *c)
 		size_t n = cam_strlcpy(c->request_id, d->instance_id, sizeof(c->request_id) - 22);
 
 		c->request_id[n++] = '-';
-		cam_u64_to_dec(c->request_id + n, atomic_fetch_add(&d->next_request, 1) + 1);
+		cam_u64_to_dec(c->request_id + n, next_request_id(d));
 	}
 	c->verb_label = "unknown";
 	c->idx = d->nverbs;

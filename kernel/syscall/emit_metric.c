@@ -145,23 +145,33 @@ static bool decimal(const char *s)
 	return *p == '\0';
 }
 
-/* "k=v,k2=v2" into sorted names and values; an error names the problem. */
-static int parse_labels(struct cam_syscall *sc, const char *s, struct labels *l)
+/* "k=v,k2=v2" (len bytes) into sorted names and values; an error names
+ * the problem. Empty pairs (",,") are skipped. */
+static int parse_labels(struct cam_syscall *sc, const char *s, size_t slen, struct labels *l)
 {
-	char *p, *save = NULL, *tok;
-	size_t len;
+	char *end, *next;
 
 	l->n = 0;
 	l->names[0] = NULL;
-	if (!s || !*s)
+	if (!s || !slen)
 		return 0;
-	if (strlen(s) >= sizeof(l->buf))
+	if (slen >= sizeof(l->buf))
 		return cam_syscall_fail(sc, CAM_EINVAL,
 					"labels are longer than %zu bytes", sizeof(l->buf) - 1);
-	strcpy(l->buf, s);
-	for (p = l->buf; (tok = strtok_r(p, ",", &save)); p = NULL) {
-		char *eq = strchr(tok, '=');
+	memcpy(l->buf, s, slen + 1);
+	end = l->buf + slen;
+	for (char *tok = l->buf; tok < end; tok = next + 1) {
+		char *eq;
+		size_t len;
 
+		next = memchr(tok, ',', (size_t)(end - tok));
+		if (!next)
+			next = end;
+		*next = '\0';
+		if (next == tok)
+			continue;
+		len = (size_t)(next - tok);
+		eq = memchr(tok, '=', len);
 		if (!eq)
 			return cam_syscall_fail(sc, CAM_EINVAL,
 						"label '%.64s' is not name=value", tok);
@@ -174,7 +184,8 @@ static int parse_labels(struct cam_syscall *sc, const char *s, struct labels *l)
 			return refuse(sc, CAM_REJECT_RESERVED_LABEL, NULL, CAM_EINVAL,
 				      "label %s is reserved for histogram buckets and summary "
 				      "quantiles", tok);
-		if (!cam_utf8_valid(eq + 1, &len) || len > CAM_METRICS_MAX_LABEL_VALUE) {
+		len = (size_t)(next - eq - 1);
+		if (len > CAM_METRICS_MAX_LABEL_VALUE || !cam_utf8_text(eq + 1, len)) {
 			cam_metrics_count_rejection(NULL, CAM_REJECT_INVALID_LABEL_VALUE);
 			return cam_syscall_fail(sc, CAM_EINVAL,
 						"value of label %s is not UTF-8 or longer than %d bytes",
@@ -330,6 +341,7 @@ static int parse_value(struct cam_syscall *sc, const char *s, enum cam_metric_ty
  * no others). */
 struct emit_keys {
 	const char *name, *value, *labels, *type, *help, *native;
+	size_t name_len, labels_len;
 };
 
 static void read_keys(const struct cam_payload *p, struct emit_keys *k)
@@ -341,7 +353,7 @@ static void read_keys(const struct cam_payload *p, struct emit_keys *k)
 		switch (key[0]) {
 		case 'm':
 			if (strcmp(key, "metric_name") == 0)
-				k->name = v;
+				k->name = v, k->name_len = p->pairs[i].vlen;
 			break;
 		case 'v':
 			if (strcmp(key, "value") == 0)
@@ -349,7 +361,7 @@ static void read_keys(const struct cam_payload *p, struct emit_keys *k)
 			break;
 		case 'l':
 			if (strcmp(key, "labels") == 0)
-				k->labels = v;
+				k->labels = v, k->labels_len = p->pairs[i].vlen;
 			break;
 		case 't':
 			if (strcmp(key, "type") == 0)
@@ -418,7 +430,7 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 		return cam_syscall_fail(sc, CAM_EINVAL, "help is longer than %d bytes",
 					CAM_METRICS_MAX_HELP);
 	if ((status = parse_value(sc, k.value, type, &v)) ||
-	    (status = parse_labels(sc, k.labels, &l)))
+	    (status = parse_labels(sc, k.labels, k.labels_len, &l)))
 		return status;
 
 	f = find_custom(em, name);
@@ -439,9 +451,9 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 		cam_histogram_observe(s, v);
 	else
 		cam_gauge_set(s, v);
-	cam_result_add(&sc->result, "metric_name", name);
+	cam_result_addn(&sc->result, "metric_name", 11, name, k.name_len);
 	cam_result_add(&sc->result, "type", type_name(type));
-	cam_result_add(&sc->result, "accepted", "true");
+	cam_result_addn(&sc->result, "accepted", 8, "true", 4);
 	return 0;
 }
 

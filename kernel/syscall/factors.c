@@ -10,9 +10,9 @@
 
 #include "common/error.h"
 
-bool cam_factors_is_key(const char *key)
+bool cam_factors_is_key(const char *key, size_t len)
 {
-	return cam_think_factor_index(key, strlen(key)) >= 0;
+	return cam_think_factor_index(key, len) >= 0;
 }
 
 int cam_factors_from_payload(const struct cam_payload *p, double f[CAM_THINK_NFACTORS],
@@ -25,12 +25,12 @@ int cam_factors_from_payload(const struct cam_payload *p, double f[CAM_THINK_NFA
 	/* One pass over the pairs (keys are unique): most payloads have no
 	 * factor at all. */
 	for (size_t j = 0; j < p->n; j++) {
-		const char *k = p->pairs[j].key, *v = p->pairs[j].value;
-		int i = cam_think_factor_index(k, strlen(k));
+		const char *v = p->pairs[j].value;
+		int i = cam_think_factor_index(p->pairs[j].key, p->pairs[j].klen);
 
 		if (i < 0)
 			continue;
-		if (cam_think_parse_factor(v, strlen(v), &f[i])) {
+		if (cam_think_parse_factor(v, p->pairs[j].vlen, &f[i])) {
 			snprintf(err, errlen, "%s must be a number from 0 to 1, not '%.32s'",
 				 cam_think_factor_names[i], v);
 			return CAM_EINVAL;

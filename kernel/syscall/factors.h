@@ -15,7 +15,7 @@
 #include "kernel/syscall/payload.h"
 
 /* Whether key is one of the five factor names. */
-bool cam_factors_is_key(const char *key);
+bool cam_factors_is_key(const char *key, size_t len);
 /*
  * The factors a parsed payload carries: fills f (missing ones
  * CAM_THINK_DEFAULT) and returns how many were given, or CAM_EINVAL with

@@ -25,6 +25,15 @@ static bool key_valid(const char *k, size_t n)
 	return true;
 }
 
+static const struct cam_payload_pair *find(const struct cam_payload *p, const char *key,
+					     size_t klen)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->pairs[i].klen == klen && memcmp(p->pairs[i].key, key, klen) == 0)
+			return &p->pairs[i];
+	return NULL;
+}
+
 static int fail(struct cam_payload *p, char *err, size_t errlen, const char *fmt,
 		const char *what, size_t n)
 {
@@ -82,9 +91,10 @@ int cam_payload_parse(const char *s, size_t len, struct cam_payload *p,
 				return fail(p, err, errlen, "more than 32 payload keys%s", "", 0);
 			memcpy(w, tok, klen);
 			w[klen] = '\0';
-			if (cam_payload_get(p, w))
+			if (find(p, w, klen))
 				return fail(p, err, errlen, "duplicate payload key '%s'", tok, klen);
 			p->pairs[p->n].key = w;
+			p->pairs[p->n].klen = klen;
 			w += klen + 1;
 			memcpy(w, colon + 1, vlen);
 			p->pairs[p->n++].value = w;
@@ -101,6 +111,7 @@ int cam_payload_parse(const char *s, size_t len, struct cam_payload *p,
 			w += tlen;
 		}
 		*w = '\0';
+		p->pairs[p->n - 1].vlen = (size_t)(w - p->pairs[p->n - 1].value);
 		last_nul = w++;
 		if (!end)
 			break;
@@ -119,10 +130,9 @@ void cam_payload_free(struct cam_payload *p)
 
 const char *cam_payload_get(const struct cam_payload *p, const char *key)
 {
-	for (size_t i = 0; i < p->n; i++)
-		if (strcmp(p->pairs[i].key, key) == 0)
-			return p->pairs[i].value;
-	return NULL;
+	const struct cam_payload_pair *pair = find(p, key, strlen(key));
+
+	return pair ? pair->value : NULL;
 }
 
 static void reserve(struct cam_result *r, size_t more)
@@ -146,8 +156,12 @@ static void reserve(struct cam_result *r, size_t more)
 
 void cam_result_add(struct cam_result *r, const char *key, const char *value)
 {
-	size_t k = strlen(key), v = strlen(value);
+	cam_result_addn(r, key, strlen(key), value, strlen(value));
+}
 
+void cam_result_addn(struct cam_result *r, const char *key, size_t k, const char *value,
+		     size_t v)
+{
 	reserve(r, k + v + 2);
 	if (r->len)
 		r->buf[r->len++] = ',';

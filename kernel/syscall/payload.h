@@ -23,6 +23,7 @@
 struct cam_payload_pair {
 	const char *key;
 	const char *value;
+	size_t klen, vlen; /* their lengths, so readers need no strlen */
 };
 
 struct cam_payload {
@@ -53,6 +54,9 @@ struct cam_result {
 	char small_buf[160];
 };
 void cam_result_add(struct cam_result *r, const char *key, const char *value);
+/* The same with the lengths known (key and value need no NUL). */
+void cam_result_addn(struct cam_result *r, const char *key, size_t klen, const char *value,
+		     size_t vlen);
 void cam_result_addf(struct cam_result *r, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* The text so far ("" when empty); owned by r. */
