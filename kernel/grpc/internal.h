@@ -114,6 +114,7 @@ struct cam_grpc__stream_ids {
 
 struct method {
 	char *path;
+	size_t path_len;
 	cam_grpc_handler unary;                /* NULL for streaming methods */
 	cam_grpc_classifier classify;          /* unary only; may be NULL */
 	void *classify_arg;
