@@ -47,10 +47,40 @@ bool cam_utf8_valid(const char *s, size_t *len)
 	return true;
 }
 
+/* Whether any of the 8 bytes in w has its top bit set or is NUL. */
+static inline bool word_not_plain(uint64_t w)
+{
+	return (w & 0x8080808080808080u) || ((w - 0x0101010101010101u) & ~w & 0x8080808080808080u);
+}
+
+/* Whether the len bytes are all ASCII and none is NUL, a word at a time:
+ * the tail as the last eight bytes (overlapping), a short string padded
+ * with bytes that are neither. Most text is this. */
+static bool plain_ascii(const unsigned char *b, size_t len)
+{
+	uint64_t w = 0x0101010101010101u;
+	size_t i;
+
+	if (len < 8) {
+		memcpy(&w, b, len);
+		return !word_not_plain(w);
+	}
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, b + i, 8);
+		if (word_not_plain(w))
+			return false;
+	}
+	memcpy(&w, b + len - 8, 8);
+	return !word_not_plain(w);
+}
+
 bool cam_utf8_text(const void *p, size_t len)
 {
 	const unsigned char *b = p;
 	size_t i = 0;
+
+	if (plain_ascii(b, len))
+		return true;
 
 	while (i < len) {
 		size_t n;
@@ -60,8 +90,7 @@ bool cam_utf8_text(const void *p, size_t len)
 		 * has its top bit set and none is NUL. */
 		if (len - i >= 8) {
 			memcpy(&w, b + i, 8);
-			if (!(w & 0x8080808080808080u) &&
-			    !((w - 0x0101010101010101u) & ~w & 0x8080808080808080u)) {
+			if (!word_not_plain(w)) {
 				i += 8;
 				continue;
 			}

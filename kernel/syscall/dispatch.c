@@ -169,19 +169,24 @@ static int check_priority(struct cam_dispatch_call *c)
 	return 0;
 }
 
-/* Whether every payload key is one the verb accepts; names the first one
- * it does not. The scheduling factors are accepted by every verb. */
+/* Whether every payload key is one the verb accepts (a verb with no key
+ * list takes any); names the first one it does not. The scheduling
+ * factors are accepted by every verb, and must be numbers from 0 to 1. */
 static int check_keys(struct cam_syscall *sc)
 {
 	const char *const *keys = sc->verb->keys;
+	char err[200];
 
-	if (!keys)
-		return 0;
 	for (size_t i = 0; i < sc->payload->n; i++) {
-		const char *k = sc->payload->pairs[i].key;
+		const struct cam_payload_pair *pair = &sc->payload->pairs[i];
+		const char *k = pair->key;
 		size_t j = 0;
+		double v;
+		int f, rc = cam_factors_pair(pair, &f, &v, err, sizeof(err));
 
-		if (cam_factors_is_key(k, sc->payload->pairs[i].klen))
+		if (rc < 0)
+			return cam_syscall_fail(sc, CAM_EINVAL, "%s", err);
+		if (rc || !keys)
 			continue;
 		while (keys[j] && (keys[j][0] != k[0] || strcmp(keys[j], k) != 0))
 			j++;
@@ -195,18 +200,12 @@ static int check_keys(struct cam_syscall *sc)
 static int check_payload(struct cam_dispatch_call *c)
 {
 	struct cam_syscall *sc = &c->sc;
-	double factors[CAM_THINK_NFACTORS];
 	char err[200];
-	int rc;
 
 	if (cam_payload_parse(c->payload, strlen(c->payload), &c->parsed, err, sizeof(err)))
 		return cam_syscall_fail(sc, CAM_EINVAL, "%s", err);
 	sc->payload = &c->parsed;
-	if ((rc = check_keys(sc)))
-		return rc;
-	if (cam_factors_from_payload(&c->parsed, factors, err, sizeof(err)) < 0)
-		return cam_syscall_fail(sc, CAM_EINVAL, "%s", err);
-	return 0;
+	return check_keys(sc);
 }
 
 /* The trace id of a W3C traceparent "00-<32 hex>-<16 hex>-<2 hex>". */

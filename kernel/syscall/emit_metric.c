@@ -79,6 +79,9 @@ static int refuse(struct cam_syscall *sc, enum cam_reject_reason why, const char
 	return err;
 }
 
+/* Whether the n bytes at s are the string literal lit. */
+#define IS(s, n, lit) ((n) == sizeof(lit) - 1 && memcmp((s), (lit), sizeof(lit) - 1) == 0)
+
 /* Whether s (of n bytes) ends with the string literal suffix. */
 #define ENDS_WITH(s, n, suffix)         \
 	((n) >= sizeof(suffix) - 1 &&   \
@@ -87,13 +90,11 @@ static int refuse(struct cam_syscall *sc, enum cam_reject_reason why, const char
 /* Why a metric name is one Prometheus reserves or one that would mislead
  * (a series that looks like a histogram's, or like scrape data); NULL
  * when it is fine. */
-static const char *reserved_name(const char *name, enum cam_metric_type type)
+static const char *reserved_name(const char *name, size_t n, enum cam_metric_type type)
 {
-	size_t n = strlen(name);
-
-	if (strcmp(name, "up") == 0 || strncmp(name, "scrape_", 7) == 0)
+	if (IS(name, n, "up") || (n >= 7 && memcmp(name, "scrape_", 7) == 0))
 		return "is what Prometheus itself records for every target";
-	if (strncmp(name, "__", 2) == 0)
+	if (name[0] == '_' && name[1] == '_')
 		return "uses the __ prefix Prometheus reserves";
 	if (ENDS_WITH(name, n, "_bucket") || ENDS_WITH(name, n, "_count") ||
 	    ENDS_WITH(name, n, "_sum") || ENDS_WITH(name, n, "_created"))
@@ -180,7 +181,7 @@ static int parse_labels(struct cam_syscall *sc, const char *s, size_t slen, stru
 			return refuse(sc, CAM_REJECT_INVALID_NAME, NULL, CAM_EINVAL,
 				      "invalid label name '%.64s' (labels match [a-zA-Z_][a-zA-Z0-9_]*, no __ prefix)",
 				      tok);
-		if (strcmp(tok, "le") == 0 || strcmp(tok, "quantile") == 0)
+		if (IS(tok, (size_t)(eq - tok), "le") || IS(tok, (size_t)(eq - tok), "quantile"))
 			return refuse(sc, CAM_REJECT_RESERVED_LABEL, NULL, CAM_EINVAL,
 				      "label %s is reserved for histogram buckets and summary "
 				      "quantiles", tok);
@@ -348,34 +349,20 @@ static void read_keys(const struct cam_payload *p, struct emit_keys *k)
 {
 	memset(k, 0, sizeof(*k));
 	for (size_t i = 0; i < p->n; i++) {
-		const char *key = p->pairs[i].key, *v = p->pairs[i].value;
+		const struct cam_payload_pair *pr = &p->pairs[i];
 
-		switch (key[0]) {
-		case 'm':
-			if (strcmp(key, "metric_name") == 0)
-				k->name = v, k->name_len = p->pairs[i].vlen;
-			break;
-		case 'v':
-			if (strcmp(key, "value") == 0)
-				k->value = v;
-			break;
-		case 'l':
-			if (strcmp(key, "labels") == 0)
-				k->labels = v, k->labels_len = p->pairs[i].vlen;
-			break;
-		case 't':
-			if (strcmp(key, "type") == 0)
-				k->type = v;
-			break;
-		case 'h':
-			if (strcmp(key, "help") == 0)
-				k->help = v;
-			break;
-		case 'n':
-			if (strcmp(key, "native") == 0)
-				k->native = v;
-			break;
-		}
+		if (IS(pr->key, pr->klen, "metric_name"))
+			k->name = pr->value, k->name_len = pr->vlen;
+		else if (IS(pr->key, pr->klen, "value"))
+			k->value = pr->value;
+		else if (IS(pr->key, pr->klen, "labels"))
+			k->labels = pr->value, k->labels_len = pr->vlen;
+		else if (IS(pr->key, pr->klen, "type"))
+			k->type = pr->value;
+		else if (IS(pr->key, pr->klen, "help"))
+			k->help = pr->value;
+		else if (IS(pr->key, pr->klen, "native"))
+			k->native = pr->value;
 	}
 }
 
@@ -404,7 +391,7 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 		return refuse(sc, CAM_REJECT_INVALID_NAME, NULL, CAM_EINVAL,
 			      "invalid metric_name '%.64s' (names match [a-zA-Z_][a-zA-Z0-9_]*)",
 			      name);
-	if (strncmp(name, "cam_os_", 7) == 0)
+	if (k.name_len >= 7 && memcmp(name, "cam_os_", 7) == 0)
 		return refuse(sc, CAM_REJECT_RESERVED_NAME, NULL, CAM_EINVAL,
 			      "metric_name may not use the cam_os_ prefix");
 	if (type_s && strcmp(type_s, "gauge") == 0)
@@ -419,7 +406,7 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 			      "metric_name %.64s: its exposed names clash with the counter %.*s "
 			      "(OpenMetrics shows it as %.64s)", name, (int)(strlen(name) - 6),
 			      name, name);
-	if ((reserved = reserved_name(name, type)))
+	if ((reserved = reserved_name(name, k.name_len, type)))
 		return refuse(sc, CAM_REJECT_RESERVED_NAME, NULL, CAM_EINVAL,
 			      "metric_name %.64s %s", name, reserved);
 	if (native_s && !native && strcmp(native_s, "false") != 0)

@@ -10,9 +10,20 @@
 
 #include "common/error.h"
 
-bool cam_factors_is_key(const char *key, size_t len)
+int cam_factors_pair(const struct cam_payload_pair *pair, int *idx, double *v, char *err,
+		     size_t errlen)
 {
-	return cam_think_factor_index(key, len) >= 0;
+	int i = cam_think_factor_index(pair->key, pair->klen);
+
+	if (i < 0)
+		return 0;
+	if (cam_think_parse_factor(pair->value, pair->vlen, v)) {
+		snprintf(err, errlen, "%s must be a number from 0 to 1, not '%.32s'",
+			 cam_think_factor_names[i], pair->value);
+		return CAM_EINVAL;
+	}
+	*idx = i;
+	return 1;
 }
 
 int cam_factors_from_payload(const struct cam_payload *p, double f[CAM_THINK_NFACTORS],
@@ -25,17 +36,15 @@ int cam_factors_from_payload(const struct cam_payload *p, double f[CAM_THINK_NFA
 	/* One pass over the pairs (keys are unique): most payloads have no
 	 * factor at all. */
 	for (size_t j = 0; j < p->n; j++) {
-		const char *v = p->pairs[j].value;
-		int i = cam_think_factor_index(p->pairs[j].key, p->pairs[j].klen);
+		double v;
+		int i, rc = cam_factors_pair(&p->pairs[j], &i, &v, err, errlen);
 
-		if (i < 0)
-			continue;
-		if (cam_think_parse_factor(v, p->pairs[j].vlen, &f[i])) {
-			snprintf(err, errlen, "%s must be a number from 0 to 1, not '%.32s'",
-				 cam_think_factor_names[i], v);
-			return CAM_EINVAL;
+		if (rc < 0)
+			return rc;
+		if (rc) {
+			f[i] = v;
+			n++;
 		}
-		n++;
 	}
 	return n;
 }

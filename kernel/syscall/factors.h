@@ -14,8 +14,14 @@
 #include "kernel/scheduler/think.h"
 #include "kernel/syscall/payload.h"
 
-/* Whether key is one of the five factor names. */
-bool cam_factors_is_key(const char *key, size_t len);
+/*
+ * Whether a payload pair is a scheduling factor: 0 when its key is none,
+ * 1 when it is one with a good value (its index in *idx, its value in
+ * *v), CAM_EINVAL with a message in err (errlen bytes) when its value is
+ * not a number from 0 to 1.
+ */
+int cam_factors_pair(const struct cam_payload_pair *pair, int *idx, double *v, char *err,
+		     size_t errlen);
 /*
  * The factors a parsed payload carries: fills f (missing ones
  * CAM_THINK_DEFAULT) and returns how many were given, or CAM_EINVAL with

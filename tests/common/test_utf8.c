@@ -54,12 +54,45 @@ static void test_repair(void **state)
 	free(r);
 }
 
+/* Every length and every place: the word-at-a-time ASCII path (short
+ * strings padded, the tail read overlapping) must see a NUL, a stray
+ * continuation byte or a valid sequence wherever it is. */
+static void test_every_length_and_place(void **state)
+{
+	char buf[40];
+
+	(void)state;
+	for (size_t len = 0; len <= sizeof(buf); len++) {
+		memset(buf, 'a', sizeof(buf));
+		assert_true(cam_utf8_text(buf, len));
+		for (size_t at = 0; at < len; at++) {
+			memset(buf, 'a', sizeof(buf));
+			buf[at] = '\0';
+			assert_false(cam_utf8_text(buf, len));
+			buf[at] = (char)0x80;
+			assert_false(cam_utf8_text(buf, len));
+			if (at + 1 < len) {
+				buf[at] = (char)0xc3; /* U+00E9 */
+				buf[at + 1] = (char)0xa9;
+				assert_true(cam_utf8_text(buf, len));
+			}
+		}
+		/* Bytes past len are never read as part of the text. */
+		memset(buf, 'a', sizeof(buf));
+		if (len < sizeof(buf)) {
+			buf[len] = '\0';
+			assert_true(cam_utf8_text(buf, len));
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_accepts_utf8),
 		cmocka_unit_test(test_text_refuses),
 		cmocka_unit_test(test_repair),
+		cmocka_unit_test(test_every_length_and_place),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
