@@ -5,7 +5,8 @@
 # comparison that the machine's load does not move (tests/bench/floor.sh
 # measures CPU time, which includes the system calls callgrind does not
 # see). Each server serves IR_N1 calls in one run and IR_N2 in another;
-# the difference over IR_N2 - IR_N1 cancels start, warm-up and stop.
+# the difference over IR_N2 - IR_N1 cancels start, warm-up and stop. Run
+# at -c 4 -m 8 and at floor.sh's -c 16 -m 32 (512 streams in flight).
 #
 # SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
@@ -36,17 +37,20 @@ ir() {
   fi
   pid=$LAST_PID
   wait_for 60 bash -c "echo > /dev/tcp/127.0.0.1/$port" 2>/dev/null || { echo "$label did not start" >&2; exit 1; }
-  h2load -n 1000 -c 4 -m 8 "${args[@]}" "$url" >/dev/null
-  h2load -n "$calls" -c 4 -m 8 "${args[@]}" "$url" | grep -q "$calls succeeded, 0 failed" ||
+  h2load -n 1000 $CM "${args[@]}" "$url" >/dev/null
+  h2load -n "$calls" $CM "${args[@]}" "$url" | grep -q "$calls succeeded, 0 failed" ||
     { echo "$label: not every call succeeded" >&2; exit 1; }
   stop_pid "$pid" TERM
   sed -nE 's/^==[0-9]+== Collected : ([0-9]+)$/\1/p' "$TMP/$label.log"
 }
 
-echo "== instructions per call (valgrind callgrind, user space), h2load -c 4 -m 8, $((N2 - N1)) calls"
+for CM in "-c 4 -m 8" "-c 16 -m 32"; do
+echo "== instructions per call (valgrind callgrind, user space), h2load $CM, $((N2 - N1)) calls"
+unset floor
 for kind in ${IR_KINDS:-file ping emit}; do
-  lo=$(ir "$kind-lo" "$kind" "$N1") || exit 1
-  hi=$(ir "$kind-hi" "$kind" "$N2") || exit 1
+  tag=$(printf '%s' "$CM" | tr -d ' -')
+  lo=$(ir "$kind-lo-$tag" "$kind" "$N1") || exit 1
+  hi=$(ir "$kind-hi-$tag" "$kind" "$N2") || exit 1
   per=$(awk -v lo="$lo" -v hi="$hi" -v n=$((N2 - N1)) 'BEGIN { printf "%.0f", (hi - lo) / n }')
   echo "$kind $per" >>"$TMP/ir"
   [ "$kind" = file ] && floor=$per
@@ -56,4 +60,5 @@ for kind in ${IR_KINDS:-file ping emit}; do
   [ "$kind" = emit ] && name="cam-kernel Execute(emit_metric)"
   printf '   %-34s %7s instructions per call  %5.2fx nghttpd\n' "$name" "$per" \
     "$(awk -v a="$per" -v b="$floor" 'BEGIN { print a / b }')"
+done
 done
