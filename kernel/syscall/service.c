@@ -47,6 +47,7 @@ struct exec {
 	/* The unpacked request lives here when it fits (protobuf-c's
 	 * allocator below), so a call allocates nothing for it. */
 	size_t arena_used;
+	bool heap_used;              /* something did not fit the arena */
 	_Alignas(16) uint8_t arena[512];
 };
 
@@ -65,6 +66,7 @@ static void *arena_alloc(void *data, size_t size)
 		x->arena_used += n;
 		return p;
 	}
+	x->heap_used = true;
 	return malloc(size);
 }
 
@@ -118,7 +120,8 @@ static void exec_release(struct cam_dispatch_call *dc)
 	struct exec *x = (struct exec *)dc;
 	ProtobufCAllocator a = { arena_alloc, arena_free, x };
 
-	if (x->req)
+	/* All in the arena (most requests): it goes with x, nothing to walk. */
+	if (x->req && x->heap_used)
 		cam__syscall_request__free_unpacked(x->req, &a);
 	cam_tcache_free(x);
 }
