@@ -95,10 +95,12 @@ struct cam_dispatch_call {
 	int64_t t0;                        /* CLOCK_MONOTONIC it is timed from; 0: now */
 	/* The dispatcher's. */
 	cam_dispatch *d;
-	struct cam_payload parsed;
 	const char *verb_label;
 	size_t idx;
 	char request_id[40];
+	/* Last: a caller may zero the call up to parsed.pairs only (what
+	 * follows needs none; exec_new saves a 1.2 KB memset per call). */
+	struct cam_payload parsed;
 };
 
 /*

@@ -28,8 +28,10 @@ struct cam_payload_pair {
 
 struct cam_payload {
 	size_t n;
+	char *buf; /* owns the strings below: small_buf, or malloc'd */
+	/* Last, so a zeroed payload need not zero them (n and buf make it
+	 * empty): pairs up to n, the strings they point to. */
 	struct cam_payload_pair pairs[CAM_PAYLOAD_MAX_PAIRS];
-	char *buf; /* owns the strings above: small_buf, or malloc'd */
 	char small_buf[192]; /* most payloads fit: no allocation (do not copy the struct) */
 };
 

@@ -41,7 +41,8 @@ struct cam_syscall_service {
 /* ---- Execute ---------------------------------------------------------- */
 
 struct exec {
-	struct cam_dispatch_call dc; /* first: the dispatcher gets back here */
+	struct cam_dispatch_call dc; /* first: the dispatcher gets back here; its
+				      * parsed payload last (exec_new) */
 	Cam__SyscallRequest *req;
 	struct cam_grpc_call *call;
 	/* The unpacked request lives here when it fits (protobuf-c's
@@ -50,6 +51,10 @@ struct exec {
 	bool heap_used;              /* something did not fit the arena */
 	_Alignas(16) uint8_t arena[512];
 };
+
+_Static_assert(offsetof(struct cam_dispatch_call, parsed) + sizeof(struct cam_payload) ==
+		       sizeof(struct cam_dispatch_call),
+	       "exec_new zeroes the call up to its payload's pairs: parsed stays last");
 
 /* The classifier's note (cam_grpc_sched.note): the string fields were
  * checked; the low bits are the bad one's number (0: none). */
@@ -149,7 +154,12 @@ static struct exec *exec_new(struct cam_grpc_call *call, int64_t t0)
 	const uint8_t *msg;
 	size_t len;
 
-	memset(x, 0, offsetof(struct exec, arena)); /* the arena needs no zeroing */
+	/* Zeroed up to the payload's pair table: the table, its strings and
+	 * the arena need no zeroing (the fields after dc are set below). */
+	memset(x, 0, offsetof(struct exec, dc.parsed.pairs));
+	x->req = NULL;
+	x->arena_used = 0;
+	x->heap_used = false;
 	x->call = call;
 	dc->ops = &exec_ops;
 	dc->t0 = t0;
