@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/tcache.h"
 #include "common/xmalloc.h"
 #include "kernel/grpc/internal.h"
 
@@ -103,7 +104,7 @@ static void call_free(struct cam_grpc_call *c)
 	free(c->http_body);
 	cam_grpc_wire_framer_free(&c->framer);
 	pthread_mutex_destroy(&c->mu);
-	free(c->msg);
+	cam_tcache_free(c->msg);
 	free(c->status_text);
 	/* On its loop's thread it is kept for the next stream. */
 	if (cam_grpc__this_loop == l && l->nfree_calls < CALL_CACHE_MAX) {

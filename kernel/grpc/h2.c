@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/metrics.h"
+#include "common/tcache.h"
 #include "common/xmalloc.h"
 #include "kernel/grpc/internal.h"
 
@@ -23,7 +24,7 @@ void cam_grpc__call_refuse(struct cam_grpc_call *c, int status, const char *text
 	c->ended_io = true;
 	/* No handler has seen the request: drop what was buffered of it. */
 	cam_grpc_wire_framer_free(&c->framer);
-	free(c->msg);
+	cam_tcache_free(c->msg);
 	c->msg = NULL;
 	c->msg_len = 0;
 	cam_grpc__budget_give(c->srv, c->req_bytes);
@@ -268,14 +269,14 @@ static uint8_t *plain_message(struct cam_grpc_call *c, uint8_t flags, uint8_t *m
 	if (flags == 0)
 		return msg;
 	if (flags != 1 || c->encoding != ENC_GZIP) {
-		free(msg);
+		cam_tcache_free(msg);
 		cam_grpc__count_perr(c->srv, PERR_COMPRESSION);
 		cam_grpc__call_refuse(c, CAM_GRPC_INTERNAL,
 			    "compressed message without grpc-encoding");
 		return NULL;
 	}
 	rc = cam_grpc_wire_gunzip(msg, *len, c->srv->max_msg, &plain, len);
-	free(msg);
+	cam_tcache_free(msg);
 	if (rc == CAM_ELIMIT) {
 		atomic_fetch_add_explicit(&c->srv->too_large, 1, memory_order_relaxed);
 		cam_counter_inc(c->srv->m_too_large);
@@ -297,11 +298,11 @@ static int on_message(void *arg, uint8_t flags, uint8_t *msg, size_t len)
 		return CAM_EPROTO;
 	if (c->method->ops) {
 		c->method->ops->on_message(c->method->arg, c, msg, len);
-		free(msg);
+		cam_tcache_free(msg);
 		return 0;
 	}
 	if (c->nmsg++ > 0) {
-		free(msg);
+		cam_tcache_free(msg);
 		cam_grpc__call_refuse(c, CAM_GRPC_UNIMPLEMENTED,
 			    "unary method got more than one request message");
 		return CAM_EPROTO;

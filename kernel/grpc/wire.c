@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include "common/tcache.h"
 #include "kernel/grpc/wire.h"
 
 #include <stdlib.h>
@@ -77,7 +78,7 @@ void cam_grpc_wire_framer_init(struct cam_grpc_wire_framer *f, size_t max)
 
 void cam_grpc_wire_framer_free(struct cam_grpc_wire_framer *f)
 {
-	free(f->buf);
+	cam_tcache_free(f->buf);
 	f->buf = NULL;
 	f->hdr_len = 0;
 	f->have = 0;
@@ -148,7 +149,7 @@ static int body_grow(struct cam_grpc_wire_framer *f, size_t need)
 	size_t ncap = next_cap(f, need, f->msg_len);
 	uint8_t *nbuf;
 
-	nbuf = realloc(f->buf, ncap);
+	nbuf = cam_tcache_realloc(f->buf, ncap);
 	if (!nbuf)
 		return CAM_ENOMEM;
 	f->buf = nbuf;
@@ -217,7 +218,7 @@ static int grow(uint8_t **buf, size_t *cap, size_t need, size_t max)
 		ncap *= 2;
 	if (ncap > max)
 		ncap = max;
-	nbuf = realloc(*buf, ncap ? ncap : 1);
+	nbuf = cam_tcache_realloc(*buf, ncap ? ncap : 1);
 	if (!nbuf)
 		return CAM_ENOMEM;
 	*buf = nbuf;
@@ -275,6 +276,6 @@ int cam_grpc_wire_gunzip(const uint8_t *in, size_t len, size_t max,
 		buf = NULL;
 	}
 	inflateEnd(&z);
-	free(buf);
+	cam_tcache_free(buf);
 	return rc;
 }

@@ -35,8 +35,10 @@ size_t cam_grpc_wire_percent_encode(char *dst, size_t cap, const char *src);
 
 /*
  * Called once per complete message. flags is the compressed-flag byte; msg
- * is malloc'd (NULL when len is 0) and now belongs to the callee, even when
- * it returns an error. A negative return stops the feed and is passed on.
+ * comes from common/tcache.h (NULL when len is 0: free it with
+ * cam_tcache_free, so a warm thread allocates nothing per message) and now
+ * belongs to the callee, even when it returns an error. A negative return
+ * stops the feed and is passed on.
  */
 typedef int (*cam_grpc_wire_message_fn)(void *arg, uint8_t flags,
 					uint8_t *msg, size_t len);
@@ -74,9 +76,9 @@ size_t cam_grpc_wire_framer_growth(const struct cam_grpc_wire_framer *f, size_t 
 void cam_grpc_wire_put_header(uint8_t out[CAM_GRPC_WIRE_HEADER], size_t len);
 
 /*
- * Inflates a gzip message into a new buffer (*out, malloc'd; *out_len).
- * Returns 0; CAM_ELIMIT when the result would pass max; CAM_EPROTO for bad
- * data; CAM_ENOMEM.
+ * Inflates a gzip message into a new buffer (*out, from common/tcache.h like
+ * the framer's messages; *out_len). Returns 0; CAM_ELIMIT when the result
+ * would pass max; CAM_EPROTO for bad data; CAM_ENOMEM.
  */
 int cam_grpc_wire_gunzip(const uint8_t *in, size_t len, size_t max,
 			 uint8_t **out, size_t *out_len);

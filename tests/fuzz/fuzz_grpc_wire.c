@@ -25,7 +25,7 @@
  *    input (all of it when cap is large enough), and a shorter cap gives a
  *    prefix of the longer output.
  *
- * Objects: kernel/grpc/wire.o
+ * Objects: kernel/grpc/wire.o common/tcache.o common/xmalloc.o
  * Libs: zlib
  *
  * SPDX-License-Identifier: Apache-2.0
@@ -36,6 +36,7 @@
 #include <zlib.h>
 
 #include "common/error.h"
+#include "common/tcache.h"
 #include "kernel/grpc/wire.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -188,7 +189,7 @@ static void check_gunzip(const uint8_t *in, size_t len, size_t max)
 		FUZZ_CHECK(out != NULL || out_len == 0);
 	}
 	inflateEnd(&z);
-	free(out);
+	cam_tcache_free(out);
 	free(ref);
 }
 
@@ -219,7 +220,7 @@ static int on_message(void *arg, uint8_t flags, uint8_t *msg, size_t len)
 		check_gunzip(msg, len, e->gz_max);
 	if (i == e->fail_at)
 		rc = CB_FAIL;
-	free(msg);
+	cam_tcache_free(msg);
 	return rc;
 }
 

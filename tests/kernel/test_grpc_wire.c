@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "common/error.h"
+#include "common/tcache.h"
 #include "kernel/grpc/wire.h"
 
 static int64_t timeout_of(const char *s)
@@ -83,7 +84,7 @@ static int collect(void *arg, uint8_t flags, uint8_t *msg, size_t len)
 	if (len)
 		memcpy(g->data[g->n], msg, len);
 	g->n++;
-	free(msg);
+	cam_tcache_free(msg);
 	return 0;
 }
 
@@ -176,7 +177,7 @@ static int must_not_run(void *arg, uint8_t flags, uint8_t *msg, size_t len)
 	(void)arg;
 	(void)flags;
 	(void)len;
-	free(msg);
+	cam_tcache_free(msg);
 	fail_msg("no message expected");
 	return 0;
 }
@@ -211,7 +212,7 @@ static int stop_here(void *arg, uint8_t flags, uint8_t *msg, size_t len)
 	(void)arg;
 	(void)flags;
 	(void)len;
-	free(msg);
+	cam_tcache_free(msg);
 	return CAM_EPROTO;
 }
 
@@ -257,7 +258,7 @@ static void test_gunzip(void **state)
 	assert_int_equal(cam_grpc_wire_gunzip(packed, n, sizeof(plain), &out, &out_len), 0);
 	assert_int_equal(out_len, sizeof(plain));
 	assert_memory_equal(out, plain, sizeof(plain));
-	free(out);
+	cam_tcache_free(out);
 	/* One byte over the limit: refused. */
 	assert_int_equal(cam_grpc_wire_gunzip(packed, n, sizeof(plain) - 1, &out, &out_len),
 			 CAM_ELIMIT);
@@ -270,7 +271,7 @@ static void test_gunzip(void **state)
 	n = gzip_of(plain, 0, packed, sizeof(packed));
 	assert_int_equal(cam_grpc_wire_gunzip(packed, n, 100, &out, &out_len), 0);
 	assert_int_equal(out_len, 0);
-	free(out);
+	cam_tcache_free(out);
 }
 
 int main(void)
