@@ -210,6 +210,24 @@ static void flush_dirty(struct cam_grpc__loop *l)
 	}
 }
 
+/* Writes what a connection's input just produced (its inline calls'
+ * answers) at once, when it is the head of the dirty list: a burst that
+ * wakes many connections does not hold the first one's answers until the
+ * last one's calls have run. The one write per connection per turn stays;
+ * one dead or dirtied earlier is left for the end of the turn, where
+ * connections are closed. */
+static void flush_now(struct cam_grpc__loop *l, struct conn *conn)
+{
+	if (l->dirty != conn || conn->dead)
+		return;
+	l->dirty = conn->dirty_next;
+	conn->dirty = false;
+	if (cam_grpc__conn_flush(conn) != 0) {
+		conn->dead = true;
+		cam_grpc__conn_mark_dirty(conn); /* closed by flush_dirty */
+	}
+}
+
 /* Takes the listener back after an accept pause, when its time is up. */
 static void accept_maybe_resume(struct cam_grpc__loop *l)
 {
@@ -269,6 +287,8 @@ static void *io_main(void *arg)
 					begin_drain(l);
 			} else {
 				cam_grpc__conn_event(p, evs[i].events);
+				cam_grpc__loop_push_ready(l);
+				flush_now(l, p);
 			}
 		}
 		cam_grpc__timers_expire(l);
