@@ -11,6 +11,14 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Whether the n bytes at s are the string literal lit, and whether they
+ * end with the literal suffix: lengths known at compile time, no strlen. */
+#define CAM_STR_IS(s, n, lit) \
+	((n) == sizeof(lit) - 1 && memcmp((s), (lit), sizeof(lit) - 1) == 0)
+#define CAM_STR_ENDS_WITH(s, n, suffix) \
+	((n) >= sizeof(suffix) - 1 && \
+	 memcmp((const char *)(s) + (n) - (sizeof(suffix) - 1), (suffix), sizeof(suffix) - 1) == 0)
+
 /* Copies src into dst (cap bytes, cap > 0), cut short to fit, always
  * NUL-terminated; returns the length written. */
 static inline size_t cam_strlcpy(char *dst, const char *src, size_t cap)

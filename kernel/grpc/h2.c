@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/metrics.h"
+#include "common/str.h"
 #include "common/tcache.h"
 #include "common/xmalloc.h"
 #include "kernel/grpc/internal.h"
@@ -45,10 +46,6 @@ const struct method *cam_grpc__find_method(const cam_grpc_server *s, const uint8
 			return &s->methods[i];
 	return NULL;
 }
-
-/* Whether the len bytes at name are the string literal lit. */
-#define NAME_IS(name, len, lit) \
-	((len) == sizeof(lit) - 1 && memcmp((name), (lit), sizeof(lit) - 1) == 0)
 
 static void set_reject(struct cam_grpc_call *c, enum cam_grpc__perr why, int status,
 		       const char *text)
@@ -87,10 +84,10 @@ static void md_add(struct cam_grpc_call *c, const uint8_t *name, size_t nlen,
 	c->md[c->md_len + nlen] = '\0';
 	memcpy(c->md + c->md_len + nlen + 1, value, vlen);
 	c->md[need - 1] = '\0';
-	if (NAME_IS(name, nlen, "authorization")) {
+	if (CAM_STR_IS(name, nlen, "authorization")) {
 		if (!c->md_authorization_n++)
 			c->md_authorization = (uint32_t)(c->md_len + nlen + 2);
-	} else if (NAME_IS(name, nlen, "traceparent") && !c->md_traceparent) {
+	} else if (CAM_STR_IS(name, nlen, "traceparent") && !c->md_traceparent) {
 		c->md_traceparent = (uint32_t)(c->md_len + nlen + 2);
 	}
 	c->md_len = need;
@@ -99,7 +96,7 @@ static void md_add(struct cam_grpc_call *c, const uint8_t *name, size_t nlen,
 static void on_pseudo_header(struct cam_grpc_call *c, const uint8_t *name,
 			     size_t nlen, const uint8_t *value, size_t vlen)
 {
-	if (NAME_IS(name, nlen, ":path")) {
+	if (CAM_STR_IS(name, nlen, ":path")) {
 		if (vlen + 1 > c->path_cap) {
 			/* At most the header list limit: taken from the budget
 			 * regardless, like the call itself. */
@@ -111,9 +108,9 @@ static void on_pseudo_header(struct cam_grpc_call *c, const uint8_t *name,
 		memcpy(c->path, value, vlen);
 		c->path[vlen] = '\0';
 		c->method = cam_grpc__find_method(c->srv, value, vlen);
-	} else if (NAME_IS(name, nlen, ":method")) {
-		c->is_post = NAME_IS(value, vlen, "POST");
-		c->is_head = NAME_IS(value, vlen, "HEAD");
+	} else if (CAM_STR_IS(name, nlen, ":method")) {
+		c->is_post = CAM_STR_IS(value, vlen, "POST");
+		c->is_head = CAM_STR_IS(value, vlen, "HEAD");
 	}
 }
 
@@ -159,14 +156,14 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 		on_pseudo_header(c, name, nlen, value, vlen);
 		return 0;
 	}
-	if (NAME_IS(name, nlen, "content-type")) {
+	if (CAM_STR_IS(name, nlen, "content-type")) {
 		c->is_grpc = is_grpc_content_type(value, vlen);
-	} else if (NAME_IS(name, nlen, "grpc-timeout")) {
+	} else if (CAM_STR_IS(name, nlen, "grpc-timeout")) {
 		on_timeout_header(c, value, vlen);
-	} else if (NAME_IS(name, nlen, "grpc-encoding")) {
-		if (NAME_IS(value, vlen, "gzip"))
+	} else if (CAM_STR_IS(name, nlen, "grpc-encoding")) {
+		if (CAM_STR_IS(value, vlen, "gzip"))
 			c->encoding = ENC_GZIP;
-		else if (!NAME_IS(value, vlen, "identity"))
+		else if (!CAM_STR_IS(value, vlen, "identity"))
 			set_reject(c, PERR_COMPRESSION, CAM_GRPC_UNIMPLEMENTED,
 				   "grpc-encoding not supported (identity, gzip)");
 	}

@@ -440,6 +440,8 @@ void cam_grpc__lifetime_sent_data(struct conn *conn);
  * force takes them regardless (small answers). */
 bool cam_grpc__budget_take(cam_grpc_server *s, size_t n, bool force);
 void cam_grpc__budget_give(cam_grpc_server *s, size_t n);
+/* The most budget one I/O thread takes ahead of its calls. */
+#define BUDGET_CHUNK_MAX (64 * 1024)
 /* Bytes held now: the budget taken less what the loops took ahead. */
 size_t cam_grpc__budget_held(cam_grpc_server *s);
 /* Moves a count only the loop's own thread writes: no locked
@@ -455,7 +457,6 @@ uint64_t cam_grpc__loops_sum(cam_grpc_server *s, size_t offset);
  * (n bytes went out). Past the hard limit, a connection that has not
  * taken an answer byte for STALL_MS is ended with GOAWAY. */
 #define STALL_MS 1000
-#define BUDGET_CHUNK_MAX (64 * 1024)
 #define SHARE_STALL_MS 5000
 void cam_grpc__conn_out_add(struct conn *conn, size_t n);
 void cam_grpc__conn_out_sub(struct conn *conn, size_t n);

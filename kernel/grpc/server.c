@@ -90,7 +90,8 @@ static int add_method(cam_grpc_server *s, const char *path, cam_grpc_handler h,
 		return CAM_EEXIST;
 	if (s->nmethods == MAX_METHODS)
 		return CAM_ELIMIT;
-	s->methods[s->nmethods++] = (struct method){ .path = cam_xstrdup(path), .path_len = strlen(path), .unary = h,
+	s->methods[s->nmethods++] = (struct method){ .path = cam_xstrdup(path),
+						     .path_len = strlen(path), .unary = h,
 						     .ops = ops, .arg = arg };
 	return 0;
 }

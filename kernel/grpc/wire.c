@@ -4,7 +4,6 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-#include "common/tcache.h"
 #include "kernel/grpc/wire.h"
 
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <zlib.h>
 
 #include "common/error.h"
+#include "common/tcache.h"
 
 int cam_grpc_wire_timeout_parse(const char *s, size_t len, int64_t *ns)
 {

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "common/metrics.h"
+#include "common/str.h"
 #include "common/utf8.h"
 #include "common/xmalloc.h"
 #include "kernel/security/auth.h"
@@ -79,28 +80,20 @@ static int refuse(struct cam_syscall *sc, enum cam_reject_reason why, const char
 	return err;
 }
 
-/* Whether the n bytes at s are the string literal lit. */
-#define IS(s, n, lit) ((n) == sizeof(lit) - 1 && memcmp((s), (lit), sizeof(lit) - 1) == 0)
-
-/* Whether s (of n bytes) ends with the string literal suffix. */
-#define ENDS_WITH(s, n, suffix)         \
-	((n) >= sizeof(suffix) - 1 &&   \
-	 memcmp((s) + (n) - (sizeof(suffix) - 1), suffix, sizeof(suffix) - 1) == 0)
-
 /* Why a metric name is one Prometheus reserves or one that would mislead
  * (a series that looks like a histogram's, or like scrape data); NULL
  * when it is fine. */
 static const char *reserved_name(const char *name, size_t n, enum cam_metric_type type)
 {
-	if (IS(name, n, "up") || (n >= 7 && memcmp(name, "scrape_", 7) == 0))
+	if (CAM_STR_IS(name, n, "up") || (n >= 7 && memcmp(name, "scrape_", 7) == 0))
 		return "is what Prometheus itself records for every target";
 	if (name[0] == '_' && name[1] == '_')
 		return "uses the __ prefix Prometheus reserves";
-	if (ENDS_WITH(name, n, "_bucket") || ENDS_WITH(name, n, "_count") ||
-	    ENDS_WITH(name, n, "_sum") || ENDS_WITH(name, n, "_created"))
+	if (CAM_STR_ENDS_WITH(name, n, "_bucket") || CAM_STR_ENDS_WITH(name, n, "_count") ||
+	    CAM_STR_ENDS_WITH(name, n, "_sum") || CAM_STR_ENDS_WITH(name, n, "_created"))
 		return "ends like a histogram's or a counter's own samples "
 		       "(_bucket, _count, _sum, _created)";
-	if (type != CAM_COUNTER && ENDS_WITH(name, n, "_total"))
+	if (type != CAM_COUNTER && CAM_STR_ENDS_WITH(name, n, "_total"))
 		return "ends in _total, which only a counter may";
 	return NULL;
 }
@@ -113,7 +106,7 @@ static bool exposes_counter(const char *name)
 	size_t n = strlen(name);
 	cam_family *f;
 
-	if (!ENDS_WITH(name, n, "_total") || n - 6 == 0 || n - 6 > CAM_METRICS_MAX_NAME)
+	if (!CAM_STR_ENDS_WITH(name, n, "_total") || n - 6 == 0 || n - 6 > CAM_METRICS_MAX_NAME)
 		return false;
 	memcpy(base, name, n - 6);
 	base[n - 6] = '\0';
@@ -181,7 +174,7 @@ static int parse_labels(struct cam_syscall *sc, const char *s, size_t slen, stru
 			return refuse(sc, CAM_REJECT_INVALID_NAME, NULL, CAM_EINVAL,
 				      "invalid label name '%.64s' (labels match [a-zA-Z_][a-zA-Z0-9_]*, no __ prefix)",
 				      tok);
-		if (IS(tok, (size_t)(eq - tok), "le") || IS(tok, (size_t)(eq - tok), "quantile"))
+		if (CAM_STR_IS(tok, (size_t)(eq - tok), "le") || CAM_STR_IS(tok, (size_t)(eq - tok), "quantile"))
 			return refuse(sc, CAM_REJECT_RESERVED_LABEL, NULL, CAM_EINVAL,
 				      "label %s is reserved for histogram buckets and summary "
 				      "quantiles", tok);
@@ -351,17 +344,17 @@ static void read_keys(const struct cam_payload *p, struct emit_keys *k)
 	for (size_t i = 0; i < p->n; i++) {
 		const struct cam_payload_pair *pr = &p->pairs[i];
 
-		if (IS(pr->key, pr->klen, "metric_name"))
+		if (CAM_STR_IS(pr->key, pr->klen, "metric_name"))
 			k->name = pr->value, k->name_len = pr->vlen;
-		else if (IS(pr->key, pr->klen, "value"))
+		else if (CAM_STR_IS(pr->key, pr->klen, "value"))
 			k->value = pr->value;
-		else if (IS(pr->key, pr->klen, "labels"))
+		else if (CAM_STR_IS(pr->key, pr->klen, "labels"))
 			k->labels = pr->value, k->labels_len = pr->vlen;
-		else if (IS(pr->key, pr->klen, "type"))
+		else if (CAM_STR_IS(pr->key, pr->klen, "type"))
 			k->type = pr->value;
-		else if (IS(pr->key, pr->klen, "help"))
+		else if (CAM_STR_IS(pr->key, pr->klen, "help"))
 			k->help = pr->value;
-		else if (IS(pr->key, pr->klen, "native"))
+		else if (CAM_STR_IS(pr->key, pr->klen, "native"))
 			k->native = pr->value;
 	}
 }
