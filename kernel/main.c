@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/notify.h"
+#include "common/otlp_switch.h"
 #include "common/pprof_channel.h"
 #include "common/signals.h"
 #include "common/version.h"
@@ -37,6 +38,7 @@
 #include "kernel/grpc/reflection.h"
 #include "kernel/grpc/server.h"
 #include "kernel/listen_policy.h"
+#include "kernel/log_bus.h"
 #include "kernel/memctx/memctx.h"
 #include "kernel/process_metrics.h"
 #include "kernel/publisher.h"
@@ -67,6 +69,8 @@ static const struct cam_option options[] = {
 	{ "CAM_LOG_FORMAT", "json", "log field names: json (the seed's) or ecs (Elastic Common Schema)", NULL, 0 },
 	{ "CAM_PROFILING_ENABLED", "false", "serve /debug/pprof/ on the exporter's port", NULL, 1 },
 	{ "CAM_PROFILING_ADDR", NULL, "profiling channel for the exporter (default: the bus address with -pprof before .ipc)", NULL, 0 },
+	{ "CAM_OTLP_ENDPOINT", NULL, "set on both programs: cam-exporter pushes every OTLP signal there, and the kernel then puts its log lines on the bus for it (the kernel itself never connects; OTEL_EXPORTER_OTLP_ENDPOINT too)", NULL, 0 },
+	{ "CAM_OTLP_LOGS_ENDPOINT", NULL, "the same for OTLP logs alone (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT too)", NULL, 0 },
 	{ "CAM_REDIS_URL", NULL, "redis://[:password@]host:port[/db]; unset: in-memory context store", NULL, 0 },
 	{ "CAM_REDIS_SENTINELS", NULL, "Redis Sentinel addresses host:port,host:port,...: the sentinels name the master (the host of CAM_REDIS_URL is then not used, its password and database are)", NULL, 0 },
 	{ "CAM_REDIS_MASTER_NAME", NULL, "the master's name in the sentinels' configuration (with CAM_REDIS_SENTINELS)", NULL, 0 },
@@ -140,6 +144,7 @@ struct kernel {
 	cam_process_metrics *process;
 	cam_span_ring *spans;
 	cam_bus *bus;
+	cam_log_bus *log_bus; /* NULL: OTLP logs off */
 	cam_publisher *publisher;
 	cam_profiler *profiler;
 	cam_memctx *memctx;
@@ -313,11 +318,31 @@ static void make_instance_id(char *out)
 
 /* ---- the objects, in the order start() makes them ---------------------- */
 
+static const char *otlp_get(void *arg, const char *name)
+{
+	return strncmp(name, "CAM_", 4) == 0 ? opt(arg, name) : getenv(name);
+}
+
+/* With OTLP logs on (common/otlp_switch.h), log lines go to the bus too. */
+static int new_log_bus(struct kernel *k)
+{
+	bool base;
+	int rc;
+
+	if (!cam_otlp_endpoint(CAM_OTLP_LOGS, otlp_get, k, &base))
+		return 0;
+	rc = cam_log_bus_new(0, 0, &k->log_bus);
+	if (rc == 0)
+		cam_log_set_tap(cam_log_bus_tap, k->log_bus);
+	return rc;
+}
+
 static int new_publisher(struct kernel *k)
 {
 	struct cam_publisher_opts po = {
 		.bus = k->bus,
 		.spans = k->spans,
+		.logs = k->log_bus,
 		.interval_ms = (uint32_t)k->interval_ms,
 		.instance_id = k->instance_id,
 		.start_time_seconds = k->start_time,
@@ -682,6 +707,7 @@ static int start(struct kernel *k)
 	    (rc = cam_process_metrics_new(&k->process)) ||
 	    (rc = cam_span_ring_new(CAM_SPAN_RING_DEFAULT, &k->spans)) ||
 	    (rc = cam_bus_pub_new(k->bus_addr, &k->bus)) ||
+	    (rc = new_log_bus(k)) ||
 	    (rc = new_publisher(k)) ||
 	    (rc = new_profiler(k)) ||
 	    (rc = new_memctx(k)) ||
@@ -731,6 +757,8 @@ static void stop(struct kernel *k)
 	cam_memctx_free(k->memctx);
 	cam_profiler_free(k->profiler);
 	cam_publisher_free(k->publisher); /* publishes the final snapshot */
+	cam_log_set_tap(NULL, NULL);
+	cam_log_bus_free(k->log_bus);
 	cam_bus_free(k->bus);
 	cam_span_ring_free(k->spans);
 	cam_process_metrics_free(k->process);

@@ -283,6 +283,7 @@ static void account(cam_dispatch *d, struct cam_dispatch_call *c, int status)
 {
 	struct cam_syscall *sc = &c->sc;
 	double seconds = (double)(cam_mono_ns() - c->t0) / 1e9;
+	char span_id[17];
 
 	cam_counter_inc(d->total[c->idx]);
 	if (status != CAM_GRPC_OK)
@@ -300,12 +301,14 @@ static void account(cam_dispatch *d, struct cam_dispatch_call *c, int status)
 		.traceparent = c->traceparent,
 		.trace_id = sc->trace_id,
 		.span_id = sc->payload ? cam_payload_get(sc->payload, "span_id") : NULL,
+		.span_out = span_id,
 	});
 	cam_access_log_write(d->log, &(struct cam_access_entry){
 		.verb = c->verb_label,
 		.caller_id = sc->caller_id,
 		.request_id = c->request_id,
 		.trace_id = sc->trace_id,
+		.span_id = span_id,
 		.error = sc->error,
 		.grpc_status = status,
 		.seconds = seconds,
