@@ -24,3 +24,8 @@ $(OTLP_GEN_C): $(BUILD)/gen/proto/%.pb-c.c: $(BUILD)/otlp-proto/%.proto $(OTLP_C
 	@echo "  PROTOC  proto/$*.proto (optional taken out)"
 	$(Q)protoc-c --proto_path=$(BUILD)/otlp-proto --c_out=$(BUILD)/gen/proto $<
 $(OTLP_GEN_C:.c=.h): %.pb-c.h: %.pb-c.c ;
+
+# Code includes these headers as "proto/opentelemetry/..." (the layer rules
+# of tests/layers.conf), and they include each other as
+# "opentelemetry/...": the exporter's objects and the tests look in both.
+$(BUILD)/exporter/%.o $(BUILD)/tests/%.o: ALL_CFLAGS += -I$(BUILD)/gen/proto
