@@ -30,6 +30,7 @@
 #include "exporter/listen.h"
 #include "exporter/selfmetrics.h"
 #include "exporter/otlp.h"
+#include "exporter/otlp_push.h"
 #include "exporter/otlp_settings.h"
 #include "exporter/pprof.h"
 #include "exporter/subscriber.h"
@@ -386,7 +387,7 @@ static int run(const struct settings *s, const sigset_t *sigs)
 	int rc, sig;
 
 	rc = cam_selfmetrics_register(&self);
-	if (rc)
+	if (rc || (rc = cam_otlp_push_register_metrics()))
 		return rc;
 	sub = cam_subscriber_new((uint32_t)s->interval_ms);
 	rc = cam_traces_start(&s->traces, &traces, err, sizeof(err));

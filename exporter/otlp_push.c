@@ -58,20 +58,44 @@ static const struct cam_family_desc metrics[NMETRICS] = {
 			    .help = "Encoded OTLP requests waiting to be sent." },
 };
 
-static void register_metrics(cam_otlp_push *p)
+/* The families, and one signal's series into the four pointers (NULL:
+ * only the families and both signals' series, at 0). */
+static int register_series(enum cam_otlp_signal sig, cam_series **out)
 {
-	const char *v[] = { cam_otlp_signal_name(p->c.signal), NULL };
 	cam_family *f[NMETRICS];
 	char why[160];
 
 	if (cam_metrics_table_register(metrics, NMETRICS, f, why, sizeof(why))) {
 		cam_log(CAM_LOG_ERROR, COMPONENT, "%s", why);
-		return; /* the series stay NULL: counting into them does nothing */
+		return CAM_ETYPE; /* the series stay NULL: counting into them does nothing */
 	}
-	p->exported = cam_series_get(f[M_EXPORTED], v);
-	p->failures = cam_series_get(f[M_FAILURES], v);
-	p->retries = cam_series_get(f[M_RETRIES], v);
-	p->queue_bytes = cam_series_get(f[M_QUEUE_BYTES], v);
+	for (int s = CAM_OTLP_METRICS; s <= CAM_OTLP_LOGS; s++) {
+		const char *v[] = { cam_otlp_signal_name((enum cam_otlp_signal)s), NULL };
+
+		for (int m = 0; m < NMETRICS; m++) {
+			cam_series *se = cam_series_get(f[m], v);
+
+			if (out && s == (int)sig)
+				out[m] = se;
+		}
+	}
+	return 0;
+}
+
+int cam_otlp_push_register_metrics(void)
+{
+	return register_series(CAM_OTLP_METRICS, NULL);
+}
+
+static void register_metrics(cam_otlp_push *p)
+{
+	cam_series *se[NMETRICS] = { NULL };
+
+	register_series(p->c.signal, se);
+	p->exported = se[M_EXPORTED];
+	p->failures = se[M_FAILURES];
+	p->retries = se[M_RETRIES];
+	p->queue_bytes = se[M_QUEUE_BYTES];
 }
 
 /* Lock held. */

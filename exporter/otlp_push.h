@@ -34,6 +34,11 @@
 
 typedef struct cam_otlp_push cam_otlp_push;
 
+/* Registers the four families with a series per signal (metrics, logs) at
+ * 0, so that they are served (and alerts on them evaluate) with OTLP off
+ * too; pushers register them again. 0 or CAM_ETYPE. */
+int cam_otlp_push_register_metrics(void);
+
 /*
  * Called on the pusher's thread when requests are due (every period, on a
  * wake, and once more with final true at stop); it hands them over with
