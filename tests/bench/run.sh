@@ -39,6 +39,10 @@ if command -v wrk >/dev/null; then
   wrk -t2 -c8 -d10s -H "$PB" -H 'Accept-Encoding: gzip' "http://127.0.0.1:$PORT/metrics" | grep -E 'Requests/sec|Latency'
 fi
 echo "exporter RSS after load: $(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$EXP/status)"
+if [ -x "$ROOT/tests/bench/otlp.sh" ] && command -v node >/dev/null; then
+  echo "== OTLP metrics push, 10k series every second (issue 31)"
+  "$ROOT/tests/bench/otlp.sh" "$BUILD"
+fi
 if [ -x "$ROOT/tests/bench/grpc.sh" ]; then
   echo "== gRPC front door"
   "$ROOT/tests/bench/grpc.sh" "$BUILD"

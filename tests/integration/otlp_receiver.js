@@ -11,7 +11,7 @@
 //        the next `count` export requests get that status (and Retry-After)
 // An undecodable body is answered 400 and counted as `bad`.
 //
-// usage: otlp_receiver.js PORT [--tls CERT KEY]
+// usage: otlp_receiver.js PORT [--tls CERT KEY] [--keep N]  (N requests kept per signal)
 //
 // SPDX-License-Identifier: Apache-2.0
 'use strict';
@@ -25,7 +25,8 @@ const TYPES = {
   '/v1/logs': ['logs', root.opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest],
   '/v1/traces': ['traces', root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest],
 };
-const KEEP = 500;
+const keepArg = process.argv.indexOf('--keep');
+const KEEP = keepArg > 0 ? Number(process.argv[keepArg + 1]) : 500;
 const kept = { metrics: [], logs: [], traces: [] };
 const stats = {};
 for (const s of Object.keys(kept)) stats[s] = { ok: 0, refused: 0, bad: 0, bytes: 0, refused_at: [] };
@@ -90,7 +91,7 @@ function handle(req, res) {
         throw new Error('content-type ' + req.headers['content-type']);
       const body = hexify(plain(type.decode(raw), type));
       kept[signal].push({ t_ms: Date.now(), headers: req.headers, body });
-      if (kept[signal].length > KEEP) kept[signal].shift();
+      while (kept[signal].length > KEEP) kept[signal].shift();
       stats[signal].ok++;
       res.writeHead(200, { 'content-type': 'application/x-protobuf' });
       res.end();
