@@ -411,7 +411,7 @@ static int new_memctx(struct kernel *k)
 	o.sentinel_password = sentinel_pw;
 	o.min_replicas_ack = (unsigned)acks;
 	o.limits = (struct cam_memctx_limits){ (size_t)value, (size_t)keys, (uint64_t)bytes,
-					       (unsigned)keep, (unsigned)snaps };
+					       (unsigned)keep, (unsigned)snaps, 0 };
 	o.timeout_ms = (int)timeout;
 	o.ping_interval_ms = (int)ping;
 	o.backoff_max_ms = (int)backoff;

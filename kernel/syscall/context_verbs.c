@@ -30,6 +30,8 @@
  */
 #include "kernel/syscall/context_verbs.h"
 
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,20 +134,204 @@ out_bad:
 				key, (unsigned long long)min);
 }
 
+/* ---- one store call: submitted, then concluded ------------------------ */
+
+enum { ST_SUBMITTING, ST_RETURNED, ST_DONE };
+
+/*
+ * A verb's store call in flight. On a store that completes changes on a
+ * thread of its own (cam_memctx_async) it lives on the heap and the verb
+ * defers; otherwise on the handler's stack. Whoever sees the other side
+ * already there concludes it: the handler if done ran before submit
+ * returned, else done.
+ */
+struct pending {
+	struct cam_memctx_op op;
+	cam_context_verbs *cv;
+	struct cam_syscall *sc;
+	enum op kind;
+	double t0;
+	bool heap;
+	_Atomic int state;
+};
+
+static int conclude_write(struct pending *p)
+{
+	struct cam_syscall *sc = p->sc;
+
+	cam_counter_inc(p->cv->versions);
+	cam_result_add(&sc->result, "namespace", p->op.ns);
+	cam_result_add(&sc->result, "key", p->op.key);
+	cam_result_addf(&sc->result, "version", "%llu", (unsigned long long)p->op.value.v.version);
+	cam_result_addf(&sc->result, "size", "%zu", p->op.value.v.size);
+	return 0;
+}
+
+/* Whether a value can go into the result as text and parse back whole. */
+static int printable(const uint8_t *p, size_t len)
+{
+	size_t n;
+
+	if (len > 4096 || !cam_utf8_valid((const char *)p, &n) || n != len)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (p[i] < 0x20 || p[i] == 0x7f || p[i] == ',')
+			return 0;
+	return 1;
+}
+
+static int conclude_read(struct pending *p)
+{
+	struct cam_syscall *sc = p->sc;
+	struct cam_memctx_value *val = &p->op.value;
+
+	cam_result_add(&sc->result, "namespace", p->op.ns);
+	cam_result_add(&sc->result, "key", p->op.key);
+	cam_result_addf(&sc->result, "version", "%llu", (unsigned long long)val->v.version);
+	cam_result_addf(&sc->result, "timestamp_ms", "%lld", (long long)val->v.time_ms);
+	cam_result_addf(&sc->result, "size", "%zu", val->v.size);
+	if (printable(val->data, val->v.size))
+		cam_result_add(&sc->result, "value", (const char *)val->data);
+	else
+		cam_result_add(&sc->result, "value_in", "data");
+	/* The response owns the bytes now (dispatch.c frees them). */
+	sc->out_data = val->data;
+	sc->out_len = val->v.size;
+	val->data = NULL;
+	return 0;
+}
+
+static int conclude_versions(struct pending *p)
+{
+	struct cam_syscall *sc = p->sc;
+	const struct cam_memctx_version *v = p->op.versions;
+	size_t n = p->op.n;
+	/* "version:unix_ms:size" is at most 62 bytes with its ';'. */
+	char *list = cam_xmalloc(n * 64 + 1);
+	size_t off = 0;
+
+	list[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)snprintf(list + off, 64, "%s%llu:%lld:%zu", i ? ";" : "",
+					(unsigned long long)v[i].version, (long long)v[i].time_ms,
+					v[i].size);
+	cam_result_add(&sc->result, "namespace", p->op.ns);
+	cam_result_add(&sc->result, "key", p->op.key);
+	cam_result_addf(&sc->result, "count", "%zu", n);
+	cam_result_addf(&sc->result, "latest", "%llu",
+			n ? (unsigned long long)v[n - 1].version : 0ULL);
+	cam_result_add(&sc->result, "versions", list);
+	free(list);
+	return 0;
+}
+
+static int conclude_delete(struct pending *p)
+{
+	struct cam_syscall *sc = p->sc;
+
+	if (p->op.kind == CAM_MEMCTX_OP_SNAPSHOT_DELETE) {
+		cam_result_add(&sc->result, "snapshot_id", p->op.id);
+		return 0;
+	}
+	cam_result_add(&sc->result, "namespace", p->op.ns);
+	if (p->op.key)
+		cam_result_add(&sc->result, "key", p->op.key);
+	cam_result_addf(&sc->result, "removed_versions", "%zu", p->op.n);
+	return 0;
+}
+
+static int conclude_snapshot(struct pending *p)
+{
+	struct cam_syscall *sc = p->sc;
+
+	cam_result_add(&sc->result, "snapshot_id",
+		       p->kind == OP_SNAPSHOT ? p->op.snapshot_id : p->op.id);
+	cam_result_add(&sc->result, "namespace",
+		       p->kind == OP_SNAPSHOT ? p->op.ns : p->op.snapshot_ns);
+	cam_result_addf(&sc->result, "keys", "%zu", p->op.n);
+	return 0;
+}
+
+/* The call's result from its op, counted and timed; returns its code. */
+static int conclude(struct pending *p)
+{
+	static int (*const fn[NOPS])(struct pending *) = {
+		[OP_WRITE] = conclude_write,       [OP_READ] = conclude_read,
+		[OP_VERSIONS] = conclude_versions, [OP_DELETE] = conclude_delete,
+		[OP_SNAPSHOT] = conclude_snapshot, [OP_RESTORE] = conclude_snapshot,
+	};
+	int rc = p->op.rc;
+
+	if (rc == 0)
+		fn[p->kind](p);
+	cam_memctx_value_free(&p->op.value);
+	free(p->op.versions);
+	return account(p->cv, p->sc, p->kind, rc, p->op.why, p->t0);
+}
+
+static void on_done(struct cam_memctx_op *op)
+{
+	struct pending *p = op->arg;
+	struct cam_syscall *sc = p->sc;
+	int rc;
+
+	if (!p->heap || atomic_exchange(&p->state, ST_DONE) == ST_SUBMITTING)
+		return; /* the handler is still in submit and concludes */
+	rc = conclude(p);
+	free(p);
+	cam_syscall_complete(sc, rc);
+}
+
+/* A pending call for this verb: on the stack given, or on the heap when the
+ * store may complete it later. */
+static struct pending *pending_new(cam_context_verbs *cv, struct cam_syscall *sc, enum op kind,
+				   enum cam_memctx_kind mk, struct pending *stack)
+{
+	bool heap = cam_memctx_async(cv->o.store);
+	struct pending *p = heap ? cam_xmalloc(sizeof(*p)) : stack;
+
+	memset(p, 0, offsetof(struct pending, op.why));
+	p->op.kind = mk;
+	p->op.deadline_ns = sc->deadline_ns;
+	p->op.done = on_done;
+	p->op.arg = p;
+	p->cv = cv;
+	p->sc = sc;
+	p->kind = kind;
+	p->t0 = cam_mono_s();
+	p->heap = heap;
+	atomic_init(&p->state, ST_SUBMITTING);
+	return p;
+}
+
+/* Submits p's op: its code when it completed before submit returned, else
+ * CAM_SYSCALL_DEFERRED (on_done completes the call). */
+static int submit(struct pending *p)
+{
+	int rc;
+
+	cam_memctx_submit(p->cv->o.store, &p->op);
+	if (p->heap && atomic_exchange(&p->state, ST_RETURNED) != ST_DONE)
+		return CAM_SYSCALL_DEFERRED; /* p and the call are on_done's now */
+	rc = conclude(p);
+	if (p->heap)
+		free(p);
+	return rc;
+}
+
+/* ---- the verbs ---------------------------------------------------------- */
+
 static int context_write(void *ctx, struct cam_syscall *sc)
 {
 	cam_context_verbs *cv = ctx;
-	cam_memctx *m = cv->o.store;
 	const char *ns, *key, *text = cam_payload_get(sc->payload, "value");
 	const char *exp_s = cam_payload_get(sc->payload, "expected_version");
 	const void *val = text;
 	size_t len = text ? strlen(text) : 0;
-	struct cam_memctx_version v;
-	uint64_t exp = 0, cur = 0;
+	uint64_t exp = 0;
 	int64_t expected = CAM_MEMCTX_ANY;
-	char why[CAM_MEMCTX_WHY];
-	double t0 = cam_mono_s();
-	int status, rc;
+	struct pending stack, *p;
+	int status;
 
 	if ((status = need(sc, "namespace", &ns)) || (status = need(sc, "key", &key)))
 		return status;
@@ -164,113 +350,61 @@ static int context_write(void *ctx, struct cam_syscall *sc)
 			return status;
 		expected = (int64_t)exp;
 	}
-	rc = cam_memctx_write(m, sc->deadline_ns, ns, key, val, len, expected, &v, &cur, why);
-	if (rc == 0) {
-		cam_counter_inc(cv->versions);
-		cam_result_add(&sc->result, "namespace", ns);
-		cam_result_add(&sc->result, "key", key);
-		cam_result_addf(&sc->result, "version", "%llu", (unsigned long long)v.version);
-		cam_result_addf(&sc->result, "size", "%zu", v.size);
-	}
-	return account(cv, sc, OP_WRITE, rc, why, t0);
-}
-
-/* Whether a value can go into the result as text and parse back whole. */
-static int printable(const uint8_t *p, size_t len)
-{
-	size_t n;
-
-	if (len > 4096 || !cam_utf8_valid((const char *)p, &n) || n != len)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (p[i] < 0x20 || p[i] == 0x7f || p[i] == ',')
-			return 0;
-	return 1;
+	p = pending_new(cv, sc, OP_WRITE, CAM_MEMCTX_OP_WRITE, &stack);
+	p->op.ns = ns;
+	p->op.key = key;
+	p->op.val = val;
+	p->op.len = len;
+	p->op.expected = expected;
+	return submit(p);
 }
 
 static int context_read(void *ctx, struct cam_syscall *sc)
 {
 	cam_context_verbs *cv = ctx;
-	cam_memctx *m = cv->o.store;
 	const char *ns, *key, *ver_s = cam_payload_get(sc->payload, "version");
-	struct cam_memctx_value val = { 0 };
 	uint64_t ver = 0;
-	char why[CAM_MEMCTX_WHY];
-	double t0 = cam_mono_s();
-	int status, rc;
+	struct pending stack, *p;
+	int status;
 
 	if ((status = need(sc, "namespace", &ns)) || (status = need(sc, "key", &key)))
 		return status;
 	if (ver_s && (status = parse_u64(sc, "version", ver_s, 1, &ver)))
 		return status;
-	rc = cam_memctx_read(m, sc->deadline_ns, ns, key, ver, &val, why);
-	if (rc == 0) {
-		cam_result_add(&sc->result, "namespace", ns);
-		cam_result_add(&sc->result, "key", key);
-		cam_result_addf(&sc->result, "version", "%llu", (unsigned long long)val.v.version);
-		cam_result_addf(&sc->result, "timestamp_ms", "%lld", (long long)val.v.time_ms);
-		cam_result_addf(&sc->result, "size", "%zu", val.v.size);
-		if (printable(val.data, val.v.size))
-			cam_result_add(&sc->result, "value", (const char *)val.data);
-		else
-			cam_result_add(&sc->result, "value_in", "data");
-		/* The response owns the bytes now (dispatch.c frees them). */
-		sc->out_data = val.data;
-		sc->out_len = val.v.size;
-	}
-	return account(cv, sc, OP_READ, rc, why, t0);
+	p = pending_new(cv, sc, OP_READ, CAM_MEMCTX_OP_READ, &stack);
+	p->op.ns = ns;
+	p->op.key = key;
+	p->op.version = ver;
+	return submit(p);
 }
 
 static int context_versions(void *ctx, struct cam_syscall *sc)
 {
 	cam_context_verbs *cv = ctx;
-	cam_memctx *m = cv->o.store;
-	struct cam_memctx_version *v;
 	const char *ns, *key;
-	char why[CAM_MEMCTX_WHY];
-	double t0 = cam_mono_s();
-	size_t n = 0;
-	int status, rc;
+	struct pending stack, *p;
+	struct cam_memctx_version *v;
+	int status;
 
 	if ((status = need(sc, "namespace", &ns)) || (status = need(sc, "key", &key)))
 		return status;
-	v = malloc(CAM_MEMCTX_MAX_KEEP * sizeof(*v));
-	if (!v)
+	if (!(v = malloc(CAM_MEMCTX_MAX_KEEP * sizeof(*v))))
 		return cam_syscall_fail(sc, CAM_ENOMEM, "out of memory");
-	rc = cam_memctx_versions(m, sc->deadline_ns, ns, key, v, CAM_MEMCTX_MAX_KEEP, &n, why);
-	if (rc == 0) {
-		/* "version:unix_ms:size" is at most 62 bytes with its ';'. */
-		char *list = cam_xmalloc(n * 64 + 1);
-		size_t off = 0;
-
-		list[0] = '\0';
-		for (size_t i = 0; i < n; i++)
-			off += (size_t)snprintf(list + off, 64, "%s%llu:%lld:%zu", i ? ";" : "",
-						(unsigned long long)v[i].version,
-						(long long)v[i].time_ms, v[i].size);
-		cam_result_add(&sc->result, "namespace", ns);
-		cam_result_add(&sc->result, "key", key);
-		cam_result_addf(&sc->result, "count", "%zu", n);
-		cam_result_addf(&sc->result, "latest", "%llu",
-				n ? (unsigned long long)v[n - 1].version : 0ULL);
-		cam_result_add(&sc->result, "versions", list);
-		free(list);
-	}
-	free(v);
-	return account(cv, sc, OP_VERSIONS, rc, why, t0);
+	p = pending_new(cv, sc, OP_VERSIONS, CAM_MEMCTX_OP_VERSIONS, &stack);
+	p->op.ns = ns;
+	p->op.key = key;
+	p->op.versions = v;
+	p->op.max = CAM_MEMCTX_MAX_KEEP;
+	return submit(p);
 }
 
 static int context_delete(void *ctx, struct cam_syscall *sc)
 {
 	cam_context_verbs *cv = ctx;
-	cam_memctx *m = cv->o.store;
 	const char *ns = cam_payload_get(sc->payload, "namespace");
 	const char *key = cam_payload_get(sc->payload, "key");
 	const char *id = cam_payload_get(sc->payload, "snapshot_id");
-	char why[CAM_MEMCTX_WHY];
-	double t0 = cam_mono_s();
-	size_t removed = 0;
-	int rc;
+	struct pending stack, *p;
 
 	if (id && (ns || key))
 		return cam_syscall_fail(sc, CAM_EINVAL,
@@ -278,62 +412,40 @@ static int context_delete(void *ctx, struct cam_syscall *sc)
 	if (!id && (!ns || !*ns))
 		return cam_syscall_fail(sc, CAM_EINVAL,
 					"payload key 'namespace' (or 'snapshot_id') is missing");
-	if (id) {
-		rc = cam_memctx_snapshot_delete(m, sc->deadline_ns, id, why);
-		if (rc == 0)
-			cam_result_add(&sc->result, "snapshot_id", id);
-	} else {
-		rc = cam_memctx_delete(m, sc->deadline_ns, ns, key, &removed, why);
-		if (rc == 0) {
-			cam_result_add(&sc->result, "namespace", ns);
-			if (key)
-				cam_result_add(&sc->result, "key", key);
-			cam_result_addf(&sc->result, "removed_versions", "%zu", removed);
-		}
-	}
-	return account(cv, sc, OP_DELETE, rc, why, t0);
+	p = pending_new(cv, sc, OP_DELETE,
+			id ? CAM_MEMCTX_OP_SNAPSHOT_DELETE : CAM_MEMCTX_OP_DELETE, &stack);
+	p->op.ns = ns;
+	p->op.key = key;
+	p->op.id = id;
+	return submit(p);
 }
 
 static int context_snapshot(void *ctx, struct cam_syscall *sc)
 {
 	cam_context_verbs *cv = ctx;
-	cam_memctx *m = cv->o.store;
 	const char *ns;
-	char why[CAM_MEMCTX_WHY], id[CAM_MEMCTX_ID_LEN + 1];
-	double t0 = cam_mono_s();
-	size_t keys = 0;
-	int status, rc;
+	struct pending stack, *p;
+	int status;
 
 	if ((status = need(sc, "namespace", &ns)))
 		return status;
-	rc = cam_memctx_snapshot(m, sc->deadline_ns, ns, id, &keys, why);
-	if (rc == 0) {
-		cam_result_add(&sc->result, "snapshot_id", id);
-		cam_result_add(&sc->result, "namespace", ns);
-		cam_result_addf(&sc->result, "keys", "%zu", keys);
-	}
-	return account(cv, sc, OP_SNAPSHOT, rc, why, t0);
+	p = pending_new(cv, sc, OP_SNAPSHOT, CAM_MEMCTX_OP_SNAPSHOT, &stack);
+	p->op.ns = ns;
+	return submit(p);
 }
 
 static int context_restore(void *ctx, struct cam_syscall *sc)
 {
 	cam_context_verbs *cv = ctx;
-	cam_memctx *m = cv->o.store;
 	const char *id;
-	char why[CAM_MEMCTX_WHY], ns[CAM_MEMCTX_MAX_NAME + 1];
-	double t0 = cam_mono_s();
-	size_t keys = 0;
-	int status, rc;
+	struct pending stack, *p;
+	int status;
 
 	if ((status = need(sc, "snapshot_id", &id)))
 		return status;
-	rc = cam_memctx_restore(m, sc->deadline_ns, id, ns, &keys, why);
-	if (rc == 0) {
-		cam_result_add(&sc->result, "snapshot_id", id);
-		cam_result_add(&sc->result, "namespace", ns);
-		cam_result_addf(&sc->result, "keys", "%zu", keys);
-	}
-	return account(cv, sc, OP_RESTORE, rc, why, t0);
+	p = pending_new(cv, sc, OP_RESTORE, CAM_MEMCTX_OP_RESTORE, &stack);
+	p->op.id = id;
+	return submit(p);
 }
 
 static enum cam_component_status probe(void *arg, char *msg, size_t len)
@@ -397,10 +509,13 @@ static const struct cam_verb rows[] = {
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
-/* The rows with may_block set as the store's backend says. */
+/* The rows with may_block set as the store's backend says: a store that
+ * completes its calls on a thread of its own never blocks the handler, nor
+ * does memory; Redis, answered on the calling thread, does. */
 static int add_rows(cam_context_verbs *cv)
 {
-	bool blocks = strcmp(cam_memctx_backend(cv->o.store), "memory") != 0;
+	bool blocks = !cam_memctx_async(cv->o.store) &&
+		      strcmp(cam_memctx_backend(cv->o.store), "memory") != 0;
 	struct cam_verb r[NROWS];
 
 	for (size_t i = 0; i < NROWS; i++) {

@@ -50,6 +50,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		CONTRACT_TESTS,
+		CONTRACT_QUOTA_TESTS,
 		cmocka_unit_test(test_health_disabled),
 		cmocka_unit_test(test_bad_limits),
 	};
