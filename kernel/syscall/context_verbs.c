@@ -1,7 +1,7 @@
 /*
  * The memory context subsystem's verbs: the context_* verbs over the store
  * (kernel/memctx/memctx.h), their metrics and the "Redis Backend" health
- * probe.
+ * probe, and the "Context Store" component (any backend).
  *
  *   context_write     namespace, key, value (or the request's binary data),
  *                     [expected_version: 0 = must not exist, N = latest must be N]
@@ -55,7 +55,8 @@ static const double DURATION_BUCKETS[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.002
 					   1,      2.5 };
 
 enum { M_OPERATIONS, M_SIZE, M_VERSIONS, M_DURATION, M_RECONNECTS, M_MASTER_CHANGES,
-       M_UNCONFIRMED, NMETRICS };
+       M_UNCONFIRMED, M_COMMITS, M_COMMITTED, M_COMMIT_SECONDS, M_FAILURES, M_FREE, NMETRICS };
+static const char *const L_REASON[] = { "reason", NULL };
 static const char *const L_OP_STATUS[] = { "op", "status", NULL };
 static const char *const L_BACKEND[] = { "backend", NULL };
 static const struct cam_family_desc metrics[NMETRICS] = {
@@ -83,6 +84,21 @@ static const struct cam_family_desc metrics[NMETRICS] = {
 	[M_UNCONFIRMED] = { .name = "cam_os_memory_context_unconfirmed_writes_total",
 			    .help = "Changes that reached the Redis master but were not confirmed by CAM_REDIS_MIN_REPLICAS_ACK replicas in time",
 			    .type = CAM_COUNTER, .max_series = 1 },
+	[M_COMMITS] = { .name = "cam_os_memory_context_commits_total",
+			.help = "Transactions the durable store committed, each with one sync to disk",
+			.type = CAM_COUNTER, .max_series = 1 },
+	[M_COMMITTED] = { .name = "cam_os_memory_context_committed_changes_total",
+			  .help = "Changes the durable store made durable (divided by commits: changes per sync)",
+			  .type = CAM_COUNTER, .max_series = 1 },
+	[M_COMMIT_SECONDS] = { .name = "cam_os_memory_context_last_commit_seconds",
+			       .help = "How long the durable store's last commit took, its sync included",
+			       .type = CAM_GAUGE, .unit = "seconds", .max_series = 1 },
+	[M_FAILURES] = { .name = "cam_os_memory_context_store_failures_total",
+			 .help = "Commits of the durable store that failed, by reason (no_space, io_error); their changes were refused",
+			 .type = CAM_COUNTER, .label_names = L_REASON, .max_series = 2 },
+	[M_FREE] = { .name = "cam_os_memory_context_store_free_bytes",
+		     .help = "Free space of the file system that holds the durable store",
+		     .type = CAM_GAUGE, .unit = "bytes", .max_series = 1 },
 };
 
 struct cam_context_verbs {
@@ -90,6 +106,7 @@ struct cam_context_verbs {
 	cam_family *operations;
 	cam_series *ok[NOPS], *duration[NOPS], *versions, *size, *reconnects;
 	cam_series *master_changes, *unconfirmed;
+	cam_series *commits, *committed, *commit_seconds, *nospace, *io_errors, *free_bytes;
 };
 
 /* Counts and times one operation; returns its code. */
@@ -448,9 +465,39 @@ static int context_restore(void *ctx, struct cam_syscall *sc)
 	return submit(p);
 }
 
+/* "Context Store": the store in use, whatever its backend. */
 static enum cam_component_status probe(void *arg, char *msg, size_t len)
 {
 	return cam_memctx_health(arg, msg, len);
+}
+
+/* "Redis Backend": the store's health when it is Redis, else disabled. */
+static enum cam_component_status probe_redis(void *arg, char *msg, size_t len)
+{
+	const char *b = cam_memctx_backend(arg);
+
+	if (strcmp(b, "redis") == 0)
+		return cam_memctx_health(arg, msg, len);
+	snprintf(msg, len, "Redis not in use: the context store is %s (CAM_REDIS_URL is not set)",
+		 b);
+	return CAM_COMPONENT_DISABLED;
+}
+
+/* The durable store's figures, when it is the backend. */
+static void collect_store(cam_context_verbs *cv)
+{
+	cam_store *s = cam_memctx_store(cv->o.store);
+	struct cam_store_stats st;
+
+	if (!s)
+		return;
+	cam_store_stats(s, &st);
+	cam_gauge_set(cv->commits, (double)st.commits);
+	cam_gauge_set(cv->committed, (double)st.changes);
+	cam_gauge_set(cv->commit_seconds, st.last_commit_s);
+	cam_gauge_set(cv->nospace, (double)st.failures_nospace);
+	cam_gauge_set(cv->io_errors, (double)st.failures_io);
+	cam_gauge_set(cv->free_bytes, (double)st.free_bytes);
 }
 
 /* Before each snapshot: the size gauge and the store's own counters. */
@@ -462,6 +509,7 @@ static void collect(void *arg)
 	cam_gauge_set(cv->reconnects, (double)cam_memctx_reconnects(cv->o.store));
 	cam_gauge_set(cv->master_changes, (double)cam_memctx_master_changes(cv->o.store));
 	cam_gauge_set(cv->unconfirmed, (double)cam_memctx_unconfirmed(cv->o.store));
+	collect_store(cv);
 }
 
 static int register_metrics(cam_context_verbs *cv)
@@ -485,6 +533,14 @@ static int register_metrics(cam_context_verbs *cv)
 	cv->reconnects = cam_series_get(f[M_RECONNECTS], NULL);
 	cv->master_changes = cam_series_get(f[M_MASTER_CHANGES], NULL);
 	cv->unconfirmed = cam_series_get(f[M_UNCONFIRMED], NULL);
+	if (!cam_memctx_store(cv->o.store))
+		return 0;
+	cv->commits = cam_series_get(f[M_COMMITS], NULL);
+	cv->committed = cam_series_get(f[M_COMMITTED], NULL);
+	cv->commit_seconds = cam_series_get(f[M_COMMIT_SECONDS], NULL);
+	cv->nospace = cam_series_get(f[M_FAILURES], (const char *[]){ "no_space" });
+	cv->io_errors = cam_series_get(f[M_FAILURES], (const char *[]){ "io_error" });
+	cv->free_bytes = cam_series_get(f[M_FREE], NULL);
 	return 0;
 }
 
@@ -539,10 +595,15 @@ int cam_context_verbs_new(const struct cam_context_verbs_opts *o, cam_context_ve
 	if ((rc = cam_metrics_add_collector(collect, cv)))
 		goto out_remove_rows;
 	if (o->components &&
-	    (rc = cam_components_set(o->components, "Redis Backend", probe, o->store)))
+	    (rc = cam_components_set(o->components, "Redis Backend", probe_redis, o->store)))
 		goto out_remove_collector;
+	if (o->components &&
+	    (rc = cam_components_set(o->components, "Context Store", probe, o->store)))
+		goto out_clear_redis;
 	*out = cv;
 	return 0;
+out_clear_redis:
+	cam_components_clear(o->components, "Redis Backend");
 out_remove_collector:
 	cam_metrics_remove_collector(collect, cv);
 out_remove_rows:
@@ -556,6 +617,7 @@ void cam_context_verbs_free(cam_context_verbs *cv)
 {
 	if (!cv)
 		return;
+	cam_components_clear(cv->o.components, "Context Store");
 	cam_components_clear(cv->o.components, "Redis Backend");
 	cam_metrics_remove_collector(collect, cv);
 	cam_verbs_remove(cv->o.verbs, rows, NROWS);
