@@ -533,13 +533,15 @@ static int register_metrics(cam_context_verbs *cv)
 	cv->reconnects = cam_series_get(f[M_RECONNECTS], NULL);
 	cv->master_changes = cam_series_get(f[M_MASTER_CHANGES], NULL);
 	cv->unconfirmed = cam_series_get(f[M_UNCONFIRMED], NULL);
+	/* Failures exist at 0 on every backend, so the alert on them always
+	 * has its series; the rest only where a durable store commits. */
+	cv->nospace = cam_series_get(f[M_FAILURES], (const char *[]){ "no_space" });
+	cv->io_errors = cam_series_get(f[M_FAILURES], (const char *[]){ "io_error" });
 	if (!cam_memctx_store(cv->o.store))
 		return 0;
 	cv->commits = cam_series_get(f[M_COMMITS], NULL);
 	cv->committed = cam_series_get(f[M_COMMITTED], NULL);
 	cv->commit_seconds = cam_series_get(f[M_COMMIT_SECONDS], NULL);
-	cv->nospace = cam_series_get(f[M_FAILURES], (const char *[]){ "no_space" });
-	cv->io_errors = cam_series_get(f[M_FAILURES], (const char *[]){ "io_error" });
 	cv->free_bytes = cam_series_get(f[M_FREE], NULL);
 	return 0;
 }
