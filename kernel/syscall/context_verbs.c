@@ -55,7 +55,8 @@ static const double DURATION_BUCKETS[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.002
 					   1,      2.5 };
 
 enum { M_OPERATIONS, M_SIZE, M_VERSIONS, M_DURATION, M_RECONNECTS, M_MASTER_CHANGES,
-       M_UNCONFIRMED, M_COMMITS, M_COMMITTED, M_COMMIT_SECONDS, M_FAILURES, M_FREE, NMETRICS };
+       M_UNCONFIRMED, M_COMMITS, M_SYNCS, M_COMMITTED, M_COMMIT_SECONDS, M_FAILURES, M_FREE,
+       NMETRICS };
 static const char *const L_REASON[] = { "reason", NULL };
 static const char *const L_OP_STATUS[] = { "op", "status", NULL };
 static const char *const L_BACKEND[] = { "backend", NULL };
@@ -85,13 +86,16 @@ static const struct cam_family_desc metrics[NMETRICS] = {
 			    .help = "Changes that reached the Redis master but were not confirmed by CAM_REDIS_MIN_REPLICAS_ACK replicas in time",
 			    .type = CAM_COUNTER, .max_series = 1 },
 	[M_COMMITS] = { .name = "cam_os_memory_context_commits_total",
-			.help = "Transactions the durable store committed, each with one sync to disk",
+			.help = "Transactions the durable store committed (each a group of changes)",
 			.type = CAM_COUNTER, .max_series = 1 },
+	[M_SYNCS] = { .name = "cam_os_memory_context_syncs_total",
+		      .help = "fdatasyncs of the durable store's file (a commit's own and the one that makes commits durable)",
+		      .type = CAM_COUNTER, .max_series = 1 },
 	[M_COMMITTED] = { .name = "cam_os_memory_context_committed_changes_total",
-			  .help = "Changes the durable store made durable (divided by commits: changes per sync)",
+			  .help = "Changes the durable store made durable (divided by commits: changes per commit)",
 			  .type = CAM_COUNTER, .max_series = 1 },
 	[M_COMMIT_SECONDS] = { .name = "cam_os_memory_context_last_commit_seconds",
-			       .help = "How long the durable store's last commit took, its sync included",
+			       .help = "How long the durable store's last group took from the writer taking it to its being durable",
 			       .type = CAM_GAUGE, .unit = "seconds", .max_series = 1 },
 	[M_FAILURES] = { .name = "cam_os_memory_context_store_failures_total",
 			 .help = "Commits of the durable store that failed, by reason (no_space, io_error); their changes were refused",
@@ -106,7 +110,8 @@ struct cam_context_verbs {
 	cam_family *operations;
 	cam_series *ok[NOPS], *duration[NOPS], *versions, *size, *reconnects;
 	cam_series *master_changes, *unconfirmed;
-	cam_series *commits, *committed, *commit_seconds, *nospace, *io_errors, *free_bytes;
+	cam_series *commits, *syncs, *committed, *commit_seconds, *nospace, *io_errors;
+	cam_series *free_bytes;
 };
 
 /* Counts and times one operation; returns its code. */
@@ -493,6 +498,7 @@ static void collect_store(cam_context_verbs *cv)
 		return;
 	cam_store_stats(s, &st);
 	cam_gauge_set(cv->commits, (double)st.commits);
+	cam_gauge_set(cv->syncs, (double)st.syncs);
 	cam_gauge_set(cv->committed, (double)st.changes);
 	cam_gauge_set(cv->commit_seconds, st.last_commit_s);
 	cam_gauge_set(cv->nospace, (double)st.failures_nospace);
@@ -540,6 +546,7 @@ static int register_metrics(cam_context_verbs *cv)
 	if (!cam_memctx_store(cv->o.store))
 		return 0;
 	cv->commits = cam_series_get(f[M_COMMITS], NULL);
+	cv->syncs = cam_series_get(f[M_SYNCS], NULL);
 	cv->committed = cam_series_get(f[M_COMMITTED], NULL);
 	cv->commit_seconds = cam_series_get(f[M_COMMIT_SECONDS], NULL);
 	cv->free_bytes = cam_series_get(f[M_FREE], NULL);
