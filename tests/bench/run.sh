@@ -59,6 +59,10 @@ if [ -x "$ROOT/tests/bench/memctx.sh" ]; then
   echo "== memory context"
   "$ROOT/tests/bench/memctx.sh" "$BUILD"
 fi
+if [ -x "$ROOT/tests/bench/store.sh" ]; then
+  echo "== the durable store: the price of durability, reads, a 1 GiB store"
+  "$ROOT/tests/bench/store.sh" "$BUILD"
+fi
 
 echo "== scheduler (issue 5)"
 "$ROOT/$BUILD/tests/bench/bench_scheduler"
