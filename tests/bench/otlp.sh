@@ -28,7 +28,7 @@ exporter_start without "$BUS" "$B" --publish-interval-ms 1000; PB=$LAST_PID
 wait_for 20 metric_is "$A" cam_os_kernel_up 1 && wait_for 20 metric_is "$B" cam_os_kernel_up 1 ||
   { echo "exporters never saw the publisher"; exit 1; }
 sleep 3
-echo "series per snapshot: $(scrape "$B" | grep -vc '^#')"
+echo "samples per scrape: $(scrape "$B" | grep -vc "^#")"
 a0=$(ticks "$PA"); b0=$(ticks "$PB"); t0=$(date +%s.%N)
 sleep "$SECONDS_RUN"
 a1=$(ticks "$PA"); b1=$(ticks "$PB"); t1=$(date +%s.%N)
