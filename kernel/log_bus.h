@@ -13,8 +13,11 @@
  * only queued its line in the logger's ring, as before.
  *
  * Audit records (another kind of JSON line) join the same batches through
- * cam_log_bus_add with CAM_LOG_BUS_AUDIT; the exporter turns them into
- * LogRecords of their own instrumentation scope.
+ * cam_log_bus_add with CAM_LOG_BUS_AUDIT: kernel/main.c hands the audit
+ * writer its cam_log_bus (NULL while OTLP logs are off: nothing to add),
+ * and the exporter turns them into LogRecords of their own instrumentation
+ * scope (cam-kernel/audit), the body "audit <verb>", every field an
+ * attribute.
  *
  * SPDX-License-Identifier: Apache-2.0
  */

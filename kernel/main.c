@@ -332,7 +332,9 @@ static const char *otlp_get(void *arg, const char *name)
 	return strncmp(name, "CAM_", 4) == 0 ? opt(arg, name) : getenv(name);
 }
 
-/* With OTLP logs on (common/otlp_switch.h), log lines go to the bus too. */
+/* With OTLP logs on (common/otlp_switch.h), log lines go to the bus too.
+ * k->log_bus (NULL when off) is also where the audit log hands each record
+ * it writes: cam_log_bus_add(k->log_bus, CAM_LOG_BUS_AUDIT, line, len). */
 static int new_log_bus(struct kernel *k)
 {
 	bool base;
