@@ -59,6 +59,8 @@ play() {
     "for c in $kern $expo; do [ \"\$(podman exec \$c id -u)\" = 10001 ] && ! podman exec \$c sh -c 'echo x >/usr/local/x' 2>/dev/null || exit 1; done"
   check "$name: they share the bus socket through the emptyDir" bash -c \
     "podman exec $expo test -S /var/run/cam-os/bus.ipc && podman exec $kern test -S /var/run/cam-os/bus.ipc"
+  check "$name: the exporter has the pod's name for the OTLP resource (CAM_K8S_POD_NAME, downward API)" \
+    bash -c "[ -n \"\$(podman exec $expo printenv CAM_K8S_POD_NAME)\" ]"
   [ "$name" = manifest ] || { podman pod rm -f "$pod" >/dev/null 2>&1; return; }
 
   local r
@@ -92,6 +94,9 @@ play() {
   # A hung kernel: the exporter stops serving its frozen numbers.
   local pid1 n0
   pid1=$(ctr_pid "$kern"); n0=$(restarts "$kern")
+  # Never signal 0 or 1 (this test's process group, or init).
+  [[ "$pid1" =~ ^[0-9]+$ ]] && [ "$pid1" -gt 1 ] ||
+    { not_ok "the kernel container's process ($pid1)"; podman pod rm -f "$pod" >/dev/null 2>&1; return; }
   kill -STOP "$pid1"
   check "a hung kernel: the exporter reports cam_os_kernel_up 0" wait_for 15 seen "$X" 'cam_os_kernel_up 0'
   check "and /readyz 503, so the pod leaves the Service" http_is "$X" /readyz 503
