@@ -457,6 +457,12 @@ static bool owns(const char *caller, const char *resource)
 void cam_policy_decide(cam_policy *p, const char *caller, const char *verb,
 		       const char *resource, bool counted, struct cam_policy_decision *out)
 {
+	cam_policy_decide_as(p, caller, false, verb, resource, counted, out);
+}
+
+void cam_policy_decide_as(cam_policy *p, const char *caller, bool admin, const char *verb,
+			  const char *resource, bool counted, struct cam_policy_decision *out)
+{
 	const struct set *s;
 	uint32_t deny = UINT32_MAX, allow = UINT32_MAX;
 	cam_series *const *series;
@@ -470,7 +476,7 @@ void cam_policy_decide(cam_policy *p, const char *caller, const char *verb,
 		rule = s->rules[deny].name;
 		series = s->rules[deny].counted;
 		out->allowed = false;
-	} else if (owns(caller, resource)) {
+	} else if (admin || owns(caller, resource)) {
 		rule = "owner";
 		series = p->builtin[B_OWNER];
 		out->allowed = true;

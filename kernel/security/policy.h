@@ -15,7 +15,7 @@
  *
  * A decision, for a caller that holds the verb's scope: a matching deny
  * rule denies; else the caller's own namespace ("<caller>" or under
- * "<caller>/") is allowed (rule "owner"); else a matching allow rule
+ * "<caller>/"), or any resource for an admin, is allowed (rule "owner"); else a matching allow rule
  * allows; else namespaces are denied and everything else is allowed (rule
  * "default"). The first matching rule in the file names the decision.
  *
@@ -92,5 +92,9 @@ size_t cam_policy_rule_count(cam_policy *p);
  */
 void cam_policy_decide(cam_policy *p, const char *caller, const char *verb,
 		       const char *resource, bool count, struct cam_policy_decision *out);
+/* The same for a caller with the admin scope, which reaches every resource:
+ * it is decided as the owner of all of them (deny rules still apply). */
+void cam_policy_decide_as(cam_policy *p, const char *caller, bool admin, const char *verb,
+			  const char *resource, bool count, struct cam_policy_decision *out);
 
 #endif

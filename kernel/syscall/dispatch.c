@@ -226,7 +226,8 @@ static int check_policy(cam_dispatch *d, struct cam_syscall *sc)
 	if (sc->verb->resource &&
 	    (rc = sc->verb->resource(sc->verb->ctx, sc, sc->resource, sizeof(sc->resource))))
 		return rc;
-	cam_policy_decide(d->o.policy, sc->caller_id, sc->verb->name, sc->resource, true, &dec);
+	cam_policy_decide_as(d->o.policy, sc->caller_id, sc->scopes & CAM_SCOPE_ADMIN,
+			     sc->verb->name, sc->resource, true, &dec);
 	cam_strlcpy(sc->policy_rule, dec.rule, sizeof(sc->policy_rule));
 	sc->policy_version = dec.version;
 	if (dec.allowed)

@@ -71,7 +71,8 @@ static int policy_query(void *ctx, struct cam_syscall *sc)
 		cam_strlcpy(dec.rule, "scope", sizeof(dec.rule));
 		dec.version = cam_policy_version(v->o.policy);
 	} else {
-		cam_policy_decide(v->o.policy, caller, verb, resource, false, &dec);
+		cam_policy_decide_as(v->o.policy, caller, scopes & CAM_SCOPE_ADMIN, verb, resource,
+				     false, &dec);
 	}
 	cam_result_add(&sc->result, "caller", caller);
 	cam_result_add(&sc->result, "verb", verb);

@@ -113,6 +113,16 @@ static void test_decisions(void **state)
 	expect(p, "vault", "context_read", "namespace:vault", false, "nobody-in-vault");
 	/* a rule with resources never matches a verb without one */
 	expect(p, "guest-7", "ping", "", true, "default");
+	/* admin owns everything; a deny rule still stops it */
+	{
+		struct cam_policy_decision d;
+
+		cam_policy_decide_as(p, "root", true, "context_delete", "namespace:agent-a", true, &d);
+		assert_true(d.allowed);
+		assert_string_equal(d.rule, "owner");
+		cam_policy_decide_as(p, "root", true, "context_read", "namespace:vault", true, &d);
+		assert_false(d.allowed);
+	}
 	cam_policy_free(p);
 }
 
