@@ -6,8 +6,8 @@
  * "ns\0key\0" + 8-byte big-endian version, the value a 16-byte header
  * (version, time) + 100 bytes; 64 namespaces of 1000 keys.
  *
- *  1. durable group commit: batches of 1, 16, 128 writes to random keys,
- *     one synced transaction each: writes/s, fsync+fdatasync calls/s, CPU
+ *  1. durable group commit: batches of 1, 16, 128 writes to random keys
+ *     (and 128 to one key), one synced transaction each: writes/s, fsync+fdatasync calls/s, CPU
  *     µs and bytes handed to write calls per write (syncs and bytes are
  *     counted by wrapping libc's functions);
  *  2. reads of a random key's latest version from a warm store, 1 and 2
@@ -63,6 +63,7 @@
 #define VAL_LEN (HDR + VALUE_BYTES)
 #define KEY_MAX 48
 #define ROUNDS 3
+#define NRUNS 4           /* write runs, below */
 #define NENG 3
 #define GROUP 64          /* keys whose versions one load transaction interleaves */
 #define PROBE_READS 10000
@@ -706,11 +707,12 @@ struct store {
 	long written;
 };
 
-/* n random keys, each its next version, in one durable transaction. */
-static void write_batch(struct store *s, int n)
+/* n random keys (or n times key 0), each its next version, in one durable
+ * transaction. */
+static void write_batch(struct store *s, int n, int one_key)
 {
 	for (int i = 0; i < n; i++) {
-		unsigned id = (unsigned)(rnd(&s->rng) % NKEYS);
+		unsigned id = one_key ? 0 : (unsigned)(rnd(&s->rng) % NKEYS);
 
 		make_rec(&s->batch[i], id, ++s->ver[id], &s->rng);
 	}
@@ -759,7 +761,7 @@ static void *write_loop(void *p)
 	struct store *s = p;
 
 	while (!atomic_load(&s->stop)) {
-		write_batch(s, 16);
+		write_batch(s, 16, 0);
 		s->written += 16;
 	}
 	return NULL;
@@ -781,12 +783,16 @@ static double pct(uint32_t *v, size_t n, double q)
 /* ---- the figures: res[metric][engine][round], medians at the end */
 
 enum {
-	M_WRATE, M_WSYNC = M_WRATE + 3, M_WCPU = M_WSYNC + 3, M_WKB = M_WCPU + 3,
-	M_R1 = M_WKB + 3, M_R1CPU, M_RX, M_RXCPU, M_R2, M_R2CPU, M_P99, M_P99W, M_P999W, M_WDURING,
+	M_WRATE, M_WSYNC = M_WRATE + NRUNS, M_WCPU = M_WSYNC + NRUNS, M_WKB = M_WCPU + NRUNS,
+	M_R1 = M_WKB + NRUNS, M_R1CPU, M_RX, M_RXCPU, M_R2, M_R2CPU, M_P99, M_P99W, M_P999W, M_WDURING,
 	M_LOAD, M_LOADCPU, M_LOADWA, M_SIZE, M_SIZEX, M_WAL, M_OPEN, M_PROBE, M_RSS, M_NMETRIC
 };
 static double res[M_NMETRIC][NENG][ROUNDS];
-static const int batch_n[3] = { 1, 16, 128 };
+/* The write runs: batch size, and whether every write goes to one key (as
+ * in tests/bench/memctx.sh, where h2load repeats one context_write). */
+static const struct {
+	int n, one_key;
+} runs[NRUNS] = { { 1, 0 }, { 16, 0 }, { 128, 0 }, { 128, 1 } };
 
 static void set_all(int m, int e, double v)
 {
@@ -801,8 +807,8 @@ static void bench_writes(struct store *s, int bi, int round, double secs)
 
 	take(&a);
 	do {
-		write_batch(s, batch_n[bi]);
-		w += batch_n[bi];
+		write_batch(s, runs[bi].n, runs[bi].one_key);
+		w += runs[bi].n;
 	} while (now() - a.wall < secs);
 	take(&b);
 	res[M_WRATE + bi][s->e - engines][round] = (double)w / (b.wall - a.wall);
@@ -1045,6 +1051,9 @@ static void table(FILE *f, int md, const char *fs, uint64_t versions, double gb)
 		{ M_WKB, "KiB written per write, batches of 1", 1 },
 		{ M_WKB + 1, "KiB written per write, batches of 16", 1 },
 		{ M_WKB + 2, "KiB written per write, batches of 128", 1 },
+		{ M_WRATE + 3, "durable writes/s, batches of 128, one key", 0 },
+		{ M_WCPU + 3, "CPU µs per write, batches of 128, one key", 1 },
+		{ M_WKB + 3, "KiB written per write, batches of 128, one key", 1 },
 		{ M_R1, "reads/s, 1 thread", 0 },
 		{ M_R1CPU, "CPU µs per read, 1 thread", 2 },
 		{ M_R2, "reads/s, 2 threads", 0 },
@@ -1151,9 +1160,9 @@ int main(int argc, char **argv)
 			s->e->put(s->db, s->batch, KEYS_PER_NS);
 		}
 	}
-	printf("-- durable writes (each round: batches of 1, 16, 128; engines in turn)\n");
+	printf("-- durable writes (each round: batches of 1, 16, 128, 128 to one key; engines in turn)\n");
 	for (int r = 0; r < ROUNDS; r++)
-		for (int bi = 0; bi < 3; bi++)
+		for (int bi = 0; bi < NRUNS; bi++)
 			for (int i = 0; i < NENG; i++)
 				bench_writes(&st[(i + r) % NENG], bi, r, secs);
 	printf("-- reads (1 thread, 2 threads, latency alone and beside a writer)\n");
