@@ -1166,6 +1166,8 @@ int main(int argc, char **argv)
 			for (int i = 0; i < NENG; i++)
 				bench_writes(&st[(i + r) % NENG], bi, r, secs);
 	printf("-- reads (1 thread, 2 threads, latency alone and beside a writer)\n");
+	for (int e = 0; e < NENG; e++)
+		st[e].e->settle(st[e].db); /* no flush or compaction left running */
 	for (int r = 0; r < ROUNDS; r++)
 		for (int i = 0; i < NENG; i++)
 			bench_reads(&st[(i + r) % NENG], r, secs, lat);
