@@ -11,8 +11,9 @@
  *     µs and bytes handed to write calls per write (syncs and bytes are
  *     counted by wrapping libc's functions);
  *  2. reads of a random key's latest version from a warm store, 1 and 2
- *     threads: reads/s, CPU µs per read; read latency p99 alone and while a
- *     writer thread commits batches of 16;
+ *     threads (and of an exact key, its version known): reads/s, CPU µs per
+ *     read; read latency p99 alone and while a writer thread commits
+ *     batches of 16;
  *  3. a store of BENCH_STORE_GB (default 1) GB of values, written as the
  *     kernel would (each key's versions interleaved with its neighbours'):
  *     cold open time (files evicted from the page cache, open + first read)
