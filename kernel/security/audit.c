@@ -283,10 +283,14 @@ static void rotated_name(const char *path, char *out, size_t len)
 /* Renames the full file and opens a new one; the chain goes on. */
 static int rotate(cam_audit *a, char *why, size_t len)
 {
-	char old[4200];
+	char base[4200], old[4220];
 	int fd;
 
-	rotated_name(a->path, old, sizeof(old));
+	rotated_name(a->path, base, sizeof(base));
+	snprintf(old, sizeof(old), "%s", base);
+	/* never over an older one made in the same millisecond */
+	for (int i = 1; access(old, F_OK) == 0 && i < 1000; i++)
+		snprintf(old, sizeof(old), "%s.%d", base, i);
 	if (rename(a->path, old)) {
 		snprintf(why, len, "cannot rotate %s: %s", a->path, strerror(errno));
 		return -1;
@@ -384,21 +388,20 @@ static void group_done(cam_audit *a, struct node *list)
  * and dropped from it; the rest stay queued, first, for the next try. */
 static void group_failed(cam_audit *a, struct node *list, const char *why)
 {
-	struct node *keep = NULL, **kt = &keep;
+	struct node *keep = NULL, **kt = &keep, *refused = NULL;
 
 	for (struct node *x = list, *next; x; x = next) {
 		next = x->next;
+		x->next = NULL;
 		if (x->w) {
-			cam_counter_inc(a->failures);
-			wake(x->w, CAM_EUNAVAIL, why);
-			free(x->text);
-			free(x);
+			x->next = refused;
+			refused = x;
 			continue;
 		}
-		x->next = NULL;
 		*kt = x;
 		kt = &x->next;
 	}
+	/* Failing first: whoever hears of the refusal sees the trail failing. */
 	pthread_mutex_lock(&a->lock);
 	if (keep) {
 		*kt = a->head;
@@ -412,6 +415,13 @@ static void group_failed(cam_audit *a, struct node *list, const char *why)
 	a->failing = true;
 	cam_strlcpy(a->error, why, sizeof(a->error));
 	pthread_mutex_unlock(&a->lock);
+	for (struct node *x = refused, *next; x; x = next) {
+		next = x->next;
+		cam_counter_inc(a->failures);
+		wake(x->w, CAM_EUNAVAIL, why);
+		free(x->text);
+		free(x);
+	}
 }
 
 /* Whether a seal is due; asks the sealer for one (lock held). */
