@@ -121,6 +121,11 @@ void cam_log_bus_tap(void *arg, const char *line, size_t len)
 	cam_log_bus_add(arg, CAM_LOG_BUS_LOG, line, len);
 }
 
+void cam_log_bus_audit_tap(void *arg, const char *line, size_t len)
+{
+	cam_log_bus_add(arg, CAM_LOG_BUS_AUDIT, line, len);
+}
+
 size_t cam_log_bus_pending(cam_log_bus *b)
 {
 	size_t n;

@@ -13,9 +13,9 @@
  * only queued its line in the logger's ring, as before.
  *
  * Audit records (another kind of JSON line) join the same batches through
- * cam_log_bus_add with CAM_LOG_BUS_AUDIT: kernel/main.c hands the audit
- * writer its cam_log_bus (NULL while OTLP logs are off: nothing to add),
- * and the exporter turns them into LogRecords of their own instrumentation
+ * cam_log_bus_add with CAM_LOG_BUS_AUDIT: kernel/main.c sets the audit
+ * writer's tap to cam_log_bus_audit_tap while OTLP logs are on, and the
+ * exporter turns them into LogRecords of their own instrumentation
  * scope (cam-kernel/audit), the body "audit <verb>", every field an
  * attribute.
  *
@@ -58,6 +58,10 @@ int cam_log_bus_add(cam_log_bus *b, enum cam_log_bus_kind kind, const char *line
 /* The log tap (cam_log_set_tap(cam_log_bus_tap, b)): cam_log_bus_add of a
  * CAM_LOG_BUS_LOG line. */
 void cam_log_bus_tap(void *arg, const char *line, size_t len);
+
+/* The audit log's tap (struct cam_audit_opts.tap, arg the log bus):
+ * cam_log_bus_add of a CAM_LOG_BUS_AUDIT line. */
+void cam_log_bus_audit_tap(void *arg, const char *line, size_t len);
 
 /* Lines waiting. */
 size_t cam_log_bus_pending(cam_log_bus *b);

@@ -360,9 +360,8 @@ static const char *otlp_get(void *arg, const char *name)
 	return strncmp(name, "CAM_", 4) == 0 ? opt(arg, name) : getenv(name);
 }
 
-/* With OTLP logs on (common/otlp_switch.h), log lines go to the bus too.
- * k->log_bus (NULL when off) is also where the audit log hands each record
- * it writes: cam_log_bus_add(k->log_bus, CAM_LOG_BUS_AUDIT, line, len). */
+/* With OTLP logs on (common/otlp_switch.h), log lines go to the bus too,
+ * and the audit log's records (its tap, new_audit). */
 static int new_log_bus(struct kernel *k)
 {
 	bool base;
@@ -559,7 +558,10 @@ static int new_memctx(struct kernel *k)
  * there is one. */
 static int new_audit(struct kernel *k)
 {
-	struct cam_audit_opts o = { .tpm = k->tpm, .ecs = strcmp(opt(k, "CAM_LOG_FORMAT"), "ecs") == 0 };
+	struct cam_audit_opts o = { .tpm = k->tpm, .ecs = strcmp(opt(k, "CAM_LOG_FORMAT"), "ecs") == 0,
+				    /* With OTLP logs on, audit records go out too. */
+				    .tap = k->log_bus ? cam_log_bus_audit_tap : NULL,
+				    .tap_arg = k->log_bus };
 	char path[PATH_MAX + 16], why[300];
 	long lines, secs, bytes;
 	int rc;

@@ -356,6 +356,10 @@ static int write_group(cam_audit *a, struct node *list, char *why, size_t why_le
 		snprintf(why, why_len, "cannot sync %s: %s", a->path, strerror(errno));
 		goto out_undo;
 	}
+	for (size_t at = 0, nl; a->o.tap && at < off; at = nl + 1) {
+		nl = (size_t)((char *)memchr(out + at, '\n', off - at) - out);
+		a->o.tap(a->o.tap_arg, out + at, nl + 1 - at);
+	}
 	free(out);
 	a->seq = seq;
 	memcpy(a->last, chain, sizeof(chain));

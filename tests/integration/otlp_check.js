@@ -61,6 +61,7 @@ function attrs(list) {
   for (const kv of list || []) o[kv.key] = str(kv) !== undefined ? str(kv) : kv.value;
   return o;
 }
+function x_prev(rec) { return rec.a.prev || ''; }
 function promKey(labels) {
   return (labels || []).filter((l) => l.value).map((l) => l.name + '=' + l.value).sort().join(',');
 }
@@ -168,11 +169,14 @@ function checkFamily(pf, pfB, m, startNs, problems, counts) {
 async function mapping(recv, exporter, traceId, wantAttrs) {
   const before = (await requests(recv, 'metrics')).length;
   const A = await scrape(exporter);
+  // The first push after the scrape that carries the kernel's resource (a
+  // push made while the kernel's snapshot was stale carries none).
   let push;
-  for (let i = 0; i < 100 && !push; i++) {
-    const r = await requests(recv, 'metrics');
-    if (r.length > before) push = r[r.length - 1];
-    else await sleep(100);
+  const service = wantAttrs['service.name'] || 'cam-kernel';
+  for (let i = 0; i < 150 && !push; i++) {
+    const r = (await requests(recv, 'metrics')).slice(before);
+    push = r.find((q) => resourceOf(q, service));
+    if (!push) await sleep(100);
   }
   if (!push) return fail('a metrics push after the scrape');
   const B = await scrape(exporter);
@@ -240,6 +244,14 @@ async function logs(recv, traceId) {
   const warn = recs.find((x) => x.a.syscall === 'unknown' && x.a.code === 'UNIMPLEMENTED');
   expect(warn && warn.lr.severityNumber === 13 && warn.a.success.boolValue === false,
     'a failing call is a WARN (13) record with its code', warn && JSON.stringify(warn.a));
+  const audit = recs.filter((x) => x.sl.scope && x.sl.scope.name === 'cam-kernel/audit');
+  const aStart = audit.find((x) => x.a.event === 'start');
+  const aDeny = audit.find((x) => x.a.event === 'deny' || x.a.authorized);
+  expect(aStart && /^[0-9a-f]{64}$/.test(x_prev(aStart)) && aStart.a.seq && aStart.a.seq.intValue > 0,
+    'audit records too, in their own scope (the kernel start, with seq and prev)',
+    JSON.stringify(audit.slice(0, 2).map((x) => x.a)));
+  expect(audit.every((x) => same(x.rl.resource.attributes, t ? t.rl.resource.attributes : x.rl.resource.attributes)),
+    'under the same resource', aDeny ? '' : '');
   const started = recs.find((x) => x.lr.body && x.lr.body.stringValue === 'cam-kernel started');
   expect(started && started.lr.severityNumber === 9 && Number(started.lr.timeUnixNano) > 0,
     'other kernel lines too (cam-kernel started), with their time');

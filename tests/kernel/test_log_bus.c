@@ -10,15 +10,18 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "common/error.h"
 #include "common/log.h"
 #include "common/snapshot.h"
 #include "kernel/log_bus.h"
+#include "kernel/security/audit.h"
 
 static Cam__Bus__Envelope *take(cam_log_bus *b, size_t *n)
 {
@@ -136,6 +139,47 @@ static void test_tap(void **state)
 	cam_log_bus_free(b);
 }
 
+/* The audit log's tap: each record, once on disk, joins the bus as an
+ * audit line, chained fields and all. */
+static void test_audit_tap(void **state)
+{
+	char dir[] = "/tmp/cam-logbus-XXXXXX", path[64], why[160];
+	struct cam_audit_opts o = { .events = CAM_AUDIT_ALL };
+	struct cam_audit_record r = { .event = "admin", .verb = "policy_update",
+				      .principal = "root", .authorized = 1, .version = -1,
+				      .size = -1 };
+	Cam__Bus__Envelope *e;
+	cam_log_bus *b;
+	cam_audit *a;
+	size_t n;
+	bool found = false;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	assert_int_equal(cam_log_bus_new(0, 0, &b), 0);
+	o.path = path;
+	o.tap = cam_log_bus_audit_tap;
+	o.tap_arg = b;
+	assert_int_equal(cam_audit_new(&o, &a, why, sizeof(why)), 0);
+	assert_int_equal(cam_audit_write(a, &r, true, why, sizeof(why)), 0);
+	cam_audit_free(a);
+	e = take(b, &n);
+	assert_true(n >= 1);
+	for (size_t i = 0; i < n; i++) {
+		const Cam__Bus__LogLine *l = e->logs->lines[i];
+
+		assert_int_equal(l->kind, CAM__BUS__LOG_KIND__LOG_KIND_AUDIT);
+		assert_non_null(strstr(l->json, "\"prev\":\""));
+		found = found || strstr(l->json, "\"verb\":\"policy_update\"");
+	}
+	assert_true(found);
+	cam_snapshot_unpacked_free(e);
+	cam_log_bus_free(b);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_batches_of_at_most_the_max),
 		cmocka_unit_test(test_tap),
+		cmocka_unit_test(test_audit_tap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
