@@ -207,6 +207,35 @@ rc_=$(as agent-c - tpm_sign "message:by certificate" --data-out "$TMP/sig-c.der"
 check "a certificate's caller signs as itself (signer agent-c), openssl agrees" \
   bash -c '[[ "$1" == *"signer:agent-c"* ]]' _ "$rc_"
 check "... openssl verifies it over agent-c's bound message" verify "$TMP/sig-c.der" "$TMP/msg.agent-c"
+
+# A certificate's caller costs what a token's does, however many agents are
+# registered (its grant is looked up by name on every call).
+r=$(ISO_CA="$C/ca.pem" iso register "localhost:$GRPC_PORT" tok-root 5000 bulk- read "$TMP/bulk.txt" 64)
+check "5000 agents registered ($r)" has "$r" '"registered": 5000'
+r=$(/usr/bin/python3 - "$ROOT/tests/integration" "localhost:$GRPC_PORT" "$C" "$K2" <<'PY'
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+import isolation_client as ic
+addr, c, pid = sys.argv[2:5]
+tck = os.sysconf("SC_CLK_TCK")
+def cpu():
+    f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+out = []
+for kw in (dict(cert=c + "/agent-c.pem", key=c + "/agent-c-key.pem"), dict(token="tok-a")):
+    t = ic.Target(addr, c + "/ca.pem", **kw)
+    for _ in range(200):
+        t.call("ping")
+    c0, n, end = cpu(), 0, time.monotonic() + 3
+    while time.monotonic() < end:
+        n += t.call("ping")[0] == "OK"
+    out.append((cpu() - c0) / tck * 1e6 / n)
+print("%.1f %.1f" % tuple(out))
+PY
+)
+cert_us=${r% *}; token_us=${r#* }
+check "with 5000 registered agents a certificate's ping costs the kernel at most 2x a token's ($cert_us vs $token_us us of CPU per call)" \
+  awk -v a="$cert_us" -v b="$token_us" 'BEGIN { exit !(a > 0 && b > 0 && a <= 2 * b) }'
 stop_pid "$K2" TERM
 
 # ---- 3. settings that cannot work refuse to start, saying why --------------------
