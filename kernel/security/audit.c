@@ -258,15 +258,21 @@ static void add_time(struct buf *b, const char *key)
 }
 
 /* ECS: what kind of event a record is. */
-static const char *ecs_category(const char *event)
+static const char *ecs_category(const struct cam_audit_record *r)
 {
-	if (!strcmp(event, "write"))
+	const char *e = r->event;
+
+	if (!strcmp(e, "write"))
 		return "database";
-	if (!strcmp(event, "admin") || !strcmp(event, "reload"))
+	if (!strcmp(e, "admin") || !strcmp(e, "reload"))
 		return "configuration";
-	if (!strcmp(event, "auth") || !strcmp(event, "start") || !strcmp(event, "stop"))
+	if (!strcmp(e, "auth") || !strcmp(e, "start") || !strcmp(e, "stop"))
 		return "iam";
-	return "authentication";
+	if (!strcmp(e, "deny"))
+		return r->code && !strcmp(r->code, "UNAUTHENTICATED") ? "authentication" : "iam";
+	if (!strcmp(e, "call"))
+		return "api";
+	return "host";
 }
 
 static void format(const cam_audit *a, const struct cam_audit_record *r, struct buf *b)
@@ -277,7 +283,7 @@ static void format(const cam_audit *a, const struct cam_audit_record *r, struct 
 	add_time(b, e ? "@timestamp" : "timestamp");
 	if (e) {
 		add_str(b, "event.kind", "event");
-		add_str(b, "event.category", ecs_category(r->event));
+		add_str(b, "event.category", ecs_category(r));
 		add_str(b, "event.type", r->authorized == 0 ? "denied" : "allowed");
 		add_str(b, "event.action", r->verb ? r->verb : r->event);
 		add_str(b, "event.reason", r->event);
@@ -309,11 +315,17 @@ static void format(const cam_audit *a, const struct cam_audit_record *r, struct 
 		add_raw(b, "\"truncated\":true,", 17);
 }
 
+/* The count a record goes under: start and stop are auth events, a
+ * reload an admin one (CAM_AUDIT_EVENTS). */
 static int event_index(const char *event)
 {
 	for (int i = 0; i < NEV - 1; i++)
 		if (!strcmp(event, ev_names[i]))
 			return i;
+	if (!strcmp(event, "start") || !strcmp(event, "stop"))
+		return EV_AUTH;
+	if (!strcmp(event, "reload"))
+		return EV_ADMIN;
 	return EV_OTHER;
 }
 
@@ -509,6 +521,27 @@ static void maybe_seal(cam_audit *a, bool force)
 	pthread_cond_signal(&a->seal_cond);
 }
 
+static void queue_node(cam_audit *a, struct node *x);
+
+/*
+ * While the trail cannot be written and nothing waits to be, the writer
+ * tries a record of the gap itself ("gap": since when, and how many records
+ * were refused meanwhile): it is the probe, and once it is written the
+ * trail says it has a hole and writes go on (lock held).
+ */
+static void queue_gap(cam_audit *a)
+{
+	struct cam_audit_record r = { .event = "gap", .authorized = -1, .version = -1, .size = -1 };
+	char msg[400];
+	struct buf b = { .n = 0 };
+
+	snprintf(msg, sizeof(msg), "the trail could not be written (%s); records refused meanwhile "
+		 "are counted in cam_os_audit_write_failures_total", a->error);
+	r.message = msg;
+	format(a, &r, &b);
+	queue_node(a, node_new(b.b, b.n, "gap"));
+}
+
 static void *writer_main(void *arg)
 {
 	cam_audit *a = arg;
@@ -533,6 +566,8 @@ static void *writer_main(void *arg)
 				ts.tv_nsec -= 1000000000;
 			}
 			if (pthread_cond_timedwait(&a->cond, &a->lock, &ts) == ETIMEDOUT) {
+				if (a->failing && !a->head)
+					queue_gap(a); /* a probe, and the record of the gap */
 				if (a->failing && a->head)
 					break; /* try again */
 				maybe_seal(a, false);
