@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A gRPC channel (blocking or asyncio) for Settings."""
+from __future__ import annotations
+
+from typing import Any, List, Tuple
+
+import grpc
+import grpc.aio
+
+from .settings import Settings
+
+# Reconnect soon after the kernel comes back (gRPC's default first wait
+# is 1 s), so a retried call finds it; no client-side message size cap:
+# the kernel enforces its own.
+_OPTIONS: List[Tuple[str, Any]] = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.max_send_message_length", -1),
+]
+
+
+def _credentials(s: Settings) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(root_certificates=s.root_certificates,
+                                        private_key=s.private_key,
+                                        certificate_chain=s.certificate_chain)
+
+
+def _options(s: Settings) -> List[Tuple[str, Any]]:
+    opts = list(_OPTIONS)
+    if s.server_name:
+        opts.append(("grpc.ssl_target_name_override", s.server_name))
+    return opts
+
+
+def blocking(s: Settings) -> grpc.Channel:
+    if s.tls:
+        return grpc.secure_channel(s.address, _credentials(s), _options(s))
+    return grpc.insecure_channel(s.address, _options(s))
+
+
+def asyncio(s: Settings) -> grpc.aio.Channel:
+    if s.tls:
+        return grpc.aio.secure_channel(s.address, _credentials(s), _options(s))
+    return grpc.aio.insecure_channel(s.address, _options(s))

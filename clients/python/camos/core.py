@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What the blocking and the asyncio clients share: the stubs' messages,
+the request of a Call, the metadata every call carries, deadlines."""
+from __future__ import annotations
+
+import time
+from typing import Optional, Tuple
+
+from ._proto import cam_pb2
+from .errors import InvalidArgumentError
+from .settings import Settings
+from .tracing import current_traceparent
+from .verbs import Call
+
+EXECUTE = "/cam.SyscallService/Execute"
+HEALTH_CHECK = "/cam.SyscallService/HealthCheck"
+SyscallRequest = cam_pb2.SyscallRequest
+SyscallResponse = cam_pb2.SyscallResponse
+HealthCheckRequest = cam_pb2.HealthCheckRequest
+HealthCheckResponse = cam_pb2.HealthCheckResponse
+
+Metadata = Tuple[Tuple[str, str], ...]
+
+
+class Core:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._auth: Metadata = ((("authorization", "Bearer " + settings.token),)
+                                if settings.token else ())
+
+    def metadata(self) -> Optional[Metadata]:
+        """The token, and the current span's traceparent when there is one."""
+        tp = current_traceparent()
+        if tp is None:
+            return self._auth or None
+        return self._auth + (("traceparent", tp),)
+
+    def request(self, call: Call, priority: Optional[int]) -> cam_pb2.SyscallRequest:
+        req = SyscallRequest(verb=call.verb, payload=call.payload,
+                             caller_id=self.settings.caller_id, data=call.data)
+        if priority is not None:
+            if not 0 <= priority <= 9:
+                raise InvalidArgumentError("priority must be 0-9, not %r" % priority,
+                                           verb=call.verb)
+            req.priority = priority
+        return req
+
+    def deadline(self, timeout: Optional[float]) -> Optional[float]:
+        """Monotonic time by which the call, retries included, must end."""
+        t = self.settings.timeout if timeout is None else timeout
+        return None if t is None else time.monotonic() + t
+
+
+def remaining(deadline: Optional[float]) -> Optional[float]:
+    """Seconds left before deadline (None: no deadline), never below 0."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())

@@ -1,0 +1,652 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Typed results: what each verb answers, read from the kernel's reply.
+
+Numbers are ints and floats, flags bools, lists tuples, times datetimes.
+Every result keeps the kernel's request_id (for explain_action) and all the
+pairs of its answer as text (`pairs`), so keys a newer kernel adds are
+there before this library names them. Each class reads itself from a Reply
+in `read`; a reply it cannot read raises ResultError.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json as _json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar
+
+from . import payload
+from .errors import ResultError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful Execute as the kernel sent it."""
+    verb: str
+    result: str
+    data: bytes
+    request_id: str
+
+
+class Fields:
+    """A reply's pairs with typed getters; anything missing or malformed
+    raises ResultError naming the verb and the key."""
+
+    def __init__(self, reply: Reply, tail: Optional[str] = None) -> None:
+        self.reply = reply
+        try:
+            self.pairs = payload.parse(reply.result, tail)
+        except ValueError as e:
+            raise self._error(str(e)) from None
+
+    def _error(self, why: str) -> ResultError:
+        return ResultError(why, verb=self.reply.verb, request_id=self.reply.request_id)
+
+    def opt(self, key: str) -> Optional[str]:
+        return self.pairs.get(key)
+
+    def str(self, key: str) -> str:
+        value = self.pairs.get(key)
+        if value is None:
+            raise self._error("the answer has no %r" % key)
+        return value
+
+    def _conv(self, key: str, conv: Callable[[str], T]) -> T:
+        text = self.str(key)
+        try:
+            return conv(text)
+        except ValueError:
+            raise self._error("%r is %r, not a %s" % (key, text, conv.__name__)) from None
+
+    def int(self, key: str) -> int:
+        return self._conv(key, int)
+
+    def float(self, key: str) -> float:
+        return self._conv(key, float)
+
+    def bool(self, key: str) -> bool:
+        return self._conv(key, _bool)
+
+    def opt_int(self, key: str, default: Optional[int] = None) -> Optional[int]:
+        return self.int(key) if key in self.pairs else default
+
+    def opt_float(self, key: str) -> Optional[float]:
+        return self.float(key) if key in self.pairs else None
+
+    def list(self, key: str, sep: str) -> Tuple[str, ...]:
+        text = self.pairs.get(key, "")
+        return tuple(x for x in text.split(sep) if x)
+
+    def common(self) -> Dict[str, Any]:
+        return {"request_id": self.reply.request_id, "pairs": self.pairs}
+
+
+def _bool(text: str) -> bool:
+    if text in ("true", "false"):
+        return text == "true"
+    raise ValueError(text)
+
+
+def _ms_to_datetime(ms: int) -> _dt.datetime:
+    return _dt.datetime.fromtimestamp(ms / 1000.0, tz=_dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What every result has: the call's request id and its raw pairs."""
+    request_id: str = ""
+    pairs: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+
+# Each subclass lists its own fields first; Result's (with defaults) come
+# after them because dataclasses put base fields first: so every subclass
+# field has a default too, and read() always sets every one.
+
+@dataclass(frozen=True)
+class Pong(Result):
+    """ping: the pairs sent, echoed (pong:true for none)."""
+    echo: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, reply: Reply) -> "Pong":
+        f = Fields(reply)
+        return cls(echo=dict(f.pairs), **f.common())
+
+
+@dataclass(frozen=True)
+class Observation(Result):
+    """observe: kernel, transport and scheduler figures."""
+    version: str = ""
+    instance_id: str = ""
+    uptime_seconds: float = 0.0
+    connections: int = 0
+    streams_in_flight: int = 0
+    calls_total: int = 0
+    calls_queued: int = 0
+    metric_series: int = 0
+    log_lines_dropped: int = 0
+    snapshots_published: int = 0
+    queues: Mapping[str, int] = field(default_factory=dict)
+    workers: Optional[int] = None
+    busy_workers: Optional[int] = None
+    rejected_queue_full: Optional[int] = None
+    rejected_deadline: Optional[int] = None
+    ran_inline: Optional[int] = None
+
+    @classmethod
+    def read(cls, reply: Reply) -> "Observation":
+        f = Fields(reply)
+        queues = {k[len("queue_"):]: f.int(k) for k in f.pairs if k.startswith("queue_")}
+        return cls(version=f.str("version"), instance_id=f.str("instance_id"),
+                   uptime_seconds=f.float("uptime_seconds"), connections=f.int("connections"),
+                   streams_in_flight=f.int("streams_in_flight"),
+                   calls_total=f.int("calls_total"), calls_queued=f.int("calls_queued"),
+                   metric_series=f.int("metric_series"),
+                   log_lines_dropped=f.int("log_lines_dropped"),
+                   snapshots_published=f.int("snapshots_published"), queues=queues,
+                   workers=f.opt_int("workers"), busy_workers=f.opt_int("busy_workers"),
+                   rejected_queue_full=f.opt_int("rejected_queue_full"),
+                   rejected_deadline=f.opt_int("rejected_deadline"),
+                   ran_inline=f.opt_int("ran_inline"), **f.common())
+
+
+@dataclass(frozen=True)
+class Identity(Result):
+    """whoami: who the kernel thinks is calling."""
+    caller_id: str = ""
+    authenticated: bool = False
+    scopes: Tuple[str, ...] = ()
+    identified_by: Optional[str] = None
+
+    @classmethod
+    def read(cls, reply: Reply) -> "Identity":
+        f = Fields(reply)
+        return cls(caller_id=f.str("caller_id"), authenticated=f.bool("authenticated"),
+                   scopes=f.list("scopes", "+"), identified_by=f.opt("identified_by"),
+                   **f.common())
+
+
+@dataclass(frozen=True)
+class MetricEmitted(Result):
+    """emit_metric: the family the value went to."""
+    metric_name: str = ""
+    type: str = ""
+    accepted: bool = False
+
+    @classmethod
+    def read(cls, reply: Reply) -> "MetricEmitted":
+        f = Fields(reply)
+        return cls(metric_name=f.str("metric_name"), type=f.str("type"),
+                   accepted=f.bool("accepted"), **f.common())
+
+
+@dataclass(frozen=True)
+class TraceEmitted(Result):
+    """emit_trace: the span's ids as the kernel keeps them (W3C hex)."""
+    trace_id: str = ""
+    span_id: str = ""
+    parent_span_id: Optional[str] = None
+    accepted: bool = False
+
+    @classmethod
+    def read(cls, reply: Reply) -> "TraceEmitted":
+        f = Fields(reply)
+        return cls(trace_id=f.str("trace_id"), span_id=f.str("span_id"),
+                   parent_span_id=f.opt("parent_span_id"), accepted=f.bool("accepted"),
+                   **f.common())
+
+
+FACTORS = ("urgency", "importance", "efficiency", "energy", "trust")
+
+
+@dataclass(frozen=True)
+class Thought(Result):
+    """think: a task's 5-D score, its priority 0-9 and class."""
+    score: float = 0.0
+    priority: int = 0
+    priority_class: str = ""
+    factors: Mapping[str, float] = field(default_factory=dict)
+    contributions: Mapping[str, float] = field(default_factory=dict)
+    defaulted: Tuple[str, ...] = ()
+    formula: str = ""
+
+    @classmethod
+    def read(cls, reply: Reply) -> "Thought":
+        f = Fields(reply)
+        return cls(score=f.float("score"), priority=f.int("priority"),
+                   priority_class=f.str("class"),
+                   factors={k: f.float(k) for k in FACTORS if k in f.pairs},
+                   contributions={k: f.float("contribution_" + k) for k in FACTORS
+                                  if "contribution_" + k in f.pairs},
+                   defaulted=f.list("defaulted", "+"), formula=f.opt("formula") or "",
+                   **f.common())
+
+
+@dataclass(frozen=True)
+class Explanation(Result):
+    """explain_action: why a recent call got its priority and wait."""
+    explained_request_id: Optional[str] = None
+    verb: str = ""
+    priority: int = 0
+    priority_class: str = ""
+    source: str = ""
+    score: Optional[float] = None
+    factors: Mapping[str, float] = field(default_factory=dict)
+    queue_length: int = 0
+    wait_ms: float = 0.0
+    status: str = ""
+    reason: str = ""
+
+    @classmethod
+    def read(cls, reply: Reply) -> "Explanation":
+        f = Fields(reply, tail="reason")
+        return cls(explained_request_id=f.opt("request_id"), verb=f.opt("verb") or "",
+                   priority=f.int("priority"), priority_class=f.str("class"),
+                   source=f.str("source"), score=f.opt_float("score"),
+                   factors={k: f.float(k) for k in FACTORS if k in f.pairs},
+                   queue_length=f.int("queue_length"), wait_ms=f.float("wait_ms"),
+                   status=f.str("status"), reason=f.opt("reason") or "", **f.common())
+
+
+def _triple(f: Fields, key: str) -> Tuple[int, int, int]:
+    parts = f.str(key).split(":")
+    if len(parts) != 3:
+        raise f._error("%r is %r, not high:normal:low" % (key, f.str(key)))
+    try:
+        return (int(parts[0]), int(parts[1]), int(parts[2]))
+    except ValueError:
+        raise f._error("%r is %r, not three numbers" % (key, f.str(key))) from None
+
+
+@dataclass(frozen=True)
+class SchedulerSettings(Result):
+    """tune_system: the scheduler settings in force after the call."""
+    weights: Tuple[int, int, int] = (0, 0, 0)
+    queue_limits: Tuple[int, int, int] = (0, 0, 0)
+    workers: int = 0
+    stall_ms: int = 0
+    changed: bool = False
+
+    @classmethod
+    def read(cls, reply: Reply) -> "SchedulerSettings":
+        f = Fields(reply)
+        return cls(weights=_triple(f, "weights"), queue_limits=_triple(f, "queue_limit"),
+                   workers=f.int("workers"), stall_ms=f.int("stall_ms"),
+                   changed=f.bool("changed"), **f.common())
+
+
+@dataclass(frozen=True)
+class Written(Result):
+    """context_write: the version the value got."""
+    namespace: str = ""
+    key: str = ""
+    version: int = 0
+    size: int = 0
+
+    @classmethod
+    def read(cls, reply: Reply) -> "Written":
+        f = Fields(reply)
+        return cls(namespace=f.str("namespace"), key=f.str("key"), version=f.int("version"),
+                   size=f.int("size"), **f.common())
+
+
+@dataclass(frozen=True)
+class ContextValue(Result):
+    """context_read: one version of a value; its bytes are `data`."""
+    namespace: str = ""
+    key: str = ""
+    version: int = 0
+    timestamp_ms: int = 0
+    size: int = 0
+    data: bytes = b""
+
+    @property
+    def timestamp(self) -> _dt.datetime:
+        return _ms_to_datetime(self.timestamp_ms)
+
+    def text(self, encoding: str = "utf-8") -> str:
+        return self.data.decode(encoding)
+
+    def json(self) -> Any:
+        return _json.loads(self.data)
+
+    @classmethod
+    def read(cls, reply: Reply) -> "ContextValue":
+        f = Fields(reply)
+        return cls(namespace=f.str("namespace"), key=f.str("key"), version=f.int("version"),
+                   timestamp_ms=f.int("timestamp_ms"), size=f.int("size"), data=reply.data,
+                   **f.common())
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    timestamp_ms: int
+    size: int
+
+    @property
+    def timestamp(self) -> _dt.datetime:
+        return _ms_to_datetime(self.timestamp_ms)
+
+
+@dataclass(frozen=True)
+class ContextVersions(Result):
+    """context_versions: the kept versions of a key, oldest first."""
+    namespace: str = ""
+    key: str = ""
+    count: int = 0
+    latest: int = 0
+    versions: Tuple[VersionInfo, ...] = ()
+
+    @classmethod
+    def read(cls, reply: Reply) -> "ContextVersions":
+        f = Fields(reply)
+        versions = []
+        for item in f.list("versions", ";"):
+            parts = item.split(":")
+            try:
+                versions.append(VersionInfo(int(parts[0]), int(parts[1]), int(parts[2])))
+            except (ValueError, IndexError):
+                raise f._error("version entry %r is not ver:unix_ms:size" % item) from None
+        return cls(namespace=f.str("namespace"), key=f.str("key"), count=f.int("count"),
+                   latest=f.int("latest"), versions=tuple(versions), **f.common())
+
+
+@dataclass(frozen=True)
+class Deleted(Result):
+    """context_delete: what went (a key, a namespace or a snapshot)."""
+    namespace: Optional[str] = None
+    key: Optional[str] = None
+    snapshot_id: Optional[str] = None
+    removed_versions: Optional[int] = None
+
+    @classmethod
+    def read(cls, reply: Reply) -> "Deleted":
+        f = Fields(reply)
+        return cls(namespace=f.opt("namespace"), key=f.opt("key"),
+                   snapshot_id=f.opt("snapshot_id"),
+                   removed_versions=f.opt_int("removed_versions"), **f.common())
+
+
+@dataclass(frozen=True)
+class Snapshot(Result):
+    """context_snapshot and context_restore: a namespace's snapshot."""
+    snapshot_id: str = ""
+    namespace: str = ""
+    keys: int = 0
+
+    @classmethod
+    def read(cls, reply: Reply) -> "Snapshot":
+        f = Fields(reply)
+        return cls(snapshot_id=f.opt("snapshot_id") or "", namespace=f.str("namespace"),
+                   keys=f.int("keys"), **f.common())
+
+
+@dataclass(frozen=True)
+class Signature(Result):
+    """tpm_sign: a DER ECDSA signature over the SHA-256 of the data."""
+    signature: bytes = b""
+    digest: str = ""
+    algorithm: str = ""
+    signer: Optional[str] = None
+
+    @classmethod
+    def read(cls, reply: Reply) -> "Signature":
+        f = Fields(reply)
+        sig = reply.data or bytes.fromhex(f.str("signature"))
+        return cls(signature=sig, digest=f.str("digest"), algorithm=f.str("algorithm"),
+                   signer=f.opt("signer"), **f.common())
+
+
+@dataclass(frozen=True)
+class Verification(Result):
+    """tpm_verify: whether the signature holds (a bad one is an answer)."""
+    valid: bool = False
+    digest: str = ""
+    signer: Optional[str] = None
+
+    @classmethod
+    def read(cls, reply: Reply) -> "Verification":
+        f = Fields(reply)
+        return cls(valid=f.bool("valid"), digest=f.opt("digest") or "", signer=f.opt("signer"),
+                   **f.common())
+
+
+@dataclass(frozen=True)
+class RandomBytes(Result):
+    """tpm_random: bytes from the TPM's generator."""
+    data: bytes = b""
+
+    @classmethod
+    def read(cls, reply: Reply) -> "RandomBytes":
+        f = Fields(reply)
+        data = reply.data or bytes.fromhex(f.str("random"))
+        return cls(data=data, **f.common())
+
+
+@dataclass(frozen=True)
+class PcrValues(Result):
+    """tpm_pcr_read: PCR index -> hex digest, in one bank."""
+    bank: str = ""
+    values: Mapping[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, reply: Reply) -> "PcrValues":
+        f = Fields(reply)
+        values = {int(k[3:]): v for k, v in f.pairs.items()
+                  if k.startswith("pcr") and k[3:].isdigit()}
+        return cls(bank=f.str("bank"), values=values, **f.common())
+
+
+@dataclass(frozen=True)
+class PublicKey(Result):
+    """tpm_public_key: the kernel's signing key."""
+    algorithm: str = ""
+    handle: str = ""
+    pem: str = ""
+
+    @classmethod
+    def read(cls, reply: Reply) -> "PublicKey":
+        f = Fields(reply, tail="public_key_pem")
+        pem = reply.data.decode("ascii") if reply.data else f.str("public_key_pem")
+        return cls(algorithm=f.str("algorithm"), handle=f.str("handle"), pem=pem,
+                   **f.common())
+
+
+@dataclass(frozen=True)
+class DriverStatus:
+    """One loaded driver in driver_list."""
+    name: str
+    version: str
+    instances_up: int
+    instances: int
+    invocations: int
+    restarts: int
+    price_micro_usd: int
+    revenue_micro_usd: int
+    health: str
+
+
+@dataclass(frozen=True)
+class Drivers(Result):
+    """driver_list: the drivers found on disk and the loaded ones."""
+    loaded: int = 0
+    available: Tuple[str, ...] = ()
+    drivers: Mapping[str, DriverStatus] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, reply: Reply) -> "Drivers":
+        f = Fields(reply)
+        drivers = {}
+        for name, text in f.pairs.items():
+            if name in ("loaded", "available"):
+                continue
+            d = dict(kv.partition("=")[::2] for kv in text.split(";"))
+            try:
+                up, _, n = d.get("instances", "0/0").partition("/")
+                drivers[name] = DriverStatus(
+                    name=name, version=d.get("version", ""), instances_up=int(up),
+                    instances=int(n), invocations=int(d.get("invocations", 0)),
+                    restarts=int(d.get("restarts", 0)),
+                    price_micro_usd=int(d.get("price_micro_usd", 0)),
+                    revenue_micro_usd=int(d.get("revenue_micro_usd", 0)),
+                    health=d.get("health", ""))
+            except ValueError:
+                raise f._error("driver entry %r is not understood" % text) from None
+        return cls(loaded=f.int("loaded"), available=f.list("available", ";"),
+                   drivers=drivers, **f.common())
+
+
+@dataclass(frozen=True)
+class DriverLoaded(Result):
+    """driver_load: the driver now serving."""
+    driver: str = ""
+    version: str = ""
+    instances: int = 0
+    sha256: str = ""
+    load_ms: float = 0.0
+
+    @classmethod
+    def read(cls, reply: Reply) -> "DriverLoaded":
+        f = Fields(reply)
+        return cls(driver=f.str("driver"), version=f.str("version"),
+                   instances=f.int("instances"), sha256=f.str("sha256"),
+                   load_ms=f.float("load_ms"), **f.common())
+
+
+@dataclass(frozen=True)
+class DriverUnloaded(Result):
+    """driver_unload: answered once the invokes in flight are done."""
+    driver: str = ""
+    unloaded: bool = False
+
+    @classmethod
+    def read(cls, reply: Reply) -> "DriverUnloaded":
+        f = Fields(reply)
+        return cls(driver=f.str("driver"), unloaded=f.bool("unloaded"), **f.common())
+
+
+@dataclass(frozen=True)
+class DriverOutput(Result):
+    """driver_invoke: the driver's output text."""
+    driver: str = ""
+    operation: str = ""
+    output: str = ""
+
+    @classmethod
+    def read(cls, reply: Reply) -> "DriverOutput":
+        f = Fields(reply, tail="output")
+        return cls(driver=f.str("driver"), operation=f.str("operation"),
+                   output=f.opt("output") or "", **f.common())
+
+
+@dataclass(frozen=True)
+class PolicyDecision(Result):
+    """policy_query: may the caller do the verb on the resource."""
+    allowed: bool = False
+    rule: str = ""
+    policy_version: int = 0
+
+    @classmethod
+    def read(cls, reply: Reply) -> "PolicyDecision":
+        f = Fields(reply)
+        return cls(allowed=f.bool("allowed"), rule=f.str("rule"),
+                   policy_version=f.int("policy_version"), **f.common())
+
+
+@dataclass(frozen=True)
+class PolicyUpdated(Result):
+    """policy_update: the version of the policy now in force."""
+    policy_version: int = 0
+
+    @classmethod
+    def read(cls, reply: Reply) -> "PolicyUpdated":
+        f = Fields(reply)
+        return cls(policy_version=f.int("policy_version"), **f.common())
+
+
+@dataclass(frozen=True)
+class RegisteredAgent(Result):
+    """agent_register: the new agent and its token (shown once)."""
+    agent: str = ""
+    scopes: Tuple[str, ...] = ()
+    token: str = field(default="", repr=False)
+
+    @classmethod
+    def read(cls, reply: Reply) -> "RegisteredAgent":
+        f = Fields(reply)
+        scopes = tuple(s for s in f.str("scopes").replace("+", ",").split(",") if s)
+        return cls(agent=f.str("agent"), scopes=scopes, token=reply.data.decode("utf-8"),
+                   **f.common())
+
+
+@dataclass(frozen=True)
+class AgentRevoked(Result):
+    """agent_revoke: the agent whose registered tokens ended."""
+    agent: str = ""
+    revoked: bool = False
+
+    @classmethod
+    def read(cls, reply: Reply) -> "AgentRevoked":
+        f = Fields(reply)
+        text = f.str("revoked")
+        return cls(agent=f.str("agent"), revoked=text == "true" or (text.isdigit() and
+                                                                     int(text) > 0),
+                   **f.common())
+
+
+@dataclass(frozen=True)
+class AgentList(Result):
+    """agent_list: the registered agents."""
+    count: int = 0
+    agents: Tuple[str, ...] = ()
+
+    @classmethod
+    def read(cls, reply: Reply) -> "AgentList":
+        f = Fields(reply)
+        return cls(count=f.int("count"), agents=f.list("agents", ";"), **f.common())
+
+
+@dataclass(frozen=True)
+class Raw(Result):
+    """execute: any verb's answer, untyped."""
+    verb: str = ""
+    result: str = ""
+    data: bytes = b""
+
+    @classmethod
+    def read(cls, reply: Reply) -> "Raw":
+        f = Fields(reply)
+        return cls(verb=reply.verb, result=reply.result, data=reply.data, **f.common())
+
+
+@dataclass(frozen=True)
+class Component:
+    """One component of a detailed HealthCheck."""
+    name: str
+    status: str
+    message: str
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class Health:
+    """HealthCheck: SERVING or NOT_SERVING, and components when detailed."""
+    status: str
+    version: str
+    uptime_seconds: float
+    instance_id: str
+    components: Tuple[Component, ...] = ()
+
+    @property
+    def serving(self) -> bool:
+        return self.status == "SERVING"
+
+    @classmethod
+    def read(cls, msg: Any) -> "Health":
+        return cls(status=msg.status, version=msg.version, uptime_seconds=msg.uptime_seconds,
+                   instance_id=msg.instance_id,
+                   components=tuple(Component(c.name, c.status, c.message, c.latency_ms)
+                                    for c in msg.components))
+
