@@ -73,11 +73,12 @@ function pem(value: Buffer | string | undefined, file: string | undefined): Buff
 
 const flag = (s?: string): boolean => ['1', 'true', 'yes', 'on'].includes((s ?? '').trim().toLowerCase());
 
-// Reconnect soon after the kernel comes back (gRPC's default first wait is
-// 1 s), so a retried call finds it; no client-side message size cap.
+// Try to reconnect at least every second (gRPC's defaults wait 1 s at first,
+// then up to 2 minutes), so a call retried after a kernel restart finds the
+// kernel back; no client-side message size cap: the kernel enforces its own.
 const CHANNEL_DEFAULTS: grpc.ChannelOptions = {
   'grpc.initial_reconnect_backoff_ms': 100,
-  'grpc.max_reconnect_backoff_ms': 2000,
+  'grpc.max_reconnect_backoff_ms': 1000,
   'grpc.max_receive_message_length': -1,
   'grpc.max_send_message_length': -1,
 };

@@ -114,10 +114,12 @@ export function tuneSystem(t: TuneInput = {}): Call<r.SchedulerSettings> {
 
 export function contextWrite(namespace: string, key: string, value: Bytes,
   expectedVersion?: number): Call<r.Written> {
-  // The value always travels in `data`: any bytes, any text, up to the
-  // kernel's limit. Only a compare-and-set write is safe to send twice.
-  return call('context_write', [['namespace', namespace], ['key', key], ['expected_version', expectedVersion]],
-    r.readWritten, { data: asBuffer(value), idempotent: expectedVersion !== undefined });
+  // The value travels in `data`: any bytes, any text, up to the kernel's
+  // limit. An empty `data` reads as absent, so the empty value is sent as
+  // `value:`. Only a compare-and-set write is safe to send twice.
+  const data = asBuffer(value);
+  return call('context_write', [['namespace', namespace], ['key', key], ['expected_version', expectedVersion],
+    ['value', data.length ? undefined : '']], r.readWritten, { data, idempotent: expectedVersion !== undefined });
 }
 
 export function contextRead(namespace: string, key: string, version?: number): Call<r.ContextValue> {

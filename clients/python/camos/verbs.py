@@ -132,12 +132,14 @@ def tune_system(weights: Optional[Triple] = None, weight_high: Optional[int] = N
 
 def context_write(namespace: str, key: str, value: Bytes,
                   expected_version: Optional[int] = None) -> Call[r.Written]:
-    # The value always travels in `data`: any bytes, any text, up to the
-    # kernel's limit. Only a compare-and-set write is safe to send twice.
+    # The value travels in `data`: any bytes, any text, up to the kernel's
+    # limit. An empty `data` reads as absent, so the empty value is sent as
+    # `value:`. Only a compare-and-set write is safe to send twice.
+    data = as_bytes(value)
     return _call("context_write", [("namespace", namespace), ("key", key),
-                                   ("expected_version", expected_version)],
-                 r.Written.read, data=as_bytes(value),
-                 idempotent=expected_version is not None)
+                                   ("expected_version", expected_version),
+                                   ("value", None if data else "")],
+                 r.Written.read, data=data, idempotent=expected_version is not None)
 
 
 def context_write_json(namespace: str, key: str, obj: Any,
