@@ -18,7 +18,7 @@ CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 STD      := -std=c11 -D_GNU_SOURCE
 DEPFLAGS := -MMD -MP
-PKGS     := libprotobuf-c libmicrohttpd libnghttp2 zlib hiredis yajl libsystemd libssl libcrypto tss2-esys tss2-tctildr tss2-rc libdw
+PKGS     := libprotobuf-c libmicrohttpd libnghttp2 zlib hiredis yajl libsystemd libssl libcrypto tss2-esys tss2-tctildr tss2-rc libdw lmdb
 # libcurl: headers only; the exporter dlopen()s it (exporter/curl_lib.h).
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 # nng ships no pkg-config file in Debian 12.

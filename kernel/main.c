@@ -13,6 +13,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/bus.h"
 #include "common/config.h"
@@ -32,6 +34,7 @@
 #include "common/signals.h"
 #include "common/version.h"
 #include "kernel/build_info.h"
+#include "kernel/datadir.h"
 #include "kernel/drivers/runtime.h"
 #include "kernel/grpc/health.h"
 #include "kernel/grpc/reflection.h"
@@ -43,6 +46,7 @@
 #include "kernel/scheduler/scheduler.h"
 #include "kernel/security/auth.h"
 #include "kernel/security/tpm.h"
+#include "kernel/store/store.h"
 #include "kernel/syscall/components.h"
 #include "kernel/syscall/context_verbs.h"
 #include "kernel/syscall/dispatch.h"
@@ -67,7 +71,9 @@ static const struct cam_option options[] = {
 	{ "CAM_LOG_FORMAT", "json", "log field names: json (the seed's) or ecs (Elastic Common Schema)", NULL, 0 },
 	{ "CAM_PROFILING_ENABLED", "false", "serve /debug/pprof/ on the exporter's port", NULL, 1 },
 	{ "CAM_PROFILING_ADDR", NULL, "profiling channel for the exporter (default: the bus address with -pprof before .ipc)", NULL, 0 },
-	{ "CAM_REDIS_URL", NULL, "redis://[:password@]host:port[/db]; unset: in-memory context store", NULL, 0 },
+	{ "CAM_DATA_DIR", NULL, "what must survive a restart (the context store, registered agents, the policy, the audit log); unset: $STATE_DIRECTORY, else $XDG_STATE_HOME/cam-os, else $HOME/.local/state/cam-os (made 0700)", NULL, 0 },
+	{ "CAM_MEMCTX_BACKEND", NULL, "context store: lmdb (durable, in <data dir>/store; the default without Redis), memory (volatile: every restart forgets it) or redis (what CAM_REDIS_URL or CAM_REDIS_SENTINELS select, the default with them)", NULL, 0 },
+	{ "CAM_REDIS_URL", NULL, "redis://[:password@]host:port[/db]; unset: the durable lmdb store (CAM_MEMCTX_BACKEND)", NULL, 0 },
 	{ "CAM_REDIS_SENTINELS", NULL, "Redis Sentinel addresses host:port,host:port,...: the sentinels name the master (the host of CAM_REDIS_URL is then not used, its password and database are)", NULL, 0 },
 	{ "CAM_REDIS_MASTER_NAME", NULL, "the master's name in the sentinels' configuration (with CAM_REDIS_SENTINELS)", NULL, 0 },
 	{ "CAM_REDIS_SENTINEL_PASSWORD_FILE", NULL, "file holding the sentinels' password (requirepass of the sentinels; one trailing newline ignored); unset: none", NULL, 0 },
@@ -142,6 +148,9 @@ struct kernel {
 	cam_bus *bus;
 	cam_publisher *publisher;
 	cam_profiler *profiler;
+	char data_dir[PATH_MAX];
+	int data_lock;     /* the data directory's lock (datadir.h); -1: none */
+	cam_store *store;
 	cam_memctx *memctx;
 	cam_auth *auth;
 	cam_sched *sched;
@@ -371,11 +380,74 @@ static int read_sentinel_password(const char *path, char *pw, size_t len)
 	return 0;
 }
 
+/* Where the context store is and what it keeps, in words an operator can
+ * act on. */
+static void log_memctx(const struct kernel *k, const struct cam_memctx_opts *o)
+{
+	const char *b = cam_memctx_backend(k->memctx);
+
+	if (strcmp(b, "lmdb") == 0)
+		cam_log(CAM_LOG_INFO, "memctx", "memory context store: lmdb, durable, in %s (every "
+			"change is on disk before its answer), %u versions kept per key, values up "
+			"to %zu bytes", cam_store_path(k->store), o->limits.keep_versions,
+			o->limits.max_value_bytes);
+	else if (strcmp(b, "memory") == 0)
+		cam_log(CAM_LOG_WARN, "memctx", "memory context store: memory (CAM_MEMCTX_BACKEND="
+			"memory): volatile, every restart forgets it; %u versions kept per key, "
+			"values up to %zu bytes", o->limits.keep_versions, o->limits.max_value_bytes);
+	else
+		cam_log(CAM_LOG_INFO, "memctx", "memory context store: redis%s%s, %u versions kept "
+			"per key, values up to %zu bytes, acknowledged after %u replicas confirm",
+			o->sentinels ? " found through the sentinels " : "",
+			o->sentinels ? o->sentinels : "", o->limits.keep_versions,
+			o->limits.max_value_bytes, o->min_replicas_ack);
+}
+
+/* The data directory (resolved, made 0700, locked against a second
+ * kernel) and the durable store in it. Its map, the most data.mdb may grow
+ * to, is sized from CAM_MEMCTX_MAX_BYTES: eight times it (room for B-tree
+ * pages, kept versions and copy-on-write) plus 1 GiB; address space only. */
+static int new_store(struct kernel *k)
+{
+	struct cam_store_opts o = { 0 };
+	char why[CAM_STORE_WHY], store_dir[PATH_MAX + 8];
+	long bytes;
+	int rc;
+
+	k->data_lock = -1;
+	if (cam_datadir_resolve(opt(k, "CAM_DATA_DIR"), k->data_dir, sizeof(k->data_dir), why,
+				sizeof(why))) {
+		cam_log(CAM_LOG_ERROR, "kernel", "%s", why);
+		return CAM_EINVAL;
+	}
+	if ((rc = cam_datadir_lock(k->data_dir, why, sizeof(why))) < 0) {
+		cam_log(CAM_LOG_ERROR, "kernel", "%s", why);
+		return rc;
+	}
+	k->data_lock = rc;
+	if (why[0])
+		cam_log(CAM_LOG_WARN, "kernel", "%s", why);
+	if (cam_config_long(opt(k, "CAM_MEMCTX_MAX_BYTES"), 1, 1L << 50, &bytes))
+		bytes = 1L << 28;
+	o.map_bytes = (uint64_t)bytes * 8 + (1ULL << 30);
+	if (o.map_bytes > (1ULL << 40))
+		o.map_bytes = 1ULL << 40;
+	snprintf(store_dir, sizeof(store_dir), "%s/store", k->data_dir);
+	o.dir = store_dir;
+	if ((rc = cam_store_open(&o, &k->store, why))) {
+		cam_log(CAM_LOG_ERROR, "kernel", "%s", why);
+		return rc;
+	}
+	return 0;
+}
+
 /* The memory context store: in memory, or Redis with CAM_REDIS_URL (or
  * found through CAM_REDIS_SENTINELS). */
 static int new_memctx(struct kernel *k)
 {
 	struct cam_memctx_opts o = {
+		.backend = opt(k, "CAM_MEMCTX_BACKEND"),
+		.store = k->store,
 		.redis_url = opt(k, "CAM_REDIS_URL"),
 		.sentinels = opt(k, "CAM_REDIS_SENTINELS"),
 		.master_name = opt(k, "CAM_REDIS_MASTER_NAME"),
@@ -411,7 +483,7 @@ static int new_memctx(struct kernel *k)
 	o.sentinel_password = sentinel_pw;
 	o.min_replicas_ack = (unsigned)acks;
 	o.limits = (struct cam_memctx_limits){ (size_t)value, (size_t)keys, (uint64_t)bytes,
-					       (unsigned)keep, (unsigned)snaps };
+					       (unsigned)keep, (unsigned)snaps, 0 };
 	o.timeout_ms = (int)timeout;
 	o.ping_interval_ms = (int)ping;
 	o.backoff_max_ms = (int)backoff;
@@ -421,11 +493,7 @@ static int new_memctx(struct kernel *k)
 		cam_log(CAM_LOG_ERROR, "memctx", "memory context store not started: %s", why);
 		return rc;
 	}
-	cam_log(CAM_LOG_INFO, "memctx",
-		"memory context store: %s backend%s%s, %u versions kept per key, values up to %zu bytes, "
-		"acknowledged after %u replicas confirm", cam_memctx_backend(k->memctx),
-		o.sentinels ? " found through the sentinels " : "", o.sentinels ? o.sentinels : "",
-		o.limits.keep_versions, o.limits.max_value_bytes, o.min_replicas_ack);
+	log_memctx(k, &o);
 	return 0;
 }
 
@@ -684,6 +752,7 @@ static int start(struct kernel *k)
 	    (rc = cam_bus_pub_new(k->bus_addr, &k->bus)) ||
 	    (rc = new_publisher(k)) ||
 	    (rc = new_profiler(k)) ||
+	    (rc = new_store(k)) ||
 	    (rc = new_memctx(k)) ||
 	    (rc = new_auth(k)) ||
 	    (rc = new_scheduler(k)) ||
@@ -729,6 +798,9 @@ static void stop(struct kernel *k)
 	cam_sched_free(k->sched); /* after the server, whose shutdown drained it */
 	cam_auth_free(k->auth);
 	cam_memctx_free(k->memctx);
+	cam_store_close(k->store);
+	if (k->data_lock >= 0)
+		close(k->data_lock);
 	cam_profiler_free(k->profiler);
 	cam_publisher_free(k->publisher); /* publishes the final snapshot */
 	cam_bus_free(k->bus);
@@ -747,24 +819,82 @@ static void log_started(const struct kernel *k)
 	cam_log_str(&l, "grpc_listen", opt(k, "CAM_GRPC_LISTEN"));
 	cam_log_int(&l, "grpc_port", cam_grpc_server_port(k->server));
 	cam_log_str(&l, "bus", k->bus_addr);
+	cam_log_str(&l, "data_dir", k->data_dir);
+	cam_log_str(&l, "context_store", cam_memctx_backend(k->memctx));
 	cam_log_int(&l, "publish_interval_ms", k->interval_ms);
 	cam_log_end(&l);
+}
+
+/* Takes "--backup DIR" out of argv: DIR, or NULL when not asked. */
+static const char *take_backup_flag(int *argc, char **argv)
+{
+	for (int i = 1; i < *argc; i++) {
+		const char *dir = NULL;
+		int used = 0;
+
+		if (strcmp(argv[i], "--backup") == 0 && i + 1 < *argc)
+			dir = argv[i + 1], used = 2;
+		else if (strncmp(argv[i], "--backup=", 9) == 0)
+			dir = argv[i] + 9, used = 1;
+		if (!used)
+			continue;
+		memmove(&argv[i], &argv[i + used], (size_t)(*argc - i - used + 1) * sizeof(*argv));
+		*argc -= used;
+		return dir;
+	}
+	return NULL;
+}
+
+/*
+ * cam-kernel --backup DIR: a consistent copy of the store in the data
+ * directory into DIR/store, taken beside a running kernel (which goes on
+ * writing) or a stopped one. DIR is then a data directory of its own.
+ */
+static int backup(const struct kernel *k, const char *dest)
+{
+	char data[PATH_MAX], src[PATH_MAX + 8], to[PATH_MAX + 8], why[CAM_STORE_WHY];
+	uint64_t bytes = 0;
+	int rc;
+
+	if (!*dest) {
+		fprintf(stderr, "cam-kernel: --backup needs a directory\n");
+		return 2;
+	}
+	if (cam_datadir_resolve(opt(k, "CAM_DATA_DIR"), data, sizeof(data), why, sizeof(why))) {
+		fprintf(stderr, "cam-kernel: %s\n", why);
+		return 2;
+	}
+	snprintf(src, sizeof(src), "%s/store", data);
+	snprintf(to, sizeof(to), "%s/store", dest);
+	if ((rc = cam_store_backup(src, to, &bytes, why))) {
+		fprintf(stderr, "cam-kernel: backup of %s not made: %s\n", src, why);
+		return 1;
+	}
+	printf("backup of %s written to %s/data.mdb (%llu bytes); to restore it, stop the kernel "
+	       "and put %s in place of %s (or start with --data-dir %s)\n", src, to,
+	       (unsigned long long)bytes, to, src, dest);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct kernel k = { 0 };
 	cam_notify *notify = NULL;
+	const char *backup_dir = take_backup_flag(&argc, argv);
 	sigset_t sigs;
 	int sig = 0, rc;
 
 	memcpy(k.opts, options, sizeof(options));
 	rc = cam_config_parse(k.opts, NOPTS, argc, argv,
 			      "usage: cam-kernel [--flag value ...]\n"
+			      "       cam-kernel --backup DIR [--data-dir DIR]   a consistent copy "
+			      "of the store, beside a running kernel\n"
 			      "CAM-OS syscall kernel " CAM_VERSION,
 			      stderr);
 	if (rc)
 		return rc > 0 ? 0 : 2;
+	if (backup_dir)
+		return backup(&k, backup_dir);
 	if (read_settings(&k))
 		return 2;
 	if (k.profiling)

@@ -60,6 +60,7 @@ struct mem {
 	struct cam_memctx_limits l;
 	struct map nss;    /* name -> struct ns */
 	struct map snaps;  /* id -> struct snap */
+	struct map owners; /* owner (a namespace's first segment) -> uint64_t bytes */
 	_Atomic uint64_t total;
 };
 
@@ -210,6 +211,46 @@ static void snap_free(void *p)
 	free(s);
 }
 
+/* The bytes counter of nsname's owner, made when missing. */
+static uint64_t *owner_slot(struct mem *m, const char *nsname)
+{
+	char owner[CAM_MEMCTX_MAX_NAME + 1];
+	size_t n = cam_memctx_owner_len(nsname);
+	uint64_t *b;
+
+	memcpy(owner, nsname, n);
+	owner[n] = '\0';
+	if (!(b = map_get(&m->owners, owner))) {
+		b = cam_xcalloc(1, sizeof(*b));
+		map_put(&m->owners, owner, b);
+	}
+	return b;
+}
+
+/* Adds delta (may be negative) to the bytes of nsname's owner. */
+static void owner_add(struct mem *m, const char *nsname, int64_t delta)
+{
+	*owner_slot(m, nsname) += (uint64_t)delta;
+}
+
+/* CAM_ELIMIT when adding more bytes to nsname's owner passes its quota. */
+static int owner_check(struct mem *m, const char *nsname, int64_t more, char *why)
+{
+	uint64_t used;
+
+	if (!m->l.max_bytes_per_owner || more <= 0)
+		return 0;
+	used = *owner_slot(m, nsname);
+	if (used + (uint64_t)more <= m->l.max_bytes_per_owner)
+		return 0;
+	return cam_memctx__fail(why, CAM_ELIMIT,
+				"quota CAM_MEMCTX_MAX_BYTES_PER_CALLER: owner %.*s holds %llu of "
+				"%llu bytes, this needs %lld more",
+				(int)cam_memctx_owner_len(nsname), nsname,
+				(unsigned long long)used,
+				(unsigned long long)m->l.max_bytes_per_owner, (long long)more);
+}
+
 int cam_memctx__mem_new(const struct cam_memctx_limits *l, void **out, char *why)
 {
 	struct mem *m = cam_xcalloc(1, sizeof(*m));
@@ -227,13 +268,15 @@ static void mem_free(void *b)
 
 	map_clear(&m->nss, ns_free);
 	map_clear(&m->snaps, snap_free);
+	map_clear(&m->owners, free);
 	pthread_rwlock_destroy(&m->lock);
 	free(m);
 }
 
 /* The checks of a write, before anything changes. */
-static int write_check(struct mem *m, const struct ns *n, const struct key *k, size_t len,
-		       int64_t expected, uint64_t *current, char *why)
+static int write_check(struct mem *m, const char *nsname, const struct ns *n,
+		       const struct key *k, size_t len, int64_t expected, uint64_t *current,
+		       char *why)
 {
 	uint64_t latest = k && k->n ? k->v[k->n - 1].meta.version : 0;
 	uint64_t freed = k && k->n == m->l.keep_versions ? k->v[0].meta.size : 0;
@@ -250,7 +293,7 @@ static int write_check(struct mem *m, const struct ns *n, const struct key *k, s
 				   "store is full: %llu of %llu bytes used, value needs %zu",
 				   (unsigned long long)atomic_load(&m->total),
 				   (unsigned long long)m->l.max_total_bytes, len);
-	return 0;
+	return owner_check(m, nsname, (int64_t)len - (int64_t)freed, why);
 }
 
 static int mem_write(void *b, int64_t deadline_ns, const char *nsname, const char *keyname,
@@ -268,7 +311,7 @@ static int mem_write(void *b, int64_t deadline_ns, const char *nsname, const cha
 	n = map_get(&m->nss, nsname);
 	if (n)
 		k = map_get(&n->keys, keyname);
-	if ((rc = write_check(m, n, k, len, expected, current, why)))
+	if ((rc = write_check(m, nsname, n, k, len, expected, current, why)))
 		goto out_unlock;
 	if (!n) {
 		n = cam_xcalloc(1, sizeof(*n));
@@ -281,6 +324,7 @@ static int mem_write(void *b, int64_t deadline_ns, const char *nsname, const cha
 	}
 	if (k->n == m->l.keep_versions) {
 		n->bytes -= k->v[0].meta.size;
+		owner_add(m, nsname, -(int64_t)k->v[0].meta.size);
 		atomic_fetch_sub(&m->total, k->v[0].meta.size);
 		free(k->v[0].data);
 		memmove(&k->v[0], &k->v[1], (k->n - 1) * sizeof(*k->v));
@@ -293,6 +337,7 @@ static int mem_write(void *b, int64_t deadline_ns, const char *nsname, const cha
 		memcpy(v->data, val, len);
 	v->data[len] = '\0';
 	n->bytes += len;
+	owner_add(m, nsname, (int64_t)len);
 	atomic_fetch_add(&m->total, len);
 	*out = v->meta;
 out_unlock:
@@ -358,13 +403,15 @@ static int mem_versions(void *b, int64_t deadline_ns, const char *nsname, const 
 	return rc;
 }
 
-static void drop_key(struct mem *m, struct ns *n, const char *keyname, size_t *removed)
+static void drop_key(struct mem *m, const char *nsname, struct ns *n, const char *keyname,
+		     size_t *removed)
 {
 	struct key *k = map_del(&n->keys, keyname);
 	uint64_t bytes = key_bytes(k);
 
 	*removed += k->n;
 	n->bytes -= bytes;
+	owner_add(m, nsname, -(int64_t)bytes);
 	atomic_fetch_sub(&m->total, bytes);
 	key_free(k);
 }
@@ -381,7 +428,7 @@ static int mem_del(void *b, int64_t deadline_ns, const char *nsname, const char 
 	n = map_get(&m->nss, nsname);
 	if (keyname) {
 		if (n && map_get(&n->keys, keyname))
-			drop_key(m, n, keyname, removed);
+			drop_key(m, nsname, n, keyname, removed);
 		else
 			rc = cam_memctx__fail(why, CAM_ENOENT, "no key %s in namespace %s", keyname,
 					 nsname);
@@ -389,6 +436,7 @@ static int mem_del(void *b, int64_t deadline_ns, const char *nsname, const char 
 		rc = cam_memctx__fail(why, CAM_ENOENT, "namespace %s has no keys", nsname);
 	} else {
 		atomic_fetch_sub(&m->total, n->bytes);
+		owner_add(m, nsname, -(int64_t)n->bytes);
 		for (size_t i = 0; i < n->keys.cap; i++)
 			for (struct entry *e = n->keys.b[i]; e; e = e->next)
 				*removed += ((struct key *)e->v)->n;
@@ -421,6 +469,8 @@ static int mem_snapshot(void *b, int64_t deadline_ns, const char *nsname, const 
 				 nsname, (unsigned long long)n->bytes);
 	else if (map_get(&m->snaps, id))
 		rc = cam_memctx__fail(why, CAM_EINTERNAL, "snapshot id collision; try again");
+	else
+		rc = owner_check(m, nsname, (int64_t)n->bytes, why);
 	if (rc)
 		goto out_unlock;
 	s = cam_xcalloc(1, sizeof(*s));
@@ -429,6 +479,7 @@ static int mem_snapshot(void *b, int64_t deadline_ns, const char *nsname, const 
 	keys_copy(&s->keys, &n->keys, m->l.keep_versions);
 	map_put(&m->snaps, id, s);
 	n->nsnaps++;
+	owner_add(m, nsname, (int64_t)s->bytes);
 	atomic_fetch_add(&m->total, s->bytes);
 	*keys = s->keys.n;
 out_unlock:
@@ -457,6 +508,9 @@ static int mem_restore(void *b, int64_t deadline_ns, const char *id, char *nsnam
 				 (unsigned long long)s->bytes);
 		goto out_unlock;
 	}
+	if ((rc = owner_check(m, s->ns, (int64_t)s->bytes - (int64_t)n->bytes, why)))
+		goto out_unlock;
+	owner_add(m, s->ns, (int64_t)s->bytes - (int64_t)n->bytes);
 	atomic_fetch_sub(&m->total, n->bytes);
 	map_clear(&n->keys, key_free);
 	keys_copy(&n->keys, &s->keys, m->l.keep_versions);
@@ -484,9 +538,27 @@ static int mem_snapshot_delete(void *b, int64_t deadline_ns, const char *id, cha
 	} else {
 		n = map_get(&m->nss, s->ns);
 		n->nsnaps--;
+		owner_add(m, s->ns, -(int64_t)s->bytes);
 		atomic_fetch_sub(&m->total, s->bytes);
 		snap_free(s);
 	}
+	pthread_rwlock_unlock(&m->lock);
+	return rc;
+}
+
+static int mem_snapshot_ns(void *b, int64_t deadline_ns, const char *id, char *nsname,
+			   char *why)
+{
+	struct mem *m = b;
+	struct snap *s;
+	int rc = 0;
+	(void)deadline_ns; /* in memory nothing waits */
+
+	pthread_rwlock_rdlock(&m->lock);
+	if ((s = map_get(&m->snaps, id)))
+		strcpy(nsname, s->ns);
+	else
+		rc = cam_memctx__fail(why, CAM_ENOENT, "no snapshot %s", id);
 	pthread_rwlock_unlock(&m->lock);
 	return rc;
 }
@@ -507,8 +579,9 @@ static uint64_t mem_reconnects(void *b)
 static enum cam_component_status mem_health(void *b, char *msg, size_t len)
 {
 	(void)b;
-	snprintf(msg, len, "in-memory context store in use (CAM_REDIS_URL is not set)");
-	return CAM_COMPONENT_DISABLED;
+	snprintf(msg, len, "in-memory context store (CAM_MEMCTX_BACKEND=memory): volatile, every "
+		 "restart forgets it");
+	return CAM_COMPONENT_HEALTHY;
 }
 
 const struct cam_memctx__ops cam_memctx__mem_ops = {
@@ -520,6 +593,7 @@ const struct cam_memctx__ops cam_memctx__mem_ops = {
 	.snapshot = mem_snapshot,
 	.restore = mem_restore,
 	.snapshot_delete = mem_snapshot_delete,
+	.snapshot_ns = mem_snapshot_ns,
 	.size_bytes = mem_size_bytes,
 	.reconnects = mem_reconnects,
 	.health = mem_health,

@@ -6,6 +6,9 @@
  */
 #include "kernel/memctx/memctx.h"
 
+#include <errno.h>
+#include <semaphore.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,22 +72,55 @@ static int check_limits(const struct cam_memctx_limits *l, char *why)
 	return 0;
 }
 
+/* The backend o asks for, or CAM_EINVAL with why. */
+static int pick_backend(const struct cam_memctx_opts *o, const struct cam_memctx__ops **out,
+			char *why)
+{
+	bool redis = (o->redis_url && *o->redis_url) || (o->sentinels && *o->sentinels);
+	const char *want = o->backend && *o->backend ? o->backend
+			   : redis			  ? "redis"
+			   : o->store			  ? "lmdb"
+							  : "memory";
+
+	if (strcmp(want, "redis") == 0 && redis)
+		*out = &cam_memctx__redis_ops;
+	else if (strcmp(want, "lmdb") == 0 && o->store && !redis)
+		*out = &cam_memctx__lmdb_ops;
+	else if (strcmp(want, "memory") == 0 && !redis)
+		*out = &cam_memctx__mem_ops;
+	else if (strcmp(want, "redis") && strcmp(want, "lmdb") && strcmp(want, "memory"))
+		return cam_memctx__fail(why, CAM_EINVAL,
+					"context store backend must be lmdb, memory or redis, not '%.32s'",
+					want);
+	else if (strcmp(want, "redis") == 0)
+		return cam_memctx__fail(why, CAM_EINVAL,
+					"the redis backend needs CAM_REDIS_URL or CAM_REDIS_SENTINELS");
+	else if (redis)
+		return cam_memctx__fail(why, CAM_EINVAL,
+					"backend %s asked for, but Redis is configured too: unset "
+					"CAM_REDIS_URL/CAM_REDIS_SENTINELS or ask for redis", want);
+	else
+		return cam_memctx__fail(why, CAM_EINVAL, "the lmdb backend needs the kernel's store");
+	return 0;
+}
+
 int cam_memctx_new(const struct cam_memctx_opts *o, cam_memctx **out, char *why)
 {
+	const struct cam_memctx__ops *ops = NULL;
 	struct cam_memctx *m;
 	int rc;
 
-	if ((rc = check_limits(&o->limits, why)))
+	if ((rc = check_limits(&o->limits, why)) || (rc = pick_backend(o, &ops, why)))
 		return rc;
 	m = cam_xcalloc(1, sizeof(*m));
 	m->limits = o->limits;
-	if ((o->redis_url && *o->redis_url) || (o->sentinels && *o->sentinels)) {
-		m->ops = &cam_memctx__redis_ops;
+	m->ops = ops;
+	if (ops == &cam_memctx__redis_ops)
 		rc = cam_memctx__redis_new(o, &m->b, why);
-	} else {
-		m->ops = &cam_memctx__mem_ops;
+	else if (ops == &cam_memctx__lmdb_ops)
+		rc = cam_memctx__lmdb_new(o, &m->b, why);
+	else
 		rc = cam_memctx__mem_new(&o->limits, &m->b, why);
-	}
 	if (rc) {
 		free(m);
 		return rc;
@@ -119,54 +155,6 @@ static int check_names(const char *ns, const char *key, char *why)
 	return 0;
 }
 
-int cam_memctx_write(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
-		     const void *val, size_t len, int64_t expected,
-		     struct cam_memctx_version *out, uint64_t *current, char *why)
-{
-	uint64_t cur = 0;
-	int rc;
-
-	if ((rc = check_names(ns, key, why)))
-		return rc;
-	if (len > m->limits.max_value_bytes)
-		return cam_memctx__fail(why, CAM_EINVAL, "value of %zu bytes is over the limit of %zu",
-				   len, m->limits.max_value_bytes);
-	if (expected < CAM_MEMCTX_ANY)
-		return cam_memctx__fail(why, CAM_EINVAL, "expected version must be 0 or more");
-	rc = m->ops->write(m->b, deadline_ns, ns, key, val, len, expected, cam_real_ms(), out,
-			   &cur, why);
-	if (current)
-		*current = cur;
-	return rc;
-}
-
-int cam_memctx_read(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
-		    uint64_t version, struct cam_memctx_value *out, char *why)
-{
-	int rc = check_names(ns, key, why);
-
-	out->data = NULL;
-	return rc ? rc : m->ops->read(m->b, deadline_ns, ns, key, version, out, why);
-}
-
-int cam_memctx_versions(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
-			struct cam_memctx_version *out, size_t max, size_t *n, char *why)
-{
-	int rc = check_names(ns, key, why);
-
-	*n = 0;
-	return rc ? rc : m->ops->versions(m->b, deadline_ns, ns, key, out, max, n, why);
-}
-
-int cam_memctx_delete(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
-		      size_t *removed, char *why)
-{
-	int rc = check_names(ns, key, why);
-
-	*removed = 0;
-	return rc ? rc : m->ops->del(m->b, deadline_ns, ns, key, removed, why);
-}
-
 static void new_id(char *id)
 {
 	unsigned char r[CAM_MEMCTX_ID_LEN / 2];
@@ -192,35 +180,222 @@ static int id_valid(const char *id)
 	return n == CAM_MEMCTX_ID_LEN;
 }
 
+/* ---- checks, then the backend ------------------------------------------ */
+
+static void op_fail(struct cam_memctx_op *op, int rc)
+{
+	op->rc = rc;
+	op->done(op);
+}
+
+/* The checks of every kind, before a backend sees the op; 0 or a code
+ * with op->why filled. */
+static int op_check(const cam_memctx *m, struct cam_memctx_op *op)
+{
+	switch (op->kind) {
+	case CAM_MEMCTX_OP_WRITE:
+		if (op->len > m->limits.max_value_bytes)
+			return cam_memctx__fail(op->why, CAM_EINVAL,
+						"value of %zu bytes is over the limit of %zu",
+						op->len, m->limits.max_value_bytes);
+		if (op->expected < CAM_MEMCTX_ANY)
+			return cam_memctx__fail(op->why, CAM_EINVAL,
+						"expected version must be 0 or more");
+		/* fall through */
+	case CAM_MEMCTX_OP_READ:
+	case CAM_MEMCTX_OP_VERSIONS:
+		return check_names(op->ns, op->key ? op->key : "", op->why);
+	case CAM_MEMCTX_OP_DELETE:
+	case CAM_MEMCTX_OP_SNAPSHOT:
+		return check_names(op->ns, op->kind == CAM_MEMCTX_OP_DELETE ? op->key : NULL,
+				   op->why);
+	case CAM_MEMCTX_OP_RESTORE:
+	case CAM_MEMCTX_OP_SNAPSHOT_DELETE:
+	case CAM_MEMCTX_OP_SNAPSHOT_NS:
+		if (!id_valid(op->id))
+			return cam_memctx__fail(op->why, CAM_EINVAL,
+						"snapshot id must be %d hex digits",
+						CAM_MEMCTX_ID_LEN);
+		return 0;
+	}
+	return cam_memctx__fail(op->why, CAM_EINVAL, "unknown memory context operation");
+}
+
+/* A backend without submit: its synchronous operation, here and now. */
+static int run_sync(cam_memctx *m, struct cam_memctx_op *op)
+{
+	const struct cam_memctx__ops *b = m->ops;
+	char *why = op->why;
+	int64_t dl = op->deadline_ns;
+
+	switch (op->kind) {
+	case CAM_MEMCTX_OP_WRITE:
+		return b->write(m->b, dl, op->ns, op->key, op->val, op->len, op->expected,
+				op->now_ms, &op->value.v, &op->current, why);
+	case CAM_MEMCTX_OP_READ:
+		return b->read(m->b, dl, op->ns, op->key, op->version, &op->value, why);
+	case CAM_MEMCTX_OP_VERSIONS:
+		return b->versions(m->b, dl, op->ns, op->key, op->versions, op->max, &op->n, why);
+	case CAM_MEMCTX_OP_DELETE:
+		return b->del(m->b, dl, op->ns, op->key, &op->n, why);
+	case CAM_MEMCTX_OP_SNAPSHOT:
+		return b->snapshot(m->b, dl, op->ns, op->snapshot_id, op->now_ms, &op->n, why);
+	case CAM_MEMCTX_OP_RESTORE:
+		return b->restore(m->b, dl, op->id, op->snapshot_ns, &op->n, why);
+	case CAM_MEMCTX_OP_SNAPSHOT_DELETE:
+		return b->snapshot_delete(m->b, dl, op->id, why);
+	case CAM_MEMCTX_OP_SNAPSHOT_NS:
+		return b->snapshot_ns(m->b, dl, op->id, op->snapshot_ns, why);
+	}
+	return CAM_EINVAL;
+}
+
+void cam_memctx_submit(cam_memctx *m, struct cam_memctx_op *op)
+{
+	int rc;
+
+	op->rc = 0;
+	op->why[0] = '\0';
+	op->value = (struct cam_memctx_value){ 0 };
+	op->current = 0;
+	op->n = 0;
+	op->snapshot_ns[0] = '\0';
+	op->now_ms = cam_real_ms();
+	if ((rc = op_check(m, op)))
+		return op_fail(op, rc);
+	if (op->kind == CAM_MEMCTX_OP_SNAPSHOT)
+		new_id(op->snapshot_id);
+	if (m->ops->submit)
+		return m->ops->submit(m->b, op);
+	op_fail(op, run_sync(m, op));
+}
+
+int cam_memctx_async(const cam_memctx *m)
+{
+	return m->ops->submit != NULL;
+}
+
+/* ---- the synchronous calls: submit, then wait for done ---------------- */
+
+struct waiter {
+	struct cam_memctx_op op;
+	sem_t sem;
+};
+
+static void wake(struct cam_memctx_op *op)
+{
+	sem_post(&((struct waiter *)op->arg)->sem);
+}
+
+/* Runs w->op and waits for it; returns its code, with why copied out. */
+static int wait_op(cam_memctx *m, struct waiter *w, int64_t deadline_ns, char *why)
+{
+	w->op.deadline_ns = deadline_ns;
+	w->op.done = wake;
+	w->op.arg = w;
+	sem_init(&w->sem, 0, 0);
+	cam_memctx_submit(m, &w->op);
+	while (sem_wait(&w->sem) && errno == EINTR)
+		;
+	sem_destroy(&w->sem);
+	if (why)
+		memcpy(why, w->op.why, CAM_MEMCTX_WHY);
+	return w->op.rc;
+}
+
+int cam_memctx_write(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
+		     const void *val, size_t len, int64_t expected,
+		     struct cam_memctx_version *out, uint64_t *current, char *why)
+{
+	struct waiter w = { .op = { .kind = CAM_MEMCTX_OP_WRITE, .ns = ns, .key = key,
+				    .val = val, .len = len, .expected = expected } };
+	int rc = wait_op(m, &w, deadline_ns, why);
+
+	if (rc == 0)
+		*out = w.op.value.v;
+	if (current)
+		*current = w.op.current;
+	return rc;
+}
+
+int cam_memctx_read(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
+		    uint64_t version, struct cam_memctx_value *out, char *why)
+{
+	struct waiter w = { .op = { .kind = CAM_MEMCTX_OP_READ, .ns = ns, .key = key,
+				    .version = version } };
+	int rc = wait_op(m, &w, deadline_ns, why);
+
+	*out = w.op.value;
+	if (rc)
+		cam_memctx_value_free(out);
+	return rc;
+}
+
+int cam_memctx_versions(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
+			struct cam_memctx_version *out, size_t max, size_t *n, char *why)
+{
+	struct waiter w = { .op = { .kind = CAM_MEMCTX_OP_VERSIONS, .ns = ns, .key = key,
+				    .versions = out, .max = max } };
+	int rc = wait_op(m, &w, deadline_ns, why);
+
+	*n = w.op.n;
+	return rc;
+}
+
+int cam_memctx_delete(cam_memctx *m, int64_t deadline_ns, const char *ns, const char *key,
+		      size_t *removed, char *why)
+{
+	struct waiter w = { .op = { .kind = CAM_MEMCTX_OP_DELETE, .ns = ns, .key = key } };
+	int rc = wait_op(m, &w, deadline_ns, why);
+
+	*removed = w.op.n;
+	return rc;
+}
+
 int cam_memctx_snapshot(cam_memctx *m, int64_t deadline_ns, const char *ns, char *id,
 			size_t *keys, char *why)
 {
-	int rc = check_names(ns, NULL, why);
+	struct waiter w = { .op = { .kind = CAM_MEMCTX_OP_SNAPSHOT, .ns = ns } };
+	int rc = wait_op(m, &w, deadline_ns, why);
 
-	*keys = 0;
-	if (rc)
-		return rc;
-	new_id(id);
-	return m->ops->snapshot(m->b, deadline_ns, ns, id, cam_real_ms(), keys, why);
+	*keys = w.op.n;
+	memcpy(id, w.op.snapshot_id, CAM_MEMCTX_ID_LEN + 1);
+	return rc;
 }
 
 int cam_memctx_restore(cam_memctx *m, int64_t deadline_ns, const char *id, char *ns,
 		       size_t *keys, char *why)
 {
-	*keys = 0;
-	ns[0] = '\0';
-	if (!id_valid(id))
-		return cam_memctx__fail(why, CAM_EINVAL, "snapshot id must be %d hex digits",
-				   CAM_MEMCTX_ID_LEN);
-	return m->ops->restore(m->b, deadline_ns, id, ns, keys, why);
+	struct waiter w = { .op = { .kind = CAM_MEMCTX_OP_RESTORE, .id = id } };
+	int rc = wait_op(m, &w, deadline_ns, why);
+
+	*keys = w.op.n;
+	memcpy(ns, w.op.snapshot_ns, CAM_MEMCTX_MAX_NAME + 1);
+	return rc;
 }
 
 int cam_memctx_snapshot_delete(cam_memctx *m, int64_t deadline_ns, const char *id, char *why)
 {
-	if (!id_valid(id))
-		return cam_memctx__fail(why, CAM_EINVAL, "snapshot id must be %d hex digits",
-				   CAM_MEMCTX_ID_LEN);
-	return m->ops->snapshot_delete(m->b, deadline_ns, id, why);
+	struct waiter w = { .op = { .kind = CAM_MEMCTX_OP_SNAPSHOT_DELETE, .id = id } };
+
+	return wait_op(m, &w, deadline_ns, why);
+}
+
+int cam_memctx_snapshot_ns(cam_memctx *m, int64_t deadline_ns, const char *id, char *ns,
+			   char *why)
+{
+	struct waiter w = { .op = { .kind = CAM_MEMCTX_OP_SNAPSHOT_NS, .id = id } };
+	int rc = wait_op(m, &w, deadline_ns, why);
+
+	memcpy(ns, w.op.snapshot_ns, CAM_MEMCTX_MAX_NAME + 1);
+	return rc;
+}
+
+size_t cam_memctx_owner_len(const char *ns)
+{
+	const char *slash = strchr(ns, '/');
+
+	return slash ? (size_t)(slash - ns) : strlen(ns);
 }
 
 uint64_t cam_memctx_size_bytes(cam_memctx *m)
@@ -241,6 +416,11 @@ uint64_t cam_memctx_master_changes(cam_memctx *m)
 uint64_t cam_memctx_unconfirmed(cam_memctx *m)
 {
 	return m->ops->unconfirmed ? m->ops->unconfirmed(m->b) : 0;
+}
+
+cam_store *cam_memctx_store(cam_memctx *m)
+{
+	return m->ops->store ? m->ops->store(m->b) : NULL;
 }
 
 enum cam_component_status cam_memctx_health(cam_memctx *m, char *msg, size_t len)

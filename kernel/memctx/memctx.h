@@ -42,6 +42,7 @@
 
 #include "common/component.h"
 #include "common/error.h"
+#include "kernel/store/store.h"
 
 typedef struct cam_memctx cam_memctx;
 
@@ -65,9 +66,17 @@ struct cam_memctx_limits {
 	uint64_t max_total_bytes; /* values of every kept version and snapshot */
 	unsigned keep_versions;   /* versions kept per key (1-CAM_MEMCTX_MAX_KEEP) */
 	unsigned max_snapshots;   /* snapshots per namespace */
+	/* Bytes one owner's namespaces may hold (kept versions and
+	 * snapshots); 0: no quota. A namespace's owner is its first path
+	 * segment ("agent-a" owns "agent-a" and "agent-a/notes"). */
+	uint64_t max_bytes_per_owner;
 };
 
 struct cam_memctx_opts {
+	/* "memory", "lmdb" or "redis"; NULL or "": redis when redis_url or
+	 * sentinels are given, else lmdb when store is, else memory. */
+	const char *backend;
+	cam_store *store;         /* lmdb: the kernel's store (borrowed) */
 	const char *redis_url;    /* NULL or "": in memory (unless sentinels) */
 	/* Redis Sentinel: "host:port,..." and the master's name; the URL's
 	 * host is then not used (its password and database are). */
@@ -98,6 +107,10 @@ struct cam_memctx_value {
 void cam_memctx_value_free(struct cam_memctx_value *v);
 
 /*
+ * The synchronous calls below wait for their operation: on a store whose
+ * changes complete on a thread of its own (cam_memctx_async), never call
+ * them from a thread that must not wait; use cam_memctx_submit.
+ *
  * A store. With a Redis URL it connects once to check the URL and loads
  * its scripts; Redis being down at start is not an error (the store answers
  * CAM_EUNAVAIL until Redis is back). A bad URL or bad limits give CAM_EINVAL
@@ -106,7 +119,7 @@ void cam_memctx_value_free(struct cam_memctx_value *v);
 int cam_memctx_new(const struct cam_memctx_opts *o, cam_memctx **out, char *why);
 /* Every thread that used the store must be done with it. NULL is fine. */
 void cam_memctx_free(cam_memctx *m);
-/* "memory" or "redis". */
+/* "memory", "lmdb" or "redis". */
 const char *cam_memctx_backend(const cam_memctx *m);
 
 /* A namespace or key name is 1-128 bytes of [A-Za-z0-9_.-/]. */
@@ -152,7 +165,79 @@ uint64_t cam_memctx_master_changes(cam_memctx *m);
 /* Changes that reached the master but were not confirmed by
  * min_replicas_ack replicas in time (answered CAM_EUNAVAIL). */
 uint64_t cam_memctx_unconfirmed(cam_memctx *m);
-/* Health for the "Redis Backend" component: quick, from cached state. */
+/* The durable store under the lmdb backend (its figures: cam_store_stats),
+ * else NULL. */
+cam_store *cam_memctx_store(cam_memctx *m);
+/* The backend's health, quick, from cached state. */
 enum cam_component_status cam_memctx_health(cam_memctx *m, char *msg, size_t len);
+
+/* The namespace a snapshot was taken of, into ns (CAM_MEMCTX_MAX_NAME + 1
+ * bytes): who owns a snapshot is who owns its namespace. CAM_ENOENT when
+ * there is no such snapshot. */
+int cam_memctx_snapshot_ns(cam_memctx *m, int64_t deadline_ns, const char *id, char *ns,
+			   char *why);
+/* The length of a namespace's owner: its first path segment. */
+size_t cam_memctx_owner_len(const char *ns);
+
+/* ---- the same calls, asynchronously ------------------------------------ */
+
+enum cam_memctx_kind {
+	CAM_MEMCTX_OP_WRITE,
+	CAM_MEMCTX_OP_READ,
+	CAM_MEMCTX_OP_VERSIONS,
+	CAM_MEMCTX_OP_DELETE,
+	CAM_MEMCTX_OP_SNAPSHOT,
+	CAM_MEMCTX_OP_RESTORE,
+	CAM_MEMCTX_OP_SNAPSHOT_DELETE,
+	CAM_MEMCTX_OP_SNAPSHOT_NS,
+};
+
+/*
+ * One call for cam_memctx_submit. The caller fills the "in" part (the
+ * fields its kind uses, as the synchronous call of the same name takes
+ * them); everything it points to is borrowed until done runs.
+ */
+struct cam_memctx_op {
+	/* in */
+	enum cam_memctx_kind kind;
+	int64_t deadline_ns;
+	const char *ns;        /* all but restore, snapshot_delete, snapshot_ns */
+	const char *key;       /* write, read, versions; delete (NULL: the namespace) */
+	const void *val;       /* write */
+	size_t len;            /* write */
+	int64_t expected;      /* write: CAM_MEMCTX_ANY, 0 or a version */
+	uint64_t version;      /* read: 0 is the latest */
+	const char *id;        /* restore, snapshot_delete, snapshot_ns */
+	struct cam_memctx_version *versions; /* versions: room for max */
+	size_t max;
+	void (*done)(struct cam_memctx_op *op);
+	void *arg;             /* the caller's */
+	/* set by cam_memctx_submit */
+	int64_t now_ms;        /* Unix time of the call (write, snapshot) */
+	struct cam_memctx_op *next; /* the backend's, while it holds op */
+	/* out, valid when done runs */
+	int rc;                /* 0 or a code, as the synchronous call returns */
+	char why[CAM_MEMCTX_WHY];
+	struct cam_memctx_value value; /* write: .v the new version; read: all */
+	uint64_t current;      /* write lost to CAM_MEMCTX_ECONFLICT: the latest */
+	size_t n;              /* versions: filled; delete: versions removed;
+				* snapshot, restore: keys */
+	char snapshot_id[CAM_MEMCTX_ID_LEN + 1];   /* snapshot: the new id (set by
+						    * submit, before the backend) */
+	char snapshot_ns[CAM_MEMCTX_MAX_NAME + 1]; /* restore, snapshot_ns */
+};
+
+/*
+ * Runs op. op->done(op) runs exactly once: on this thread before submit
+ * returns (every call of the memory backend; a durable store's reads), or
+ * later on a thread of the store's own (a durable store's changes, which
+ * wait for the disk; Redis). Either way submit itself never waits on a
+ * disk or a network, so an I/O thread may call it. op must stay valid,
+ * and untouched by the caller, until done has run. A read's value.data
+ * belongs to the caller (cam_memctx_value_free).
+ */
+void cam_memctx_submit(cam_memctx *m, struct cam_memctx_op *op);
+/* Whether submit may complete an op later on another thread. */
+int cam_memctx_async(const cam_memctx *m);
 
 #endif

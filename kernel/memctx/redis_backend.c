@@ -956,6 +956,25 @@ static int rd_snapshot_delete(void *b, int64_t deadline_ns, const char *id, char
 	return rc;
 }
 
+static int rd_snapshot_ns(void *b, int64_t deadline_ns, const char *id, char *ns, char *why)
+{
+	struct redis *r = b;
+	char snap[64];
+	const char *argv[3] = { "HGET", snap, "ns" };
+	redisReply *rep = NULL;
+	int rc;
+
+	snprintf(snap, sizeof(snap), "cam:ctx:snap:%s", id);
+	if ((rc = command(r, deadline_ns, 3, argv, NULL, &rep, why)))
+		return rc;
+	if (rep->type == REDIS_REPLY_STRING)
+		snprintf(ns, CAM_MEMCTX_MAX_NAME + 1, "%s", rep->str);
+	else
+		rc = cam_memctx__fail(why, CAM_ENOENT, "no snapshot %s", id);
+	freeReplyObject(rep);
+	return rc;
+}
+
 static uint64_t rd_size_bytes(void *b)
 {
 	struct redis *r = b;
@@ -1188,6 +1207,7 @@ const struct cam_memctx__ops cam_memctx__redis_ops = {
 	.snapshot = rd_snapshot,
 	.restore = rd_restore,
 	.snapshot_delete = rd_snapshot_delete,
+	.snapshot_ns = rd_snapshot_ns,
 	.size_bytes = rd_size_bytes,
 	.reconnects = rd_reconnects,
 	.master_changes = rd_master_changes,

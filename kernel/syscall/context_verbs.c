@@ -1,7 +1,7 @@
 /*
  * The memory context subsystem's verbs: the context_* verbs over the store
  * (kernel/memctx/memctx.h), their metrics and the "Redis Backend" health
- * probe.
+ * probe, and the "Context Store" component (any backend).
  *
  *   context_write     namespace, key, value (or the request's binary data),
  *                     [expected_version: 0 = must not exist, N = latest must be N]
@@ -30,6 +30,8 @@
  */
 #include "kernel/syscall/context_verbs.h"
 
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +55,8 @@ static const double DURATION_BUCKETS[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.002
 					   1,      2.5 };
 
 enum { M_OPERATIONS, M_SIZE, M_VERSIONS, M_DURATION, M_RECONNECTS, M_MASTER_CHANGES,
-       M_UNCONFIRMED, NMETRICS };
+       M_UNCONFIRMED, M_COMMITS, M_COMMITTED, M_COMMIT_SECONDS, M_FAILURES, M_FREE, NMETRICS };
+static const char *const L_REASON[] = { "reason", NULL };
 static const char *const L_OP_STATUS[] = { "op", "status", NULL };
 static const char *const L_BACKEND[] = { "backend", NULL };
 static const struct cam_family_desc metrics[NMETRICS] = {
@@ -81,6 +84,21 @@ static const struct cam_family_desc metrics[NMETRICS] = {
 	[M_UNCONFIRMED] = { .name = "cam_os_memory_context_unconfirmed_writes_total",
 			    .help = "Changes that reached the Redis master but were not confirmed by CAM_REDIS_MIN_REPLICAS_ACK replicas in time",
 			    .type = CAM_COUNTER, .max_series = 1 },
+	[M_COMMITS] = { .name = "cam_os_memory_context_commits_total",
+			.help = "Transactions the durable store committed, each with one sync to disk",
+			.type = CAM_COUNTER, .max_series = 1 },
+	[M_COMMITTED] = { .name = "cam_os_memory_context_committed_changes_total",
+			  .help = "Changes the durable store made durable (divided by commits: changes per sync)",
+			  .type = CAM_COUNTER, .max_series = 1 },
+	[M_COMMIT_SECONDS] = { .name = "cam_os_memory_context_last_commit_seconds",
+			       .help = "How long the durable store's last commit took, its sync included",
+			       .type = CAM_GAUGE, .unit = "seconds", .max_series = 1 },
+	[M_FAILURES] = { .name = "cam_os_memory_context_store_failures_total",
+			 .help = "Commits of the durable store that failed, by reason (no_space, io_error); their changes were refused",
+			 .type = CAM_COUNTER, .label_names = L_REASON, .max_series = 2 },
+	[M_FREE] = { .name = "cam_os_memory_context_store_free_bytes",
+		     .help = "Free space of the file system that holds the durable store",
+		     .type = CAM_GAUGE, .unit = "bytes", .max_series = 1 },
 };
 
 struct cam_context_verbs {
@@ -88,6 +106,7 @@ struct cam_context_verbs {
 	cam_family *operations;
 	cam_series *ok[NOPS], *duration[NOPS], *versions, *size, *reconnects;
 	cam_series *master_changes, *unconfirmed;
+	cam_series *commits, *committed, *commit_seconds, *nospace, *io_errors, *free_bytes;
 };
 
 /* Counts and times one operation; returns its code. */
@@ -132,20 +151,204 @@ out_bad:
 				key, (unsigned long long)min);
 }
 
+/* ---- one store call: submitted, then concluded ------------------------ */
+
+enum { ST_SUBMITTING, ST_RETURNED, ST_DONE };
+
+/*
+ * A verb's store call in flight. On a store that completes changes on a
+ * thread of its own (cam_memctx_async) it lives on the heap and the verb
+ * defers; otherwise on the handler's stack. Whoever sees the other side
+ * already there concludes it: the handler if done ran before submit
+ * returned, else done.
+ */
+struct pending {
+	struct cam_memctx_op op;
+	cam_context_verbs *cv;
+	struct cam_syscall *sc;
+	enum op kind;
+	double t0;
+	bool heap;
+	_Atomic int state;
+};
+
+static int conclude_write(struct pending *p)
+{
+	struct cam_syscall *sc = p->sc;
+
+	cam_counter_inc(p->cv->versions);
+	cam_result_add(&sc->result, "namespace", p->op.ns);
+	cam_result_add(&sc->result, "key", p->op.key);
+	cam_result_addf(&sc->result, "version", "%llu", (unsigned long long)p->op.value.v.version);
+	cam_result_addf(&sc->result, "size", "%zu", p->op.value.v.size);
+	return 0;
+}
+
+/* Whether a value can go into the result as text and parse back whole. */
+static int printable(const uint8_t *p, size_t len)
+{
+	size_t n;
+
+	if (len > 4096 || !cam_utf8_valid((const char *)p, &n) || n != len)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (p[i] < 0x20 || p[i] == 0x7f || p[i] == ',')
+			return 0;
+	return 1;
+}
+
+static int conclude_read(struct pending *p)
+{
+	struct cam_syscall *sc = p->sc;
+	struct cam_memctx_value *val = &p->op.value;
+
+	cam_result_add(&sc->result, "namespace", p->op.ns);
+	cam_result_add(&sc->result, "key", p->op.key);
+	cam_result_addf(&sc->result, "version", "%llu", (unsigned long long)val->v.version);
+	cam_result_addf(&sc->result, "timestamp_ms", "%lld", (long long)val->v.time_ms);
+	cam_result_addf(&sc->result, "size", "%zu", val->v.size);
+	if (printable(val->data, val->v.size))
+		cam_result_add(&sc->result, "value", (const char *)val->data);
+	else
+		cam_result_add(&sc->result, "value_in", "data");
+	/* The response owns the bytes now (dispatch.c frees them). */
+	sc->out_data = val->data;
+	sc->out_len = val->v.size;
+	val->data = NULL;
+	return 0;
+}
+
+static int conclude_versions(struct pending *p)
+{
+	struct cam_syscall *sc = p->sc;
+	const struct cam_memctx_version *v = p->op.versions;
+	size_t n = p->op.n;
+	/* "version:unix_ms:size" is at most 62 bytes with its ';'. */
+	char *list = cam_xmalloc(n * 64 + 1);
+	size_t off = 0;
+
+	list[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)snprintf(list + off, 64, "%s%llu:%lld:%zu", i ? ";" : "",
+					(unsigned long long)v[i].version, (long long)v[i].time_ms,
+					v[i].size);
+	cam_result_add(&sc->result, "namespace", p->op.ns);
+	cam_result_add(&sc->result, "key", p->op.key);
+	cam_result_addf(&sc->result, "count", "%zu", n);
+	cam_result_addf(&sc->result, "latest", "%llu",
+			n ? (unsigned long long)v[n - 1].version : 0ULL);
+	cam_result_add(&sc->result, "versions", list);
+	free(list);
+	return 0;
+}
+
+static int conclude_delete(struct pending *p)
+{
+	struct cam_syscall *sc = p->sc;
+
+	if (p->op.kind == CAM_MEMCTX_OP_SNAPSHOT_DELETE) {
+		cam_result_add(&sc->result, "snapshot_id", p->op.id);
+		return 0;
+	}
+	cam_result_add(&sc->result, "namespace", p->op.ns);
+	if (p->op.key)
+		cam_result_add(&sc->result, "key", p->op.key);
+	cam_result_addf(&sc->result, "removed_versions", "%zu", p->op.n);
+	return 0;
+}
+
+static int conclude_snapshot(struct pending *p)
+{
+	struct cam_syscall *sc = p->sc;
+
+	cam_result_add(&sc->result, "snapshot_id",
+		       p->kind == OP_SNAPSHOT ? p->op.snapshot_id : p->op.id);
+	cam_result_add(&sc->result, "namespace",
+		       p->kind == OP_SNAPSHOT ? p->op.ns : p->op.snapshot_ns);
+	cam_result_addf(&sc->result, "keys", "%zu", p->op.n);
+	return 0;
+}
+
+/* The call's result from its op, counted and timed; returns its code. */
+static int conclude(struct pending *p)
+{
+	static int (*const fn[NOPS])(struct pending *) = {
+		[OP_WRITE] = conclude_write,       [OP_READ] = conclude_read,
+		[OP_VERSIONS] = conclude_versions, [OP_DELETE] = conclude_delete,
+		[OP_SNAPSHOT] = conclude_snapshot, [OP_RESTORE] = conclude_snapshot,
+	};
+	int rc = p->op.rc;
+
+	if (rc == 0)
+		fn[p->kind](p);
+	cam_memctx_value_free(&p->op.value);
+	free(p->op.versions);
+	return account(p->cv, p->sc, p->kind, rc, p->op.why, p->t0);
+}
+
+static void on_done(struct cam_memctx_op *op)
+{
+	struct pending *p = op->arg;
+	struct cam_syscall *sc = p->sc;
+	int rc;
+
+	if (!p->heap || atomic_exchange(&p->state, ST_DONE) == ST_SUBMITTING)
+		return; /* the handler is still in submit and concludes */
+	rc = conclude(p);
+	free(p);
+	cam_syscall_complete(sc, rc);
+}
+
+/* A pending call for this verb: on the stack given, or on the heap when the
+ * store may complete it later. */
+static struct pending *pending_new(cam_context_verbs *cv, struct cam_syscall *sc, enum op kind,
+				   enum cam_memctx_kind mk, struct pending *stack)
+{
+	bool heap = cam_memctx_async(cv->o.store);
+	struct pending *p = heap ? cam_xmalloc(sizeof(*p)) : stack;
+
+	memset(p, 0, offsetof(struct pending, op.why));
+	p->op.kind = mk;
+	p->op.deadline_ns = sc->deadline_ns;
+	p->op.done = on_done;
+	p->op.arg = p;
+	p->cv = cv;
+	p->sc = sc;
+	p->kind = kind;
+	p->t0 = cam_mono_s();
+	p->heap = heap;
+	atomic_init(&p->state, ST_SUBMITTING);
+	return p;
+}
+
+/* Submits p's op: its code when it completed before submit returned, else
+ * CAM_SYSCALL_DEFERRED (on_done completes the call). */
+static int submit(struct pending *p)
+{
+	int rc;
+
+	cam_memctx_submit(p->cv->o.store, &p->op);
+	if (p->heap && atomic_exchange(&p->state, ST_RETURNED) != ST_DONE)
+		return CAM_SYSCALL_DEFERRED; /* p and the call are on_done's now */
+	rc = conclude(p);
+	if (p->heap)
+		free(p);
+	return rc;
+}
+
+/* ---- the verbs ---------------------------------------------------------- */
+
 static int context_write(void *ctx, struct cam_syscall *sc)
 {
 	cam_context_verbs *cv = ctx;
-	cam_memctx *m = cv->o.store;
 	const char *ns, *key, *text = cam_payload_get(sc->payload, "value");
 	const char *exp_s = cam_payload_get(sc->payload, "expected_version");
 	const void *val = text;
 	size_t len = text ? strlen(text) : 0;
-	struct cam_memctx_version v;
-	uint64_t exp = 0, cur = 0;
+	uint64_t exp = 0;
 	int64_t expected = CAM_MEMCTX_ANY;
-	char why[CAM_MEMCTX_WHY];
-	double t0 = cam_mono_s();
-	int status, rc;
+	struct pending stack, *p;
+	int status;
 
 	if ((status = need(sc, "namespace", &ns)) || (status = need(sc, "key", &key)))
 		return status;
@@ -164,113 +367,61 @@ static int context_write(void *ctx, struct cam_syscall *sc)
 			return status;
 		expected = (int64_t)exp;
 	}
-	rc = cam_memctx_write(m, sc->deadline_ns, ns, key, val, len, expected, &v, &cur, why);
-	if (rc == 0) {
-		cam_counter_inc(cv->versions);
-		cam_result_add(&sc->result, "namespace", ns);
-		cam_result_add(&sc->result, "key", key);
-		cam_result_addf(&sc->result, "version", "%llu", (unsigned long long)v.version);
-		cam_result_addf(&sc->result, "size", "%zu", v.size);
-	}
-	return account(cv, sc, OP_WRITE, rc, why, t0);
-}
-
-/* Whether a value can go into the result as text and parse back whole. */
-static int printable(const uint8_t *p, size_t len)
-{
-	size_t n;
-
-	if (len > 4096 || !cam_utf8_valid((const char *)p, &n) || n != len)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (p[i] < 0x20 || p[i] == 0x7f || p[i] == ',')
-			return 0;
-	return 1;
+	p = pending_new(cv, sc, OP_WRITE, CAM_MEMCTX_OP_WRITE, &stack);
+	p->op.ns = ns;
+	p->op.key = key;
+	p->op.val = val;
+	p->op.len = len;
+	p->op.expected = expected;
+	return submit(p);
 }
 
 static int context_read(void *ctx, struct cam_syscall *sc)
 {
 	cam_context_verbs *cv = ctx;
-	cam_memctx *m = cv->o.store;
 	const char *ns, *key, *ver_s = cam_payload_get(sc->payload, "version");
-	struct cam_memctx_value val = { 0 };
 	uint64_t ver = 0;
-	char why[CAM_MEMCTX_WHY];
-	double t0 = cam_mono_s();
-	int status, rc;
+	struct pending stack, *p;
+	int status;
 
 	if ((status = need(sc, "namespace", &ns)) || (status = need(sc, "key", &key)))
 		return status;
 	if (ver_s && (status = parse_u64(sc, "version", ver_s, 1, &ver)))
 		return status;
-	rc = cam_memctx_read(m, sc->deadline_ns, ns, key, ver, &val, why);
-	if (rc == 0) {
-		cam_result_add(&sc->result, "namespace", ns);
-		cam_result_add(&sc->result, "key", key);
-		cam_result_addf(&sc->result, "version", "%llu", (unsigned long long)val.v.version);
-		cam_result_addf(&sc->result, "timestamp_ms", "%lld", (long long)val.v.time_ms);
-		cam_result_addf(&sc->result, "size", "%zu", val.v.size);
-		if (printable(val.data, val.v.size))
-			cam_result_add(&sc->result, "value", (const char *)val.data);
-		else
-			cam_result_add(&sc->result, "value_in", "data");
-		/* The response owns the bytes now (dispatch.c frees them). */
-		sc->out_data = val.data;
-		sc->out_len = val.v.size;
-	}
-	return account(cv, sc, OP_READ, rc, why, t0);
+	p = pending_new(cv, sc, OP_READ, CAM_MEMCTX_OP_READ, &stack);
+	p->op.ns = ns;
+	p->op.key = key;
+	p->op.version = ver;
+	return submit(p);
 }
 
 static int context_versions(void *ctx, struct cam_syscall *sc)
 {
 	cam_context_verbs *cv = ctx;
-	cam_memctx *m = cv->o.store;
-	struct cam_memctx_version *v;
 	const char *ns, *key;
-	char why[CAM_MEMCTX_WHY];
-	double t0 = cam_mono_s();
-	size_t n = 0;
-	int status, rc;
+	struct pending stack, *p;
+	struct cam_memctx_version *v;
+	int status;
 
 	if ((status = need(sc, "namespace", &ns)) || (status = need(sc, "key", &key)))
 		return status;
-	v = malloc(CAM_MEMCTX_MAX_KEEP * sizeof(*v));
-	if (!v)
+	if (!(v = malloc(CAM_MEMCTX_MAX_KEEP * sizeof(*v))))
 		return cam_syscall_fail(sc, CAM_ENOMEM, "out of memory");
-	rc = cam_memctx_versions(m, sc->deadline_ns, ns, key, v, CAM_MEMCTX_MAX_KEEP, &n, why);
-	if (rc == 0) {
-		/* "version:unix_ms:size" is at most 62 bytes with its ';'. */
-		char *list = cam_xmalloc(n * 64 + 1);
-		size_t off = 0;
-
-		list[0] = '\0';
-		for (size_t i = 0; i < n; i++)
-			off += (size_t)snprintf(list + off, 64, "%s%llu:%lld:%zu", i ? ";" : "",
-						(unsigned long long)v[i].version,
-						(long long)v[i].time_ms, v[i].size);
-		cam_result_add(&sc->result, "namespace", ns);
-		cam_result_add(&sc->result, "key", key);
-		cam_result_addf(&sc->result, "count", "%zu", n);
-		cam_result_addf(&sc->result, "latest", "%llu",
-				n ? (unsigned long long)v[n - 1].version : 0ULL);
-		cam_result_add(&sc->result, "versions", list);
-		free(list);
-	}
-	free(v);
-	return account(cv, sc, OP_VERSIONS, rc, why, t0);
+	p = pending_new(cv, sc, OP_VERSIONS, CAM_MEMCTX_OP_VERSIONS, &stack);
+	p->op.ns = ns;
+	p->op.key = key;
+	p->op.versions = v;
+	p->op.max = CAM_MEMCTX_MAX_KEEP;
+	return submit(p);
 }
 
 static int context_delete(void *ctx, struct cam_syscall *sc)
 {
 	cam_context_verbs *cv = ctx;
-	cam_memctx *m = cv->o.store;
 	const char *ns = cam_payload_get(sc->payload, "namespace");
 	const char *key = cam_payload_get(sc->payload, "key");
 	const char *id = cam_payload_get(sc->payload, "snapshot_id");
-	char why[CAM_MEMCTX_WHY];
-	double t0 = cam_mono_s();
-	size_t removed = 0;
-	int rc;
+	struct pending stack, *p;
 
 	if (id && (ns || key))
 		return cam_syscall_fail(sc, CAM_EINVAL,
@@ -278,67 +429,75 @@ static int context_delete(void *ctx, struct cam_syscall *sc)
 	if (!id && (!ns || !*ns))
 		return cam_syscall_fail(sc, CAM_EINVAL,
 					"payload key 'namespace' (or 'snapshot_id') is missing");
-	if (id) {
-		rc = cam_memctx_snapshot_delete(m, sc->deadline_ns, id, why);
-		if (rc == 0)
-			cam_result_add(&sc->result, "snapshot_id", id);
-	} else {
-		rc = cam_memctx_delete(m, sc->deadline_ns, ns, key, &removed, why);
-		if (rc == 0) {
-			cam_result_add(&sc->result, "namespace", ns);
-			if (key)
-				cam_result_add(&sc->result, "key", key);
-			cam_result_addf(&sc->result, "removed_versions", "%zu", removed);
-		}
-	}
-	return account(cv, sc, OP_DELETE, rc, why, t0);
+	p = pending_new(cv, sc, OP_DELETE,
+			id ? CAM_MEMCTX_OP_SNAPSHOT_DELETE : CAM_MEMCTX_OP_DELETE, &stack);
+	p->op.ns = ns;
+	p->op.key = key;
+	p->op.id = id;
+	return submit(p);
 }
 
 static int context_snapshot(void *ctx, struct cam_syscall *sc)
 {
 	cam_context_verbs *cv = ctx;
-	cam_memctx *m = cv->o.store;
 	const char *ns;
-	char why[CAM_MEMCTX_WHY], id[CAM_MEMCTX_ID_LEN + 1];
-	double t0 = cam_mono_s();
-	size_t keys = 0;
-	int status, rc;
+	struct pending stack, *p;
+	int status;
 
 	if ((status = need(sc, "namespace", &ns)))
 		return status;
-	rc = cam_memctx_snapshot(m, sc->deadline_ns, ns, id, &keys, why);
-	if (rc == 0) {
-		cam_result_add(&sc->result, "snapshot_id", id);
-		cam_result_add(&sc->result, "namespace", ns);
-		cam_result_addf(&sc->result, "keys", "%zu", keys);
-	}
-	return account(cv, sc, OP_SNAPSHOT, rc, why, t0);
+	p = pending_new(cv, sc, OP_SNAPSHOT, CAM_MEMCTX_OP_SNAPSHOT, &stack);
+	p->op.ns = ns;
+	return submit(p);
 }
 
 static int context_restore(void *ctx, struct cam_syscall *sc)
 {
 	cam_context_verbs *cv = ctx;
-	cam_memctx *m = cv->o.store;
 	const char *id;
-	char why[CAM_MEMCTX_WHY], ns[CAM_MEMCTX_MAX_NAME + 1];
-	double t0 = cam_mono_s();
-	size_t keys = 0;
-	int status, rc;
+	struct pending stack, *p;
+	int status;
 
 	if ((status = need(sc, "snapshot_id", &id)))
 		return status;
-	rc = cam_memctx_restore(m, sc->deadline_ns, id, ns, &keys, why);
-	if (rc == 0) {
-		cam_result_add(&sc->result, "snapshot_id", id);
-		cam_result_add(&sc->result, "namespace", ns);
-		cam_result_addf(&sc->result, "keys", "%zu", keys);
-	}
-	return account(cv, sc, OP_RESTORE, rc, why, t0);
+	p = pending_new(cv, sc, OP_RESTORE, CAM_MEMCTX_OP_RESTORE, &stack);
+	p->op.id = id;
+	return submit(p);
 }
 
+/* "Context Store": the store in use, whatever its backend. */
 static enum cam_component_status probe(void *arg, char *msg, size_t len)
 {
 	return cam_memctx_health(arg, msg, len);
+}
+
+/* "Redis Backend": the store's health when it is Redis, else disabled. */
+static enum cam_component_status probe_redis(void *arg, char *msg, size_t len)
+{
+	const char *b = cam_memctx_backend(arg);
+
+	if (strcmp(b, "redis") == 0)
+		return cam_memctx_health(arg, msg, len);
+	snprintf(msg, len, "Redis not in use: the context store is %s (CAM_REDIS_URL is not set)",
+		 b);
+	return CAM_COMPONENT_DISABLED;
+}
+
+/* The durable store's figures, when it is the backend. */
+static void collect_store(cam_context_verbs *cv)
+{
+	cam_store *s = cam_memctx_store(cv->o.store);
+	struct cam_store_stats st;
+
+	if (!s)
+		return;
+	cam_store_stats(s, &st);
+	cam_gauge_set(cv->commits, (double)st.commits);
+	cam_gauge_set(cv->committed, (double)st.changes);
+	cam_gauge_set(cv->commit_seconds, st.last_commit_s);
+	cam_gauge_set(cv->nospace, (double)st.failures_nospace);
+	cam_gauge_set(cv->io_errors, (double)st.failures_io);
+	cam_gauge_set(cv->free_bytes, (double)st.free_bytes);
 }
 
 /* Before each snapshot: the size gauge and the store's own counters. */
@@ -350,6 +509,7 @@ static void collect(void *arg)
 	cam_gauge_set(cv->reconnects, (double)cam_memctx_reconnects(cv->o.store));
 	cam_gauge_set(cv->master_changes, (double)cam_memctx_master_changes(cv->o.store));
 	cam_gauge_set(cv->unconfirmed, (double)cam_memctx_unconfirmed(cv->o.store));
+	collect_store(cv);
 }
 
 static int register_metrics(cam_context_verbs *cv)
@@ -373,6 +533,16 @@ static int register_metrics(cam_context_verbs *cv)
 	cv->reconnects = cam_series_get(f[M_RECONNECTS], NULL);
 	cv->master_changes = cam_series_get(f[M_MASTER_CHANGES], NULL);
 	cv->unconfirmed = cam_series_get(f[M_UNCONFIRMED], NULL);
+	/* Failures exist at 0 on every backend, so the alert on them always
+	 * has its series; the rest only where a durable store commits. */
+	cv->nospace = cam_series_get(f[M_FAILURES], (const char *[]){ "no_space" });
+	cv->io_errors = cam_series_get(f[M_FAILURES], (const char *[]){ "io_error" });
+	if (!cam_memctx_store(cv->o.store))
+		return 0;
+	cv->commits = cam_series_get(f[M_COMMITS], NULL);
+	cv->committed = cam_series_get(f[M_COMMITTED], NULL);
+	cv->commit_seconds = cam_series_get(f[M_COMMIT_SECONDS], NULL);
+	cv->free_bytes = cam_series_get(f[M_FREE], NULL);
 	return 0;
 }
 
@@ -397,10 +567,13 @@ static const struct cam_verb rows[] = {
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
-/* The rows with may_block set as the store's backend says. */
+/* The rows with may_block set as the store's backend says: a store that
+ * completes its calls on a thread of its own never blocks the handler, nor
+ * does memory; Redis, answered on the calling thread, does. */
 static int add_rows(cam_context_verbs *cv)
 {
-	bool blocks = strcmp(cam_memctx_backend(cv->o.store), "memory") != 0;
+	bool blocks = !cam_memctx_async(cv->o.store) &&
+		      strcmp(cam_memctx_backend(cv->o.store), "memory") != 0;
 	struct cam_verb r[NROWS];
 
 	for (size_t i = 0; i < NROWS; i++) {
@@ -424,10 +597,15 @@ int cam_context_verbs_new(const struct cam_context_verbs_opts *o, cam_context_ve
 	if ((rc = cam_metrics_add_collector(collect, cv)))
 		goto out_remove_rows;
 	if (o->components &&
-	    (rc = cam_components_set(o->components, "Redis Backend", probe, o->store)))
+	    (rc = cam_components_set(o->components, "Redis Backend", probe_redis, o->store)))
 		goto out_remove_collector;
+	if (o->components &&
+	    (rc = cam_components_set(o->components, "Context Store", probe, o->store)))
+		goto out_clear_redis;
 	*out = cv;
 	return 0;
+out_clear_redis:
+	cam_components_clear(o->components, "Redis Backend");
 out_remove_collector:
 	cam_metrics_remove_collector(collect, cv);
 out_remove_rows:
@@ -441,6 +619,7 @@ void cam_context_verbs_free(cam_context_verbs *cv)
 {
 	if (!cv)
 		return;
+	cam_components_clear(cv->o.components, "Context Store");
 	cam_components_clear(cv->o.components, "Redis Backend");
 	cam_metrics_remove_collector(collect, cv);
 	cam_verbs_remove(cv->o.verbs, rows, NROWS);

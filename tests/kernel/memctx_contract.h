@@ -414,6 +414,110 @@ static void test_snapshot_limits(void **state)
 	cam_memctx_free(m);
 }
 
+/* A snapshot's namespace is found by its id; a missing one is NOT_FOUND. */
+static void test_snapshot_ns(void **state)
+{
+	cam_memctx *m = fresh(NULL);
+	char why[CAM_MEMCTX_WHY], id[CAM_MEMCTX_ID_LEN + 1], ns[CAM_MEMCTX_MAX_NAME + 1];
+	size_t keys;
+
+	(void)state;
+	put(m, "team/notes", "a", "x");
+	assert_int_equal(cam_memctx_snapshot(m, CAM_MEMCTX_NO_DEADLINE, "team/notes", id, &keys, why), 0);
+	assert_int_equal(cam_memctx_snapshot_ns(m, CAM_MEMCTX_NO_DEADLINE, id, ns, why), 0);
+	assert_string_equal(ns, "team/notes");
+	assert_int_equal(cam_memctx_snapshot_delete(m, CAM_MEMCTX_NO_DEADLINE, id, why), 0);
+	assert_int_equal(cam_memctx_snapshot_ns(m, CAM_MEMCTX_NO_DEADLINE, id, ns, why), CAM_ENOENT);
+	assert_int_equal(cam_memctx_snapshot_ns(m, CAM_MEMCTX_NO_DEADLINE, "xyz", ns, why), CAM_EINVAL);
+	cam_memctx_free(m);
+}
+
+/* Many ops submitted at once each complete exactly once, with the results
+ * a synchronous call would give; a bad op completes at once. */
+#define ASYNC_OPS 64
+struct async_run {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done;
+	int calls[ASYNC_OPS];
+};
+
+static void async_done(struct cam_memctx_op *op)
+{
+	struct async_run *r = op->arg;
+
+	pthread_mutex_lock(&r->lock);
+	r->calls[op->version]++;
+	r->done++;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void test_async_submit(void **state)
+{
+	cam_memctx *m = fresh(NULL);
+	static struct cam_memctx_op ops[ASYNC_OPS];
+	struct async_run r = { .lock = PTHREAD_MUTEX_INITIALIZER,
+			       .cond = PTHREAD_COND_INITIALIZER };
+	char vals[ASYNC_OPS][16];
+	uint64_t seen[ASYNC_OPS + 1] = { 0 };
+
+	(void)state;
+	for (int i = 0; i < ASYNC_OPS; i++) {
+		snprintf(vals[i], sizeof(vals[i]), "v%d", i);
+		ops[i] = (struct cam_memctx_op){ .kind = CAM_MEMCTX_OP_WRITE, .ns = "as",
+						 .key = i % 2 ? "odd" : "even", .val = vals[i],
+						 .len = strlen(vals[i]), .expected = CAM_MEMCTX_ANY,
+						 .done = async_done, .arg = &r };
+		/* done counts by op->version, which the write leaves alone */
+		ops[i].version = (uint64_t)i;
+		cam_memctx_submit(m, &ops[i]);
+	}
+	pthread_mutex_lock(&r.lock);
+	while (r.done < ASYNC_OPS)
+		pthread_cond_wait(&r.cond, &r.lock);
+	pthread_mutex_unlock(&r.lock);
+	for (int i = 0; i < ASYNC_OPS; i++) {
+		assert_int_equal(r.calls[i], 1);
+		assert_int_equal(ops[i].rc, 0);
+		assert_true(ops[i].value.v.version >= 1 && ops[i].value.v.version <= ASYNC_OPS);
+		assert_int_equal(seen[ops[i].value.v.version]++, 0); /* no version twice */
+	}
+	ops[0] = (struct cam_memctx_op){ .kind = CAM_MEMCTX_OP_READ, .ns = "bad name!",
+					 .key = "k", .done = async_done, .arg = &r };
+	cam_memctx_submit(m, &ops[0]);
+	assert_int_equal(r.done, ASYNC_OPS + 1); /* refused before the backend, at once */
+	assert_int_equal(ops[0].rc, CAM_EINVAL);
+	cam_memctx_free(m);
+}
+
+/* The bytes one owner's namespaces hold are capped; another owner is not
+ * affected, and what a delete frees can be used again. */
+static void __attribute__((unused)) test_owner_quota(void **state)
+{
+	struct cam_memctx_limits l = default_limits;
+	struct cam_memctx_version v;
+	char why[CAM_MEMCTX_WHY], id[CAM_MEMCTX_ID_LEN + 1];
+	size_t removed, keys;
+	cam_memctx *m;
+
+	(void)state;
+	l.max_bytes_per_owner = 30;
+	m = fresh(&l);
+	put(m, "alice", "a", "0123456789");
+	put(m, "alice/notes", "b", "0123456789");
+	assert_int_equal(cam_memctx_write(m, CAM_MEMCTX_NO_DEADLINE, "alice/more", "c", "0123456789x", 11,
+					  CAM_MEMCTX_ANY, &v, NULL, why), CAM_ELIMIT);
+	assert_non_null(strstr(why, "CAM_MEMCTX_MAX_BYTES_PER_CALLER"));
+	assert_int_equal(cam_memctx_snapshot(m, CAM_MEMCTX_NO_DEADLINE, "alice", id, &keys, why), 0);
+	assert_int_equal(cam_memctx_snapshot(m, CAM_MEMCTX_NO_DEADLINE, "alice", id, &keys, why), CAM_ELIMIT);
+	put(m, "bob", "a", "01234567890123456789");
+	assert_int_equal(cam_memctx_delete(m, CAM_MEMCTX_NO_DEADLINE, "alice/notes", NULL, &removed, why), 0);
+	put(m, "alice/more", "c", "0123456789");
+	assert_int_equal(cam_memctx_size_bytes(m), 50);
+	cam_memctx_free(m);
+}
+
 #define CONTRACT_TESTS                                      \
 	cmocka_unit_test(test_write_read_versions),         \
 	cmocka_unit_test(test_binary_values),               \
@@ -424,6 +528,11 @@ static void test_snapshot_limits(void **state)
 	cmocka_unit_test(test_limits),                      \
 	cmocka_unit_test(test_delete),                      \
 	cmocka_unit_test(test_snapshot_restore),            \
-	cmocka_unit_test(test_snapshot_limits)
+	cmocka_unit_test(test_snapshot_limits),             \
+	cmocka_unit_test(test_snapshot_ns),                 \
+	cmocka_unit_test(test_async_submit)
+
+/* Backends that keep per-owner byte counts (CAM_MEMCTX_MAX_BYTES_PER_CALLER). */
+#define CONTRACT_QUOTA_TESTS cmocka_unit_test(test_owner_quota)
 
 #endif
