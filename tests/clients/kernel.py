@@ -14,6 +14,7 @@ import atexit
 import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +25,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
 KERNEL_BIN = os.path.join(BUILD, "cam-kernel")
 TMP = os.environ.get("CAM_TEST_TMP") or tempfile.mkdtemp(prefix="cam-clients-")
+_OWN_TMP = not os.environ.get("CAM_TEST_TMP")  # made here: removed at exit
 _procs = []
 _serial = [0]
 
@@ -52,6 +54,8 @@ def _stop_all():
         if p.poll() is None:
             p.kill()
             p.wait()
+    if _OWN_TMP:
+        shutil.rmtree(TMP, ignore_errors=True)
 
 
 atexit.register(_stop_all)
@@ -257,4 +261,14 @@ def tls_kernel():
         "--tls-cert-file", p.path("server.pem"), "--tls-key-file", p.path("server-key.pem"),
         "--auth-tokens-file", tokens_file([(ADMIN_TOKEN, "admin-1", "admin")]),
         env={"CAM_TLS_CLIENT_CA_FILE": p.path("ca.pem"), "CAM_TLS_CLIENT_AUTH": "optional",
+             "CAM_TLS_TRUST_DOMAIN": Pki.TRUST_DOMAIN}).start())
+
+
+def mtls_kernel():
+    """TLS that requires a client certificate (CAM_TLS_CLIENT_AUTH=require,
+    issue 26's setting; ignored by a kernel without it), no tokens."""
+    p = pki()
+    return shared("mtls", lambda: Kernel(
+        "--tls-cert-file", p.path("server.pem"), "--tls-key-file", p.path("server-key.pem"),
+        env={"CAM_TLS_CLIENT_CA_FILE": p.path("ca.pem"), "CAM_TLS_CLIENT_AUTH": "require",
              "CAM_TLS_TRUST_DOMAIN": Pki.TRUST_DOMAIN}).start())

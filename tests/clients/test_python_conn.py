@@ -97,11 +97,8 @@ class ClientCertificateRequired(unittest.IsolatedAsyncioTestCase):
 
     @classmethod
     def setUpClass(cls):
-        p = cls.pki = kernel.pki()
-        cls.k = kernel.shared("mtls-require", lambda: kernel.Kernel(
-            "--tls-cert-file", p.path("server.pem"), "--tls-key-file", p.path("server-key.pem"),
-            env={"CAM_TLS_CLIENT_CA_FILE": p.path("ca.pem"), "CAM_TLS_CLIENT_AUTH": "require",
-                 "CAM_TLS_TRUST_DOMAIN": Pki.TRUST_DOMAIN}).start())
+        cls.pki = kernel.pki()
+        cls.k = kernel.mtls_kernel()
 
     async def test_refused_without_a_certificate(self):
         async with camos.aio.Client(self.k.address, ca_file=self.pki.path("ca.pem"),
