@@ -43,13 +43,12 @@ check "the TypeScript example compiles against the installed .d.ts" bash -c "cd 
 hash=$(printf %s "$ADMIN_TOKEN" | sha256sum | cut -d' ' -f1)
 echo "$hash install-admin admin" >"$TMP/tokens"
 GRPC_PORT=$(free_port)
-CAM_DATA_DIR=$TMP/data XDG_STATE_HOME=$TMP/state \
-  kernel_start kernel "ipc://$TMP/bus.ipc" --auth-tokens-file "$TMP/tokens"
+kernel_start kernel "ipc://$TMP/bus.ipc" --auth-tokens-file "$TMP/tokens"
 export CAM_ADDR=127.0.0.1:$GRPC_PORT CAM_TOKEN=$ADMIN_TOKEN
 check "cam ping from the installed console script" wait_for 10 "$venv/bin/cam" ping
 agent_line='^agent-[0-9]+: goal .find food., priority 7 \(high\), trace [0-9a-f]{32}$'
 out=$("$venv/bin/python" "$clone/clients/python/examples/agent.py" 2>&1)
-check "the Python example agent runs: $(tail -1 <<<"$out")" grep -Eq "$agent_line" <<<"$out"
+check "the Python example agent runs: $(grep -m1 -E 'Error|^agent-' <<<"$out" || tail -1 <<<"$out")" grep -Eq "$agent_line" <<<"$out"
 out=$(cd "$project" && node agent.js 2>&1)
-check "the TypeScript example agent runs: $(tail -1 <<<"$out")" grep -Eq "$agent_line" <<<"$out"
+check "the TypeScript example agent runs: $(grep -m1 -E 'Error|^agent-' <<<"$out" || tail -1 <<<"$out")" grep -Eq "$agent_line" <<<"$out"
 finish
