@@ -62,8 +62,10 @@ atexit.register(_stop_all)
 
 
 def next_serial():
+    """A name suffix unique in the shared scratch folder (several test
+    processes use it: the pid, then a count)."""
     _serial[0] += 1
-    return _serial[0]
+    return "%d-%d" % (os.getpid(), _serial[0])
 
 
 def free_port(width=1):
@@ -93,7 +95,7 @@ class Kernel:
     def __init__(self, *args, env=None, port=0):
         n = next_serial()
         self.args = list(args)
-        self.name = "kernel-%d" % n
+        self.name = "kernel-%s" % n
         self.dir = os.path.join(TMP, self.name)
         os.makedirs(self.dir, exist_ok=True)
         self.env = dict(os.environ, CAM_DATA_DIR=os.path.join(self.dir, "data"),
@@ -143,7 +145,7 @@ class Kernel:
 def swtpm():
     """A software TPM on free ports; returns the kernel's TCTI string."""
     port = free_port(2)
-    state = os.path.join(TMP, "swtpm-%d" % next_serial())
+    state = os.path.join(TMP, "swtpm-%s" % next_serial())
     os.makedirs(state)
     _spawn(["swtpm", "socket", "--tpm2",
             "--server", "type=tcp,port=%d,bindaddr=127.0.0.1" % port,
@@ -162,7 +164,7 @@ def swtpm():
 
 def drivers_dir():
     """A drivers folder with the examples and the badabi test driver."""
-    d = os.path.join(TMP, "drivers-%d" % next_serial())
+    d = os.path.join(TMP, "drivers-%s" % next_serial())
     os.makedirs(d)
     for src in ("drivers/text_transform", "drivers/kv_cache", "drivers-test/badabi"):
         os.symlink(os.path.join(BUILD, src), os.path.join(d, os.path.basename(src)))
@@ -171,7 +173,7 @@ def drivers_dir():
 
 def tokens_file(entries):
     """A tokens file; entries: (token, caller, scopes[, rate, burst])."""
-    path = os.path.join(TMP, "tokens-%d" % next_serial())
+    path = os.path.join(TMP, "tokens-%s" % next_serial())
     with open(path, "w") as f:
         for token, caller, scopes, *limits in entries:
             f.write("%s %s %s %s\n" % (hashlib.sha256(token.encode()).hexdigest(), caller,
@@ -194,7 +196,7 @@ class Pki:
     CLIENT = "agent-cert"
 
     def __init__(self):
-        d = self.dir = os.path.join(TMP, "pki-%d" % next_serial())
+        d = self.dir = os.path.join(TMP, "pki-%s" % next_serial())
         os.makedirs(d)
         ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
         for ca in ("ca", "other-ca"):
