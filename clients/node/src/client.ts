@@ -42,6 +42,7 @@ const encodeHealth = (m: HealthCheckRequest): Buffer => toBuffer(HealthCheckRequ
 const decodeHealth = (b: Buffer): HealthCheckResponse => HealthCheckResponse.decode(b);
 
 const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
+const EMPTY = Buffer.alloc(0);
 
 export class Client {
   private readonly settings: Settings;
@@ -70,66 +71,75 @@ export class Client {
     return md;
   }
 
-  private once<Q, S>(path: string, ser: (m: Q) => Buffer, de: (b: Buffer) => S, req: Q,
-    verb: string, deadline: number, signal?: AbortSignal): Promise<S> {
-    return new Promise<S>((resolve, reject) => {
-      const call = this.channel.makeUnaryRequest(path, ser, de, req, this.metadata(),
-        Number.isFinite(deadline) ? { deadline } : {},
-        (err, res) => (err ? reject(fromServiceError(err, verb)) : resolve(res as S)));
-      if (signal) {
-        if (signal.aborted) call.cancel();
-        else signal.addEventListener('abort', () => call.cancel(), { once: true });
-      }
-    });
-  }
-
-  // The one place calls are sent: deadline, metadata, retries, errors.
-  private async send<Q, S>(path: string, ser: (m: Q) => Buffer, de: (b: Buffer) => S, req: Q,
-    verb: string, idempotent: boolean, o: CallOptions): Promise<S> {
+  // The one place calls are sent: deadline, metadata, retries, errors. One
+  // promise per call, retries driven from grpc-js's callback (no async
+  // function in between: this is every call's path).
+  private send<Q, S, T>(path: string, ser: (m: Q) => Buffer, de: (b: Buffer) => S, req: Q,
+    verb: string, idempotent: boolean, read: (res: S) => T, o: CallOptions): Promise<T> {
     const timeout = o.timeoutMs === undefined ? this.settings.timeoutMs : o.timeoutMs;
     const deadline = timeout === null ? Infinity : Date.now() + timeout;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.once(path, ser, de, req, verb, deadline, o.signal);
-      } catch (err) {
-        const wait = idempotent && !o.signal?.aborted
-          ? this.settings.retry.delay(err, attempt, deadline - Date.now()) : undefined;
-        if (wait === undefined) throw err;
-        await sleep(wait);
-      }
-    }
+    const options = timeout === null ? {} : { deadline };
+    const { signal } = o;
+    return new Promise<T>((resolve, reject) => {
+      const attempt = (n: number): void => {
+        const call = this.channel.makeUnaryRequest(path, ser, de, req, this.metadata(), options, (err, res) => {
+          if (!err) {
+            try {
+              resolve(read(res as S));
+            } catch (e) {
+              reject(e);
+            }
+            return;
+          }
+          const error = fromServiceError(err, verb);
+          const wait = idempotent && !signal?.aborted
+            ? this.settings.retry.delay(error, n, deadline - Date.now()) : undefined;
+          if (wait === undefined) reject(error);
+          else setTimeout(attempt, wait, n + 1);
+        });
+        if (signal) {
+          if (signal.aborted) call.cancel();
+          else signal.addEventListener('abort', () => call.cancel(), { once: true });
+        }
+      };
+      attempt(1);
+    });
   }
 
   // make() runs here, so a value the payload cannot carry rejects the
   // promise (PayloadError) rather than throwing from the method.
-  private async run<T>(make: () => v.Call<T>, o: CallOptions = {}): Promise<T> {
-    const call = make();
-    const req: SyscallRequest = {
-      verb: call.verb, payload: call.payload, callerId: this.settings.callerId, data: call.data,
-    };
-    if (o.priority !== undefined) {
-      if (!Number.isInteger(o.priority) || o.priority < 0 || o.priority > 9) {
-        throw new InvalidArgumentError(`priority must be 0-9, not ${o.priority}`, { verb: call.verb });
+  private run<T>(make: () => v.Call<T>, o: CallOptions = {}): Promise<T> {
+    let call: v.Call<T>;
+    const req: SyscallRequest = { verb: '', payload: '', callerId: this.settings.callerId, data: EMPTY };
+    try {
+      call = make();
+      req.verb = call.verb;
+      req.payload = call.payload;
+      req.data = call.data;
+      if (o.priority !== undefined) {
+        if (!Number.isInteger(o.priority) || o.priority < 0 || o.priority > 9) {
+          throw new InvalidArgumentError(`priority must be 0-9, not ${o.priority}`, { verb: call.verb });
+        }
+        req.priority = o.priority;
       }
-      req.priority = o.priority;
+    } catch (e) {
+      return Promise.reject(e);
     }
-    const res = await this.send(EXECUTE, encodeExecute, decodeExecute, req, call.verb,
-      call.idempotent, o);
-    return call.read({ verb: call.verb, result: res.result, data: res.data, requestId: res.requestId });
+    return this.send(EXECUTE, encodeExecute, decodeExecute, req, call.verb, call.idempotent,
+      (res: SyscallResponse) => call.read({ verb: call.verb, result: res.result, data: res.data, requestId: res.requestId }), o);
   }
 
   // Health
 
-  async health(detailed = false, o: CallOptions = {}): Promise<r.Health> {
-    const m = await this.send(HEALTH_CHECK, encodeHealth, decodeHealth,
-      { callerId: this.settings.callerId, detailed }, 'HealthCheck', true, o);
-    return {
-      status: m.status, serving: m.status === 'SERVING', version: m.version,
-      uptimeSeconds: m.uptimeSeconds, instanceId: m.instanceId,
-      components: m.components.map((c) => ({
-        name: c.name, status: c.status, message: c.message, latencyMs: c.latencyMs,
-      })),
-    };
+  health(detailed = false, o: CallOptions = {}): Promise<r.Health> {
+    return this.send(HEALTH_CHECK, encodeHealth, decodeHealth, { callerId: this.settings.callerId, detailed },
+      'HealthCheck', true, (m: HealthCheckResponse): r.Health => ({
+        status: m.status, serving: m.status === 'SERVING', version: m.version,
+        uptimeSeconds: m.uptimeSeconds, instanceId: m.instanceId,
+        components: m.components.map((c) => ({
+          name: c.name, status: c.status, message: c.message, latencyMs: c.latencyMs,
+        })),
+      }), o);
   }
 
   /** Polls HealthCheck until the kernel says SERVING; after timeoutMs

@@ -46,9 +46,20 @@ export function formatValue(value: Scalar): string {
   }
 }
 
+// Keys already checked: a call's keys are nearly always the same few names,
+// and this is on every call's path (bounded: callers may make keys).
+const goodKeys = new Set<string>();
+
+function isKey(key: string): boolean {
+  if (goodKeys.has(key)) return true;
+  if (!KEY.test(key)) return false;
+  if (goodKeys.size < 1024) goodKeys.add(key);
+  return true;
+}
+
 /** Throws PayloadError unless key:value parses back as itself. */
 export function checkPair(key: string, value: string): void {
-  if (!KEY.test(key)) {
+  if (!isKey(key)) {
     throw new PayloadError(`invalid payload key '${key}' (keys match [a-z_][a-z0-9_]*)`);
   }
   if (value.includes('\0')) throw new PayloadError(`the value of '${key}' holds a NUL byte`);
@@ -71,8 +82,8 @@ export function encode(pairs: Pairs): string {
   let out = '';
   for (const [key, value] of pairs) {
     if (value === undefined || value === null) continue;
-    const text = formatValue(value);
-    checkPair(key, text);
+    const text = typeof value === 'string' ? value : formatValue(value);
+    if (!goodKeys.has(key) || text.includes(',') || text.includes('\0')) checkPair(key, text);
     out += (out ? ',' : '') + key + ':' + text;
   }
   return out;
@@ -82,11 +93,11 @@ export function encode(pairs: Pairs): string {
  * The pairs of a result. `tail` names a key the kernel always writes last
  * and whose value is free text (a driver's output, a reason): everything
  * after it is its value. A token whose would-be key is not a key continues
- * the previous value, so free text with ": " in it stays whole.
+ * the previous value, so free text with ": " in it stays whole. Built with
+ * Object.fromEntries, so any key ("__proto__" too) is an own property.
  */
 export function parse(result: string, tail?: string): Record<string, string> {
-  // No prototype: a key may be any name, "__proto__" included.
-  const pairs: Record<string, string> = Object.create(null);
+  const entries: [string, string][] = [];
   let tailValue: string | undefined;
   if (tail !== undefined) {
     const at = result.indexOf(`,${tail}:`);
@@ -98,21 +109,19 @@ export function parse(result: string, tail?: string): Record<string, string> {
       result = '';
     }
   }
-  let last: string | undefined;
   if (result) {
     for (const token of result.split(',')) {
       const colon = token.indexOf(':');
       const key = colon >= 0 ? token.slice(0, colon) : '';
-      if (colon >= 0 && KEY.test(key)) {
-        pairs[key] = token.slice(colon + 1);
-        last = key;
-      } else if (last !== undefined) {
-        pairs[last] += ',' + token;
+      if (colon >= 0 && isKey(key)) {
+        entries.push([key, token.slice(colon + 1)]);
+      } else if (entries.length) {
+        entries[entries.length - 1][1] += ',' + token;
       } else {
         throw new Error(`result '${result.slice(0, 64)}' does not start with key:value`);
       }
     }
   }
-  if (tailValue !== undefined && tail !== undefined) pairs[tail] = tailValue;
-  return pairs;
+  if (tailValue !== undefined && tail !== undefined) entries.push([tail, tailValue]);
+  return Object.fromEntries(entries);
 }

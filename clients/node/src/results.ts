@@ -110,8 +110,14 @@ function triple(f: Fields, key: string): [number, number, number] {
 /** ping: the pairs sent, echoed (pong:true for none). */
 export interface Pong extends Result { echo: Record<string, string> }
 export function readPong(r: Reply): Pong {
-  const f = new Fields(r);
-  return { ...f.common(), echo: { ...f.pairs } };
+  // ping is the benchmark verb: straight to the parser, no Fields.
+  let pairs: Record<string, string>;
+  try {
+    pairs = parse(r.result);
+  } catch (e) {
+    throw new ResultError((e as Error).message, { verb: r.verb, requestId: r.requestId });
+  }
+  return { requestId: r.requestId, pairs, echo: pairs };
 }
 
 /** observe: kernel, transport and scheduler figures. */

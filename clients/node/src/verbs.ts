@@ -48,8 +48,11 @@ function kvList(what: string, items?: Record<string, Scalar>): string | undefine
   return out.length ? out.join(',') : undefined;
 }
 
-export function ping(pairs: Record<string, Scalar> = {}, delayMs?: number): Call<r.Pong> {
-  return call('ping', [...Object.entries(pairs), ['delay_ms', delayMs]], r.readPong, { idempotent: true });
+export function ping(pairs?: Record<string, Scalar>, delayMs?: number): Call<r.Pong> {
+  const items: [string, Scalar | undefined][] = pairs ? Object.entries(pairs) : [];
+  if (delayMs !== undefined) items.push(['delay_ms', delayMs]);
+  // The benchmark verb: the Call made directly, without call()'s options.
+  return { verb: 'ping', payload: encode(items), data: EMPTY, idempotent: true, read: r.readPong };
 }
 
 export const observe = (): Call<r.Observation> => call('observe', [], r.readObservation, { idempotent: true });

@@ -17,8 +17,8 @@ from typing import Any, Iterable, Mapping, Optional, TypeVar, Union
 import grpc
 
 from . import channel, results as r, verbs as v
-from .core import (EXECUTE, HEALTH_CHECK, Core, HealthCheckRequest, HealthCheckResponse,
-                   SyscallRequest, SyscallResponse, remaining)
+from .core import (EXECUTE, HEALTH_CHECK, Core, HealthCall, HealthCheckRequest,
+                   HealthCheckResponse, SyscallRequest, SyscallResponse, remaining)
 from .errors import CamError, DeadlineExceededError, from_rpc_error
 from .payload import Scalar
 from .retry import RetryPolicy
@@ -65,34 +65,34 @@ class Client:
         self.close()
 
     # The one place calls are sent: deadline, metadata, retries, errors.
-    def _send(self, method: Any, request: Any, verb: str, idempotent: bool,
-              timeout: Optional[float]) -> Any:
+    def _send(self, method: Any, request: Any, call: Any, timeout: Optional[float]) -> Any:
         core = self._core
-        deadline = core.deadline(timeout)
+        # The first try gets the whole timeout; retries what is left of it.
+        left = core.timeout if timeout is None else timeout
+        deadline = None if left is None else time.monotonic() + left
         metadata = core.metadata()
-        attempt = 0
+        attempt = 1
         while True:
-            attempt += 1
             try:
-                return method(request, timeout=remaining(deadline), metadata=metadata)
+                return call.read_response(method(request, timeout=left, metadata=metadata))
             except grpc.RpcError as e:
-                error = from_rpc_error(e, verb)
-            wait = (core.settings.retry.delay(error, attempt, remaining(deadline))
-                    if idempotent else None)
+                error = from_rpc_error(e, call.verb)
+            left = remaining(deadline)
+            wait = core.settings.retry.delay(error, attempt, left) if call.idempotent else None
             if wait is None:
                 raise error
             time.sleep(wait)
+            attempt += 1
+            left = remaining(deadline)
 
     def _run(self, call: v.Call[T], timeout: Optional[float], priority: Optional[int]) -> T:
-        resp = self._send(self._execute, self._core.request(call, priority), call.verb,
-                          call.idempotent, timeout)
-        return call.read(r.Reply(call.verb, resp.result, resp.data, resp.request_id))
+        return self._send(self._execute, self._core.request(call, priority), call, timeout)
 
     # Health
 
     def health(self, detailed: bool = False, *, timeout: Optional[float] = None) -> r.Health:
         req = HealthCheckRequest(caller_id=self._core.settings.caller_id, detailed=detailed)
-        return r.Health.read(self._send(self._health, req, "HealthCheck", True, timeout))
+        return self._send(self._health, req, HealthCall, timeout)
 
     def wait_until_ready(self, timeout: float = 30.0, interval: float = 0.1) -> r.Health:
         """Polls HealthCheck until the kernel says SERVING; after timeout

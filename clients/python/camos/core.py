@@ -4,12 +4,13 @@ the request of a Call, the metadata every call carries, deadlines."""
 from __future__ import annotations
 
 import time
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 from ._proto import cam_pb2
 from .errors import InvalidArgumentError
+from .results import Health
 from .settings import Settings
-from .tracing import current_traceparent
+from .tracing import available as tracing_available, current_traceparent
 from .verbs import Call
 
 EXECUTE = "/cam.SyscallService/Execute"
@@ -27,17 +28,24 @@ class Core:
         self.settings = settings
         self._auth: Metadata = ((("authorization", "Bearer " + settings.token),)
                                 if settings.token else ())
+        self._auth_or_none = self._auth or None
+        self._caller_id = settings.caller_id
+        self.timeout = settings.timeout
 
     def metadata(self) -> Optional[Metadata]:
         """The token, and the current span's traceparent when there is one."""
-        tp = current_traceparent()
+        tp = current_traceparent() if tracing_available else None
         if tp is None:
-            return self._auth or None
+            return self._auth_or_none
         return self._auth + (("traceparent", tp),)
 
     def request(self, call: Call, priority: Optional[int]) -> cam_pb2.SyscallRequest:
-        req = SyscallRequest(verb=call.verb, payload=call.payload,
-                             caller_id=self.settings.caller_id, data=call.data)
+        # Fields left at their defaults cost nothing to set or to send.
+        req = SyscallRequest(verb=call.verb, payload=call.payload)
+        if self._caller_id:
+            req.caller_id = self._caller_id
+        if call.data:
+            req.data = call.data
         if priority is not None:
             if not 0 <= priority <= 9:
                 raise InvalidArgumentError("priority must be 0-9, not %r" % priority,
@@ -45,10 +53,16 @@ class Core:
             req.priority = priority
         return req
 
-    def deadline(self, timeout: Optional[float]) -> Optional[float]:
-        """Monotonic time by which the call, retries included, must end."""
-        t = self.settings.timeout if timeout is None else timeout
-        return None if t is None else time.monotonic() + t
+
+
+class HealthCall:
+    """HealthCheck as the clients' send loop sees a call (as verbs.Call)."""
+    verb = "HealthCheck"
+    idempotent = True
+
+    @staticmethod
+    def read_response(resp: Any) -> Health:
+        return Health.read(resp)
 
 
 def remaining(deadline: Optional[float]) -> Optional[float]:

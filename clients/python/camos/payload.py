@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
-from typing import Dict, Iterable, Optional, Tuple, Union
+from typing import Dict, Iterable, Optional, Set, Tuple, Union
 
 _KEY = re.compile(r"[a-z_][a-z0-9_]*\Z")
 
@@ -42,17 +42,33 @@ def format_value(value: Scalar) -> str:
     raise PayloadError("cannot send a %s in a payload" % type(value).__name__)
 
 
+# Keys already checked: a call's keys are nearly always the same few
+# names, and this is on every call's path (bounded: callers may make keys).
+_good_keys: Set[str] = set()
+
+
+def _is_key(key: str) -> bool:
+    if key in _good_keys:
+        return True
+    if not _KEY.match(key):
+        return False
+    if len(_good_keys) < 1024:
+        _good_keys.add(key)
+    return True
+
+
 def check_pair(key: str, value: str) -> None:
     """Raises PayloadError unless key:value parses back as itself."""
-    if not _KEY.match(key):
+    if not _is_key(key):
         raise PayloadError("invalid payload key %r (keys match [a-z_][a-z0-9_]*)" % key)
     if "\0" in value:
         raise PayloadError("the value of %r holds a NUL byte" % key)
-    for part in value.split(",")[1:]:
-        if ":" in part:
-            raise PayloadError(
-                "the value of %r has a ':' after a comma, which the payload grammar "
-                "would read as a new key" % key)
+    if "," in value:
+        for part in value.split(",")[1:]:
+            if ":" in part:
+                raise PayloadError(
+                    "the value of %r has a ':' after a comma, which the payload grammar "
+                    "would read as a new key" % key)
 
 
 def encode(pairs: Iterable[Tuple[str, Optional[Scalar]]]) -> str:
@@ -61,8 +77,9 @@ def encode(pairs: Iterable[Tuple[str, Optional[Scalar]]]) -> str:
     for key, value in pairs:
         if value is None:
             continue
-        text = format_value(value)
-        check_pair(key, text)
+        text = value if type(value) is str else format_value(value)
+        if key not in _good_keys or "," in text or "\0" in text:
+            check_pair(key, text)
         out.append(key + ":" + text)
     return ",".join(out)
 
@@ -89,7 +106,7 @@ def parse(result: str, tail: Optional[str] = None) -> Dict[str, str]:
     if result:
         for token in result.split(","):
             key, sep, value = token.partition(":")
-            if sep and _KEY.match(key):
+            if sep and (key in _good_keys or _is_key(key)):
                 pairs[key] = value
                 last = key
             elif last is not None:

@@ -15,6 +15,8 @@ try:
 except ImportError:  # no OpenTelemetry in this environment
     _trace = None
 
+available = _trace is not None
+
 
 def current_traceparent() -> Optional[str]:
     """00-<trace id>-<span id>-<flags> of the active span, or None."""
