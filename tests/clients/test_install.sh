@@ -46,7 +46,7 @@ GRPC_PORT=$(free_port)
 kernel_start kernel "ipc://$TMP/bus.ipc" --auth-tokens-file "$TMP/tokens"
 export CAM_ADDR=127.0.0.1:$GRPC_PORT CAM_TOKEN=$ADMIN_TOKEN
 check "cam ping from the installed console script" wait_for 10 "$venv/bin/cam" ping
-agent_line='^agent-[0-9]+: goal .find food., priority 7 \(high\), trace [0-9a-f]{32}$'
+agent_line='^agent-[0-9]+: goal .find food., priority 6 \(normal\), trace [0-9a-f]{32}$'
 out=$("$venv/bin/python" "$clone/clients/python/examples/agent.py" 2>&1)
 check "the Python example agent runs: $(grep -m1 -E 'Error|^agent-' <<<"$out" || tail -1 <<<"$out")" grep -Eq "$agent_line" <<<"$out"
 out=$(cd "$project" && node agent.js 2>&1)

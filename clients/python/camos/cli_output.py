@@ -46,6 +46,10 @@ def to_json(value: Any) -> Any:
     return value
 
 
+def _text(v: Any) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+
 def _lines(value: Any, indent: str = "") -> str:
     data = to_json(value)
     rows = []
@@ -64,7 +68,7 @@ def _lines(value: Any, indent: str = "") -> str:
         elif isinstance(v, list):
             rows.append("%s%s: %s" % (indent, k, ", ".join(str(x) for x in v)))
         elif v is not None and not k.endswith("_base64"):
-            rows.append("%s%s: %s" % (indent, k, v))
+            rows.append("%s%s: %s" % (indent, k, _text(v)))
     return "\n".join(rows)
 
 
