@@ -7,10 +7,11 @@
  * snapshot and never waits for the writer, and nothing is replayed at
  * start.
  *
- * Writes go through one writer thread that commits in groups (writer.c):
- * every job submitted while the previous commit was on its way to the disk
- * shares the next transaction and its sync, and each job's done runs only
- * once its change is on stable storage (or has failed).
+ * Writes go through one writer thread that commits in groups, and a syncer
+ * thread that makes them durable (writer.c): every job submitted while the
+ * previous group was on its way to the disk shares the next transaction
+ * and its syncs, and each job's done runs (on the syncer) only once its
+ * change is on stable storage, or has failed.
  *
  * Opening never changes a store it cannot read: a file that is not an
  * LMDB environment, is cut short, or holds another format version than
@@ -73,7 +74,9 @@ void cam_store_read_end(cam_store *s, MDB_txn *txn);
  * fails). done runs once, on the writer thread, after the commit: rc is
  * apply's code, the commit's failure (CAM_ELIMIT with "no space left" for
  * ENOSPC, CAM_EIO for an I/O error) when apply succeeded but the commit
- * did not, or CAM_ETIMEDOUT when the deadline passed before apply ran.
+ * did not, CAM_EUNAVAIL when the sync after the commit failed (the change
+ * may or may not survive a power cut), or CAM_ETIMEDOUT when the deadline
+ * passed before apply ran. done runs on the syncer thread.
  * why (CAM_STORE_WHY bytes) is for apply's and the writer's messages.
  */
 #define CAM_STORE_BROKEN 2
@@ -101,10 +104,11 @@ int cam_store_fail(int mdb_rc, const char *path, char *why);
 
 /* The writer's figures, for metrics and health. */
 struct cam_store_stats {
-	uint64_t commits;        /* transactions committed (one sync each) */
-	uint64_t changes;        /* jobs whose change those commits made durable */
+	uint64_t commits;        /* transactions committed */
+	uint64_t syncs;          /* fdatasyncs of the file: each commit's, the syncer's */
+	uint64_t changes;        /* jobs whose change was made durable */
 	uint64_t failures_nospace, failures_io;
-	double last_commit_s;    /* seconds the last commit took, sync included */
+	double last_commit_s;    /* seconds from taking the last group to its being durable */
 	uint64_t last_commit_changes;
 	uint64_t file_bytes;     /* data.mdb's size */
 	uint64_t free_bytes;     /* free space of the file system it is on */

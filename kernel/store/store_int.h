@@ -20,13 +20,17 @@ struct cam_store {
 	pthread_key_t reader_key;
 	pthread_mutex_t readers_lock;
 	struct store_reader *readers;
-	/* The writer (writer.c). */
-	pthread_t writer;
-	bool writer_started;
+	/* The writer and the syncer (writer.c). */
+	pthread_t writer, syncer;
+	bool writer_started, syncer_started;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct cam_store_job *head, **tail;
 	bool stopping;
+	/* Groups the writer committed, waiting for the syncer, under lock. */
+	pthread_cond_t sync_cond;
+	struct store_group *sync_head, **sync_tail;
+	bool writer_done;
 	/* Its figures, under stats_lock. */
 	pthread_mutex_t stats_lock;
 	struct cam_store_stats st;

@@ -43,6 +43,8 @@
 #include "common/metrics_table.h"
 #include "common/utf8.h"
 #include "common/xmalloc.h"
+#include "kernel/syscall/quota.h"
+#include "kernel/syscall/resource.h"
 #include "kernel/security/auth.h"
 
 enum op { OP_WRITE, OP_READ, OP_VERSIONS, OP_DELETE, OP_SNAPSHOT, OP_RESTORE, NOPS };
@@ -55,7 +57,8 @@ static const double DURATION_BUCKETS[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.002
 					   1,      2.5 };
 
 enum { M_OPERATIONS, M_SIZE, M_VERSIONS, M_DURATION, M_RECONNECTS, M_MASTER_CHANGES,
-       M_UNCONFIRMED, M_COMMITS, M_COMMITTED, M_COMMIT_SECONDS, M_FAILURES, M_FREE, NMETRICS };
+       M_UNCONFIRMED, M_COMMITS, M_SYNCS, M_COMMITTED, M_COMMIT_SECONDS, M_FAILURES, M_FREE,
+       NMETRICS };
 static const char *const L_REASON[] = { "reason", NULL };
 static const char *const L_OP_STATUS[] = { "op", "status", NULL };
 static const char *const L_BACKEND[] = { "backend", NULL };
@@ -85,13 +88,16 @@ static const struct cam_family_desc metrics[NMETRICS] = {
 			    .help = "Changes that reached the Redis master but were not confirmed by CAM_REDIS_MIN_REPLICAS_ACK replicas in time",
 			    .type = CAM_COUNTER, .max_series = 1 },
 	[M_COMMITS] = { .name = "cam_os_memory_context_commits_total",
-			.help = "Transactions the durable store committed, each with one sync to disk",
+			.help = "Transactions the durable store committed (each a group of changes)",
 			.type = CAM_COUNTER, .max_series = 1 },
+	[M_SYNCS] = { .name = "cam_os_memory_context_syncs_total",
+		      .help = "fdatasyncs of the durable store's file (a commit's own and the one that makes commits durable)",
+		      .type = CAM_COUNTER, .max_series = 1 },
 	[M_COMMITTED] = { .name = "cam_os_memory_context_committed_changes_total",
-			  .help = "Changes the durable store made durable (divided by commits: changes per sync)",
+			  .help = "Changes the durable store made durable (divided by commits: changes per commit)",
 			  .type = CAM_COUNTER, .max_series = 1 },
 	[M_COMMIT_SECONDS] = { .name = "cam_os_memory_context_last_commit_seconds",
-			       .help = "How long the durable store's last commit took, its sync included",
+			       .help = "How long the durable store's last group took from the writer taking it to its being durable",
 			       .type = CAM_GAUGE, .unit = "seconds", .max_series = 1 },
 	[M_FAILURES] = { .name = "cam_os_memory_context_store_failures_total",
 			 .help = "Commits of the durable store that failed, by reason (no_space, io_error); their changes were refused",
@@ -106,7 +112,9 @@ struct cam_context_verbs {
 	cam_family *operations;
 	cam_series *ok[NOPS], *duration[NOPS], *versions, *size, *reconnects;
 	cam_series *master_changes, *unconfirmed;
-	cam_series *commits, *committed, *commit_seconds, *nospace, *io_errors, *free_bytes;
+	cam_series *quota_refusals;
+	cam_series *commits, *syncs, *committed, *commit_seconds, *nospace, *io_errors;
+	cam_series *free_bytes;
 };
 
 /* Counts and times one operation; returns its code. */
@@ -121,6 +129,9 @@ static int account(cam_context_verbs *cv, struct cam_syscall *sc, enum op op, in
 	cam_counter_inc(cam_series_get(
 		cv->operations,
 		(const char *[]){ op_names[op], cam_grpc_status_name(cam_err_grpc_status(rc)) }));
+	/* The store says which limit it met only in words (memctx.h). */
+	if (rc == CAM_ELIMIT && strstr(why, "CAM_MEMCTX_MAX_BYTES_PER_CALLER"))
+		cam_counter_inc(cv->quota_refusals);
 	return cam_syscall_fail(sc, rc, "%s", why);
 }
 
@@ -493,6 +504,7 @@ static void collect_store(cam_context_verbs *cv)
 		return;
 	cam_store_stats(s, &st);
 	cam_gauge_set(cv->commits, (double)st.commits);
+	cam_gauge_set(cv->syncs, (double)st.syncs);
 	cam_gauge_set(cv->committed, (double)st.changes);
 	cam_gauge_set(cv->commit_seconds, st.last_commit_s);
 	cam_gauge_set(cv->nospace, (double)st.failures_nospace);
@@ -533,6 +545,7 @@ static int register_metrics(cam_context_verbs *cv)
 	cv->reconnects = cam_series_get(f[M_RECONNECTS], NULL);
 	cv->master_changes = cam_series_get(f[M_MASTER_CHANGES], NULL);
 	cv->unconfirmed = cam_series_get(f[M_UNCONFIRMED], NULL);
+	cv->quota_refusals = cam_quota_refusals("memctx_bytes_per_caller");
 	/* Failures exist at 0 on every backend, so the alert on them always
 	 * has its series; the rest only where a durable store commits. */
 	cv->nospace = cam_series_get(f[M_FAILURES], (const char *[]){ "no_space" });
@@ -540,9 +553,28 @@ static int register_metrics(cam_context_verbs *cv)
 	if (!cam_memctx_store(cv->o.store))
 		return 0;
 	cv->commits = cam_series_get(f[M_COMMITS], NULL);
+	cv->syncs = cam_series_get(f[M_SYNCS], NULL);
 	cv->committed = cam_series_get(f[M_COMMITTED], NULL);
 	cv->commit_seconds = cam_series_get(f[M_COMMIT_SECONDS], NULL);
 	cv->free_bytes = cam_series_get(f[M_FREE], NULL);
+	return 0;
+}
+
+/* The namespace a call acts on, for the policy: its own, or for a
+ * snapshot id the namespace the snapshot was taken of (a snapshot belongs
+ * to its namespace's owner). */
+static int ns_resource(void *ctx, struct cam_syscall *sc, char *buf, size_t len)
+{
+	cam_context_verbs *cv = ctx;
+	const char *id = cam_payload_get(sc->payload, "snapshot_id");
+	char ns[CAM_MEMCTX_MAX_NAME + 1], why[CAM_MEMCTX_WHY];
+	int rc;
+
+	if (!id || !*id || cam_payload_get(sc->payload, "namespace"))
+		return cam_resource_from_key(sc, "namespace", "namespace", buf, len);
+	if ((rc = cam_memctx_snapshot_ns(cv->o.store, sc->deadline_ns, id, ns, why)))
+		return cam_syscall_fail(sc, rc, "%s", why);
+	snprintf(buf, len, "namespace:%s", ns);
 	return 0;
 }
 
@@ -554,15 +586,15 @@ static const char *const K_NS[] = { "namespace", NULL };
 static const char *const K_RESTORE[] = { "snapshot_id", NULL };
 
 static const struct cam_verb rows[] = {
-	{ .name = "context_write", .fn = context_write, .keys = K_WRITE, .scope = CAM_SCOPE_WRITE },
-	{ .name = "context_read", .fn = context_read, .keys = K_READ, .scope = CAM_SCOPE_READ },
-	{ .name = "context_versions", .fn = context_versions, .keys = K_KEY,
+	{ .name = "context_write", .fn = context_write, .resource = ns_resource, .keys = K_WRITE, .scope = CAM_SCOPE_WRITE },
+	{ .name = "context_read", .fn = context_read, .resource = ns_resource, .keys = K_READ, .scope = CAM_SCOPE_READ },
+	{ .name = "context_versions", .fn = context_versions, .resource = ns_resource, .keys = K_KEY,
 	  .scope = CAM_SCOPE_READ },
-	{ .name = "context_delete", .fn = context_delete, .keys = K_DELETE,
+	{ .name = "context_delete", .fn = context_delete, .resource = ns_resource, .keys = K_DELETE,
 	  .scope = CAM_SCOPE_WRITE },
-	{ .name = "context_snapshot", .fn = context_snapshot, .keys = K_NS,
+	{ .name = "context_snapshot", .fn = context_snapshot, .resource = ns_resource, .keys = K_NS,
 	  .scope = CAM_SCOPE_WRITE },
-	{ .name = "context_restore", .fn = context_restore, .keys = K_RESTORE,
+	{ .name = "context_restore", .fn = context_restore, .resource = ns_resource, .keys = K_RESTORE,
 	  .scope = CAM_SCOPE_WRITE },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))

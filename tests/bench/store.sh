@@ -60,6 +60,7 @@ done
 for r in $(seq "$ROUNDS"); do
   for b in memory lmdb; do
     c0=$(sample "${XP[$b]}" cam_os_memory_context_commits_total)
+    s0=$(sample "${XP[$b]}" cam_os_memory_context_syncs_total)
     ch0=$(sample "${XP[$b]}" cam_os_memory_context_committed_changes_total)
     t0=$(date +%s.%N)
     w=$(h2rate "w-$b" "${GP[$b]}" context_write "namespace:bench,key:k,value:$VALUE")
@@ -69,9 +70,11 @@ for r in $(seq "$ROUNDS"); do
     if [ "$b" = lmdb ]; then
       sleep 0.6   # one snapshot later (CAM_PUBLISH_INTERVAL_MS 200 in tests)
       c1=$(sample "${XP[$b]}" cam_os_memory_context_commits_total)
+      s1=$(sample "${XP[$b]}" cam_os_memory_context_syncs_total)
       ch1=$(sample "${XP[$b]}" cam_os_memory_context_committed_changes_total)
-      awk -v c="$((c1 - c0))" -v a="$t0" -v z="$t1" 'BEGIN {printf "%.0f\n", c / (z - a)}' >>"$TMP/syncs"
-      awk -v c="$((c1 - c0))" -v n="$((ch1 - ch0))" 'BEGIN {printf "%.1f\n", n / c}' >>"$TMP/per"
+      awk -v s="$((s1 - s0))" -v a="$t0" -v z="$t1" 'BEGIN {printf "%.0f\n", s / (z - a)}' >>"$TMP/syncs"
+      awk -v c="$((c1 - c0))" -v s="$((s1 - s0))" -v n="$((ch1 - ch0))" \
+        'BEGIN {printf "%.1f/%.1f\n", n / c, n / s}' >>"$TMP/per"
     fi
   done
   echo "  round $r: write memory $(tail -1 "$TMP/w-memory") lmdb $(tail -1 "$TMP/w-lmdb");" \
@@ -87,7 +90,7 @@ paste "$TMP/r-lmdb" "$TMP/r-memory" | awk '{print $1 / $2}' >"$TMP/r-ratio"
 echo "context_write, durable lmdb   : $(median <"$TMP/w-lmdb") req/s"
 echo "context_write, memory         : $(median <"$TMP/w-memory") req/s"
 echo "  lmdb / memory, per round    : $(tr '\n' ' ' <"$TMP/w-ratio")(target >= 0.8)"
-echo "  lmdb syncs/s                : $(median <"$TMP/syncs"); changes per sync: $(tr '\n' ' ' <"$TMP/per")"
+echo "  lmdb fdatasyncs/s           : $(median <"$TMP/syncs"); changes per commit/per sync, by round: $(tr '\n' ' ' <"$TMP/per")"
 echo "context_read, durable lmdb    : $(median <"$TMP/r-lmdb") req/s"
 echo "context_read, memory          : $(median <"$TMP/r-memory") req/s"
 echo "  lmdb / memory, per round    : $(tr '\n' ' ' <"$TMP/r-ratio")(target >= 0.9)"
