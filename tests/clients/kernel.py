@@ -255,22 +255,23 @@ def pki():
 
 def tls_kernel():
     """TLS with the test CA's server certificate, bearer tokens as in
-    auth_kernel, and client certificates asked for (CAM_TLS_CLIENT_*: the
-    settings of the agents-kept-apart issue; a kernel without them ignores
-    them)."""
+    auth_kernel, and client certificates of the test CA taken when offered
+    (CAM_TLS_CLIENT_AUTH=optional)."""
     p = pki()
     return shared("tls", lambda: Kernel(
         "--tls-cert-file", p.path("server.pem"), "--tls-key-file", p.path("server-key.pem"),
         "--auth-tokens-file", tokens_file([(ADMIN_TOKEN, "admin-1", "admin")]),
-        env={"CAM_TLS_CLIENT_CA_FILE": p.path("ca.pem"), "CAM_TLS_CLIENT_AUTH": "optional",
-             "CAM_TLS_TRUST_DOMAIN": Pki.TRUST_DOMAIN}).start())
+        *_client_certs(p, "optional")).start())
 
 
 def mtls_kernel():
-    """TLS that requires a client certificate (CAM_TLS_CLIENT_AUTH=require,
-    issue 26's setting; ignored by a kernel without it), no tokens."""
+    """TLS that requires a client certificate of the test CA, no tokens."""
     p = pki()
     return shared("mtls", lambda: Kernel(
         "--tls-cert-file", p.path("server.pem"), "--tls-key-file", p.path("server-key.pem"),
-        env={"CAM_TLS_CLIENT_CA_FILE": p.path("ca.pem"), "CAM_TLS_CLIENT_AUTH": "require",
-             "CAM_TLS_TRUST_DOMAIN": Pki.TRUST_DOMAIN}).start())
+        *_client_certs(p, "require")).start())
+
+
+def _client_certs(p, auth):
+    return ["--tls-client-ca-file", p.path("ca.pem"), "--tls-client-auth", auth,
+            "--tls-trust-domain", Pki.TRUST_DOMAIN]

@@ -4,10 +4,8 @@
 # over Debian's Python packages (`pip install --no-build-isolation`), an
 # empty npm project (`npm install ./clients/node`); then the console script,
 # ESM and CommonJS imports, the TypeScript example compiled against the
-# installed declarations, and both example agents run against a kernel.
-#
-# The example agents register themselves (agent_register, the agents-kept-
-# apart issue's verb): until the kernel has it, those two checks fail.
+# installed declarations, and both example agents run against a kernel
+# with bearer tokens (they register themselves with an admin token).
 #
 # SPDX-License-Identifier: Apache-2.0
 set -uo pipefail

@@ -1,11 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Connections and calls: bearer tokens, TLS, client certificates, the
 environment, traceparent, 100 concurrent asyncio calls, retries across a
-kernel restart, waiting until ready.
-
-The client-certificate identities are the agents-kept-apart issue's: until
-the kernel verifies client certificates (CAM_TLS_CLIENT_CA_FILE), the two
-tests that say so fail.
+kernel restart, waiting until ready. The client-certificate identities
+are the kernel's CAM_TLS_CLIENT_CA_FILE, CAM_TLS_CLIENT_AUTH and
+CAM_TLS_TRUST_DOMAIN (spiffe://<domain>/agent/<caller>).
 """
 import asyncio
 import os
@@ -64,7 +62,6 @@ class Credentials(Scenarios):
             await plain.ping()
 
     async def test_client_certificate_identifies_the_caller(self):
-        # Needs the kernel's client-certificate identities (issue 26).
         cam = self.client(self.tls.address, ca_file=self.pki.path("ca.pem"),
                           cert_file=self.pki.path("client.pem"),
                           key_file=self.pki.path("client-key.pem"),
@@ -93,7 +90,7 @@ class Credentials(Scenarios):
 
 
 class ClientCertificateRequired(unittest.IsolatedAsyncioTestCase):
-    """CAM_TLS_CLIENT_AUTH=require: no certificate, no connection (issue 26)."""
+    """CAM_TLS_CLIENT_AUTH=require: no certificate, no connection."""
 
     @classmethod
     def setUpClass(cls):

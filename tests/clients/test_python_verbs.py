@@ -1,10 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Every verb through camos.Client and camos.aio.Client, against a real
-cam-kernel (drivers, a software TPM) and the typed results they give.
-
-policy_* and agent_* are verbs of the agents-kept-apart issue: until the
-kernel has them, their tests fail with UNIMPLEMENTED.
+cam-kernel (drivers, a software TPM, bearer tokens for the admin verbs)
+and the typed results they give.
 """
+import hashlib
 import os
 import subprocess
 import tempfile
@@ -136,11 +135,15 @@ class Verbs(Scenarios):
         self.assertEqual(len(rnd.data), 16)
         data = b"sign me, please: \x00\xff"
         sig = await self.cam.tpm_sign(data)
-        self.assertEqual(sig.algorithm, "ecdsa-p256-sha256")
+        self.assertEqual((sig.algorithm, sig.signer), ("ecdsa-p256-sha256", "verbs-agent"))
+        self.assertEqual(sig.digest, hashlib.sha256(data).hexdigest())
         self.assertEqual(sig.signature[0], 0x30)  # DER SEQUENCE
-        self.assertTrue((await self.cam.tpm_verify(sig.signature, data)).valid)
+        ok = await self.cam.tpm_verify(sig.signature, data)
+        self.assertEqual((ok.valid, ok.signer), (True, "verbs-agent"))
         self.assertFalse((await self.cam.tpm_verify(sig.signature, data + b"!")).valid)
         self.assertTrue((await self.cam.tpm_verify(sig.signature.hex(), digest=sig.digest)).valid)
+        # Bound to its signer: it is not another caller's signature.
+        self.assertFalse((await self.cam.tpm_verify(sig.signature, data, signer="agent-b")).valid)
         by_digest = await self.cam.tpm_sign(digest=sig.digest)
         self.assertEqual(by_digest.digest, sig.digest)
         pcrs = await self.cam.tpm_pcr_read([0, 1, 7])
@@ -148,10 +151,13 @@ class Verbs(Scenarios):
         self.assertRegex(pcrs.values[7], r"^[0-9a-f]{64}$")
         key = await self.cam.tpm_public_key()
         self.assertTrue(key.pem.startswith("-----BEGIN PUBLIC KEY-----"))
-        # Any tool checks the signature with the public key.
+        # Any tool checks the signature with the public key, over the bound
+        # message (what the TPM signed names the signer).
+        bound = b"cam-os tpm_sign v1\n" + sig.signer.encode() + b"\n" + hashlib.sha256(data).digest()
+        self.assertEqual(sig.signed_digest, hashlib.sha256(bound).hexdigest())
         with tempfile.TemporaryDirectory() as d:
             for name, body in (("pub.pem", key.pem.encode()), ("sig.der", sig.signature),
-                               ("data", data)):
+                               ("data", bound)):
                 with open(os.path.join(d, name), "wb") as f:
                     f.write(body)
             out = subprocess.run(["openssl", "dgst", "-sha256", "-verify", d + "/pub.pem",
@@ -216,29 +222,36 @@ class AdminVerbs(Scenarios):
         self.assertGreater(len(reg.token), 16)
         agent = self.client(self.k.address, token=reg.token)
         self.assertEqual((await agent.whoami()).caller_id, name)
+        self.assertEqual((reg.expires_ms, reg.expires), (0, None))
         listed = await self.admin.agent_list()
-        self.assertIn(name, listed.agents)
         self.assertEqual(listed.count, len(listed.agents))
+        mine = next(a for a in listed.agents if a.name == name)
+        self.assertEqual((set(mine.scopes), mine.tokens, mine.expires), ({"read", "write"}, 1, None))
+        self.assertIn(name, listed.names)
         rev = await self.admin.agent_revoke(name)
-        self.assertEqual((rev.agent, rev.revoked), (name, True))
+        self.assertEqual((rev.agent, rev.revoked), (name, 1))
         with self.assertRaises(camos.UnauthenticatedError):
             await agent.whoami()
 
     async def test_policy_update_and_query(self):
         policy = {"name": "clients-test",
                   "allow_rules": [{"name": "team-shared-read",
-                                   "source": {"principals": ["agent-a"]},
+                                   "source": {"principals": ["reader-*"]},
                                    "request": {"verbs": ["context_read"],
                                                "resources": ["namespace:shared/team-*"]}}]}
         up = await self.admin.policy_update(policy)
         self.assertGreater(up.policy_version, 0)
         yes = await self.admin.policy_query("context_read", "namespace:shared/team-1",
-                                            caller="agent-a")
-        self.assertEqual((yes.allowed, yes.rule, yes.policy_version),
-                         (True, "team-shared-read", up.policy_version))
+                                            caller="reader-1")
+        self.assertEqual((yes.allowed, yes.rule, yes.policy_version, yes.caller, yes.resource),
+                         (True, "team-shared-read", up.policy_version, "reader-1",
+                          "namespace:shared/team-1"))
         no = await self.admin.policy_query("context_read", "namespace:shared/team-1",
-                                           caller="agent-z")
-        self.assertFalse(no.allowed)
+                                           caller="slow-1")
+        self.assertEqual((no.allowed, no.rule), (False, "default"))
+        # A caller asks about itself without admin.
+        me = self.client(self.k.address, token=kernel.READER_TOKEN)
+        self.assertTrue((await me.policy_query("context_read", "namespace:shared/team-9")).allowed)
 
 
 if __name__ == "__main__":

@@ -243,8 +243,10 @@ export class Client {
     return this.run(() => v.tpmSign(input), o);
   }
 
-  tpmVerify(signature: Uint8Array | string, input: v.Signed, o?: CallOptions): Promise<r.Verification> {
-    return this.run(() => v.tpmVerify(signature, input), o);
+  /** signer: whose signature it should be (default: the caller's own). */
+  tpmVerify(signature: Uint8Array | string, input: v.Signed,
+    o: CallOptions & { signer?: string } = {}): Promise<r.Verification> {
+    return this.run(() => v.tpmVerify(signature, input, o.signer), o);
   }
 
   tpmRandom(n?: number, o?: CallOptions): Promise<r.RandomBytes> {

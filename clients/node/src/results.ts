@@ -287,12 +287,19 @@ export function readSnapshot(r: Reply): Snapshot {
   return { ...f.common(), snapshotId: f.opt('snapshot_id') ?? '', namespace: f.str('namespace'), keys: f.int('keys') };
 }
 
-/** tpmSign: a DER ECDSA signature over the SHA-256 of the data. */
-export interface Signature extends Result { signature: Buffer; digest: string; algorithm: string; signer?: string }
+/** tpmSign: a DER ECDSA signature. What the TPM signs is signedDigest, the
+ * SHA-256 of "cam-os tpm_sign v1\\n" + signer + "\\n" + digest (the data's
+ * SHA-256, raw), so a signature names who asked for it. */
+export interface Signature extends Result {
+  signature: Buffer; digest: string; signedDigest?: string; algorithm: string; signer?: string;
+}
 export function readSignature(r: Reply): Signature {
   const f = new Fields(r);
   const signature = r.data.length ? r.data : Buffer.from(f.str('signature'), 'hex');
-  return { ...f.common(), signature, digest: f.str('digest'), algorithm: f.str('algorithm'), signer: f.opt('signer') };
+  return {
+    ...f.common(), signature, digest: f.str('digest'), signedDigest: f.opt('signed_digest'),
+    algorithm: f.str('algorithm'), signer: f.opt('signer'),
+  };
 }
 
 /** tpmVerify: whether the signature holds (a bad one is an answer). */
@@ -390,11 +397,17 @@ export function readDriverOutput(r: Reply): DriverOutput {
   return { ...f.common(), driver: f.str('driver'), operation: f.str('operation'), output: f.opt('output') ?? '' };
 }
 
-/** policyQuery: may the caller do the verb on the resource. */
-export interface PolicyDecision extends Result { allowed: boolean; rule: string; policyVersion: number }
+/** policyQuery: may the caller do the verb on the resource, and the rule
+ * that decided. */
+export interface PolicyDecision extends Result {
+  allowed: boolean; rule: string; policyVersion: number; caller?: string; verb?: string; resource?: string;
+}
 export function readPolicyDecision(r: Reply): PolicyDecision {
   const f = new Fields(r);
-  return { ...f.common(), allowed: f.bool('allowed'), rule: f.str('rule'), policyVersion: f.int('policy_version') };
+  return {
+    ...f.common(), allowed: f.bool('allowed'), rule: f.str('rule'), policyVersion: f.int('policy_version'),
+    caller: f.opt('caller'), verb: f.opt('verb'), resource: f.opt('resource'),
+  };
 }
 
 /** policyUpdate: the version of the policy now in force. */
@@ -404,29 +417,44 @@ export function readPolicyUpdated(r: Reply): PolicyUpdated {
   return { ...f.common(), policyVersion: f.int('policy_version') };
 }
 
-/** agentRegister: the new agent and its token (shown once). */
-export interface RegisteredAgent extends Result { agent: string; scopes: string[]; token: string }
+const scopesOf = (text: string): string[] => text.split(/[,+]/).filter((x) => x !== '');
+const expiry = (ms: number): Date | undefined => (ms > 0 ? new Date(ms) : undefined);
+
+/** agentRegister: the new agent and its token (given this once). */
+export interface RegisteredAgent extends Result {
+  agent: string; scopes: string[]; expiresMs: number; expires?: Date; token: string;
+}
 export function readRegisteredAgent(r: Reply): RegisteredAgent {
   const f = new Fields(r);
+  const expiresMs = f.optInt('expires_ms') ?? 0;
   return {
-    ...f.common(), agent: f.str('agent'),
-    scopes: f.str('scopes').split(/[,+]/).filter((s) => s !== ''), token: r.data.toString('utf8'),
+    ...f.common(), agent: f.str('agent'), scopes: scopesOf(f.str('scopes')), expiresMs,
+    expires: expiry(expiresMs), token: r.data.toString('utf8'),
   };
 }
 
-/** agentRevoke: the agent whose registered tokens ended. */
-export interface AgentRevoked extends Result { agent: string; revoked: boolean }
+/** agentRevoke: the agent, and how many of its tokens ended. */
+export interface AgentRevoked extends Result { agent: string; revoked: number }
 export function readAgentRevoked(r: Reply): AgentRevoked {
   const f = new Fields(r);
-  const t = f.str('revoked');
-  return { ...f.common(), agent: f.str('agent'), revoked: t === 'true' || (/^\d+$/.test(t) && Number(t) > 0) };
+  return { ...f.common(), agent: f.str('agent'), revoked: f.int('revoked') };
 }
 
+/** One registered agent in agentList. */
+export interface AgentInfo { name: string; scopes: string[]; tokens: number; expiresMs: number; expires?: Date }
+
 /** agentList: the registered agents. */
-export interface AgentList extends Result { count: number; agents: string[] }
+export interface AgentList extends Result { count: number; agents: AgentInfo[] }
 export function readAgentList(r: Reply): AgentList {
   const f = new Fields(r);
-  return { ...f.common(), count: f.int('count'), agents: f.list('agents', ';') };
+  const agents = f.list('agents', ';').map((item) => {
+    // name:scopes:tokens:expires_ms; the name comes first and holds no ':'.
+    const m = /^(.*):([^:]*):(\d+):(-?\d+)$/.exec(item);
+    if (!m) throw f.error(`agent entry '${item}' is not name:scopes:tokens:expires_ms`);
+    const expiresMs = Number(m[4]);
+    return { name: m[1], scopes: scopesOf(m[2]), tokens: Number(m[3]), expiresMs, expires: expiry(expiresMs) };
+  });
+  return { ...f.common(), count: f.int('count'), agents };
 }
 
 /** execute: any verb's answer, untyped. */

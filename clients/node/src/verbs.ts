@@ -161,10 +161,12 @@ export function tpmSign(input: Signed): Call<r.Signature> {
   return call('tpm_sign', items, r.readSignature, { data, idempotent: true });
 }
 
-export function tpmVerify(signature: Uint8Array | string, input: Signed): Call<r.Verification> {
+/** signer: whose signature it should be (default: the caller's own). */
+export function tpmVerify(signature: Uint8Array | string, input: Signed, signer?: string): Call<r.Verification> {
   const [data, items] = signed(input);
   const sig = typeof signature === 'string' ? signature : asBuffer(signature).toString('hex');
-  return call('tpm_verify', [...items, ['signature', sig]], r.readVerification, { data, idempotent: true });
+  return call('tpm_verify', [...items, ['signature', sig], ['signer', signer]], r.readVerification,
+    { data, idempotent: true });
 }
 
 export const tpmRandom = (n?: number): Call<r.RandomBytes> =>

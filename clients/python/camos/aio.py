@@ -224,9 +224,11 @@ class Client:
         return await self._run(v.tpm_sign(data, digest), timeout, priority)
 
     async def tpm_verify(self, signature: Union[bytes, str], data: Optional[v.Bytes] = None, *,
-                   digest: Optional[str] = None, timeout: Optional[float] = None,
+                   digest: Optional[str] = None, signer: Optional[str] = None,
+                   timeout: Optional[float] = None,
                    priority: Optional[int] = None) -> r.Verification:
-        return await self._run(v.tpm_verify(signature, data, digest), timeout, priority)
+        return await self._run(v.tpm_verify(signature, data, digest, signer), timeout,
+                                     priority)
 
     async def tpm_random(self, n: Optional[int] = None, *, timeout: Optional[float] = None,
                    priority: Optional[int] = None) -> r.RandomBytes:

@@ -397,9 +397,12 @@ class Snapshot(Result):
 
 @dataclass(frozen=True)
 class Signature(Result):
-    """tpm_sign: a DER ECDSA signature over the SHA-256 of the data."""
+    """tpm_sign: a DER ECDSA signature. What the TPM signs is signed_digest,
+    the SHA-256 of "cam-os tpm_sign v1\\n" + signer + "\\n" + digest (the
+    data's SHA-256, raw), so a signature names who asked for it."""
     signature: bytes = b""
     digest: str = ""
+    signed_digest: Optional[str] = None
     algorithm: str = ""
     signer: Optional[str] = None
 
@@ -407,8 +410,8 @@ class Signature(Result):
     def read(cls, reply: Reply) -> "Signature":
         f = Fields(reply)
         sig = reply.data or bytes.fromhex(f.str("signature"))
-        return cls(signature=sig, digest=f.str("digest"), algorithm=f.str("algorithm"),
-                   signer=f.opt("signer"), **f.common())
+        return cls(signature=sig, digest=f.str("digest"), signed_digest=f.opt("signed_digest"),
+                   algorithm=f.str("algorithm"), signer=f.opt("signer"), **f.common())
 
 
 @dataclass(frozen=True)
@@ -555,16 +558,21 @@ class DriverOutput(Result):
 
 @dataclass(frozen=True)
 class PolicyDecision(Result):
-    """policy_query: may the caller do the verb on the resource."""
+    """policy_query: may the caller do the verb on the resource, and the
+    rule that decided."""
     allowed: bool = False
     rule: str = ""
     policy_version: int = 0
+    caller: Optional[str] = None
+    verb: Optional[str] = None
+    resource: Optional[str] = None
 
     @classmethod
     def read(cls, reply: Reply) -> "PolicyDecision":
         f = Fields(reply)
         return cls(allowed=f.bool("allowed"), rule=f.str("rule"),
-                   policy_version=f.int("policy_version"), **f.common())
+                   policy_version=f.int("policy_version"), caller=f.opt("caller"),
+                   verb=f.opt("verb"), resource=f.opt("resource"), **f.common())
 
 
 @dataclass(frozen=True)
@@ -578,46 +586,86 @@ class PolicyUpdated(Result):
         return cls(policy_version=f.int("policy_version"), **f.common())
 
 
+def _scopes(text: str) -> Tuple[str, ...]:
+    """read+write+admin (or comma-separated) as a tuple."""
+    return tuple(x for x in text.replace("+", ",").split(",") if x)
+
+
+def _expires(ms: int) -> Optional[_dt.datetime]:
+    return _ms_to_datetime(ms) if ms > 0 else None
+
+
 @dataclass(frozen=True)
 class RegisteredAgent(Result):
-    """agent_register: the new agent and its token (shown once)."""
+    """agent_register: the new agent and its token (given this once)."""
     agent: str = ""
     scopes: Tuple[str, ...] = ()
+    expires_ms: int = 0
     token: str = field(default="", repr=False)
+
+    @property
+    def expires(self) -> Optional[_dt.datetime]:
+        """When the token ends (None: never)."""
+        return _expires(self.expires_ms)
 
     @classmethod
     def read(cls, reply: Reply) -> "RegisteredAgent":
         f = Fields(reply)
-        scopes = tuple(s for s in f.str("scopes").replace("+", ",").split(",") if s)
-        return cls(agent=f.str("agent"), scopes=scopes, token=reply.data.decode("utf-8"),
-                   **f.common())
+        return cls(agent=f.str("agent"), scopes=_scopes(f.str("scopes")),
+                   expires_ms=f.opt_int("expires_ms", 0) or 0,
+                   token=reply.data.decode("utf-8"), **f.common())
 
 
 @dataclass(frozen=True)
 class AgentRevoked(Result):
-    """agent_revoke: the agent whose registered tokens ended."""
+    """agent_revoke: the agent, and how many of its tokens ended."""
     agent: str = ""
-    revoked: bool = False
+    revoked: int = 0
 
     @classmethod
     def read(cls, reply: Reply) -> "AgentRevoked":
         f = Fields(reply)
-        text = f.str("revoked")
-        return cls(agent=f.str("agent"), revoked=text == "true" or (text.isdigit() and
-                                                                     int(text) > 0),
-                   **f.common())
+        return cls(agent=f.str("agent"), revoked=f.int("revoked"), **f.common())
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """One registered agent in agent_list."""
+    name: str
+    scopes: Tuple[str, ...]
+    tokens: int
+    expires_ms: int
+
+    @property
+    def expires(self) -> Optional[_dt.datetime]:
+        return _expires(self.expires_ms)
 
 
 @dataclass(frozen=True)
 class AgentList(Result):
     """agent_list: the registered agents."""
     count: int = 0
-    agents: Tuple[str, ...] = ()
+    agents: Tuple[AgentInfo, ...] = ()
+
+    @property
+    def names(self) -> Tuple[str, ...]:
+        return tuple(a.name for a in self.agents)
 
     @classmethod
     def read(cls, reply: Reply) -> "AgentList":
         f = Fields(reply)
-        return cls(count=f.int("count"), agents=f.list("agents", ";"), **f.common())
+        agents = []
+        for item in f.list("agents", ";"):
+            # name:scopes:tokens:expires_ms; the name comes first and may not
+            # hold a ':', the rest are the kernel's.
+            parts = item.rsplit(":", 3)
+            try:
+                agents.append(AgentInfo(parts[0], _scopes(parts[1]), int(parts[2]),
+                                        int(parts[3])))
+            except (ValueError, IndexError):
+                raise f._error("agent entry %r is not name:scopes:tokens:expires_ms"
+                               % item) from None
+        return cls(count=f.int("count"), agents=tuple(agents), **f.common())
 
 
 @dataclass(frozen=True)

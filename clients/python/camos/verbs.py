@@ -199,11 +199,13 @@ def tpm_sign(data: Optional[Bytes] = None, digest: Optional[str] = None) -> Call
 
 
 def tpm_verify(signature: Union[bytes, str], data: Optional[Bytes] = None,
-               digest: Optional[str] = None) -> Call[r.Verification]:
+               digest: Optional[str] = None,
+               signer: Optional[str] = None) -> Call[r.Verification]:
+    # signer: whose signature it should be (default: the caller's own).
     body, items = _signed_input(data, digest)
     sig = signature if isinstance(signature, str) else bytes(signature).hex()
-    return _call("tpm_verify", list(items) + [("signature", sig)], r.Verification.read,
-                 data=body, idempotent=True)
+    return _call("tpm_verify", list(items) + [("signature", sig), ("signer", signer)],
+                 r.Verification.read, data=body, idempotent=True)
 
 
 def tpm_random(n: Optional[int] = None) -> Call[r.RandomBytes]:

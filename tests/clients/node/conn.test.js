@@ -1,9 +1,7 @@
 // Connections and calls: bearer tokens, TLS, client certificates, the
 // environment, traceparent from the active OpenTelemetry span (the real
 // @opentelemetry/api with its async-hooks context manager), 100 concurrent
-// calls, retries across a kernel restart, waiting until ready. The two
-// client-certificate identity tests need the agents-kept-apart issue's
-// kernel: until then they fail.
+// calls, retries across a kernel restart, waiting until ready.
 //
 // SPDX-License-Identifier: Apache-2.0
 'use strict';
@@ -57,13 +55,13 @@ test('TLS refuses an unknown CA, a wrong name, cleartext', async () => {
   await assert.rejects(client(base).ping(), UnavailableError);
 });
 
-test('a client certificate identifies the caller (issue 26)', async () => {
+test('a client certificate identifies the caller', async () => {
   const cam = client({ address: fx.tls.address, ...tlsOpts(), certFile: fx.pki.client, keyFile: fx.pki['client-key'] });
   const w = await cam.whoami();
   assert.deepEqual([w.callerId, w.authenticated, w.identifiedBy], [fx.pki.client_name, true, 'certificate']);
 });
 
-test('CAM_TLS_CLIENT_AUTH=require refuses a client without a certificate (issue 26)', async () => {
+test('CAM_TLS_CLIENT_AUTH=require refuses a client without a certificate', async () => {
   await assert.rejects(client({ address: fx.mtls.address, ...tlsOpts(), retry: false }).ping(), UnavailableError);
   const w = await client({ address: fx.mtls.address, ...tlsOpts(), certFile: fx.pki.client,
     keyFile: fx.pki['client-key'] }).whoami();
