@@ -97,6 +97,8 @@ class Cam(unittest.TestCase):
         self.assertTrue(self.js("tpm", "verify", sig_hex, "hello, world")["valid"])
         r = self.cam("--json", "tpm", "verify", sig_hex, "hello, world!")
         self.assertEqual((r.returncode, json.loads(r.stdout)["valid"]), (0, False))
+        self.assertFalse(self.js("tpm", "verify", sig_hex, "hello, world", "--signer",
+                                 "agent-b")["valid"])
         self.assertEqual(sorted(self.js("tpm", "pcr-read", "0,7")["values"]), ["0", "7"])
         self.assertIn("BEGIN PUBLIC KEY", self.ok("tpm", "public-key"))
 

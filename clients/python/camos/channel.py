@@ -11,10 +11,11 @@ from .settings import Settings
 
 # Try to reconnect at least every second (gRPC's defaults wait 1 s at first,
 # then up to 2 minutes), so a call retried after a kernel restart finds the
-# kernel back; no client-side message size cap: the kernel enforces its own.
+# kernel back. (Not grpc.min_reconnect_backoff_ms: grpc-core takes it as
+# each attempt's connect timeout, and 100 ms fails handshakes on a busy
+# machine.) No client-side message size cap: the kernel enforces its own.
 _OPTIONS: List[Tuple[str, Any]] = [
     ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
     ("grpc.max_receive_message_length", -1),
     ("grpc.max_send_message_length", -1),

@@ -91,7 +91,7 @@ def _tpm_sign(c: Client, a: argparse.Namespace) -> Any:
 
 def _tpm_verify(c: Client, a: argparse.Namespace) -> Any:
     data, digest = _signed(a)
-    return c.tpm_verify(a.signature, data, digest=digest)
+    return c.tpm_verify(a.signature, data, digest=digest, signer=a.signer)
 
 
 def _driver_invoke(c: Client, a: argparse.Namespace) -> Any:
@@ -173,7 +173,8 @@ COMMANDS: List[Tuple[Tuple[str, ...], str, Handler, List[Arg]]] = [
       arg("--digest", metavar="HEX64")]),
     (("tpm", "verify"), "verify a signature", _tpm_verify,
      [arg("signature", metavar="SIGNATURE_HEX"), arg("data", nargs="?"), FILE,
-      arg("--digest", metavar="HEX64")]),
+      arg("--digest", metavar="HEX64"),
+      arg("--signer", metavar="CALLER", help="whose signature (default: yours)")]),
     (("tpm", "random"), "random bytes from the TPM", lambda c, a: c.tpm_random(a.bytes),
      [arg("bytes", nargs="?", type=int)]),
     (("tpm", "pcr-read"), "read PCRs (0,1,7 or 0-7 or all)",
