@@ -17,6 +17,12 @@ usage:
   isolation_client.py load ADDR TOKEN SECONDS THREADS VERB PAYLOAD [RATE]
       calls VERB from THREADS threads (each at most RATE calls/s, 0: as fast
       as it can) for SECONDS; prints {"CODE": count, ...} as JSON
+  isolation_client.py reload ADDR ADMIN_TOKEN PID UPDATE.json N CALLER VERB RESOURCE
+      N times, alternately: policy_update with UPDATE.json (its answer must be
+      the next version), and SIGHUP to PID (the kernel reads CAM_POLICY_FILE
+      again); after each, policy_query (as admin about CALLER doing VERB on
+      RESOURCE) must name a rule of the policy just put in force ("-by-update"
+      or "-by-file" in its name) with a higher version; prints a JSON summary
   isolation_client.py register ADDR ADMIN_TOKEN N PREFIX SCOPES OUT [THREADS]
       registers agents PREFIX00000.. with agent_register (THREADS calls in
       flight); writes "name token" lines to OUT; prints how many and how long
@@ -36,11 +42,16 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 
 
 def stubs():
-    """cam_pb2 from proto/cam.proto (generated once per process)."""
-    out = tempfile.mkdtemp(prefix="camiso-")
-    subprocess.check_call([sys.executable, "-m", "grpc_tools.protoc",
-                           "-I" + os.path.join(ROOT, "proto"), "--python_out=" + out,
-                           "cam.proto"])
+    """cam_pb2 from proto/cam.proto: generated into $ISO_STUBS_DIR once (the
+    tests set it to a folder of their own), else into a new folder."""
+    out = os.environ.get("ISO_STUBS_DIR") or tempfile.mkdtemp(prefix="camiso-")
+    if not os.path.exists(os.path.join(out, "cam_pb2.py")):
+        os.makedirs(out, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix="gen-", dir=out)
+        subprocess.check_call([sys.executable, "-m", "grpc_tools.protoc",
+                               "-I" + os.path.join(ROOT, "proto"), "--python_out=" + tmp,
+                               "cam.proto"])
+        os.replace(os.path.join(tmp, "cam_pb2.py"), os.path.join(out, "cam_pb2.py"))
     sys.path.insert(0, out)
     import cam_pb2  # noqa: E402
     return cam_pb2
@@ -228,6 +239,61 @@ def cmd_load(args):
     return 0
 
 
+def cmd_reload(args):
+    import signal
+    addr, admin, pid, update, n, caller, verb, resource = args[:8]
+    pid, n = int(pid), int(n)
+    pace = float(args[8]) if len(args) > 8 else 0.0
+    update = read(update)
+    t = Target(addr, token=admin)
+    query = "verb:%s,resource:%s,caller:%s" % (verb, resource, caller)
+    errors, switch_ms, version = [], [], None
+
+    def ask():
+        code, result, _, details = t.call("policy_query", query)
+        if code != "OK":
+            errors.append("policy_query: %s %s" % (code, details))
+            return "", -1
+        r = parse(result)
+        return r.get("rule", ""), int(r.get("policy_version", "-1"))
+
+    _, version = ask()
+    for i in range(n):
+        t0 = time.monotonic()
+        if i % 2 == 0:
+            code, result, _, details = t.call("policy_update", "", update)
+            if code != "OK":
+                errors.append("policy_update %d: %s %s" % (i, code, details))
+                continue
+            got = int(parse(result).get("policy_version", "-1"))
+            if got != version + 1:
+                errors.append("policy_update %d: version %d after %d" % (i, got, version))
+            want = "-by-update"
+        else:
+            os.kill(pid, signal.SIGHUP)
+            want = "-by-file"
+        while True:
+            rule, v = ask()
+            if want in rule and v > version:
+                version = v
+                break
+            if time.monotonic() - t0 > 5:
+                errors.append("step %d: after 5 s the rule is %r (version %d), not *%s" %
+                              (i, rule, v, want))
+                break
+            time.sleep(0.002)
+        switch_ms.append((time.monotonic() - t0) * 1000)
+        if pace > 0:
+            time.sleep(max(0.0, pace - (time.monotonic() - t0)))
+    t.close()
+    switch_ms.sort()
+    print(json.dumps({"steps": n, "errors": errors[:5], "nerrors": len(errors),
+                      "final_version": version,
+                      "switch_ms_p50": round(switch_ms[len(switch_ms) // 2], 1) if switch_ms else -1,
+                      "switch_ms_max": round(switch_ms[-1], 1) if switch_ms else -1}))
+    return 0 if not errors else 1
+
+
 def cmd_register(args):
     addr, admin, n, prefix, scopes, out = args[:6]
     threads = int(args[6]) if len(args) > 6 else 64
@@ -277,7 +343,7 @@ def cmd_register(args):
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     return {"call": cmd_call, "matrix": cmd_matrix, "load": cmd_load,
-            "register": cmd_register}[cmd](args)
+            "register": cmd_register, "reload": cmd_reload}[cmd](args)
 
 
 if __name__ == "__main__":
