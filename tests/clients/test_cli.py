@@ -161,7 +161,7 @@ class Cam(unittest.TestCase):
             env=env, addr=False))
         self.assertEqual(self.cam("--no-retry", "whoami", env=env, addr=False).returncode, 14)
 
-    def test_policy_and_agent_commands(self):
+    def test_policy_agent_and_store_commands(self):
         auth = kernel.auth_kernel()
         env = {"CAM_ADDR": auth.address, "CAM_TOKEN": kernel.ADMIN_TOKEN}
         reg = self.js("agent", "register", "cli-agent", "--scopes", "read,write", env=env,
@@ -170,6 +170,8 @@ class Cam(unittest.TestCase):
         self.assertIn("cli-agent", [a["name"] for a in
                                     self.js("agent", "list", env=env, addr=False)["agents"]])
         self.assertEqual(self.js("agent", "revoke", "cli-agent", env=env, addr=False)["revoked"], 1)
+        b = self.js("store", "backup", "cli-%d" % os.getpid(), env=env, addr=False)
+        self.assertTrue(os.path.exists(os.path.join(b["path"], "data.mdb")))
         path = os.path.join(kernel.TMP, "cli-policy.json")
         with open(path, "w") as f:
             json.dump({"name": "cli", "allow_rules": []}, f)

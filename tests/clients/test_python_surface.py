@@ -8,6 +8,8 @@ import inspect
 import json
 import os
 import re
+import subprocess
+import sys
 import unittest
 
 import camos
@@ -80,6 +82,19 @@ class Surface(unittest.TestCase):
         self.assertTrue(os.path.exists(os.path.join(folder, "py.typed")))
         for stub in ("cam_pb2.py", "cam_pb2_grpc.py"):  # generated at build time
             self.assertTrue(os.path.exists(os.path.join(folder, "_proto", stub)), stub)
+
+    def test_mypy_strict_on_the_package_and_the_example(self):
+        # The hints py.typed promises, checked as a user's type checker sees
+        # them: the installed package, and the example agent using it.
+        src = os.path.join(ROOT, "clients", "python")
+        for target in (["-p", "camos"], [os.path.join(src, "examples", "agent.py")]):
+            with self.subTest(target=target[-1]):
+                out = subprocess.run(
+                    [sys.executable, "-m", "mypy", "--config-file",
+                     os.path.join(src, "pyproject.toml"), "--python-executable", sys.executable,
+                     "--cache-dir", os.path.join(kernel.TMP, "mypy-cache")] + target,
+                    capture_output=True, text=True, cwd=kernel.TMP, timeout=300)
+                self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
 
     def test_python_3_9_syntax(self):
         src = os.path.join(ROOT, "clients", "python")

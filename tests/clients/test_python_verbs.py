@@ -233,6 +233,15 @@ class AdminVerbs(Scenarios):
         with self.assertRaises(camos.UnauthenticatedError):
             await agent.whoami()
 
+    async def test_store_backup(self):
+        name = "clients-%s-%d" % (self.kind.lower(), os.getpid())
+        b = await self.admin.store_backup(name)
+        self.assertTrue(b.path.endswith("/backups/%s/store" % name), b.path)
+        self.assertGreater(b.bytes, 0)
+        self.assertEqual(os.path.getsize(os.path.join(b.path, "data.mdb")), b.bytes)
+        with self.assertRaises(camos.InvalidArgumentError):
+            await self.admin.store_backup("../escape")
+
     async def test_policy_update_and_query(self):
         policy = {"name": "clients-test",
                   "allow_rules": [{"name": "team-shared-read",

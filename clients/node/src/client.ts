@@ -305,6 +305,13 @@ export class Client {
     return this.run(() => v.agentList(), o);
   }
 
+  // The durable store
+
+  /** A consistent copy of the kernel's store in <data dir>/backups/<name>. */
+  storeBackup(name: string, o?: CallOptions): Promise<r.Backup> {
+    return this.run(() => v.storeBackup(name), o);
+  }
+
   // Anything else
 
   /** Any verb by name; sent again after UNAVAILABLE only if idempotent. */

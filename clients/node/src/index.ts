@@ -16,7 +16,7 @@ export { PayloadError, Scalar } from './payload';
 export { NO_RETRY, RetryOptions, RetryPolicy } from './retry';
 export { ClientOptions } from './settings';
 export type {
-  AgentInfo, AgentList, AgentRevoked, Component, ContextValue, ContextVersions, Deleted, DriverLoaded,
+  AgentInfo, AgentList, AgentRevoked, Backup, Component, ContextValue, ContextVersions, Deleted, DriverLoaded,
   DriverOutput, Drivers, DriverStatus, DriverUnloaded, Explanation, Factor, Health, Identity,
   MetricEmitted, Observation, PcrValues, PolicyDecision, PolicyUpdated, Pong, PublicKey,
   RandomBytes, Raw, RegisteredAgent, Result, SchedulerSettings, Signature, Snapshot, Thought,

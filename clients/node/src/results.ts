@@ -457,6 +457,13 @@ export function readAgentList(r: Reply): AgentList {
   return { ...f.common(), count: f.int('count'), agents };
 }
 
+/** storeBackup: where the kernel wrote a consistent copy of its store. */
+export interface Backup extends Result { path: string; bytes: number }
+export function readBackup(r: Reply): Backup {
+  const f = new Fields(r);
+  return { ...f.common(), path: f.str('path'), bytes: f.int('bytes') };
+}
+
 /** execute: any verb's answer, untyped. */
 export interface Raw extends Result { verb: string; result: string; data: Buffer }
 export function readRaw(r: Reply): Raw {

@@ -215,6 +215,8 @@ export const agentRevoke = (agent: string): Call<r.AgentRevoked> =>
   call('agent_revoke', [['agent', agent]], r.readAgentRevoked);
 export const agentList = (): Call<r.AgentList> => call('agent_list', [], r.readAgentList, { idempotent: true });
 
+export const storeBackup = (name: string): Call<r.Backup> => call('store_backup', [['name', name]], r.readBackup);
+
 /** Any verb, the payload as text or pairs; retried only if told. */
 export function execute(verb: string, payload: string | Record<string, Scalar> = '', data: Bytes = EMPTY,
   idempotent = false): Call<r.Raw> {

@@ -14,7 +14,7 @@ from .errors import (AbortedError, AlreadyExistsError, CamError, CancelledError,
                      UnauthenticatedError, UnavailableError, UnimplementedError, UnknownError,
                      error_for)
 from .payload import PayloadError
-from .results import (AgentInfo, AgentList, AgentRevoked, Component, ContextValue, ContextVersions,
+from .results import (AgentInfo, AgentList, AgentRevoked, Backup, Component, ContextValue, ContextVersions,
                       Deleted, DriverLoaded, DriverOutput, Drivers, DriverStatus,
                       DriverUnloaded, Explanation, Health, Identity, MetricEmitted,
                       Observation, PcrValues, PolicyDecision, PolicyUpdated, Pong, PublicKey,
@@ -33,5 +33,5 @@ __all__ = [
     "ContextValue", "VersionInfo", "ContextVersions", "Deleted", "Snapshot", "Signature",
     "Verification", "RandomBytes", "PcrValues", "PublicKey", "DriverStatus", "Drivers",
     "DriverLoaded", "DriverUnloaded", "DriverOutput", "PolicyDecision", "PolicyUpdated",
-    "RegisteredAgent", "AgentRevoked", "AgentInfo", "AgentList", "Raw", "Component", "Health",
+    "RegisteredAgent", "AgentRevoked", "AgentInfo", "AgentList", "Backup", "Raw", "Component", "Health",
 ]

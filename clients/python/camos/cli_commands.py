@@ -201,6 +201,8 @@ COMMANDS: List[Tuple[Tuple[str, ...], str, Handler, List[Arg]]] = [
     (("agent", "revoke"), "end an agent's registered tokens",
      lambda c, a: c.agent_revoke(a.agent), [arg("agent")]),
     (("agent", "list"), "the registered agents", lambda c, a: c.agent_list(), []),
+    (("store", "backup"), "a consistent copy of the kernel's store (<data dir>/backups/NAME)",
+     lambda c, a: c.store_backup(a.name), [arg("name")]),
     (("exec",), "any verb with a raw payload", _exec,
      [arg("verb"), arg("payload", nargs="?"), arg("--data-file", metavar="FILE"),
       arg("--idempotent", action="store_true", help="retry it on UNAVAILABLE")]),

@@ -18,7 +18,7 @@ import grpc
 
 from . import channel, results as r, verbs as v
 from .core import (EXECUTE, HEALTH_CHECK, Core, HealthCall, HealthCheckRequest,
-                   HealthCheckResponse, SyscallRequest, SyscallResponse, remaining)
+                   HealthCheckResponse, Sendable, SyscallRequest, SyscallResponse, remaining)
 from .errors import CamError, DeadlineExceededError, from_rpc_error
 from .payload import Scalar
 from .retry import RetryPolicy
@@ -65,7 +65,7 @@ class Client:
         self.close()
 
     # The one place calls are sent: deadline, metadata, retries, errors.
-    def _send(self, method: Any, request: Any, call: Any, timeout: Optional[float]) -> Any:
+    def _send(self, method: Any, request: Any, call: Sendable[T], timeout: Optional[float]) -> T:
         core = self._core
         # The first try gets the whole timeout; retries what is left of it.
         left = core.timeout if timeout is None else timeout
@@ -92,7 +92,7 @@ class Client:
 
     def health(self, detailed: bool = False, *, timeout: Optional[float] = None) -> r.Health:
         req = HealthCheckRequest(caller_id=self._core.settings.caller_id, detailed=detailed)
-        return self._send(self._health, req, HealthCall, timeout)
+        return self._send(self._health, req, HealthCall(), timeout)
 
     def wait_until_ready(self, timeout: float = 30.0, interval: float = 0.1) -> r.Health:
         """Polls HealthCheck until the kernel says SERVING; after timeout
@@ -284,6 +284,13 @@ class Client:
     def agent_list(self, *, timeout: Optional[float] = None,
                    priority: Optional[int] = None) -> r.AgentList:
         return self._run(v.agent_list(), timeout, priority)
+
+    # The durable store
+
+    def store_backup(self, name: str, *, timeout: Optional[float] = None,
+                     priority: Optional[int] = None) -> r.Backup:
+        """A consistent copy of the kernel's store in <data dir>/backups/<name>."""
+        return self._run(v.store_backup(name), timeout, priority)
 
     # Anything else
 

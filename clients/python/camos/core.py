@@ -4,7 +4,7 @@ the request of a Call, the metadata every call carries, deadlines."""
 from __future__ import annotations
 
 import time
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Protocol, Tuple, TypeVar
 
 from ._proto import cam_pb2
 from .errors import InvalidArgumentError
@@ -21,6 +21,7 @@ HealthCheckRequest = cam_pb2.HealthCheckRequest
 HealthCheckResponse = cam_pb2.HealthCheckResponse
 
 Metadata = Tuple[Tuple[str, str], ...]
+T_co = TypeVar("T_co", covariant=True)
 
 
 class Core:
@@ -39,7 +40,7 @@ class Core:
             return self._auth_or_none
         return self._auth + (("traceparent", tp),)
 
-    def request(self, call: Call, priority: Optional[int]) -> cam_pb2.SyscallRequest:
+    def request(self, call: Call[Any], priority: Optional[int]) -> cam_pb2.SyscallRequest:
         # Fields left at their defaults cost nothing to set or to send.
         req = SyscallRequest(verb=call.verb, payload=call.payload)
         if self._caller_id:
@@ -55,13 +56,21 @@ class Core:
 
 
 
+class Sendable(Protocol[T_co]):
+    """What the clients' send loop needs of a call: a verbs.Call, or
+    HealthCall."""
+    verb: str
+    idempotent: bool
+
+    def read_response(self, resp: Any) -> T_co: ...
+
+
 class HealthCall:
     """HealthCheck as the clients' send loop sees a call (as verbs.Call)."""
     verb = "HealthCheck"
     idempotent = True
 
-    @staticmethod
-    def read_response(resp: Any) -> Health:
+    def read_response(self, resp: Any) -> Health:
         return Health.read(resp)
 
 

@@ -54,35 +54,35 @@ class Fields:
     def opt(self, key: str) -> Optional[str]:
         return self.pairs.get(key)
 
-    def str(self, key: str) -> str:
+    def text(self, key: str) -> str:
         value = self.pairs.get(key)
         if value is None:
             raise self._error("the answer has no %r" % key)
         return value
 
     def _conv(self, key: str, conv: Callable[[str], T]) -> T:
-        text = self.str(key)
+        text = self.text(key)
         try:
             return conv(text)
         except ValueError:
             raise self._error("%r is %r, not a %s" % (key, text, conv.__name__)) from None
 
-    def int(self, key: str) -> int:
+    def integer(self, key: str) -> int:
         return self._conv(key, int)
 
-    def float(self, key: str) -> float:
+    def number(self, key: str) -> float:
         return self._conv(key, float)
 
-    def bool(self, key: str) -> bool:
+    def flag(self, key: str) -> bool:
         return self._conv(key, _bool)
 
-    def opt_int(self, key: str, default: Optional[int] = None) -> Optional[int]:
-        return self.int(key) if key in self.pairs else default
+    def opt_integer(self, key: str, default: Optional[int] = None) -> Optional[int]:
+        return self.integer(key) if key in self.pairs else default
 
-    def opt_float(self, key: str) -> Optional[float]:
-        return self.float(key) if key in self.pairs else None
+    def opt_number(self, key: str) -> Optional[float]:
+        return self.number(key) if key in self.pairs else None
 
-    def list(self, key: str, sep: str) -> Tuple[str, ...]:
+    def items(self, key: str, sep: str) -> Tuple[str, ...]:
         text = self.pairs.get(key, "")
         return tuple(x for x in text.split(sep) if x)
 
@@ -149,18 +149,18 @@ class Observation(Result):
     @classmethod
     def read(cls, reply: Reply) -> "Observation":
         f = Fields(reply)
-        queues = {k[len("queue_"):]: f.int(k) for k in f.pairs if k.startswith("queue_")}
-        return cls(version=f.str("version"), instance_id=f.str("instance_id"),
-                   uptime_seconds=f.float("uptime_seconds"), connections=f.int("connections"),
-                   streams_in_flight=f.int("streams_in_flight"),
-                   calls_total=f.int("calls_total"), calls_queued=f.int("calls_queued"),
-                   metric_series=f.int("metric_series"),
-                   log_lines_dropped=f.int("log_lines_dropped"),
-                   snapshots_published=f.int("snapshots_published"), queues=queues,
-                   workers=f.opt_int("workers"), busy_workers=f.opt_int("busy_workers"),
-                   rejected_queue_full=f.opt_int("rejected_queue_full"),
-                   rejected_deadline=f.opt_int("rejected_deadline"),
-                   ran_inline=f.opt_int("ran_inline"), **f.common())
+        queues = {k[len("queue_"):]: f.integer(k) for k in f.pairs if k.startswith("queue_")}
+        return cls(version=f.text("version"), instance_id=f.text("instance_id"),
+                   uptime_seconds=f.number("uptime_seconds"), connections=f.integer("connections"),
+                   streams_in_flight=f.integer("streams_in_flight"),
+                   calls_total=f.integer("calls_total"), calls_queued=f.integer("calls_queued"),
+                   metric_series=f.integer("metric_series"),
+                   log_lines_dropped=f.integer("log_lines_dropped"),
+                   snapshots_published=f.integer("snapshots_published"), queues=queues,
+                   workers=f.opt_integer("workers"), busy_workers=f.opt_integer("busy_workers"),
+                   rejected_queue_full=f.opt_integer("rejected_queue_full"),
+                   rejected_deadline=f.opt_integer("rejected_deadline"),
+                   ran_inline=f.opt_integer("ran_inline"), **f.common())
 
 
 @dataclass(frozen=True)
@@ -174,8 +174,8 @@ class Identity(Result):
     @classmethod
     def read(cls, reply: Reply) -> "Identity":
         f = Fields(reply)
-        return cls(caller_id=f.str("caller_id"), authenticated=f.bool("authenticated"),
-                   scopes=f.list("scopes", "+"), identified_by=f.opt("identified_by"),
+        return cls(caller_id=f.text("caller_id"), authenticated=f.flag("authenticated"),
+                   scopes=f.items("scopes", "+"), identified_by=f.opt("identified_by"),
                    **f.common())
 
 
@@ -189,8 +189,8 @@ class MetricEmitted(Result):
     @classmethod
     def read(cls, reply: Reply) -> "MetricEmitted":
         f = Fields(reply)
-        return cls(metric_name=f.str("metric_name"), type=f.str("type"),
-                   accepted=f.bool("accepted"), **f.common())
+        return cls(metric_name=f.text("metric_name"), type=f.text("type"),
+                   accepted=f.flag("accepted"), **f.common())
 
 
 @dataclass(frozen=True)
@@ -204,8 +204,8 @@ class TraceEmitted(Result):
     @classmethod
     def read(cls, reply: Reply) -> "TraceEmitted":
         f = Fields(reply)
-        return cls(trace_id=f.str("trace_id"), span_id=f.str("span_id"),
-                   parent_span_id=f.opt("parent_span_id"), accepted=f.bool("accepted"),
+        return cls(trace_id=f.text("trace_id"), span_id=f.text("span_id"),
+                   parent_span_id=f.opt("parent_span_id"), accepted=f.flag("accepted"),
                    **f.common())
 
 
@@ -226,12 +226,12 @@ class Thought(Result):
     @classmethod
     def read(cls, reply: Reply) -> "Thought":
         f = Fields(reply)
-        return cls(score=f.float("score"), priority=f.int("priority"),
-                   priority_class=f.str("class"),
-                   factors={k: f.float(k) for k in FACTORS if k in f.pairs},
-                   contributions={k: f.float("contribution_" + k) for k in FACTORS
+        return cls(score=f.number("score"), priority=f.integer("priority"),
+                   priority_class=f.text("class"),
+                   factors={k: f.number(k) for k in FACTORS if k in f.pairs},
+                   contributions={k: f.number("contribution_" + k) for k in FACTORS
                                   if "contribution_" + k in f.pairs},
-                   defaulted=f.list("defaulted", "+"), formula=f.opt("formula") or "",
+                   defaulted=f.items("defaulted", "+"), formula=f.opt("formula") or "",
                    **f.common())
 
 
@@ -254,21 +254,21 @@ class Explanation(Result):
     def read(cls, reply: Reply) -> "Explanation":
         f = Fields(reply, tail="reason")
         return cls(explained_request_id=f.opt("request_id"), verb=f.opt("verb") or "",
-                   priority=f.int("priority"), priority_class=f.str("class"),
-                   source=f.str("source"), score=f.opt_float("score"),
-                   factors={k: f.float(k) for k in FACTORS if k in f.pairs},
-                   queue_length=f.int("queue_length"), wait_ms=f.float("wait_ms"),
-                   status=f.str("status"), reason=f.opt("reason") or "", **f.common())
+                   priority=f.integer("priority"), priority_class=f.text("class"),
+                   source=f.text("source"), score=f.opt_number("score"),
+                   factors={k: f.number(k) for k in FACTORS if k in f.pairs},
+                   queue_length=f.integer("queue_length"), wait_ms=f.number("wait_ms"),
+                   status=f.text("status"), reason=f.opt("reason") or "", **f.common())
 
 
 def _triple(f: Fields, key: str) -> Tuple[int, int, int]:
-    parts = f.str(key).split(":")
+    parts = f.text(key).split(":")
     if len(parts) != 3:
-        raise f._error("%r is %r, not high:normal:low" % (key, f.str(key)))
+        raise f._error("%r is %r, not high:normal:low" % (key, f.text(key)))
     try:
         return (int(parts[0]), int(parts[1]), int(parts[2]))
     except ValueError:
-        raise f._error("%r is %r, not three numbers" % (key, f.str(key))) from None
+        raise f._error("%r is %r, not three numbers" % (key, f.text(key))) from None
 
 
 @dataclass(frozen=True)
@@ -284,8 +284,8 @@ class SchedulerSettings(Result):
     def read(cls, reply: Reply) -> "SchedulerSettings":
         f = Fields(reply)
         return cls(weights=_triple(f, "weights"), queue_limits=_triple(f, "queue_limit"),
-                   workers=f.int("workers"), stall_ms=f.int("stall_ms"),
-                   changed=f.bool("changed"), **f.common())
+                   workers=f.integer("workers"), stall_ms=f.integer("stall_ms"),
+                   changed=f.flag("changed"), **f.common())
 
 
 @dataclass(frozen=True)
@@ -299,8 +299,8 @@ class Written(Result):
     @classmethod
     def read(cls, reply: Reply) -> "Written":
         f = Fields(reply)
-        return cls(namespace=f.str("namespace"), key=f.str("key"), version=f.int("version"),
-                   size=f.int("size"), **f.common())
+        return cls(namespace=f.text("namespace"), key=f.text("key"), version=f.integer("version"),
+                   size=f.integer("size"), **f.common())
 
 
 @dataclass(frozen=True)
@@ -326,8 +326,8 @@ class ContextValue(Result):
     @classmethod
     def read(cls, reply: Reply) -> "ContextValue":
         f = Fields(reply)
-        return cls(namespace=f.str("namespace"), key=f.str("key"), version=f.int("version"),
-                   timestamp_ms=f.int("timestamp_ms"), size=f.int("size"), data=reply.data,
+        return cls(namespace=f.text("namespace"), key=f.text("key"), version=f.integer("version"),
+                   timestamp_ms=f.integer("timestamp_ms"), size=f.integer("size"), data=reply.data,
                    **f.common())
 
 
@@ -355,14 +355,14 @@ class ContextVersions(Result):
     def read(cls, reply: Reply) -> "ContextVersions":
         f = Fields(reply)
         versions = []
-        for item in f.list("versions", ";"):
+        for item in f.items("versions", ";"):
             parts = item.split(":")
             try:
                 versions.append(VersionInfo(int(parts[0]), int(parts[1]), int(parts[2])))
             except (ValueError, IndexError):
                 raise f._error("version entry %r is not ver:unix_ms:size" % item) from None
-        return cls(namespace=f.str("namespace"), key=f.str("key"), count=f.int("count"),
-                   latest=f.int("latest"), versions=tuple(versions), **f.common())
+        return cls(namespace=f.text("namespace"), key=f.text("key"), count=f.integer("count"),
+                   latest=f.integer("latest"), versions=tuple(versions), **f.common())
 
 
 @dataclass(frozen=True)
@@ -378,7 +378,7 @@ class Deleted(Result):
         f = Fields(reply)
         return cls(namespace=f.opt("namespace"), key=f.opt("key"),
                    snapshot_id=f.opt("snapshot_id"),
-                   removed_versions=f.opt_int("removed_versions"), **f.common())
+                   removed_versions=f.opt_integer("removed_versions"), **f.common())
 
 
 @dataclass(frozen=True)
@@ -391,8 +391,8 @@ class Snapshot(Result):
     @classmethod
     def read(cls, reply: Reply) -> "Snapshot":
         f = Fields(reply)
-        return cls(snapshot_id=f.opt("snapshot_id") or "", namespace=f.str("namespace"),
-                   keys=f.int("keys"), **f.common())
+        return cls(snapshot_id=f.opt("snapshot_id") or "", namespace=f.text("namespace"),
+                   keys=f.integer("keys"), **f.common())
 
 
 @dataclass(frozen=True)
@@ -409,9 +409,9 @@ class Signature(Result):
     @classmethod
     def read(cls, reply: Reply) -> "Signature":
         f = Fields(reply)
-        sig = reply.data or bytes.fromhex(f.str("signature"))
-        return cls(signature=sig, digest=f.str("digest"), signed_digest=f.opt("signed_digest"),
-                   algorithm=f.str("algorithm"), signer=f.opt("signer"), **f.common())
+        sig = reply.data or bytes.fromhex(f.text("signature"))
+        return cls(signature=sig, digest=f.text("digest"), signed_digest=f.opt("signed_digest"),
+                   algorithm=f.text("algorithm"), signer=f.opt("signer"), **f.common())
 
 
 @dataclass(frozen=True)
@@ -424,7 +424,7 @@ class Verification(Result):
     @classmethod
     def read(cls, reply: Reply) -> "Verification":
         f = Fields(reply)
-        return cls(valid=f.bool("valid"), digest=f.opt("digest") or "", signer=f.opt("signer"),
+        return cls(valid=f.flag("valid"), digest=f.opt("digest") or "", signer=f.opt("signer"),
                    **f.common())
 
 
@@ -436,7 +436,7 @@ class RandomBytes(Result):
     @classmethod
     def read(cls, reply: Reply) -> "RandomBytes":
         f = Fields(reply)
-        data = reply.data or bytes.fromhex(f.str("random"))
+        data = reply.data or bytes.fromhex(f.text("random"))
         return cls(data=data, **f.common())
 
 
@@ -451,7 +451,7 @@ class PcrValues(Result):
         f = Fields(reply)
         values = {int(k[3:]): v for k, v in f.pairs.items()
                   if k.startswith("pcr") and k[3:].isdigit()}
-        return cls(bank=f.str("bank"), values=values, **f.common())
+        return cls(bank=f.text("bank"), values=values, **f.common())
 
 
 @dataclass(frozen=True)
@@ -464,8 +464,8 @@ class PublicKey(Result):
     @classmethod
     def read(cls, reply: Reply) -> "PublicKey":
         f = Fields(reply, tail="public_key_pem")
-        pem = reply.data.decode("ascii") if reply.data else f.str("public_key_pem")
-        return cls(algorithm=f.str("algorithm"), handle=f.str("handle"), pem=pem,
+        pem = reply.data.decode("ascii") if reply.data else f.text("public_key_pem")
+        return cls(algorithm=f.text("algorithm"), handle=f.text("handle"), pem=pem,
                    **f.common())
 
 
@@ -509,7 +509,7 @@ class Drivers(Result):
                     health=d.get("health", ""))
             except ValueError:
                 raise f._error("driver entry %r is not understood" % text) from None
-        return cls(loaded=f.int("loaded"), available=f.list("available", ";"),
+        return cls(loaded=f.integer("loaded"), available=f.items("available", ";"),
                    drivers=drivers, **f.common())
 
 
@@ -525,9 +525,9 @@ class DriverLoaded(Result):
     @classmethod
     def read(cls, reply: Reply) -> "DriverLoaded":
         f = Fields(reply)
-        return cls(driver=f.str("driver"), version=f.str("version"),
-                   instances=f.int("instances"), sha256=f.str("sha256"),
-                   load_ms=f.float("load_ms"), **f.common())
+        return cls(driver=f.text("driver"), version=f.text("version"),
+                   instances=f.integer("instances"), sha256=f.text("sha256"),
+                   load_ms=f.number("load_ms"), **f.common())
 
 
 @dataclass(frozen=True)
@@ -539,7 +539,7 @@ class DriverUnloaded(Result):
     @classmethod
     def read(cls, reply: Reply) -> "DriverUnloaded":
         f = Fields(reply)
-        return cls(driver=f.str("driver"), unloaded=f.bool("unloaded"), **f.common())
+        return cls(driver=f.text("driver"), unloaded=f.flag("unloaded"), **f.common())
 
 
 @dataclass(frozen=True)
@@ -552,7 +552,7 @@ class DriverOutput(Result):
     @classmethod
     def read(cls, reply: Reply) -> "DriverOutput":
         f = Fields(reply, tail="output")
-        return cls(driver=f.str("driver"), operation=f.str("operation"),
+        return cls(driver=f.text("driver"), operation=f.text("operation"),
                    output=f.opt("output") or "", **f.common())
 
 
@@ -570,8 +570,8 @@ class PolicyDecision(Result):
     @classmethod
     def read(cls, reply: Reply) -> "PolicyDecision":
         f = Fields(reply)
-        return cls(allowed=f.bool("allowed"), rule=f.str("rule"),
-                   policy_version=f.int("policy_version"), caller=f.opt("caller"),
+        return cls(allowed=f.flag("allowed"), rule=f.text("rule"),
+                   policy_version=f.integer("policy_version"), caller=f.opt("caller"),
                    verb=f.opt("verb"), resource=f.opt("resource"), **f.common())
 
 
@@ -583,7 +583,7 @@ class PolicyUpdated(Result):
     @classmethod
     def read(cls, reply: Reply) -> "PolicyUpdated":
         f = Fields(reply)
-        return cls(policy_version=f.int("policy_version"), **f.common())
+        return cls(policy_version=f.integer("policy_version"), **f.common())
 
 
 def _scopes(text: str) -> Tuple[str, ...]:
@@ -611,8 +611,8 @@ class RegisteredAgent(Result):
     @classmethod
     def read(cls, reply: Reply) -> "RegisteredAgent":
         f = Fields(reply)
-        return cls(agent=f.str("agent"), scopes=_scopes(f.str("scopes")),
-                   expires_ms=f.opt_int("expires_ms", 0) or 0,
+        return cls(agent=f.text("agent"), scopes=_scopes(f.text("scopes")),
+                   expires_ms=f.opt_integer("expires_ms", 0) or 0,
                    token=reply.data.decode("utf-8"), **f.common())
 
 
@@ -625,7 +625,7 @@ class AgentRevoked(Result):
     @classmethod
     def read(cls, reply: Reply) -> "AgentRevoked":
         f = Fields(reply)
-        return cls(agent=f.str("agent"), revoked=f.int("revoked"), **f.common())
+        return cls(agent=f.text("agent"), revoked=f.integer("revoked"), **f.common())
 
 
 @dataclass(frozen=True)
@@ -655,7 +655,7 @@ class AgentList(Result):
     def read(cls, reply: Reply) -> "AgentList":
         f = Fields(reply)
         agents = []
-        for item in f.list("agents", ";"):
+        for item in f.items("agents", ";"):
             # name:scopes:tokens:expires_ms; the name comes first and may not
             # hold a ':', the rest are the kernel's.
             parts = item.rsplit(":", 3)
@@ -665,7 +665,19 @@ class AgentList(Result):
             except (ValueError, IndexError):
                 raise f._error("agent entry %r is not name:scopes:tokens:expires_ms"
                                % item) from None
-        return cls(count=f.int("count"), agents=tuple(agents), **f.common())
+        return cls(count=f.integer("count"), agents=tuple(agents), **f.common())
+
+
+@dataclass(frozen=True)
+class Backup(Result):
+    """store_backup: where the kernel wrote a consistent copy of its store."""
+    path: str = ""
+    bytes: int = 0
+
+    @classmethod
+    def read(cls, reply: Reply) -> "Backup":
+        f = Fields(reply)
+        return cls(path=f.text("path"), bytes=f.integer("bytes"), **f.common())
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-_trace: Any
+_trace: Any = None
 try:
-    from opentelemetry import trace as _trace
+    from opentelemetry import trace as _otel_trace
+    _trace = _otel_trace
 except ImportError:  # no OpenTelemetry in this environment
-    _trace = None
+    pass
 
 available = _trace is not None
 

@@ -273,6 +273,10 @@ def agent_list() -> Call[r.AgentList]:
     return _call("agent_list", (), r.AgentList.read, idempotent=True)
 
 
+def store_backup(name: str) -> Call[r.Backup]:
+    return _call("store_backup", [("name", name)], r.Backup.read)
+
+
 def execute(verb: str, pairs: Union[None, str, Mapping[str, Scalar]] = None,
             data: Bytes = b"", idempotent: bool = False) -> Call[r.Raw]:
     """Any verb, the payload as text or pairs; retried only if told."""

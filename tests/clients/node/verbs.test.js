@@ -213,6 +213,14 @@ test('agentRegister, agentList, agentRevoke', async () => {
   }
 });
 
+test('storeBackup', async () => {
+  const name = `node-${process.pid}`;
+  const b = await admin.storeBackup(name);
+  assert.ok(b.path.endsWith(`/backups/${name}/store`), b.path);
+  assert.equal(fs.statSync(path.join(b.path, 'data.mdb')).size, b.bytes);
+  await assert.rejects(admin.storeBackup('../escape'), lib.InvalidArgumentError);
+});
+
 test('policyUpdate and policyQuery', async () => {
   const up = await admin.policyUpdate({
     name: 'node-test',
