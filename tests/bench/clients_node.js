@@ -66,7 +66,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function compare(title, all, inFlight) {
   const names = Object.keys(all);
-  for (const name of names) await run(all[name], CALLS / 5, inFlight);
+  for (const name of names) await run(all[name], CALLS, inFlight); // warm up: JIT, connections
   const rows = Object.fromEntries(names.map((n) => [n, []]));
   const ratios = { lean: [], loader: [] };
   for (let r = 0; r < ROUNDS; r++) {

@@ -42,7 +42,6 @@ const encodeHealth = (m: HealthCheckRequest): Buffer => toBuffer(HealthCheckRequ
 const decodeHealth = (b: Buffer): HealthCheckResponse => HealthCheckResponse.decode(b);
 
 const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
-const EMPTY = Buffer.alloc(0);
 
 export class Client {
   private readonly settings: Settings;
@@ -110,12 +109,10 @@ export class Client {
   // promise (PayloadError) rather than throwing from the method.
   private run<T>(make: () => v.Call<T>, o: CallOptions = {}): Promise<T> {
     let call: v.Call<T>;
-    const req: SyscallRequest = { verb: '', payload: '', callerId: this.settings.callerId, data: EMPTY };
+    let req: SyscallRequest;
     try {
       call = make();
-      req.verb = call.verb;
-      req.payload = call.payload;
-      req.data = call.data;
+      req = { verb: call.verb, payload: call.payload, callerId: this.settings.callerId, data: call.data };
       if (o.priority !== undefined) {
         if (!Number.isInteger(o.priority) || o.priority < 0 || o.priority > 9) {
           throw new InvalidArgumentError(`priority must be 0-9, not ${o.priority}`, { verb: call.verb });

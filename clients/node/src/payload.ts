@@ -80,7 +80,9 @@ export type Pairs = ReadonlyArray<readonly [string, Scalar | null | undefined]>;
 /** The payload of pairs, skipping those whose value is null or undefined. */
 export function encode(pairs: Pairs): string {
   let out = '';
-  for (const [key, value] of pairs) {
+  for (let i = 0; i < pairs.length; i++) {
+    const key = pairs[i][0];
+    const value = pairs[i][1];
     if (value === undefined || value === null) continue;
     const text = typeof value === 'string' ? value : formatValue(value);
     if (!goodKeys.has(key) || text.includes(',') || text.includes('\0')) checkPair(key, text);
@@ -93,11 +95,11 @@ export function encode(pairs: Pairs): string {
  * The pairs of a result. `tail` names a key the kernel always writes last
  * and whose value is free text (a driver's output, a reason): everything
  * after it is its value. A token whose would-be key is not a key continues
- * the previous value, so free text with ": " in it stays whole. Built with
- * Object.fromEntries, so any key ("__proto__" too) is an own property.
+ * the previous value, so free text with ": " in it stays whole. Any key is
+ * an own property ("__proto__" too: defined, not assigned).
  */
 export function parse(result: string, tail?: string): Record<string, string> {
-  const entries: [string, string][] = [];
+  const pairs: Record<string, string> = {};
   let tailValue: string | undefined;
   if (tail !== undefined) {
     const at = result.indexOf(`,${tail}:`);
@@ -109,19 +111,31 @@ export function parse(result: string, tail?: string): Record<string, string> {
       result = '';
     }
   }
+  let last: string | undefined;
   if (result) {
-    for (const token of result.split(',')) {
+    const tokens = result.split(',');
+    for (let i = 0; i < tokens.length; i++) {
+      const token = tokens[i];
       const colon = token.indexOf(':');
       const key = colon >= 0 ? token.slice(0, colon) : '';
       if (colon >= 0 && isKey(key)) {
-        entries.push([key, token.slice(colon + 1)]);
-      } else if (entries.length) {
-        entries[entries.length - 1][1] += ',' + token;
+        put(pairs, key, token.slice(colon + 1));
+        last = key;
+      } else if (last !== undefined) {
+        put(pairs, last, `${pairs[last]},${token}`);
       } else {
         throw new Error(`result '${result.slice(0, 64)}' does not start with key:value`);
       }
     }
   }
-  if (tailValue !== undefined && tail !== undefined) entries.push([tail, tailValue]);
-  return Object.fromEntries(entries);
+  if (tailValue !== undefined && tail !== undefined) put(pairs, tail, tailValue);
+  return pairs;
+}
+
+function put(pairs: Record<string, string>, key: string, value: string): void {
+  if (key === '__proto__') {
+    Object.defineProperty(pairs, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    pairs[key] = value;
+  }
 }
