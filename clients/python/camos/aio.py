@@ -19,7 +19,7 @@ import grpc
 import grpc.aio
 
 from . import channel, results as r, verbs as v
-from .core import (EXECUTE, HEALTH_CHECK, Core, HealthCall, HealthCheckRequest,
+from .core import (EXECUTE, HEALTH_CHECK, Core, HEALTH_CALL, HealthCheckRequest,
                    HealthCheckResponse, Sendable, SyscallRequest, SyscallResponse, remaining)
 from .errors import CamError, DeadlineExceededError, from_rpc_error
 from .payload import Scalar
@@ -77,7 +77,8 @@ class Client:
         attempt = 1
         while True:
             try:
-                return call.read_response(await method(request, timeout=left, metadata=metadata))
+                return call.read(call.verb, await method(request, timeout=left,
+                                                         metadata=metadata))
             except grpc.RpcError as e:
                 error = from_rpc_error(e, call.verb)
             left = remaining(deadline)
@@ -98,7 +99,7 @@ class Client:
     async def health(self, detailed: bool = False, *,
                      timeout: Optional[float] = None) -> r.Health:
         req = HealthCheckRequest(caller_id=self._core.settings.caller_id, detailed=detailed)
-        return await self._send(self._health, req, HealthCall(), timeout)
+        return await self._send(self._health, req, HEALTH_CALL, timeout)
 
     async def wait_until_ready(self, timeout: float = 30.0, interval: float = 0.1) -> r.Health:
         """Polls HealthCheck until the kernel says SERVING; after timeout

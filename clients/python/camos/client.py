@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Optional, TypeVar, Union
 import grpc
 
 from . import channel, results as r, verbs as v
-from .core import (EXECUTE, HEALTH_CHECK, Core, HealthCall, HealthCheckRequest,
+from .core import (EXECUTE, HEALTH_CHECK, Core, HEALTH_CALL, HealthCheckRequest,
                    HealthCheckResponse, Sendable, SyscallRequest, SyscallResponse, remaining)
 from .errors import CamError, DeadlineExceededError, from_rpc_error
 from .payload import Scalar
@@ -74,7 +74,7 @@ class Client:
         attempt = 1
         while True:
             try:
-                return call.read_response(method(request, timeout=left, metadata=metadata))
+                return call.read(call.verb, method(request, timeout=left, metadata=metadata))
             except grpc.RpcError as e:
                 error = from_rpc_error(e, call.verb)
             left = remaining(deadline)
@@ -92,7 +92,7 @@ class Client:
 
     def health(self, detailed: bool = False, *, timeout: Optional[float] = None) -> r.Health:
         req = HealthCheckRequest(caller_id=self._core.settings.caller_id, detailed=detailed)
-        return self._send(self._health, req, HealthCall(), timeout)
+        return self._send(self._health, req, HEALTH_CALL, timeout)
 
     def wait_until_ready(self, timeout: float = 30.0, interval: float = 0.1) -> r.Health:
         """Polls HealthCheck until the kernel says SERVING; after timeout

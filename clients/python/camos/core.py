@@ -4,7 +4,7 @@ the request of a Call, the metadata every call carries, deadlines."""
 from __future__ import annotations
 
 import time
-from typing import Any, Optional, Protocol, Tuple, TypeVar
+from typing import Any, Callable, Optional, Protocol, Tuple, TypeVar
 
 from ._proto import cam_pb2
 from .errors import InvalidArgumentError
@@ -58,11 +58,12 @@ class Core:
 
 class Sendable(Protocol[T_co]):
     """What the clients' send loop needs of a call: a verbs.Call, or
-    HealthCall."""
+    HEALTH_CALL."""
     verb: str
     idempotent: bool
 
-    def read_response(self, resp: Any) -> T_co: ...
+    @property
+    def read(self) -> Callable[[str, Any], T_co]: ...
 
 
 class HealthCall:
@@ -70,8 +71,12 @@ class HealthCall:
     verb = "HealthCheck"
     idempotent = True
 
-    def read_response(self, resp: Any) -> Health:
-        return Health.read(resp)
+    @staticmethod
+    def read(verb: str, msg: Any) -> Health:
+        return Health.read(msg)
+
+
+HEALTH_CALL = HealthCall()
 
 
 def remaining(deadline: Optional[float]) -> Optional[float]:

@@ -4,15 +4,15 @@
 Numbers are ints and floats, flags bools, lists tuples, times datetimes.
 Every result keeps the kernel's request_id (for explain_action) and all the
 pairs of its answer as text (`pairs`), so keys a newer kernel adds are
-there before this library names them. Each class reads itself from a Reply
-in `read`; a reply it cannot read raises ResultError.
+there before this library names them. Each class reads itself from the
+kernel's reply in `read`; a reply it cannot read raises ResultError.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json as _json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, Mapping, Optional, Protocol, Tuple, TypeVar
 
 from . import payload
 from .errors import ResultError
@@ -20,28 +20,20 @@ from .errors import ResultError
 T = TypeVar("T")
 
 
-class Reply:
-    """A successful Execute as the kernel sent it: a plain class over the
-    SyscallResponse (made on every call's path), whose `data` is read from
-    the message only by the verbs that use it."""
-    __slots__ = ("verb", "result", "request_id", "_msg")
-
-    def __init__(self, verb: str, msg: Any) -> None:
-        self.verb = verb
-        self.result: str = msg.result
-        self.request_id: str = msg.request_id
-        self._msg = msg
-
-    @property
-    def data(self) -> bytes:
-        return self._msg.data  # type: ignore[no-any-return]
+class Reply(Protocol):
+    """A successful Execute as the kernel sent it: the SyscallResponse
+    message itself (read in place, no copy, on every call's path)."""
+    result: str
+    request_id: str
+    data: bytes
 
 
 class Fields:
     """A reply's pairs with typed getters; anything missing or malformed
     raises ResultError naming the verb and the key."""
 
-    def __init__(self, reply: Reply, tail: Optional[str] = None) -> None:
+    def __init__(self, verb: str, reply: Reply, tail: Optional[str] = None) -> None:
+        self.verb = verb
         self.reply = reply
         try:
             self.pairs = payload.parse(reply.result, tail)
@@ -49,7 +41,7 @@ class Fields:
             raise self._error(str(e)) from None
 
     def _error(self, why: str) -> ResultError:
-        return ResultError(why, verb=self.reply.verb, request_id=self.reply.request_id)
+        return ResultError(why, verb=self.verb, request_id=self.reply.request_id)
 
     def opt(self, key: str) -> Optional[str]:
         return self.pairs.get(key)
@@ -117,12 +109,12 @@ class Pong(Result):
     echo: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, reply: Reply) -> "Pong":
+    def read(cls, verb: str, reply: Reply) -> "Pong":
         # ping is the benchmark verb: straight to the parser, no Fields.
         try:
             pairs = payload.parse(reply.result)
         except ValueError as e:
-            raise ResultError(str(e), verb=reply.verb, request_id=reply.request_id) from None
+            raise ResultError(str(e), verb=verb, request_id=reply.request_id) from None
         return cls(reply.request_id, pairs, pairs)
 
 
@@ -147,8 +139,8 @@ class Observation(Result):
     ran_inline: Optional[int] = None
 
     @classmethod
-    def read(cls, reply: Reply) -> "Observation":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "Observation":
+        f = Fields(verb, reply)
         queues = {k[len("queue_"):]: f.integer(k) for k in f.pairs if k.startswith("queue_")}
         return cls(version=f.text("version"), instance_id=f.text("instance_id"),
                    uptime_seconds=f.number("uptime_seconds"), connections=f.integer("connections"),
@@ -172,8 +164,8 @@ class Identity(Result):
     identified_by: Optional[str] = None
 
     @classmethod
-    def read(cls, reply: Reply) -> "Identity":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "Identity":
+        f = Fields(verb, reply)
         return cls(caller_id=f.text("caller_id"), authenticated=f.flag("authenticated"),
                    scopes=f.items("scopes", "+"), identified_by=f.opt("identified_by"),
                    **f.common())
@@ -187,8 +179,8 @@ class MetricEmitted(Result):
     accepted: bool = False
 
     @classmethod
-    def read(cls, reply: Reply) -> "MetricEmitted":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "MetricEmitted":
+        f = Fields(verb, reply)
         return cls(metric_name=f.text("metric_name"), type=f.text("type"),
                    accepted=f.flag("accepted"), **f.common())
 
@@ -202,8 +194,8 @@ class TraceEmitted(Result):
     accepted: bool = False
 
     @classmethod
-    def read(cls, reply: Reply) -> "TraceEmitted":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "TraceEmitted":
+        f = Fields(verb, reply)
         return cls(trace_id=f.text("trace_id"), span_id=f.text("span_id"),
                    parent_span_id=f.opt("parent_span_id"), accepted=f.flag("accepted"),
                    **f.common())
@@ -224,8 +216,8 @@ class Thought(Result):
     formula: str = ""
 
     @classmethod
-    def read(cls, reply: Reply) -> "Thought":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "Thought":
+        f = Fields(verb, reply)
         return cls(score=f.number("score"), priority=f.integer("priority"),
                    priority_class=f.text("class"),
                    factors={k: f.number(k) for k in FACTORS if k in f.pairs},
@@ -251,8 +243,8 @@ class Explanation(Result):
     reason: str = ""
 
     @classmethod
-    def read(cls, reply: Reply) -> "Explanation":
-        f = Fields(reply, tail="reason")
+    def read(cls, verb: str, reply: Reply) -> "Explanation":
+        f = Fields(verb, reply, tail="reason")
         return cls(explained_request_id=f.opt("request_id"), verb=f.opt("verb") or "",
                    priority=f.integer("priority"), priority_class=f.text("class"),
                    source=f.text("source"), score=f.opt_number("score"),
@@ -281,8 +273,8 @@ class SchedulerSettings(Result):
     changed: bool = False
 
     @classmethod
-    def read(cls, reply: Reply) -> "SchedulerSettings":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "SchedulerSettings":
+        f = Fields(verb, reply)
         return cls(weights=_triple(f, "weights"), queue_limits=_triple(f, "queue_limit"),
                    workers=f.integer("workers"), stall_ms=f.integer("stall_ms"),
                    changed=f.flag("changed"), **f.common())
@@ -297,8 +289,8 @@ class Written(Result):
     size: int = 0
 
     @classmethod
-    def read(cls, reply: Reply) -> "Written":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "Written":
+        f = Fields(verb, reply)
         return cls(namespace=f.text("namespace"), key=f.text("key"), version=f.integer("version"),
                    size=f.integer("size"), **f.common())
 
@@ -324,8 +316,8 @@ class ContextValue(Result):
         return _json.loads(self.data)
 
     @classmethod
-    def read(cls, reply: Reply) -> "ContextValue":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "ContextValue":
+        f = Fields(verb, reply)
         return cls(namespace=f.text("namespace"), key=f.text("key"), version=f.integer("version"),
                    timestamp_ms=f.integer("timestamp_ms"), size=f.integer("size"), data=reply.data,
                    **f.common())
@@ -352,8 +344,8 @@ class ContextVersions(Result):
     versions: Tuple[VersionInfo, ...] = ()
 
     @classmethod
-    def read(cls, reply: Reply) -> "ContextVersions":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "ContextVersions":
+        f = Fields(verb, reply)
         versions = []
         for item in f.items("versions", ";"):
             parts = item.split(":")
@@ -374,8 +366,8 @@ class Deleted(Result):
     removed_versions: Optional[int] = None
 
     @classmethod
-    def read(cls, reply: Reply) -> "Deleted":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "Deleted":
+        f = Fields(verb, reply)
         return cls(namespace=f.opt("namespace"), key=f.opt("key"),
                    snapshot_id=f.opt("snapshot_id"),
                    removed_versions=f.opt_integer("removed_versions"), **f.common())
@@ -389,8 +381,8 @@ class Snapshot(Result):
     keys: int = 0
 
     @classmethod
-    def read(cls, reply: Reply) -> "Snapshot":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "Snapshot":
+        f = Fields(verb, reply)
         return cls(snapshot_id=f.opt("snapshot_id") or "", namespace=f.text("namespace"),
                    keys=f.integer("keys"), **f.common())
 
@@ -407,8 +399,8 @@ class Signature(Result):
     signer: Optional[str] = None
 
     @classmethod
-    def read(cls, reply: Reply) -> "Signature":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "Signature":
+        f = Fields(verb, reply)
         sig = reply.data or bytes.fromhex(f.text("signature"))
         return cls(signature=sig, digest=f.text("digest"), signed_digest=f.opt("signed_digest"),
                    algorithm=f.text("algorithm"), signer=f.opt("signer"), **f.common())
@@ -422,8 +414,8 @@ class Verification(Result):
     signer: Optional[str] = None
 
     @classmethod
-    def read(cls, reply: Reply) -> "Verification":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "Verification":
+        f = Fields(verb, reply)
         return cls(valid=f.flag("valid"), digest=f.opt("digest") or "", signer=f.opt("signer"),
                    **f.common())
 
@@ -434,8 +426,8 @@ class RandomBytes(Result):
     data: bytes = b""
 
     @classmethod
-    def read(cls, reply: Reply) -> "RandomBytes":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "RandomBytes":
+        f = Fields(verb, reply)
         data = reply.data or bytes.fromhex(f.text("random"))
         return cls(data=data, **f.common())
 
@@ -447,8 +439,8 @@ class PcrValues(Result):
     values: Mapping[int, str] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, reply: Reply) -> "PcrValues":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "PcrValues":
+        f = Fields(verb, reply)
         values = {int(k[3:]): v for k, v in f.pairs.items()
                   if k.startswith("pcr") and k[3:].isdigit()}
         return cls(bank=f.text("bank"), values=values, **f.common())
@@ -462,8 +454,8 @@ class PublicKey(Result):
     pem: str = ""
 
     @classmethod
-    def read(cls, reply: Reply) -> "PublicKey":
-        f = Fields(reply, tail="public_key_pem")
+    def read(cls, verb: str, reply: Reply) -> "PublicKey":
+        f = Fields(verb, reply, tail="public_key_pem")
         pem = reply.data.decode("ascii") if reply.data else f.text("public_key_pem")
         return cls(algorithm=f.text("algorithm"), handle=f.text("handle"), pem=pem,
                    **f.common())
@@ -491,8 +483,8 @@ class Drivers(Result):
     drivers: Mapping[str, DriverStatus] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, reply: Reply) -> "Drivers":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "Drivers":
+        f = Fields(verb, reply)
         drivers = {}
         for name, text in f.pairs.items():
             if name in ("loaded", "available"):
@@ -523,8 +515,8 @@ class DriverLoaded(Result):
     load_ms: float = 0.0
 
     @classmethod
-    def read(cls, reply: Reply) -> "DriverLoaded":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "DriverLoaded":
+        f = Fields(verb, reply)
         return cls(driver=f.text("driver"), version=f.text("version"),
                    instances=f.integer("instances"), sha256=f.text("sha256"),
                    load_ms=f.number("load_ms"), **f.common())
@@ -537,8 +529,8 @@ class DriverUnloaded(Result):
     unloaded: bool = False
 
     @classmethod
-    def read(cls, reply: Reply) -> "DriverUnloaded":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "DriverUnloaded":
+        f = Fields(verb, reply)
         return cls(driver=f.text("driver"), unloaded=f.flag("unloaded"), **f.common())
 
 
@@ -550,8 +542,8 @@ class DriverOutput(Result):
     output: str = ""
 
     @classmethod
-    def read(cls, reply: Reply) -> "DriverOutput":
-        f = Fields(reply, tail="output")
+    def read(cls, verb: str, reply: Reply) -> "DriverOutput":
+        f = Fields(verb, reply, tail="output")
         return cls(driver=f.text("driver"), operation=f.text("operation"),
                    output=f.opt("output") or "", **f.common())
 
@@ -568,8 +560,8 @@ class PolicyDecision(Result):
     resource: Optional[str] = None
 
     @classmethod
-    def read(cls, reply: Reply) -> "PolicyDecision":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "PolicyDecision":
+        f = Fields(verb, reply)
         return cls(allowed=f.flag("allowed"), rule=f.text("rule"),
                    policy_version=f.integer("policy_version"), caller=f.opt("caller"),
                    verb=f.opt("verb"), resource=f.opt("resource"), **f.common())
@@ -581,8 +573,8 @@ class PolicyUpdated(Result):
     policy_version: int = 0
 
     @classmethod
-    def read(cls, reply: Reply) -> "PolicyUpdated":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "PolicyUpdated":
+        f = Fields(verb, reply)
         return cls(policy_version=f.integer("policy_version"), **f.common())
 
 
@@ -609,8 +601,8 @@ class RegisteredAgent(Result):
         return _expires(self.expires_ms)
 
     @classmethod
-    def read(cls, reply: Reply) -> "RegisteredAgent":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "RegisteredAgent":
+        f = Fields(verb, reply)
         return cls(agent=f.text("agent"), scopes=_scopes(f.text("scopes")),
                    expires_ms=f.opt_integer("expires_ms", 0) or 0,
                    token=reply.data.decode("utf-8"), **f.common())
@@ -623,8 +615,8 @@ class AgentRevoked(Result):
     revoked: int = 0
 
     @classmethod
-    def read(cls, reply: Reply) -> "AgentRevoked":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "AgentRevoked":
+        f = Fields(verb, reply)
         return cls(agent=f.text("agent"), revoked=f.integer("revoked"), **f.common())
 
 
@@ -652,8 +644,8 @@ class AgentList(Result):
         return tuple(a.name for a in self.agents)
 
     @classmethod
-    def read(cls, reply: Reply) -> "AgentList":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "AgentList":
+        f = Fields(verb, reply)
         agents = []
         for item in f.items("agents", ";"):
             # name:scopes:tokens:expires_ms; the name comes first and may not
@@ -675,8 +667,8 @@ class Backup(Result):
     bytes: int = 0
 
     @classmethod
-    def read(cls, reply: Reply) -> "Backup":
-        f = Fields(reply)
+    def read(cls, verb: str, reply: Reply) -> "Backup":
+        f = Fields(verb, reply)
         return cls(path=f.text("path"), bytes=f.integer("bytes"), **f.common())
 
 
@@ -688,9 +680,9 @@ class Raw(Result):
     data: bytes = b""
 
     @classmethod
-    def read(cls, reply: Reply) -> "Raw":
-        f = Fields(reply)
-        return cls(verb=reply.verb, result=reply.result, data=reply.data, **f.common())
+    def read(cls, verb: str, reply: Reply) -> "Raw":
+        f = Fields(verb, reply)
+        return cls(verb=verb, result=reply.result, data=reply.data, **f.common())
 
 
 @dataclass(frozen=True)

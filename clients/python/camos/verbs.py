@@ -27,19 +27,15 @@ class Call(Generic[T]):
     __slots__ = ("verb", "payload", "data", "idempotent", "read")
 
     def __init__(self, verb: str, payload: str, data: bytes, idempotent: bool,
-                 read: Callable[[r.Reply], T]) -> None:
+                 read: Callable[[str, r.Reply], T]) -> None:
         self.verb = verb
         self.payload = payload
         self.data = data
         self.idempotent = idempotent
-        self.read = read
-
-    def read_response(self, resp: Any) -> T:
-        """The typed result of the kernel's SyscallResponse."""
-        return self.read(r.Reply(self.verb, resp))
+        self.read = read  # (verb, SyscallResponse) -> the typed result
 
 
-def _call(verb: str, pairs: Pairs, read: Callable[[r.Reply], T], *, data: bytes = b"",
+def _call(verb: str, pairs: Pairs, read: Callable[[str, r.Reply], T], *, data: bytes = b"",
           idempotent: bool = False) -> Call[T]:
     return Call(verb, payload.encode(pairs), data, idempotent, read)
 
