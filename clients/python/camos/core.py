@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """What the blocking and the asyncio clients share: the stubs' messages,
-the request of a Call, the metadata every call carries, deadlines."""
+the request of a Call, the metadata every call carries, what their send
+loop needs of a call, and the time left before a deadline."""
 from __future__ import annotations
 
 import time
@@ -53,7 +54,6 @@ class Core:
                                            verb=call.verb)
             req.priority = priority
         return req
-
 
 
 class Sendable(Protocol[T_co]):
