@@ -24,7 +24,7 @@
 #    sampled); the kernels' VmRSS and RssAnon before, at their highest
 #    during (sampled every 20 ms) and after, against the kernel's RSS
 #    budget (20 MB, the target since issue 4; the trail's queue holds at
-#    most 8 MiB by design).
+#    most 1 MiB by design).
 #
 # Every kernel has its own data directory under $TMP, on the machine's disk
 # (the trail is fdatasync'ed in groups). Knobs: AUDIT_ROUNDS (5), AUDIT_N
