@@ -91,3 +91,7 @@ if [ -x "$ROOT/tests/bench/drivers.sh" ]; then
   echo "== drivers"
   "$ROOT/tests/bench/drivers.sh" "$BUILD"
 fi
+if [ -x "$ROOT/tests/bench/clients.sh" ]; then
+  echo "== client libraries against bare gRPC calls (issue 30)"
+  "$ROOT/tests/bench/clients.sh" "$BUILD"
+fi
