@@ -25,7 +25,8 @@ usage:
       or "-by-file" in its name) with a higher version; prints a JSON summary
   isolation_client.py register ADDR ADMIN_TOKEN N PREFIX SCOPES OUT [THREADS]
       registers agents PREFIX00000.. with agent_register (THREADS calls in
-      flight); writes "name token" lines to OUT; prints how many and how long
+      flight; over TLS with $ISO_CA); writes "name token" lines to OUT; prints
+      how many and how long
 """
 import base64
 import json
@@ -42,11 +43,16 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 
 
 def stubs():
-    """cam_pb2 from proto/cam.proto (generated once per process)."""
-    out = tempfile.mkdtemp(prefix="camiso-")
-    subprocess.check_call([sys.executable, "-m", "grpc_tools.protoc",
-                           "-I" + os.path.join(ROOT, "proto"), "--python_out=" + out,
-                           "cam.proto"])
+    """cam_pb2 from proto/cam.proto: generated into $ISO_STUBS_DIR once (the
+    tests set it to a folder of their own), else into a new folder."""
+    out = os.environ.get("ISO_STUBS_DIR") or tempfile.mkdtemp(prefix="camiso-")
+    if not os.path.exists(os.path.join(out, "cam_pb2.py")):
+        os.makedirs(out, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix="gen-", dir=out)
+        subprocess.check_call([sys.executable, "-m", "grpc_tools.protoc",
+                               "-I" + os.path.join(ROOT, "proto"), "--python_out=" + tmp,
+                               "cam.proto"])
+        os.replace(os.path.join(tmp, "cam_pb2.py"), os.path.join(out, "cam_pb2.py"))
     sys.path.insert(0, out)
     import cam_pb2  # noqa: E402
     return cam_pb2
@@ -293,7 +299,7 @@ def cmd_register(args):
     addr, admin, n, prefix, scopes, out = args[:6]
     threads = int(args[6]) if len(args) > 6 else 64
     n = int(n)
-    t = Target(addr, token=admin)
+    t = Target(addr, os.environ.get("ISO_CA"), token=admin)  # ISO_CA: over TLS
     rpc = t.execute
     md = [("authorization", "Bearer " + admin)]
     tokens = [None] * n
