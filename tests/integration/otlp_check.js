@@ -290,8 +290,9 @@ async function ordered(recv) {
   let last = 0n, back = 0;
   for (const q of r) {
     const k = resourceOf(q, 'cam-kernel');
-    if (!k) continue;
-    const p = Object.values(pointsOf(metricsOf(k).cam_os_syscall_total))[0];
+    const m = k && metricsOf(k).cam_os_syscall_total;
+    const p = m && Object.values(pointsOf(m))[0];
+    if (!p) continue; /* no kernel, or one that has not counted a call yet */
     const t = BigInt(p.timeUnixNano);
     if (t < last) back++;
     last = t;
