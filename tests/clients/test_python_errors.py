@@ -117,8 +117,10 @@ class StatusCodes(Scenarios):
 
     async def test_kernel_unimplemented(self):
         cam = self.client(self.main.address)
-        await self.assertFails(camos.UnimplementedError, "unknown verb 'no_such_verb'",
-                               cam.execute("no_such_verb"))
+        e = await self.assertFails(camos.UnimplementedError, "unknown verb 'no_such_verb'",
+                                   cam.execute("no_such_verb"))
+        # the kernel's own request id, from the failure's cam-request-id trailer
+        self.assertRegex(e.request_id, r"^[0-9a-f]{8}-\d+$")
 
     async def test_kernel_unavailable(self):
         cam = self.client(self.auth.address, token=kernel.ADMIN_TOKEN, retry=camos.NO_RETRY)
