@@ -105,6 +105,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_KERNEL) $(LIB_EXPORTER) $(LIB_COMMON)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
 
+# The embedded-store benchmark (issue 25) alone links the three candidate
+# stores; the kernel links none of them.
+STORE_BENCH_LIBS := $(shell pkg-config --libs lmdb sqlite3 rocksdb 2>/dev/null)
+$(BUILD)/tests/bench/bench_store_choice: PKG_LIBS += $(STORE_BENCH_LIBS)
+
 tools: $(TOOL_BIN)
 
 unit: $(UNIT_BIN)

@@ -44,7 +44,9 @@
 #include "kernel/process_metrics.h"
 #include "kernel/publisher.h"
 #include "kernel/scheduler/scheduler.h"
+#include "kernel/security/agents.h"
 #include "kernel/security/auth.h"
+#include "kernel/security/policy.h"
 #include "kernel/security/tpm.h"
 #include "kernel/store/store.h"
 #include "kernel/syscall/components.h"
@@ -53,6 +55,7 @@
 #include "kernel/syscall/driver_verbs.h"
 #include "kernel/syscall/emit_metric.h"
 #include "kernel/syscall/emit_trace.h"
+#include "kernel/syscall/policy_verbs.h"
 #include "kernel/syscall/sched_verbs.h"
 #include "kernel/syscall/security_verbs.h"
 #include "kernel/syscall/service.h"
@@ -82,7 +85,14 @@ static const struct cam_option options[] = {
 	{ "CAM_TPM_KEY_HANDLE", "0x81000CA0", "persistent TPM handle of the ECC P-256 signing key (owner range 0x81000000-0x817FFFFF)", NULL, 0 },
 	{ "CAM_TPM_TIMEOUT_MS", "5000", "longest wait for one TPM command (100-600000)", NULL, 0 },
 	{ "CAM_TPM_OWNER_AUTH_FILE", NULL, "file holding the TPM owner hierarchy's authorization value (at most 64 bytes; one trailing newline ignored); unset: empty", NULL, 0 },
-	{ "CAM_AUTH_TOKENS_FILE", NULL, "bearer tokens, callers and scopes; unset: anonymous, loopback only", NULL, 0 },
+	{ "CAM_AUTH_TOKENS_FILE", NULL, "bearer tokens, callers and scopes; unset (and no CAM_TLS_CLIENT_CA_FILE): anonymous, loopback only, no agent kept from another", NULL, 0 },
+	{ "CAM_POLICY_FILE", NULL, "authorization policy (JSON, the shape of gRPC's authorization policy); read at start and on SIGHUP; unset: ownership and the defaults decide", NULL, 0 },
+	{ "CAM_POLICY_MODE", "enforce", "enforce, or shadow: decide, count and log what would be denied, deny nothing", NULL, 0 },
+	{ "CAM_TLS_CLIENT_CA_FILE", NULL, "PEM CA of client certificates: ask for them and verify them (with CAM_TLS_CERT_FILE); the caller is the certificate's spiffe://<CAM_TLS_TRUST_DOMAIN>/agent/<caller> URI SAN, else its subject CN", NULL, 0 },
+	{ "CAM_TLS_CLIENT_AUTH", "require", "require (no certificate: the handshake fails) or optional (a bearer token will do)", NULL, 0 },
+	{ "CAM_TLS_TRUST_DOMAIN", "cam-os", "trust domain of client certificates' SPIFFE IDs", NULL, 0 },
+	{ "CAM_MEMCTX_MAX_BYTES_PER_CALLER", "0", "context bytes one owner's namespaces may hold, kept versions and snapshots (0: no quota)", NULL, 0 },
+	{ "CAM_METRICS_MAX_SERIES_PER_CALLER", "0", "custom series one caller may make with emit_metric (0: no quota)", NULL, 0 },
 	{ "CAM_DRIVERS_DIR", "drivers", "driver manifests and shared objects", NULL, 0 },
 	{ "CAM_DRIVERS_AUTOLOAD", NULL, "drivers to load at start, comma-separated (folder names in CAM_DRIVERS_DIR)", NULL, 0 },
 	{ "CAM_DRIVERS_HOST", NULL, "driver helper program (default: cam-driver-host beside cam-kernel)", NULL, 0 },
@@ -130,7 +140,7 @@ struct kernel {
 	/* Settings (read_settings). */
 	struct cam_option opts[NOPTS];
 	long interval_ms;
-	long workers, max_msg, grace_ms, custom_max, per_family;
+	long workers, max_msg, grace_ms, custom_max, per_family, series_per_caller;
 	long max_buffered, max_conns, handshake_ms, idle_ms, io_threads;
 	long max_age_ms, age_grace_ms, ping_min_ms;
 	int ping_without_calls;
@@ -153,7 +163,10 @@ struct kernel {
 	int data_lock;     /* the data directory's lock (datadir.h); -1: none */
 	cam_store *store;
 	cam_memctx *memctx;
+	cam_agents *agents;
 	cam_auth *auth;
+	cam_policy *policy;
+	char policy_saved[PATH_MAX + 16]; /* <data dir>/policy.json */
 	cam_sched *sched;
 	cam_tpm *tpm;
 	cam_drivers *drivers;
@@ -166,6 +179,7 @@ struct kernel {
 	cam_emit_trace *emit_trace;
 	cam_sched_verbs *sched_verbs;
 	cam_context_verbs *context_verbs;
+	cam_policy_verbs *policy_verbs;
 	cam_security_verbs *security_verbs;
 	cam_driver_verbs *driver_verbs;
 	cam_dispatch *dispatch;
@@ -187,12 +201,12 @@ static int check_listen_policy(const struct kernel *k)
 		return -1;
 	}
 	if (cam_listen_is_loopback(opt(k, "CAM_GRPC_LISTEN")) || allow ||
-	    opt(k, "CAM_AUTH_TOKENS_FILE"))
+	    opt(k, "CAM_AUTH_TOKENS_FILE") || opt(k, "CAM_TLS_CLIENT_CA_FILE"))
 		return 0;
 	fprintf(stderr,
 		"cam-kernel: refusing to serve anonymous callers on %s, which is not a loopback "
-		"address: set CAM_AUTH_TOKENS_FILE, or CAM_ALLOW_ANONYMOUS=true to allow it\n",
-		opt(k, "CAM_GRPC_LISTEN"));
+		"address: set CAM_AUTH_TOKENS_FILE or CAM_TLS_CLIENT_CA_FILE, or "
+		"CAM_ALLOW_ANONYMOUS=true to allow it\n", opt(k, "CAM_GRPC_LISTEN"));
 	return -1;
 }
 
@@ -257,6 +271,11 @@ static int read_settings(struct kernel *k)
 	k->profiling = profiling;
 	cam_metrics_set_limits((size_t)per_family, (size_t)max_series);
 	k->per_family = per_family;
+	if (cam_config_long(opt(k, "CAM_METRICS_MAX_SERIES_PER_CALLER"), 0, 200000,
+			    &k->series_per_caller)) {
+		fprintf(stderr, "cam-kernel: CAM_METRICS_MAX_SERIES_PER_CALLER must be 0-200000\n");
+		return CAM_EINVAL;
+	}
 	if (cam_config_long(opt(k, "CAM_GRPC_WORKERS"), 0, 256, &k->workers) ||
 	    cam_config_long(opt(k, "CAM_GRPC_MAX_MESSAGE_BYTES"), 1024, 64L << 20, &k->max_msg) ||
 	    cam_config_long(opt(k, "CAM_SHUTDOWN_GRACE_MS"), 0, 600000, &k->grace_ms) ||
@@ -456,7 +475,7 @@ static int new_memctx(struct kernel *k)
 		.sentinels = opt(k, "CAM_REDIS_SENTINELS"),
 		.master_name = opt(k, "CAM_REDIS_MASTER_NAME"),
 	};
-	long keep, value, keys, bytes, snaps, timeout, ping, backoff, acks;
+	long keep, value, keys, bytes, snaps, timeout, ping, backoff, acks, per_caller;
 	char why[CAM_MEMCTX_WHY] = "", sentinel_pw[256];
 	int rc;
 
@@ -468,7 +487,8 @@ static int new_memctx(struct kernel *k)
 	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_TIMEOUT_MS"), 10, 60000, &timeout) ||
 	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_PING_MS"), 100, 60000, &ping) ||
 	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_BACKOFF_MAX_MS"), 100, 600000, &backoff) ||
-	    cam_config_long(opt(k, "CAM_REDIS_MIN_REPLICAS_ACK"), 0, 16, &acks)) {
+	    cam_config_long(opt(k, "CAM_REDIS_MIN_REPLICAS_ACK"), 0, 16, &acks) ||
+	    cam_config_long(opt(k, "CAM_MEMCTX_MAX_BYTES_PER_CALLER"), 0, 1L << 50, &per_caller)) {
 		cam_log(CAM_LOG_ERROR, "kernel", "a CAM_MEMCTX_* setting or CAM_REDIS_MIN_REPLICAS_ACK (0-16) "
 			"is not a number in range (see --help)");
 		return CAM_EINVAL;
@@ -487,7 +507,8 @@ static int new_memctx(struct kernel *k)
 	o.sentinel_password = sentinel_pw;
 	o.min_replicas_ack = (unsigned)acks;
 	o.limits = (struct cam_memctx_limits){ (size_t)value, (size_t)keys, (uint64_t)bytes,
-					       (unsigned)keep, (unsigned)snaps, 0 };
+					       (unsigned)keep, (unsigned)snaps,
+					       (uint64_t)per_caller };
 	o.timeout_ms = (int)timeout;
 	o.ping_interval_ms = (int)ping;
 	o.backoff_max_ms = (int)backoff;
@@ -502,9 +523,59 @@ static int new_memctx(struct kernel *k)
 }
 
 /* Bearer tokens (CAM_AUTH_TOKENS_FILE) and per-caller rate limits. */
+/* Registered agents, kept in the store. */
+static int new_agents(struct kernel *k)
+{
+	char why[CAM_STORE_WHY];
+	int rc = cam_agents_new(k->store, &k->agents, why);
+
+	if (rc)
+		cam_log(CAM_LOG_ERROR, "security", "cannot load the registered agents: %s", why);
+	return rc;
+}
+
+/* The policy set, empty until start() reads what is in force. */
+static int new_policy(struct kernel *k)
+{
+	const char *mode = opt(k, "CAM_POLICY_MODE");
+	struct cam_policy_opts o = { 0 };
+
+	if (strcmp(mode, "enforce") == 0)
+		o.mode = CAM_POLICY_ENFORCE;
+	else if (strcmp(mode, "shadow") == 0)
+		o.mode = CAM_POLICY_SHADOW;
+	else {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_POLICY_MODE must be enforce or shadow");
+		return CAM_EINVAL;
+	}
+	snprintf(k->policy_saved, sizeof(k->policy_saved), "%s/policy.json", k->data_dir);
+	return cam_policy_new(&o, &k->policy);
+}
+
+/* The policy in force at start: the one policy_update saved, else
+ * CAM_POLICY_FILE's; a bad one stops the start. */
+static int load_policy(struct kernel *k)
+{
+	char msg[400];
+	int rc = cam_policy_verbs_reload(k->policy_verbs, true, msg, sizeof(msg));
+
+	if (rc)
+		cam_log(CAM_LOG_ERROR, "security", "policy not loaded: %s", msg);
+	else
+		cam_log(CAM_LOG_INFO, "security", "%s (CAM_POLICY_MODE=%s)", msg,
+			opt(k, "CAM_POLICY_MODE"));
+	if (!rc && !cam_auth_required(k->auth))
+		cam_log(CAM_LOG_WARN, "security", "anonymous mode (no CAM_AUTH_TOKENS_FILE, no "
+			"CAM_TLS_CLIENT_CA_FILE): callers name themselves, and no agent is kept from "
+			"another's namespaces; only registered tokens identify their agents");
+	return rc;
+}
+
 static int new_auth(struct kernel *k)
 {
-	struct cam_auth_opts o = { .tokens_file = opt(k, "CAM_AUTH_TOKENS_FILE") };
+	struct cam_auth_opts o = { .tokens_file = opt(k, "CAM_AUTH_TOKENS_FILE"),
+				   .agents = k->agents,
+				   .client_certs = opt(k, "CAM_TLS_CLIENT_CA_FILE") != NULL };
 	char why[256] = "";
 	char *end;
 	int rc;
@@ -637,6 +708,9 @@ static int new_server(struct kernel *k)
 		.executor = cam_sched_executor(k->sched),
 		.tls_cert_file = opt(k, "CAM_TLS_CERT_FILE"),
 		.tls_key_file = opt(k, "CAM_TLS_KEY_FILE"),
+		.tls_client_ca_file = opt(k, "CAM_TLS_CLIENT_CA_FILE"),
+		.tls_client_require = strcmp(opt(k, "CAM_TLS_CLIENT_AUTH"), "optional") != 0,
+		.tls_trust_domain = opt(k, "CAM_TLS_TRUST_DOMAIN"),
 		.max_buffered_bytes = (size_t)k->max_buffered,
 		.max_connections = (unsigned)k->max_conns,
 		.handshake_timeout_ms = k->handshake_ms ? (int)k->handshake_ms : -1,
@@ -647,8 +721,19 @@ static int new_server(struct kernel *k)
 		.keepalive_min_time_ms = k->ping_min_ms ? (int)k->ping_min_ms : -1,
 		.keepalive_permit_without_calls = k->ping_without_calls,
 	};
-	int rc = cam_grpc_server_new(&go, &k->server);
+	const char *ca_mode = opt(k, "CAM_TLS_CLIENT_AUTH");
+	int rc;
 
+	if (strcmp(ca_mode, "require") && strcmp(ca_mode, "optional")) {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_TLS_CLIENT_AUTH must be require or optional");
+		return CAM_EINVAL;
+	}
+	if (go.tls_client_ca_file && !go.tls_cert_file) {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_TLS_CLIENT_CA_FILE needs TLS: set "
+			"CAM_TLS_CERT_FILE and CAM_TLS_KEY_FILE");
+		return CAM_EINVAL;
+	}
+	rc = cam_grpc_server_new(&go, &k->server);
 	if (rc) {
 		cam_log(CAM_LOG_ERROR, "kernel", "bad gRPC settings for %s: %s", go.listen,
 			cam_strerror(rc));
@@ -677,7 +762,8 @@ static int new_verbs(struct kernel *k)
 			.start_time = k->start_time }, &k->system_verbs)) ||
 	    (rc = cam_emit_metric_new(&(struct cam_emit_metric_opts){
 			.verbs = k->verbs, .families_max = (size_t)k->custom_max,
-			.series_max = (size_t)k->per_family }, &k->emit_metric)) ||
+			.series_max = (size_t)k->per_family,
+			.series_per_caller = (size_t)k->series_per_caller }, &k->emit_metric)) ||
 	    (rc = cam_emit_trace_new(k->verbs, k->spans, &k->emit_trace)) ||
 	    (rc = cam_sched_verbs_new(&(struct cam_sched_verbs_opts){
 			.verbs = k->verbs, .components = k->components, .sched = k->sched },
@@ -690,7 +776,11 @@ static int new_verbs(struct kernel *k)
 			&k->security_verbs)) ||
 	    (rc = cam_driver_verbs_new(&(struct cam_driver_verbs_opts){
 			.verbs = k->verbs, .components = k->components, .drivers = k->drivers },
-			&k->driver_verbs)))
+			&k->driver_verbs)) ||
+	    (rc = cam_policy_verbs_new(&(struct cam_policy_verbs_opts){
+			.verbs = k->verbs, .auth = k->auth, .policy = k->policy, .agents = k->agents,
+			.saved_path = k->policy_saved, .policy_file = opt(k, "CAM_POLICY_FILE") },
+			&k->policy_verbs)))
 		cam_log(CAM_LOG_ERROR, "kernel", "cannot add the verbs: %s", cam_strerror(rc));
 	return rc;
 }
@@ -700,6 +790,7 @@ static int new_dispatch(struct kernel *k)
 	struct cam_dispatch_opts o = {
 		.verbs = k->verbs,
 		.auth = k->auth,
+		.policy = k->policy,
 		.sched = k->sched,
 		.spans = k->spans,
 		.instance_id = k->instance_id,
@@ -758,12 +849,15 @@ static int start(struct kernel *k)
 	    (rc = new_profiler(k)) ||
 	    (rc = new_store(k)) ||
 	    (rc = new_memctx(k)) ||
+	    (rc = new_agents(k)) ||
 	    (rc = new_auth(k)) ||
+	    (rc = new_policy(k)) ||
 	    (rc = new_scheduler(k)) ||
 	    (rc = new_tpm(k)) ||
 	    (rc = new_drivers(k)) ||
 	    (rc = new_server(k)) ||
 	    (rc = new_verbs(k)) ||
+	    (rc = load_policy(k)) ||
 	    (rc = new_dispatch(k)) ||
 	    (rc = new_service(k)))
 		return rc;
@@ -784,6 +878,7 @@ static void stop(struct kernel *k)
 	cam_drivers_stop(k->drivers);
 
 	cam_dispatch_free(k->dispatch);
+	cam_policy_verbs_free(k->policy_verbs);
 	cam_driver_verbs_free(k->driver_verbs);
 	cam_security_verbs_free(k->security_verbs);
 	cam_context_verbs_free(k->context_verbs);
@@ -800,7 +895,9 @@ static void stop(struct kernel *k)
 	cam_drivers_free(k->drivers);
 	cam_tpm_free(k->tpm);
 	cam_sched_free(k->sched); /* after the server, whose shutdown drained it */
+	cam_policy_free(k->policy);
 	cam_auth_free(k->auth);
+	cam_agents_free(k->agents);
 	cam_memctx_free(k->memctx);
 	cam_store_close(k->store);
 	if (k->data_lock >= 0)
@@ -939,6 +1036,13 @@ int main(int argc, char **argv)
 			else
 				cam_log(CAM_LOG_INFO, "security", "SIGHUP: %zu bearer tokens in force",
 					cam_auth_token_count(k.auth));
+			if (opt(&k, "CAM_POLICY_FILE")) {
+				if (cam_policy_verbs_reload(k.policy_verbs, false, why, sizeof(why)))
+					cam_log(CAM_LOG_ERROR, "security", "SIGHUP: policy not reloaded, "
+						"the one in force stays: %s", why);
+				else
+					cam_log(CAM_LOG_INFO, "security", "SIGHUP: %s", why);
+			}
 			continue;
 		}
 		break;

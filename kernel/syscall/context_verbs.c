@@ -43,6 +43,8 @@
 #include "common/metrics_table.h"
 #include "common/utf8.h"
 #include "common/xmalloc.h"
+#include "kernel/syscall/quota.h"
+#include "kernel/syscall/resource.h"
 #include "kernel/security/auth.h"
 
 enum op { OP_WRITE, OP_READ, OP_VERSIONS, OP_DELETE, OP_SNAPSHOT, OP_RESTORE, NOPS };
@@ -110,6 +112,7 @@ struct cam_context_verbs {
 	cam_family *operations;
 	cam_series *ok[NOPS], *duration[NOPS], *versions, *size, *reconnects;
 	cam_series *master_changes, *unconfirmed;
+	cam_series *quota_refusals;
 	cam_series *commits, *syncs, *committed, *commit_seconds, *nospace, *io_errors;
 	cam_series *free_bytes;
 };
@@ -126,6 +129,9 @@ static int account(cam_context_verbs *cv, struct cam_syscall *sc, enum op op, in
 	cam_counter_inc(cam_series_get(
 		cv->operations,
 		(const char *[]){ op_names[op], cam_grpc_status_name(cam_err_grpc_status(rc)) }));
+	/* The store says which limit it met only in words (memctx.h). */
+	if (rc == CAM_ELIMIT && strstr(why, "CAM_MEMCTX_MAX_BYTES_PER_CALLER"))
+		cam_counter_inc(cv->quota_refusals);
 	return cam_syscall_fail(sc, rc, "%s", why);
 }
 
@@ -539,6 +545,7 @@ static int register_metrics(cam_context_verbs *cv)
 	cv->reconnects = cam_series_get(f[M_RECONNECTS], NULL);
 	cv->master_changes = cam_series_get(f[M_MASTER_CHANGES], NULL);
 	cv->unconfirmed = cam_series_get(f[M_UNCONFIRMED], NULL);
+	cv->quota_refusals = cam_quota_refusals("memctx_bytes_per_caller");
 	/* Failures exist at 0 on every backend, so the alert on them always
 	 * has its series; the rest only where a durable store commits. */
 	cv->nospace = cam_series_get(f[M_FAILURES], (const char *[]){ "no_space" });
@@ -553,6 +560,24 @@ static int register_metrics(cam_context_verbs *cv)
 	return 0;
 }
 
+/* The namespace a call acts on, for the policy: its own, or for a
+ * snapshot id the namespace the snapshot was taken of (a snapshot belongs
+ * to its namespace's owner). */
+static int ns_resource(void *ctx, struct cam_syscall *sc, char *buf, size_t len)
+{
+	cam_context_verbs *cv = ctx;
+	const char *id = cam_payload_get(sc->payload, "snapshot_id");
+	char ns[CAM_MEMCTX_MAX_NAME + 1], why[CAM_MEMCTX_WHY];
+	int rc;
+
+	if (!id || !*id || cam_payload_get(sc->payload, "namespace"))
+		return cam_resource_from_key(sc, "namespace", "namespace", buf, len);
+	if ((rc = cam_memctx_snapshot_ns(cv->o.store, sc->deadline_ns, id, ns, why)))
+		return cam_syscall_fail(sc, rc, "%s", why);
+	snprintf(buf, len, "namespace:%s", ns);
+	return 0;
+}
+
 static const char *const K_WRITE[] = { "namespace", "key", "value", "expected_version", NULL };
 static const char *const K_READ[] = { "namespace", "key", "version", NULL };
 static const char *const K_KEY[] = { "namespace", "key", NULL };
@@ -561,15 +586,15 @@ static const char *const K_NS[] = { "namespace", NULL };
 static const char *const K_RESTORE[] = { "snapshot_id", NULL };
 
 static const struct cam_verb rows[] = {
-	{ .name = "context_write", .fn = context_write, .keys = K_WRITE, .scope = CAM_SCOPE_WRITE },
-	{ .name = "context_read", .fn = context_read, .keys = K_READ, .scope = CAM_SCOPE_READ },
-	{ .name = "context_versions", .fn = context_versions, .keys = K_KEY,
+	{ .name = "context_write", .fn = context_write, .resource = ns_resource, .keys = K_WRITE, .scope = CAM_SCOPE_WRITE },
+	{ .name = "context_read", .fn = context_read, .resource = ns_resource, .keys = K_READ, .scope = CAM_SCOPE_READ },
+	{ .name = "context_versions", .fn = context_versions, .resource = ns_resource, .keys = K_KEY,
 	  .scope = CAM_SCOPE_READ },
-	{ .name = "context_delete", .fn = context_delete, .keys = K_DELETE,
+	{ .name = "context_delete", .fn = context_delete, .resource = ns_resource, .keys = K_DELETE,
 	  .scope = CAM_SCOPE_WRITE },
-	{ .name = "context_snapshot", .fn = context_snapshot, .keys = K_NS,
+	{ .name = "context_snapshot", .fn = context_snapshot, .resource = ns_resource, .keys = K_NS,
 	  .scope = CAM_SCOPE_WRITE },
-	{ .name = "context_restore", .fn = context_restore, .keys = K_RESTORE,
+	{ .name = "context_restore", .fn = context_restore, .resource = ns_resource, .keys = K_RESTORE,
 	  .scope = CAM_SCOPE_WRITE },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))

@@ -30,7 +30,11 @@ struct cam_syscall {
 	const char *caller_id;           /* as security decided it; "anonymous" when none */
 	char caller_buf[128];            /* caller_id's storage */
 	unsigned scopes;                 /* enum cam_scope bits (security/auth.h) */
-	bool authenticated;              /* caller named by a bearer token */
+	bool authenticated;              /* caller named by a token or a certificate */
+	unsigned identified_by;          /* enum cam_identified_by (security/auth.h) */
+	char resource[160];              /* what the policy decided on ("" none) */
+	char policy_rule[64];            /* the rule that decided ("" no decision) */
+	uint64_t policy_version;
 	const struct cam_payload *payload;
 	const uint8_t *data;             /* SyscallRequest.data */
 	size_t data_len;
