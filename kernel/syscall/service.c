@@ -345,20 +345,22 @@ static bool never_blocks(const cam_verbs *verbs, const struct cam_wire_request *
 /*
  * Who calls, for the scheduler's fair share: what the call carries that
  * no other agent can claim, read on the I/O thread before the dispatcher
- * authenticates anything. The bearer token when there is one (the header
- * is checked already, admit_headers; a call claiming another's caller_id
+ * authenticates anything (the credentials were checked at HEADERS,
+ * admit_headers). The client certificate's caller when the connection
+ * has one, else the bearer token (a call claiming another's caller_id
  * with its own token is still keyed by its token), else the caller_id
  * anonymous callers name themselves with (r: NULL when the message does
  * not parse), else nothing: one key for all.
- * A client certificate's identity, once the transport gives one, goes
- * first: cam_sched_set_caller(out, CAM_SCHED_BY_CERTIFICATE, id, len).
  */
 static void key_caller(const struct cam_grpc_call *call, const struct cam_wire_request *r,
 		       struct cam_grpc_sched *out)
 {
 	const char *token = cam_grpc_call_metadata(call, "authorization");
+	const char *cert, *error;
 
-	if (token)
+	if (cam_grpc_call_client_cert(call, &cert, &error) && cert[0])
+		cam_sched_set_caller(out, CAM_SCHED_BY_CERTIFICATE, cert, strlen(cert));
+	else if (token)
 		cam_sched_set_caller(out, CAM_SCHED_BY_TOKEN, token, strlen(token));
 	else if (r && r->caller_id_len)
 		cam_sched_set_caller(out, CAM_SCHED_BY_CALLER_ID, r->caller_id, r->caller_id_len);
