@@ -44,6 +44,7 @@ PROTO_H      := $(PROTO_C:.c=.h)
 COMMON_SRC   := $(sort $(wildcard common/*.c))
 KERNEL_SRC   := $(sort $(shell find kernel -name '*.c'))
 EXPORTER_SRC := $(sort $(wildcard exporter/*.c))
+AUDIT_SRC    := $(sort $(wildcard audit/*.c))
 UNIT_SRC     := $(sort $(shell find tests/common tests/kernel tests/exporter -name 'test_*.c' 2>/dev/null))
 BENCH_SRC    := $(sort $(wildcard tests/bench/*.c))
 TOOL_SRC     := $(sort $(wildcard tests/tools/*.c))
@@ -62,7 +63,7 @@ LIB_EXPORTER := $(BUILD)/libcam-exporter.a
 
 .PHONY: all deps test unit unit-asan unit-tsan build-clang integration bench run install clean tools k8s-manifests fuzz \
         deb test-containers run-monitoring check-source
-all: $(BUILD)/cam-kernel $(BUILD)/cam-exporter
+all: $(BUILD)/cam-kernel $(BUILD)/cam-exporter $(BUILD)/cam-audit
 
 deps:
 	@./deps/install.sh
@@ -97,6 +98,11 @@ $(BUILD)/cam-kernel: $(BUILD)/kernel/main.o $(LIB_KERNEL) $(LIB_COMMON)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(BUILD)/cam-exporter: $(BUILD)/exporter/main.o $(LIB_EXPORTER) $(LIB_COMMON)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+# The audit trail's verifier, the third program (audit/).
+$(BUILD)/cam-audit: $(call obj,$(AUDIT_SRC)) $(LIB_COMMON)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
@@ -185,7 +191,7 @@ k8s-manifests:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BUILD)/cam-kernel $(BUILD)/cam-exporter $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/cam-kernel $(BUILD)/cam-exporter $(BUILD)/cam-audit $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
 	for u in kernel/cam-kernel.service exporter/cam-exporter.service; do \
 	  sed 's|@PREFIX@|$(PREFIX)|g' $$u >$(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/} && \

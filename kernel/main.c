@@ -45,6 +45,7 @@
 #include "kernel/publisher.h"
 #include "kernel/scheduler/scheduler.h"
 #include "kernel/security/agents.h"
+#include "kernel/security/audit.h"
 #include "kernel/security/auth.h"
 #include "kernel/security/policy.h"
 #include "kernel/security/tpm.h"
@@ -59,6 +60,7 @@
 #include "kernel/syscall/sched_verbs.h"
 #include "kernel/syscall/security_verbs.h"
 #include "kernel/syscall/service.h"
+#include "kernel/syscall/store_verbs.h"
 #include "kernel/syscall/system_verbs.h"
 #include "kernel/syscall/verbs.h"
 #include "kernel/tracing/profiler.h"
@@ -91,6 +93,11 @@ static const struct cam_option options[] = {
 	{ "CAM_TLS_CLIENT_CA_FILE", NULL, "PEM CA of client certificates: ask for them and verify them (with CAM_TLS_CERT_FILE); the caller is the certificate's spiffe://<CAM_TLS_TRUST_DOMAIN>/agent/<caller> URI SAN, else its subject CN", NULL, 0 },
 	{ "CAM_TLS_CLIENT_AUTH", "require", "require (no certificate: the handshake fails) or optional (a bearer token will do)", NULL, 0 },
 	{ "CAM_TLS_TRUST_DOMAIN", "cam-os", "trust domain of client certificates' SPIFFE IDs", NULL, 0 },
+	{ "CAM_AUDIT_LOG", NULL, "the audit trail, JSON lines (default <data dir>/audit.log)", NULL, 0 },
+	{ "CAM_AUDIT_EVENTS", "deny,admin,auth", "what is audited: deny, admin, auth, write (every context change), all (every call), none", NULL, 0 },
+	{ "CAM_AUDIT_SEAL_LINES", "1000", "with a TPM, a seal signed by it after this many audit lines (0: not by count)", NULL, 0 },
+	{ "CAM_AUDIT_SEAL_S", "60", "with a TPM, a seal at least this often while audit lines come (0: not by time)", NULL, 0 },
+	{ "CAM_AUDIT_MAX_BYTES", "104857600", "rotate the audit log past this size (<path>.<UTC time>; the chain goes on; 0: never)", NULL, 0 },
 	{ "CAM_MEMCTX_MAX_BYTES_PER_CALLER", "0", "context bytes one owner's namespaces may hold, kept versions and snapshots (0: no quota)", NULL, 0 },
 	{ "CAM_METRICS_MAX_SERIES_PER_CALLER", "0", "custom series one caller may make with emit_metric (0: no quota)", NULL, 0 },
 	{ "CAM_DRIVERS_DIR", "drivers", "driver manifests and shared objects", NULL, 0 },
@@ -169,6 +176,7 @@ struct kernel {
 	char policy_saved[PATH_MAX + 16]; /* <data dir>/policy.json */
 	cam_sched *sched;
 	cam_tpm *tpm;
+	cam_audit *audit;
 	cam_drivers *drivers;
 	cam_grpc_server *server;
 	cam_grpc_health *health;
@@ -180,6 +188,7 @@ struct kernel {
 	cam_sched_verbs *sched_verbs;
 	cam_context_verbs *context_verbs;
 	cam_policy_verbs *policy_verbs;
+	cam_store_verbs *store_verbs;
 	cam_security_verbs *security_verbs;
 	cam_driver_verbs *driver_verbs;
 	cam_dispatch *dispatch;
@@ -523,6 +532,62 @@ static int new_memctx(struct kernel *k)
 }
 
 /* Bearer tokens (CAM_AUTH_TOKENS_FILE) and per-caller rate limits. */
+/* The audit trail (kernel/security/audit.h), sealed by the TPM when
+ * there is one. */
+static int new_audit(struct kernel *k)
+{
+	struct cam_audit_opts o = { .tpm = k->tpm, .ecs = strcmp(opt(k, "CAM_LOG_FORMAT"), "ecs") == 0 };
+	char path[PATH_MAX + 16], why[300];
+	long lines, secs, bytes;
+	int rc;
+
+	if (cam_audit_parse_events(opt(k, "CAM_AUDIT_EVENTS"), &o.events) ||
+	    cam_config_long(opt(k, "CAM_AUDIT_SEAL_LINES"), 0, 100000000, &lines) ||
+	    cam_config_long(opt(k, "CAM_AUDIT_SEAL_S"), 0, 86400, &secs) ||
+	    cam_config_long(opt(k, "CAM_AUDIT_MAX_BYTES"), 0, 1L << 50, &bytes)) {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_AUDIT_EVENTS (deny,admin,auth,write,all,none), "
+			"CAM_AUDIT_SEAL_LINES, CAM_AUDIT_SEAL_S or CAM_AUDIT_MAX_BYTES is not valid "
+			"(see --help)");
+		return CAM_EINVAL;
+	}
+	if (!o.events)
+		return 0;
+	o.seal_lines = (unsigned)lines;
+	o.seal_s = (unsigned)secs;
+	o.max_bytes = (uint64_t)bytes;
+	if (opt(k, "CAM_AUDIT_LOG"))
+		snprintf(path, sizeof(path), "%s", opt(k, "CAM_AUDIT_LOG"));
+	else
+		snprintf(path, sizeof(path), "%s/audit.log", k->data_dir);
+	o.path = path;
+	if ((rc = cam_audit_new(&o, &k->audit, why, sizeof(why)))) {
+		cam_log(CAM_LOG_ERROR, "audit", "%s", why);
+		return rc;
+	}
+	cam_log(CAM_LOG_INFO, "audit", "audit trail %s (CAM_AUDIT_EVENTS=%s), %s", path,
+		opt(k, "CAM_AUDIT_EVENTS"),
+		k->tpm ? "sealed by the TPM" : "chained, not sealed (no TPM)");
+	return 0;
+}
+
+/* A kernel-wide event in the audit trail (start, stop, a policy reload):
+ * 0, or CAM_EUNAVAIL when it could not be written. */
+static int audit_event(struct kernel *k, unsigned kind, const char *event, const char *message)
+{
+	char why[256];
+
+	if (!cam_audit_wants(k->audit, kind))
+		return 0;
+	return cam_audit_write(k->audit, &(struct cam_audit_record){
+		.event = event, .principal = "cam-kernel", .authorized = -1, .version = -1,
+		.size = -1, .message = message }, true, why, sizeof(why));
+}
+
+static enum cam_component_status audit_probe(void *arg, char *msg, size_t len)
+{
+	return cam_audit_health(arg, msg, len);
+}
+
 /* Registered agents, kept in the store. */
 static int new_agents(struct kernel *k)
 {
@@ -756,6 +821,8 @@ static int new_verbs(struct kernel *k)
 
 	if ((rc = cam_verbs_new(&k->verbs)) || (rc = cam_components_new(&k->components)))
 		return rc;
+	if (k->audit && (rc = cam_components_set(k->components, "Audit Log", audit_probe, k->audit)))
+		return rc;
 	if ((rc = cam_system_verbs_new(&(struct cam_system_verbs_opts){
 			.verbs = k->verbs, .server = k->server, .sched = k->sched,
 			.publisher = k->publisher, .instance_id = k->instance_id,
@@ -780,7 +847,10 @@ static int new_verbs(struct kernel *k)
 	    (rc = cam_policy_verbs_new(&(struct cam_policy_verbs_opts){
 			.verbs = k->verbs, .auth = k->auth, .policy = k->policy, .agents = k->agents,
 			.saved_path = k->policy_saved, .policy_file = opt(k, "CAM_POLICY_FILE") },
-			&k->policy_verbs)))
+			&k->policy_verbs)) ||
+	    (rc = cam_store_verbs_new(&(struct cam_store_verbs_opts){
+			.verbs = k->verbs, .store = k->store, .data_dir = k->data_dir },
+			&k->store_verbs)))
 		cam_log(CAM_LOG_ERROR, "kernel", "cannot add the verbs: %s", cam_strerror(rc));
 	return rc;
 }
@@ -791,6 +861,7 @@ static int new_dispatch(struct kernel *k)
 		.verbs = k->verbs,
 		.auth = k->auth,
 		.policy = k->policy,
+		.audit = k->audit,
 		.sched = k->sched,
 		.spans = k->spans,
 		.instance_id = k->instance_id,
@@ -854,6 +925,7 @@ static int start(struct kernel *k)
 	    (rc = new_policy(k)) ||
 	    (rc = new_scheduler(k)) ||
 	    (rc = new_tpm(k)) ||
+	    (rc = new_audit(k)) ||
 	    (rc = new_drivers(k)) ||
 	    (rc = new_server(k)) ||
 	    (rc = new_verbs(k)) ||
@@ -878,6 +950,7 @@ static void stop(struct kernel *k)
 	cam_drivers_stop(k->drivers);
 
 	cam_dispatch_free(k->dispatch);
+	cam_store_verbs_free(k->store_verbs);
 	cam_policy_verbs_free(k->policy_verbs);
 	cam_driver_verbs_free(k->driver_verbs);
 	cam_security_verbs_free(k->security_verbs);
@@ -893,6 +966,7 @@ static void stop(struct kernel *k)
 	cam_syscall_service_free(k->service);
 	cam_grpc_health_free(k->health);
 	cam_drivers_free(k->drivers);
+	cam_audit_free(k->audit); /* its last seal needs the TPM */
 	cam_tpm_free(k->tpm);
 	cam_sched_free(k->sched); /* after the server, whose shutdown drained it */
 	cam_policy_free(k->policy);
@@ -1023,6 +1097,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_started(&k);
+	if (audit_event(&k, CAM_AUDIT_AUTH, "start", "cam-kernel started"))
+		cam_log(CAM_LOG_ERROR, "audit", "the start of the kernel could not be audited");
 	cam_notify_ready("serving gRPC", &notify);
 
 	for (;;) {
@@ -1037,17 +1113,22 @@ int main(int argc, char **argv)
 				cam_log(CAM_LOG_INFO, "security", "SIGHUP: %zu bearer tokens in force",
 					cam_auth_token_count(k.auth));
 			if (opt(&k, "CAM_POLICY_FILE")) {
-				if (cam_policy_verbs_reload(k.policy_verbs, false, why, sizeof(why)))
+				int prc = cam_policy_verbs_reload(k.policy_verbs, false, why, sizeof(why));
+
+				if (prc)
 					cam_log(CAM_LOG_ERROR, "security", "SIGHUP: policy not reloaded, "
 						"the one in force stays: %s", why);
 				else
 					cam_log(CAM_LOG_INFO, "security", "SIGHUP: %s", why);
+				audit_event(&k, CAM_AUDIT_ADMIN, "reload",
+					    prc ? "SIGHUP: policy not reloaded" : why);
 			}
 			continue;
 		}
 		break;
 	}
 	cam_log(CAM_LOG_INFO, "kernel", "%s received, shutting down", strsignal(sig));
+	audit_event(&k, CAM_AUDIT_AUTH, "stop", strsignal(sig));
 	cam_notify_stopping(notify);
 	stop(&k);
 	cam_log(CAM_LOG_INFO, "kernel", "cam-kernel stopped");

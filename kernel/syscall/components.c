@@ -20,13 +20,14 @@
 
 static const char *const names[CAM_COMPONENTS_N] = { "Redis Backend", "TPM Security",
 						     "Driver Runtime", "Scheduler",
-						     "Context Store" };
+						     "Context Store", "Audit Log" };
 static const char *const disabled_why[CAM_COMPONENTS_N] = {
 	"Redis not in use",
 	"TPM not configured",
 	"driver runtime not running",
 	"no scheduler running",
 	"memory context store not configured",
+	"no audit log (CAM_AUDIT_EVENTS=none)",
 };
 
 enum { M_UP, M_STATUS, NMETRICS };

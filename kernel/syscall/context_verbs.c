@@ -130,8 +130,10 @@ static int account(cam_context_verbs *cv, struct cam_syscall *sc, enum op op, in
 		cv->operations,
 		(const char *[]){ op_names[op], cam_grpc_status_name(cam_err_grpc_status(rc)) }));
 	/* The store says which limit it met only in words (memctx.h). */
-	if (rc == CAM_ELIMIT && strstr(why, "CAM_MEMCTX_MAX_BYTES_PER_CALLER"))
+	if (rc == CAM_ELIMIT && strstr(why, "CAM_MEMCTX_MAX_BYTES_PER_CALLER")) {
 		cam_counter_inc(cv->quota_refusals);
+		sc->refusal = "quota";
+	}
 	return cam_syscall_fail(sc, rc, "%s", why);
 }
 
@@ -183,11 +185,33 @@ struct pending {
 	_Atomic int state;
 };
 
+/* What a change changed, kept in the call for the audit trail (the
+ * pending op is gone by the time the call is answered). */
+static void change_copy(struct cam_syscall *sc, const char *ns, const char *key)
+{
+	size_t n = strlen(ns) + 1;
+
+	sc->change_version = -1;
+	sc->change_size = -1;
+	if (n + (key ? strlen(key) + 1 : 0) > sizeof(sc->change_text))
+		return;
+	memcpy(sc->change_text, ns, n);
+	sc->change_ns = sc->change_text;
+	sc->change_key = NULL;
+	if (key) {
+		memcpy(sc->change_text + n, key, strlen(key) + 1);
+		sc->change_key = sc->change_text + n;
+	}
+}
+
 static int conclude_write(struct pending *p)
 {
 	struct cam_syscall *sc = p->sc;
 
 	cam_counter_inc(p->cv->versions);
+	change_copy(sc, p->op.ns, p->op.key);
+	sc->change_version = (int64_t)p->op.value.v.version;
+	sc->change_size = (int64_t)p->op.value.v.size;
 	cam_result_add(&sc->result, "namespace", p->op.ns);
 	cam_result_add(&sc->result, "key", p->op.key);
 	cam_result_addf(&sc->result, "version", "%llu", (unsigned long long)p->op.value.v.version);
@@ -258,9 +282,11 @@ static int conclude_delete(struct pending *p)
 	struct cam_syscall *sc = p->sc;
 
 	if (p->op.kind == CAM_MEMCTX_OP_SNAPSHOT_DELETE) {
+		change_copy(sc, sc->resource[0] ? sc->resource + 10 : "", p->op.id);
 		cam_result_add(&sc->result, "snapshot_id", p->op.id);
 		return 0;
 	}
+	change_copy(sc, p->op.ns, p->op.key);
 	cam_result_add(&sc->result, "namespace", p->op.ns);
 	if (p->op.key)
 		cam_result_add(&sc->result, "key", p->op.key);
@@ -271,6 +297,10 @@ static int conclude_delete(struct pending *p)
 static int conclude_snapshot(struct pending *p)
 {
 	struct cam_syscall *sc = p->sc;
+
+	/* p goes before the call is answered: copies, for the audit trail */
+	change_copy(sc, p->kind == OP_SNAPSHOT ? p->op.ns : p->op.snapshot_ns,
+		    p->kind == OP_SNAPSHOT ? p->op.snapshot_id : p->op.id);
 
 	cam_result_add(&sc->result, "snapshot_id",
 		       p->kind == OP_SNAPSHOT ? p->op.snapshot_id : p->op.id);

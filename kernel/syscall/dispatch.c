@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "kernel/syscall/dispatch_audit.h"
 #include "common/metrics_table.h"
 #include "common/str.h"
 #include "common/xmalloc.h"
@@ -146,7 +147,9 @@ static int admit(cam_dispatch *d, struct cam_dispatch_call *c)
 	sc->scopes = id.scopes;
 	sc->authenticated = id.authenticated;
 	sc->identified_by = id.by;
-	return cam_auth_rate_limit(d->o.auth, &id, sc->error, sizeof(sc->error));
+	if ((rc = cam_auth_rate_limit(d->o.auth, &id, sc->error, sizeof(sc->error))))
+		sc->refusal = "rate_limit";
+	return rc;
 }
 
 /* The caller must hold the scope the verb's row asks for. */
@@ -229,6 +232,7 @@ static int check_policy(cam_dispatch *d, struct cam_syscall *sc)
 	cam_policy_decide_as(d->o.policy, sc->caller_id, sc->scopes & CAM_SCOPE_ADMIN,
 			     sc->verb->name, sc->resource, true, &dec);
 	cam_strlcpy(sc->policy_rule, dec.rule, sizeof(sc->policy_rule));
+	cam_strlcpy(sc->policy_name, dec.policy, sizeof(sc->policy_name));
 	sc->policy_version = dec.version;
 	if (dec.allowed)
 		return 0;
@@ -281,6 +285,8 @@ static int run(cam_dispatch *d, struct cam_dispatch_call *c)
 	if (sc->deadline_ns && cam_mono_ns() >= sc->deadline_ns)
 		return cam_syscall_fail(sc, CAM_ETIMEDOUT, "deadline passed before the syscall ran");
 	trace_from_metadata(sc, c->traceparent);
+	if ((rc = cam_dispatch_audit_before(d->o.audit, c)))
+		return rc;
 	return sc->verb->fn(sc->verb->ctx, sc);
 }
 
@@ -368,6 +374,7 @@ static void finish(struct cam_dispatch_call *c, int rc)
 	int status = status_of(&c->sc, rc);
 
 	account(c->d, c, status);
+	cam_dispatch_audit_after(c->d->o.audit, c, status);
 	c->ops->answer(c, status);
 	release(c);
 }
@@ -420,7 +427,10 @@ void cam_dispatch_refused(cam_dispatch *d, struct cam_dispatch_call *c, int grpc
 {
 	prepare(d, c);
 	cam_strlcpy(c->sc.error, why ? why : "", sizeof(c->sc.error));
+	if (grpc_status == CAM_GRPC_RESOURCE_EXHAUSTED && strstr(c->sc.error, "per caller"))
+		c->sc.refusal = "quota";
 	account(d, c, grpc_status);
+	cam_dispatch_audit_after(d->o.audit, c, grpc_status);
 	release(c);
 }
 

@@ -36,6 +36,7 @@
 #include "kernel/grpc/pool.h"
 #include "kernel/scheduler/scheduler.h"
 #include "kernel/security/auth.h"
+#include "kernel/security/audit.h"
 #include "kernel/security/policy.h"
 #include "kernel/syscall/access_log.h"
 #include "kernel/syscall/syscall.h"
@@ -49,6 +50,7 @@ struct cam_dispatch_opts {
 	const cam_verbs *verbs;  /* every row added already (indexes are read once) */
 	cam_auth *auth;          /* required: who calls */
 	cam_policy *policy;      /* may be NULL: scopes only, no ownership */
+	cam_audit *audit;        /* may be NULL: nothing audited */
 	cam_sched *sched;        /* may be NULL: decisions are not kept */
 	cam_span_ring *spans;    /* may be NULL: traced calls get no span */
 	const char *instance_id; /* request ids start with its first 8 characters */
@@ -96,6 +98,7 @@ struct cam_dispatch_call {
 	uint32_t priority;
 	const char *authorization;         /* metadata; NULL when absent */
 	const struct cam_peer_cert *cert;  /* the connection's client certificate; NULL: none */
+	const char *peer;                  /* the client's address; NULL: unknown */
 	const char *traceparent;           /* metadata; NULL when absent */
 	const struct cam_grpc_sched *sched; /* what the executor decided; may be NULL */
 	int64_t t0;                        /* CLOCK_MONOTONIC it is timed from; 0: now */

@@ -80,6 +80,7 @@ static cam_series *get_series(cam_emit_metric *em, struct cam_syscall *sc, cam_f
 
 	if (!s && em->o.series_per_caller && atomic_load(made) >= em->o.series_per_caller) {
 		cam_counter_inc(em->quota_refusals);
+		sc->refusal = "quota";
 		*status = cam_syscall_fail(sc, CAM_ELIMIT,
 					   "quota CAM_METRICS_MAX_SERIES_PER_CALLER: %s has made %zu "
 					   "series (the quota); %s{...} would be a new one",

@@ -199,6 +199,7 @@ static struct exec *exec_new(struct cam_grpc_call *call, int64_t t0)
 	dc->authorization = cam_grpc_call_metadata(call, "authorization");
 	dc->traceparent = cam_grpc_call_metadata(call, "traceparent");
 	dc->cert = peer_cert(call, &x->cert);
+	dc->peer = cam_grpc_call_peer(call);
 	dc->sc.data = x->req->data.data;
 	dc->sc.data_len = x->req->data.len;
 	return x;
