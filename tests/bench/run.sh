@@ -79,6 +79,10 @@ if command -v h2load >/dev/null; then
   echo "kernel RSS after load: $(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$SK/status)"
   stop_pid "$SK"
 fi
+if [ -x "$ROOT/tests/bench/fair_share.sh" ]; then
+  echo "-- fair share (issue 26): one agent at 10 x the calls of each of nine others, a full class"
+  "$ROOT/tests/bench/fair_share.sh" "$BUILD"
+fi
 if [ -x "$ROOT/tests/bench/drivers.sh" ]; then
   echo "== drivers"
   "$ROOT/tests/bench/drivers.sh" "$BUILD"

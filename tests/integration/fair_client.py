@@ -19,9 +19,12 @@ usage:
       Open loop: each agent sends RATE calls/s, the flooder 10 x RATE.
       PHASES is a word of n (the agents alone) and f (with the flooder),
       e.g. nfnf; SECONDS each. Per phase kind: the agents' success rate,
-      p50/p99/max latency; the flooder's calls sent, succeeded, refused.
+      p50/p99/max latency; the flooder's calls sent, succeeded, refused;
+      and when each phase began and ended (wall clock). Sends are Poisson
+      arrivals, seeded: each run sends the same pattern.
 """
 import json
+import random
 import sys
 import threading
 import time
@@ -173,16 +176,18 @@ class Inflight:
             self.cond.wait_for(lambda: self.n == 0)
 
 
-def paced(agent, rate, seconds, tally, inflight):
-    """Sends rate calls/s for seconds, on schedule whatever the answers."""
-    period, t0 = 1.0 / rate, time.monotonic()
-    n = 0
+def paced(agent, rate, seconds, tally, inflight, seed):
+    """Sends rate calls/s for seconds, on schedule whatever the answers: a
+    Poisson process (independent agents; evenly spaced sends of agents
+    started together would arrive in bursts)."""
+    rng, t0 = random.Random(seed), time.monotonic()
+    due = t0
 
     def done(code, secs, details):
         tally.add(code, secs, details)
         inflight.add(-1)
     while True:
-        due = t0 + n * period
+        due += rng.expovariate(rate)
         if due >= t0 + seconds:
             return
         now = time.monotonic()
@@ -190,32 +195,35 @@ def paced(agent, rate, seconds, tally, inflight):
             time.sleep(due - now)
         inflight.add(1)
         agent.send(done)
-        n += 1
 
 
 def scenario_bench(addr, flooder, agents, rate, seconds, delay_ms, phases):
     results = {'n': Tally(), 'f': Tally(), 'flood': Tally()}
+    spans = []
     conns = [Agent(addr, w, delay_ms) for w in agents]
     fa = Agent(addr, flooder, delay_ms)
     for a in conns + [fa]:  # connections up before anything is timed
         a.call()
     inflight = Inflight()
-    for ph in phases:
-        threads = [threading.Thread(target=paced, args=(a, rate, seconds, results[ph], inflight))
-                   for a in conns]
+    for k, ph in enumerate(phases):
+        start = time.time()
+        threads = [threading.Thread(target=paced, args=(a, rate, seconds, results[ph], inflight,
+                                                        100 * k + i))
+                   for i, a in enumerate(conns)]
         if ph == 'f':
             threads.append(threading.Thread(target=paced,
                                             args=(fa, 10 * rate, seconds, results['flood'],
-                                                  inflight)))
+                                                  inflight, 100 * k + 99)))
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         inflight.wait_zero()  # every answer in before the next phase
+        spans.append([ph, start, time.time()])
     for a in conns + [fa]:
         a.close()
     return {'no_flood': results['n'].summary(), 'flood': results['f'].summary(),
-            'flooder': results['flood'].summary()}
+            'flooder': results['flood'].summary(), 'phases': spans}
 
 
 def main():
