@@ -5,11 +5,16 @@
 An independent client: SyscallRequest messages are hand-encoded (verb 1,
 payload 2, caller_id 3, priority 5) and sent as raw bytes, so nothing is
 generated from the kernel's .proto. Each agent has a channel (a connection)
-of its own. An agent is a bearer token ("tok:SECRET") or, for an anonymous
-kernel, a caller_id ("id:NAME"). The calls are `ping` with `delay_ms`, so
-they queue for the workers in class normal. Prints one JSON line.
+of its own. An agent is a bearer token ("tok:SECRET"), a client certificate
+("cert:PATH" for PATH.pem and PATH-key.pem) or, for an anonymous kernel, a
+caller_id ("id:NAME"). With FAIR_TLS_CA=CA.pem in the environment the
+channels are TLS (ADDR then localhost:PORT). The calls are `ping` with
+`delay_ms`, so they queue for the workers in class normal. Prints one JSON
+line.
 
 usage:
+  fair_client.py ADDR ping AGENT
+      One plain ping as AGENT: exits 0 when it succeeds (a kernel is up).
   fair_client.py ADDR flood FLOODER AGENT,AGENT,... [CALLS] [DELAY_MS]
       The flooder keeps 60 calls in flight, without pause,
       while each other agent makes CALLS calls (default 10) one after the
@@ -24,6 +29,7 @@ usage:
       arrivals, seeded: each run sends the same pattern.
 """
 import json
+import os
 import random
 import sys
 import threading
@@ -52,14 +58,27 @@ def request(verb, payload, caller=''):
     return msg + bytes([5 << 3]) + _varint(5)  # priority 5: class normal
 
 
+def _read(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
 class Agent:
     """One agent: its connection, its identity, its ping body."""
 
     def __init__(self, addr, who, delay_ms):
         import grpc
-        self.channel = grpc.insecure_channel(addr)
-        self.stub = self.channel.unary_unary(METHOD)
         kind, _, value = who.partition(':')
+        ca = os.environ.get('FAIR_TLS_CA')
+        if ca:
+            key = chain = None
+            if kind == 'cert':
+                key, chain = _read(value + '-key.pem'), _read(value + '.pem')
+            creds = grpc.ssl_channel_credentials(_read(ca), key, chain)
+            self.channel = grpc.secure_channel(addr, creds)
+        else:
+            self.channel = grpc.insecure_channel(addr)
+        self.stub = self.channel.unary_unary(METHOD)
         self.metadata = [('authorization', 'Bearer ' + value)] if kind == 'tok' else []
         self.body = request('ping', 'delay_ms:%d' % delay_ms, value if kind == 'id' else '')
 
@@ -228,6 +247,9 @@ def scenario_bench(addr, flooder, agents, rate, seconds, delay_ms, phases):
 
 def main():
     args = sys.argv[1:]
+    if len(args) == 3 and args[1] == 'ping':
+        code, _, details = Agent(args[0], args[2], 0).call(timeout=2)
+        sys.exit(0 if code == 'OK' else '%s %s' % (code, details))
     if len(args) >= 4 and args[1] == 'flood':
         out = scenario_flood(args[0], args[2], args[3].split(','),
                              int(args[4]) if len(args) > 4 else 10,

