@@ -45,6 +45,7 @@ void cam_sched__fair_init(struct cam_sched_fair *f)
 {
 	f->slots = cam_xcalloc(CAM_SCHED_FAIR_SLOTS, sizeof(*f->slots));
 	/* Twice the slots: a push never waits on a pop still finishing. */
+	cam_sched__queue_init(&f->fresh, 2 * CAM_SCHED_FAIR_SLOTS);
 	cam_sched__queue_init(&f->ring, 2 * CAM_SCHED_FAIR_SLOTS);
 }
 
@@ -52,14 +53,15 @@ void cam_sched__fair_free(struct cam_sched_fair *f)
 {
 	free(f->slots);
 	f->slots = NULL;
+	cam_sched__queue_free(&f->fresh);
 	cam_sched__queue_free(&f->ring);
 }
 
-/* Puts a slot at the end of the ring. The ring has room for every slot
- * twice, so this waits only when a pop was stopped half-way for that long. */
-static void ring_put(struct cam_sched_fair *f, struct cam_sched_fair_slot *s)
+/* Puts a slot at the end of a ring. Each has room for every slot twice,
+ * so this waits only when a pop was stopped half-way for that long. */
+static void ring_put(struct cam_sched_queue *q, struct cam_sched_fair_slot *s)
 {
-	while (!cam_sched__queue_push(&f->ring, s))
+	while (!cam_sched__queue_push(q, s))
 		sched_yield();
 }
 
@@ -138,7 +140,7 @@ enum cam_sched_fair_result cam_sched__fair_push(struct cam_sched_fair *f,
 		return foreign ? CAM_SCHED_FAIR_CAPPED_SHARED : CAM_SCHED_FAIR_CAPPED;
 	inbox_push(s, t);
 	if (r == ADD_CLAIMED)
-		ring_put(f, s);
+		ring_put(&f->fresh, s);
 	return foreign ? CAM_SCHED_FAIR_SHARED : CAM_SCHED_FAIR_QUEUED;
 }
 
@@ -168,19 +170,19 @@ static struct cam_grpc_task *slot_take(struct cam_sched_fair_slot *s)
 struct cam_grpc_task *cam_sched__fair_pop(struct cam_sched_fair *f)
 {
 	for (int i = 0; i < POP_TRIES; i++) {
-		struct cam_sched_fair_slot *s = cam_sched__queue_pop(&f->ring);
+		struct cam_sched_fair_slot *s = cam_sched__queue_pop(&f->fresh);
 		struct cam_grpc_task *t;
 		uint64_t was;
 
-		if (!s)
+		if (!s && !(s = cam_sched__queue_pop(&f->ring)))
 			return NULL;
 		if (!(t = slot_take(s))) {
-			ring_put(f, s); /* its producer is between count and push */
+			ring_put(&f->ring, s); /* its producer is between count and push */
 			continue;
 		}
 		was = atomic_fetch_sub_explicit(&s->word, 1, memory_order_acq_rel);
 		if (count_of(was) > 1)
-			ring_put(f, s); /* its next turn, after every other slot's */
+			ring_put(&f->ring, s); /* its next turn, after every other slot's */
 		return t;
 	}
 	return NULL;

@@ -3,11 +3,16 @@
  * cap on what it may queue.
  *
  * A fixed table of slots, each a FIFO of one caller's tasks (intrusive,
- * through task->next: nothing is allocated per call), and a ring of the
- * slots that have work. A pop takes the ring's first slot, one task from
- * it, and puts the slot back at the end while it has more: round robin,
- * one call a turn, so a caller with a thousand calls queued and one with a
- * single call alternate. A caller is a 64-bit key; it finds its slot by
+ * through task->next: nothing is allocated per call), and two rings of
+ * the slots that have work: fresh ones (a caller that had nothing queued)
+ * and the rest. A pop takes the first fresh slot, else the ring's first
+ * slot, one task from it, and puts the slot at the end of the ring while
+ * it has more: round robin, one call a turn, so a caller with a thousand
+ * calls queued and one with a single call alternate, and a caller that
+ * keeps nothing queued (one call at a time) waits for nobody's backlog
+ * (fq_codel's new flows, RFC 8290). Callers with a backlog share what the
+ * fresh ones leave: many callers each sending one call at a time can use
+ * every worker, and then a caller with a backlog waits. A caller is a 64-bit key; it finds its slot by
  * probing CAM_SCHED_FAIR_PROBES slots from the one its key hashes to:
  * first one it already holds, else the first free one (a slot is free when
  * it holds no task, and is then anybody's). When every probed slot holds
@@ -24,12 +29,13 @@
  *
  * Lock-free: a slot's word holds (owner tag, tasks queued) and changes by
  * compare-and-swap; producers push onto the slot's inbox (a Treiber
- * stack); the one consumer holding the slot (the one that took it off the
+ * stack); the one consumer holding the slot (the one that took it off a
  * ring) reverses the inbox into its outbox. Whoever moves a slot's count
- * from 0 to 1 puts it on the ring, and the consumer puts it back only
- * while its count stays above 0, so a slot is on the ring at most once.
- * A slot whose count says a task is there before the producer has pushed
- * it (between its two steps) goes back to the ring for a later turn.
+ * from 0 to 1 puts it on the fresh ring, and the consumer puts it back
+ * (on the other) only while its count stays above 0, so a slot is on one
+ * ring at most once. A slot whose count says a task is there before the
+ * producer has pushed it (between its two steps) goes to the ring for a
+ * later turn.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -52,7 +58,9 @@ struct cam_sched_fair_slot;
 
 struct cam_sched_fair {
 	struct cam_sched_fair_slot *slots;
-	struct cam_sched_queue ring; /* slots with work, each at most once */
+	/* Slots with work, each on one of them at most once. */
+	struct cam_sched_queue fresh; /* had nothing queued: first */
+	struct cam_sched_queue ring;  /* served and still have work: in turn */
 };
 
 /* What cam_sched__fair_push did with a task. */

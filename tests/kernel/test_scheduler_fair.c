@@ -1,7 +1,8 @@
 /*
  * Unit tests of fair share within a scheduler class: the fair queue of
- * kernel/scheduler/fair.c (callers served in turn, each caller's calls in
- * order, the cap per caller, slots shared only when a probe window is
+ * kernel/scheduler/fair.c (callers served in turn, a caller with nothing
+ * queued before the backlogs, each caller's calls in order, the cap per
+ * caller, slots shared only when a probe window is
  * crowded, a fixed table whatever the number of callers, concurrent
  * producers and consumers for the sanitizers), and the scheduler on top of
  * it (kernel/scheduler/scheduler.c): a flooding caller refused past its
@@ -84,6 +85,33 @@ static void test_round_robin(void **state)
 	cam_sched__fair_callers(&f, &callers, &most);
 	assert_int_equal(callers, 0);
 	assert_int_equal(most, 0);
+	cam_sched__fair_free(&f);
+}
+
+/* A caller that had nothing queued goes before the turns of callers with
+ * a backlog (it waits for nobody's backlog), then takes its turns too. */
+static void test_fresh_caller_first(void **state)
+{
+	static struct item a[4], b[2], c;
+	struct cam_sched_fair f;
+
+	(void)state;
+	cam_sched__fair_init(&f);
+	for (int i = 0; i < 4; i++)
+		push_ok(&f, &a[i], key_of(1, 1), 10);
+	assert_ptr_equal(pop(&f), &a[0]);
+	/* A has a backlog; B arrives with two calls, C with one. */
+	push_ok(&f, &b[0], key_of(2, 2), 10);
+	push_ok(&f, &b[1], key_of(2, 2), 10);
+	push_ok(&f, &c, key_of(3, 3), 10);
+	assert_ptr_equal(pop(&f), &b[0]);
+	assert_ptr_equal(pop(&f), &c);
+	/* Then in turn: A (waiting longest), B. */
+	assert_ptr_equal(pop(&f), &a[1]);
+	assert_ptr_equal(pop(&f), &b[1]);
+	assert_ptr_equal(pop(&f), &a[2]);
+	assert_ptr_equal(pop(&f), &a[3]);
+	assert_null(pop(&f));
 	cam_sched__fair_free(&f);
 }
 
@@ -646,6 +674,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_robin),
+		cmocka_unit_test(test_fresh_caller_first),
 		cmocka_unit_test(test_fifo_per_caller),
 		cmocka_unit_test(test_cap_per_caller),
 		cmocka_unit_test(test_crowded_window_shares),
