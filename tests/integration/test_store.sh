@@ -133,7 +133,8 @@ FULL="$TMP/full"; mkdir -p "$FULL"
 how=(unshare -m); [ "$(id -u)" -eq 0 ] || how=(unshare -rm)
 if "${how[@]}" true 2>/dev/null; then
   PORT=$(free_port)
-  "${how[@]}" bash -c '
+  # its own process group, so that the kernel and exporter inside go with it
+  setsid "${how[@]}" bash -c '
     set -u
     mount -t tmpfs -o size=4m tmpfs "$1" || exit 3
     exec "$2" --bus-addr "$3" --grpc-listen "$4" --data-dir "$1/data" \
@@ -142,6 +143,7 @@ if "${how[@]}" true 2>/dev/null; then
     wait' _ "$FULL" "$ROOT/$BUILD/cam-kernel" "$BUS" "$G" "$ROOT/$BUILD/cam-exporter" "$PORT" \
     >>"$TMP/full.log" 2>&1 &
   NS_PID=$!; PIDS+=("$NS_PID")
+  trap 'kill -9 -- -$NS_PID 2>/dev/null; cleanup' EXIT
   if wait_for 10 serving; then
     call context_write "namespace:full,key:kept,value:survives" >/dev/null
     r=$(client fill "$G" 150000 60)
@@ -168,6 +170,7 @@ if "${how[@]}" true 2>/dev/null; then
   else
     not_ok "a kernel serves from a 4 MiB tmpfs"
   fi
+  kill -9 -- -"$NS_PID" 2>/dev/null
   stop_pid "$NS_PID" KILL
 else
   not_ok "this machine allows a mount namespace for the full-disk test (${how[*]})"
