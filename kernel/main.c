@@ -114,6 +114,7 @@ static const struct cam_option options[] = {
 	{ "CAM_GRPC_WORKERS", "0", "scheduler worker threads running syscalls, 1-256 (0: one per core); tune_system changes it", NULL, 0 },
 	{ "CAM_SCHEDULER_WEIGHTS", "8:4:1", "weighted fair shares of the high:normal:low queues (each 1-1000)", NULL, 0 },
 	{ "CAM_SCHEDULER_QUEUE_LIMIT", "1024", "calls each class may queue before RESOURCE_EXHAUSTED (1-16384; or high:normal:low)", NULL, 0 },
+	{ "CAM_SCHEDULER_QUEUE_LIMIT_PER_CALLER", "0", "calls one caller (its token, else its caller_id) may queue in a class before RESOURCE_EXHAUSTED: a flooding agent gets its turn, not the queue (1-16384; or high:normal:low; 0: a quarter of the class's limit)", NULL, 0 },
 	{ "CAM_SCHEDULER_STALL_MS", "5000", "Scheduler health is unhealthy when calls are queued and none dequeued this long (100-600000)", NULL, 0 },
 	{ "CAM_SCHEDULER_DECISIONS", "4096", "recent scheduling decisions kept for explain_action (16-1048576)", NULL, 0 },
 	{ "CAM_GRPC_MAX_MESSAGE_BYTES", "4194304", "largest request message accepted", NULL, 0 },
@@ -234,11 +235,14 @@ static int read_scheduler_settings(struct kernel *k)
 	st->workers = (unsigned)k->workers;
 	if (cam_sched_parse_classes(opt(k, "CAM_SCHEDULER_WEIGHTS"), false, st->weights) ||
 	    cam_sched_parse_classes(opt(k, "CAM_SCHEDULER_QUEUE_LIMIT"), true, st->queue_limit) ||
+	    cam_sched_parse_classes(opt(k, "CAM_SCHEDULER_QUEUE_LIMIT_PER_CALLER"), true,
+				    st->queue_limit_per_caller) ||
 	    cam_config_long(opt(k, "CAM_SCHEDULER_STALL_MS"), CAM_SCHED_STALL_MS_MIN,
 			    CAM_SCHED_STALL_MS_MAX, &stall) ||
 	    cam_config_long(opt(k, "CAM_SCHEDULER_DECISIONS"), 16, 1 << 20, &k->sched_decisions)) {
 		fprintf(stderr, "cam-kernel: CAM_SCHEDULER_WEIGHTS (high:normal:low), CAM_SCHEDULER_QUEUE_LIMIT, "
-				"CAM_SCHEDULER_STALL_MS (100-600000) and CAM_SCHEDULER_DECISIONS (16-1048576) must be numbers in range\n");
+				"CAM_SCHEDULER_QUEUE_LIMIT_PER_CALLER, CAM_SCHEDULER_STALL_MS (100-600000) and "
+				"CAM_SCHEDULER_DECISIONS (16-1048576) must be numbers in range\n");
 		return CAM_EINVAL;
 	}
 	st->stall_ms = (unsigned)stall;

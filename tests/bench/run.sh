@@ -83,6 +83,10 @@ if command -v h2load >/dev/null; then
   echo "kernel RSS after load: $(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$SK/status)"
   stop_pid "$SK"
 fi
+if [ -x "$ROOT/tests/bench/fair_share.sh" ]; then
+  echo "-- fair share (issue 26): one agent at 10 x the calls of each of nine others, a full class"
+  "$ROOT/tests/bench/fair_share.sh" "$BUILD"
+fi
 if [ -x "$ROOT/tests/bench/policy.sh" ] && command -v h2load >/dev/null; then
   echo "== agents kept apart: a 1,000-rule policy and 10,000 registered agents against none, side by side (issue 26)"
   "$ROOT/tests/bench/policy.sh" "$BUILD"

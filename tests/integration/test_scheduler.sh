@@ -51,7 +51,8 @@ check "high finishes first on average, then normal, then low" \
 check "low keeps progressing: some low calls finish before the last high" \
   test "$(json "$r" "int(d['low_before_last_high'] >= 2 and d['low']['first'] <= 13)")" = 1
 
-# tune_system: good values, then the queue-full case.
+# tune_system: good values, then the queue-full case (four callers fill a
+# class of 4: one call each is their share, a quarter of the class).
 r=$(exec_verb tune_system "queue_limit:4")
 check "tune_system queue_limit:4 returns the settings in force" \
   has "$r" 'weights:8:4:1,queue_limit:4:4:4,workers:1,stall_ms:5000,changed:true'
