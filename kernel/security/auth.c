@@ -391,6 +391,35 @@ static int token_identity(cam_auth *a, const char *token, struct cam_identity *i
 	return 0;
 }
 
+enum cam_identified_by cam_auth_caller_of(cam_auth *a, const char *authorization,
+					  const struct cam_peer_cert *cert, char *out,
+					  size_t outlen)
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	enum cam_identified_by by = CAM_ID_ANONYMOUS;
+	const struct token *match;
+	struct cam_agent g;
+
+	if (cert && cert->caller && !cert->error) {
+		cam_strlcpy(out, cert->caller, outlen);
+		return CAM_ID_CERTIFICATE;
+	}
+	if (!bearer(authorization))
+		return CAM_ID_ANONYMOUS;
+	SHA256((const unsigned char *)authorization + 7, strlen(authorization + 7), digest);
+	pthread_rwlock_rdlock(&a->lock);
+	if (a->table && (match = find_token(a, digest))) {
+		cam_strlcpy(out, match->caller_id, outlen);
+		by = CAM_ID_TOKEN;
+	}
+	pthread_rwlock_unlock(&a->lock);
+	if (by == CAM_ID_ANONYMOUS && a->agents && cam_agents_find(a->agents, digest, &g)) {
+		cam_strlcpy(out, g.name, outlen);
+		by = CAM_ID_REGISTERED;
+	}
+	return by;
+}
+
 /* The grant of a caller a certificate names: its registration's scopes and
  * rate limit, else its line's in the tokens file, else read,write at the
  * kernel's rate. Rate and burst follow the same defaults as a token's. */

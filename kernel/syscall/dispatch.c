@@ -429,6 +429,18 @@ void cam_dispatch_refused(cam_dispatch *d, struct cam_dispatch_call *c, int grpc
 			  const char *why)
 {
 	prepare(d, c);
+	/* Never admitted, yet its line names who the credentials name. */
+	if (c->decoded && !c->bad_string && d->o.auth) {
+		enum cam_identified_by by = cam_auth_caller_of(d->o.auth, c->authorization, c->cert,
+							       c->sc.caller_buf,
+							       sizeof(c->sc.caller_buf));
+
+		if (by != CAM_ID_ANONYMOUS) {
+			c->sc.caller_id = c->sc.caller_buf;
+			c->sc.identified_by = by;
+			c->sc.authenticated = true;
+		}
+	}
 	cam_strlcpy(c->sc.error, why ? why : "", sizeof(c->sc.error));
 	if (grpc_status == CAM_GRPC_RESOURCE_EXHAUSTED && strstr(c->sc.error, "per caller"))
 		c->sc.refusal = "quota";

@@ -63,6 +63,8 @@ check 'scrape: the class itself was never full (reason="queue_full" 0)' \
   wait_for 5 seen 'cam_os_scheduler_rejected_total{class="normal",reason="queue_full"} 0'
 check "each refusal is a syscall in the access log (RESOURCE_EXHAUSTED, the limit named)" \
   grep -q '"code":"RESOURCE_EXHAUSTED".*queue limit per caller of 10 reached' "$TMP/kernel.log"
+check "... and name the flooder, the caller its token names, though it was never admitted" \
+  grep -q '"caller_id":"flooder".*"code":"RESOURCE_EXHAUSTED"' "$TMP/kernel.log"
 check "no token in the log" bash -c "! grep -q 'tok-' '$TMP/kernel.log'"
 stop_pid "$KERNEL"
 
@@ -85,6 +87,8 @@ if command -v openssl >/dev/null && iso_certs "$C"; then
   check "certificate: the flooder is its certificate's caller, refused past its share" \
     test "$(json "$r" "d['flood']['first_refusal'].get('RESOURCE_EXHAUSTED')")" = \
     "queue limit per caller of 10 reached for agent-c in class normal (priority 3-6)"
+  check "certificate: the refusals' log lines name agent-c" \
+    grep -q '"caller_id":"agent-c".*"code":"RESOURCE_EXHAUSTED"' "$TMP/certs.log"
   stop_pid "$CERTS"
 else
   not_ok "test certificates made (openssl)"
