@@ -138,6 +138,26 @@ int cam_policy_saved_write(const char *path, const char *json, size_t len, uint6
 	return 0;
 }
 
+uint64_t cam_policy_version_read(const char *path)
+{
+	char *text, why[CAM_POLICY_WHY];
+	uint64_t v = 0;
+	size_t len;
+
+	if (cam_policy_file_read(path, &text, &len, why))
+		return 0;
+	if (strncmp(text, HEADER, sizeof(HEADER) - 1) ||
+	    sscanf(text + sizeof(HEADER) - 1, "%" SCNu64, &v) != 1)
+		v = 0;
+	free(text);
+	return v;
+}
+
+int cam_policy_version_mark(const char *path, uint64_t version, char *why)
+{
+	return cam_policy_saved_write(path, "", 0, version, why);
+}
+
 int cam_policy_saved_remove(const char *path, char *why)
 {
 	if (unlink(path) && errno != ENOENT) {

@@ -11,6 +11,11 @@
  * The saved file is one header line, "cam-os policy version N", then the
  * policy's JSON as it was given.
  *
+ * Versions are never reused: each load of the operator's file also writes
+ * its version to <saved>.version (the header line alone), and the next
+ * start numbers from there, so a restart after a SIGHUP (which dropped the
+ * saved policy) goes on counting instead of starting again at 1.
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef CAM_SECURITY_POLICY_FILE_H
@@ -33,6 +38,11 @@ int cam_policy_saved_load(cam_policy *p, const char *path, uint64_t *version, ch
 /* Saves json as version, durably and atomically. */
 int cam_policy_saved_write(const char *path, const char *json, size_t len, uint64_t version,
 			   char *why);
+/* The last version written by cam_policy_version_mark at path (0: none,
+ * or unreadable). */
+uint64_t cam_policy_version_read(const char *path);
+/* Writes version to path, durably and atomically. */
+int cam_policy_version_mark(const char *path, uint64_t version, char *why);
 /* Removes the saved policy (0 also when there was none). */
 int cam_policy_saved_remove(const char *path, char *why);
 

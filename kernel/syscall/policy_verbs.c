@@ -212,7 +212,7 @@ static int agent_list(void *ctx, struct cam_syscall *sc)
 
 int cam_policy_verbs_reload(cam_policy_verbs *v, bool at_start, char *msg, size_t len)
 {
-	char why[CAM_POLICY_WHY];
+	char why[CAM_POLICY_WHY], mark[4200];
 	uint64_t version;
 	int rc;
 
@@ -235,10 +235,16 @@ int cam_policy_verbs_reload(cam_policy_verbs *v, bool at_start, char *msg, size_
 		snprintf(msg, len, "no policy file (CAM_POLICY_FILE): ownership and the defaults decide");
 		goto out_unlock;
 	}
+	snprintf(mark, sizeof(mark), "%s.version", v->o.saved_path);
+	if (at_start)
+		cam_policy_set_base_version(v->o.policy, cam_policy_version_read(mark));
 	if ((rc = cam_policy_file_load(v->o.policy, v->o.policy_file, &version, why))) {
 		snprintf(msg, len, "%s", why);
 		goto out_unlock;
 	}
+	if (cam_policy_version_mark(mark, version, why))
+		cam_log(CAM_LOG_WARN, "security", "%s (the next start may number the policy again "
+			"from an older version)", why);
 	if (!at_start)
 		cam_policy_saved_remove(v->o.saved_path, why);
 	snprintf(msg, len, "policy version %" PRIu64 " from %s, %zu rules", version,

@@ -188,9 +188,12 @@ kill -HUP "$RELOAD"
 file_again() { has "$(query)" "rule:load-by-file," >/dev/null; }
 check "SIGHUP afterwards reads CAM_POLICY_FILE again (rule load-by-file)" wait_for 5 file_again
 check "... and drops the saved policy" bash -c "[ ! -e '$TMP/data-reload/policy.json' ]"
+check "... as version 104" has "$(query)" "policy_version:104"
 stop_pid "$RELOAD" TERM
 reload_kernel || not_ok "restart after SIGHUP"
 check "a restart after that starts from CAM_POLICY_FILE" has "$(query)" "rule:load-by-file,"
+check "... and goes on numbering: version 105, never 1 again (policy.json.version)" \
+  has "$(query)" "policy_version:105"
 
 # Decisions stay counted however many policies came before: three policies
 # of 1,000 deny rules each, every rule with names of its own.
