@@ -80,7 +80,8 @@ int cam_memctx_new(const struct cam_memctx_opts *o, cam_memctx **out, char *why)
 		return rc;
 	m = cam_xcalloc(1, sizeof(*m));
 	m->limits = o->limits;
-	if ((o->redis_url && *o->redis_url) || (o->sentinels && *o->sentinels)) {
+	if ((o->redis_url && *o->redis_url) || (o->sentinels && *o->sentinels) ||
+	    (o->cluster && *o->cluster)) {
 		m->ops = &cam_memctx__redis_ops;
 		rc = cam_memctx__redis_new(o, &m->b, why);
 	} else {
@@ -382,6 +383,11 @@ uint64_t cam_memctx_master_changes(cam_memctx *m)
 uint64_t cam_memctx_unconfirmed(cam_memctx *m)
 {
 	return m->ops->unconfirmed ? m->ops->unconfirmed(m->b) : 0;
+}
+
+int cam_memctx_cluster(cam_memctx *m, struct cam_memctx_cluster *out)
+{
+	return m->ops->cluster ? m->ops->cluster(m->b, out) : CAM_ENOENT;
 }
 
 enum cam_component_status cam_memctx_health(cam_memctx *m, char *msg, size_t len)

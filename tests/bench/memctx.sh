@@ -13,6 +13,8 @@
 set -uo pipefail
 BUILD=${1:-build}
 source "$(dirname "$0")/../integration/lib.sh"
+# Every kernel keeps its state in this test's own folder.
+export CAM_DATA_DIR="$TMP/data" XDG_STATE_HOME="$TMP/state"
 N=${BENCH_N:-50000}
 C=${BENCH_CLIENTS:-8}
 M=${BENCH_STREAMS:-8}

@@ -6,6 +6,7 @@
  * fail, they are not skipped. */
 #include "tests/kernel/memctx_contract.h"
 #include "tests/kernel/free_port.h"
+#include "kernel/memctx/redis_cluster.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -167,29 +168,63 @@ static int write_until_ok(cam_memctx *m, const char *val, double secs)
 	return rc;
 }
 
-/* The documented key layout (redis_scripts.h). */
+/* The documented key layout v2 (redis_scripts.h): the namespace's keys
+ * under its hash tag, the slot's byte counter under the slot's tag. */
 static void test_key_layout(void **state)
 {
 	cam_memctx *m = fresh(NULL);
 	redisContext *c = raw();
 	redisReply *r;
+	char cmd[128];
 
 	(void)state;
 	put(m, "doc", "key.1", "hello");
-	r = redisCommand(c, "HGET cam:ctx:ns:doc:keys key.1");
-	assert_string_equal(r->str, "1");
+	put(m, "doc", "key.1", "world!");
+	r = redisCommand(c, "HGET cam:v2:{doc}:idx key.1");
+	assert_non_null(strstr(r->str, "1:"));
+	assert_non_null(strstr(r->str, ";2:"));
 	freeReplyObject(r);
-	r = redisCommand(c, "HGET cam:ctx:ns:doc:k:key.1 1");
-	assert_string_equal(r->str, "hello");
+	r = redisCommand(c, "HGET cam:v2:{doc}:val key.1:2");
+	assert_string_equal(r->str, "world!");
 	freeReplyObject(r);
-	r = redisCommand(c, "HGET cam:ctx:ns:doc seq");
-	assert_string_equal(r->str, "1");
+	r = redisCommand(c, "HMGET cam:v2:{doc} seq bytes");
+	assert_string_equal(r->element[0]->str, "2");
+	assert_string_equal(r->element[1]->str, "11");
 	freeReplyObject(r);
-	r = redisCommand(c, "GET cam:ctx:bytes");
-	assert_string_equal(r->str, "5");
+	snprintf(cmd, sizeof(cmd), "GET cam:v2:{%s}:used",
+		 cam_rcluster_slot_tag(cam_rcluster_key_slot("doc", 3)));
+	r = redisCommand(c, cmd);
+	assert_string_equal(r->str, "11:2");
+	freeReplyObject(r);
+	r = redisCommand(c, "EXISTS cam:ctx:bytes");
+	assert_int_equal(r->integer, 0); /* no global counter */
 	freeReplyObject(r);
 	redisFree(c);
 	cam_memctx_free(m);
+}
+
+/* A Redis holding layout v1 is refused with a message naming it. */
+static void test_v1_refused(void **state)
+{
+	struct cam_memctx_opts o = opts_for(&default_limits);
+	char why[CAM_MEMCTX_WHY];
+	redisContext *c;
+	redisReply *r;
+	cam_memctx *m;
+
+	(void)state;
+	contract_reset();
+	c = raw();
+	r = redisCommand(c, "SET cam:ctx:bytes 5");
+	freeReplyObject(r);
+	assert_int_equal(cam_memctx_new(&o, &m, why), CAM_EINVAL);
+	assert_non_null(strstr(why, "key layout v1"));
+	assert_non_null(strstr(why, "cam:ctx:bytes"));
+	r = redisCommand(c, "DBSIZE");
+	assert_int_equal(r->integer, 1); /* nothing written beside it */
+	freeReplyObject(r);
+	redisFree(c);
+	contract_reset();
 }
 
 static void test_bad_urls(void **state)
@@ -309,6 +344,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		CONTRACT_TESTS,
 		cmocka_unit_test(test_key_layout),
+		cmocka_unit_test(test_v1_refused),
 		cmocka_unit_test(test_bad_urls),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_down_at_start),

@@ -363,7 +363,7 @@ static void test_failover(void **state)
 	assert_true(says(rs.rport, "ROLE", "master"));
 	/* The write went to the new master. */
 	snprintf(port, sizeof(port), "%llu", (unsigned long long)v + 1);
-	assert_true(says(rs.rport, "HGET cam:ctx:ns:s:keys f", port));
+	assert_true(says(rs.rport, "HGET cam:v2:{s}:idx f", port));
 	assert_int_equal(cam_memctx_read(m, CAM_MEMCTX_NO_DEADLINE, "s", "f", v, &val, why), 0);
 	assert_memory_equal(val.data, "before", 6);
 	cam_memctx_value_free(&val);
