@@ -217,21 +217,6 @@ void cam_rs_conn_send(struct rconn *c, struct rop *o)
 	o->queued = RQ_PENDING;
 }
 
-void cam_rs_conn_send_detached(struct rconn *c, enum rcmd_kind kind, const char *owner,
-			       int argc, const char **argv, const size_t *lens)
-{
-	struct rcmd *cmd;
-
-	if (c->state != RC_READY || c->inflight >= c->lane->r->max_inflight)
-		return; /* a count kept later: it heals with the next change */
-	cmd = cam_xcalloc(1, sizeof(*cmd));
-	cmd->kind = kind;
-	cmd->bytes = args_bytes(argc, lens);
-	snprintf(cmd->owner, sizeof(cmd->owner), "%s", owner ? owner : "");
-	if (send_cmd(c, cmd, argc, argv, lens))
-		free(cmd);
-}
-
 /* ---- closing ---------------------------------------------------------------- */
 
 /* The connection is out of use: its waiting calls are routed again (they
@@ -455,13 +440,6 @@ static void wait_reply(struct rconn *c, const struct rcmd *cmd, const redisReply
 	}
 }
 
-static void owner_reply(struct rconn *c, const struct rcmd *cmd, const redisReply *rep)
-{
-	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
-	    rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[0]->integer >= 0)
-		cam_rs_owner_seen(c->lane->r, cmd->owner, (uint64_t)rep->element[0]->integer);
-}
-
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	struct rcmd *cmd = privdata;
@@ -493,9 +471,6 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		break;
 	case RC_WAIT:
 		wait_reply(c, cmd, rep);
-		break;
-	case RC_OWNER:
-		owner_reply(c, cmd, rep);
 		break;
 	}
 	free(cmd);
@@ -597,9 +572,10 @@ static void send_wait(struct rconn *c)
 	char n[16], ms_s[16];
 	struct rcmd *cmd;
 
-	/* WAIT gives up a little before the call would (WAIT 0 would block
-	 * for ever). */
-	wait_ms = ms - (ms / 10 < 50 ? ms / 10 : 50);
+	/* WAIT gives up before the call would (WAIT 0 would block for ever),
+	 * with room for Redis, which notices a WAIT's timeout only when its
+	 * event loop wakes (at least every 100 ms, hz 10). */
+	wait_ms = ms - (ms / 2 < 100 ? ms / 2 : 100);
 	if (wait_ms < 1)
 		wait_ms = 1;
 	snprintf(n, sizeof(n), "%u", r->min_acks);

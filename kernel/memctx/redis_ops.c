@@ -41,7 +41,7 @@ const char *const cam_rs_scripts[RS_NSCRIPTS] = {
 };
 
 enum stage { ST_OWNER, ST_WRITE, ST_READ, ST_VERSIONS, ST_DELETE, ST_SNAPSHOT, ST_SNAP_NS,
-	     ST_RESTORE, ST_SNAPSHOT_DELETE };
+	     ST_RESTORE, ST_SNAPSHOT_DELETE, ST_OWNER_SET };
 
 #define ROP_OF_TIMER(p) ((struct rop *)((char *)(p) - offsetof(struct rop, timer)))
 #define ROP_OF_RETRY(p) ((struct rop *)((char *)(p) - offsetof(struct rop, retry)))
@@ -58,6 +58,11 @@ static void finish(struct rop *o, int rc)
 
 	cam_rloop_timer_cancel(loop, &o->timer);
 	cam_rloop_timer_cancel(loop, &o->retry);
+	if (o->acked && rc) {
+		/* Only the owner's count failed: it heals with the next change. */
+		rc = 0;
+		op->why[0] = '\0';
+	}
 	if (o->queued != RQ_NONE)
 		cam_rs_conn_unqueue(o);
 	if (o->cmd)
@@ -173,6 +178,13 @@ static int owner_args(const struct rop *o, struct rs_args *a, int argc)
 	return arg_s(a, argc, put(a, "%llu", (unsigned long long)o->owner_est));
 }
 
+/* SCRIPT_OWNER's gen: the slot's count of changes after the change (it
+ * orders the namespace's counts), or 0 to only read. */
+static unsigned long long stage_gen(const struct rop *o)
+{
+	return o->stage == ST_OWNER_SET ? (unsigned long long)o->ngen : 0;
+}
+
 /* ---- building a step ------------------------------------------------------------- */
 
 static int build_write(struct rop *o, struct rconn *c, struct rs_args *a)
@@ -206,7 +218,8 @@ static int build_delete(struct rop *o, struct rconn *c, struct rs_args *a)
 	if (ok)
 		argc = owner_key(a, argc, op->ns);
 	argc = arg_s(a, argc, op->key ? op->key : "");
-	return arg_s(a, argc, op->ns);
+	argc = arg_s(a, argc, op->ns);
+	return arg_s(a, argc, put(a, "%llu", (unsigned long long)o->r->l.max_bytes_per_owner));
 }
 
 /* Snapshot, restore and snapshot delete: the same eight (nine) keys. */
@@ -249,7 +262,8 @@ static int build_snapshot_delete(struct rop *o, struct rconn *c, struct rs_args 
 	int argc = snap_script(o, c, a, RS_SNAPSHOT_DELETE, o->ns, o->op->id);
 
 	argc = arg_s(a, argc, o->ns);
-	return arg_s(a, argc, o->op->id);
+	argc = arg_s(a, argc, o->op->id);
+	return arg_s(a, argc, put(a, "%llu", (unsigned long long)o->r->l.max_bytes_per_owner));
 }
 
 int cam_rs_op_build(struct rop *o, struct rconn *c, struct rs_args *a, bool *change)
@@ -260,11 +274,12 @@ int cam_rs_op_build(struct rop *o, struct rconn *c, struct rs_args *a, bool *cha
 	*change = false;
 	switch (o->stage) {
 	case ST_OWNER:
+	case ST_OWNER_SET:
 		argc = script_head(o, c, a, RS_OWNER, 1);
 		argc = owner_key(a, argc, o->ns);
 		argc = arg_s(a, argc, o->ns);
-		argc = arg_s(a, argc, "0");
-		return arg_s(a, argc, "0");
+		argc = arg_s(a, argc, put(a, "%llu", (unsigned long long)o->nt));
+		return arg_s(a, argc, put(a, "%llu", stage_gen(o)));
 	case ST_WRITE:
 		*change = true;
 		return build_write(o, c, a);
@@ -345,43 +360,35 @@ static void done_ok(struct rop *o)
 	finish(o, 0);
 }
 
-/* The namespace's new count to its owner's key (cluster quota): sent and
- * forgotten; a lost one is made good by the namespace's next change. */
-static void owner_update(struct rop *o, const char *ns)
+/* The change is acknowledged. With a quota on a cluster, the namespace's
+ * new count goes to its owner's key first (in another slot), so the next
+ * call of this owner sees it; whatever becomes of that, the call
+ * succeeds. */
+static void acked(struct rop *o)
 {
-	char key[CAM_MEMCTX_MAX_NAME + 32], owner[CAM_MEMCTX_MAX_NAME + 1], nt[24], gen[24];
-	size_t ol = owner_len(ns);
-	unsigned slot = cam_rcluster_crc16(ns, ol) & (CAM_RCLUSTER_SLOTS - 1);
-	struct rnode *n = cam_rs_slot_node(o->lane, slot);
-	struct rconn *c;
-	char why[CAM_MEMCTX_WHY];
-	int rc;
+	struct redis *r = o->r;
 
-	if (!n || !(c = cam_rs_conn_get(o->lane, n, &rc, why)))
-		return;
-	snprintf(owner, sizeof(owner), "%.*s", (int)ol, ns);
-	snprintf(key, sizeof(key), "cam:v2:owner:{%s}", owner);
-	snprintf(nt, sizeof(nt), "%llu", (unsigned long long)o->nt);
-	snprintf(gen, sizeof(gen), "%llu", (unsigned long long)o->ngen);
-	cam_rs_conn_send_detached(c, RC_OWNER, owner, 7,
-				  (const char *[]){ "EVALSHA", c->sha[RS_OWNER], "1", key, ns, nt,
-						    gen },
-				  NULL);
+	if (!(r->cluster && r->l.max_bytes_per_owner))
+		return done_ok(o);
+	o->acked = true;
+	step(o, ST_OWNER_SET);
 }
 
-/* A change succeeded on c: counts kept, then confirmed by WAIT or done. */
-static void change_done(struct rop *o, struct rconn *c, const redisReply *rep, size_t nt_at,
+/* A change succeeded on c: counts kept (the reply's slot count at
+ * used_at, then its gen, then the namespace's bytes), then confirmed by
+ * WAIT or done. */
+static void change_done(struct rop *o, struct rconn *c, const redisReply *rep, size_t used_at,
 			const char *ns, const char *what)
 {
 	struct redis *r = o->r;
 
-	o->nt = (uint64_t)el_int(rep, nt_at);
-	o->ngen = (uint64_t)el_int(rep, nt_at + 1);
+	used_seen(o, rep, used_at);
+	o->ngen = (uint64_t)el_int(rep, used_at + 1);
+	o->nt = (uint64_t)el_int(rep, used_at + 2);
 	snprintf(o->what, sizeof(o->what), "%s", what);
-	if (r->cluster && r->l.max_bytes_per_owner)
-		owner_update(o, ns);
+	(void)ns;
 	if (!r->min_acks)
-		return done_ok(o);
+		return acked(o);
 	/* WAIT, sent after the change, answers after it. */
 	o->on = c;
 	o->queued = RQ_AWAIT;
@@ -399,7 +406,7 @@ void cam_rs_op_confirmed(struct rop *o, long long n)
 	struct redis *r = o->r;
 
 	if (n >= (long long)r->min_acks)
-		return done_ok(o);
+		return acked(o);
 	atomic_fetch_add(&r->unconfirmed, 1);
 	cam_rs_op_fail(o, CAM_EUNAVAIL,
 		       "%s reached the Redis master but only %lld of %u replicas confirmed it in "
@@ -416,10 +423,9 @@ static void reply_write(struct rop *o, struct rconn *c, const redisReply *rep)
 	case 1:
 		op->value.v = (struct cam_memctx_version){ (uint64_t)el_int(rep, 1), op->now_ms,
 							   op->len };
-		used_seen(o, rep, 2);
 		snprintf(what, sizeof(what), "the write (version %llu)",
 			 (unsigned long long)op->value.v.version);
-		return change_done(o, c, rep, 4, op->ns, what);
+		return change_done(o, c, rep, 2, op->ns, what);
 	case -1:
 		op->current = (uint64_t)el_int(rep, 1);
 		return cam_rs_op_fail(o, CAM_MEMCTX_ECONFLICT,
@@ -470,18 +476,34 @@ static void reply_versions(struct rop *o, const redisReply *rep)
 	struct cam_memctx_op *op = o->op;
 	const char *p;
 
+	size_t all = 1, skip;
+
 	if (rep->type != REDIS_REPLY_STRING)
 		return cam_rs_op_fail(o, CAM_ENOENT, "no key %s in namespace %s", op->key, op->ns);
+	/* Newest first in Redis, oldest first out; the oldest go past max. */
+	for (p = rep->str; *p; p++)
+		all += *p == ';';
+	skip = all > op->max ? all - op->max : 0;
 	for (p = rep->str; *p && op->n < op->max;) {
 		unsigned long long v, ms, sz;
 		int used = 0;
 
 		if (sscanf(p, "%llu:%llu:%llu%n", &v, &ms, &sz, &used) != 3)
 			break;
-		op->versions[op->n++] = (struct cam_memctx_version){ v, (int64_t)ms, (size_t)sz };
 		p += used;
 		if (*p == ';')
 			p++;
+		if (skip) {
+			skip--;
+			continue;
+		}
+		op->versions[op->n++] = (struct cam_memctx_version){ v, (int64_t)ms, (size_t)sz };
+	}
+	for (size_t i = 0; i < op->n / 2; i++) {
+		struct cam_memctx_version t = op->versions[i];
+
+		op->versions[i] = op->versions[op->n - 1 - i];
+		op->versions[op->n - 1 - i] = t;
 	}
 	done_ok(o);
 }
@@ -491,10 +513,8 @@ static void reply_delete(struct rop *o, struct rconn *c, const redisReply *rep)
 	struct cam_memctx_op *op = o->op;
 
 	op->n = (size_t)el_int(rep, 0);
-	if (op->n) {
-		used_seen(o, rep, 1);
-		return change_done(o, c, rep, 3, op->ns, "the delete");
-	}
+	if (op->n)
+		return change_done(o, c, rep, 1, op->ns, "the delete");
 	if (op->key)
 		return cam_rs_op_fail(o, CAM_ENOENT, "no key %s in namespace %s", op->key, op->ns);
 	cam_rs_op_fail(o, CAM_ENOENT, "namespace %s has no keys", op->ns);
@@ -507,8 +527,7 @@ static void reply_snapshot(struct rop *o, struct rconn *c, const redisReply *rep
 	switch (el_int(rep, 0)) {
 	case 1:
 		op->n = (size_t)el_int(rep, 1);
-		used_seen(o, rep, 2);
-		return change_done(o, c, rep, 4, op->ns, "the snapshot");
+		return change_done(o, c, rep, 2, op->ns, "the snapshot");
 	case 0:
 		return cam_rs_op_fail(o, CAM_ENOENT, "namespace %s has no keys", op->ns);
 	case -2:
@@ -568,6 +587,16 @@ static void reply_owner(struct rop *o, const redisReply *rep)
 	step(o, change_stage(o));
 }
 
+static void reply_owner_set(struct rop *o, const redisReply *rep)
+{
+	char owner[CAM_MEMCTX_MAX_NAME + 1];
+
+	snprintf(owner, sizeof(owner), "%.*s", (int)owner_len(o->ns), o->ns);
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 && el_int(rep, 0) >= 0)
+		cam_rs_owner_seen(o->r, owner, (uint64_t)el_int(rep, 0));
+	done_ok(o);
+}
+
 static void reply_snap_ns(struct rop *o, const redisReply *rep)
 {
 	struct cam_memctx_op *op = o->op;
@@ -599,8 +628,7 @@ static void reply_restore(struct rop *o, struct rconn *c, const redisReply *rep)
 	case 1:
 		op->n = (size_t)el_int(rep, 1);
 		memcpy(op->snapshot_ns, o->ns, sizeof(o->ns));
-		used_seen(o, rep, 2);
-		return change_done(o, c, rep, 4, o->ns, "the restore");
+		return change_done(o, c, rep, 2, o->ns, "the restore");
 	case -3:
 		used_seen(o, rep, 1);
 		return cam_rs_op_fail(o, CAM_ELIMIT, "store is full: no room to restore %s", op->id);
@@ -615,10 +643,8 @@ static void reply_restore(struct rop *o, struct rconn *c, const redisReply *rep)
 
 static void reply_snapshot_delete(struct rop *o, struct rconn *c, const redisReply *rep)
 {
-	if (el_int(rep, 0) == 1) {
-		used_seen(o, rep, 1);
-		return change_done(o, c, rep, 3, o->ns, "the snapshot delete");
-	}
+	if (el_int(rep, 0) == 1)
+		return change_done(o, c, rep, 1, o->ns, "the snapshot delete");
 	cam_rs_op_fail(o, CAM_ENOENT, "no snapshot %s", o->op->id);
 }
 
@@ -719,6 +745,8 @@ void cam_rs_op_reply(struct rop *o, struct rconn *c, redisReply *rep, const char
 		return reply_restore(o, c, rep);
 	case ST_SNAPSHOT_DELETE:
 		return reply_snapshot_delete(o, c, rep);
+	case ST_OWNER_SET:
+		return reply_owner_set(o, rep);
 	}
 }
 
@@ -788,6 +816,7 @@ static unsigned step_slot(const struct rop *o, int stage)
 
 	switch (stage) {
 	case ST_OWNER:
+	case ST_OWNER_SET:
 		snprintf(owner, sizeof(owner), "%.*s", (int)owner_len(o->ns), o->ns);
 		return ns_slot(owner);
 	case ST_SNAP_NS:
@@ -845,6 +874,7 @@ void cam_rs_op_start(struct rlane *ln, struct rop *o)
 	case CAM_MEMCTX_OP_VERSIONS:
 		return step(o, ST_VERSIONS);
 	case CAM_MEMCTX_OP_DELETE:
+		snprintf(o->ns, sizeof(o->ns), "%s", op->ns);
 		return step(o, ST_DELETE);
 	case CAM_MEMCTX_OP_SNAPSHOT:
 		s = (int)ns_slot(op->ns);

@@ -10,14 +10,14 @@
  * and all of them share one hash slot, so each script runs on one node of
  * a Redis Cluster (and is served, refused or redirected whole while that
  * slot migrates):
- *   cam:v2:{<ns>}                 hash    seq (last version handed out), gen
- *                                         (changes made), bytes (kept
- *                                         versions), sbytes (its snapshots)
- *   cam:v2:{<ns>}:idx             hash    key -> "ver:unix_ms:size;..." oldest first
+ *   cam:v2:{<ns>}                 hash    seq (last version handed out), bytes
+ *                                         (kept versions), sbytes (its snapshots)
+ *   cam:v2:{<ns>}:idx             hash    key -> "ver:unix_ms:size;..." newest first
  *   cam:v2:{<ns>}:val             hash    "<key>:<ver>" -> value
  *   cam:v2:{<ns>}:snaps           set     ids of the namespace's snapshots
  *   cam:v2:{<t>}:used             string  "<bytes>:<gen>": bytes held by every
- *                                         namespace and snapshot of slot(t)
+ *                                         namespace and snapshot of slot(t), and
+ *                                         the count of changes made in it
  *   cam:v2:{<t>}:snap:<id>        hash    ns, bytes, keys, created_ms
  *   cam:v2:{<t>}:snap:<id>:idx    hash    copy of the namespace's idx
  *   cam:v2:{<t>}:snap:<id>:val    hash    copy of the namespace's val
@@ -35,8 +35,8 @@
  * Script replies are arrays whose first element is a status: 1 done,
  * 0 not found, -1 compare-and-set lost, -2 count limit, -3 byte limit,
  * -4 id taken, -5 owner quota, -6 the snapshot is another namespace's.
- * Changes reply the slot's "used" bytes and gen, and the namespace's
- * bytes (kept + snapshots) and gen, for the kernel's counts.
+ * Changes reply the slot's "used" bytes and gen, and (with a quota) the
+ * namespace's bytes (kept + snapshots), for the kernel's counts.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -62,13 +62,16 @@
 	"  if ou + " DELTA " > quota then return {-5, ou, " DELTA "} end\n"    \
 	"end\n"
 
-/* After a change of DELTA bytes: the namespace (KN) and the slot (KU)
- * counters, and with the owner's key (KO) its count of namespace NS;
- * leaves nt (the namespace's bytes) and gen. */
-#define LUA_ACCOUNT(KN, KU, KO, NS, DELTA, SDELTA)                             \
+/* After a change of DELTA bytes of kept versions and SDELTA of snapshots:
+ * the namespace (KN) and slot (KU) counters; with a quota (ARGV AQ) nt is
+ * the namespace's bytes, and with the owner's key (KO) its count of
+ * namespace NS is kept. ug, the slot's count of changes, orders the
+ * namespace's counts too. */
+#define LUA_ACCOUNT(KN, KU, KO, AQ, NS, DELTA, SDELTA)                         \
 	"local nb = redis.call('HINCRBY', KEYS[" KN "], 'bytes', " DELTA ")\n" \
-	"local ns_sb = redis.call('HINCRBY', KEYS[" KN "], 'sbytes', " SDELTA ")\n" \
-	"local gen = redis.call('HINCRBY', KEYS[" KN "], 'gen', 1)\n"         \
+	"local ns_sb = 0\n"                                                    \
+	"if " SDELTA " ~= 0 then ns_sb = redis.call('HINCRBY', KEYS[" KN "], 'sbytes', " SDELTA ")\n" \
+	"elseif tonumber(ARGV[" AQ "]) > 0 then ns_sb = tonumber(redis.call('HGET', KEYS[" KN "], 'sbytes') or '0') end\n" \
 	"ub = ub + " DELTA " + " SDELTA "\n"                                   \
 	"ug = ug + 1\n"                                                        \
 	"redis.call('SET', KEYS[" KU "], string.format('%d:%d', ub, ug))\n"    \
@@ -77,44 +80,43 @@
 	"  local old = redis.call('HGET', KEYS[" KO "], " NS ")\n"             \
 	"  local ob = old and tonumber(string.match(old, '^(%d+)')) or 0\n"    \
 	"  if nt == 0 then redis.call('HDEL', KEYS[" KO "], " NS ")\n"          \
-	"  else redis.call('HSET', KEYS[" KO "], " NS ", string.format('%d:%d', nt, gen)) end\n" \
+	"  else redis.call('HSET', KEYS[" KO "], " NS ", string.format('%d:%d', nt, ug)) end\n" \
 	"  redis.call('HINCRBY', KEYS[" KO "], ':total', nt - ob)\n"           \
 	"end\n"
 
 /* KEYS: ns hash, idx, val, used, [owner]. ARGV: key, value, expected (-1
  * any), keep, max keys, slot room (bytes the slot may hold), now ms, ns,
  * quota (0 none), owner estimate.
- * Reply: {1, version, used, ugen, nsbytes, nsgen} | {-1, latest} | {-2} |
+ * Reply: {1, version, used, ugen, nsbytes} | {-1, latest} | {-2} |
  * {-3, used, ugen} | {-5, owner bytes, needed}. */
 static const char SCRIPT_WRITE[] =
 	"local list = redis.call('HGET', KEYS[2], ARGV[1])\n"
 	"local ents, latest = {}, 0\n"
 	"if list then\n"
 	"  for e in string.gmatch(list, '[^;]+') do ents[#ents + 1] = e end\n"
-	"  latest = tonumber(string.match(ents[#ents], '^(%d+)'))\n"
+	"  latest = tonumber(string.match(ents[1], '^(%d+)'))\n"
 	"end\n"
 	"local expected = tonumber(ARGV[3])\n"
 	"if expected >= 0 and latest ~= expected then return {-1, latest} end\n"
 	"if not list and redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[5]) then return {-2} end\n"
-	"local drop = #ents + 1 - tonumber(ARGV[4])\n"
+	"local keep = tonumber(ARGV[4])\n"
 	"local freed = 0\n"
-	"for i = 1, drop do freed = freed + tonumber(string.match(ents[i], ':(%d+)$')) end\n"
+	"for i = keep, #ents do freed = freed + tonumber(string.match(ents[i], ':(%d+)$')) end\n"
 	"local len = string.len(ARGV[2])\n"
 	"local delta = len - freed\n"
 	LUA_USED_GET("4")
 	"if ub + delta > tonumber(ARGV[6]) then return {-3, ub, ug} end\n"
 	LUA_OWNER_CHECK("5", "9", "10", "delta")
 	"local ver = redis.call('HINCRBY', KEYS[1], 'seq', 1)\n"
-	"local kept = {}\n"
+	"local kept = {string.format('%d:%s:%d', ver, ARGV[7], len)}\n"
 	"for i = 1, #ents do\n"
-	"  if i <= drop then redis.call('HDEL', KEYS[3], ARGV[1] .. ':' .. string.match(ents[i], '^(%d+)'))\n"
-	"  else kept[#kept + 1] = ents[i] end\n"
+	"  if i >= keep then redis.call('HDEL', KEYS[3], ARGV[1] .. ':' .. string.match(ents[i], '^(%d+)'))\n"
+	"  else kept[i + 1] = ents[i] end\n"
 	"end\n"
-	"kept[#kept + 1] = string.format('%d:%s:%d', ver, ARGV[7], len)\n"
 	"redis.call('HSET', KEYS[3], string.format('%s:%d', ARGV[1], ver), ARGV[2])\n"
 	"redis.call('HSET', KEYS[2], ARGV[1], table.concat(kept, ';'))\n"
-	LUA_ACCOUNT("1", "4", "5", "ARGV[8]", "delta", "0")
-	"return {1, ver, ub, ug, nt, gen}\n";
+	LUA_ACCOUNT("1", "4", "5", "9", "ARGV[8]", "delta", "0")
+	"return {1, ver, ub, ug, nt}\n";
 
 /* KEYS: idx, val. ARGV: key, version ("0": latest).
  * Reply: {1, version, unix_ms, value} | {0} no key | {-1} no such version. */
@@ -122,15 +124,16 @@ static const char SCRIPT_READ[] =
 	"local list = redis.call('HGET', KEYS[1], ARGV[1])\n"
 	"if not list then return {0} end\n"
 	"local ver, ms = ARGV[2], nil\n"
-	"if ver == '0' then ver, ms = string.match(list, '(%d+):(%d+):%d+$')\n"
-	"else ms = string.match(';' .. list, ';' .. ver .. ':(%d+):%d+') end\n"
+	"if ver == '0' then ver, ms = string.match(list, '^(%d+):(%d+):')\n"
+	"else ms = string.match(';' .. list, ';' .. ver .. ':(%d+):') end\n"
 	"if not ms then return {-1} end\n"
 	"local v = redis.call('HGET', KEYS[2], ARGV[1] .. ':' .. ver)\n"
 	"if not v then return {-1} end\n"
 	"return {1, ver, ms, v}\n";
 
-/* KEYS: ns hash, idx, val, used, [owner]. ARGV: key or "" for every key, ns.
- * Reply: {versions removed, used, ugen, nsbytes, nsgen} (0 removed: nothing there). */
+/* KEYS: ns hash, idx, val, used, [owner]. ARGV: key or "" for every key,
+ * ns, quota.
+ * Reply: {versions removed, used, ugen, nsbytes} (0 removed: nothing there). */
 static const char SCRIPT_DELETE[] =
 	"local removed, bytes = 0, 0\n"
 	"if ARGV[1] ~= '' then\n"
@@ -149,13 +152,13 @@ static const char SCRIPT_DELETE[] =
 	"  redis.call('DEL', KEYS[2], KEYS[3])\n"
 	"end\n"
 	LUA_USED_GET("4")
-	LUA_ACCOUNT("1", "4", "5", "ARGV[2]", "-bytes", "0")
-	"return {removed, ub, ug, nt, gen}\n";
+	LUA_ACCOUNT("1", "4", "5", "3", "ARGV[2]", "-bytes", "0")
+	"return {removed, ub, ug, nt}\n";
 
 /* KEYS: ns hash, idx, val, snaps, used, snapshot hash, its idx, its val,
  * [owner]. ARGV: max snapshots, slot room, now ms, ns, id, quota, owner
  * estimate.
- * Reply: {1, keys, used, ugen, nsbytes, nsgen} | {0} | {-2} | {-3, used, ugen}
+ * Reply: {1, keys, used, ugen, nsbytes} | {0} | {-2} | {-3, used, ugen}
  * | {-4} | {-5, owner bytes, needed}. */
 static const char SCRIPT_SNAPSHOT[] =
 	"local nkeys = redis.call('HLEN', KEYS[2])\n"
@@ -170,12 +173,12 @@ static const char SCRIPT_SNAPSHOT[] =
 	"redis.call('COPY', KEYS[3], KEYS[8])\n"
 	"redis.call('HSET', KEYS[6], 'ns', ARGV[4], 'bytes', string.format('%d', bytes), 'keys', nkeys, 'created_ms', ARGV[3])\n"
 	"redis.call('SADD', KEYS[4], ARGV[5])\n"
-	LUA_ACCOUNT("1", "5", "9", "ARGV[4]", "0", "bytes")
-	"return {1, nkeys, ub, ug, nt, gen}\n";
+	LUA_ACCOUNT("1", "5", "9", "6", "ARGV[4]", "0", "bytes")
+	"return {1, nkeys, ub, ug, nt}\n";
 
 /* KEYS: as SCRIPT_SNAPSHOT. ARGV: slot room, ns (as the snapshot's hash
  * said), quota, owner estimate.
- * Reply: {1, keys, used, ugen, nsbytes, nsgen} | {0} | {-3, used, ugen} |
+ * Reply: {1, keys, used, ugen, nsbytes} | {0} | {-3, used, ugen} |
  * {-5, owner bytes, needed} | {-6}. */
 static const char SCRIPT_RESTORE[] =
 	"local meta = redis.call('HMGET', KEYS[6], 'ns', 'bytes')\n"
@@ -190,11 +193,11 @@ static const char SCRIPT_RESTORE[] =
 	"redis.call('DEL', KEYS[2], KEYS[3])\n"
 	"redis.call('COPY', KEYS[7], KEYS[2])\n"
 	"redis.call('COPY', KEYS[8], KEYS[3])\n"
-	LUA_ACCOUNT("1", "5", "9", "ARGV[2]", "delta", "0")
-	"return {1, redis.call('HLEN', KEYS[2]), ub, ug, nt, gen}\n";
+	LUA_ACCOUNT("1", "5", "9", "3", "ARGV[2]", "delta", "0")
+	"return {1, redis.call('HLEN', KEYS[2]), ub, ug, nt}\n";
 
-/* KEYS: as SCRIPT_SNAPSHOT. ARGV: ns (as the snapshot's hash said), id.
- * Reply: {1, used, ugen, nsbytes, nsgen} | {0} | {-6}. */
+/* KEYS: as SCRIPT_SNAPSHOT. ARGV: ns (as the snapshot's hash said), id,
+ * quota. Reply: {1, used, ugen, nsbytes} | {0} | {-6}. */
 static const char SCRIPT_SNAPSHOT_DELETE[] =
 	"local meta = redis.call('HMGET', KEYS[6], 'ns', 'bytes')\n"
 	"if not meta[1] then return {0} end\n"
@@ -203,8 +206,8 @@ static const char SCRIPT_SNAPSHOT_DELETE[] =
 	"redis.call('DEL', KEYS[6], KEYS[7], KEYS[8])\n"
 	"redis.call('SREM', KEYS[4], ARGV[2])\n"
 	LUA_USED_GET("5")
-	LUA_ACCOUNT("1", "5", "9", "ARGV[1]", "0", "-sb")
-	"return {1, ub, ug, nt, gen}\n";
+	LUA_ACCOUNT("1", "5", "9", "3", "ARGV[1]", "0", "-sb")
+	"return {1, ub, ug, nt}\n";
 
 /* A cluster's owner count, kept after each change (the owner's key is in
  * another slot than the namespace). KEYS: owner hash. ARGV: ns, its bytes,

@@ -71,7 +71,7 @@ struct rop;
 
 /* One command sent on a connection, awaiting its reply (the callback's
  * privdata). op NULL: nobody waits for it any more (detached). */
-enum rcmd_kind { RC_HANDSHAKE, RC_OP, RC_WAIT, RC_OWNER };
+enum rcmd_kind { RC_HANDSHAKE, RC_OP, RC_WAIT };
 struct rcmd {
 	struct rcmd *next;
 	struct rconn *conn;
@@ -81,7 +81,6 @@ struct rcmd {
 	uint64_t wait_seq;               /* RC_WAIT: its number */
 	int64_t answer_by_ns;            /* past it, the node is not answering */
 	size_t bytes;
-	char owner[CAM_MEMCTX_MAX_NAME + 1]; /* RC_OWNER: whose count */
 };
 
 enum rconn_state { RC_CONNECTING, RC_HANDSHAKING, RC_READY, RC_CLOSED };
@@ -145,6 +144,7 @@ struct rop {
 	uint64_t wait_seq;               /* confirmed by the WAIT with this number */
 	int redirects;
 	bool asking, eval;
+	bool acked;                      /* the change is; only its count follows */
 	char ask_addr[CAM_RCLUSTER_ADDR];
 	int64_t stage_ns;                /* when this step began */
 	bool caller_deadline;            /* timer is the caller's deadline */
@@ -237,9 +237,6 @@ void cam_rs_conn_send(struct rconn *c, struct rop *o);
 void cam_rs_conn_close(struct rconn *c, const char *why);
 /* Drops o from c's pending or await list. */
 void cam_rs_conn_unqueue(struct rop *o);
-/* Sends a command nobody waits for (owner counts). */
-void cam_rs_conn_send_detached(struct rconn *c, enum rcmd_kind kind, const char *owner,
-			       int argc, const char **argv, const size_t *lens);
 /* Once per round: the WAITs, then frees closed connections. */
 void cam_rs_lane_round(struct rlane *ln);
 

@@ -181,8 +181,9 @@ static void test_key_layout(void **state)
 	put(m, "doc", "key.1", "hello");
 	put(m, "doc", "key.1", "world!");
 	r = redisCommand(c, "HGET cam:v2:{doc}:idx key.1");
-	assert_non_null(strstr(r->str, "1:"));
-	assert_non_null(strstr(r->str, ";2:"));
+	assert_true(strncmp(r->str, "2:", 2) == 0); /* newest first */
+	assert_non_null(strstr(r->str, ":6;1:"));
+	assert_true(strcmp(r->str + strlen(r->str) - 2, ":5") == 0);
 	freeReplyObject(r);
 	r = redisCommand(c, "HGET cam:v2:{doc}:val key.1:2");
 	assert_string_equal(r->str, "world!");
@@ -343,6 +344,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		CONTRACT_TESTS,
+		CONTRACT_QUOTA_TESTS,
 		cmocka_unit_test(test_key_layout),
 		cmocka_unit_test(test_v1_refused),
 		cmocka_unit_test(test_bad_urls),
