@@ -466,14 +466,21 @@ static enum cam_component_status cluster_health(struct redis *r, char *msg, size
 
 	pthread_mutex_lock(&r->lock);
 	ci = r->cinfo;
-	pthread_mutex_unlock(&r->lock);
+	/* The masters of the map only: a node gone from it is no concern. */
 	for (unsigned i = 0; i < n; i++) {
-		int64_t us = atomic_load(&r->nodes[i]->ping_us);
+		struct rnode *node = r->nodes[i];
+		int64_t us = atomic_load(&node->ping_us);
+		bool in_map = false;
 
-		down += atomic_load(&r->nodes[i]->down_since_ns) != 0;
+		for (unsigned k = 0; r->map && k < r->map->nnodes && !in_map; k++)
+			in_map = strcmp(r->map->addr[k], node->addr) == 0;
+		if (!in_map)
+			continue;
+		down += atomic_load(&node->down_since_ns) != 0;
 		if (us > worst)
 			worst = us;
 	}
+	pthread_mutex_unlock(&r->lock);
 	if (!ci.ok || ci.slots_uncovered || ci.slots_fail || !ci.masters) {
 		pthread_mutex_lock(&r->lock);
 		snprintf(msg, len, "Redis Cluster %s: %u masters, %u slots failing, %u not served: %s",

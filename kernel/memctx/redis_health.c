@@ -424,6 +424,10 @@ static int map_refresh(struct health *h)
 		atomic_fetch_add(&r->map_epoch, 1);
 	}
 	pthread_mutex_unlock(&r->lock);
+	if (!m)
+		cam_log(CAM_LOG_INFO, "memctx", "Redis Cluster slot map: %u masters, %u slots served "
+			"by none, cluster_state %s", ci.masters, ci.slots_uncovered,
+			ci.ok ? "ok" : "fail");
 	free(m);
 	return 0;
 }
