@@ -459,7 +459,7 @@ static void test_async_submit(void **state)
 	static struct cam_memctx_op ops[ASYNC_OPS];
 	struct async_run r = { .lock = PTHREAD_MUTEX_INITIALIZER,
 			       .cond = PTHREAD_COND_INITIALIZER };
-	char vals[ASYNC_OPS][8];
+	char vals[ASYNC_OPS][16];
 	uint64_t seen[ASYNC_OPS + 1] = { 0 };
 
 	(void)state;
