@@ -16,7 +16,10 @@
  * With min_replicas_ack, one WAIT goes out after the commands of a round
  * that changed the store, and its answer confirms every change sent
  * before it on this connection (Redis answers WAIT about the replication
- * offset of the connection's last write).
+ * offset of the connection's last write). One WAIT at a time: Redis holds
+ * the connection while a WAIT waits, so changes sent meanwhile are all
+ * covered by the next one, sent when the first answers; the busier the
+ * connection, the larger the batch each WAIT confirms.
  *
  * The watchdog: the oldest command sent must be answered within the Redis
  * timeout (more when a WAIT ahead of it may hold the node); past it, or
@@ -432,6 +435,10 @@ static void wait_reply(struct rconn *c, const struct rcmd *cmd, const redisReply
 {
 	long long n = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
 
+	c->wait_out = false;
+	if (c->unwaited)
+		mark_dirty(c);
+
 	while (c->await_head && c->await_head->wait_seq <= cmd->wait_seq) {
 		struct rop *o = c->await_head;
 
@@ -591,6 +598,7 @@ static void send_wait(struct rconn *c)
 	}
 	if (now + (int64_t)wait_ms * 1000000 > c->blocked_until_ns)
 		c->blocked_until_ns = now + (int64_t)wait_ms * 1000000;
+	c->wait_out = true;
 	c->unwaited = 0;
 	c->wait_until_ns = 0;
 }
@@ -602,7 +610,7 @@ void cam_rs_lane_round(struct rlane *ln)
 
 		ln->dirty = c->next_dirty;
 		c->dirty = false;
-		if (c->unwaited && c->state == RC_READY)
+		if (c->unwaited && c->state == RC_READY && !c->wait_out)
 			send_wait(c);
 	}
 	while (ln->dead) {

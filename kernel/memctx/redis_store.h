@@ -103,6 +103,7 @@ struct rconn {
 	unsigned pending;
 	struct rop *await_head, *await_tail; /* changes done, waiting for WAIT */
 	uint64_t wait_seq;               /* WAITs sent */
+	bool wait_out;                   /* one is in flight: the next waits for it */
 	unsigned unwaited;               /* changes sent since the last WAIT */
 	int64_t wait_until_ns;           /* how long the next WAIT may last */
 	int64_t blocked_until_ns;        /* a WAIT sent holds the node till then */
