@@ -36,13 +36,17 @@ RUN apt-get update \
  && groupadd --system --gid 10001 cam-os \
  && useradd --system --uid 10001 --gid cam-os --home-dir /var/lib/cam-os \
       --no-create-home --shell /usr/sbin/nologin cam-os \
- && install -d -o cam-os -g cam-os -m 0750 /var/lib/cam-os /run/cam-os
+ && install -d -o cam-os -g cam-os -m 0700 /var/lib/cam-os \
+ && install -d -o cam-os -g cam-os -m 0750 /run/cam-os
 # What `make install` installed: the programs (and their systemd units,
 # unused here but small).
 COPY --from=build /out/usr/local/ /usr/local/
 # The bus socket folder: an emptyDir (Kubernetes) or a named volume shared
 # with the exporter (docker-compose.test.yml) is mounted here.
 ENV CAM_BUS_ADDR=ipc:///var/run/cam-os/bus.ipc
+# The durable context store, registered agents, the policy and the audit log:
+# mount a volume here (compose: cam-os-data; Kubernetes: a PVC or emptyDir).
+ENV CAM_DATA_DIR=/var/lib/cam-os
 WORKDIR /var/lib/cam-os
 USER 10001:10001
 EXPOSE 50051 8080

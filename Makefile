@@ -18,7 +18,7 @@ CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 STD      := -std=c11 -D_GNU_SOURCE
 DEPFLAGS := -MMD -MP
-PKGS     := libprotobuf-c libmicrohttpd libnghttp2 zlib hiredis yajl libsystemd libssl libcrypto tss2-esys tss2-tctildr tss2-rc libdw
+PKGS     := libprotobuf-c libmicrohttpd libnghttp2 zlib hiredis yajl libsystemd libssl libcrypto tss2-esys tss2-tctildr tss2-rc libdw lmdb
 # libcurl: headers only; the exporter dlopen()s it (exporter/curl_lib.h).
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 # nng ships no pkg-config file in Debian 12.
@@ -44,6 +44,7 @@ PROTO_H      := $(PROTO_C:.c=.h)
 COMMON_SRC   := $(sort $(wildcard common/*.c))
 KERNEL_SRC   := $(sort $(shell find kernel -name '*.c'))
 EXPORTER_SRC := $(sort $(wildcard exporter/*.c))
+AUDIT_SRC    := $(sort $(wildcard audit/*.c))
 UNIT_SRC     := $(sort $(shell find tests/common tests/kernel tests/exporter -name 'test_*.c' 2>/dev/null))
 BENCH_SRC    := $(sort $(wildcard tests/bench/*.c))
 TOOL_SRC     := $(sort $(wildcard tests/tools/*.c))
@@ -62,7 +63,7 @@ LIB_EXPORTER := $(BUILD)/libcam-exporter.a
 
 .PHONY: all deps test unit unit-asan unit-tsan build-clang integration bench run install clean tools k8s-manifests fuzz \
         deb test-containers run-monitoring check-source
-all: $(BUILD)/cam-kernel $(BUILD)/cam-exporter
+all: $(BUILD)/cam-kernel $(BUILD)/cam-exporter $(BUILD)/cam-audit
 
 deps:
 	@./deps/install.sh
@@ -100,10 +101,20 @@ $(BUILD)/cam-exporter: $(BUILD)/exporter/main.o $(LIB_EXPORTER) $(LIB_COMMON)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+# The audit trail's verifier, the third program (audit/).
+$(BUILD)/cam-audit: $(call obj,$(AUDIT_SRC)) $(LIB_COMMON)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
 # Unit tests, benchmarks and test tools link everything but the two mains.
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_KERNEL) $(LIB_EXPORTER) $(LIB_COMMON)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+
+# The embedded-store benchmark (issue 25) alone links the three candidate
+# stores; the kernel links none of them.
+STORE_BENCH_LIBS := $(shell pkg-config --libs lmdb sqlite3 rocksdb 2>/dev/null)
+$(BUILD)/tests/bench/bench_store_choice: PKG_LIBS += $(STORE_BENCH_LIBS)
 
 tools: $(TOOL_BIN)
 
@@ -180,7 +191,7 @@ k8s-manifests:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BUILD)/cam-kernel $(BUILD)/cam-exporter $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/cam-kernel $(BUILD)/cam-exporter $(BUILD)/cam-audit $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
 	for u in kernel/cam-kernel.service exporter/cam-exporter.service; do \
 	  sed 's|@PREFIX@|$(PREFIX)|g' $$u >$(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/} && \

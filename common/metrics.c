@@ -844,14 +844,38 @@ static cam_series *new_series_locked(cam_family *f, const char *const *values,
 	return s;
 }
 
+cam_series *cam_series_find(cam_family *f, const char *const *label_values)
+{
+	char key[CAM_METRICS_MAX_LABELS * (CAM_METRICS_MAX_LABEL_VALUE + 1) + 1];
+	long klen;
+	cam_series *s;
+
+	if (!f || (klen = make_key(f, label_values, key, sizeof(key) - 1)) < 0)
+		return NULL;
+	key[klen] = '\0';
+	pthread_rwlock_rdlock(&f->lock);
+	s = ht_find(f, key, (size_t)klen, fnv1a(key, (size_t)klen));
+	pthread_rwlock_unlock(&f->lock);
+	return s;
+}
+
 cam_series *cam_series_get(cam_family *f, const char *const *label_values)
+{
+	bool created;
+
+	return cam_series_get_new(f, label_values, &created);
+}
+
+cam_series *cam_series_get_new(cam_family *f, const char *const *label_values, bool *created)
 {
 	char key[CAM_METRICS_MAX_LABELS * (CAM_METRICS_MAX_LABEL_VALUE + 1) + 1];
 	long klen;
 	cam_series *s;
 	bool refused;
 	enum cam_reject_reason why;
+	size_t before;
 
+	*created = false;
 	if (!f)
 		return NULL;
 	klen = make_key(f, label_values, key, sizeof(key) - 1);
@@ -869,8 +893,10 @@ cam_series *cam_series_get(cam_family *f, const char *const *label_values)
 
 	pthread_mutex_lock(&reg_lock);
 	pthread_rwlock_wrlock(&f->lock);
+	before = f->nseries;
 	s = create_series_locked(f, label_values, false);
 	refused = !s;
+	*created = s && f->nseries > before;
 	/* Which limit: the family's own, else the global one. */
 	why = f->nseries >= (f->max_series ? f->max_series : limit_per_family)
 		? CAM_REJECT_SERIES_LIMIT : CAM_REJECT_GLOBAL_LIMIT;

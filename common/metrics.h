@@ -121,6 +121,11 @@ const char *cam_family_label_name(const cam_family *f, size_t i);
  * once, outside hot loops, where the labels allow it.
  */
 cam_series *cam_series_get(cam_family *f, const char *const *label_values);
+/* The series if it exists, never made (NULL otherwise). */
+cam_series *cam_series_find(cam_family *f, const char *const *label_values);
+/* cam_series_get; *created says whether this call made the series (for
+ * quotas on who makes series). */
+cam_series *cam_series_get_new(cam_family *f, const char *const *label_values, bool *created);
 
 /* Hot-path updates. All accept NULL (a refused series) and do nothing. */
 void cam_counter_add(cam_series *s, double v); /* v >= 0 */

@@ -13,6 +13,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/bus.h"
 #include "common/config.h"
@@ -32,6 +34,7 @@
 #include "common/signals.h"
 #include "common/version.h"
 #include "kernel/build_info.h"
+#include "kernel/datadir.h"
 #include "kernel/drivers/runtime.h"
 #include "kernel/grpc/health.h"
 #include "kernel/grpc/reflection.h"
@@ -41,14 +44,19 @@
 #include "kernel/process_metrics.h"
 #include "kernel/publisher.h"
 #include "kernel/scheduler/scheduler.h"
+#include "kernel/security/agents.h"
+#include "kernel/security/audit.h"
 #include "kernel/security/auth.h"
+#include "kernel/security/policy.h"
 #include "kernel/security/tpm.h"
+#include "kernel/store/store.h"
 #include "kernel/syscall/components.h"
 #include "kernel/syscall/context_verbs.h"
 #include "kernel/syscall/dispatch.h"
 #include "kernel/syscall/driver_verbs.h"
 #include "kernel/syscall/emit_metric.h"
 #include "kernel/syscall/emit_trace.h"
+#include "kernel/syscall/policy_verbs.h"
 #include "kernel/syscall/sched_verbs.h"
 #include "kernel/syscall/security_verbs.h"
 #include "kernel/syscall/service.h"
@@ -67,7 +75,9 @@ static const struct cam_option options[] = {
 	{ "CAM_LOG_FORMAT", "json", "log field names: json (the seed's) or ecs (Elastic Common Schema)", NULL, 0 },
 	{ "CAM_PROFILING_ENABLED", "false", "serve /debug/pprof/ on the exporter's port", NULL, 1 },
 	{ "CAM_PROFILING_ADDR", NULL, "profiling channel for the exporter (default: the bus address with -pprof before .ipc)", NULL, 0 },
-	{ "CAM_REDIS_URL", NULL, "redis://[:password@]host:port[/db]; unset: in-memory context store", NULL, 0 },
+	{ "CAM_DATA_DIR", NULL, "what must survive a restart (the context store, registered agents, the policy, the audit log); unset: $STATE_DIRECTORY, else $XDG_STATE_HOME/cam-os, else $HOME/.local/state/cam-os (made 0700)", NULL, 0 },
+	{ "CAM_MEMCTX_BACKEND", NULL, "context store: lmdb (durable, in <data dir>/store; the default without Redis), memory (volatile: every restart forgets it) or redis (what CAM_REDIS_URL or CAM_REDIS_SENTINELS select, the default with them)", NULL, 0 },
+	{ "CAM_REDIS_URL", NULL, "redis://[:password@]host:port[/db]; unset: the durable lmdb store (CAM_MEMCTX_BACKEND)", NULL, 0 },
 	{ "CAM_REDIS_SENTINELS", NULL, "Redis Sentinel addresses host:port,host:port,...: the sentinels name the master (the host of CAM_REDIS_URL is then not used, its password and database are)", NULL, 0 },
 	{ "CAM_REDIS_MASTER_NAME", NULL, "the master's name in the sentinels' configuration (with CAM_REDIS_SENTINELS)", NULL, 0 },
 	{ "CAM_REDIS_SENTINEL_PASSWORD_FILE", NULL, "file holding the sentinels' password (requirepass of the sentinels; one trailing newline ignored); unset: none", NULL, 0 },
@@ -77,7 +87,19 @@ static const struct cam_option options[] = {
 	{ "CAM_TPM_KEY_HANDLE", "0x81000CA0", "persistent TPM handle of the ECC P-256 signing key (owner range 0x81000000-0x817FFFFF)", NULL, 0 },
 	{ "CAM_TPM_TIMEOUT_MS", "5000", "longest wait for one TPM command (100-600000)", NULL, 0 },
 	{ "CAM_TPM_OWNER_AUTH_FILE", NULL, "file holding the TPM owner hierarchy's authorization value (at most 64 bytes; one trailing newline ignored); unset: empty", NULL, 0 },
-	{ "CAM_AUTH_TOKENS_FILE", NULL, "bearer tokens, callers and scopes; unset: anonymous, loopback only", NULL, 0 },
+	{ "CAM_AUTH_TOKENS_FILE", NULL, "bearer tokens, callers and scopes; unset (and no CAM_TLS_CLIENT_CA_FILE): anonymous, loopback only, no agent kept from another", NULL, 0 },
+	{ "CAM_POLICY_FILE", NULL, "authorization policy (JSON, the shape of gRPC's authorization policy); read at start and on SIGHUP; unset: ownership and the defaults decide", NULL, 0 },
+	{ "CAM_POLICY_MODE", "enforce", "enforce, or shadow: decide, count and log what would be denied, deny nothing", NULL, 0 },
+	{ "CAM_TLS_CLIENT_CA_FILE", NULL, "PEM CA of client certificates: ask for them and verify them (with CAM_TLS_CERT_FILE); the caller is the certificate's spiffe://<CAM_TLS_TRUST_DOMAIN>/agent/<caller> URI SAN, else its subject CN", NULL, 0 },
+	{ "CAM_TLS_CLIENT_AUTH", "require", "require (no certificate: the handshake fails) or optional (a bearer token will do)", NULL, 0 },
+	{ "CAM_TLS_TRUST_DOMAIN", "cam-os", "trust domain of client certificates' SPIFFE IDs", NULL, 0 },
+	{ "CAM_AUDIT_LOG", NULL, "the audit trail, JSON lines (default <data dir>/audit.log)", NULL, 0 },
+	{ "CAM_AUDIT_EVENTS", "deny,admin,auth", "what is audited: deny, admin, auth, write (every context change), all (every call), none", NULL, 0 },
+	{ "CAM_AUDIT_SEAL_LINES", "1000", "with a TPM, a seal signed by it after this many audit lines (0: not by count)", NULL, 0 },
+	{ "CAM_AUDIT_SEAL_S", "60", "with a TPM, a seal at least this often while audit lines come (0: not by time)", NULL, 0 },
+	{ "CAM_AUDIT_MAX_BYTES", "104857600", "rotate the audit log past this size (<path>.<UTC time>; the chain goes on; 0: never)", NULL, 0 },
+	{ "CAM_MEMCTX_MAX_BYTES_PER_CALLER", "0", "context bytes one owner's namespaces may hold, kept versions and snapshots (0: no quota)", NULL, 0 },
+	{ "CAM_METRICS_MAX_SERIES_PER_CALLER", "0", "custom series one caller may make with emit_metric (0: no quota)", NULL, 0 },
 	{ "CAM_DRIVERS_DIR", "drivers", "driver manifests and shared objects", NULL, 0 },
 	{ "CAM_DRIVERS_AUTOLOAD", NULL, "drivers to load at start, comma-separated (folder names in CAM_DRIVERS_DIR)", NULL, 0 },
 	{ "CAM_DRIVERS_HOST", NULL, "driver helper program (default: cam-driver-host beside cam-kernel)", NULL, 0 },
@@ -126,7 +148,7 @@ struct kernel {
 	/* Settings (read_settings). */
 	struct cam_option opts[NOPTS];
 	long interval_ms;
-	long workers, max_msg, grace_ms, custom_max, per_family;
+	long workers, max_msg, grace_ms, custom_max, per_family, series_per_caller;
 	long max_buffered, max_conns, handshake_ms, idle_ms, io_threads;
 	long max_age_ms, age_grace_ms, ping_min_ms;
 	int ping_without_calls;
@@ -145,10 +167,17 @@ struct kernel {
 	cam_bus *bus;
 	cam_publisher *publisher;
 	cam_profiler *profiler;
+	char data_dir[PATH_MAX];
+	int data_lock;     /* the data directory's lock (datadir.h); -1: none */
+	cam_store *store;
 	cam_memctx *memctx;
+	cam_agents *agents;
 	cam_auth *auth;
+	cam_policy *policy;
+	char policy_saved[PATH_MAX + 16]; /* <data dir>/policy.json */
 	cam_sched *sched;
 	cam_tpm *tpm;
+	cam_audit *audit;
 	cam_drivers *drivers;
 	cam_grpc_server *server;
 	cam_grpc_health *health;
@@ -159,6 +188,7 @@ struct kernel {
 	cam_emit_trace *emit_trace;
 	cam_sched_verbs *sched_verbs;
 	cam_context_verbs *context_verbs;
+	cam_policy_verbs *policy_verbs;
 	cam_security_verbs *security_verbs;
 	cam_driver_verbs *driver_verbs;
 	cam_dispatch *dispatch;
@@ -180,12 +210,12 @@ static int check_listen_policy(const struct kernel *k)
 		return -1;
 	}
 	if (cam_listen_is_loopback(opt(k, "CAM_GRPC_LISTEN")) || allow ||
-	    opt(k, "CAM_AUTH_TOKENS_FILE"))
+	    opt(k, "CAM_AUTH_TOKENS_FILE") || opt(k, "CAM_TLS_CLIENT_CA_FILE"))
 		return 0;
 	fprintf(stderr,
 		"cam-kernel: refusing to serve anonymous callers on %s, which is not a loopback "
-		"address: set CAM_AUTH_TOKENS_FILE, or CAM_ALLOW_ANONYMOUS=true to allow it\n",
-		opt(k, "CAM_GRPC_LISTEN"));
+		"address: set CAM_AUTH_TOKENS_FILE or CAM_TLS_CLIENT_CA_FILE, or "
+		"CAM_ALLOW_ANONYMOUS=true to allow it\n", opt(k, "CAM_GRPC_LISTEN"));
 	return -1;
 }
 
@@ -247,6 +277,11 @@ static int read_settings(struct kernel *k)
 	k->profiling = profiling;
 	cam_metrics_set_limits((size_t)per_family, (size_t)max_series);
 	k->per_family = per_family;
+	if (cam_config_long(opt(k, "CAM_METRICS_MAX_SERIES_PER_CALLER"), 0, 200000,
+			    &k->series_per_caller)) {
+		fprintf(stderr, "cam-kernel: CAM_METRICS_MAX_SERIES_PER_CALLER must be 0-200000\n");
+		return CAM_EINVAL;
+	}
 	if (cam_config_long(opt(k, "CAM_GRPC_WORKERS"), 0, 256, &k->workers) ||
 	    cam_config_long(opt(k, "CAM_GRPC_MAX_MESSAGE_BYTES"), 1024, 64L << 20, &k->max_msg) ||
 	    cam_config_long(opt(k, "CAM_SHUTDOWN_GRACE_MS"), 0, 600000, &k->grace_ms) ||
@@ -374,17 +409,81 @@ static int read_sentinel_password(const char *path, char *pw, size_t len)
 	return 0;
 }
 
+/* Where the context store is and what it keeps, in words an operator can
+ * act on. */
+static void log_memctx(const struct kernel *k, const struct cam_memctx_opts *o)
+{
+	const char *b = cam_memctx_backend(k->memctx);
+
+	if (strcmp(b, "lmdb") == 0)
+		cam_log(CAM_LOG_INFO, "memctx", "memory context store: lmdb, durable, in %s (every "
+			"change is on disk before its answer), %u versions kept per key, values up "
+			"to %zu bytes", cam_store_path(k->store), o->limits.keep_versions,
+			o->limits.max_value_bytes);
+	else if (strcmp(b, "memory") == 0)
+		cam_log(CAM_LOG_WARN, "memctx", "memory context store: memory (CAM_MEMCTX_BACKEND="
+			"memory): volatile, every restart forgets it; %u versions kept per key, "
+			"values up to %zu bytes", o->limits.keep_versions, o->limits.max_value_bytes);
+	else
+		cam_log(CAM_LOG_INFO, "memctx", "memory context store: redis%s%s, %u versions kept "
+			"per key, values up to %zu bytes, acknowledged after %u replicas confirm",
+			o->sentinels ? " found through the sentinels " : o->cluster ? " on the cluster of " : "",
+			o->sentinels ? o->sentinels : o->cluster ? o->cluster : "", o->limits.keep_versions,
+			o->limits.max_value_bytes, o->min_replicas_ack);
+}
+
+/* The data directory (resolved, made 0700, locked against a second
+ * kernel) and the durable store in it. Its map, the most data.mdb may grow
+ * to, is sized from CAM_MEMCTX_MAX_BYTES: eight times it (room for B-tree
+ * pages, kept versions and copy-on-write) plus 1 GiB; address space only. */
+static int new_store(struct kernel *k)
+{
+	struct cam_store_opts o = { 0 };
+	char why[CAM_STORE_WHY], store_dir[PATH_MAX + 8];
+	long bytes;
+	int rc;
+
+	k->data_lock = -1;
+	if (cam_datadir_resolve(opt(k, "CAM_DATA_DIR"), k->data_dir, sizeof(k->data_dir), why,
+				sizeof(why))) {
+		cam_log(CAM_LOG_ERROR, "kernel", "%s", why);
+		return CAM_EINVAL;
+	}
+	if ((rc = cam_datadir_lock(k->data_dir, why, sizeof(why))) < 0) {
+		cam_log(CAM_LOG_ERROR, "kernel", "%s", why);
+		return rc;
+	}
+	k->data_lock = rc;
+	if (why[0])
+		cam_log(CAM_LOG_WARN, "kernel", "%s", why);
+	if (cam_config_long(opt(k, "CAM_MEMCTX_MAX_BYTES"), 1, 1L << 50, &bytes))
+		bytes = 1L << 28;
+	o.map_bytes = (uint64_t)bytes * 8 + (1ULL << 30);
+	if (o.map_bytes > (1ULL << 40))
+		o.map_bytes = 1ULL << 40;
+	snprintf(store_dir, sizeof(store_dir), "%s/store", k->data_dir);
+	o.dir = store_dir;
+	if ((rc = cam_store_open(&o, &k->store, why))) {
+		cam_log(CAM_LOG_ERROR, "kernel", "%s", why);
+		return rc;
+	}
+	return 0;
+}
+
 /* The memory context store: in memory, or Redis with CAM_REDIS_URL (or
  * found through CAM_REDIS_SENTINELS). */
 static int new_memctx(struct kernel *k)
 {
 	struct cam_memctx_opts o = {
+		.backend = opt(k, "CAM_MEMCTX_BACKEND"),
+		.store = k->store,
 		.redis_url = opt(k, "CAM_REDIS_URL"),
 		.sentinels = opt(k, "CAM_REDIS_SENTINELS"),
 		.master_name = opt(k, "CAM_REDIS_MASTER_NAME"),
 		.cluster = opt(k, "CAM_REDIS_CLUSTER"),
 	};
-	long keep, value, keys, bytes, snaps, timeout, ping, backoff, acks, io_threads, in_flight;
+	long keep, value, keys, bytes, snaps, timeout, ping, backoff, acks, per_caller, io_threads,
+	     in_flight;
 	char why[CAM_MEMCTX_WHY] = "", sentinel_pw[256];
 	int rc;
 
@@ -397,6 +496,7 @@ static int new_memctx(struct kernel *k)
 	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_PING_MS"), 100, 60000, &ping) ||
 	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_BACKOFF_MAX_MS"), 100, 600000, &backoff) ||
 	    cam_config_long(opt(k, "CAM_REDIS_MIN_REPLICAS_ACK"), 0, 16, &acks) ||
+	    cam_config_long(opt(k, "CAM_MEMCTX_MAX_BYTES_PER_CALLER"), 0, 1L << 50, &per_caller) ||
 	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_IO_THREADS"), 1, 16, &io_threads) ||
 	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_MAX_IN_FLIGHT"), 1, 65536, &in_flight)) {
 		cam_log(CAM_LOG_ERROR, "kernel", "a CAM_MEMCTX_* setting or CAM_REDIS_MIN_REPLICAS_ACK (0-16) "
@@ -417,7 +517,8 @@ static int new_memctx(struct kernel *k)
 	o.sentinel_password = sentinel_pw;
 	o.min_replicas_ack = (unsigned)acks;
 	o.limits = (struct cam_memctx_limits){ (size_t)value, (size_t)keys, (uint64_t)bytes,
-					       (unsigned)keep, (unsigned)snaps, 0 };
+					       (unsigned)keep, (unsigned)snaps,
+					       (uint64_t)per_caller };
 	o.timeout_ms = (int)timeout;
 	o.ping_interval_ms = (int)ping;
 	o.backoff_max_ms = (int)backoff;
@@ -429,19 +530,120 @@ static int new_memctx(struct kernel *k)
 		cam_log(CAM_LOG_ERROR, "memctx", "memory context store not started: %s", why);
 		return rc;
 	}
-	cam_log(CAM_LOG_INFO, "memctx",
-		"memory context store: %s backend%s%s, %u versions kept per key, values up to %zu bytes, "
-		"acknowledged after %u replicas confirm", cam_memctx_backend(k->memctx),
-		o.sentinels ? " found through the sentinels " : o.cluster ? " on the cluster of " : "",
-		o.sentinels ? o.sentinels : o.cluster ? o.cluster : "",
-		o.limits.keep_versions, o.limits.max_value_bytes, o.min_replicas_ack);
+	log_memctx(k, &o);
 	return 0;
 }
 
 /* Bearer tokens (CAM_AUTH_TOKENS_FILE) and per-caller rate limits. */
+/* The audit trail (kernel/security/audit.h), sealed by the TPM when
+ * there is one. */
+static int new_audit(struct kernel *k)
+{
+	struct cam_audit_opts o = { .tpm = k->tpm, .ecs = strcmp(opt(k, "CAM_LOG_FORMAT"), "ecs") == 0 };
+	char path[PATH_MAX + 16], why[300];
+	long lines, secs, bytes;
+	int rc;
+
+	if (cam_audit_parse_events(opt(k, "CAM_AUDIT_EVENTS"), &o.events) ||
+	    cam_config_long(opt(k, "CAM_AUDIT_SEAL_LINES"), 0, 100000000, &lines) ||
+	    cam_config_long(opt(k, "CAM_AUDIT_SEAL_S"), 0, 86400, &secs) ||
+	    cam_config_long(opt(k, "CAM_AUDIT_MAX_BYTES"), 0, 1L << 50, &bytes)) {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_AUDIT_EVENTS (deny,admin,auth,write,all,none), "
+			"CAM_AUDIT_SEAL_LINES, CAM_AUDIT_SEAL_S or CAM_AUDIT_MAX_BYTES is not valid "
+			"(see --help)");
+		return CAM_EINVAL;
+	}
+	if (!o.events)
+		return 0;
+	o.seal_lines = (unsigned)lines;
+	o.seal_s = (unsigned)secs;
+	o.max_bytes = (uint64_t)bytes;
+	if (opt(k, "CAM_AUDIT_LOG"))
+		snprintf(path, sizeof(path), "%s", opt(k, "CAM_AUDIT_LOG"));
+	else
+		snprintf(path, sizeof(path), "%s/audit.log", k->data_dir);
+	o.path = path;
+	if ((rc = cam_audit_new(&o, &k->audit, why, sizeof(why)))) {
+		cam_log(CAM_LOG_ERROR, "audit", "%s", why);
+		return rc;
+	}
+	cam_log(CAM_LOG_INFO, "audit", "audit trail %s (CAM_AUDIT_EVENTS=%s), %s", path,
+		opt(k, "CAM_AUDIT_EVENTS"),
+		k->tpm ? "sealed by the TPM" : "chained, not sealed (no TPM)");
+	return 0;
+}
+
+/* A kernel-wide event in the audit trail (start, stop, a policy reload):
+ * 0, or CAM_EUNAVAIL when it could not be written. */
+static int audit_event(struct kernel *k, unsigned kind, const char *event, const char *message)
+{
+	char why[256];
+
+	if (!cam_audit_wants(k->audit, kind))
+		return 0;
+	return cam_audit_write(k->audit, &(struct cam_audit_record){
+		.event = event, .principal = "cam-kernel", .authorized = -1, .version = -1,
+		.size = -1, .message = message }, true, why, sizeof(why));
+}
+
+static enum cam_component_status audit_probe(void *arg, char *msg, size_t len)
+{
+	return cam_audit_health(arg, msg, len);
+}
+
+/* Registered agents, kept in the store. */
+static int new_agents(struct kernel *k)
+{
+	char why[CAM_STORE_WHY];
+	int rc = cam_agents_new(k->store, &k->agents, why);
+
+	if (rc)
+		cam_log(CAM_LOG_ERROR, "security", "cannot load the registered agents: %s", why);
+	return rc;
+}
+
+/* The policy set, empty until start() reads what is in force. */
+static int new_policy(struct kernel *k)
+{
+	const char *mode = opt(k, "CAM_POLICY_MODE");
+	struct cam_policy_opts o = { 0 };
+
+	if (strcmp(mode, "enforce") == 0)
+		o.mode = CAM_POLICY_ENFORCE;
+	else if (strcmp(mode, "shadow") == 0)
+		o.mode = CAM_POLICY_SHADOW;
+	else {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_POLICY_MODE must be enforce or shadow");
+		return CAM_EINVAL;
+	}
+	snprintf(k->policy_saved, sizeof(k->policy_saved), "%s/policy.json", k->data_dir);
+	return cam_policy_new(&o, &k->policy);
+}
+
+/* The policy in force at start: the one policy_update saved, else
+ * CAM_POLICY_FILE's; a bad one stops the start. */
+static int load_policy(struct kernel *k)
+{
+	char msg[400];
+	int rc = cam_policy_verbs_reload(k->policy_verbs, true, msg, sizeof(msg));
+
+	if (rc)
+		cam_log(CAM_LOG_ERROR, "security", "policy not loaded: %s", msg);
+	else
+		cam_log(CAM_LOG_INFO, "security", "%s (CAM_POLICY_MODE=%s)", msg,
+			opt(k, "CAM_POLICY_MODE"));
+	if (!rc && !cam_auth_required(k->auth))
+		cam_log(CAM_LOG_WARN, "security", "anonymous mode (no CAM_AUTH_TOKENS_FILE, no "
+			"CAM_TLS_CLIENT_CA_FILE): callers name themselves, and no agent is kept from "
+			"another's namespaces; only registered tokens identify their agents");
+	return rc;
+}
+
 static int new_auth(struct kernel *k)
 {
-	struct cam_auth_opts o = { .tokens_file = opt(k, "CAM_AUTH_TOKENS_FILE") };
+	struct cam_auth_opts o = { .tokens_file = opt(k, "CAM_AUTH_TOKENS_FILE"),
+				   .agents = k->agents,
+				   .client_certs = opt(k, "CAM_TLS_CLIENT_CA_FILE") != NULL };
 	char why[256] = "";
 	char *end;
 	int rc;
@@ -574,6 +776,9 @@ static int new_server(struct kernel *k)
 		.executor = cam_sched_executor(k->sched),
 		.tls_cert_file = opt(k, "CAM_TLS_CERT_FILE"),
 		.tls_key_file = opt(k, "CAM_TLS_KEY_FILE"),
+		.tls_client_ca_file = opt(k, "CAM_TLS_CLIENT_CA_FILE"),
+		.tls_client_require = strcmp(opt(k, "CAM_TLS_CLIENT_AUTH"), "optional") != 0,
+		.tls_trust_domain = opt(k, "CAM_TLS_TRUST_DOMAIN"),
 		.max_buffered_bytes = (size_t)k->max_buffered,
 		.max_connections = (unsigned)k->max_conns,
 		.handshake_timeout_ms = k->handshake_ms ? (int)k->handshake_ms : -1,
@@ -584,8 +789,19 @@ static int new_server(struct kernel *k)
 		.keepalive_min_time_ms = k->ping_min_ms ? (int)k->ping_min_ms : -1,
 		.keepalive_permit_without_calls = k->ping_without_calls,
 	};
-	int rc = cam_grpc_server_new(&go, &k->server);
+	const char *ca_mode = opt(k, "CAM_TLS_CLIENT_AUTH");
+	int rc;
 
+	if (strcmp(ca_mode, "require") && strcmp(ca_mode, "optional")) {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_TLS_CLIENT_AUTH must be require or optional");
+		return CAM_EINVAL;
+	}
+	if (go.tls_client_ca_file && !go.tls_cert_file) {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_TLS_CLIENT_CA_FILE needs TLS: set "
+			"CAM_TLS_CERT_FILE and CAM_TLS_KEY_FILE");
+		return CAM_EINVAL;
+	}
+	rc = cam_grpc_server_new(&go, &k->server);
 	if (rc) {
 		cam_log(CAM_LOG_ERROR, "kernel", "bad gRPC settings for %s: %s", go.listen,
 			cam_strerror(rc));
@@ -608,13 +824,16 @@ static int new_verbs(struct kernel *k)
 
 	if ((rc = cam_verbs_new(&k->verbs)) || (rc = cam_components_new(&k->components)))
 		return rc;
+	if (k->audit && (rc = cam_components_set(k->components, "Audit Log", audit_probe, k->audit)))
+		return rc;
 	if ((rc = cam_system_verbs_new(&(struct cam_system_verbs_opts){
 			.verbs = k->verbs, .server = k->server, .sched = k->sched,
 			.publisher = k->publisher, .instance_id = k->instance_id,
 			.start_time = k->start_time }, &k->system_verbs)) ||
 	    (rc = cam_emit_metric_new(&(struct cam_emit_metric_opts){
 			.verbs = k->verbs, .families_max = (size_t)k->custom_max,
-			.series_max = (size_t)k->per_family }, &k->emit_metric)) ||
+			.series_max = (size_t)k->per_family,
+			.series_per_caller = (size_t)k->series_per_caller }, &k->emit_metric)) ||
 	    (rc = cam_emit_trace_new(k->verbs, k->spans, &k->emit_trace)) ||
 	    (rc = cam_sched_verbs_new(&(struct cam_sched_verbs_opts){
 			.verbs = k->verbs, .components = k->components, .sched = k->sched },
@@ -627,7 +846,11 @@ static int new_verbs(struct kernel *k)
 			&k->security_verbs)) ||
 	    (rc = cam_driver_verbs_new(&(struct cam_driver_verbs_opts){
 			.verbs = k->verbs, .components = k->components, .drivers = k->drivers },
-			&k->driver_verbs)))
+			&k->driver_verbs)) ||
+	    (rc = cam_policy_verbs_new(&(struct cam_policy_verbs_opts){
+			.verbs = k->verbs, .auth = k->auth, .policy = k->policy, .agents = k->agents,
+			.saved_path = k->policy_saved, .policy_file = opt(k, "CAM_POLICY_FILE") },
+			&k->policy_verbs)))
 		cam_log(CAM_LOG_ERROR, "kernel", "cannot add the verbs: %s", cam_strerror(rc));
 	return rc;
 }
@@ -637,6 +860,8 @@ static int new_dispatch(struct kernel *k)
 	struct cam_dispatch_opts o = {
 		.verbs = k->verbs,
 		.auth = k->auth,
+		.policy = k->policy,
+		.audit = k->audit,
 		.sched = k->sched,
 		.spans = k->spans,
 		.instance_id = k->instance_id,
@@ -693,13 +918,18 @@ static int start(struct kernel *k)
 	    (rc = cam_bus_pub_new(k->bus_addr, &k->bus)) ||
 	    (rc = new_publisher(k)) ||
 	    (rc = new_profiler(k)) ||
+	    (rc = new_store(k)) ||
 	    (rc = new_memctx(k)) ||
+	    (rc = new_agents(k)) ||
 	    (rc = new_auth(k)) ||
+	    (rc = new_policy(k)) ||
 	    (rc = new_scheduler(k)) ||
 	    (rc = new_tpm(k)) ||
+	    (rc = new_audit(k)) ||
 	    (rc = new_drivers(k)) ||
 	    (rc = new_server(k)) ||
 	    (rc = new_verbs(k)) ||
+	    (rc = load_policy(k)) ||
 	    (rc = new_dispatch(k)) ||
 	    (rc = new_service(k)))
 		return rc;
@@ -720,6 +950,7 @@ static void stop(struct kernel *k)
 	cam_drivers_stop(k->drivers);
 
 	cam_dispatch_free(k->dispatch);
+	cam_policy_verbs_free(k->policy_verbs);
 	cam_driver_verbs_free(k->driver_verbs);
 	cam_security_verbs_free(k->security_verbs);
 	cam_context_verbs_free(k->context_verbs);
@@ -734,10 +965,16 @@ static void stop(struct kernel *k)
 	cam_syscall_service_free(k->service);
 	cam_grpc_health_free(k->health);
 	cam_drivers_free(k->drivers);
+	cam_audit_free(k->audit); /* its last seal needs the TPM */
 	cam_tpm_free(k->tpm);
 	cam_sched_free(k->sched); /* after the server, whose shutdown drained it */
+	cam_policy_free(k->policy);
 	cam_auth_free(k->auth);
+	cam_agents_free(k->agents);
 	cam_memctx_free(k->memctx);
+	cam_store_close(k->store);
+	if (k->data_lock >= 0)
+		close(k->data_lock);
 	cam_profiler_free(k->profiler);
 	cam_publisher_free(k->publisher); /* publishes the final snapshot */
 	cam_bus_free(k->bus);
@@ -756,24 +993,82 @@ static void log_started(const struct kernel *k)
 	cam_log_str(&l, "grpc_listen", opt(k, "CAM_GRPC_LISTEN"));
 	cam_log_int(&l, "grpc_port", cam_grpc_server_port(k->server));
 	cam_log_str(&l, "bus", k->bus_addr);
+	cam_log_str(&l, "data_dir", k->data_dir);
+	cam_log_str(&l, "context_store", cam_memctx_backend(k->memctx));
 	cam_log_int(&l, "publish_interval_ms", k->interval_ms);
 	cam_log_end(&l);
+}
+
+/* Takes "--backup DIR" out of argv: DIR, or NULL when not asked. */
+static const char *take_backup_flag(int *argc, char **argv)
+{
+	for (int i = 1; i < *argc; i++) {
+		const char *dir = NULL;
+		int used = 0;
+
+		if (strcmp(argv[i], "--backup") == 0 && i + 1 < *argc)
+			dir = argv[i + 1], used = 2;
+		else if (strncmp(argv[i], "--backup=", 9) == 0)
+			dir = argv[i] + 9, used = 1;
+		if (!used)
+			continue;
+		memmove(&argv[i], &argv[i + used], (size_t)(*argc - i - used + 1) * sizeof(*argv));
+		*argc -= used;
+		return dir;
+	}
+	return NULL;
+}
+
+/*
+ * cam-kernel --backup DIR: a consistent copy of the store in the data
+ * directory into DIR/store, taken beside a running kernel (which goes on
+ * writing) or a stopped one. DIR is then a data directory of its own.
+ */
+static int backup(const struct kernel *k, const char *dest)
+{
+	char data[PATH_MAX], src[PATH_MAX + 8], to[PATH_MAX + 8], why[CAM_STORE_WHY];
+	uint64_t bytes = 0;
+	int rc;
+
+	if (!*dest) {
+		fprintf(stderr, "cam-kernel: --backup needs a directory\n");
+		return 2;
+	}
+	if (cam_datadir_resolve(opt(k, "CAM_DATA_DIR"), data, sizeof(data), why, sizeof(why))) {
+		fprintf(stderr, "cam-kernel: %s\n", why);
+		return 2;
+	}
+	snprintf(src, sizeof(src), "%s/store", data);
+	snprintf(to, sizeof(to), "%s/store", dest);
+	if ((rc = cam_store_backup(src, to, &bytes, why))) {
+		fprintf(stderr, "cam-kernel: backup of %s not made: %s\n", src, why);
+		return 1;
+	}
+	printf("backup of %s written to %s/data.mdb (%llu bytes); to restore it, stop the kernel "
+	       "and put %s in place of %s (or start with --data-dir %s)\n", src, to,
+	       (unsigned long long)bytes, to, src, dest);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct kernel k = { 0 };
 	cam_notify *notify = NULL;
+	const char *backup_dir = take_backup_flag(&argc, argv);
 	sigset_t sigs;
 	int sig = 0, rc;
 
 	memcpy(k.opts, options, sizeof(options));
 	rc = cam_config_parse(k.opts, NOPTS, argc, argv,
 			      "usage: cam-kernel [--flag value ...]\n"
+			      "       cam-kernel --backup DIR [--data-dir DIR]   a consistent copy "
+			      "of the store, beside a running kernel\n"
 			      "CAM-OS syscall kernel " CAM_VERSION,
 			      stderr);
 	if (rc)
 		return rc > 0 ? 0 : 2;
+	if (backup_dir)
+		return backup(&k, backup_dir);
 	if (read_settings(&k))
 		return 2;
 	if (k.profiling)
@@ -801,6 +1096,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_started(&k);
+	if (audit_event(&k, CAM_AUDIT_AUTH, "start", "cam-kernel started"))
+		cam_log(CAM_LOG_ERROR, "audit", "the start of the kernel could not be audited");
 	cam_notify_ready("serving gRPC", &notify);
 
 	for (;;) {
@@ -814,11 +1111,23 @@ int main(int argc, char **argv)
 			else
 				cam_log(CAM_LOG_INFO, "security", "SIGHUP: %zu bearer tokens in force",
 					cam_auth_token_count(k.auth));
+			if (opt(&k, "CAM_POLICY_FILE")) {
+				int prc = cam_policy_verbs_reload(k.policy_verbs, false, why, sizeof(why));
+
+				if (prc)
+					cam_log(CAM_LOG_ERROR, "security", "SIGHUP: policy not reloaded, "
+						"the one in force stays: %s", why);
+				else
+					cam_log(CAM_LOG_INFO, "security", "SIGHUP: %s", why);
+				audit_event(&k, CAM_AUDIT_ADMIN, "reload",
+					    prc ? "SIGHUP: policy not reloaded" : why);
+			}
 			continue;
 		}
 		break;
 	}
 	cam_log(CAM_LOG_INFO, "kernel", "%s received, shutting down", strsignal(sig));
+	audit_event(&k, CAM_AUDIT_AUTH, "stop", strsignal(sig));
 	cam_notify_stopping(notify);
 	stop(&k);
 	cam_log(CAM_LOG_INFO, "kernel", "cam-kernel stopped");

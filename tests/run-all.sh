@@ -7,6 +7,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-2}
 total_p=0; total_f=0; log=$(mktemp)
+# No test keeps state in the user's home: each suite points its kernels'
+# CAM_DATA_DIR at a folder of its own; this catches any that does not.
+state=$(mktemp -d /tmp/cam-test-state-XXXXXX)
+export XDG_STATE_HOME="$state"
+unset CAM_DATA_DIR STATE_DIRECTORY
 suite() {
   local name=$1; shift
   echo "=== $name"
@@ -35,5 +40,9 @@ suite "interop tests (grpc-js, grpcio) against the transport's test server" \
 suite "interop tests (grpc-js, grpcio) against cam-kernel" \
   env CAM_GRPC_SERVER_BIN="$PWD/build/cam-kernel" tests/interop/run.sh build
 rm -f "$log"
+if [ -n "$(ls -A "$state")" ]; then
+  echo "FAIL a suite left state outside its own folders: $(ls -A "$state")"; total_f=$((total_f + 1))
+fi
+rm -rf "$state"
 echo "all suites: $total_p passed, $total_f failed"
 [ "$total_f" -eq 0 ]

@@ -72,6 +72,8 @@ struct cam_grpc_call *cam_grpc__call_new(struct conn *conn, int32_t stream_id)
 	c->heap_idx = NO_TIMER;
 	cam_grpc_wire_framer_init(&c->framer, conn->srv->max_msg);
 	memcpy(c->peer, conn->peer, sizeof(c->peer));
+	if ((c->peer_id = conn->peer_id))
+		cam_grpc_peer_id_ref(c->peer_id);
 	pthread_mutex_init(&c->mu, NULL);
 	c->conn_next = conn->calls;
 	if (conn->calls)
@@ -106,6 +108,8 @@ static void call_free(struct cam_grpc_call *c)
 	pthread_mutex_destroy(&c->mu);
 	cam_tcache_free(c->msg);
 	free(c->status_text);
+	cam_grpc_peer_id_unref(c->peer_id);
+	c->peer_id = NULL;
 	/* On its loop's thread it is kept for the next stream. */
 	if (cam_grpc__this_loop == l && l->nfree_calls < CALL_CACHE_MAX) {
 		trim(&c->md, &c->md_cap, KEEP_BUFFER_MAX);
@@ -380,6 +384,16 @@ unsigned cam_grpc_call_metadata_count(const struct cam_grpc_call *c, const char 
 int64_t cam_grpc_call_deadline_ns(const struct cam_grpc_call *c)
 {
 	return c->deadline_ns;
+}
+
+bool cam_grpc_call_client_cert(const struct cam_grpc_call *c, const char **caller,
+			       const char **error)
+{
+	if (!c->peer_id)
+		return false;
+	*caller = c->peer_id->caller;
+	*error = c->peer_id->error;
+	return true;
 }
 
 const char *cam_grpc_call_peer(const struct cam_grpc_call *c)

@@ -237,6 +237,12 @@ static void conn_read_tls(struct conn *conn)
 				conn_set_pollout(conn, true);
 			break;
 		}
+		/* The handshake is done by the first bytes: who the client
+		 * certificate names, once, before any call is made. */
+		if (!conn->peer_checked && cam_grpc_tls_handshaken(conn->ssl)) {
+			conn->peer_id = cam_grpc_tls_peer_id(conn->srv->tls, conn->ssl);
+			conn->peer_checked = true;
+		}
 		if (!conn_feed(conn, buf, (size_t)n)) {
 			conn->dead = true;
 			break;
@@ -312,6 +318,7 @@ void cam_grpc__conn_close(struct conn *conn)
 	cam_grpc__conn_unlist(conn);
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, conn->fd, NULL);
 	cam_grpc_tls_conn_free(conn->ssl);
+	cam_grpc_peer_id_unref(conn->peer_id);
 	close(conn->fd);
 	nghttp2_session_del(conn->h2);
 	if (conn->prev)

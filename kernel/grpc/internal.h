@@ -204,6 +204,7 @@ struct cam_grpc_call {
 	char *http_body;
 	size_t http_len, http_off;
 	char peer[64];
+	struct cam_grpc_peer_id *peer_id; /* the connection's client certificate; NULL: none */
 
 	/* Response side, any thread, under mu. */
 	pthread_mutex_t mu;
@@ -253,6 +254,8 @@ struct conn {
 	uint8_t scan_hdr[9], scan_have;
 	struct cam_grpc__stream_ids ids;
 	char peer[64];
+	struct cam_grpc_peer_id *peer_id; /* its client certificate, once handshaken */
+	bool peer_checked;
 };
 
 struct hook {

@@ -48,8 +48,12 @@ int cam_grpc_server_new(const struct cam_grpc_server_opts *o, cam_grpc_server **
 		if (!o->tls_cert_file || !o->tls_key_file)
 			snprintf(why, sizeof(why), "TLS needs both a certificate and a key file");
 		else
-			rc = cam_grpc_tls_new(o->tls_cert_file, o->tls_key_file, &s->tls, why,
-					      sizeof(why));
+			rc = cam_grpc_tls_new(o->tls_cert_file, o->tls_key_file,
+					      &(struct cam_grpc_tls_clients){
+						      .ca_file = o->tls_client_ca_file,
+						      .require = o->tls_client_require,
+						      .trust_domain = o->tls_trust_domain },
+					      &s->tls, why, sizeof(why));
 		if (rc) {
 			cam_log(CAM_LOG_ERROR, COMPONENT, "%s", why);
 			free(s->listen);

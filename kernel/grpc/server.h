@@ -49,6 +49,12 @@ struct cam_grpc_server_opts {
 	/* Both set: TLS (ALPN h2) on the port instead of cleartext HTTP/2. */
 	const char *tls_cert_file; /* PEM certificate chain */
 	const char *tls_key_file;  /* PEM private key */
+	/* Client certificates (with TLS): the CA that signs them; NULL: none
+	 * asked for. tls_client_require: a connection without one fails its
+	 * handshake. tls_trust_domain: of their SPIFFE IDs (tls.h). */
+	const char *tls_client_ca_file;
+	bool tls_client_require;
+	const char *tls_trust_domain;
 	/* Request and response bytes all connections may hold; 0 = sized for
 	 * the machine (cam_grpc_default_buffer_budget). */
 	size_t max_buffered_bytes;
@@ -97,6 +103,13 @@ unsigned cam_grpc_call_metadata_count(const struct cam_grpc_call *c, const char 
 int64_t cam_grpc_call_deadline_ns(const struct cam_grpc_call *c);
 /* "ipv4:127.0.0.1:4242" / "ipv6:[::1]:4242". */
 const char *cam_grpc_call_peer(const struct cam_grpc_call *c);
+/*
+ * The connection's verified client certificate: true when it has one,
+ * with *caller the caller it names ("" when none acceptable) and *error
+ * why not. Valid while the caller holds the call.
+ */
+bool cam_grpc_call_client_cert(const struct cam_grpc_call *c, const char **caller,
+			       const char **error);
 /* "/cam.SyscallService/Execute". */
 const char *cam_grpc_call_method(const struct cam_grpc_call *c);
 /* True once the client cancelled (RST_STREAM, connection gone). */

@@ -10,6 +10,7 @@
 #ifndef CAM_GRPC_TLS_H
 #define CAM_GRPC_TLS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -17,9 +18,40 @@
 typedef struct cam_grpc_tls cam_grpc_tls;
 typedef struct ssl_st SSL;
 
-/* Loads cert (PEM chain) and key. CAM_EINVAL with the reason in why. */
-int cam_grpc_tls_new(const char *cert_file, const char *key_file, cam_grpc_tls **out,
-		     char *why, size_t why_len);
+/* Client certificates: verified against a CA; the caller a certificate
+ * names is its URI SAN spiffe://<trust_domain>/agent/<caller>, else its
+ * subject CN. */
+struct cam_grpc_tls_clients {
+	const char *ca_file;      /* PEM CA certificate(s) */
+	bool require;             /* no certificate: the handshake fails */
+	const char *trust_domain; /* NULL or "": "cam-os" */
+};
+
+/* Loads cert (PEM chain) and key; with clients, asks for client
+ * certificates. CAM_EINVAL with the reason in why. */
+int cam_grpc_tls_new(const char *cert_file, const char *key_file,
+		     const struct cam_grpc_tls_clients *clients, cam_grpc_tls **out, char *why,
+		     size_t why_len);
+
+/*
+ * Who a connection's verified client certificate names, shared by the
+ * connection and its calls (refcounted). caller is "" when the
+ * certificate names nobody acceptable, and error says why (a SPIFFE ID in
+ * another trust domain, no CN).
+ */
+struct cam_grpc_peer_id {
+	atomic_int refs;
+	char caller[128];
+	char error[200];
+};
+/* The identity of ssl's peer once its handshake is done: NULL without a
+ * client certificate (or without client certificates asked for). */
+struct cam_grpc_peer_id *cam_grpc_tls_peer_id(const cam_grpc_tls *t, SSL *ssl);
+void cam_grpc_peer_id_ref(struct cam_grpc_peer_id *p);
+/* NULL is a no-op. */
+void cam_grpc_peer_id_unref(struct cam_grpc_peer_id *p);
+/* Whether ssl's handshake is done. */
+bool cam_grpc_tls_handshaken(SSL *ssl);
 /* NULL is a no-op. */
 void cam_grpc_tls_free(cam_grpc_tls *t);
 /* A server-side TLS object on fd; NULL when out of memory. Free with

@@ -46,14 +46,17 @@ struct cam_memctx__ops {
 	uint64_t (*unconfirmed)(void *b);    /* NULL: always 0 */
 	int (*cluster)(void *b, struct cam_memctx_cluster *out); /* NULL: CAM_ENOENT */
 	enum cam_component_status (*health)(void *b, char *msg, size_t len);
+	cam_store *(*store)(void *b);        /* NULL: not a durable store */
 	void (*free)(void *b);
 };
 
 /* Constructors: 0 and *out, or CAM_E* with why filled. */
 int cam_memctx__mem_new(const struct cam_memctx_limits *l, void **out, char *why);
 int cam_memctx__redis_new(const struct cam_memctx_opts *o, void **out, char *why);
+int cam_memctx__lmdb_new(const struct cam_memctx_opts *o, void **out, char *why);
 extern const struct cam_memctx__ops cam_memctx__mem_ops;
 extern const struct cam_memctx__ops cam_memctx__redis_ops;
+extern const struct cam_memctx__ops cam_memctx__lmdb_ops;
 
 /* Fills why (may be NULL) and returns err. */
 int cam_memctx__fail(char *why, int err, const char *fmt, ...)

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <semaphore.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,23 +72,56 @@ static int check_limits(const struct cam_memctx_limits *l, char *why)
 	return 0;
 }
 
+/* The backend o asks for, or CAM_EINVAL with why. */
+static int pick_backend(const struct cam_memctx_opts *o, const struct cam_memctx__ops **out,
+			char *why)
+{
+	bool redis = (o->redis_url && *o->redis_url) || (o->sentinels && *o->sentinels) ||
+		     (o->cluster && *o->cluster);
+	const char *want = o->backend && *o->backend ? o->backend
+			   : redis			  ? "redis"
+			   : o->store			  ? "lmdb"
+							  : "memory";
+
+	if (strcmp(want, "redis") == 0 && redis)
+		*out = &cam_memctx__redis_ops;
+	else if (strcmp(want, "lmdb") == 0 && o->store && !redis)
+		*out = &cam_memctx__lmdb_ops;
+	else if (strcmp(want, "memory") == 0 && !redis)
+		*out = &cam_memctx__mem_ops;
+	else if (strcmp(want, "redis") && strcmp(want, "lmdb") && strcmp(want, "memory"))
+		return cam_memctx__fail(why, CAM_EINVAL,
+					"context store backend must be lmdb, memory or redis, not '%.32s'",
+					want);
+	else if (strcmp(want, "redis") == 0)
+		return cam_memctx__fail(why, CAM_EINVAL,
+					"the redis backend needs CAM_REDIS_URL, CAM_REDIS_SENTINELS or CAM_REDIS_CLUSTER");
+	else if (redis)
+		return cam_memctx__fail(why, CAM_EINVAL,
+					"backend %s asked for, but Redis is configured too: unset "
+					"CAM_REDIS_URL/CAM_REDIS_SENTINELS/CAM_REDIS_CLUSTER or ask for redis", want);
+	else
+		return cam_memctx__fail(why, CAM_EINVAL, "the lmdb backend needs the kernel's store");
+	return 0;
+}
+
 int cam_memctx_new(const struct cam_memctx_opts *o, cam_memctx **out, char *why)
 {
+	const struct cam_memctx__ops *ops = NULL;
 	struct cam_memctx *m;
 	int rc;
 
-	if ((rc = check_limits(&o->limits, why)))
+	if ((rc = check_limits(&o->limits, why)) || (rc = pick_backend(o, &ops, why)))
 		return rc;
 	m = cam_xcalloc(1, sizeof(*m));
 	m->limits = o->limits;
-	if ((o->redis_url && *o->redis_url) || (o->sentinels && *o->sentinels) ||
-	    (o->cluster && *o->cluster)) {
-		m->ops = &cam_memctx__redis_ops;
+	m->ops = ops;
+	if (ops == &cam_memctx__redis_ops)
 		rc = cam_memctx__redis_new(o, &m->b, why);
-	} else {
-		m->ops = &cam_memctx__mem_ops;
+	else if (ops == &cam_memctx__lmdb_ops)
+		rc = cam_memctx__lmdb_new(o, &m->b, why);
+	else
 		rc = cam_memctx__mem_new(&o->limits, &m->b, why);
-	}
 	if (rc) {
 		free(m);
 		return rc;
@@ -388,6 +422,11 @@ uint64_t cam_memctx_unconfirmed(cam_memctx *m)
 int cam_memctx_cluster(cam_memctx *m, struct cam_memctx_cluster *out)
 {
 	return m->ops->cluster ? m->ops->cluster(m->b, out) : CAM_ENOENT;
+}
+
+cam_store *cam_memctx_store(cam_memctx *m)
+{
+	return m->ops->store ? m->ops->store(m->b) : NULL;
 }
 
 enum cam_component_status cam_memctx_health(cam_memctx *m, char *msg, size_t len)

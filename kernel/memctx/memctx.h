@@ -42,6 +42,7 @@
 
 #include "common/component.h"
 #include "common/error.h"
+#include "kernel/store/store.h"
 
 typedef struct cam_memctx cam_memctx;
 
@@ -72,6 +73,11 @@ struct cam_memctx_limits {
 };
 
 struct cam_memctx_opts {
+	/* "memory", "lmdb" or "redis"; NULL or "": redis when redis_url,
+	 * sentinels or cluster are given, else lmdb when store is, else
+	 * memory. */
+	const char *backend;
+	cam_store *store;         /* lmdb: the kernel's store (borrowed) */
 	const char *redis_url;    /* NULL or "": in memory (unless sentinels or cluster) */
 	/* Redis Sentinel: "host:port,..." and the master's name; the URL's
 	 * host is then not used (its password and database are). */
@@ -119,7 +125,7 @@ void cam_memctx_value_free(struct cam_memctx_value *v);
 int cam_memctx_new(const struct cam_memctx_opts *o, cam_memctx **out, char *why);
 /* Every thread that used the store must be done with it. NULL is fine. */
 void cam_memctx_free(cam_memctx *m);
-/* "memory" or "redis". */
+/* "memory", "lmdb" or "redis". */
 const char *cam_memctx_backend(const cam_memctx *m);
 
 /* A namespace or key name is 1-128 bytes of [A-Za-z0-9_.-/]. */
@@ -165,7 +171,10 @@ uint64_t cam_memctx_master_changes(cam_memctx *m);
 /* Changes that reached the master but were not confirmed by
  * min_replicas_ack replicas in time (answered CAM_EUNAVAIL). */
 uint64_t cam_memctx_unconfirmed(cam_memctx *m);
-/* Health for the "Redis Backend" component: quick, from cached state. */
+/* The durable store under the lmdb backend (its figures: cam_store_stats),
+ * else NULL. */
+cam_store *cam_memctx_store(cam_memctx *m);
+/* The backend's health, quick, from cached state. */
 enum cam_component_status cam_memctx_health(cam_memctx *m, char *msg, size_t len);
 
 /* Redis Cluster as the store last saw it (its health thread). */
@@ -221,6 +230,7 @@ struct cam_memctx_op {
 	void *arg;             /* the caller's */
 	/* set by cam_memctx_submit */
 	int64_t now_ms;        /* Unix time of the call (write, snapshot) */
+	struct cam_memctx_op *next; /* the backend's, while it holds op */
 	/* out, valid when done runs */
 	int rc;                /* 0 or a code, as the synchronous call returns */
 	char why[CAM_MEMCTX_WHY];

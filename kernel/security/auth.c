@@ -5,9 +5,17 @@
  * swaps the pointer under a rwlock, so a call in flight keeps using the
  * table it started with (read lock held only for the lookup).
  *
- * Rate limits are GCRA buckets (common/rate.h). Token holders have their
- * own bucket; anonymous callers hash into a fixed table of buckets
- * (self-asserted names must not grow memory), so two of them may share.
+ * Tokens of the file are found by their SHA-256 in an open-addressing
+ * index built with the table (a digest is uniform: its first bytes are its
+ * hash), registered tokens in the registry's own index (agents.h): a call
+ * costs one SHA-256 and a probe or two, however many tokens there are.
+ * (The lookup's timing depends on the digest, never on the token: finding
+ * a token from it would take a SHA-256 preimage.)
+ *
+ * Rate limits are GCRA buckets (common/rate.h). Holders of the file's
+ * tokens have their own bucket; registered agents and anonymous callers
+ * hash into fixed tables of buckets (names must not grow memory), so two
+ * of them may share one.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -35,6 +43,7 @@
 
 #define MAX_TOKENS 4096
 #define ANON_BUCKETS 1024
+#define AGENT_BUCKETS 16384
 
 struct token {
 	unsigned char hash[SHA256_DIGEST_LENGTH];
@@ -46,13 +55,15 @@ struct token {
 
 struct table {
 	size_t n;
+	uint16_t index[2 * MAX_TOKENS]; /* token number + 1 by digest; 0: free */
 	struct token tokens[];
 };
 
-enum reason { R_MISSING, R_INVALID, R_MISMATCH, R_SCOPE, R_REPEATED, R_COUNT };
+enum reason { R_MISSING, R_INVALID, R_MISMATCH, R_SCOPE, R_REPEATED, R_CERT, R_POLICY, R_COUNT };
 static const char *const reason_names[R_COUNT] = { "missing_token", "invalid_token",
 						   "caller_mismatch", "missing_scope",
-						   "repeated_credentials" };
+						   "repeated_credentials", "bad_certificate",
+						   "policy_denied" };
 
 enum { M_FAILURES, M_HITS, NMETRICS };
 static const char *const L_REASON[] = { "reason", NULL };
@@ -66,8 +77,11 @@ static const struct cam_family_desc metrics[NMETRICS] = {
 
 struct cam_auth {
 	pthread_rwlock_t lock;
-	struct table *table; /* NULL: anonymous mode */
+	struct table *table; /* NULL: no tokens file */
 	char *path;
+	cam_agents *agents;
+	bool client_certs;
+	struct cam_rate_bucket *agent_buckets; /* AGENT_BUCKETS */
 	double rate, burst;
 	cam_series *failures[R_COUNT];
 	cam_series *hits;
@@ -158,6 +172,26 @@ static int parse_line(char *line, struct token *t, char *why, size_t why_len, in
 	return 0;
 }
 
+static size_t index_slot(const unsigned char *digest)
+{
+	uint64_t h;
+
+	memcpy(&h, digest, sizeof(h));
+	return h & (2 * MAX_TOKENS - 1);
+}
+
+/* The digest index of a loaded table (at most half full). */
+static void index_tokens(struct table *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		size_t j = index_slot(t->tokens[i].hash);
+
+		while (t->index[j])
+			j = (j + 1) & (2 * MAX_TOKENS - 1);
+		t->index[j] = (uint16_t)(i + 1);
+	}
+}
+
 static struct table *load(const char *path, char *why, size_t why_len)
 {
 	FILE *f = fopen(path, "r");
@@ -187,6 +221,7 @@ static struct table *load(const char *path, char *why, size_t why_len)
 		t->n++;
 	}
 	fclose(f);
+	index_tokens(t);
 	return t;
 out_fail:
 	fclose(f);
@@ -223,6 +258,9 @@ int cam_auth_new(const struct cam_auth_opts *o, cam_auth **out, char *why, size_
 	for (int r = 0; r < R_COUNT; r++)
 		a->failures[r] = cam_series_get(fam[M_FAILURES], (const char *[]){ reason_names[r] });
 	a->hits = cam_series_get(fam[M_HITS], NULL);
+	a->agents = o->agents;
+	a->client_certs = o->client_certs;
+	a->agent_buckets = cam_xcalloc_aligned(AGENT_BUCKETS * sizeof(struct cam_rate_bucket));
 	if (o->tokens_file) {
 		a->path = cam_xstrdup(o->tokens_file);
 		if ((rc = cam_auth_reload(a, why, why_len))) {
@@ -257,6 +295,7 @@ void cam_auth_free(cam_auth *a)
 	for (size_t i = 0; i < a->ntoken_buckets; i++)
 		free(a->token_buckets[i]);
 	free(a->path);
+	free(a->agent_buckets);
 	pthread_rwlock_destroy(&a->lock);
 	free(a);
 }
@@ -279,18 +318,18 @@ static int refuse(cam_auth *a, enum reason r, int err, char *msg, size_t msglen,
 	return err;
 }
 
-/* The token table entry of a bearer token; caller holds the lock.
- * Every entry is compared, in constant time each. */
-static const struct token *find_token(const struct cam_auth *a, const char *token)
+/* The token table entry of a token's digest; caller holds the lock. */
+static const struct token *find_token(const struct cam_auth *a, const unsigned char *digest)
 {
-	unsigned char digest[SHA256_DIGEST_LENGTH];
-	const struct token *match = NULL;
+	const struct table *t = a->table;
 
-	SHA256((const unsigned char *)token, strlen(token), digest);
-	for (size_t i = 0; i < a->table->n; i++)
-		if (CRYPTO_memcmp(digest, a->table->tokens[i].hash, sizeof(digest)) == 0)
-			match = &a->table->tokens[i];
-	return match;
+	for (size_t j = index_slot(digest); t->index[j]; j = (j + 1) & (2 * MAX_TOKENS - 1)) {
+		const struct token *k = &t->tokens[t->index[j] - 1];
+
+		if (CRYPTO_memcmp(digest, k->hash, SHA256_DIGEST_LENGTH) == 0)
+			return k;
+	}
+	return NULL;
 }
 
 static bool bearer(const char *authorization)
@@ -298,78 +337,202 @@ static bool bearer(const char *authorization)
 	return authorization && strncasecmp(authorization, "Bearer ", 7) == 0 && authorization[7];
 }
 
-int cam_auth_check_credentials(cam_auth *a, const char *authorization, unsigned count,
-			       char *msg, size_t msglen)
+bool cam_auth_required(const cam_auth *a)
 {
-	bool found;
+	return a->path || a->client_certs;
+}
+
+const char *cam_identified_by_name(enum cam_identified_by by)
+{
+	switch (by) {
+	case CAM_ID_TOKEN:
+		return "token";
+	case CAM_ID_REGISTERED:
+		return "registered";
+	case CAM_ID_CERTIFICATE:
+		return "certificate";
+	default:
+		return "anonymous";
+	}
+}
+
+/* The identity of a bearer token, from the file or the registry: 0, or
+ * CAM_EAUTH counted. */
+static int token_identity(cam_auth *a, const char *token, struct cam_identity *id, char *msg,
+			  size_t msglen)
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	const struct token *match = NULL;
+	struct cam_agent g;
+
+	SHA256((const unsigned char *)token, strlen(token), digest);
+	pthread_rwlock_rdlock(&a->lock);
+	if (a->table && (match = find_token(a, digest))) {
+		snprintf(id->caller_id, sizeof(id->caller_id), "%s", match->caller_id);
+		id->scopes = match->scopes;
+		id->by = CAM_ID_TOKEN;
+		id->rate = match->rate >= 0 ? match->rate : a->rate;
+		id->burst = match->burst >= 0 ? match->burst
+					      : (match->rate > 1 ? match->rate : a->burst);
+		id->bucket = match->bucket; /* buckets outlive reloads */
+	}
+	pthread_rwlock_unlock(&a->lock);
+	if (!match) {
+		if (!a->agents || !cam_agents_find(a->agents, digest, &g))
+			return refuse(a, R_INVALID, CAM_EAUTH, msg, msglen, "invalid bearer token");
+		cam_strlcpy(id->caller_id, g.name, sizeof(id->caller_id));
+		id->scopes = g.scopes;
+		id->by = CAM_ID_REGISTERED;
+		id->rate = g.rate >= 0 ? g.rate : a->rate;
+		id->burst = g.burst >= 0 ? g.burst : (g.rate > 1 ? g.rate : a->burst);
+		id->bucket = &a->agent_buckets[cam_rate_hash(g.name) % AGENT_BUCKETS];
+	}
+	id->authenticated = true;
+	return 0;
+}
+
+/* The scopes of a caller a certificate names: its registered grant, else
+ * its line in the tokens file, else read,write. */
+static void cert_grant(cam_auth *a, struct cam_identity *id)
+{
+	struct cam_agent g;
+
+	id->scopes = CAM_SCOPE_READ | CAM_SCOPE_WRITE;
+	id->rate = a->rate;
+	id->burst = a->burst;
+	if (a->agents && cam_agents_find_name(a->agents, id->caller_id, &g)) {
+		id->scopes = g.scopes;
+		if (g.rate >= 0)
+			id->rate = g.rate;
+		id->bucket = &a->agent_buckets[cam_rate_hash(g.name) % AGENT_BUCKETS];
+		return;
+	}
+	pthread_rwlock_rdlock(&a->lock);
+	for (size_t i = 0; a->table && i < a->table->n; i++)
+		if (strcmp(a->table->tokens[i].caller_id, id->caller_id) == 0) {
+			id->scopes = a->table->tokens[i].scopes;
+			id->bucket = a->table->tokens[i].bucket;
+			break;
+		}
+	pthread_rwlock_unlock(&a->lock);
+}
+
+static void anonymous(cam_auth *a, const char *claimed, struct cam_identity *id)
+{
+	cam_strlcpy(id->caller_id, claimed && *claimed ? claimed : "anonymous",
+		    sizeof(id->caller_id));
+	id->scopes = CAM_SCOPE_READ | CAM_SCOPE_WRITE | CAM_SCOPE_ADMIN;
+	id->by = CAM_ID_ANONYMOUS;
+	id->rate = a->rate;
+	id->burst = a->burst;
+}
+
+int cam_auth_check_credentials_peer(cam_auth *a, const char *authorization, unsigned count,
+				    const struct cam_peer_cert *cert, char *msg, size_t msglen)
+{
+	struct cam_identity id;
 
 	if (count > 1)
 		return refuse(a, R_REPEATED, CAM_EAUTH, msg, msglen,
 			      "more than one authorization header");
-	if (!a->path)
+	if (cert && cert->error)
+		return refuse(a, R_CERT, CAM_EAUTH, msg, msglen, cert->error);
+	if (bearer(authorization) && (a->path || (a->agents && cam_agents_count(a->agents))))
+		return token_identity(a, authorization + 7, &id, msg, msglen);
+	if (!cam_auth_required(a) || (cert && cert->caller))
 		return 0;
-	pthread_rwlock_rdlock(&a->lock);
-	if (!a->table) {
-		pthread_rwlock_unlock(&a->lock);
-		return 0;
-	}
-	if (!bearer(authorization)) {
-		pthread_rwlock_unlock(&a->lock);
+	return refuse(a, R_MISSING, CAM_EAUTH, msg, msglen,
+		      a->client_certs ? "missing credentials: a client certificate or a bearer token"
+				      : "missing bearer token (authorization: Bearer <token>)");
+}
+
+int cam_auth_check_credentials(cam_auth *a, const char *authorization, unsigned count,
+			       char *msg, size_t msglen)
+{
+	return cam_auth_check_credentials_peer(a, authorization, count, NULL, msg, msglen);
+}
+
+int cam_auth_identify_peer(cam_auth *a, const char *authorization,
+			   const struct cam_peer_cert *cert, const char *claimed,
+			   struct cam_identity *id, char *msg, size_t msglen)
+{
+	bool has_token = bearer(authorization);
+	int rc;
+
+	memset(id, 0, sizeof(*id));
+	if (cert && cert->error)
+		return refuse(a, R_CERT, CAM_EAUTH, msg, msglen, cert->error);
+	if (has_token && (a->path || (a->agents && cam_agents_count(a->agents)))) {
+		if ((rc = token_identity(a, authorization + 7, id, msg, msglen)))
+			return rc;
+		if (cert && cert->caller && strcmp(cert->caller, id->caller_id) != 0) {
+			char text[320];
+
+			snprintf(text, sizeof(text), "the client certificate names %.100s but the "
+				 "token names %.100s", cert->caller, id->caller_id);
+			return refuse(a, R_MISMATCH, CAM_EPERM, msg, msglen, text);
+		}
+	} else if (cert && cert->caller) {
+		cam_strlcpy(id->caller_id, cert->caller, sizeof(id->caller_id));
+		id->by = CAM_ID_CERTIFICATE;
+		id->authenticated = true;
+		cert_grant(a, id);
+	} else if (cam_auth_required(a)) {
 		return refuse(a, R_MISSING, CAM_EAUTH, msg, msglen,
-			      "missing bearer token (authorization: Bearer <token>)");
+			      has_token ? "invalid bearer token"
+			      : a->client_certs ? "missing credentials: a client certificate or a bearer token"
+						: "missing bearer token (authorization: Bearer <token>)");
+	} else {
+		anonymous(a, claimed, id);
+		return 0;
 	}
-	found = find_token(a, authorization + 7) != NULL;
-	pthread_rwlock_unlock(&a->lock);
-	return found ? 0 : refuse(a, R_INVALID, CAM_EAUTH, msg, msglen, "invalid bearer token");
+	if (claimed && *claimed && strcmp(claimed, id->caller_id) != 0)
+		return refuse(a, R_MISMATCH, CAM_EPERM, msg, msglen,
+			      id->by == CAM_ID_CERTIFICATE
+				      ? "caller_id does not match the certificate's caller"
+				      : "caller_id does not match the token's caller");
+	return 0;
 }
 
 int cam_auth_identify(cam_auth *a, const char *authorization, const char *claimed,
 		      struct cam_identity *id, char *msg, size_t msglen)
 {
-	const struct token *match;
+	return cam_auth_identify_peer(a, authorization, NULL, claimed, id, msg, msglen);
+}
 
-	memset(id, 0, sizeof(*id));
-	/* Without a tokens file there is no table, and no reload makes one:
-	 * anonymous callers need no lock. */
-	if (!a->path) {
-		cam_strlcpy(id->caller_id, claimed && *claimed ? claimed : "anonymous",
-			    sizeof(id->caller_id));
-		id->scopes = CAM_SCOPE_READ | CAM_SCOPE_WRITE | CAM_SCOPE_ADMIN;
-		id->rate = a->rate;
-		id->burst = a->burst;
-		return 0;
+bool cam_auth_scopes_of(cam_auth *a, const char *caller, unsigned *scopes)
+{
+	struct cam_identity id = { 0 };
+	bool found = false;
+	struct cam_agent g;
+
+	if (!cam_auth_required(a) && !(a->agents && cam_agents_find_name(a->agents, caller, &g))) {
+		*scopes = CAM_SCOPE_READ | CAM_SCOPE_WRITE | CAM_SCOPE_ADMIN; /* anonymous */
+		return true;
+	}
+	if (a->agents && cam_agents_find_name(a->agents, caller, &g)) {
+		*scopes = g.scopes;
+		return true;
 	}
 	pthread_rwlock_rdlock(&a->lock);
-	if (!a->table) {
-		pthread_rwlock_unlock(&a->lock);
-		cam_strlcpy(id->caller_id, claimed && *claimed ? claimed : "anonymous",
-			    sizeof(id->caller_id));
-		id->scopes = CAM_SCOPE_READ | CAM_SCOPE_WRITE | CAM_SCOPE_ADMIN;
-		id->rate = a->rate;
-		id->burst = a->burst;
-		return 0;
-	}
-	if (!bearer(authorization)) {
-		pthread_rwlock_unlock(&a->lock);
-		return refuse(a, R_MISSING, CAM_EAUTH, msg, msglen,
-			      "missing bearer token (authorization: Bearer <token>)");
-	}
-	match = find_token(a, authorization + 7);
-	if (!match) {
-		pthread_rwlock_unlock(&a->lock);
-		return refuse(a, R_INVALID, CAM_EAUTH, msg, msglen, "invalid bearer token");
-	}
-	snprintf(id->caller_id, sizeof(id->caller_id), "%s", match->caller_id);
-	id->scopes = match->scopes;
-	id->authenticated = true;
-	id->rate = match->rate >= 0 ? match->rate : a->rate;
-	id->burst = match->burst >= 0 ? match->burst : (match->rate > 1 ? match->rate : a->burst);
-	id->bucket = match->bucket; /* buckets outlive reloads */
+	for (size_t i = 0; a->table && i < a->table->n && !found; i++)
+		if (strcmp(a->table->tokens[i].caller_id, caller) == 0) {
+			*scopes = a->table->tokens[i].scopes;
+			found = true;
+		}
 	pthread_rwlock_unlock(&a->lock);
-	if (claimed && *claimed && strcmp(claimed, id->caller_id) != 0)
-		return refuse(a, R_MISMATCH, CAM_EPERM, msg, msglen,
-			      "caller_id does not match the token's caller");
-	return 0;
+	if (!found && a->client_certs) {
+		cam_strlcpy(id.caller_id, caller, sizeof(id.caller_id));
+		cert_grant(a, &id);
+		*scopes = id.scopes;
+		found = true;
+	}
+	return found;
+}
+
+void cam_auth_count_policy_denial(cam_auth *a)
+{
+	cam_counter_inc(a->failures[R_POLICY]);
 }
 
 const char *cam_auth_scope_name(unsigned bits)

@@ -13,9 +13,15 @@
  * in force and says why. Comparison is constant-time; tokens are never
  * logged.
  *
- * With no tokens file every caller is anonymous (the kernel only allows
- * that on loopback unless told otherwise) and names itself with the
- * request's caller_id.
+ * Besides the file: tokens the kernel registered itself (agent_register,
+ * kernel/security/agents.h), looked up the same way, and client
+ * certificates the TLS layer verified (cam_auth_identify_peer). A call may
+ * carry both a certificate and a token; they must name the same caller.
+ *
+ * With no tokens file and no client certificates configured, a call
+ * without credentials is anonymous (the kernel only allows that on
+ * loopback unless told otherwise) and names itself with the request's
+ * caller_id; a registered token still identifies its agent.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -25,6 +31,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "kernel/security/agents.h"
 
 enum cam_scope {
 	CAM_SCOPE_READ = 1,
@@ -36,15 +44,36 @@ typedef struct cam_auth cam_auth;
 
 struct cam_auth_opts {
 	const char *tokens_file; /* NULL: anonymous callers */
+	cam_agents *agents;      /* registered tokens (borrowed); NULL: none */
+	/* Client certificates are verified by TLS; calls must then carry one
+	 * or a token (like a tokens file, this ends anonymous callers). */
+	bool client_certs;
 	double default_rate;     /* calls per second per caller; 0 = unlimited */
 	double default_burst;    /* 0: same as the rate (at least 1) */
+};
+
+/* How a caller was identified. */
+enum cam_identified_by {
+	CAM_ID_ANONYMOUS,
+	CAM_ID_TOKEN,        /* the tokens file */
+	CAM_ID_REGISTERED,   /* a token from agent_register */
+	CAM_ID_CERTIFICATE,  /* a verified client certificate */
+};
+/* "anonymous", "token", "registered" or "certificate". */
+const char *cam_identified_by_name(enum cam_identified_by by);
+
+/* What a verified client certificate says (kernel/grpc/tls.h). */
+struct cam_peer_cert {
+	const char *caller;  /* the caller it names; NULL: none */
+	const char *error;   /* why a certificate given names nobody; NULL: none */
 };
 
 /* What a caller is, as decided for one call. */
 struct cam_identity {
 	char caller_id[128];
 	unsigned scopes;     /* enum cam_scope bits */
-	bool authenticated;  /* from a token (false: anonymous) */
+	bool authenticated;  /* from a token or a certificate (false: anonymous) */
+	enum cam_identified_by by;
 	double rate, burst;  /* the limit that applies; rate 0 = none */
 	void *bucket;        /* the token's own bucket (NULL: shared table) */
 };
@@ -72,6 +101,16 @@ size_t cam_auth_token_count(cam_auth *a);
 int cam_auth_identify(cam_auth *a, const char *authorization, const char *claimed,
 		      struct cam_identity *id, char *msg, size_t msglen);
 /*
+ * The same with the connection's client certificate (cert may be NULL).
+ * A certificate names the caller; its scopes are those of the agent's
+ * registered tokens, else of the caller's line in the tokens file, else
+ * read,write. With a token too, both must name the same caller
+ * (CAM_EPERM). A certificate that names nobody acceptable is CAM_EAUTH.
+ */
+int cam_auth_identify_peer(cam_auth *a, const char *authorization,
+			   const struct cam_peer_cert *cert, const char *claimed,
+			   struct cam_identity *id, char *msg, size_t msglen);
+/*
  * The credentials a call carries, checked as soon as its headers are
  * read (before its message is): `authorization` is the first value of
  * that header, `count` how many times it was sent. Two or more are
@@ -82,6 +121,12 @@ int cam_auth_identify(cam_auth *a, const char *authorization, const char *claime
  */
 int cam_auth_check_credentials(cam_auth *a, const char *authorization, unsigned count,
 			       char *msg, size_t msglen);
+/* The same, where a verified client certificate (cert may be NULL) counts
+ * as credentials too. */
+int cam_auth_check_credentials_peer(cam_auth *a, const char *authorization, unsigned count,
+				    const struct cam_peer_cert *cert, char *msg, size_t msglen);
+/* Whether calls need credentials (a tokens file or client certificates). */
+bool cam_auth_required(const cam_auth *a);
 /* Whether the identity holds scope (one enum cam_scope value): 0, or
  * CAM_EPERM counted as reason="missing_scope". */
 int cam_auth_check_scope(cam_auth *a, const struct cam_identity *id, unsigned scope,
@@ -89,6 +134,14 @@ int cam_auth_check_scope(cam_auth *a, const struct cam_identity *id, unsigned sc
 /* Takes one call from the caller's token bucket: 0, or CAM_ELIMIT
  * (counted in cam_os_security_rate_limit_hits_total). Lock-free. */
 int cam_auth_rate_limit(cam_auth *a, const struct cam_identity *id, char *msg, size_t msglen);
+
+/* The scopes a named caller holds, for policy_query about another
+ * caller: its registered grant, its line in the tokens file, read,write
+ * when client certificates may name it; false when it has none. */
+bool cam_auth_scopes_of(cam_auth *a, const char *caller, unsigned *scopes);
+
+/* Counts a call the policy denied, as reason="policy_denied". */
+void cam_auth_count_policy_denial(cam_auth *a);
 
 /* Parses "read,write" into scope bits; CAM_EINVAL for an unknown scope. */
 int cam_auth_parse_scopes(const char *s, unsigned *out);

@@ -39,6 +39,7 @@
 
 enum op {
 	OP_SIGN,
+	OP_SIGN_CLOCKED,
 	OP_VERIFY,
 	OP_RANDOM,
 	OP_PCR_READ,
@@ -67,6 +68,7 @@ struct job {
 	uint8_t pcrs[CAM_TPM_NPCRS][CAM_TPM_DIGEST_LEN];
 	char pem[CAM_TPM_PEM_MAX];
 	uint32_t handle;
+	struct cam_tpm_clock clock;
 };
 
 struct cam_tpm {
@@ -417,6 +419,23 @@ static int do_sign(cam_tpm *t, struct job *j)
 	return 0;
 }
 
+/* Reads the TPM's clock, then signs SHA-256(digest || clock): what is
+ * signed says when, by the TPM's own clock (cam_tpm_clocked_digest). */
+static int do_sign_clocked(cam_tpm *t, struct job *j)
+{
+	TPMS_TIME_INFO *ti = NULL;
+	TSS2_RC rc;
+
+	TPM_RUN(t, rc, Esys_ReadClock_Async(t->esys, NONE3), Esys_ReadClock_Finish(t->esys, &ti));
+	if (rc)
+		return failed(t, rc, "read clock", j->err, sizeof(j->err));
+	j->clock = (struct cam_tpm_clock){ ti->clockInfo.clock, ti->clockInfo.resetCount,
+					   ti->clockInfo.restartCount, ti->clockInfo.safe != 0 };
+	Esys_Free(ti);
+	cam_tpm_clocked_digest(j->digest, &j->clock, j->digest);
+	return do_sign(t, j);
+}
+
 static int do_verify(cam_tpm *t, struct job *j)
 {
 	TPM2B_DIGEST dg = { .size = CAM_TPM_DIGEST_LEN };
@@ -522,6 +541,9 @@ static void run_job_once(cam_tpm *t, struct job *j)
 	switch (j->op) {
 	case OP_SIGN:
 		j->rc = do_sign(t, j);
+		break;
+	case OP_SIGN_CLOCKED:
+		j->rc = do_sign_clocked(t, j);
 		break;
 	case OP_VERIFY:
 		j->rc = do_verify(t, j);
@@ -747,6 +769,24 @@ int cam_tpm_sign(cam_tpm *t, const uint8_t digest[CAM_TPM_DIGEST_LEN], int64_t d
 	if (!rc) {
 		memcpy(der, j->der, j->der_len);
 		*der_len = j->der_len;
+	}
+	job_put(t, j);
+	return rc;
+}
+
+int cam_tpm_sign_clocked(cam_tpm *t, const uint8_t digest[CAM_TPM_DIGEST_LEN],
+			 int64_t deadline_ns, uint8_t der[CAM_TPM_SIG_MAX_DER], size_t *der_len,
+			 struct cam_tpm_clock *clock, char *err, size_t errlen)
+{
+	struct job *j = job_new(OP_SIGN_CLOCKED);
+	int rc;
+
+	memcpy(j->digest, digest, CAM_TPM_DIGEST_LEN);
+	rc = run(t, j, deadline_ns, err, errlen);
+	if (!rc) {
+		memcpy(der, j->der, j->der_len);
+		*der_len = j->der_len;
+		*clock = j->clock;
 	}
 	job_put(t, j);
 	return rc;

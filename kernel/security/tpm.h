@@ -79,6 +79,23 @@ enum cam_tpm_status cam_tpm_state(cam_tpm *t, char *msg, size_t len);
 /* ECDSA signature of a SHA-256 digest, DER encoded into der (*der_len out). */
 int cam_tpm_sign(cam_tpm *t, const uint8_t digest[CAM_TPM_DIGEST_LEN], int64_t deadline_ns,
 		 uint8_t der[CAM_TPM_SIG_MAX_DER], size_t *der_len, char *err, size_t errlen);
+/* The TPM's clock (TPM2_ReadClock): ms the TPM has run since it was
+ * made (it only goes forward, and is saved across power cycles), and how
+ * often it was reset and restarted since. */
+struct cam_tpm_clock {
+	uint64_t clock_ms;
+	uint32_t reset_count, restart_count;
+	bool safe;
+};
+/* What cam_tpm_sign_clocked signs: SHA-256 of digest, then the clock as
+ * 8 + 4 + 4 bytes big-endian (clock_ms, reset_count, restart_count). */
+void cam_tpm_clocked_digest(const uint8_t digest[CAM_TPM_DIGEST_LEN],
+			    const struct cam_tpm_clock *c, uint8_t out[CAM_TPM_DIGEST_LEN]);
+/* Reads the TPM's clock and signs digest with it (in one job, so nothing
+ * else runs between): *clock gets the clock signed. */
+int cam_tpm_sign_clocked(cam_tpm *t, const uint8_t digest[CAM_TPM_DIGEST_LEN],
+			 int64_t deadline_ns, uint8_t der[CAM_TPM_SIG_MAX_DER], size_t *der_len,
+			 struct cam_tpm_clock *clock, char *err, size_t errlen);
 /* Checks a DER signature of digest with the key; *valid says the outcome.
  * A malformed signature gives CAM_EINVAL. */
 int cam_tpm_verify(cam_tpm *t, const uint8_t digest[CAM_TPM_DIGEST_LEN], const uint8_t *der,

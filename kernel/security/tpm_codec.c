@@ -7,9 +7,12 @@
  */
 #include "kernel/security/tpm.h"
 
+#include <openssl/sha.h>
+
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/audit_chain.h"
 #include "common/error.h"
 
 /* DER INTEGER of an unsigned big-endian number; returns bytes written. */
@@ -187,4 +190,10 @@ int cam_tpm_parse_pcrs(const char *s, uint32_t *mask)
 	}
 	*mask = m;
 	return 0;
+}
+
+void cam_tpm_clocked_digest(const uint8_t digest[CAM_TPM_DIGEST_LEN],
+			    const struct cam_tpm_clock *c, uint8_t out[CAM_TPM_DIGEST_LEN])
+{
+	cam_audit_clocked_digest(digest, c->clock_ms, c->reset_count, c->restart_count, out);
 }

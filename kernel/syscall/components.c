@@ -19,12 +19,15 @@
 #include "common/xmalloc.h"
 
 static const char *const names[CAM_COMPONENTS_N] = { "Redis Backend", "TPM Security",
-						     "Driver Runtime", "Scheduler" };
+						     "Driver Runtime", "Scheduler",
+						     "Context Store", "Audit Log" };
 static const char *const disabled_why[CAM_COMPONENTS_N] = {
-	"memory context store not configured",
+	"Redis not in use",
 	"TPM not configured",
 	"driver runtime not running",
 	"no scheduler running",
+	"memory context store not configured",
+	"no audit log (CAM_AUDIT_EVENTS=none)",
 };
 
 enum { M_UP, M_STATUS, NMETRICS };

@@ -1,7 +1,8 @@
 /*
  * The components HealthCheck reports, each with the probe its subsystem's
  * verb file set (common/component.h): "Redis Backend", "TPM Security",
- * "Driver Runtime" and "Scheduler", in that order (docs/architecture.md,
+ * "Driver Runtime", "Scheduler" and "Context Store" (the memory context
+ * store whatever its backend) and "Audit Log", in that order (docs/architecture.md,
  * "HealthCheck"). A component with no probe reports disabled (not
  * configured), never a made-up "healthy". The same probes feed
  * cam_os_component_up{component} and cam_os_component_status{component,
@@ -16,7 +17,7 @@
 
 #include "common/component.h"
 
-#define CAM_COMPONENTS_N 4
+#define CAM_COMPONENTS_N 6
 
 typedef struct cam_components cam_components;
 

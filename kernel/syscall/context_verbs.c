@@ -1,7 +1,7 @@
 /*
  * The memory context subsystem's verbs: the context_* verbs over the store
  * (kernel/memctx/memctx.h), their metrics and the "Redis Backend" health
- * probe.
+ * probe, and the "Context Store" component (any backend).
  *
  *   context_write     namespace, key, value (or the request's binary data),
  *                     [expected_version: 0 = must not exist, N = latest must be N]
@@ -45,6 +45,8 @@
 #include "common/metrics_table.h"
 #include "common/utf8.h"
 #include "common/xmalloc.h"
+#include "kernel/syscall/quota.h"
+#include "kernel/syscall/resource.h"
 #include "kernel/security/auth.h"
 
 enum op { OP_WRITE, OP_READ, OP_VERSIONS, OP_DELETE, OP_SNAPSHOT, OP_RESTORE, NOPS };
@@ -57,7 +59,9 @@ static const double DURATION_BUCKETS[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.002
 					   1,      2.5 };
 
 enum { M_OPERATIONS, M_SIZE, M_VERSIONS, M_DURATION, M_RECONNECTS, M_MASTER_CHANGES,
-       M_UNCONFIRMED, M_CLUSTER_STATE, M_CLUSTER_SLOTS, M_CLUSTER_MASTERS, NMETRICS };
+       M_UNCONFIRMED, M_COMMITS, M_SYNCS, M_COMMITTED, M_COMMIT_SECONDS, M_FAILURES, M_FREE,
+       M_CLUSTER_STATE, M_CLUSTER_SLOTS, M_CLUSTER_MASTERS, NMETRICS };
+static const char *const L_REASON[] = { "reason", NULL };
 static const char *const L_STATE[] = { "state", NULL };
 static const char *const L_OP_STATUS[] = { "op", "status", NULL };
 static const char *const L_BACKEND[] = { "backend", NULL };
@@ -86,6 +90,24 @@ static const struct cam_family_desc metrics[NMETRICS] = {
 	[M_UNCONFIRMED] = { .name = "cam_os_memory_context_unconfirmed_writes_total",
 			    .help = "Changes that reached the Redis master but were not confirmed by CAM_REDIS_MIN_REPLICAS_ACK replicas in time",
 			    .type = CAM_COUNTER, .max_series = 1 },
+	[M_COMMITS] = { .name = "cam_os_memory_context_commits_total",
+			.help = "Transactions the durable store committed (each a group of changes)",
+			.type = CAM_COUNTER, .max_series = 1 },
+	[M_SYNCS] = { .name = "cam_os_memory_context_syncs_total",
+		      .help = "fdatasyncs of the durable store's file (a commit's own and the one that makes commits durable)",
+		      .type = CAM_COUNTER, .max_series = 1 },
+	[M_COMMITTED] = { .name = "cam_os_memory_context_committed_changes_total",
+			  .help = "Changes the durable store made durable (divided by commits: changes per commit)",
+			  .type = CAM_COUNTER, .max_series = 1 },
+	[M_COMMIT_SECONDS] = { .name = "cam_os_memory_context_last_commit_seconds",
+			       .help = "How long the durable store's last group took from the writer taking it to its being durable",
+			       .type = CAM_GAUGE, .unit = "seconds", .max_series = 1 },
+	[M_FAILURES] = { .name = "cam_os_memory_context_store_failures_total",
+			 .help = "Commits of the durable store that failed, by reason (no_space, io_error); their changes were refused",
+			 .type = CAM_COUNTER, .label_names = L_REASON, .max_series = 2 },
+	[M_FREE] = { .name = "cam_os_memory_context_store_free_bytes",
+		     .help = "Free space of the file system that holds the durable store",
+		     .type = CAM_GAUGE, .unit = "bytes", .max_series = 1 },
 	/* With CAM_REDIS_CLUSTER only: as the store's health thread last saw it. */
 	[M_CLUSTER_STATE] = { .name = "cam_os_memory_context_redis_cluster_state",
 			      .help = "Redis Cluster state as CLUSTER INFO says it: 1 ok, 0 fail",
@@ -103,6 +125,9 @@ struct cam_context_verbs {
 	cam_family *operations;
 	cam_series *ok[NOPS], *duration[NOPS], *versions, *size, *reconnects;
 	cam_series *master_changes, *unconfirmed;
+	cam_series *quota_refusals;
+	cam_series *commits, *syncs, *committed, *commit_seconds, *nospace, *io_errors;
+	cam_series *free_bytes;
 	cam_family *cluster[3];   /* state, slots, masters: series made on a cluster */
 };
 
@@ -118,6 +143,11 @@ static int account(cam_context_verbs *cv, struct cam_syscall *sc, enum op op, in
 	cam_counter_inc(cam_series_get(
 		cv->operations,
 		(const char *[]){ op_names[op], cam_grpc_status_name(cam_err_grpc_status(rc)) }));
+	/* The store says which limit it met only in words (memctx.h). */
+	if (rc == CAM_ELIMIT && strstr(why, "CAM_MEMCTX_MAX_BYTES_PER_CALLER")) {
+		cam_counter_inc(cv->quota_refusals);
+		sc->refusal = "quota";
+	}
 	return cam_syscall_fail(sc, rc, "%s", why);
 }
 
@@ -169,11 +199,33 @@ struct pending {
 	_Atomic int state;
 };
 
+/* What a change changed, kept in the call for the audit trail (the
+ * pending op is gone by the time the call is answered). */
+static void change_copy(struct cam_syscall *sc, const char *ns, const char *key)
+{
+	size_t n = strlen(ns) + 1;
+
+	sc->change_version = -1;
+	sc->change_size = -1;
+	if (n + (key ? strlen(key) + 1 : 0) > sizeof(sc->change_text))
+		return;
+	memcpy(sc->change_text, ns, n);
+	sc->change_ns = sc->change_text;
+	sc->change_key = NULL;
+	if (key) {
+		memcpy(sc->change_text + n, key, strlen(key) + 1);
+		sc->change_key = sc->change_text + n;
+	}
+}
+
 static int conclude_write(struct pending *p)
 {
 	struct cam_syscall *sc = p->sc;
 
 	cam_counter_inc(p->cv->versions);
+	change_copy(sc, p->op.ns, p->op.key);
+	sc->change_version = (int64_t)p->op.value.v.version;
+	sc->change_size = (int64_t)p->op.value.v.size;
 	cam_result_add(&sc->result, "namespace", p->op.ns);
 	cam_result_add(&sc->result, "key", p->op.key);
 	cam_result_addf(&sc->result, "version", "%llu", (unsigned long long)p->op.value.v.version);
@@ -244,9 +296,11 @@ static int conclude_delete(struct pending *p)
 	struct cam_syscall *sc = p->sc;
 
 	if (p->op.kind == CAM_MEMCTX_OP_SNAPSHOT_DELETE) {
+		change_copy(sc, sc->resource[0] ? sc->resource + 10 : "", p->op.id);
 		cam_result_add(&sc->result, "snapshot_id", p->op.id);
 		return 0;
 	}
+	change_copy(sc, p->op.ns, p->op.key);
 	cam_result_add(&sc->result, "namespace", p->op.ns);
 	if (p->op.key)
 		cam_result_add(&sc->result, "key", p->op.key);
@@ -257,6 +311,10 @@ static int conclude_delete(struct pending *p)
 static int conclude_snapshot(struct pending *p)
 {
 	struct cam_syscall *sc = p->sc;
+
+	/* p goes before the call is answered: copies, for the audit trail */
+	change_copy(sc, p->kind == OP_SNAPSHOT ? p->op.ns : p->op.snapshot_ns,
+		    p->kind == OP_SNAPSHOT ? p->op.snapshot_id : p->op.id);
 
 	cam_result_add(&sc->result, "snapshot_id",
 		       p->kind == OP_SNAPSHOT ? p->op.snapshot_id : p->op.id);
@@ -462,9 +520,40 @@ static int context_restore(void *ctx, struct cam_syscall *sc)
 	return submit(p);
 }
 
+/* "Context Store": the store in use, whatever its backend. */
 static enum cam_component_status probe(void *arg, char *msg, size_t len)
 {
 	return cam_memctx_health(arg, msg, len);
+}
+
+/* "Redis Backend": the store's health when it is Redis, else disabled. */
+static enum cam_component_status probe_redis(void *arg, char *msg, size_t len)
+{
+	const char *b = cam_memctx_backend(arg);
+
+	if (strcmp(b, "redis") == 0)
+		return cam_memctx_health(arg, msg, len);
+	snprintf(msg, len, "Redis not in use: the context store is %s (CAM_REDIS_URL is not set)",
+		 b);
+	return CAM_COMPONENT_DISABLED;
+}
+
+/* The durable store's figures, when it is the backend. */
+static void collect_store(cam_context_verbs *cv)
+{
+	cam_store *s = cam_memctx_store(cv->o.store);
+	struct cam_store_stats st;
+
+	if (!s)
+		return;
+	cam_store_stats(s, &st);
+	cam_gauge_set(cv->commits, (double)st.commits);
+	cam_gauge_set(cv->syncs, (double)st.syncs);
+	cam_gauge_set(cv->committed, (double)st.changes);
+	cam_gauge_set(cv->commit_seconds, st.last_commit_s);
+	cam_gauge_set(cv->nospace, (double)st.failures_nospace);
+	cam_gauge_set(cv->io_errors, (double)st.failures_io);
+	cam_gauge_set(cv->free_bytes, (double)st.free_bytes);
 }
 
 /* With Redis Cluster: its state, slots and masters (no series otherwise,
@@ -496,6 +585,7 @@ static void collect(void *arg)
 	cam_gauge_set(cv->reconnects, (double)cam_memctx_reconnects(cv->o.store));
 	cam_gauge_set(cv->master_changes, (double)cam_memctx_master_changes(cv->o.store));
 	cam_gauge_set(cv->unconfirmed, (double)cam_memctx_unconfirmed(cv->o.store));
+	collect_store(cv);
 	collect_cluster(cv);
 }
 
@@ -523,6 +613,36 @@ static int register_metrics(cam_context_verbs *cv)
 	cv->cluster[0] = f[M_CLUSTER_STATE];
 	cv->cluster[1] = f[M_CLUSTER_SLOTS];
 	cv->cluster[2] = f[M_CLUSTER_MASTERS];
+	cv->quota_refusals = cam_quota_refusals("memctx_bytes_per_caller");
+	/* Failures exist at 0 on every backend, so the alert on them always
+	 * has its series; the rest only where a durable store commits. */
+	cv->nospace = cam_series_get(f[M_FAILURES], (const char *[]){ "no_space" });
+	cv->io_errors = cam_series_get(f[M_FAILURES], (const char *[]){ "io_error" });
+	if (!cam_memctx_store(cv->o.store))
+		return 0;
+	cv->commits = cam_series_get(f[M_COMMITS], NULL);
+	cv->syncs = cam_series_get(f[M_SYNCS], NULL);
+	cv->committed = cam_series_get(f[M_COMMITTED], NULL);
+	cv->commit_seconds = cam_series_get(f[M_COMMIT_SECONDS], NULL);
+	cv->free_bytes = cam_series_get(f[M_FREE], NULL);
+	return 0;
+}
+
+/* The namespace a call acts on, for the policy: its own, or for a
+ * snapshot id the namespace the snapshot was taken of (a snapshot belongs
+ * to its namespace's owner). */
+static int ns_resource(void *ctx, struct cam_syscall *sc, char *buf, size_t len)
+{
+	cam_context_verbs *cv = ctx;
+	const char *id = cam_payload_get(sc->payload, "snapshot_id");
+	char ns[CAM_MEMCTX_MAX_NAME + 1], why[CAM_MEMCTX_WHY];
+	int rc;
+
+	if (!id || !*id || cam_payload_get(sc->payload, "namespace"))
+		return cam_resource_from_key(sc, "namespace", "namespace", buf, len);
+	if ((rc = cam_memctx_snapshot_ns(cv->o.store, sc->deadline_ns, id, ns, why)))
+		return cam_syscall_fail(sc, rc, "%s", why);
+	snprintf(buf, len, "namespace:%s", ns);
 	return 0;
 }
 
@@ -534,15 +654,15 @@ static const char *const K_NS[] = { "namespace", NULL };
 static const char *const K_RESTORE[] = { "snapshot_id", NULL };
 
 static const struct cam_verb rows[] = {
-	{ .name = "context_write", .fn = context_write, .keys = K_WRITE, .scope = CAM_SCOPE_WRITE },
-	{ .name = "context_read", .fn = context_read, .keys = K_READ, .scope = CAM_SCOPE_READ },
-	{ .name = "context_versions", .fn = context_versions, .keys = K_KEY,
+	{ .name = "context_write", .fn = context_write, .resource = ns_resource, .keys = K_WRITE, .scope = CAM_SCOPE_WRITE },
+	{ .name = "context_read", .fn = context_read, .resource = ns_resource, .keys = K_READ, .scope = CAM_SCOPE_READ },
+	{ .name = "context_versions", .fn = context_versions, .resource = ns_resource, .keys = K_KEY,
 	  .scope = CAM_SCOPE_READ },
-	{ .name = "context_delete", .fn = context_delete, .keys = K_DELETE,
+	{ .name = "context_delete", .fn = context_delete, .resource = ns_resource, .keys = K_DELETE,
 	  .scope = CAM_SCOPE_WRITE },
-	{ .name = "context_snapshot", .fn = context_snapshot, .keys = K_NS,
+	{ .name = "context_snapshot", .fn = context_snapshot, .resource = ns_resource, .keys = K_NS,
 	  .scope = CAM_SCOPE_WRITE },
-	{ .name = "context_restore", .fn = context_restore, .keys = K_RESTORE,
+	{ .name = "context_restore", .fn = context_restore, .resource = ns_resource, .keys = K_RESTORE,
 	  .scope = CAM_SCOPE_WRITE },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
@@ -577,10 +697,15 @@ int cam_context_verbs_new(const struct cam_context_verbs_opts *o, cam_context_ve
 	if ((rc = cam_metrics_add_collector(collect, cv)))
 		goto out_remove_rows;
 	if (o->components &&
-	    (rc = cam_components_set(o->components, "Redis Backend", probe, o->store)))
+	    (rc = cam_components_set(o->components, "Redis Backend", probe_redis, o->store)))
 		goto out_remove_collector;
+	if (o->components &&
+	    (rc = cam_components_set(o->components, "Context Store", probe, o->store)))
+		goto out_clear_redis;
 	*out = cv;
 	return 0;
+out_clear_redis:
+	cam_components_clear(o->components, "Redis Backend");
 out_remove_collector:
 	cam_metrics_remove_collector(collect, cv);
 out_remove_rows:
@@ -594,6 +719,7 @@ void cam_context_verbs_free(cam_context_verbs *cv)
 {
 	if (!cv)
 		return;
+	cam_components_clear(cv->o.components, "Context Store");
 	cam_components_clear(cv->o.components, "Redis Backend");
 	cam_metrics_remove_collector(collect, cv);
 	cam_verbs_remove(cv->o.verbs, rows, NROWS);

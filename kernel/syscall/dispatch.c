@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "kernel/syscall/dispatch_audit.h"
 #include "common/metrics_table.h"
 #include "common/str.h"
 #include "common/xmalloc.h"
@@ -136,8 +137,8 @@ static int admit(cam_dispatch *d, struct cam_dispatch_call *c)
 {
 	struct cam_syscall *sc = &c->sc;
 	struct cam_identity id;
-	int rc = cam_auth_identify(d->o.auth, c->authorization, c->caller_id, &id, sc->error,
-				   sizeof(sc->error));
+	int rc = cam_auth_identify_peer(d->o.auth, c->authorization, c->cert, c->caller_id, &id,
+					sc->error, sizeof(sc->error));
 
 	if (rc)
 		return rc;
@@ -145,7 +146,10 @@ static int admit(cam_dispatch *d, struct cam_dispatch_call *c)
 	sc->caller_id = sc->caller_buf;
 	sc->scopes = id.scopes;
 	sc->authenticated = id.authenticated;
-	return cam_auth_rate_limit(d->o.auth, &id, sc->error, sizeof(sc->error));
+	sc->identified_by = id.by;
+	if ((rc = cam_auth_rate_limit(d->o.auth, &id, sc->error, sizeof(sc->error))))
+		sc->refusal = "rate_limit";
+	return rc;
 }
 
 /* The caller must hold the scope the verb's row asks for. */
@@ -208,6 +212,45 @@ static int check_payload(struct cam_dispatch_call *c)
 	return check_keys(sc);
 }
 
+/*
+ * The policy's word on an authenticated call: the verb on the resource its
+ * row names. Denied: PERMISSION_DENIED naming the rule (in shadow mode the
+ * call goes on, and the decision is counted as shadow_deny and logged).
+ * Anonymous callers (loopback, no credentials configured) are not kept
+ * apart: the policy is not asked.
+ */
+static int check_policy(cam_dispatch *d, struct cam_syscall *sc)
+{
+	struct cam_policy_decision dec;
+	int rc;
+
+	if (!d->o.policy || !sc->authenticated)
+		return 0;
+	if (sc->verb->resource &&
+	    (rc = sc->verb->resource(sc->verb->ctx, sc, sc->resource, sizeof(sc->resource))))
+		return rc;
+	cam_policy_decide_as(d->o.policy, sc->caller_id, sc->scopes & CAM_SCOPE_ADMIN,
+			     sc->verb->name, sc->resource, true, &dec);
+	cam_strlcpy(sc->policy_rule, dec.rule, sizeof(sc->policy_rule));
+	cam_strlcpy(sc->policy_name, dec.policy, sizeof(sc->policy_name));
+	sc->policy_version = dec.version;
+	if (dec.allowed)
+		return 0;
+	cam_auth_count_policy_denial(d->o.auth);
+	if (!dec.enforced) {
+		cam_log(CAM_LOG_WARN, "security",
+			"shadow policy would deny %s %s on %s (rule %s, policy %s v%llu)",
+			sc->caller_id, sc->verb->name, sc->resource[0] ? sc->resource : "-", dec.rule,
+			dec.policy[0] ? dec.policy : "-", (unsigned long long)dec.version);
+		return 0;
+	}
+	return cam_syscall_fail(sc, CAM_EPERM, "%s may not %s %s: rule %s%s%s%s", sc->caller_id,
+				sc->verb->name, sc->resource[0] ? sc->resource : "(no resource)",
+				dec.rule, dec.policy[0] ? " of policy " : "", dec.policy,
+				strcmp(dec.rule, "default") ? ""
+				: " (a namespace belongs to its owner: grant it with an allow rule)");
+}
+
 /* The trace id of a W3C traceparent "00-<32 hex>-<16 hex>-<2 hex>". */
 static void trace_from_metadata(struct cam_syscall *sc, const char *tp)
 {
@@ -236,11 +279,14 @@ static int run(cam_dispatch *d, struct cam_dispatch_call *c)
 		return rc;
 	if (!sc->verb)
 		return cam_syscall_fail(sc, CAM_ENOTSUP, "unknown verb '%.64s'", c->verb);
-	if ((rc = authorize(d, sc)) || (rc = check_priority(c)) || (rc = check_payload(c)))
+	if ((rc = authorize(d, sc)) || (rc = check_priority(c)) || (rc = check_payload(c)) ||
+	    (rc = check_policy(d, sc)))
 		return rc;
 	if (sc->deadline_ns && cam_mono_ns() >= sc->deadline_ns)
 		return cam_syscall_fail(sc, CAM_ETIMEDOUT, "deadline passed before the syscall ran");
 	trace_from_metadata(sc, c->traceparent);
+	if ((rc = cam_dispatch_audit_before(d->o.audit, c)))
+		return rc;
 	return sc->verb->fn(sc->verb->ctx, sc);
 }
 
@@ -328,6 +374,7 @@ static void finish(struct cam_dispatch_call *c, int rc)
 	int status = status_of(&c->sc, rc);
 
 	account(c->d, c, status);
+	cam_dispatch_audit_after(c->d->o.audit, c, status);
 	c->ops->answer(c, status);
 	release(c);
 }
@@ -380,7 +427,10 @@ void cam_dispatch_refused(cam_dispatch *d, struct cam_dispatch_call *c, int grpc
 {
 	prepare(d, c);
 	cam_strlcpy(c->sc.error, why ? why : "", sizeof(c->sc.error));
+	if (grpc_status == CAM_GRPC_RESOURCE_EXHAUSTED && strstr(c->sc.error, "per caller"))
+		c->sc.refusal = "quota";
 	account(d, c, grpc_status);
+	cam_dispatch_audit_after(d->o.audit, c, grpc_status);
 	release(c);
 }
 

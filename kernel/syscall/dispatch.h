@@ -5,10 +5,13 @@
  * of their own.
  *
  * For each call, in this order (dispatch.c, run()): the request must have
- * decoded, its strings valid UTF-8 without a NUL byte; who calls (bearer token or anonymous) and their rate limit;
- * the verb must be in the registry; the caller must hold its scope; the
- * priority, the payload grammar, the payload keys and the scheduling
- * factors must be valid; the deadline must not have passed. Then the
+ * decoded, its strings valid UTF-8 without a NUL byte; who calls (a
+ * token, a registered token, a client certificate, or anonymous) and
+ * their rate limit; the verb must be in the registry; the caller must hold
+ * its scope; the priority, the payload grammar, the payload keys and the
+ * scheduling factors must be valid; the policy (security/policy.h) must
+ * allow an authenticated caller the verb on its resource (the row's
+ * resource function names it); the deadline must not have passed. Then the
  * handler runs on the calling thread (a worker) and may defer
  * (syscall.h). Every call, good or bad, is counted in
  * cam_os_syscall_total{verb} and timed in
@@ -33,6 +36,8 @@
 #include "kernel/grpc/pool.h"
 #include "kernel/scheduler/scheduler.h"
 #include "kernel/security/auth.h"
+#include "kernel/security/audit.h"
+#include "kernel/security/policy.h"
 #include "kernel/syscall/access_log.h"
 #include "kernel/syscall/syscall.h"
 #include "kernel/syscall/verbs.h"
@@ -44,6 +49,8 @@ typedef struct cam_dispatch cam_dispatch;
 struct cam_dispatch_opts {
 	const cam_verbs *verbs;  /* every row added already (indexes are read once) */
 	cam_auth *auth;          /* required: who calls */
+	cam_policy *policy;      /* may be NULL: scopes only, no ownership */
+	cam_audit *audit;        /* may be NULL: nothing audited */
 	cam_sched *sched;        /* may be NULL: decisions are not kept */
 	cam_span_ring *spans;    /* may be NULL: traced calls get no span */
 	const char *instance_id; /* request ids start with its first 8 characters */
@@ -90,6 +97,8 @@ struct cam_dispatch_call {
 	bool has_priority;
 	uint32_t priority;
 	const char *authorization;         /* metadata; NULL when absent */
+	const struct cam_peer_cert *cert;  /* the connection's client certificate; NULL: none */
+	const char *peer;                  /* the client's address; NULL: unknown */
 	const char *traceparent;           /* metadata; NULL when absent */
 	const struct cam_grpc_sched *sched; /* what the executor decided; may be NULL */
 	int64_t t0;                        /* CLOCK_MONOTONIC it is timed from; 0: now */

@@ -31,6 +31,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "kernel/syscall/resource.h"
 #include "kernel/drivers/manifest.h"
 #include "kernel/security/auth.h"
 
@@ -321,6 +322,13 @@ static enum cam_component_status probe(void *arg, char *msg, size_t msglen)
 	return map[cam_drivers_health(arg, msg, msglen)];
 }
 
+/* The driver a call acts on, for the policy. */
+static int driver_resource(void *ctx, struct cam_syscall *sc, char *buf, size_t len)
+{
+	(void)ctx;
+	return cam_resource_from_key(sc, "driver", "driver", buf, len);
+}
+
 static const char *const K_NONE[] = { NULL };
 static const char *const K_LOAD[] = { "driver", "config", NULL };
 static const char *const K_UNLOAD[] = { "driver", NULL };
@@ -333,11 +341,11 @@ static const struct cam_verb rows[] = {
 	/* Reads the drivers folder. */
 	{ .name = "driver_list", .fn = driver_list, .keys = K_NONE, .scope = CAM_SCOPE_READ,
 	  .may_block = true },
-	{ .name = "driver_load", .fn = driver_load, .keys = K_LOAD, .scope = CAM_SCOPE_ADMIN,
+	{ .name = "driver_load", .fn = driver_load, .resource = driver_resource, .keys = K_LOAD, .scope = CAM_SCOPE_ADMIN,
 	  .may_block = true },
-	{ .name = "driver_unload", .fn = driver_unload, .keys = K_UNLOAD, .scope = CAM_SCOPE_ADMIN,
+	{ .name = "driver_unload", .fn = driver_unload, .resource = driver_resource, .keys = K_UNLOAD, .scope = CAM_SCOPE_ADMIN,
 	  .may_block = true },
-	{ .name = "driver_invoke", .fn = driver_invoke, .keys = K_INVOKE, .scope = CAM_SCOPE_WRITE,
+	{ .name = "driver_invoke", .fn = driver_invoke, .resource = driver_resource, .keys = K_INVOKE, .scope = CAM_SCOPE_WRITE,
 	  .may_block = true },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))

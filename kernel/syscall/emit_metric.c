@@ -26,14 +26,18 @@
 #include <math.h>
 #include <stdarg.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/metrics.h"
+#include "common/rate.h"
+#include "kernel/syscall/quota.h"
 #include "common/str.h"
 #include "common/utf8.h"
 #include "common/xmalloc.h"
+#include "kernel/syscall/resource.h"
 #include "kernel/security/auth.h"
 
 #define MAX_CUSTOM 1024
@@ -43,11 +47,15 @@ struct custom {
 	cam_family *family;
 };
 
+#define QUOTA_SLOTS 4096
+
 struct cam_emit_metric {
 	struct cam_emit_metric_opts o;
 	pthread_rwlock_t lock;   /* customs */
 	struct custom *customs;  /* MAX_CUSTOM */
 	size_t ncustoms;
+	_Atomic size_t made[QUOTA_SLOTS]; /* series made, per caller (hashed) */
+	cam_series *quota_refusals;
 };
 
 struct labels {
@@ -56,6 +64,40 @@ struct labels {
 	char *values[CAM_METRICS_MAX_LABELS];
 	char buf[1024];
 };
+
+/*
+ * The series of these labels: an existing one, or a new one unless the
+ * caller has made its quota of series already (RESOURCE_EXHAUSTED naming
+ * CAM_METRICS_MAX_SERIES_PER_CALLER, counted). NULL with *status set.
+ */
+static cam_series *get_series(cam_emit_metric *em, struct cam_syscall *sc, cam_family *f,
+			      const struct labels *l, const char *name, int *status)
+{
+	_Atomic size_t *made = &em->made[cam_rate_hash(sc->caller_id) % QUOTA_SLOTS];
+	cam_series *s = em->o.series_per_caller
+				? cam_series_find(f, (const char *const *)l->values) : NULL;
+	bool created = false;
+
+	if (!s && em->o.series_per_caller && atomic_load(made) >= em->o.series_per_caller) {
+		cam_counter_inc(em->quota_refusals);
+		sc->refusal = "quota";
+		*status = cam_syscall_fail(sc, CAM_ELIMIT,
+					   "quota CAM_METRICS_MAX_SERIES_PER_CALLER: %s has made %zu "
+					   "series (the quota); %s{...} would be a new one",
+					   sc->caller_id, em->o.series_per_caller, name);
+		return NULL;
+	}
+	if (!s)
+		s = cam_series_get_new(f, (const char *const *)l->values, &created);
+	if (!s) {
+		*status = cam_syscall_fail(sc, CAM_ELIMIT,
+					   "series limit reached for %s (or for all metrics)", name);
+		return NULL;
+	}
+	if (created)
+		atomic_fetch_add(made, 1);
+	return s;
+}
 
 static int by_name(const void *a, const void *b)
 {
@@ -418,10 +460,8 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 		return status;
 	if ((status = check_shape(sc, f, name, type, native, &l)))
 		return status;
-	s = cam_series_get(f, (const char *const *)l.values);
-	if (!s)
-		return cam_syscall_fail(sc, CAM_ELIMIT,
-					"series limit reached for %s (or for all metrics)", name);
+	if (!(s = get_series(em, sc, f, &l, name, &status)))
+		return status;
 	if (type == CAM_COUNTER) {
 		if (cam_counter_add_checked(s, v))
 			return refuse(sc, CAM_REJECT_OVERFLOW, name, CAM_ERANGE,
@@ -440,9 +480,16 @@ static int emit_metric(void *ctx, struct cam_syscall *sc)
 static const char *const K_EMIT_METRIC[] = { "metric_name", "value", "labels", "type", "help",
 					     "native", NULL };
 
+/* The metric a call emits, for the policy. */
+static int metric_resource(void *ctx, struct cam_syscall *sc, char *buf, size_t len)
+{
+	(void)ctx;
+	return cam_resource_from_key(sc, "metric", "metric_name", buf, len);
+}
+
 static const struct cam_verb rows[] = {
 	{ .name = "emit_metric", .fn = emit_metric, .keys = K_EMIT_METRIC,
-	  .scope = CAM_SCOPE_WRITE },
+	  .scope = CAM_SCOPE_WRITE, .resource = metric_resource },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
@@ -464,6 +511,7 @@ int cam_emit_metric_new(const struct cam_emit_metric_opts *o, cam_emit_metric **
 		em->o.families_max = 100;
 	em->customs = cam_xcalloc(MAX_CUSTOM, sizeof(*em->customs));
 	pthread_rwlock_init(&em->lock, NULL);
+	em->quota_refusals = cam_quota_refusals("metrics_series_per_caller");
 	if ((rc = cam_verbs_add(o->verbs, "observability", rows, NROWS, em))) {
 		destroy(em);
 		return rc;

@@ -17,6 +17,11 @@ struct cam_emit_metric_opts {
 	cam_verbs *verbs;     /* borrowed: the row goes here */
 	size_t families_max;  /* custom families it may create (0: 100; at most 1024) */
 	size_t series_max;    /* series per custom family (0: the registry's default) */
+	/* Series one caller may make (CAM_METRICS_MAX_SERIES_PER_CALLER; 0:
+	 * no quota). Counted per caller in a fixed table of 4096 counters
+	 * (callers whose names hash alike share one), so a flood of made-up
+	 * anonymous names cannot grow memory. */
+	size_t series_per_caller;
 };
 
 /* Adds emit_metric. 0 or cam_verbs_add's code. */

@@ -161,6 +161,27 @@ static int digest_of(cam_security_verbs *v, struct cam_syscall *sc, enum tpm_op 
 	return 0;
 }
 
+/*
+ * What the TPM signs for signer: SHA-256 of "cam-os tpm_sign v1\n", the
+ * signer's caller id, "\n" and the content's 32-byte digest. A signature
+ * is bound to who asked for it: made for agent-b, it never verifies as
+ * agent-a's. Anyone can check it with openssl against tpm_public_key by
+ * building those bytes (README, "TPM 2.0").
+ */
+static void bound_digest(const char *signer, const uint8_t content[32], uint8_t out[32])
+{
+	static const char prefix[] = "cam-os tpm_sign v1\n";
+	unsigned char m[sizeof(prefix) + 256 + 33];
+	size_t n = sizeof(prefix) - 1, sl = strnlen(signer, 256);
+
+	memcpy(m, prefix, n);
+	memcpy(m + n, signer, sl);
+	n += sl;
+	m[n++] = '\n';
+	memcpy(m + n, content, 32);
+	SHA256(m, n + 32, out);
+}
+
 /* Hands a copy of b to SyscallResponse.data. */
 static void set_out_data(struct cam_syscall *sc, const void *b, size_t n)
 {
@@ -172,7 +193,7 @@ static void set_out_data(struct cam_syscall *sc, const void *b, size_t n)
 static int tpm_sign(void *ctx, struct cam_syscall *sc)
 {
 	cam_security_verbs *v = ctx;
-	uint8_t digest[32], der[CAM_TPM_SIG_MAX_DER];
+	uint8_t digest[32], bound[32], der[CAM_TPM_SIG_MAX_DER];
 	char hex[2 * CAM_TPM_SIG_MAX_DER + 1], err[256];
 	size_t der_len = 0;
 	int64_t t0;
@@ -181,14 +202,18 @@ static int tpm_sign(void *ctx, struct cam_syscall *sc)
 
 	if (!(t = tpm_or_fail(v, sc, OP_SIGN, &rc)) || (rc = digest_of(v, sc, OP_SIGN, digest)))
 		return rc;
+	bound_digest(sc->caller_id, digest, bound);
 	t0 = cam_mono_ns();
-	rc = cam_tpm_sign(t, digest, sc->deadline_ns, der, &der_len, err, sizeof(err));
+	rc = cam_tpm_sign(t, bound, sc->deadline_ns, der, &der_len, err, sizeof(err));
 	if ((rc = finish(v, sc, OP_SIGN, rc, t0, err)))
 		return rc;
 	to_hex(der, der_len, hex);
 	cam_result_add(&sc->result, "signature", hex);
+	cam_result_add(&sc->result, "signer", sc->caller_id);
 	to_hex(digest, 32, hex);
 	cam_result_add(&sc->result, "digest", hex);
+	to_hex(bound, 32, hex);
+	cam_result_add(&sc->result, "signed_digest", hex);
 	cam_result_add(&sc->result, "algorithm", "ecdsa-p256-sha256");
 	set_out_data(sc, der, der_len);
 	return 0;
@@ -198,7 +223,8 @@ static int tpm_verify(void *ctx, struct cam_syscall *sc)
 {
 	cam_security_verbs *v = ctx;
 	const char *sig_hex = cam_payload_get(sc->payload, "signature");
-	uint8_t digest[32], der[CAM_TPM_SIG_MAX_DER];
+	const char *signer = cam_payload_get(sc->payload, "signer");
+	uint8_t digest[32], bound[32], der[CAM_TPM_SIG_MAX_DER];
 	char hex[65], err[256];
 	bool valid = false;
 	long der_len;
@@ -213,12 +239,16 @@ static int tpm_verify(void *ctx, struct cam_syscall *sc)
 			      "signature must be a DER ECDSA signature in hex (as tpm_sign returns it)");
 	if ((rc = digest_of(v, sc, OP_VERIFY, digest)))
 		return rc;
+	if (!signer || !*signer)
+		signer = sc->caller_id; /* one's own signatures need no name */
+	bound_digest(signer, digest, bound);
 	t0 = cam_mono_ns();
-	rc = cam_tpm_verify(t, digest, der, (size_t)der_len, sc->deadline_ns, &valid, err,
+	rc = cam_tpm_verify(t, bound, der, (size_t)der_len, sc->deadline_ns, &valid, err,
 			    sizeof(err));
 	if ((rc = finish(v, sc, OP_VERIFY, rc, t0, err)))
 		return rc;
 	cam_result_add(&sc->result, "valid", valid ? "true" : "false");
+	cam_result_add(&sc->result, "signer", signer);
 	to_hex(digest, 32, hex);
 	cam_result_add(&sc->result, "digest", hex);
 	return 0;
@@ -315,6 +345,7 @@ static int whoami(void *ctx, struct cam_syscall *sc)
 	(void)ctx;
 	cam_result_add(&sc->result, "caller_id", sc->caller_id);
 	cam_result_add(&sc->result, "authenticated", sc->authenticated ? "true" : "false");
+	cam_result_add(&sc->result, "identified_by", cam_identified_by_name(sc->identified_by));
 	cam_result_addf(&sc->result, "scopes", "%s%s%s", sc->scopes & CAM_SCOPE_READ ? "read" : "",
 			sc->scopes & CAM_SCOPE_WRITE ? "+write" : "",
 			sc->scopes & CAM_SCOPE_ADMIN ? "+admin" : "");
@@ -342,7 +373,7 @@ static enum cam_component_status probe(void *arg, char *msg, size_t len)
 
 static const char *const K_NONE[] = { NULL };
 static const char *const K_SIGN[] = { "message", "digest", NULL };
-static const char *const K_VERIFY[] = { "message", "digest", "signature", NULL };
+static const char *const K_VERIFY[] = { "message", "digest", "signature", "signer", NULL };
 static const char *const K_RANDOM[] = { "bytes", NULL };
 static const char *const K_PCR_READ[] = { "pcrs", NULL };
 

@@ -45,6 +45,7 @@ struct exec {
 				      * parsed payload last (exec_new) */
 	Cam__SyscallRequest *req;
 	struct cam_grpc_call *call;
+	struct cam_peer_cert cert;   /* the connection's client certificate, if any */
 	/* The unpacked request lives here when it fits (protobuf-c's
 	 * allocator below), so a call allocates nothing for it. */
 	size_t arena_used;
@@ -59,6 +60,19 @@ _Static_assert(offsetof(struct cam_dispatch_call, parsed) + sizeof(struct cam_pa
 /* The classifier's note (cam_grpc_sched.note): the string fields were
  * checked; the low bits are the bad one's number (0: none). */
 #define NOTE_STRINGS_CHECKED 0x100u
+
+/* The call's client certificate into cert: cert, or NULL without one. */
+static const struct cam_peer_cert *peer_cert(const struct cam_grpc_call *call,
+					     struct cam_peer_cert *cert)
+{
+	const char *caller, *error;
+
+	if (!cam_grpc_call_client_cert(call, &caller, &error))
+		return NULL;
+	cert->caller = caller[0] ? caller : NULL;
+	cert->error = error[0] ? error : NULL;
+	return cert;
+}
 
 static void *arena_alloc(void *data, size_t size)
 {
@@ -184,6 +198,8 @@ static struct exec *exec_new(struct cam_grpc_call *call, int64_t t0)
 	dc->priority = x->req->priority;
 	dc->authorization = cam_grpc_call_metadata(call, "authorization");
 	dc->traceparent = cam_grpc_call_metadata(call, "traceparent");
+	dc->cert = peer_cert(call, &x->cert);
+	dc->peer = cam_grpc_call_peer(call);
 	dc->sc.data = x->req->data.data;
 	dc->sc.data_len = x->req->data.len;
 	return x;
@@ -206,13 +222,16 @@ static void refused(void *arg, struct cam_grpc_call *call, int status, const cha
 }
 
 /* Execute's admission check (on the I/O thread, at HEADERS): one
- * authorization header at most, and with tokens a valid one. */
+ * authorization header at most, and where credentials are required a
+ * valid token or client certificate. */
 static int admit_headers(void *arg, const struct cam_grpc_call *call, char *why, size_t len)
 {
 	cam_syscall_service *s = arg;
-	int rc = cam_auth_check_credentials(s->o.auth, cam_grpc_call_metadata(call, "authorization"),
-					    cam_grpc_call_metadata_count(call, "authorization"),
-					    why, len);
+	struct cam_peer_cert cert;
+	int rc = cam_auth_check_credentials_peer(s->o.auth,
+						 cam_grpc_call_metadata(call, "authorization"),
+						 cam_grpc_call_metadata_count(call, "authorization"),
+						 peer_cert(call, &cert), why, len);
 
 	return rc ? cam_err_grpc_status(rc) : CAM_GRPC_OK;
 }

@@ -30,7 +30,19 @@ struct cam_syscall {
 	const char *caller_id;           /* as security decided it; "anonymous" when none */
 	char caller_buf[128];            /* caller_id's storage */
 	unsigned scopes;                 /* enum cam_scope bits (security/auth.h) */
-	bool authenticated;              /* caller named by a bearer token */
+	bool authenticated;              /* caller named by a token or a certificate */
+	unsigned identified_by;          /* enum cam_identified_by (security/auth.h) */
+	char resource[160];              /* what the policy decided on ("" none) */
+	char policy_rule[64];            /* the rule that decided ("" no decision) */
+	char policy_name[64];
+	uint64_t policy_version;
+	/* For the audit trail: why a call was refused, when it was one of a
+	 * caller's limits ("rate_limit", "quota"; NULL: none), and what a
+	 * change verb changed (change_ns NULL: nothing). */
+	const char *refusal;
+	const char *change_ns, *change_key;
+	int64_t change_version, change_size;
+	char change_text[160];           /* their storage when not the payload's */
 	const struct cam_payload *payload;
 	const uint8_t *data;             /* SyscallRequest.data */
 	size_t data_len;

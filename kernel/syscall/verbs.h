@@ -44,6 +44,13 @@ struct cam_verb {
 	/* A payload key that makes one call of a verb that does not block
 	 * block after all (ping's delay_ms sleeps); NULL: none. */
 	const char *blocks_with;
+	/* The resource a call acts on, for the policy (security/policy.h):
+	 * "namespace:<ns>", "driver:<name>" or "metric:<name>" into buf (len
+	 * bytes), or "" for none; 0, or a CAM_E* code (with sc->error) that
+	 * ends the call. Runs after the payload is checked, on the call's
+	 * thread; it may block only if the row may. NULL: the verb has no
+	 * resource. */
+	int (*resource)(void *ctx, struct cam_syscall *sc, char *buf, size_t len);
 	/* Set by the registry. */
 	void *ctx;                  /* handed to fn */
 	const char *subsystem;      /* "memory context", ... */

@@ -28,7 +28,7 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 round() {
   local label=$1 bin=$2 port pid t0 t1 out rps
   port=$(free_port)
-  start "$label" taskset -c "$KCPU" "$bin" --bus-addr "ipc://$TMP/$label.ipc" \
+  start "$label" taskset -c "$KCPU" "$bin" --bus-addr "ipc://$TMP/$label.ipc" --data-dir "$TMP/data-$label" \
     --grpc-listen "127.0.0.1:$port" --access-log errors --publish-interval-ms 1000
   pid=$LAST_PID
   wait_for 10 bash -c "echo > /dev/tcp/127.0.0.1/$port" 2>/dev/null || { echo "$label did not start"; exit 1; }

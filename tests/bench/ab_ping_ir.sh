@@ -25,7 +25,7 @@ instructions() {
   local label=$1 bin=$2 calls=$3 port pid url
   port=$(free_port)
   start "$label" valgrind --tool=callgrind --callgrind-out-file="$TMP/$label.cg" "$bin" \
-    --bus-addr "ipc://$TMP/$label.ipc" --grpc-listen "127.0.0.1:$port" --access-log errors \
+    --bus-addr "ipc://$TMP/$label.ipc" --data-dir "$TMP/data-$label" --grpc-listen "127.0.0.1:$port" --access-log errors \
     --publish-interval-ms 1000
   pid=$LAST_PID
   wait_for 60 bash -c "echo > /dev/tcp/127.0.0.1/$port" 2>/dev/null || { echo "$label did not start" >&2; exit 1; }

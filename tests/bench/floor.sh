@@ -37,10 +37,10 @@ mkdir -p "$TMP/www" && printf 'hello world' >"$TMP/www/index.html"
 kernel_up() { # kernel_up NAME CPUS IO_THREADS
   local port; port=$(free_port)
   if [ -n "$2" ]; then
-    start "$1" taskset -c "$2" "$ROOT/$BUILD/cam-kernel" --bus-addr "ipc://$TMP/$1.ipc" \
+    start "$1" taskset -c "$2" "$ROOT/$BUILD/cam-kernel" --bus-addr "ipc://$TMP/$1.ipc" --data-dir "$TMP/data-$1" \
       --grpc-listen "127.0.0.1:$port" --access-log errors --grpc-io-threads "$3"
   else
-    start "$1" "$ROOT/$BUILD/cam-kernel" --bus-addr "ipc://$TMP/$1.ipc" \
+    start "$1" "$ROOT/$BUILD/cam-kernel" --bus-addr "ipc://$TMP/$1.ipc" --data-dir "$TMP/data-$1" \
       --grpc-listen "127.0.0.1:$port" --access-log errors --grpc-io-threads "$3"
   fi
   SPID=$LAST_PID; SPORT=$port

@@ -30,7 +30,7 @@ ir() {
     url="http://127.0.0.1:$port/index.html"; args=()
   else
     start "$label" valgrind --tool=callgrind --callgrind-out-file="$TMP/$label.cg" \
-      "$ROOT/$BUILD/cam-kernel" --bus-addr "ipc://$TMP/$label.ipc" --grpc-listen "127.0.0.1:$port" \
+      "$ROOT/$BUILD/cam-kernel" --bus-addr "ipc://$TMP/$label.ipc" --data-dir "$TMP/data-$label" --grpc-listen "127.0.0.1:$port" \
       --access-log errors --publish-interval-ms 1000 --grpc-io-threads 1
     url="http://127.0.0.1:$port/cam.SyscallService/Execute"
     args=(-d "$TMP/$kind.bin" "${H[@]}")

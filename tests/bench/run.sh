@@ -55,6 +55,14 @@ if [ -x "$ROOT/tests/bench/memctx.sh" ]; then
   echo "== memory context"
   "$ROOT/tests/bench/memctx.sh" "$BUILD"
 fi
+if [ -x "$ROOT/tests/bench/store.sh" ]; then
+  echo "== the durable store: the price of durability, reads, a 1 GiB store"
+  "$ROOT/tests/bench/store.sh" "$BUILD"
+fi
+if [ -x "$ROOT/tests/bench/store_choice.sh" ]; then
+  echo "== the embedded store for durable contexts: LMDB, SQLite, RocksDB"
+  "$ROOT/tests/bench/store_choice.sh" "$BUILD"
+fi
 
 echo "== scheduler (issue 5)"
 "$ROOT/$BUILD/tests/bench/bench_scheduler"

@@ -8,7 +8,8 @@
 # Then: systemd-analyze verify on the installed units, the conffile
 # /etc/cam-os/cam-os.env honoured, the logs as native journal entries
 # (journalctl -u cam-kernel -p warning, journalctl -o json with CAM_*
-# fields), and a purge that leaves nothing behind.
+# fields), memory that survives a restart of the unit in the data directory
+# /var/lib/cam-os, kept by a remove, and a purge that leaves nothing behind.
 #
 # SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
@@ -100,13 +101,35 @@ sys.exit(0 if ok else 1)'
 }
 check "journalctl -o json: PRIORITY from the level, each field as CAM_* (caller, code, latency, success)" entry
 
+# The data directory: made by the package for cam-os, 0700; the memory in
+# it survives a restart of the unit and a remove of the package.
+check "/var/lib/cam-os: made for cam-os, mode 0700" \
+  bash -c "[ \"\$(podman exec $C stat -c '%U %a' /var/lib/cam-os)\" = 'cam-os 700' ]"
+grpcurl -d '{"verb": "context_write", "payload": "namespace:agent-1,key:goal,value:find food"}' \
+  "127.0.0.1:$G" cam.SyscallService/Execute >/dev/null 2>&1
+remembered() {
+  grep -q 'value:find food' <<<"$(grpcurl -d '{"verb": "context_read", "payload": "namespace:agent-1,key:goal"}' \
+    "127.0.0.1:$G" cam.SyscallService/Execute 2>&1)"
+}
+check "systemctl restart cam-kernel: memory written before is read back" \
+  bash -c "$(declare -f grpcurl remembered wait_for); G=$G ROOT=$ROOT; podman exec $C systemctl restart cam-kernel && wait_for 30 remembered"
+remove() {
+  in_c bash -c 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq cam-os' >"$TMP/remove.log" 2>&1 || { tail "$TMP/remove.log"; return 1; }
+  in_c test -s /var/lib/cam-os/store/data.mdb
+}
+check "apt-get remove cam-os keeps /var/lib/cam-os/store/data.mdb" remove
+check "installed again, the kernel serves the memory it had" \
+  bash -c "$(declare -f install_deb in_c conf active served remembered grpcurl wait_for); C=$C G=$G ROOT=$ROOT TMP=$TMP DEB=$DEB;
+           install_deb && conf && wait_for 30 remembered"
+
 purge() {
   in_c bash -c 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq cam-os' >"$TMP/purge.log" 2>&1 || { tail "$TMP/purge.log"; return 1; }
   in_c bash -c '! dpkg -s cam-os 2>/dev/null | grep -q "^Status: install" &&
     for f in /usr/bin/cam-kernel /usr/bin/cam-exporter /lib/systemd/system/cam-kernel.service \
-             /etc/cam-os/cam-os.env /usr/lib/cam-os /etc/systemd/system/multi-user.target.wants/cam-kernel.service; do
+             /etc/cam-os/cam-os.env /usr/lib/cam-os /etc/systemd/system/multi-user.target.wants/cam-kernel.service \
+             /var/lib/cam-os; do
       [ ! -e "$f" ] || { echo "left: $f"; exit 1; }; done &&
     ! pgrep -x cam-kernel && ! pgrep -x cam-exporter'
 }
-check "apt-get purge cam-os: units stopped, files, conffile and enablement links gone" purge
+check "apt-get purge cam-os: units stopped, files, conffile, enablement links and /var/lib/cam-os gone" purge
 finish

@@ -22,10 +22,12 @@ echo "  note: podman build took $((SECONDS - t0)) s"
 G=$(free_port); X=$(free_port)
 grpcurl() { /usr/bin/python3 "$ROOT/tests/integration/grpcurl.py" -plaintext "$@"; }
 podman volume create "$TAG-bus" >/dev/null
+podman volume create "$TAG-data" >/dev/null
 podman pod create --name "$TAG-pod" -p "127.0.0.1:$G:50051" -p "127.0.0.1:$X:8080" >/dev/null
 run_kernel() {
   podman run -d --pod "$TAG-pod" --name "$TAG-kernel" "${HARDENED[@]}" \
-    -v "$TAG-bus:/var/run/cam-os" -e CAM_GRPC_LISTEN=0.0.0.0:50051 -e CAM_ALLOW_ANONYMOUS=true \
+    -v "$TAG-bus:/var/run/cam-os" -v "$TAG-data:/var/lib/cam-os" \
+    -e CAM_GRPC_LISTEN=0.0.0.0:50051 -e CAM_ALLOW_ANONYMOUS=true \
     "$IMAGE" /usr/local/bin/cam-kernel >/dev/null
 }
 run_exporter() {
@@ -87,7 +89,13 @@ podman kill "$TAG-exporter" >/dev/null
 check "kernel answers while the exporter is down" ping_n 4
 check "exporter container starts again" bash -c "podman start $TAG-exporter >/dev/null"
 check "after the exporter's restart: ping total 7, nothing lost" wait_for 30 seen 'cam_os_syscall_total{verb="ping"} 7'
-# Kernel killed: the exporter stays up, says so, and finds the new kernel.
+# Kernel killed: the exporter stays up, says so, and finds the new kernel;
+# the kernel's memory, in the data volume, is still there.
+grpcurl -d '{"verb": "context_write", "payload": "namespace:agent-1,key:goal,value:find food"}' \
+  "127.0.0.1:$G" cam.SyscallService/Execute >/dev/null 2>&1
+check "the data directory is the volume: data.mdb in /var/lib/cam-os/store, mode 0700" \
+  bash -c "podman exec $TAG-kernel test -s /var/lib/cam-os/store/data.mdb &&
+           [ \"\$(podman exec $TAG-kernel stat -c %a /var/lib/cam-os)\" = 700 ]"
 before=$(podman inspect -f '{{.State.Pid}}' "$TAG-exporter")
 podman kill "$TAG-kernel" >/dev/null
 notready() { ! curl -fsS --max-time 2 "http://127.0.0.1:$X/readyz" >/dev/null; }
@@ -97,6 +105,9 @@ check "kernel container starts again" bash -c "podman start $TAG-kernel >/dev/nu
 check "the exporter finds the new kernel: /readyz 200, cam_os_kernel_up 1" \
   bash -c "$(declare -f ready seen scrape wait_for); X=$X; wait_for 30 ready && wait_for 10 seen 'cam_os_kernel_up 1'"
 check "the exporter itself never restarted" inspect_is "$TAG-exporter" '{{.State.Pid}}' "$before"
+r=$(grpcurl -d '{"verb": "context_read", "payload": "namespace:agent-1,key:goal"}' \
+  "127.0.0.1:$G" cam.SyscallService/Execute 2>&1)
+check "memory written before the kill is read back after it (the data volume)" out "$r" 'value:find food'
 check "both containers exit 0 on podman stop (SIGTERM)" \
   bash -c "podman stop -t 10 $TAG-kernel $TAG-exporter >/dev/null &&
            [ \"\$(podman inspect -f '{{.State.ExitCode}}' $TAG-kernel $TAG-exporter | tr '\n' ' ')\" = '0 0 ' ]"

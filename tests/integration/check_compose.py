@@ -92,6 +92,15 @@ def main():
           kv in (cfg.get("volumes") or {}),
           f"kernel and exporter share {bus} through the named volume {kv}")
 
+    # The kernel's data directory (the image's CAM_DATA_DIR) is a named
+    # volume: memory survives `docker-compose down` and `up` again.
+    with open(os.path.join(root, "Dockerfile")) as f:
+        data_dir = (re.findall(r"^ENV\s+CAM_DATA_DIR=(\S+)", f.read(), re.M) or [""])[-1]
+    data_dir = ke.get("CAM_DATA_DIR", data_dir)
+    dv = mounts(k).get(data_dir)
+    check(data_dir and dv and dv in (cfg.get("volumes") or {}),
+          f"the kernel's data directory {data_dir} is the named volume {dv}")
+
     # Prometheus reads monitoring/prometheus/ as it is: its targets are
     # the shared namespace's localhost.
     pm = mounts(p)

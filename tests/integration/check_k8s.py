@@ -222,10 +222,15 @@ def check_container(errs, c, volumes, docs, where):
         if not ENV_NAME.match(e.get("name", "")):
             errs.append(f"{where}: env name {e.get('name')!r}")
         ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+        field = ((e.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
         if ref:
             s = find(docs, "Secret", ref["name"])
             if not s or ref["key"] not in (s.get("data") or {}):
                 errs.append(f"{where}: env {e['name']} from missing secret {ref}")
+        elif field is not None:
+            if field not in ("metadata.name", "metadata.namespace", "metadata.uid",
+                             "spec.nodeName", "status.podIP", "status.hostIP"):
+                errs.append(f"{where}: env {e['name']} from unknown field {field!r}")
         elif not isinstance(e.get("value"), str):
             errs.append(f"{where}: env {e.get('name')} value must be a string")
     r = c.get("resources") or {}

@@ -21,7 +21,7 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check_k8s as k  # noqa: E402
 
-k.KNOWN_KINDS |= {("apps/v1", "StatefulSet"), ("policy/v1", "PodDisruptionBudget"),
+k.KNOWN_KINDS |= {("apps/v1", "StatefulSet"), ("v1", "PersistentVolumeClaim"), ("policy/v1", "PodDisruptionBudget"),
                   ("autoscaling/v2", "HorizontalPodAutoscaler"), ("keda.sh/v1alpha1", "ScaledObject")}
 # A StatefulSet's spec is checked with the Deployment's fields plus its own.
 k.FIELDS["deployment"] |= {"serviceName", "volumeClaimTemplates", "podManagementPolicy",
@@ -108,6 +108,19 @@ def check_production(root, docs, kernel_help, exporter_help, label):
     k.check("CAM_ALLOW_ANONYMOUS" not in ke and secret.get("secretName") == "cam-os-tokens" and
             not secret.get("optional") and os.path.basename(tok) == "tokens",
             f"{label}: no anonymous callers; tokens from Secret cam-os-tokens at {tok}")
+
+    # Each kernel's data directory on the PersistentVolumeClaim, a folder per
+    # pod (two kernels never share one: the second would be refused).
+    dmount = next((m for m in cs["kernel"].get("volumeMounts") or []
+                   if m["mountPath"] == "/var/lib/cam-os"), {})
+    claim = ((vols.get(dmount.get("name")) or {}).get("persistentVolumeClaim") or {}).get("claimName")
+    pvc = k.find(docs, "PersistentVolumeClaim", claim or "")
+    pod_name = (next((e for e in cs["kernel"].get("env") or [] if e["name"] == "POD_NAME"), {})
+                .get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath")
+    k.check(pvc and "ReadWriteMany" in pvc["spec"]["accessModes"] and
+            dmount.get("subPathExpr") == "$(POD_NAME)" and pod_name == "metadata.name" and
+            "CAM_DATA_DIR" in settings(kernel_help),
+            f"{label}: the data directory /var/lib/cam-os on PVC {claim}, a folder per pod")
 
     # The drain fits the termination grace: preStop, then the shutdown grace, then exit.
     grace = int(ke.get("CAM_SHUTDOWN_GRACE_MS", "5000")) / 1000

@@ -11,6 +11,11 @@ PIDS=()
 PASSED=0
 FAILED=0
 TMP=$(mktemp -d /tmp/cam-it-XXXXXX)
+# State never goes to the user's home: a kernel started without
+# --data-dir keeps it under $TMP/state/cam-os; kernel_start gives each
+# kernel a data directory of its own ($TMP/data-NAME).
+export XDG_STATE_HOME="$TMP/state"
+unset CAM_DATA_DIR STATE_DIRECTORY
 
 cleanup() {
   local pid
@@ -119,10 +124,14 @@ finish() {
 }
 
 # kernel_start NAME BUS [ARGS...], exporter_start NAME BUS PORT [ARGS...]
+# (the kernel's data directory is $TMP/data-NAME unless ARGS name one)
 kernel_start() {
   local name=$1 bus=$2; shift 2
+  local data=(--data-dir "$TMP/data-$name")
+  case " $* " in *" --data-dir "*) data=() ;; esac
   start "$name" "$ROOT/$BUILD/cam-kernel" --bus-addr "$bus" \
-    --publish-interval-ms "${INTERVAL_MS:-200}" --grpc-listen "127.0.0.1:${GRPC_PORT:-0}" "$@"
+    --publish-interval-ms "${INTERVAL_MS:-200}" --grpc-listen "127.0.0.1:${GRPC_PORT:-0}" \
+    "${data[@]}" "$@"
 }
 exporter_start() {
   local name=$1 bus=$2 port=$3; shift 3

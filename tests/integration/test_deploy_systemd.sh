@@ -54,6 +54,8 @@ check "both: Restart=on-failure, empty CapabilityBoundingSet, strict hardening" 
   bash -c "$(declare -f key both); KUNIT='$KUNIT' XUNIT='$XUNIT'; both Restart on-failure && both CapabilityBoundingSet '' &&
     both NoNewPrivileges yes && both ProtectSystem strict && both ProtectHome yes && both PrivateTmp yes &&
     both RestrictAddressFamilies 'AF_UNIX AF_INET AF_INET6'"
+check "kernel: StateDirectory=cam-os (mode 0700), the data directory systemd passes as \$STATE_DIRECTORY" \
+  bash -c "grep -qx 'StateDirectory=cam-os' '$KUNIT' && grep -qx 'StateDirectoryMode=0700' '$KUNIT'"
 check "exporter Wants= the kernel and does not die with it" \
   bash -c "grep -qx 'Wants=cam-kernel.service' '$XUNIT' && ! grep -qE '^(BindsTo|Requires|PartOf|Requisite)=' '$XUNIT'"
 

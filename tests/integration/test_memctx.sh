@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The memory context verbs through gRPC with an independent client (Debian's
-# python3-grpcio, memctx_client.py), once per backend: in memory, then a
-# real redis-server this test starts on a free port. Then Redis down and
+# python3-grpcio, memctx_client.py), once per backend: the durable lmdb
+# store (the default), in memory, then a real redis-server this test starts on a free port. Then Redis down and
 # back: the verbs answer UNAVAILABLE quickly, everything else keeps working,
 # and service resumes by itself. Metrics and health through the exporter.
 #
@@ -37,11 +37,12 @@ start_redis() {
 
 LIMITS=(--memctx-max-value-bytes 2048 --memctx-max-keys 4)
 
-for backend in memory redis; do
+for backend in lmdb memory redis; do
   echo "-- backend: $backend"
   BUS="ipc://$TMP/bus-$backend.ipc"; PORT=$(free_port); GRPC_PORT=$(free_port)
   G="127.0.0.1:$GRPC_PORT"
   extra=()
+  [ $backend = memory ] && extra=(--memctx-backend memory)
   if [ $backend = redis ]; then
     command -v redis-server >/dev/null || { not_ok "redis-server is installed"; break; }
     RPORT=$(free_port)
@@ -66,8 +67,8 @@ for backend in memory redis; do
   check "$backend: reconnects counter exported" wait_for 5 seen '^cam_os_memory_context_reconnects_total '
   check "$backend: access log never carries values" bash -c "! grep -q 'find water' '$TMP/kernel-$backend.log'"
   h=$(health)
-  if [ $backend = memory ]; then
-    check "memory: Redis Backend component is disabled" bash -c "printf '%s' '$h' | grep -q '\"status\": \"disabled\"'"
+  if [ $backend != redis ]; then
+    check "$backend: Redis Backend component is disabled" bash -c "printf '%s' '$h' | grep -q '\"status\": \"disabled\"'"
   else
     check "redis: Redis Backend component is healthy with PING latency" \
       bash -c "printf '%s' '$h' | grep -q '\"status\": \"healthy\"' && printf '%s' '$h' | grep -q PING"

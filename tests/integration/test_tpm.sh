@@ -11,7 +11,7 @@
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
-for tool in swtpm tpm2_pcrread openssl; do
+for tool in swtpm tpm2_pcrread openssl xxd; do
   command -v $tool >/dev/null || { not_ok "$tool is installed (make deps)"; finish; exit 1; }
 done
 
@@ -63,6 +63,13 @@ for c in json.load(sys.stdin).get("components", []):
 }
 health_is() { [ "$(health_tpm | cut -d' ' -f1)" = "$1" ]; }
 random_ok() { out "$(ex "$G" tpm_random bytes:8)" '"success": true'; }
+# bound SIGNER FILE OUT: what tpm_sign has the TPM sign for SIGNER (README,
+# "TPM 2.0"): "cam-os tpm_sign v1\n", the signer, "\n", then the 32-byte
+# SHA-256 of the content; openssl's dgst -sha256 hashes it once more.
+bound() {
+  { printf 'cam-os tpm_sign v1\n%s\n' "$1"; sha256sum "$2" | cut -c1-64 | xxd -r -p; } >"$3"
+}
+# The calls here carry no credentials: the signer is "anonymous".
 
 # 1. The kernel starts first, with the TPM not there yet.
 kernel_start kernel "$BUS" --tpm-tcti "$TCTI" --tpm-timeout-ms 2000; KERNEL=$LAST_PID
@@ -90,8 +97,14 @@ check "tpm_public_key: result PEM equals the data PEM" \
 head -c 3000 /dev/urandom >"$TMP/msg.bin"
 r=$(ex "$G" tpm_sign "" "$TMP/msg.bin")
 jget "$r" data "$TMP/sig.der"
-check "tpm_sign of binary data verifies with openssl" \
-  openssl dgst -sha256 -verify "$TMP/pub.pem" -signature "$TMP/sig.der" "$TMP/msg.bin"
+bound anonymous "$TMP/msg.bin" "$TMP/msg.bin.bound"
+check "tpm_sign of binary data verifies with openssl over the bound message" \
+  openssl dgst -sha256 -verify "$TMP/pub.pem" -signature "$TMP/sig.der" "$TMP/msg.bin.bound"
+check "tpm_sign names its signer (anonymous here)" eq "$(jget "$r" result.signer)" anonymous
+check "tpm_sign's signed_digest is the SHA-256 of the bound message" \
+  eq "$(jget "$r" result.signed_digest)" "$(sha256sum "$TMP/msg.bin.bound" | cut -d' ' -f1)"
+check "the signature does not verify over the bare content (it is bound)" \
+  bash -c "! openssl dgst -sha256 -verify '$TMP/pub.pem' -signature '$TMP/sig.der' '$TMP/msg.bin' >/dev/null 2>&1"
 check "tpm_sign gives the SHA-256 of the data" \
   eq "$(jget "$r" result.digest)" "$(sha256sum "$TMP/msg.bin" | cut -d' ' -f1)"
 check "tpm_sign: result hex equals the DER in data" \
@@ -100,10 +113,14 @@ SIG=$(jget "$r" result.signature)
 printf 'hello tpm' >"$TMP/msg.txt"
 r=$(ex "$G" tpm_sign "message:hello tpm")
 jget "$r" data "$TMP/sig2.der"
-check "tpm_sign of a message verifies with openssl" \
-  openssl dgst -sha256 -verify "$TMP/pub.pem" -signature "$TMP/sig2.der" "$TMP/msg.txt"
+bound anonymous "$TMP/msg.txt" "$TMP/msg.txt.bound"
+check "tpm_sign of a message verifies with openssl over the bound message" \
+  openssl dgst -sha256 -verify "$TMP/pub.pem" -signature "$TMP/sig2.der" "$TMP/msg.txt.bound"
 check "a signature does not verify for other data" \
-  bash -c "! openssl dgst -sha256 -verify '$TMP/pub.pem' -signature '$TMP/sig2.der' '$TMP/msg.bin' >/dev/null 2>&1"
+  bash -c "! openssl dgst -sha256 -verify '$TMP/pub.pem' -signature '$TMP/sig2.der' '$TMP/msg.bin.bound' >/dev/null 2>&1"
+bound agent-b "$TMP/msg.txt" "$TMP/msg.txt.bound-b"
+check "a signature does not verify as another signer's" \
+  bash -c "! openssl dgst -sha256 -verify '$TMP/pub.pem' -signature '$TMP/sig2.der' '$TMP/msg.txt.bound-b' >/dev/null 2>&1"
 
 # 4. tpm_verify, on the TPM.
 check "tpm_verify: the signature of the data is valid" \
@@ -189,7 +206,7 @@ check "TPM back: health healthy again" wait_for 5 health_is healthy
 r=$(ex "$G" tpm_sign "" "$TMP/msg.txt")
 jget "$r" data "$TMP/sig3.der"
 check "TPM back: same key (new signature verifies with the old PEM)" \
-  openssl dgst -sha256 -verify "$TMP/pub.pem" -signature "$TMP/sig3.der" "$TMP/msg.txt"
+  openssl dgst -sha256 -verify "$TMP/pub.pem" -signature "$TMP/sig3.der" "$TMP/msg.txt.bound"
 check "kernel log says the TPM was lost and ready again" \
   bash -c "grep -q '\"component\":\"tpm\".*lost' '$TMP/kernel.log' && [ \$(grep -c '\"component\":\"tpm\".*ready' '$TMP/kernel.log') -ge 2 ]"
 check "no tpm2-tss text on the kernel's stderr (JSON lines only)" \

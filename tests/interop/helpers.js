@@ -27,7 +27,9 @@ function startServer(host = '127.0.0.1', extraArgs = []) {
   // A bus address of its own, for servers that publish (cam-kernel).
   const bus = `ipc://${RUN_DIR}/bus-${++serial}.ipc`;
   const proc = spawn(SERVER_BIN, ['--grpc-listen', listen, ...extraArgs], {
-    env: { ...process.env, CAM_GRPC_LISTEN: listen, CAM_BUS_ADDR: bus },
+    // and a data directory of its own (cam-kernel's durable store).
+    env: { ...process.env, CAM_GRPC_LISTEN: listen, CAM_BUS_ADDR: bus,
+           CAM_DATA_DIR: `${RUN_DIR}/data-${serial}` },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -24,7 +24,11 @@ if [ ! -d "$here/node_modules" ]; then
     echo "interop: npm ci failed" >&2; echo "0 passed, 1 failed"; exit 1; }
 fi
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# Each server gets a data directory of its own (helpers.js, test_grpcio.py);
+# nothing falls back to the user's home.
+state=$(mktemp -d)
+export XDG_STATE_HOME="$state"
+trap 'rm -f "$log"; rm -rf "$state"' EXIT
 passed=0 failed=0
 
 echo "== node (grpc-js) against $CAM_GRPC_SERVER_BIN"

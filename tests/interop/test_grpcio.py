@@ -67,8 +67,10 @@ class Server:
         listen = '[%s]:0' % host if ':' in host else '%s:0' % host
         Server.serial += 1
         # A bus address of its own, for servers that publish (cam-kernel).
+        # and a data directory of its own (cam-kernel's durable store).
         env = dict(os.environ, CAM_GRPC_LISTEN=listen,
-                   CAM_BUS_ADDR='ipc://%s/bus-%d.ipc' % (_gen_dir, Server.serial))
+                   CAM_BUS_ADDR='ipc://%s/bus-%d.ipc' % (_gen_dir, Server.serial),
+                   CAM_DATA_DIR='%s/data-%d' % (_gen_dir, Server.serial))
         self.proc = subprocess.Popen([SERVER_BIN, '--grpc-listen', listen] + list(extra),
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      env=env)

@@ -37,7 +37,7 @@ static enum cam_component_status slow(void *arg, char *msg, size_t len)
 static void test_probes(void **state)
 {
 	static const char *const names[] = { "Redis Backend", "TPM Security", "Driver Runtime",
-					     "Scheduler" };
+					     "Scheduler", "Context Store", "Audit Log" };
 	cam_components *c;
 	char msg[128];
 	double ms;

@@ -1,28 +1,50 @@
 /*
  * Unit tests of the context_* verbs (kernel/syscall/context_verbs.c) on the
- * in-memory store, through the dispatcher: what each verb answers, its
- * payload checks, its metrics, its rows and its health probe.
+ * in-memory store and on the durable one (whose changes answer from the
+ * store's writer thread, after their commit), through the dispatcher:
+ * what each verb answers, its payload checks, its metrics, its rows and
+ * its health probes.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "tests/kernel/verb_harness.h"
 
+#include <ftw.h>
+
 #include "kernel/memctx/memctx.h"
+#include "kernel/store/store.h"
 #include "kernel/syscall/context_verbs.h"
 
 static struct harness h;
 static cam_memctx *store;
+static cam_store *durable;
+static char dir[64];
 static cam_context_verbs *cv;
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* state: NULL for the in-memory store, anything else for the durable one. */
 static int setup(void **state)
 {
 	struct cam_memctx_opts o = {
 		.limits = { .max_value_bytes = 64, .max_keys = 4, .max_total_bytes = 1 << 20,
 			    .keep_versions = 3, .max_snapshots = 2 },
 	};
-	char why[CAM_MEMCTX_WHY];
+	char why[CAM_STORE_WHY];
 
-	(void)state;
+	if (*state) {
+		snprintf(dir, sizeof(dir), "/tmp/cam-test-cv-XXXXXX");
+		assert_non_null(mkdtemp(dir));
+		assert_int_equal(cam_store_open(&(struct cam_store_opts){ dir, 16 << 20 }, &durable,
+						why), 0);
+		o.store = durable;
+	}
 	h_begin(&h, NULL);
 	assert_int_equal(cam_memctx_new(&o, &store, why), 0);
 	assert_int_equal(cam_context_verbs_new(&(struct cam_context_verbs_opts){
@@ -39,6 +61,11 @@ static int teardown(void **state)
 	cam_context_verbs_free(cv);
 	assert_int_equal(cam_verbs_count(h.verbs), 0);
 	cam_memctx_free(store);
+	if (durable) { /* its writer thread counted into the registry h_end resets */
+		cam_store_close(durable);
+		durable = NULL;
+		nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	}
 	h_end(&h);
 	return 0;
 }
@@ -55,7 +82,8 @@ static void test_rows(void **state)
 		const struct cam_verb *v = cam_verbs_find(h.verbs, names[i]);
 
 		assert_non_null(v);
-		/* In memory nothing waits. */
+		/* In memory nothing waits; the durable store's changes wait on
+		 * its writer, not on the handler. */
 		assert_false(v->may_block);
 		assert_string_equal(v->subsystem, "memory context");
 		assert_ptr_equal(v->ctx, cv);
@@ -192,29 +220,43 @@ static void test_probe_and_size(void **state)
 	double ms;
 
 	(void)state;
-	/* The in-memory store says the Redis component is not in use. */
+	/* Without Redis the Redis component is not in use; the store's own
+	 * component says which store it is. */
 	assert_int_equal(cam_components_probe(h.components, 0, msg, sizeof(msg), &ms),
 			 CAM_COMPONENT_DISABLED);
-	assert_non_null(strstr(msg, "in-memory"));
+	assert_non_null(strstr(msg, "Redis not in use"));
+	assert_int_equal(cam_components_probe(h.components, 4, msg, sizeof(msg), &ms),
+			 CAM_COMPONENT_HEALTHY);
+	assert_non_null(strstr(msg, durable ? "data.mdb" : "volatile"));
 	assert_answer(h_ex(&h, "context_write", "namespace:s,key:k,value:12345"), CAM_GRPC_OK, NULL);
 	/* The collector sets the size gauge before each snapshot. */
-	assert_true(h_metric("cam_os_memory_context_size_bytes", (const char *[]){ "memory", NULL }) >= 5);
-	/* Freed: the probe is gone (a second set would fail otherwise). */
+	assert_true(h_metric("cam_os_memory_context_size_bytes",
+			     (const char *[]){ durable ? "lmdb" : "memory", NULL }) >= 5);
+	if (durable) {
+		assert_true(h_metric("cam_os_memory_context_commits_total", NULL) >= 1);
+		assert_true(h_metric("cam_os_memory_context_committed_changes_total", NULL) >= 1);
+		assert_true(h_metric("cam_os_memory_context_store_free_bytes", NULL) > 0);
+	}
+	/* Freed: the probes are gone (a second set would fail otherwise). */
 	cam_context_verbs_free(cv);
 	cv = NULL;
-	assert_int_equal(cam_components_probe(h.components, 0, msg, sizeof(msg), &ms),
+	assert_int_equal(cam_components_probe(h.components, 4, msg, sizeof(msg), &ms),
 			 CAM_COMPONENT_DISABLED);
 	assert_non_null(strstr(msg, "not configured"));
 }
 
 int main(void)
 {
+	static int durable_store = 1;
+#define BOTH(t)                                                                            \
+	cmocka_unit_test_setup_teardown(t, setup, teardown),                               \
+	{ #t " (durable)", t, setup, teardown, &durable_store }
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_rows, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_read_versions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete_snapshot_restore, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_payload_checks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_probe_and_size, setup, teardown),
+		BOTH(test_rows),
+		BOTH(test_write_read_versions),
+		BOTH(test_delete_snapshot_restore),
+		BOTH(test_payload_checks),
+		BOTH(test_probe_and_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,7 +41,7 @@ static void test_whoami(void **state)
 
 	(void)state;
 	h_call(&h, &(struct req){ .verb = "whoami", .caller_id = "agent-9" }, &a);
-	assert_answer(&a, CAM_GRPC_OK, "caller_id:agent-9,authenticated:false,scopes:read+write+admin");
+	assert_answer(&a, CAM_GRPC_OK, "caller_id:agent-9,authenticated:false,identified_by:anonymous,scopes:read+write+admin");
 	assert_answer(h_ex(&h, "whoami", "x:1"), CAM_GRPC_INVALID_ARGUMENT, "does not take");
 	assert_false(cam_verbs_find(h.verbs, "whoami")->may_block);
 }
