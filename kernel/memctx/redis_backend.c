@@ -395,6 +395,7 @@ static void lane_stopping(void *arg)
 	for (unsigned i = 0; i < RS_MAX_NODES; i++)
 		if (ln->conns[i])
 			cam_rs_conn_close(ln->conns[i], "the memory context store is closing");
+	cam_rs_ops_abandon(ln);
 	cam_rs_lane_round(ln);
 }
 

@@ -58,6 +58,12 @@ static void finish(struct rop *o, int rc)
 
 	cam_rloop_timer_cancel(loop, &o->timer);
 	cam_rloop_timer_cancel(loop, &o->retry);
+	if (o->lprev)
+		o->lprev->lnext = o->lnext;
+	else if (o->lane->live == o)
+		o->lane->live = o->lnext;
+	if (o->lnext)
+		o->lnext->lprev = o->lprev;
 	if (o->acked && rc) {
 		/* Only the owner's count failed: it heals with the next change. */
 		rc = 0;
@@ -856,6 +862,10 @@ void cam_rs_op_start(struct rlane *ln, struct rop *o)
 	o->lane = ln;
 	o->timer.fn = on_timer;
 	o->retry.fn = on_retry;
+	o->lnext = ln->live;
+	if (ln->live)
+		ln->live->lprev = o;
+	ln->live = o;
 	if (ln->stopping)
 		return cam_rs_op_fail(o, CAM_EUNAVAIL, "the memory context store is closing");
 	if (op->deadline_ns) {
@@ -890,4 +900,10 @@ void cam_rs_op_start(struct rlane *ln, struct rop *o)
 		return step(o, ST_SNAP_NS);
 	}
 	cam_rs_op_fail(o, CAM_EINVAL, "unknown memory context operation");
+}
+
+void cam_rs_ops_abandon(struct rlane *ln)
+{
+	while (ln->live)
+		cam_rs_op_fail(ln->live, CAM_EUNAVAIL, "the memory context store is closing");
 }

@@ -125,7 +125,7 @@ struct rlane {
 	struct cam_rcluster_map *map;    /* cluster: this lane's copy */
 	struct rnode *map_nodes[CAM_RCLUSTER_MAX_NODES];
 	uint64_t map_epoch;
-	unsigned nops;                   /* calls in flight on this lane */
+	struct rop *live;                /* every call in flight on this lane */
 };
 
 /* One call in flight (redis_ops.c), from submit to done. */
@@ -142,6 +142,7 @@ struct rop {
 	struct rconn *on;                /* pending or awaiting WAIT there */
 	enum { RQ_NONE, RQ_PENDING, RQ_AWAIT } queued;
 	struct rop *next, *prev;         /* in on's pending or await list */
+	struct rop *lnext, *lprev;       /* in lane->live */
 	uint64_t wait_seq;               /* confirmed by the WAIT with this number */
 	int redirects;
 	bool asking, eval;
@@ -243,6 +244,8 @@ void cam_rs_lane_round(struct rlane *ln);
 
 /* redis_ops.c */
 void cam_rs_op_start(struct rlane *ln, struct rop *o);
+/* The lane stops: every call still in flight fails. */
+void cam_rs_ops_abandon(struct rlane *ln);
 /* Builds o's step for c: argv (at most RS_MAX_ARGS) into a, returns argc;
  * *change: the step changes the store. */
 #define RS_MAX_ARGS 20

@@ -6,6 +6,7 @@
  * fail, they are not skipped. */
 #include "tests/kernel/memctx_contract.h"
 #include "tests/kernel/free_port.h"
+#include "common/clock.h"
 #include "kernel/memctx/redis_cluster.h"
 
 #include <arpa/inet.h>
@@ -340,6 +341,109 @@ static void test_hung(void **state)
 	cam_memctx_free(m);
 }
 
+struct collected {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done;
+};
+
+static void collect_done(struct cam_memctx_op *op)
+{
+	struct collected *c = op->arg;
+
+	pthread_mutex_lock(&c->lock);
+	c->done++;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* A hung Redis with a small in-flight cap: MAX_IN_FLIGHT commands go out,
+ * as many wait, the rest are refused at once; every call completes by its
+ * deadline, none waiting for the Redis timeout; afterwards all is well. */
+#define CAP_OPS 40
+static void test_in_flight_cap(void **state)
+{
+	struct cam_memctx_opts o = opts_for(&default_limits);
+	struct collected c = { .lock = PTHREAD_MUTEX_INITIALIZER,
+			       .cond = PTHREAD_COND_INITIALIZER };
+	static struct cam_memctx_op ops[CAP_OPS];
+	char why[CAM_MEMCTX_WHY];
+	int refused = 0, late = 0, other = 0;
+	cam_memctx *m;
+	double t0;
+
+	(void)state;
+	contract_reset();
+	o.max_in_flight = 4;
+	o.timeout_ms = 5000; /* longer than the hang: only the cap and deadlines bound it */
+	assert_int_equal(cam_memctx_new(&o, &m, why), 0);
+	assert_int_equal(write_until_ok(m, "warm", 2), 0);
+	kill(rs.pid, SIGSTOP);
+	t0 = now_s();
+	for (int i = 0; i < CAP_OPS; i++) {
+		ops[i] = (struct cam_memctx_op){ .kind = CAM_MEMCTX_OP_WRITE, .ns = "cap", .key = "k",
+						 .val = "v", .len = 1, .expected = CAM_MEMCTX_ANY,
+						 .deadline_ns = cam_mono_ns() + 300000000,
+						 .done = collect_done, .arg = &c };
+		cam_memctx_submit(m, &ops[i]);
+	}
+	pthread_mutex_lock(&c.lock);
+	while (c.done < CAP_OPS)
+		pthread_cond_wait(&c.cond, &c.lock);
+	pthread_mutex_unlock(&c.lock);
+	assert_true(now_s() - t0 < 0.3 + 0.3);
+	for (int i = 0; i < CAP_OPS; i++) {
+		if (ops[i].rc == CAM_EUNAVAIL && strstr(ops[i].why, "not taking more"))
+			refused++;
+		else if (ops[i].rc == CAM_ETIMEDOUT)
+			late++;
+		else
+			other++;
+	}
+	assert_int_equal(other, 0);
+	assert_int_equal(late, 8);      /* 4 in flight, 4 waiting */
+	assert_int_equal(refused, CAP_OPS - 8);
+	kill(rs.pid, SIGCONT);
+	/* The in-flight ones are answered late (dropped); calls go on. */
+	assert_int_equal(write_until_ok(m, "after", 3), 0);
+	assert_int_equal(read_rc(m, "up", "k", 0), 0);
+	cam_memctx_free(m);
+}
+
+/* With a per-owner quota the owner's count is kept atomically beside its
+ * namespaces (layout v2): bytes of every namespace of the owner, and the
+ * sum, in cam:v2:owner:{<owner>}. */
+static void test_owner_key(void **state)
+{
+	struct cam_memctx_limits l = default_limits;
+	char id[CAM_MEMCTX_ID_LEN + 1], why[CAM_MEMCTX_WHY];
+	redisContext *c;
+	redisReply *r;
+	size_t keys, removed;
+	cam_memctx *m;
+
+	(void)state;
+	l.max_bytes_per_owner = 1000;
+	m = fresh(&l);
+	put(m, "ann", "a", "12345");
+	put(m, "ann/x", "b", "123");
+	assert_int_equal(cam_memctx_snapshot(m, CAM_MEMCTX_NO_DEADLINE, "ann/x", id, &keys, why), 0);
+	c = raw();
+	r = redisCommand(c, "HGET cam:v2:owner:{ann} :total");
+	assert_string_equal(r->str, "11"); /* 5 + 3 + the snapshot's 3 */
+	freeReplyObject(r);
+	assert_int_equal(cam_memctx_delete(m, CAM_MEMCTX_NO_DEADLINE, "ann/x", NULL, &removed, why), 0);
+	assert_int_equal(cam_memctx_snapshot_delete(m, CAM_MEMCTX_NO_DEADLINE, id, why), 0);
+	r = redisCommand(c, "HGET cam:v2:owner:{ann} :total");
+	assert_string_equal(r->str, "5");
+	freeReplyObject(r);
+	r = redisCommand(c, "HEXISTS cam:v2:owner:{ann} ann/x");
+	assert_int_equal(r->integer, 0); /* an empty namespace leaves the count */
+	freeReplyObject(r);
+	redisFree(c);
+	cam_memctx_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +456,8 @@ int main(void)
 		cmocka_unit_test(test_down_at_start),
 		cmocka_unit_test(test_killed_and_restarted),
 		cmocka_unit_test(test_hung),
+		cmocka_unit_test(test_in_flight_cap),
+		cmocka_unit_test(test_owner_key),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
