@@ -1,9 +1,8 @@
 /*
- * The Lua scripts of the Redis backend, key layout v2: each change to the
- * store is one script, so Redis runs it atomically (concurrent writers get
- * distinct versions; a compare-and-set sees no change between its check
- * and its write) and a refusal changes nothing. Only redis_ops.c includes
- * it.
+ * The Lua scripts of the Redis backend, key layout v2: each change is one
+ * script, so Redis runs it atomically (concurrent writers get distinct
+ * versions; a compare-and-set sees no change between its check and its
+ * write) and a refusal changes nothing. Only redis_ops.c includes it.
  *
  * Key layout v2. Every name and key is [A-Za-z0-9_.-/], so ':' '{' '}'
  * never appear inside one. Every key a script touches is one of its KEYS
@@ -36,7 +35,7 @@
  * 0 not found, -1 compare-and-set lost, -2 count limit, -3 byte limit,
  * -4 id taken, -5 owner quota, -6 the snapshot is another namespace's.
  * Changes reply the slot's "used" bytes and gen, and (with a quota) the
- * namespace's bytes (kept + snapshots), for the kernel's counts.
+ * namespace's bytes, for the kernel's counts.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
