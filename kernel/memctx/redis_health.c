@@ -9,9 +9,10 @@
  *    when a lane met MOVED, a closed node or CLUSTERDOWN) and CLUSTER INFO
  *    (cluster_state, failing slots);
  *  - the sum of the 16384 per-slot byte counters of key layout v2 (MGET on
- *    a single Redis, GETs pipelined per master on a cluster), which with
- *    what the scripts reply gives the store's size and the room the byte
- *    limit leaves;
+ *    a single Redis; on a cluster GETs pipelined per master, of every slot
+ *    each tenth time and else of the slots seen in use), which with what
+ *    the scripts reply gives the store's size and the room the byte limit
+ *    leaves;
  *  - without Cluster, the URL's host name resolved again (lanes dial the
  *    address, so a slow resolver never stalls them).
  *
@@ -52,6 +53,8 @@ struct health {
 	struct hconn conns[RS_MAX_NODES];
 	uint64_t bytes[CAM_RCLUSTER_SLOTS], gen[CAM_RCLUSTER_SLOTS];
 	bool known[CAM_RCLUSTER_SLOTS];
+	bool in_use[CAM_RCLUSTER_SLOTS]; /* a counter was seen there */
+	unsigned rounds;
 	char v1[512];               /* at start: layout v1 found, and where */
 };
 
@@ -190,6 +193,7 @@ static void counter_seen(struct health *h, unsigned s, const redisReply *v)
 	h->bytes[s] = b;
 	h->gen[s] = g;
 	h->known[s] = true;
+	h->in_use[s] |= g > 0;
 }
 
 /* The sum read, into the store's counts: a slot's value stands unless a
@@ -432,9 +436,23 @@ static int map_refresh(struct health *h)
 	return 0;
 }
 
+/* The slots to read this round: all of them every FULL_EVERY rounds (and
+ * the first), else those in use (a counter seen, or changed by this kernel). */
+#define FULL_EVERY 10
+static void slots_wanted(struct health *h, bool *want)
+{
+	struct redis *r = h->r;
+	bool full = h->rounds++ % FULL_EVERY == 0;
+
+	pthread_mutex_lock(&r->used_lock);
+	for (unsigned s = 0; s < CAM_RCLUSTER_SLOTS; s++)
+		want[s] = full || h->in_use[s] || r->used[s].gen > 0;
+	pthread_mutex_unlock(&r->used_lock);
+}
+
 /* PING a master and read the counters of the slots it serves. */
 static void look_node(struct health *h, struct rnode *n, const struct cam_rcluster_map *m,
-		      int idx)
+		      int idx, const bool *want)
 {
 	struct redis *r = h->r;
 	char where[CAM_RCLUSTER_ADDR], msg[512];
@@ -449,7 +467,7 @@ static void look_node(struct health *h, struct rnode *n, const struct cam_rclust
 	t0 = cam_mono_ns();
 	redisAppendCommand(c, "PING");
 	for (unsigned s = 0; s < CAM_RCLUSTER_SLOTS; s++) {
-		if (m->node[s] != idx)
+		if (m->node[s] != idx || !want[s])
 			continue;
 		redisAppendCommand(c, "GET cam:v2:{%s}:used", cam_rcluster_slot_tag(s));
 		slots[ns++] = s;
@@ -480,18 +498,22 @@ static void look_cluster(struct health *h)
 {
 	struct redis *r = h->r;
 	struct cam_rcluster_map *m;
+	bool *want;
 	uint32_t round;
 
 	if (map_refresh(h))
 		return;
 	m = cam_xmalloc(sizeof(*m));
+	want = cam_xmalloc(CAM_RCLUSTER_SLOTS * sizeof(*want));
 	pthread_mutex_lock(&r->lock);
 	memcpy(m, r->map, sizeof(*m));
 	pthread_mutex_unlock(&r->lock);
+	slots_wanted(h, want);
 	round = sum_begin(h);
 	for (unsigned i = 0; i < m->nnodes; i++)
-		look_node(h, cam_rs_node(r, m->addr[i]), m, (int)i);
+		look_node(h, cam_rs_node(r, m->addr[i]), m, (int)i, want);
 	sum_apply(h, round);
+	free(want);
 	free(m);
 }
 
