@@ -76,7 +76,7 @@ static const struct cam_option options[] = {
 	{ "CAM_PROFILING_ENABLED", "false", "serve /debug/pprof/ on the exporter's port", NULL, 1 },
 	{ "CAM_PROFILING_ADDR", NULL, "profiling channel for the exporter (default: the bus address with -pprof before .ipc)", NULL, 0 },
 	{ "CAM_DATA_DIR", NULL, "what must survive a restart (the context store, registered agents, the policy, the audit log); unset: $STATE_DIRECTORY, else $XDG_STATE_HOME/cam-os, else $HOME/.local/state/cam-os (made 0700)", NULL, 0 },
-	{ "CAM_MEMCTX_BACKEND", NULL, "context store: lmdb (durable, in <data dir>/store; the default without Redis), memory (volatile: every restart forgets it) or redis (what CAM_REDIS_URL or CAM_REDIS_SENTINELS select, the default with them)", NULL, 0 },
+	{ "CAM_MEMCTX_BACKEND", NULL, "context store: lmdb (durable, in <data dir>/store; the default without Redis), memory (volatile: every restart forgets it) or redis (what CAM_REDIS_URL, CAM_REDIS_SENTINELS or CAM_REDIS_CLUSTER select, the default with them)", NULL, 0 },
 	{ "CAM_REDIS_URL", NULL, "redis://[:password@]host:port[/db]; unset: the durable lmdb store (CAM_MEMCTX_BACKEND)", NULL, 0 },
 	{ "CAM_REDIS_SENTINELS", NULL, "Redis Sentinel addresses host:port,host:port,...: the sentinels name the master (the host of CAM_REDIS_URL is then not used, its password and database are)", NULL, 0 },
 	{ "CAM_REDIS_MASTER_NAME", NULL, "the master's name in the sentinels' configuration (with CAM_REDIS_SENTINELS)", NULL, 0 },

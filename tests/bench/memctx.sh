@@ -99,7 +99,7 @@ echo "== redis $(redis-server --version | grep -o 'v=[0-9.]*'), no persistence"
 echo "-- 1. one Redis: the kernel against redis-benchmark running the kernel's scripts"
 RPORT=$(free_port)
 redis_start redis "$RPORT"; REDIS=$LAST_PID; RPIDS=$REDIS
-kstart k-memory
+kstart k-memory --memctx-backend memory
 client call "127.0.0.1:$GRPC_PORT" context_write "namespace:bench,key:k,value:$VALUE" >/dev/null
 run "context_write, memory backend" context_write "namespace:bench,key:k,value:$VALUE"
 run "context_read, memory backend" context_read "namespace:bench,key:k"
