@@ -444,6 +444,30 @@ static void test_owner_key(void **state)
 	cam_memctx_free(m);
 }
 
+/* Redis forgot the scripts (SCRIPT FLUSH, a restart without them): the
+ * calls on a live connection meet NOSCRIPT and go again by EVAL. */
+static void test_noscript(void **state)
+{
+	cam_memctx *m = fresh(NULL);
+	redisContext *c;
+	redisReply *r;
+
+	(void)state;
+	assert_int_equal(put(m, "ns", "k", "one"), 1);
+	c = raw();
+	r = redisCommand(c, "CONFIG RESETSTAT");
+	freeReplyObject(r);
+	r = redisCommand(c, "SCRIPT FLUSH");
+	freeReplyObject(r);
+	assert_int_equal(put(m, "ns", "k", "two"), 2);
+	assert_value(m, "ns", "k", 1, "one");
+	r = redisCommand(c, "INFO commandstats");
+	assert_non_null(strstr(r->str, "cmdstat_eval:"));  /* the fallback ran */
+	freeReplyObject(r);
+	redisFree(c);
+	cam_memctx_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_hung),
 		cmocka_unit_test(test_in_flight_cap),
 		cmocka_unit_test(test_owner_key),
+		cmocka_unit_test(test_noscript),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
