@@ -60,6 +60,7 @@
 #include "kernel/syscall/sched_verbs.h"
 #include "kernel/syscall/security_verbs.h"
 #include "kernel/syscall/service.h"
+#include "kernel/syscall/store_verbs.h"
 #include "kernel/syscall/system_verbs.h"
 #include "kernel/syscall/verbs.h"
 #include "kernel/tracing/profiler.h"
@@ -189,6 +190,7 @@ struct kernel {
 	cam_sched_verbs *sched_verbs;
 	cam_context_verbs *context_verbs;
 	cam_policy_verbs *policy_verbs;
+	cam_store_verbs *store_verbs;
 	cam_security_verbs *security_verbs;
 	cam_driver_verbs *driver_verbs;
 	cam_dispatch *dispatch;
@@ -850,7 +852,10 @@ static int new_verbs(struct kernel *k)
 	    (rc = cam_policy_verbs_new(&(struct cam_policy_verbs_opts){
 			.verbs = k->verbs, .auth = k->auth, .policy = k->policy, .agents = k->agents,
 			.saved_path = k->policy_saved, .policy_file = opt(k, "CAM_POLICY_FILE") },
-			&k->policy_verbs)))
+			&k->policy_verbs)) ||
+	    (rc = cam_store_verbs_new(&(struct cam_store_verbs_opts){
+			.verbs = k->verbs, .store = k->store, .data_dir = k->data_dir },
+			&k->store_verbs)))
 		cam_log(CAM_LOG_ERROR, "kernel", "cannot add the verbs: %s", cam_strerror(rc));
 	return rc;
 }
@@ -950,6 +955,7 @@ static void stop(struct kernel *k)
 	cam_drivers_stop(k->drivers);
 
 	cam_dispatch_free(k->dispatch);
+	cam_store_verbs_free(k->store_verbs);
 	cam_policy_verbs_free(k->policy_verbs);
 	cam_driver_verbs_free(k->driver_verbs);
 	cam_security_verbs_free(k->security_verbs);

@@ -766,7 +766,15 @@ int cam_audit_new(const struct cam_audit_opts *o, cam_audit **out, char *why, si
 	a->failures = cam_series_get(f[M_FAILURES], NULL);
 	a->seals = cam_series_get(f[M_SEALS], NULL);
 	pthread_mutex_init(&a->lock, NULL);
-	pthread_cond_init(&a->cond, NULL);
+	{
+		/* the writer's waits are deadlines on CLOCK_MONOTONIC */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&a->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	pthread_cond_init(&a->room, NULL);
 	pthread_cond_init(&a->seal_cond, NULL);
 	a->tail = &a->head;

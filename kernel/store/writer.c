@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -108,12 +109,23 @@ static int apply_one(struct cam_store_job *j, MDB_txn *txn)
 	return j->rc == CAM_STORE_BROKEN ? CAM_STORE_BROKEN : 0;
 }
 
+/* LMDB turns a short write into EIO: on a file system with no room left,
+ * that is a full disk, and says so. */
+static int full_or(cam_store *s, int rc)
+{
+	struct statvfs vfs;
+
+	if (rc == EIO && statvfs(s->dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20))
+		return ENOSPC;
+	return rc;
+}
+
 /* Commits txn; on failure every job of list that had succeeded is refused
  * with the commit's reason. */
 static void commit(cam_store *s, MDB_txn *txn, struct cam_store_job *list)
 {
 	char why[CAM_STORE_WHY];
-	int rc = mdb_txn_commit(txn), code = 0;
+	int rc = full_or(s, mdb_txn_commit(txn)), code = 0;
 
 	if (rc) {
 		code = cam_store_fail(rc, s->file, why);

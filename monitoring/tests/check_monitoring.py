@@ -11,7 +11,7 @@ exits 1 if there was any:
       uid and title), a `datasource` variable of type datasource (query
       prometheus), every panel with a datasource of ${datasource}, a query
       and a unit, rates over $__rate_interval, histogram_quantile over
-      sum by (le, ...)(rate(..._bucket[...])), the seed's five rows.
+      sum by (le, ...)(rate(..._bucket[...])), the seed's five rows and Audit.
   rules ALERTS.yml RUNBOOKS.md
       The seed's five alerts are there, each with for:, severity, title,
       summary, description and a runbook_url whose anchor is a heading of
@@ -44,6 +44,8 @@ SEED_ALERTS = {  # alertname -> (seed title, runbook anchor)
     "PerformanceDegradation": ("Performance Degradation", "performance-degradation"),
 }
 SEED_ROWS = ["System Health", "Performance", "Security", "Business", "Operational"]
+# The dashboard's rows: the seed's five, and Audit (issue 27) after Security.
+ROWS = ["System Health", "Performance", "Security", "Audit", "Business", "Operational"]
 DASHBOARD_UID = "cam-os-overview"
 DASHBOARD_TITLE = "CAM-OS Overview"
 # Series Prometheus makes itself for every target.
@@ -72,6 +74,8 @@ ZERO_OK = {
     "Spans accepted and dropped/B": "span ring overwrites: none unless spans outpace the publisher",
     "Redis failovers and unconfirmed writes/A": "master changes: none without a Sentinel failover",
     "Redis failovers and unconfirmed writes/B": "unconfirmed writes: none without CAM_REDIS_MIN_REPLICAS_ACK",
+    "Audit write failures/A": "records the audit trail could not take: none while it can be written",
+    "Audit Log component/B": "degraded: 0 while the audit trail can be written",
 }
 
 problems = []
@@ -159,8 +163,8 @@ def check_dashboard(path):
         if v.get("type") == "query" and v.get("datasource", {}).get("uid") != "${datasource}":
             problem("variable %s: datasource is not ${datasource}" % name)
     rows = [p.get("title") for p in dash.get("panels", []) if p.get("type") == "row"]
-    if rows != SEED_ROWS:
-        problem("rows %r, expected %r" % (rows, SEED_ROWS))
+    if rows != ROWS:
+        problem("rows %r, expected %r (the seed's five and Audit)" % (rows, ROWS))
     ids, n = set(), 0
     for p in all_panels(dash):
         where = "panel %r" % p.get("title")

@@ -79,6 +79,10 @@ if command -v h2load >/dev/null; then
   echo "kernel RSS after load: $(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$SK/status)"
   stop_pid "$SK"
 fi
+if [ -x "$ROOT/tests/bench/policy.sh" ] && command -v h2load >/dev/null; then
+  echo "== agents kept apart: a 1,000-rule policy and 10,000 registered agents against none, side by side (issue 26)"
+  "$ROOT/tests/bench/policy.sh" "$BUILD"
+fi
 if [ -x "$ROOT/tests/bench/drivers.sh" ]; then
   echo "== drivers"
   "$ROOT/tests/bench/drivers.sh" "$BUILD"

@@ -13,8 +13,10 @@ usage: log_receiver.py OUTDIR LOKI_PORT ES_PORT HEC_PORT HEC_TOKEN
 - Elasticsearch _bulk (POST /_bulk or /<index>/_bulk, Content-Type
   application/x-ndjson or application/json): newline-delimited pairs of an
   action line ({"index"|"create": {...}}) and a source document, the body
-  ending with a newline; answers 200 with "errors":false and one item per
-  action. Recorded in OUTDIR/elasticsearch.jsonl.
+  ending with a newline; answers 200 with one item per action. A create
+  with an _id the index already holds is refused for that item alone (409
+  version_conflict_engine_exception, "errors":true), as Elasticsearch does,
+  and not recorded again. Recorded in OUTDIR/elasticsearch.jsonl.
 - Splunk HTTP Event Collector, event endpoint (POST /services/collector/event,
   "Authorization: Splunk <token>"): one or more JSON event objects one after
   another (no array), each with "event" (string or object) and optional
@@ -38,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 lock = threading.Lock()
 outdir = None
+es_ids = set()  # (index, _id) of every document created, across restarts
 
 
 def record(kind, items):
@@ -93,7 +96,7 @@ def bulk(handler, body):
     if not text.endswith("\n"):
         raise Refused(400, "The bulk request must be terminated by a newline [\\n]")
     lines = [line for line in text.split("\n")[:-1]]
-    docs, items, i = [], [], 0
+    docs, items, i, errors = [], [], 0, False
     while i < len(lines):
         try:
             action = json.loads(lines[i])
@@ -113,13 +116,25 @@ def bulk(handler, body):
             raise Refused(400, f"source line {i + 2} is not JSON: {e}")
         if not isinstance(src, dict):
             raise Refused(400, f"source line {i + 2} is not an object")
-        docs.append({"op": op, "index": index, "pipeline": (meta or {}).get("pipeline"), "doc": src})
-        items.append({op: {"_index": index, "_id": str(len(items)), "status": 201, "result": "created"}})
         i += 2
-    if not docs:
+        _id = (meta or {}).get("_id")
+        with lock:
+            dup = _id is not None and op == "create" and (index, _id) in es_ids
+            if _id is not None:
+                es_ids.add((index, _id))
+        if dup:
+            errors = True
+            items.append({op: {"_index": index, "_id": _id, "status": 409, "error": {
+                "type": "version_conflict_engine_exception",
+                "reason": f"[{_id}]: version conflict, document already exists"}}})
+            continue
+        docs.append({"op": op, "index": index, "id": _id, "pipeline": (meta or {}).get("pipeline"), "doc": src})
+        items.append({op: {"_index": index, "_id": _id or str(len(items)), "status": 201, "result": "created"}})
+    if not items:
         raise Refused(400, "Validation Failed: 1: no requests added;")
-    record("elasticsearch", docs)
-    return 200, json.dumps({"took": 1, "errors": False, "items": items}).encode(), "application/json"
+    if docs:
+        record("elasticsearch", docs)
+    return 200, json.dumps({"took": 1, "errors": errors, "items": items}).encode(), "application/json"
 
 
 def hec(handler, body, token):
@@ -201,6 +216,14 @@ def make_handler(kind, token):
 def main():
     global outdir
     outdir, lport, eport, hport, token = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    try:  # a receiver started again knows what the one before it indexed
+        with open(os.path.join(outdir, "elasticsearch.jsonl")) as f:
+            for line in f:
+                d = json.loads(line)
+                if d.get("id") is not None:
+                    es_ids.add((d["index"], d["id"]))
+    except FileNotFoundError:
+        pass
     servers = [ThreadingHTTPServer(("127.0.0.1", p), make_handler(k, token))
                for k, p in (("loki", lport), ("es", eport), ("hec", hport))]
     for s in servers[1:]:

@@ -24,7 +24,7 @@ DEB=$(cat "$TMP/deb.path" 2>/dev/null)
 # by grep's early exit would fail the check.
 has() { grep -qx "./$1" <<<"$(dpkg-deb -c "$DEB" | awk '{print $6}')" || { echo "    missing $1"; return 1; }; }
 contents() {
-  for f in usr/bin/cam-kernel usr/bin/cam-exporter usr/bin/cam-driver-host \
+  for f in usr/bin/cam-kernel usr/bin/cam-exporter usr/bin/cam-audit usr/bin/cam-driver-host \
            usr/lib/cam-os/drivers/text_transform/text_transform.so usr/lib/cam-os/drivers/kv_cache/manifest.json \
            lib/systemd/system/cam-kernel.service lib/systemd/system/cam-exporter.service \
            usr/lib/sysusers.d/cam-os.conf etc/cam-os/cam-os.env usr/include/cam/driver.h; do
@@ -32,7 +32,7 @@ contents() {
   done
   dpkg-deb -e "$DEB" "$TMP/ctl" && grep -qx /etc/cam-os/cam-os.env "$TMP/ctl/conffiles"
 }
-check "it holds the programs, the helper, the example drivers, units, sysusers entry and the conffile" contents
+check "it holds the programs (cam-audit too), the helper, the example drivers, units, sysusers entry and the conffile" contents
 check "its dependencies were computed from the shared libraries (libnng1, libsystemd0, libtss2-esys)" \
   bash -c "dpkg-deb -f '$DEB' Depends | grep -q 'libnng1' && dpkg-deb -f '$DEB' Depends | grep -q libsystemd0 &&
            dpkg-deb -f '$DEB' Depends | grep -q libtss2-esys"

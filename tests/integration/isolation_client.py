@@ -42,11 +42,16 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 
 
 def stubs():
-    """cam_pb2 from proto/cam.proto (generated once per process)."""
-    out = tempfile.mkdtemp(prefix="camiso-")
-    subprocess.check_call([sys.executable, "-m", "grpc_tools.protoc",
-                           "-I" + os.path.join(ROOT, "proto"), "--python_out=" + out,
-                           "cam.proto"])
+    """cam_pb2 from proto/cam.proto: generated into $ISO_STUBS_DIR once (the
+    tests set it to a folder of their own), else into a new folder."""
+    out = os.environ.get("ISO_STUBS_DIR") or tempfile.mkdtemp(prefix="camiso-")
+    if not os.path.exists(os.path.join(out, "cam_pb2.py")):
+        os.makedirs(out, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix="gen-", dir=out)
+        subprocess.check_call([sys.executable, "-m", "grpc_tools.protoc",
+                               "-I" + os.path.join(ROOT, "proto"), "--python_out=" + tmp,
+                               "cam.proto"])
+        os.replace(os.path.join(tmp, "cam_pb2.py"), os.path.join(out, "cam_pb2.py"))
     sys.path.insert(0, out)
     import cam_pb2  # noqa: E402
     return cam_pb2

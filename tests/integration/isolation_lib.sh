@@ -4,6 +4,8 @@
 
 ISO_PY="$ROOT/tests/integration/isolation_client.py"
 ISO_JS="$ROOT/tests/integration/isolation_client.js"
+# The python client's generated messages, made once per test.
+export ISO_STUBS_DIR="$TMP/iso-stubs"
 
 # sha256 TEXT: the hex SHA-256 of TEXT (a tokens-file line's first field).
 sha256() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
@@ -59,6 +61,7 @@ counter() {
 #   foreign.pem/-key.pem     spiffe://cam-os/agent/agent-c, signed by another CA
 #   other-domain.pem/-key.pem   spiffe://other-domain/agent/agent-c
 #   agent-a-cert.pem/-key.pem   spiffe://cam-os/agent/agent-a
+#   root-cert.pem/-key.pem   spiffe://cam-os/agent/root
 iso_certs() {
   local d=$1 name
   mkdir -p "$d/db"
@@ -85,6 +88,8 @@ extendedKeyUsage=serverAuth"
 subjectAltName=URI:spiffe://cam-os/agent/agent-c"
   sign agent-a-cert ca "/CN=agent-a" "$client
 subjectAltName=URI:spiffe://cam-os/agent/agent-a"
+  sign root-cert ca "/CN=root" "$client
+subjectAltName=URI:spiffe://cam-os/agent/root"
   sign cn-only ca "/CN=agent-cn" "$client"
   sign foreign other-ca "/CN=agent-c" "$client
 subjectAltName=URI:spiffe://cam-os/agent/agent-c"
@@ -115,7 +120,7 @@ CNF
   openssl ca -batch -config "$d/db/ca.cnf" -cert "$d/ca.pem" -keyfile "$d/ca-key.pem" \
     -startdate 20200101000000Z -enddate 20200102000000Z -extensions ext \
     -in "$d/expired.csr" -out "$d/expired.pem" >/dev/null 2>&1
-  for name in server agent-c agent-a-cert cn-only foreign other-domain expired; do
+  for name in server agent-c agent-a-cert root-cert cn-only foreign other-domain expired; do
     [ -s "$d/$name.pem" ] || { echo "iso_certs: $name.pem was not made" >&2; return 1; }
   done
 }

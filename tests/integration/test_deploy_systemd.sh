@@ -64,6 +64,7 @@ install_to() {
   local dest=$1 prefix=$2
   make -s -C "$ROOT" install BUILD="$BUILD" DESTDIR="$dest" PREFIX="$prefix" >"$TMP/install.log" 2>&1 &&
   [ -x "$dest$prefix/bin/cam-kernel" ] && [ -x "$dest$prefix/bin/cam-exporter" ] &&
+  [ -x "$dest$prefix/bin/cam-audit" ] &&
   grep -qx "ExecStart=$prefix/bin/cam-kernel" "$dest$prefix/lib/systemd/system/cam-kernel.service" &&
   grep -qx "ExecStart=$prefix/bin/cam-exporter" "$dest$prefix/lib/systemd/system/cam-exporter.service" &&
   ! grep -rq '@PREFIX@' "$dest$prefix/lib/systemd/system" &&

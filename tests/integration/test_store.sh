@@ -8,8 +8,9 @@
 # - refusals: a second kernel on the same data directory; a store file
 #   that is corrupt or cut short (nothing in the directory changes: hashes
 #   before and after);
-# - a backup taken with `cam-kernel --backup` under write load holds every
-#   write acknowledged before it began, and a kernel serves it;
+# - a backup taken with `cam-kernel --backup` (and with the store_backup
+#   verb) under write load holds every write acknowledged before it began,
+#   and a kernel serves it;
 # - a full disk (a 4 MiB tmpfs; as root, else in a user namespace): writes
 #   are refused RESOURCE_EXHAUSTED, reads go on, the Context Store component
 #   is degraded and the failures counted; writes resume by themselves once
@@ -53,10 +54,14 @@ check "a new data directory is made with mode 0700" [ "$(stat -c %a "$DATA")" = 
 h=$(health)
 check "Context Store component: healthy, lmdb, where it is" \
   bash -c "printf '%s' '$h' | grep -q '\"status\": \"healthy\"' && printf '%s' '$h' | grep -q 'data.mdb'"
+acked() { [ "$(grep -c " r$1 " "$TMP/acks" 2>/dev/null)" -ge 1 ]; }
 for round in 1 2 3 4 5 6 7 8 9 10; do
   client load "$G" 30 "$TMP/acks" 4 "r$round" >"$TMP/load-$round.out" 2>&1 &
   load=$!
-  sleep "$(/usr/bin/python3 -c 'import random; print(round(random.uniform(0.4, 1.6), 2))')"
+  # killed at a random moment once the load is under way (a loaded
+  # machine may take a second to start the client)
+  wait_for 20 acked "$round"
+  sleep "$(/usr/bin/python3 -c 'import random; print(round(random.uniform(0.1, 1.0), 2))')"
   stop_pid "$KERNEL" KILL
   wait "$load"
   kernel "$DATA" || { not_ok "round $round: kernel restarts after kill -9"; break; }
@@ -108,6 +113,14 @@ check "it says how to restore" grep -q "to restore it" <<<"$out"
 check "writes went on during the backup" grep -q 'OK [1-9]' "$TMP/load-backup.out"
 check "a second backup into the same directory is refused" \
   bash -c "! '$ROOT/$BUILD/cam-kernel' --data-dir '$DATA' --backup '$TMP/backup' 2>/dev/null"
+r=$(call store_backup "name:live")
+check "store_backup, the admin verb, copies the live store ($r)" grep -q "^OK path:$DATA/backups/live/store" <<<"$r"
+r=$(call store_backup "name:../escape")
+check "store_backup refuses a name that leaves backups/" grep -q '^INVALID_ARGUMENT' <<<"$r"
+stop_pid "$KERNEL"
+cp -a "$DATA/backups/live" "$TMP/from-verb"
+kernel "$TMP/from-verb" || not_ok "a kernel starts on the verb's backup"
+run_checks client verify "$G" "$TMP/acks-before-backup"
 stop_pid "$KERNEL"
 kernel "$TMP/backup" || not_ok "a kernel starts on the backup"
 run_checks client verify "$G" "$TMP/acks-before-backup"
@@ -120,7 +133,8 @@ FULL="$TMP/full"; mkdir -p "$FULL"
 how=(unshare -m); [ "$(id -u)" -eq 0 ] || how=(unshare -rm)
 if "${how[@]}" true 2>/dev/null; then
   PORT=$(free_port)
-  "${how[@]}" bash -c '
+  # its own process group, so that the kernel and exporter inside go with it
+  setsid "${how[@]}" bash -c '
     set -u
     mount -t tmpfs -o size=4m tmpfs "$1" || exit 3
     exec "$2" --bus-addr "$3" --grpc-listen "$4" --data-dir "$1/data" \
@@ -129,6 +143,7 @@ if "${how[@]}" true 2>/dev/null; then
     wait' _ "$FULL" "$ROOT/$BUILD/cam-kernel" "$BUS" "$G" "$ROOT/$BUILD/cam-exporter" "$PORT" \
     >>"$TMP/full.log" 2>&1 &
   NS_PID=$!; PIDS+=("$NS_PID")
+  trap 'kill -9 -- -$NS_PID 2>/dev/null; cleanup' EXIT
   if wait_for 10 serving; then
     call context_write "namespace:full,key:kept,value:survives" >/dev/null
     r=$(client fill "$G" 150000 60)
@@ -155,6 +170,7 @@ if "${how[@]}" true 2>/dev/null; then
   else
     not_ok "a kernel serves from a 4 MiB tmpfs"
   fi
+  kill -9 -- -"$NS_PID" 2>/dev/null
   stop_pid "$NS_PID" KILL
 else
   not_ok "this machine allows a mount namespace for the full-disk test (${how[*]})"
