@@ -18,7 +18,10 @@
 #     namespace i % 64) on a cluster of 1 master, then of 3 masters. Target:
 #     3 masters >= 1.5 x 1.
 #
-# Each kernel row also gives the CPU time per call of the kernel, of the
+# Each comparison runs BENCH_ROUNDS (3) rounds that alternate its two sides,
+# so that the load others put on the machine weighs on both alike, and
+# gives the median of the rounds' ratios. Each kernel row also gives the
+# CPU time per call of the kernel, of the
 # redis-server(s) and of the load generator (utime + stime from /proc), so
 # what the machine could give is plain: on 2 cores the three share them.
 # Every process is started and stopped by PID (lib.sh).
@@ -95,23 +98,31 @@ echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $N call
 echo "== kernel: ${BENCH_KERNEL_ARGS:-default settings} (CAM_MEMCTX_REDIS_IO_THREADS 1, MAX_IN_FLIGHT 1024)"
 echo "== redis $(redis-server --version | grep -o 'v=[0-9.]*'), no persistence"
 
+# use NAME: the next runs go to kernel NAME (kstart'ed as NAME).
+declare -A KPID KPORT
+use() { KERNEL=${KPID[$1]}; GRPC_PORT=${KPORT[$1]}; }
+kstart_as() { kstart "$@"; KPID[$1]=$KERNEL; KPORT[$1]=$GRPC_PORT; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+declare -A RATIOS
+# note KEY RATIO: one round's ratio, for the median at the end.
+note() { RATIOS[$1]="${RATIOS[$1]:-} $2"; }
+summary() { # KEY TEXT TARGET
+  local r; r=$(median ${RATIOS[$1]})
+  echo "   $2: median $r x over $ROUNDS rounds (each: ${RATIOS[$1]# }) (target $3)"
+}
+ROUNDS=${BENCH_ROUNDS:-3}
+
 # --------------------------------------------------------------- 1. one Redis
 echo "-- 1. one Redis: the kernel against redis-benchmark running the kernel's scripts"
 RPORT=$(free_port)
 redis_start redis "$RPORT"; REDIS=$LAST_PID; RPIDS=$REDIS
-kstart k-memory --memctx-backend memory
+kstart_as k-memory --memctx-backend memory
 client call "127.0.0.1:$GRPC_PORT" context_write "namespace:bench,key:k,value:$VALUE" >/dev/null
 run "context_write, memory backend" context_write "namespace:bench,key:k,value:$VALUE"
 run "context_read, memory backend" context_read "namespace:bench,key:k"
 stop_pid "$KERNEL"
-kstart k-redis --redis-url "redis://127.0.0.1:$RPORT"
+kstart_as k-redis --redis-url "redis://127.0.0.1:$RPORT"
 client call "127.0.0.1:$GRPC_PORT" context_write "namespace:bench,key:k,value:$VALUE" >/dev/null
-v0=$(versions bench)
-run "context_write, Redis" context_write "namespace:bench,key:k,value:$VALUE"
-v1=$(versions bench)
-echo "   check: $((v1 - v0)) versions written (expected $N: one per acknowledged write)"
-run "context_read, Redis" context_read "namespace:bench,key:k"
-stop_pid "$KERNEL"
 # The kernel's scripts as redis-benchmark's commands: the keys of
 # namespace "bench", the arguments the kernel sends for a 100-byte value
 # (expected -1: any; keep 10; 10000 keys; the byte limit's room; the time).
@@ -128,16 +139,34 @@ rb() { # NAME ARGS...: redis-benchmark at the kernel's concurrency
   row "$1" "${rps:-0}" "${p50:--}" "${p99:--}" "$(awk -v a="$r0" -v b="$r1" -v n="$N" \
     'BEGIN { printf "cpu us/call: redis %.1f", (b - a) * 1e6 / n }')"
 }
-rb "redis-benchmark EVALSHA write script" EVALSHA "$wsha" 4 "${WKEYS[@]}" k "$VALUE" -1 10 10000 \
-  268435456 "$(date +%s)000" bench 0 0
-rb "redis-benchmark EVALSHA read script" EVALSHA "$rsha" 2 "cam:v2:{bench}:idx" "cam:v2:{bench}:val" k 0
+# Rounds alternate the kernel and redis-benchmark, so that the load others
+# put on the machine weighs on both sides of each ratio alike.
+for round in $(seq 1 "$ROUNDS"); do
+  use k-redis
+  v0=$(versions bench)
+  run "context_write, Redis #$round" context_write "namespace:bench,key:k,value:$VALUE"
+  v1=$(versions bench)
+  [ $((v1 - v0)) = "$N" ] || echo "   FAILED check: $((v1 - v0)) versions written, not $N"
+  rb "redis-benchmark EVALSHA write script #$round" EVALSHA "$wsha" 4 "${WKEYS[@]}" k "$VALUE" -1 10 \
+    10000 268435456 "$(date +%s)000" bench 0 0
+  run "context_read, Redis #$round" context_read "namespace:bench,key:k"
+  rb "redis-benchmark EVALSHA read script #$round" EVALSHA "$rsha" 2 "cam:v2:{bench}:idx" \
+    "cam:v2:{bench}:val" k 0
+  for op in write read; do
+    k="context_${op}, Redis #$round"; b="redis-benchmark EVALSHA $op script #$round"
+    note "$op-rps" "$(ratio "${RPS[$k]}" "${RPS[$b]}")"
+    note "$op-p50" "$(ratio "${P50[$k]}" "${P50[$b]}")"
+  done
+done
 rb "redis-benchmark SET" SET "bench:k" "$VALUE"
 rb "redis-benchmark GET" GET "bench:k"
 echo "   (redis-benchmark: $((C * M)) connections, one request each in flight, -d 100)"
-for op in write read; do
-  k="context_${op}, Redis"; b="redis-benchmark EVALSHA $op script"
-  echo "   $op: kernel / redis-benchmark = $(ratio "${RPS[$k]}" "${RPS[$b]}") x calls/s (target >= 0.8), p50 $(ratio "${P50[$k]}" "${P50[$b]}") x (target <= 1.5)"
-done
+echo "   every round checked: the write runs made $N versions each"
+summary write-rps "context_write / redis-benchmark's write script, calls/s" ">= 0.8"
+summary write-p50 "context_write / redis-benchmark's write script, p50" "<= 1.5"
+summary read-rps "context_read / redis-benchmark's read script, calls/s" ">= 0.8"
+summary read-p50 "context_read / redis-benchmark's read script, p50" "<= 1.5"
+stop_pid "$KERNEL"
 stop_pid "$REDIS"
 
 # ----------------------------------------------------- 2. WAIT for a replica
@@ -148,16 +177,22 @@ redis_start replica "$R2" --replicaof 127.0.0.1 "$RPORT"; P2=$LAST_PID; RPIDS="$
 wait_for 20 bash -c "redis-cli -p $R2 info replication | grep -q master_link_status:up" ||
   echo "   (the replica did not come up)"
 for acks in 0 1; do
-  kstart "k-acks$acks" --redis-url "redis://127.0.0.1:$RPORT" --redis-min-replicas-ack "$acks"
+  kstart_as "k-acks$acks" --redis-url "redis://127.0.0.1:$RPORT" --redis-min-replicas-ack "$acks"
   client call "127.0.0.1:$GRPC_PORT" context_write "namespace:acks$acks,key:k,value:$VALUE" >/dev/null
-  run "context_write, MIN_REPLICAS_ACK=$acks" context_write "namespace:acks$acks,key:k,value:$VALUE"
-  stop_pid "$KERNEL"
 done
-echo "   with WAIT / without = $(ratio "${RPS[context_write, MIN_REPLICAS_ACK=1]}" "${RPS[context_write, MIN_REPLICAS_ACK=0]}") x (target >= 0.5)"
+for round in $(seq 1 "$ROUNDS"); do
+  for acks in 0 1; do
+    use "k-acks$acks"
+    run "context_write, MIN_REPLICAS_ACK=$acks #$round" context_write "namespace:acks$acks,key:k,value:$VALUE"
+  done
+  note acks "$(ratio "${RPS[context_write, MIN_REPLICAS_ACK=1 #$round]}" "${RPS[context_write, MIN_REPLICAS_ACK=0 #$round]}")"
+done
+summary acks "with WAIT for 1 replica / without, calls/s" ">= 0.5"
+for acks in 0 1; do stop_pid "${KPID[k-acks$acks]}"; done
 stop_pid "$P2"; stop_pid "$P1"
 
 # ------------------------------------------------------------ 3. Redis Cluster
-echo "-- 3. Redis Cluster: context_write over 64 namespaces, 1 master then 3 masters"
+echo "-- 3. Redis Cluster: context_write over 64 namespaces, 1 master against 3 masters"
 bus_free_port() {
   local p
   while :; do
@@ -168,13 +203,14 @@ bus_free_port() {
   echo "$p"
 }
 cluster_ok() { rcli "$1" cluster info | grep -q cluster_state:ok; }
+declare -A CPIDS
 for masters in 1 3; do
   ports=(); pids=()
   for i in $(seq 1 "$masters"); do
     p=$(bus_free_port); ports+=("$p")
     redis_start "c$masters-$i" "$p" --cluster-enabled yes --cluster-config-file nodes.conf; pids+=("$LAST_PID")
   done
-  RPIDS="${pids[*]}"
+  CPIDS[$masters]="${pids[*]}"
   if [ "$masters" = 1 ]; then  # redis-cli --cluster create wants 3 masters at least
     rcli "${ports[0]}" cluster addslotsrange 0 16383 >/dev/null
   else
@@ -182,12 +218,21 @@ for masters in 1 3; do
       >"$TMP/create$masters.log" 2>&1
   fi
   wait_for 20 cluster_ok "${ports[0]}" || echo "   (cluster of $masters did not come up)"
-  kstart "k-cluster$masters" --redis-cluster "$(printf '127.0.0.1:%s,' "${ports[@]}" | sed 's/,$//')"
-  run "context_write, 64 namespaces, $masters master(s)" context_write \
-    "namespace:spread-%d,key:k,value:$VALUE" 64
-  writes=0; for i in $(seq 0 63); do writes=$((writes + $(versions "spread-$i"))); done
-  echo "   check: $writes versions written over 64 namespaces (expected $N)"
-  stop_pid "$KERNEL"
-  for p in "${pids[@]}"; do stop_pid "$p"; done
+  kstart_as "k-cluster$masters" --redis-cluster "$(printf '127.0.0.1:%s,' "${ports[@]}" | sed 's/,$//')"
 done
-echo "   3 masters / 1 master = $(ratio "${RPS[context_write, 64 namespaces, 3 master(s)]}" "${RPS[context_write, 64 namespaces, 1 master(s)]}") x (target >= 1.5)"
+for round in $(seq 1 "$ROUNDS"); do
+  for masters in 1 3; do
+    use "k-cluster$masters"; RPIDS=${CPIDS[$masters]}
+    run "context_write, 64 namespaces, $masters master(s) #$round" context_write \
+      "namespace:spread-%d,key:k,value:$VALUE" 64
+  done
+  note cluster "$(ratio "${RPS[context_write, 64 namespaces, 3 master(s) #$round]}" "${RPS[context_write, 64 namespaces, 1 master(s) #$round]}")"
+done
+for masters in 1 3; do
+  use "k-cluster$masters"
+  writes=0; for i in $(seq 0 63); do writes=$((writes + $(versions "spread-$i"))); done
+  echo "   check, $masters master(s): $writes versions written over 64 namespaces (expected $((N * ROUNDS)))"
+  stop_pid "$KERNEL"
+  for p in ${CPIDS[$masters]}; do stop_pid "$p"; done
+done
+summary cluster "3 masters / 1 master, calls/s" ">= 1.5"
