@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 
 void cam_audit_genesis(uint8_t out[CAM_AUDIT_HASH])
 {
@@ -18,9 +20,35 @@ void cam_audit_genesis(uint8_t out[CAM_AUDIT_HASH])
 	SHA256((const unsigned char *)g, sizeof(g) - 1, out);
 }
 
+/* OpenSSL 3's one-shot SHA256() fetches the algorithm on every call (a
+ * lock and a lookup): the chain hashes every line, so the algorithm is
+ * fetched once and each thread keeps its digest context. */
+static EVP_MD *sha256_md;
+static pthread_key_t ctx_key;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void free_ctx(void *p)
+{
+	EVP_MD_CTX_free(p);
+}
+
+static void fetch_sha256(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	pthread_key_create(&ctx_key, free_ctx);
+}
+
 void cam_audit_line_hash(const char *line, size_t len, uint8_t out[CAM_AUDIT_HASH])
 {
-	SHA256((const unsigned char *)line, len, out);
+	EVP_MD_CTX *ctx;
+	unsigned int n = 0;
+
+	pthread_once(&sha256_once, fetch_sha256);
+	if (!(ctx = pthread_getspecific(ctx_key)) && (ctx = EVP_MD_CTX_new()))
+		pthread_setspecific(ctx_key, ctx);
+	if (!sha256_md || !ctx || !EVP_DigestInit_ex2(ctx, sha256_md, NULL) ||
+	    !EVP_DigestUpdate(ctx, line, len) || !EVP_DigestFinal_ex(ctx, out, &n))
+		SHA256((const unsigned char *)line, len, out);
 }
 
 void cam_audit_hex(const uint8_t h[CAM_AUDIT_HASH], char out[2 * CAM_AUDIT_HASH + 1])

@@ -39,6 +39,8 @@ suite "interop tests (grpc-js, grpcio) against the transport's test server" \
   tests/interop/run.sh build
 suite "interop tests (grpc-js, grpcio) against cam-kernel" \
   env CAM_GRPC_SERVER_BIN="$PWD/build/cam-kernel" tests/interop/run.sh build
+suite "client libraries (Python camos and cam, TypeScript @cam-os/client) against cam-kernel" \
+  tests/clients/run.sh build
 rm -f "$log"
 if [ -n "$(ls -A "$state")" ]; then
   echo "FAIL a suite left state outside its own folders: $(ls -A "$state")"; total_f=$((total_f + 1))

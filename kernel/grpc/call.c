@@ -70,6 +70,7 @@ struct cam_grpc_call *cam_grpc__call_new(struct conn *conn, int32_t stream_id)
 	c->conn = conn;
 	c->stream_id = stream_id;
 	c->heap_idx = NO_TIMER;
+	c->request_id[0] = '\0';
 	cam_grpc_wire_framer_init(&c->framer, conn->srv->max_msg);
 	memcpy(c->peer, conn->peer, sizeof(c->peer));
 	if ((c->peer_id = conn->peer_id))
@@ -339,6 +340,14 @@ void cam_grpc_call_fail(struct cam_grpc_call *c, int grpc_status, const char *me
 	}
 	cam_grpc_call_end(c, grpc_status, message);
 	cam_grpc_call_unref(c);
+}
+
+void cam_grpc_call_set_request_id(struct cam_grpc_call *c, const char *id)
+{
+	size_t n = strnlen(id, sizeof(c->request_id) - 1);
+
+	memcpy(c->request_id, id, n);
+	c->request_id[n] = '\0';
 }
 
 const uint8_t *cam_grpc_call_message(const struct cam_grpc_call *c, size_t *len)

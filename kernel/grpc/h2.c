@@ -539,12 +539,15 @@ static size_t status_nv(const struct cam_grpc_call *c, nghttp2_nv *nv)
 {
 	nghttp2_nv st = NV("grpc-status", status_digits(c->status));
 	nghttp2_nv msg = NV("grpc-message", c->status_text ? c->status_text : "");
+	nghttp2_nv id = NV("cam-request-id", c->request_id);
+	size_t n = 1;
 
 	nv[0] = st;
-	if (!c->status_text)
-		return 1;
-	nv[1] = msg;
-	return 2;
+	if (c->status_text)
+		nv[n++] = msg;
+	if (c->request_id[0] && c->status != CAM_GRPC_OK)
+		nv[n++] = id;
+	return n;
 }
 
 /* The connection's count of unsent answer bytes learns what handlers
@@ -592,7 +595,7 @@ static ssize_t read_body(nghttp2_session *h2, int32_t stream_id, uint8_t *buf,
 		cam_grpc__conn_out_sub(c->conn, n);
 	cam_grpc__budget_give(c->srv, n);
 	if (eof) {
-		nghttp2_nv nv[2];
+		nghttp2_nv nv[3];
 
 		*data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
 		nghttp2_submit_trailer(h2, stream_id, nv, status_nv(c, nv));
@@ -628,7 +631,7 @@ void cam_grpc__call_push(struct cam_grpc_call *c)
 	}
 	if (!pending && finished) {
 		/* Trailers-only response. */
-		nghttp2_nv nv[4] = { NV(":status", "200"),
+		nghttp2_nv nv[5] = { NV(":status", "200"),
 				     NV("content-type", "application/grpc") };
 		size_t n = 2 + status_nv(c, nv + 2);
 

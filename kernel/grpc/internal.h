@@ -213,6 +213,7 @@ struct cam_grpc_call {
 	bool finished;
 	int status;
 	char *status_text;                /* percent-encoded */
+	char request_id[40];              /* sent as cam-request-id in a failure's trailers */
 };
 
 struct conn {

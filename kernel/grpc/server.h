@@ -133,6 +133,9 @@ void cam_grpc_call_reply(struct cam_grpc_call *c, const uint8_t *msg, size_t len
 void cam_grpc_call_reply_packed(struct cam_grpc_call *c, size_t len,
 				void (*pack)(void *arg, uint8_t *out), void *arg);
 void cam_grpc_call_fail(struct cam_grpc_call *c, int grpc_status, const char *message);
+/* The id a failure's trailers carry as cam-request-id (a success carries
+ * its own in the message); before the call is answered. */
+void cam_grpc_call_set_request_id(struct cam_grpc_call *c, const char *id);
 
 typedef void (*cam_grpc_handler)(void *arg, struct cam_grpc_call *c);
 

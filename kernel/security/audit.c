@@ -48,11 +48,25 @@ struct waiter {
  * adds ("seq":N,"prev":"...","}\n"). */
 struct node {
 	struct node *next;
-	char *text;
+	char *text;            /* the bytes after the node itself */
 	size_t len;
 	const char *event;     /* for the count */
 	struct waiter *w;      /* a durable record's waiter; NULL: none */
 };
+
+/* A node and its text in one allocation. */
+static struct node *node_new(const char *text, size_t len, const char *event)
+{
+	struct node *x = cam_xmalloc(sizeof(*x) + len);
+
+	x->next = NULL;
+	x->text = (char *)(x + 1);
+	memcpy(x->text, text, len);
+	x->len = len;
+	x->event = event;
+	x->w = NULL;
+	return x;
+}
 
 enum { EV_DENY, EV_ADMIN, EV_AUTH, EV_WRITE, EV_CALL, EV_SEAL, EV_OTHER, NEV };
 static const char *const ev_names[NEV] = { "deny", "admin", "auth", "write", "call", "seal",
@@ -150,27 +164,57 @@ static void add_raw(struct buf *b, const char *s, size_t n)
 	b->n += n;
 }
 
-static void add_str(struct buf *b, const char *key, const char *val)
+/* A JSON string's content: plain printable ASCII is copied as it is (what
+ * records are made of: names, ids, hex), anything else goes through the
+ * logger's escaper. */
+static void add_escaped(struct buf *b, const char *s)
 {
-	char esc[1024];
-	size_t n;
+	size_t n = 0;
 
-	if (!val)
+	while ((unsigned char)s[n] >= 0x20 && (unsigned char)s[n] < 0x7f && s[n] != '"' &&
+	       s[n] != '\\')
+		n++;
+	if (!s[n]) {
+		add_raw(b, s, n);
 		return;
-	n = cam_json_escape(esc, sizeof(esc), val);
+	}
+	{
+		char esc[1024];
+
+		add_raw(b, esc, cam_json_escape(esc, sizeof(esc), s));
+	}
+}
+
+static void add_key(struct buf *b, const char *key)
+{
 	add_raw(b, "\"", 1);
 	add_raw(b, key, strlen(key));
-	add_raw(b, "\":\"", 3);
-	add_raw(b, esc, n);
+	add_raw(b, "\":", 2);
+}
+
+static void add_str(struct buf *b, const char *key, const char *val)
+{
+	if (!val)
+		return;
+	add_key(b, key);
+	add_raw(b, "\"", 1);
+	add_escaped(b, val);
 	add_raw(b, "\",", 2);
 }
 
 static void add_int(struct buf *b, const char *key, int64_t v)
 {
-	char t[96];
-	int n = snprintf(t, sizeof(t), "\"%s\":%" PRId64 ",", key, v);
+	char t[24];
+	size_t n = 0;
 
-	add_raw(b, t, (size_t)n);
+	add_key(b, key);
+	if (v < 0) {
+		add_raw(b, "-", 1);
+		v = -v;
+	}
+	n = cam_u64_to_dec(t, (uint64_t)v);
+	add_raw(b, t, n);
+	add_raw(b, ",", 1);
 }
 
 static void add_bool(struct buf *b, const char *key, bool v)
@@ -181,30 +225,54 @@ static void add_bool(struct buf *b, const char *key, bool v)
 	add_raw(b, t, (size_t)n);
 }
 
+/* Each thread's "YYYY-MM-DDTHH:MM:SS." of the last second it wrote. */
+static __thread time_t tl_second = -1;
+static __thread char tl_prefix[80];
+
 static void add_time(struct buf *b, const char *key)
 {
 	struct timespec ts;
-	struct tm tm;
-	char t[64];
+	unsigned ms;
+	char t[8];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (int)(ts.tv_nsec / 1000000));
-	add_str(b, key, t);
+	if (ts.tv_sec != tl_second) {
+		struct tm tm;
+
+		gmtime_r(&ts.tv_sec, &tm);
+		snprintf(tl_prefix, sizeof(tl_prefix), "%04d-%02d-%02dT%02d:%02d:%02d.",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec);
+		tl_second = ts.tv_sec;
+	}
+	ms = (unsigned)(ts.tv_nsec / 1000000);
+	t[0] = (char)('0' + ms / 100);
+	t[1] = (char)('0' + ms / 10 % 10);
+	t[2] = (char)('0' + ms % 10);
+	t[3] = 'Z';
+	add_key(b, key);
+	add_raw(b, "\"", 1);
+	add_raw(b, tl_prefix, strlen(tl_prefix));
+	add_raw(b, t, 4);
+	add_raw(b, "\",", 2);
 }
 
 /* ECS: what kind of event a record is. */
-static const char *ecs_category(const char *event)
+static const char *ecs_category(const struct cam_audit_record *r)
 {
-	if (!strcmp(event, "write"))
+	const char *e = r->event;
+
+	if (!strcmp(e, "write"))
 		return "database";
-	if (!strcmp(event, "admin") || !strcmp(event, "reload"))
+	if (!strcmp(e, "admin") || !strcmp(e, "reload"))
 		return "configuration";
-	if (!strcmp(event, "auth") || !strcmp(event, "start") || !strcmp(event, "stop"))
+	if (!strcmp(e, "auth") || !strcmp(e, "start") || !strcmp(e, "stop"))
 		return "iam";
-	return "authentication";
+	if (!strcmp(e, "deny"))
+		return r->code && !strcmp(r->code, "UNAUTHENTICATED") ? "authentication" : "iam";
+	if (!strcmp(e, "call"))
+		return "api";
+	return "host";
 }
 
 static void format(const cam_audit *a, const struct cam_audit_record *r, struct buf *b)
@@ -215,7 +283,7 @@ static void format(const cam_audit *a, const struct cam_audit_record *r, struct 
 	add_time(b, e ? "@timestamp" : "timestamp");
 	if (e) {
 		add_str(b, "event.kind", "event");
-		add_str(b, "event.category", ecs_category(r->event));
+		add_str(b, "event.category", ecs_category(r));
 		add_str(b, "event.type", r->authorized == 0 ? "denied" : "allowed");
 		add_str(b, "event.action", r->verb ? r->verb : r->event);
 		add_str(b, "event.reason", r->event);
@@ -247,11 +315,17 @@ static void format(const cam_audit *a, const struct cam_audit_record *r, struct 
 		add_raw(b, "\"truncated\":true,", 17);
 }
 
+/* The count a record goes under: start and stop are auth events, a
+ * reload an admin one (CAM_AUDIT_EVENTS). */
 static int event_index(const char *event)
 {
 	for (int i = 0; i < NEV - 1; i++)
 		if (!strcmp(event, ev_names[i]))
 			return i;
+	if (!strcmp(event, "start") || !strcmp(event, "stop"))
+		return EV_AUTH;
+	if (!strcmp(event, "reload"))
+		return EV_ADMIN;
 	return EV_OTHER;
 }
 
@@ -330,7 +404,15 @@ static int write_group(cam_audit *a, struct node *list, char *why, size_t why_le
 		cam_audit_hex(chain, hex);
 		memcpy(out + off, x->text, x->len);
 		off += x->len;
-		off += (size_t)sprintf(out + off, "\"seq\":%" PRIu64 ",\"prev\":\"%s\"}", ++seq, hex);
+		memcpy(out + off, "\"seq\":", 6);
+		off += 6;
+		off += cam_u64_to_dec(out + off, ++seq);
+		memcpy(out + off, ",\"prev\":\"", 9);
+		off += 9;
+		memcpy(out + off, hex, 64);
+		off += 64;
+		memcpy(out + off, "\"}", 2);
+		off += 2;
 		cam_audit_line_hash(out + start, off - start, chain);
 		out[off++] = '\n';
 		n++;
@@ -378,7 +460,6 @@ static void group_done(cam_audit *a, struct node *list)
 		cam_counter_inc(a->records[event_index(x->event)]);
 		if (x->w)
 			wake(x->w, 0, NULL);
-		free(x->text);
 		free(x);
 	}
 }
@@ -419,7 +500,6 @@ static void group_failed(cam_audit *a, struct node *list, const char *why)
 		next = x->next;
 		cam_counter_inc(a->failures);
 		wake(x->w, CAM_EUNAVAIL, why);
-		free(x->text);
 		free(x);
 	}
 }
@@ -439,6 +519,27 @@ static void maybe_seal(cam_audit *a, bool force)
 	a->since_seal = 0;
 	a->seal_at_ns = now + (int64_t)a->o.seal_s * 1000000000;
 	pthread_cond_signal(&a->seal_cond);
+}
+
+static void queue_node(cam_audit *a, struct node *x);
+
+/*
+ * While the trail cannot be written and nothing waits to be, the writer
+ * tries a record of the gap itself ("gap": since when, and how many records
+ * were refused meanwhile): it is the probe, and once it is written the
+ * trail says it has a hole and writes go on (lock held).
+ */
+static void queue_gap(cam_audit *a)
+{
+	struct cam_audit_record r = { .event = "gap", .authorized = -1, .version = -1, .size = -1 };
+	char msg[400];
+	struct buf b = { .n = 0 };
+
+	snprintf(msg, sizeof(msg), "the trail could not be written (%s); records refused meanwhile "
+		 "are counted in cam_os_audit_write_failures_total", a->error);
+	r.message = msg;
+	format(a, &r, &b);
+	queue_node(a, node_new(b.b, b.n, "gap"));
 }
 
 static void *writer_main(void *arg)
@@ -465,6 +566,8 @@ static void *writer_main(void *arg)
 				ts.tv_nsec -= 1000000000;
 			}
 			if (pthread_cond_timedwait(&a->cond, &a->lock, &ts) == ETIMEDOUT) {
+				if (a->failing && !a->head)
+					queue_gap(a); /* a probe, and the record of the gap */
 				if (a->failing && a->head)
 					break; /* try again */
 				maybe_seal(a, false);
@@ -548,11 +651,7 @@ static void seal(cam_audit *a, const char *hex, uint64_t lines)
 	add_bool(&b, "tpm_safe", clk.safe);
 	add_str(&b, "signature", sig);
 	add_str(&b, "algorithm", "ecdsa-p256-sha256");
-	x = cam_xcalloc(1, sizeof(*x));
-	x->text = cam_xmalloc(b.n);
-	memcpy(x->text, b.b, b.n);
-	x->len = b.n;
-	x->event = "seal";
+	x = node_new(b.b, b.n, "seal");
 	cam_counter_inc(a->seals);
 	pthread_mutex_lock(&a->lock);
 	queue_node(a, x);
@@ -588,21 +687,17 @@ static void *sealer_main(void *arg)
 int cam_audit_write(cam_audit *a, const struct cam_audit_record *r, bool durable, char *why,
 		    size_t why_len)
 {
+	static __thread struct buf tl_buf; /* each thread formats in its own */
 	struct waiter w = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
-	struct buf *b = cam_xmalloc(sizeof(*b));
+	struct buf *b = &tl_buf;
 	struct node *x;
 	int rc = 0;
 
 	b->n = 0;
 	b->full = false;
 	format(a, r, b);
-	x = cam_xcalloc(1, sizeof(*x));
-	x->text = cam_xmalloc(b->n);
-	memcpy(x->text, b->b, b->n);
-	x->len = b->n;
-	x->event = ev_names[event_index(r->event)];
+	x = node_new(b->b, b->n, ev_names[event_index(r->event)]);
 	x->w = durable ? &w : NULL;
-	free(b);
 	pthread_mutex_lock(&a->lock);
 	while (!a->failing && !a->stopping && a->queued + x->len > a->o.queue_bytes)
 		pthread_cond_wait(&a->room, &a->lock);
@@ -611,7 +706,6 @@ int cam_audit_write(cam_audit *a, const struct cam_audit_record *r, bool durable
 			 a->failing ? a->error : "the kernel is stopping");
 		pthread_mutex_unlock(&a->lock);
 		cam_counter_inc(a->failures);
-		free(x->text);
 		free(x);
 		return CAM_EUNAVAIL;
 	}
@@ -746,7 +840,7 @@ int cam_audit_new(const struct cam_audit_opts *o, cam_audit **out, char *why, si
 	a = cam_xcalloc(1, sizeof(*a));
 	a->o = *o;
 	if (!a->o.queue_bytes)
-		a->o.queue_bytes = 8 << 20;
+		a->o.queue_bytes = 1 << 20;
 	a->path = cam_xstrdup(o->path);
 	a->fd = open(o->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (a->fd < 0) {
@@ -826,7 +920,6 @@ void cam_audit_free(cam_audit *a)
 		next = x->next;
 		if (x->w)
 			wake(x->w, CAM_EUNAVAIL, "the kernel is stopping");
-		free(x->text);
 		free(x);
 	}
 	close(a->fd);

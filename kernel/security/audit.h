@@ -51,7 +51,7 @@ struct cam_audit_opts {
 	uint64_t max_bytes;   /* rotate past this; 0: never */
 	bool ecs;             /* Elastic Common Schema field names */
 	cam_tpm *tpm;         /* seals with its key; NULL: no seals (borrowed) */
-	size_t queue_bytes;   /* records waiting at most before producers wait; 0: 8 MiB */
+	size_t queue_bytes;   /* records waiting at most before producers wait; 0: 1 MiB */
 };
 
 /* One record; NULL strings and negative numbers are left out. */

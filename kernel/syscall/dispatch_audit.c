@@ -57,6 +57,7 @@ int cam_dispatch_audit_before(cam_audit *a, struct cam_dispatch_call *c)
 	} else {
 		return 0;
 	}
+	sc->audited = rc == 0;
 	return rc ? CAM_EUNAVAIL : 0;
 }
 
@@ -84,6 +85,13 @@ void cam_dispatch_audit_after(cam_audit *a, struct cam_dispatch_call *c, int grp
 		r.message = sc->error[0] ? sc->error : NULL; /* errors never hold values */
 		/* A denial stays a denial: a record that cannot be written is
 		 * counted by the trail, the answer does not change. */
+		cam_audit_write(a, &r, false, why, sizeof(why));
+	} else if (!sc->audited && cam_audit_wants(a, CAM_AUDIT_ALL)) {
+		/* every call, those refused before they could run too (an
+		 * unknown verb, a bad payload, a passed deadline) */
+		r = base(c, "call", grpc_status == CAM_GRPC_OK);
+		r.code = cam_grpc_status_name(grpc_status);
+		r.message = sc->error[0] ? sc->error : NULL;
 		cam_audit_write(a, &r, false, why, sizeof(why));
 	} else if (grpc_status == CAM_GRPC_OK && sc->change_ns && cam_audit_wants(a, CAM_AUDIT_WRITE)) {
 		r = base(c, "write", 1);

@@ -128,10 +128,12 @@ static void exec_answer(struct cam_dispatch_call *dc, int grpc_status)
 {
 	struct exec *x = (struct exec *)dc;
 
-	if (grpc_status == CAM_GRPC_OK)
+	if (grpc_status == CAM_GRPC_OK) {
 		reply(x);
-	else
+	} else {
+		cam_grpc_call_set_request_id(x->call, dc->request_id);
 		cam_grpc_call_fail(x->call, grpc_status, dc->sc.error);
+	}
 }
 
 static void exec_release(struct cam_dispatch_call *dc)

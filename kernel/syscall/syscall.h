@@ -40,6 +40,7 @@ struct cam_syscall {
 	 * caller's limits ("rate_limit", "quota"; NULL: none), and what a
 	 * change verb changed (change_ns NULL: nothing). */
 	const char *refusal;
+	bool audited;                    /* a record of the call is in the trail already */
 	const char *change_ns, *change_key;
 	int64_t change_version, change_size;
 	char change_text[160];           /* their storage when not the payload's */

@@ -177,25 +177,25 @@ def tpm(c):
 
 def memctx(c):
     seen = collections.Counter(
-        c.call(syscall("context_write", "namespace:monitoring,key:k%d,value:v%d-%f"
+        c.call(syscall("context_write", "namespace:monitoring-test,key:k%d,value:v%d-%f"
                        % (i % 3, i, time.time())), TOKEN) for i in range(8))
     expect("context_write x8", seen, [OK])
-    expect("context_read", c.many(syscall("context_read", "namespace:monitoring,key:k0"), TOKEN, 5), [OK])
-    expect("context_versions", c.call(syscall("context_versions", "namespace:monitoring,key:k1"), TOKEN), [OK])
+    expect("context_read", c.many(syscall("context_read", "namespace:monitoring-test,key:k0"), TOKEN, 5), [OK])
+    expect("context_versions", c.call(syscall("context_versions", "namespace:monitoring-test,key:k1"), TOKEN), [OK])
     expect("context_read of a missing key", c.call(
-        syscall("context_read", "namespace:monitoring,key:nope"), TOKEN), ["NOT_FOUND"])
-    expect("context_snapshot", c.call(syscall("context_snapshot", "namespace:monitoring"), TOKEN), [OK])
-    expect("context_delete", c.call(syscall("context_delete", "namespace:monitoring,key:k2"), TOKEN), [OK])
+        syscall("context_read", "namespace:monitoring-test,key:nope"), TOKEN), ["NOT_FOUND"])
+    expect("context_snapshot", c.call(syscall("context_snapshot", "namespace:monitoring-test"), TOKEN), [OK])
+    expect("context_delete", c.call(syscall("context_delete", "namespace:monitoring-test,key:k2"), TOKEN), [OK])
 
 
 def memctx_down(c):
-    body = syscall("context_write", "namespace:monitoring,key:down,value:x")
+    body = syscall("context_write", "namespace:monitoring-test,key:down,value:x")
     expect("context_write, Redis down", collections.Counter(c.call(body, TOKEN) for _ in range(6)),
            ["UNAVAILABLE"])
 
 
 def memctx_up(c):
-    body = syscall("context_write", "namespace:monitoring,key:back,value:x")
+    body = syscall("context_write", "namespace:monitoring-test,key:back,value:x")
     deadline = time.monotonic() + 20
     seen = collections.Counter()
     while time.monotonic() < deadline:
@@ -208,7 +208,7 @@ def memctx_up(c):
     # Each worker thread has its own connection and re-makes it (counted
     # as a reconnect) on its next context call: give every worker one.
     expect("context_read on every worker", c.many(
-        syscall("context_read", "namespace:monitoring,key:back"), TOKEN, 20), [OK])
+        syscall("context_read", "namespace:monitoring-test,key:back"), TOKEN, 20), [OK])
 
 
 def until_ok(c, body, token, seconds):

@@ -18,10 +18,13 @@
 # the median and range of the rounds' ratios are reported. Instructions per
 # call: valgrind callgrind's Ir (user space), each kernel restarted under
 # it on its data directory, IR_N2 - IR_N1 calls apart (as ir_floor.sh).
+# Then a certificate's caller on the same two data directories over TLS
+# (python3-grpcio, one call at a time: h2load has no client certificates).
 #
 # POLICY_BENCH_ROUNDS (5), POLICY_BENCH_N (200000 calls a run),
 # POLICY_BENCH_AGENTS (10000), POLICY_BENCH_IR (1: run callgrind),
-# IR_N1 (2000), IR_N2 (12000), POLICY_BENCH_RELOAD_SECONDS (12).
+# IR_N1 (2000), IR_N2 (12000), POLICY_BENCH_RELOAD_SECONDS (12),
+# POLICY_BENCH_CERT_SECONDS (5).
 #
 # SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
@@ -86,11 +89,12 @@ echo "$AGENT is named by $(rules_naming "$TMP/policy.json" "$AGENT") rules (exac
 /usr/bin/python3 "$ROOT/tests/interop/make_ping_body.py" "$TMP/ping.bin" ping "msg:hello"
 /usr/bin/python3 "$ROOT/tests/interop/make_ping_body.py" "$TMP/read.bin" context_read "namespace:$AGENT,key:k"
 
-# up NAME PORT [ARGS...]: a kernel pinned to CPU 1, one I/O thread.
+# up NAME PORT [ARGS...]: a kernel pinned to CPU 1, one I/O thread, data in
+# $TMP/data-NAME (or $TMP/data-$DATA).
 up() {
   local name=$1 port=$2; shift 2
   start "$name" taskset -c 1 "$ROOT/$BUILD/cam-kernel" --bus-addr "ipc://$TMP/$name.ipc" \
-    --data-dir "$TMP/data-$name" --grpc-listen "127.0.0.1:$port" --access-log errors \
+    --data-dir "$TMP/data-${DATA:-$name}" --grpc-listen "127.0.0.1:$port" --access-log errors \
     --grpc-io-threads 1 --publish-interval-ms 1000 --auth-tokens-file "$TMP/tokens" "$@"
   wait_for 30 bash -c "echo > /dev/tcp/127.0.0.1/$port" 2>/dev/null
 }
@@ -157,7 +161,7 @@ wait_for 15 metric_is "$EPORT" cam_os_kernel_up 1 || echo "the exporter did not 
 errors_total() { scrape "$EPORT" | awk '/^cam_os_syscall_errors_total\{/ { s += $2 } END { print s + 0 }'; }
 before=$(errors_total)
 echo "== policy_update (the 1,000-rule JSON, $(stat -c %s "$TMP/policy.json") bytes) and SIGHUP, alternately 100 times, under h2load -c 4 -m 8 --rps 5000 (20k calls/s) of context_read, ${SECS} s"
-h2load -c 4 -m 8 --rps 5000 -D "$SECS" -d "$TMP/read.bin" "${H[@]}" -H "authorization: Bearer $TOK1" \
+h2load -c 4 -m 8 --rps 5000 -n $((SECS * 20000)) -d "$TMP/read.bin" "${H[@]}" -H "authorization: Bearer $TOK1" \
   "http://127.0.0.1:$P1/cam.SyscallService/Execute" >"$TMP/reload-h2load.txt" 2>&1 &
 H2=$!
 sleep 1
@@ -170,6 +174,46 @@ grep -E '^requests:|^finished in|^status codes' "$TMP/reload-h2load.txt" | sed '
 echo "   reload steps: $reload"
 echo "   cam_os_syscall_errors_total before $before, after $after: $((after - before)) calls failed"
 stop_pid "$K0" TERM; stop_pid "$K1" TERM
+
+# ---- a certificate's caller: the same two data directories over TLS -------------
+# (h2load presents no client certificate: a python3-grpcio client calls ping
+# one after another for CERT_SECONDS, as agent-c by certificate and as
+# agent-00042 by its registered token; kernel CPU over the calls made.)
+iso_certs "$TMP/certs" >/dev/null || { echo "no test certificates"; exit 1; }
+CS=${POLICY_BENCH_CERT_SECONDS:-5}
+echo "== a certificate's caller (TLS, CAM_TLS_CLIENT_CA_FILE), the same two kernels' data: ping, one call at a time, ${CS} s each"
+for k in nopolicy policy; do
+  port=$(free_port)
+  args=(); [ $k = policy ] && args=(--policy-file "$TMP/policy.json")
+  DATA=$k up "tls-$k" "$port" --tls-cert-file "$TMP/certs/server.pem" \
+    --tls-key-file "$TMP/certs/server-key.pem" --tls-client-ca-file "$TMP/certs/ca.pem" \
+    --tls-client-auth optional "${args[@]}" || { echo "tls-$k did not start"; continue; }
+  pid=$LAST_PID
+  tok=$TOK0; [ $k = policy ] && tok=$TOK1
+  /usr/bin/python3 - "$ROOT/tests/integration" "$port" "$TMP/certs" "$pid" "$tok" "$CS" "$TCK" "$k" <<'PY'
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import isolation_client as ic
+port, c, pid, tok, secs, tck, k = sys.argv[2:9]
+def cpu():
+    f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+for who, kw in (("agent-c by certificate", dict(cert=c + "/agent-c.pem", key=c + "/agent-c-key.pem")),
+                ("agent-00042 by token", dict(token=tok))):
+    t = ic.Target("localhost:" + port, c + "/ca.pem", **kw)
+    for _ in range(300):
+        assert t.call("ping")[0] == "OK"
+    c0, n, end = cpu(), 0, time.monotonic() + float(secs)
+    while time.monotonic() < end:
+        n += t.call("ping")[0] == "OK"
+    us = (cpu() - c0) / float(tck) * 1e6 / n
+    print("   %-9s %-24s %6d calls  %7.1f us of kernel CPU per call" %
+          ("no policy" if k == "nopolicy" else "policy", who, n, us))
+    t.close()
+PY
+  stop_pid "$pid" TERM
+done
+echo "   (no policy: 43 registered agents; policy: 1,000 rules and $AGENTS registered agents)"
 
 # ---- instructions per call (callgrind) ----------------------------------------
 [ "${POLICY_BENCH_IR:-1}" = 1 ] && command -v valgrind >/dev/null || exit 0

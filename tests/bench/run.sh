@@ -83,7 +83,15 @@ if [ -x "$ROOT/tests/bench/policy.sh" ] && command -v h2load >/dev/null; then
   echo "== agents kept apart: a 1,000-rule policy and 10,000 registered agents against none, side by side (issue 26)"
   "$ROOT/tests/bench/policy.sh" "$BUILD"
 fi
+if [ -x "$ROOT/tests/bench/audit.sh" ] && command -v h2load >/dev/null; then
+  echo "== the audit trail: every call audited, a flood of denials (issue 27)"
+  "$ROOT/tests/bench/audit.sh" "$BUILD"
+fi
 if [ -x "$ROOT/tests/bench/drivers.sh" ]; then
   echo "== drivers"
   "$ROOT/tests/bench/drivers.sh" "$BUILD"
+fi
+if [ -x "$ROOT/tests/bench/clients.sh" ]; then
+  echo "== client libraries against bare gRPC calls (issue 30)"
+  "$ROOT/tests/bench/clients.sh" "$BUILD"
 fi

@@ -25,7 +25,8 @@ usage:
       or "-by-file" in its name) with a higher version; prints a JSON summary
   isolation_client.py register ADDR ADMIN_TOKEN N PREFIX SCOPES OUT [THREADS]
       registers agents PREFIX00000.. with agent_register (THREADS calls in
-      flight); writes "name token" lines to OUT; prints how many and how long
+      flight; over TLS with $ISO_CA); writes "name token" lines to OUT; prints
+      how many and how long
 """
 import base64
 import json
@@ -298,7 +299,7 @@ def cmd_register(args):
     addr, admin, n, prefix, scopes, out = args[:6]
     threads = int(args[6]) if len(args) > 6 else 64
     n = int(n)
-    t = Target(addr, token=admin)
+    t = Target(addr, os.environ.get("ISO_CA"), token=admin)  # ISO_CA: over TLS
     rpc = t.execute
     md = [("authorization", "Bearer " + admin)]
     tokens = [None] * n

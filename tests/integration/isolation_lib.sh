@@ -124,3 +124,15 @@ CNF
     [ -s "$d/$name.pem" ] || { echo "iso_certs: $name.pem was not made" >&2; return 1; }
   done
 }
+
+# iso_client_cert DIR NAME CALLER: one more client certificate from DIR's CA,
+# DIR/NAME.pem and DIR/NAME-key.pem, naming spiffe://cam-os/agent/CALLER.
+iso_client_cert() {
+  local d=$1 n=$2
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/$n-key.pem" 2>/dev/null
+  openssl req -new -key "$d/$n-key.pem" -subj "/CN=$3" -out "$d/$n.csr" 2>/dev/null
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=URI:spiffe://cam-os/agent/%s\n' "$3" >"$d/$n.ext"
+  openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" -CAcreateserial \
+    -days 2 -extfile "$d/$n.ext" -out "$d/$n.pem" 2>/dev/null
+  [ -s "$d/$n.pem" ]
+}

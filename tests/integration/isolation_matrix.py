@@ -249,6 +249,11 @@ def spec(addr, certdir, driver):
       "output:HI ROOT")
     c("agent-a", "driver_unload", "driver:" + driver, DENIED, "lacks scope admin")
     c("root", "driver_unload", "driver:" + driver, "OK")
+    # --- the store (admin)
+    for who in ("agent-a", "agent-c", "agent-r"):
+        c(who, "store_backup", "name:matrix-${run}", DENIED,
+          "caller %s lacks scope admin needed by store_backup" % who)
+    c("root", "store_backup", "name:matrix-${run}", "OK", "path:", "bytes:")
     # --- policy_query: the same decisions, asked
     q = [("agent-a", "context_read", "namespace:" + A, "true", "owner"),
          ("agent-a", "context_read", "namespace:" + B, "false", "default"),

@@ -23,11 +23,13 @@ for tool in swtpm openssl node xxd; do
   command -v $tool >/dev/null || { not_ok "$tool is installed (make deps)"; finish; exit 1; }
 done
 C="$TMP/certs"
-iso_certs "$C" || { not_ok "test certificates made"; finish; exit 1; }
+iso_certs "$C" && iso_client_cert "$C" slow agent-slow && iso_client_cert "$C" reg agent-reg ||
+  { not_ok "test certificates made"; finish; exit 1; }
 cat >"$TMP/tokens" <<T
 $(sha256 tok-a) agent-a read,write
 $(sha256 tok-b) agent-b read,write
 $(sha256 tok-root) root admin
+$(sha256 tok-slow) agent-slow read,write 0.1 2
 T
 BUS="ipc://$TMP/bus.ipc"; PORT=$(free_port)
 tls_kernel() { # NAME MODE [ARGS...]
@@ -102,6 +104,30 @@ check "... so it may no longer write" has "$r" "PERMISSION_DENIED caller agent-c
 as root-cert - agent_revoke agent:agent-c >/dev/null
 r=$(as agent-c - whoami)
 check "revoked: the certificate falls back to read,write" has "$r" "OK caller_id:agent-c" "scopes:read+write"
+# Rate limits: a certificate's caller gets the limit its tokens-file line or
+# its registration sets, as a token of the same caller does.
+burst() { # CERT TOKEN N: the codes of N pings in a row on one connection
+  /usr/bin/python3 - "$ROOT/tests/integration" "localhost:$GRPC_PORT" "$C" "$@" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import isolation_client as ic
+addr, c, cert, token, n = sys.argv[2:7]
+t = ic.Target(addr, c + "/ca.pem", c + "/" + cert + ".pem", c + "/" + cert + "-key.pem",
+              None if token == "-" else token)
+print(" ".join(t.call("ping")[0] for _ in range(int(n))))
+PY
+}
+r=$(burst slow tok-slow 4)
+check "agent-slow by certificate and token (line: rate 0.1/s, burst 2): OK OK then RESOURCE_EXHAUSTED ($r)" \
+  test "$r" = "OK OK RESOURCE_EXHAUSTED RESOURCE_EXHAUSTED"
+r=$(burst slow - 4)
+check "agent-slow by certificate alone gets its tokens-file line's limit too ($r)" \
+  test "$r" = "OK RESOURCE_EXHAUSTED RESOURCE_EXHAUSTED RESOURCE_EXHAUSTED" -o "$r" = "RESOURCE_EXHAUSTED RESOURCE_EXHAUSTED RESOURCE_EXHAUSTED RESOURCE_EXHAUSTED"
+r=$(as root-cert - agent_register "agent:agent-reg,scopes:read,rate:0.1,burst:3")
+check "root registers agent-reg with rate 0.1/s, burst 3" has "$r" "OK agent:agent-reg"
+r=$(burst reg - 5)
+check "agent-reg by certificate gets its registration's rate and burst: 3 OK then RESOURCE_EXHAUSTED ($r)" \
+  test "$r" = "OK OK OK RESOURCE_EXHAUSTED RESOURCE_EXHAUSTED"
 fail() { counter "$PORT" "cam_os_security_auth_failures_total{reason=\"$1\"}"; }
 ge() { [ "$(fail "$1")" -ge "$2" ]; }
 check 'auth failures: reason="bad_certificate" counted (2 calls)' wait_for 5 ge bad_certificate 2
@@ -181,6 +207,35 @@ rc_=$(as agent-c - tpm_sign "message:by certificate" --data-out "$TMP/sig-c.der"
 check "a certificate's caller signs as itself (signer agent-c), openssl agrees" \
   bash -c '[[ "$1" == *"signer:agent-c"* ]]' _ "$rc_"
 check "... openssl verifies it over agent-c's bound message" verify "$TMP/sig-c.der" "$TMP/msg.agent-c"
+
+# A certificate's caller costs what a token's does, however many agents are
+# registered (its grant is looked up by name on every call).
+r=$(ISO_CA="$C/ca.pem" iso register "localhost:$GRPC_PORT" tok-root 5000 bulk- read "$TMP/bulk.txt" 64)
+check "5000 agents registered ($r)" has "$r" '"registered": 5000'
+r=$(/usr/bin/python3 - "$ROOT/tests/integration" "localhost:$GRPC_PORT" "$C" "$K2" <<'PY'
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+import isolation_client as ic
+addr, c, pid = sys.argv[2:5]
+tck = os.sysconf("SC_CLK_TCK")
+def cpu():
+    f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+out = []
+for kw in (dict(cert=c + "/agent-c.pem", key=c + "/agent-c-key.pem"), dict(token="tok-a")):
+    t = ic.Target(addr, c + "/ca.pem", **kw)
+    for _ in range(200):
+        t.call("ping")
+    c0, n, end = cpu(), 0, time.monotonic() + 3
+    while time.monotonic() < end:
+        n += t.call("ping")[0] == "OK"
+    out.append((cpu() - c0) / tck * 1e6 / n)
+print("%.1f %.1f" % tuple(out))
+PY
+)
+cert_us=${r% *}; token_us=${r#* }
+check "with 5000 registered agents a certificate's ping costs the kernel at most 2x a token's ($cert_us vs $token_us us of CPU per call)" \
+  awk -v a="$cert_us" -v b="$token_us" 'BEGIN { exit !(a > 0 && b > 0 && a <= 2 * b) }'
 stop_pid "$K2" TERM
 
 # ---- 3. settings that cannot work refuse to start, saying why --------------------

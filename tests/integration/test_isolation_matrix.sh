@@ -52,6 +52,11 @@ add_counts() {
   p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line"); f=$(sed -E 's/.* ([0-9]+) failed/\1/' <<<"$line")
   PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
 }
+# Every verb of the registry (each verb file's rows) has its cases.
+verbs=$(grep -ho '{ *\.name = "[a-z_]*", *\.fn' "$ROOT"/kernel/syscall/*.c | sed 's/.*"\([a-z_]*\)".*/\1/' | sort -u)
+missing=$(for v in $verbs; do grep -q "\"verb\": \"$v\"" "$TMP/spec.json" || printf '%s ' "$v"; done)
+check "the matrix calls every verb of the registry ($(wc -w <<<"$verbs") verbs${missing:+; missing: $missing})" \
+  test -z "$missing" -a "$(wc -w <<<"$verbs")" -ge 29
 out=$(/usr/bin/python3 "$ISO_PY" matrix "$TMP/spec.json" py 2>&1)
 printf '%s\n' "$out" | grep -v '^python matrix'
 add_counts "$out"

@@ -108,10 +108,12 @@ query() { iso_call "$G" tok-root policy_query "verb:context_read,resource:namesp
 r=$(query)
 check "policy_query: agent-a reads shared/load by load-by-file, version 1" has "$r" "allowed:true" "rule:load-by-file," "policy_version:1"
 wait_for 10 metric_is "$PORT" cam_os_kernel_up 1
+error_series() { scrape "$PORT" | grep '^cam_os_syscall_errors_total{' | sort; }
+error_series >"$TMP/errors-before.txt"
 before=$(errors_total "$PORT")
 /usr/bin/python3 "$ROOT/tests/interop/make_ping_body.py" "$TMP/read.bin" context_read "namespace:shared/load,key:k"
 SECS=${RELOAD_LOAD_SECONDS:-12}
-h2load -c 4 -m 8 --rps 5000 -D "$SECS" -d "$TMP/read.bin" -H 'content-type: application/grpc' \
+h2load -c 4 -m 8 --rps 5000 -n $((SECS * 20000)) -d "$TMP/read.bin" -H 'content-type: application/grpc' \
   -H 'te: trailers' -H 'authorization: Bearer tok-a' \
   "http://$G/cam.SyscallService/Execute" >"$TMP/h2load.txt" 2>&1 &
 H2=$!
@@ -133,7 +135,9 @@ check "python3-grpcio under the same load: every call OK ($(cat "$TMP/counted.js
   /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.pop("_details"); sys.exit(not (set(d) == {"OK"} and d["OK"] > 100))' "$TMP/counted.json"
 wait_for 5 false  # one publish interval or more
 after=$(errors_total "$PORT")
-check "no call failed: cam_os_syscall_errors_total did not move ($before -> $after)" test "$before" = "$after"
+moved=$(error_series | diff "$TMP/errors-before.txt" - | grep '^>' | tr '\n' ' ')
+check "no call failed: cam_os_syscall_errors_total did not move ($before -> $after${moved:+: $moved})" test "$before" = "$after"
+[ "$before" = "$after" ] || grep '"syscall_dispatcher".*"success":false' "$TMP/reload.log" | head -3 | sed 's/^/       /'
 v=$(field "$(query)" policy_version)
 check "100 versions later: policy_version is 101 ($v)" test "$v" = 101
 
@@ -188,6 +192,22 @@ stop_pid "$RELOAD" TERM
 reload_kernel || not_ok "restart after SIGHUP"
 check "a restart after that starts from CAM_POLICY_FILE" has "$(query)" "rule:load-by-file,"
 stop_pid "$RELOAD" TERM
+
+# Settings that cannot work refuse to start, saying why.
+refuses() { # LOG NEEDLE ARGS...
+  local log=$1 needle=$2; shift 2
+  timeout 10 "$ROOT/$BUILD/cam-kernel" --grpc-listen "127.0.0.1:$(free_port)" --bus-addr "ipc://$TMP/r.ipc" \
+    --data-dir "$TMP/data-refused" --auth-tokens-file "$TMP/tokens" "$@" >"$TMP/$log" 2>&1
+  [ $? -ne 0 ] && grep -q -- "$needle" "$TMP/$log"
+}
+printf '{ "name": "x", "allow_rules": [ { "name": "r", "request": { "resources": ["file:/etc"] } } ] }' >"$TMP/bad-policy.json"
+check "an invalid CAM_POLICY_FILE at start: the kernel refuses to start, naming the file and why" \
+  refuses badpolicy "policy not loaded: $TMP/bad-policy.json: rule r: resource 'file:/etc' is not namespace:, driver: or metric:" \
+  --policy-file "$TMP/bad-policy.json"
+check "a CAM_POLICY_FILE that is not there: the kernel refuses to start" \
+  refuses nopolicy "policy not loaded: cannot read $TMP/none.json" --policy-file "$TMP/none.json"
+check "CAM_POLICY_MODE=audit: the kernel refuses to start" \
+  refuses badmode "CAM_POLICY_MODE must be enforce or shadow" --policy-mode audit
 
 # ---- 3. the shipped example policy -------------------------------------------
 EX="$ROOT/deployment/policy.example.json"

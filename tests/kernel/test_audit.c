@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -191,6 +193,43 @@ static void test_unwritable(void **state)
 	cam_audit_free(a);
 }
 
+/* A trail that could not be written goes on by itself once it can, and
+ * says it has a gap: the file's size limit (RLIMIT_FSIZE) stands in for a
+ * full disk. */
+static void test_recovers(void **state)
+{
+	struct rlimit old, small;
+	cam_audit *a = open_at(path, 0);
+	int rc = 0, n = 0;
+	FILE *f;
+	char line[4096];
+	bool gap = false;
+
+	(void)state;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small = old;
+	small.rlim_cur = 4096;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	while (n < 200 && !(rc = put(a, "filler", true)))
+		n++;
+	assert_int_equal(rc, CAM_EUNAVAIL);
+	assert_true(cam_audit_failing(a));
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	/* the writer's probe, within its retry period */
+	for (int i = 0; i < 40 && cam_audit_failing(a); i++)
+		usleep(100 * 1000);
+	assert_false(cam_audit_failing(a));
+	assert_int_equal(put(a, "after", true), 0);
+	cam_audit_free(a);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		gap |= strstr(line, "\"event\":\"gap\"") != NULL;
+	fclose(f);
+	assert_true(gap);
+}
+
 static void test_events(void **state)
 {
 	unsigned e;
@@ -211,6 +250,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_threads_chain_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unwritable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovers, setup, teardown),
 		cmocka_unit_test(test_events),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
