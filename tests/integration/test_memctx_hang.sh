@@ -79,8 +79,11 @@ check "no client waited 1 s past its 0.5 s deadline (slowest $(printf '%s' "$d" 
   [ "$(printf '%s' "$d" | $PY -c 'import json,sys; print(1 if json.load(sys.stdin)["slowest_s"] > 1.5 else 0)')" = 0 ]
 check "the in-flight cap refused calls at once (CAM_MEMCTX_REDIS_MAX_IN_FLIGHT)" \
   bash -c "printf '%s' '$d' | grep -q 'not taking more' || grep -q 'not taking more' '$TMP/kernel.log'"
-check "kernel RSS bounded: at most 48 MiB over the loaded baseline (max $((max / 1024)) MiB, base $((base / 1024)) MiB)" \
-  [ $((max - base)) -le $((48 * 1024)) ]
+# Under AddressSanitizer freed memory waits in its quarantine (256 MiB)
+# before it is reused: the bound is that much looser there.
+bound=48; grep -q __asan_init "$ROOT/$BUILD/cam-kernel" && bound=$((48 + 256))
+check "kernel RSS bounded: at most $bound MiB over the loaded baseline (max $((max / 1024)) MiB, base $((base / 1024)) MiB)" \
+  [ $((max - base)) -le $((bound * 1024)) ]
 check "kernel RSS stopped growing: the last 4 s added at most 4 MiB (${samples[3]} -> ${samples[7]} KiB)" \
   [ $((samples[7] - samples[3])) -le 4096 ]
 wr() { client call "$G" context_write "namespace:hang,key:after,value:ok" | grep -q '^OK'; }
