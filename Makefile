@@ -68,6 +68,7 @@ all: $(BUILD)/cam-kernel $(BUILD)/cam-exporter $(BUILD)/cam-audit
 deps:
 	@./deps/install.sh
 	@cd tests/interop && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; }
+	@cd tests/integration/otlp && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 # Generated code must exist before anything that includes it compiles,
 # and is kept (make would delete it as an intermediate file).

@@ -51,6 +51,20 @@ static struct {
 	int fd;
 } ring = { .level = CAM_LOG_INFO, .format = CAM_LOG_FORMAT_JSON, .service = "cam-os", .fd = 2 };
 
+/* The tap (log.h): called with tap_lock held, which drain() takes once per
+ * batch of lines, so removing the tap waits for a call in progress. */
+static pthread_mutex_t tap_lock = PTHREAD_MUTEX_INITIALIZER;
+static cam_log_tap_fn tap_fn;
+static void *tap_arg;
+
+void cam_log_set_tap(cam_log_tap_fn fn, void *arg)
+{
+	pthread_mutex_lock(&tap_lock);
+	tap_fn = fn;
+	tap_arg = arg;
+	pthread_mutex_unlock(&tap_lock);
+}
+
 static const char *const level_names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
 static const char *const ecs_level_names[] = { "debug", "info", "warn", "error" };
 
@@ -166,12 +180,15 @@ static size_t drain(void)
 	size_t used = 0, lines = 0;
 	bool journal = atomic_load(&ring.journal);
 
+	pthread_mutex_lock(&tap_lock);
 	for (;;) {
 		struct slot *s = &ring.slots[ring.tail & ring.mask];
 		size_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
 
 		if (seq != ring.tail + 1)
 			break; /* empty, or a producer is still filling it */
+		if (tap_fn)
+			tap_fn(tap_arg, s->buf, s->len);
 		if (journal) {
 			emit_journal(s->buf, s->len);
 		} else if (used + s->len > sizeof(out)) {
@@ -187,6 +204,7 @@ static size_t drain(void)
 		ring.tail++;
 		lines++;
 	}
+	pthread_mutex_unlock(&tap_lock);
 	if (used)
 		write_all(out, used);
 	return lines;

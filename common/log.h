@@ -81,6 +81,18 @@ uint64_t cam_log_dropped(void);
 /* Registers cam_os_log_lines_dropped_total (call once metrics exist). */
 void cam_log_register_metrics(void);
 
+/*
+ * A tap sees every line the logger thread writes out of the ring (in the
+ * line's format, its newline included), on the logger thread: it must be
+ * quick and must not log. Lines written synchronously (before
+ * cam_log_start, after cam_log_stop) do not pass it. One tap at a time;
+ * setting NULL removes it and returns only once a call in progress has
+ * returned, so arg may be freed then. The kernel's tap puts lines on the
+ * bus for the exporter's OTLP logs push (kernel/log_bus.h).
+ */
+typedef void (*cam_log_tap_fn)(void *arg, const char *line, size_t len);
+void cam_log_set_tap(cam_log_tap_fn fn, void *arg);
+
 /* Returns false (and the line must not be used) when level is filtered. */
 bool cam_log_begin(struct cam_log_line *l, enum cam_log_level level,
 		   const char *component, const char *message);

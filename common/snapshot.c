@@ -369,6 +369,24 @@ static const char *check_spans(const Cam__Bus__SpanBatch *b)
 	return NULL;
 }
 
+static const char *check_logs(const Cam__Bus__LogBatch *b)
+{
+	if (b->n_lines > CAM_LOG_BATCH_MAX)
+		return "too many lines in one log batch";
+	if (!short_utf8(b->instance_id, 128) || !short_utf8(b->version, 128))
+		return "log batch instance or version not UTF-8";
+	for (size_t i = 0; i < b->n_lines; i++) {
+		const Cam__Bus__LogLine *l = b->lines[i];
+
+		if (l->kind != CAM__BUS__LOG_KIND__LOG_KIND_LOG &&
+		    l->kind != CAM__BUS__LOG_KIND__LOG_KIND_AUDIT)
+			return "log line of an unknown kind";
+		if (!short_utf8(l->json, CAM_LOG_BUS_LINE_MAX) || l->json[0] != '{')
+			return "log line not a UTF-8 JSON object or too long";
+	}
+	return NULL;
+}
+
 Cam__Bus__Envelope *cam_snapshot_unpack(const uint8_t *buf, size_t len,
 					const char **why)
 {
@@ -386,6 +404,11 @@ Cam__Bus__Envelope *cam_snapshot_unpack(const uint8_t *buf, size_t len,
 	}
 	if (e->body_case == CAM__BUS__ENVELOPE__BODY_SPANS && e->spans) {
 		if ((*why = check_spans(e->spans)))
+			goto out_free;
+		return e;
+	}
+	if (e->body_case == CAM__BUS__ENVELOPE__BODY_LOGS && e->logs) {
+		if ((*why = check_logs(e->logs)))
 			goto out_free;
 		return e;
 	}

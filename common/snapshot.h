@@ -42,10 +42,15 @@ int cam_snapshot_pack(const Cam__Bus__Snapshot *s, uint8_t **buf, size_t *len);
 /* Most spans in one SpanBatch, and attributes on one span. */
 #define CAM_SPAN_BATCH_MAX 1024
 #define CAM_SPAN_MAX_ATTRIBUTES 32
+/* Most lines in one LogBatch, and bytes in one line. */
+#define CAM_LOG_BATCH_MAX 1024
+#define CAM_LOG_BUS_LINE_MAX 16384
 
 /*
- * Unpacks an Envelope holding a snapshot or a span batch (see the body
- * case) and checks it. A span batch: W3C hex ids, UTF-8 names and
+ * Unpacks an Envelope holding a snapshot, a span batch or a log batch (see
+ * the body case) and checks it. A log batch: at most CAM_LOG_BATCH_MAX
+ * lines of a known kind, each UTF-8 of at most CAM_LOG_BUS_LINE_MAX bytes
+ * that starts with '{'. A span batch: W3C hex ids, UTF-8 names and
  * attributes of bounded size, at most CAM_SPAN_BATCH_MAX spans. A
  * snapshot: metric and label names valid, label value counts match,
  * histogram bucket bounds increasing and bucket counts one more than

@@ -29,6 +29,9 @@
 #include "exporter/http.h"
 #include "exporter/listen.h"
 #include "exporter/selfmetrics.h"
+#include "exporter/otlp.h"
+#include "exporter/otlp_push.h"
+#include "exporter/otlp_settings.h"
 #include "exporter/pprof.h"
 #include "exporter/subscriber.h"
 #include "exporter/traces.h"
@@ -67,8 +70,59 @@ static struct cam_option opts[] = {
 	 "nng req/rep address of the kernel's profiler (default: the bus "
 	 "address with -pprof before .ipc)", NULL, 0},
 	{"CAM_OTLP_ENDPOINT", NULL,
-	 "OTLP/HTTP endpoint for spans, e.g. http://collector:4318 (/v1/traces "
-	 "is added when no path is given); unset: no OTLP", NULL, 0},
+	 "OTLP/HTTP base URL for all three signals, e.g. http://collector:4318: "
+	 "metrics to /v1/metrics, logs to /v1/logs (set it on cam-kernel too, "
+	 "which then puts its log lines on the bus), spans to /v1/traces; "
+	 "OTEL_EXPORTER_OTLP_ENDPOINT when unset; unset both: no OTLP", NULL, 0},
+	{"CAM_OTLP_METRICS_ENDPOINT", NULL,
+	 "OTLP/HTTP endpoint for metrics alone (/v1/metrics added when it has no "
+	 "path); OTEL_EXPORTER_OTLP_METRICS_ENDPOINT when unset", NULL, 0},
+	{"CAM_OTLP_LOGS_ENDPOINT", NULL,
+	 "OTLP/HTTP endpoint for logs alone (/v1/logs added when it has no path; "
+	 "set it on cam-kernel too); OTEL_EXPORTER_OTLP_LOGS_ENDPOINT when unset",
+	 NULL, 0},
+	{"CAM_OTLP_METRICS_INTERVAL_MS", NULL,
+	 "period of the OTLP metrics push in ms, 100-86400000 (default "
+	 "OTEL_METRIC_EXPORT_INTERVAL, else 15000)", NULL, 0},
+	{"CAM_OTLP_HEADERS", NULL,
+	 "headers on every OTLP request, key=value,key2=value2 (percent-encoded "
+	 "values), e.g. an API key; default OTEL_EXPORTER_OTLP_[SIGNAL_]HEADERS",
+	 NULL, 0},
+	{"CAM_OTLP_TIMEOUT_MS", NULL,
+	 "timeout of one OTLP metrics or logs request, 1-600000 (default "
+	 "OTEL_EXPORTER_OTLP_[SIGNAL_]TIMEOUT, else 10000)", NULL, 0},
+	{"CAM_OTLP_COMPRESSION", NULL,
+	 "gzip or none (default OTEL_EXPORTER_OTLP_[SIGNAL_]COMPRESSION, else none)",
+	 NULL, 0},
+	{"CAM_OTLP_CERTIFICATE", NULL,
+	 "PEM CA bundle to trust for https:// OTLP endpoints (default "
+	 "OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE, else the system's)", NULL, 0},
+	{"CAM_OTLP_CLIENT_CERTIFICATE", NULL,
+	 "PEM client certificate for mutual TLS to OTLP endpoints (default "
+	 "OTEL_EXPORTER_OTLP_[SIGNAL_]CLIENT_CERTIFICATE)", NULL, 0},
+	{"CAM_OTLP_CLIENT_KEY", NULL,
+	 "PEM key of CAM_OTLP_CLIENT_CERTIFICATE (default "
+	 "OTEL_EXPORTER_OTLP_[SIGNAL_]CLIENT_KEY)", NULL, 0},
+	{"CAM_OTLP_QUEUE_BYTES", NULL,
+	 "encoded OTLP requests each signal may hold while its endpoint is down "
+	 "or slow, 65536-1073741824 (default 16777216); past it the oldest are "
+	 "dropped and counted", NULL, 0},
+	{"CAM_OTLP_RETRY_MAX_MS", NULL,
+	 "longest back-off between OTLP retries, 100-3600000 (default 30000); a "
+	 "server's Retry-After is honoured", NULL, 0},
+	{"CAM_OTLP_LOGS_BATCH", NULL,
+	 "log records per OTLP request (default OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, "
+	 "else 512)", NULL, 0},
+	{"CAM_OTLP_LOGS_FLUSH_MS", NULL,
+	 "longest wait of a log record for its batch, ms (default "
+	 "OTEL_BLRP_SCHEDULE_DELAY, else 1000)", NULL, 0},
+	{"CAM_OTLP_LOGS_BUFFER", NULL,
+	 "log lines held before they are encoded; more are dropped and counted "
+	 "(default OTEL_BLRP_MAX_QUEUE_SIZE, else 8192)", NULL, 0},
+	{"CAM_K8S_POD_NAME", NULL,
+	 "k8s.pod.name of the OTLP resource (the pod's name, from the downward "
+	 "API); OTEL_RESOURCE_ATTRIBUTES adds any others", NULL, 0},
+	{"CAM_K8S_NAMESPACE", NULL, "k8s.namespace.name of the OTLP resource", NULL, 0},
 	{"CAM_ZIPKIN_ENDPOINT", NULL,
 	 "Zipkin v2 endpoint for spans, e.g. http://zipkin:9411 (/api/v2/spans "
 	 "is added when no path is given); unset: no Zipkin", NULL, 0},
@@ -98,6 +152,7 @@ struct settings {
 	long interval_ms;
 	bool profiling;
 	struct cam_traces_config traces;
+	struct cam_otlp_settings otlp;
 };
 
 static const char *opt(const char *env)
@@ -105,13 +160,25 @@ static const char *opt(const char *env)
 	return cam_config_get(opts, NOPTS, env);
 }
 
-/* The span shipper's settings (traces.h); logs what is wrong. */
-static int read_trace_settings(struct cam_traces_config *t)
+static const char *otlp_get(void *arg, const char *name)
 {
+	(void)arg;
+	return strncmp(name, "CAM_", 4) == 0 ? opt(name) : getenv(name);
+}
+
+/* The span shipper's settings (traces.h), after the OTLP ones (its OTLP
+ * URL, headers and TLS); logs what is wrong. */
+static int read_trace_settings(struct cam_traces_config *t, const struct cam_otlp_settings *o)
+{
+	const struct cam_otlp_signal_settings *ot = &o->sig[CAM_OTLP_TRACES];
 	long buffer, batch, flush, timeout, retry;
 	char *end;
 
-	t->otlp_endpoint = opt("CAM_OTLP_ENDPOINT");
+	t->otlp_endpoint = ot->on ? ot->url : NULL;
+	t->otlp_headers = &ot->headers;
+	t->otlp_ca_file = ot->ca_file;
+	t->otlp_client_cert = ot->client_cert;
+	t->otlp_client_key = ot->client_key;
 	t->zipkin_endpoint = opt("CAM_ZIPKIN_ENDPOINT");
 	t->service_name = opt("CAM_TRACE_SERVICE_NAME");
 	t->sample_ratio = strtod(opt("CAM_TRACE_SAMPLE_RATIO"), &end);
@@ -192,6 +259,7 @@ static int read_http_settings(struct settings *s)
 /* Checks every setting before anything starts; logs what is wrong. */
 static int read_settings(struct settings *s)
 {
+	char err[512];
 	struct cam_listen_spec spec;
 	enum cam_log_level level;
 	const char *why;
@@ -239,7 +307,11 @@ static int read_settings(struct settings *s)
 				       sizeof(s->pprof_addr));
 	if (read_http_settings(s))
 		return CAM_EINVAL;
-	return read_trace_settings(&s->traces);
+	if (cam_otlp_settings_read(&s->otlp, otlp_get, NULL, err, sizeof(err))) {
+		cam_log(CAM_LOG_ERROR, COMPONENT, "%s", err);
+		return CAM_EINVAL;
+	}
+	return read_trace_settings(&s->traces, &s->otlp);
 }
 
 static void log_started(const struct settings *s, const cam_http *h)
@@ -260,7 +332,13 @@ static void log_started(const struct settings *s, const cam_http *h)
 	if (s->profiling)
 		cam_log_str(&l, "profiling_addr", s->pprof_addr);
 	if (s->traces.otlp_endpoint)
-		cam_log_str(&l, "otlp_endpoint", s->traces.otlp_endpoint);
+		cam_log_str(&l, "otlp_traces_url", s->traces.otlp_endpoint);
+	if (s->otlp.sig[CAM_OTLP_METRICS].on) {
+		cam_log_str(&l, "otlp_metrics_url", s->otlp.sig[CAM_OTLP_METRICS].url);
+		cam_log_int(&l, "otlp_metrics_interval_ms", s->otlp.metrics_interval_ms);
+	}
+	if (s->otlp.sig[CAM_OTLP_LOGS].on)
+		cam_log_str(&l, "otlp_logs_url", s->otlp.sig[CAM_OTLP_LOGS].url);
 	if (s->traces.zipkin_endpoint)
 		cam_log_str(&l, "zipkin_endpoint", s->traces.zipkin_endpoint);
 	cam_log_end(&l);
@@ -303,12 +381,13 @@ static int run(const struct settings *s, const sigset_t *sigs)
 	cam_subscriber *sub;
 	cam_http *http = NULL;
 	cam_traces *traces = NULL;
+	cam_otlp *otlp = NULL;
 	cam_notify *notify = NULL;
 	char err[256];
 	int rc, sig;
 
 	rc = cam_selfmetrics_register(&self);
-	if (rc)
+	if (rc || (rc = cam_otlp_push_register_metrics()))
 		return rc;
 	sub = cam_subscriber_new((uint32_t)s->interval_ms);
 	rc = cam_traces_start(&s->traces, &traces, err, sizeof(err));
@@ -318,6 +397,13 @@ static int run(const struct settings *s, const sigset_t *sigs)
 	}
 	if (traces)
 		cam_subscriber_set_span_sink(sub, cam_traces_sink, traces);
+	rc = cam_otlp_start(&s->otlp, sub, &self, &otlp, err, sizeof(err));
+	if (rc) {
+		log_failure("cannot start the OTLP push", "", rc, err);
+		goto out_free_sub;
+	}
+	if (cam_otlp_wants_logs(otlp))
+		cam_subscriber_set_log_sink(sub, cam_otlp_log_sink, otlp);
 	rc = cam_subscriber_start(sub, s->bus_addr);
 	if (rc) {
 		log_failure("cannot open the bus", s->bus_addr, rc,
@@ -348,7 +434,11 @@ static int run(const struct settings *s, const sigset_t *sigs)
 	cam_notify_stopping(notify);
 	cam_http_stop(http);
 out_free_sub:
-	cam_subscriber_free(sub); /* before the shipper it feeds */
+	/* No more batches, then the pushers (which read the latest
+	 * snapshot), then the subscriber, then the span shipper. */
+	cam_subscriber_stop(sub);
+	cam_otlp_stop(otlp);
+	cam_subscriber_free(sub);
 	cam_traces_stop(traces);
 	return rc;
 }
@@ -381,6 +471,7 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	cam_log_start(LOG_RING_LINES);
 	rc = run(&s, &sigs);
+	cam_otlp_settings_free(&s.otlp);
 	if (rc)
 		cam_log(CAM_LOG_ERROR, COMPONENT, "cam-exporter failed to start");
 	else

@@ -88,9 +88,11 @@ bool cam_selfmetrics_owns(const char *family)
 	for (i = 0; i < NFAMILIES; i++)
 		if (strcmp(families[i].name, family) == 0)
 			return true;
-	/* The span shipper's (traces.c) and the profiler proxy's (pprof.c). */
+	/* The span shipper's (traces.c), the profiler proxy's (pprof.c) and
+	 * the OTLP pushers' (otlp_push.c). */
 	return strncmp(family, "cam_os_exporter_spans_", 22) == 0 ||
-	       strncmp(family, "cam_os_exporter_pprof_", 22) == 0;
+	       strncmp(family, "cam_os_exporter_pprof_", 22) == 0 ||
+	       strncmp(family, "cam_os_otlp_", 12) == 0;
 }
 
 void cam_selfmetrics_update(const struct cam_selfmetrics *m,

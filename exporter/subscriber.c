@@ -40,9 +40,11 @@ struct cam_subscriber {
 	cam_bus *bus;
 	pthread_t thread;
 	bool running;
-	bool fed_spans; /* the last message fed was a span batch */
+	bool fed_spans; /* the last message fed was a span or log batch */
 	cam_span_sink_fn span_sink;
 	void *span_sink_arg;
+	cam_span_sink_fn log_sink;
+	void *log_sink_arg;
 	atomic_bool stopping;
 };
 
@@ -66,6 +68,21 @@ void cam_subscriber_set_span_sink(cam_subscriber *s, cam_span_sink_fn fn, void *
 {
 	s->span_sink = fn;
 	s->span_sink_arg = arg;
+}
+
+void cam_subscriber_set_log_sink(cam_subscriber *s, cam_span_sink_fn fn, void *arg)
+{
+	s->log_sink = fn;
+	s->log_sink_arg = arg;
+}
+
+/* Hands a span or log batch to its sink (or drops it when there is none). */
+static void to_sink(cam_span_sink_fn fn, void *arg, Cam__Bus__Envelope *env)
+{
+	if (fn)
+		fn(arg, env);
+	else
+		cam_snapshot_unpacked_free(env);
 }
 
 void cam_subscriber_free(cam_subscriber *s)
@@ -177,13 +194,14 @@ int cam_subscriber_feed(cam_subscriber *s, const void *buf, size_t len,
 	const char *why = NULL;
 
 	env = cam_snapshot_unpack(buf, len, &why);
-	s->fed_spans = env && env->body_case == CAM__BUS__ENVELOPE__BODY_SPANS;
+	s->fed_spans = env && (env->body_case == CAM__BUS__ENVELOPE__BODY_SPANS ||
+			       env->body_case == CAM__BUS__ENVELOPE__BODY_LOGS);
 	if (s->fed_spans) {
 		atomic_store(&s->error_streak, false);
-		if (s->span_sink)
-			s->span_sink(s->span_sink_arg, env);
+		if (env->body_case == CAM__BUS__ENVELOPE__BODY_SPANS)
+			to_sink(s->span_sink, s->span_sink_arg, env);
 		else
-			cam_snapshot_unpacked_free(env);
+			to_sink(s->log_sink, s->log_sink_arg, env);
 		return 0;
 	}
 	if (env && (env->body_case != CAM__BUS__ENVELOPE__BODY_SNAPSHOT ||

@@ -62,6 +62,8 @@ cam_subscriber *cam_subscriber_new(uint32_t default_interval_ms);
  */
 typedef void (*cam_span_sink_fn)(void *arg, Cam__Bus__Envelope *env);
 void cam_subscriber_set_span_sink(cam_subscriber *s, cam_span_sink_fn fn, void *arg);
+/* The same for log batches (OTLP logs push, otlp.h). */
+void cam_subscriber_set_log_sink(cam_subscriber *s, cam_span_sink_fn fn, void *arg);
 
 /*
  * Stops the thread if it runs, drops the latest snapshot (holders keep
@@ -82,7 +84,7 @@ void cam_subscriber_stop(cam_subscriber *s);
 
 /*
  * Takes one message as if it came off the bus at now_ns. Returns 0 when it
- * became the latest snapshot or was a span batch handed to the sink,
+ * became the latest snapshot or was a span or log batch handed to its sink,
  * CAM_EPROTO when it was counted as a decode error and dropped. The receiving thread calls this; so can tests.
  */
 int cam_subscriber_feed(cam_subscriber *s, const void *buf, size_t len,

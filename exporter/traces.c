@@ -227,8 +227,26 @@ static enum post_result post(struct dest *d, CURL *curl, const struct cam_render
 {
 	const struct cam_curl_lib *cl = d->t->curl;
 	struct curl_slist *hdr = cl->slist_append(NULL, "Content-Type: application/json");
+	const struct cam_traces_config *c = &d->t->c;
 	long code = 0;
 	CURLcode rc;
+
+	/* The operator's headers and TLS files (CAM_OTLP_HEADERS, ...). */
+	if (d->kind == DEST_OTLP) {
+		char line[1024];
+
+		for (size_t i = 0; c->otlp_headers && i < c->otlp_headers->n; i++) {
+			snprintf(line, sizeof(line), "%s: %s", c->otlp_headers->kv[i].key,
+				 c->otlp_headers->kv[i].value);
+			hdr = cl->slist_append(hdr, line);
+		}
+		if (c->otlp_ca_file)
+			cl->easy_setopt(curl, CURLOPT_CAINFO, c->otlp_ca_file);
+		if (c->otlp_client_cert)
+			cl->easy_setopt(curl, CURLOPT_SSLCERT, c->otlp_client_cert);
+		if (c->otlp_client_key)
+			cl->easy_setopt(curl, CURLOPT_SSLKEY, c->otlp_client_key);
+	}
 
 	cl->easy_setopt(curl, CURLOPT_URL, d->url);
 	cl->easy_setopt(curl, CURLOPT_POSTFIELDS, body->data);

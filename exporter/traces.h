@@ -21,12 +21,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "exporter/otlp_kv.h"
 #include "proto/bus.pb-c.h"
 
 typedef struct cam_traces cam_traces;
 
 struct cam_traces_config {
 	const char *otlp_endpoint;   /* NULL or "": no OTLP */
+	const struct cam_otlp_kv_list *otlp_headers; /* NULL: none (CAM_OTLP_HEADERS) */
+	const char *otlp_ca_file;    /* TLS of the OTLP endpoint; NULL: defaults */
+	const char *otlp_client_cert;
+	const char *otlp_client_key;
 	const char *zipkin_endpoint; /* NULL or "": no Zipkin */
 	const char *service_name;    /* for spans that name none; NULL: "cam-os" */
 	double sample_ratio;         /* 0..1 of traces kept */

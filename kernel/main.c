@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/notify.h"
+#include "common/otlp_switch.h"
 #include "common/pprof_channel.h"
 #include "common/signals.h"
 #include "common/version.h"
@@ -40,6 +41,7 @@
 #include "kernel/grpc/reflection.h"
 #include "kernel/grpc/server.h"
 #include "kernel/listen_policy.h"
+#include "kernel/log_bus.h"
 #include "kernel/memctx/memctx.h"
 #include "kernel/process_metrics.h"
 #include "kernel/publisher.h"
@@ -76,6 +78,8 @@ static const struct cam_option options[] = {
 	{ "CAM_LOG_FORMAT", "json", "log field names: json (the seed's) or ecs (Elastic Common Schema)", NULL, 0 },
 	{ "CAM_PROFILING_ENABLED", "false", "serve /debug/pprof/ on the exporter's port", NULL, 1 },
 	{ "CAM_PROFILING_ADDR", NULL, "profiling channel for the exporter (default: the bus address with -pprof before .ipc)", NULL, 0 },
+	{ "CAM_OTLP_ENDPOINT", NULL, "set on both programs: cam-exporter pushes every OTLP signal there, and the kernel then puts its log lines on the bus for it (the kernel itself never connects; OTEL_EXPORTER_OTLP_ENDPOINT too)", NULL, 0 },
+	{ "CAM_OTLP_LOGS_ENDPOINT", NULL, "the same for OTLP logs alone (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT too)", NULL, 0 },
 	{ "CAM_DATA_DIR", NULL, "what must survive a restart (the context store, registered agents, the policy, the audit log); unset: $STATE_DIRECTORY, else $XDG_STATE_HOME/cam-os, else $HOME/.local/state/cam-os (made 0700)", NULL, 0 },
 	{ "CAM_MEMCTX_BACKEND", NULL, "context store: lmdb (durable, in <data dir>/store; the default without Redis), memory (volatile: every restart forgets it) or redis (what CAM_REDIS_URL, CAM_REDIS_SENTINELS or CAM_REDIS_CLUSTER select, the default with them)", NULL, 0 },
 	{ "CAM_REDIS_URL", NULL, "redis://[:password@]host:port[/db]; unset: the durable lmdb store (CAM_MEMCTX_BACKEND)", NULL, 0 },
@@ -111,6 +115,7 @@ static const struct cam_option options[] = {
 	{ "CAM_GRPC_WORKERS", "0", "scheduler worker threads running syscalls, 1-256 (0: one per core); tune_system changes it", NULL, 0 },
 	{ "CAM_SCHEDULER_WEIGHTS", "8:4:1", "weighted fair shares of the high:normal:low queues (each 1-1000)", NULL, 0 },
 	{ "CAM_SCHEDULER_QUEUE_LIMIT", "1024", "calls each class may queue before RESOURCE_EXHAUSTED (1-16384; or high:normal:low)", NULL, 0 },
+	{ "CAM_SCHEDULER_QUEUE_LIMIT_PER_CALLER", "0", "calls one caller (its token, else its caller_id) may queue in a class before RESOURCE_EXHAUSTED: a flooding agent gets its turn, not the queue (1-16384; or high:normal:low; 0: a quarter of the class's limit)", NULL, 0 },
 	{ "CAM_SCHEDULER_STALL_MS", "5000", "Scheduler health is unhealthy when calls are queued and none dequeued this long (100-600000)", NULL, 0 },
 	{ "CAM_SCHEDULER_DECISIONS", "4096", "recent scheduling decisions kept for explain_action (16-1048576)", NULL, 0 },
 	{ "CAM_GRPC_MAX_MESSAGE_BYTES", "4194304", "largest request message accepted", NULL, 0 },
@@ -166,6 +171,7 @@ struct kernel {
 	cam_process_metrics *process;
 	cam_span_ring *spans;
 	cam_bus *bus;
+	cam_log_bus *log_bus; /* NULL: OTLP logs off */
 	cam_publisher *publisher;
 	cam_profiler *profiler;
 	char data_dir[PATH_MAX];
@@ -232,11 +238,14 @@ static int read_scheduler_settings(struct kernel *k)
 	st->workers = (unsigned)k->workers;
 	if (cam_sched_parse_classes(opt(k, "CAM_SCHEDULER_WEIGHTS"), false, st->weights) ||
 	    cam_sched_parse_classes(opt(k, "CAM_SCHEDULER_QUEUE_LIMIT"), true, st->queue_limit) ||
+	    cam_sched_parse_classes(opt(k, "CAM_SCHEDULER_QUEUE_LIMIT_PER_CALLER"), true,
+				    st->queue_limit_per_caller) ||
 	    cam_config_long(opt(k, "CAM_SCHEDULER_STALL_MS"), CAM_SCHED_STALL_MS_MIN,
 			    CAM_SCHED_STALL_MS_MAX, &stall) ||
 	    cam_config_long(opt(k, "CAM_SCHEDULER_DECISIONS"), 16, 1 << 20, &k->sched_decisions)) {
 		fprintf(stderr, "cam-kernel: CAM_SCHEDULER_WEIGHTS (high:normal:low), CAM_SCHEDULER_QUEUE_LIMIT, "
-				"CAM_SCHEDULER_STALL_MS (100-600000) and CAM_SCHEDULER_DECISIONS (16-1048576) must be numbers in range\n");
+				"CAM_SCHEDULER_QUEUE_LIMIT_PER_CALLER, CAM_SCHEDULER_STALL_MS (100-600000) and "
+				"CAM_SCHEDULER_DECISIONS (16-1048576) must be numbers in range\n");
 		return CAM_EINVAL;
 	}
 	st->stall_ms = (unsigned)stall;
@@ -353,11 +362,32 @@ static void make_instance_id(char *out)
 
 /* ---- the objects, in the order start() makes them ---------------------- */
 
+static const char *otlp_get(void *arg, const char *name)
+{
+	return strncmp(name, "CAM_", 4) == 0 ? opt(arg, name) : getenv(name);
+}
+
+/* With OTLP logs on (common/otlp_switch.h), log lines go to the bus too,
+ * and the audit log's records (its tap, new_audit). */
+static int new_log_bus(struct kernel *k)
+{
+	bool base;
+	int rc;
+
+	if (!cam_otlp_endpoint(CAM_OTLP_LOGS, otlp_get, k, &base))
+		return 0;
+	rc = cam_log_bus_new(0, 0, &k->log_bus);
+	if (rc == 0)
+		cam_log_set_tap(cam_log_bus_tap, k->log_bus);
+	return rc;
+}
+
 static int new_publisher(struct kernel *k)
 {
 	struct cam_publisher_opts po = {
 		.bus = k->bus,
 		.spans = k->spans,
+		.logs = k->log_bus,
 		.interval_ms = (uint32_t)k->interval_ms,
 		.instance_id = k->instance_id,
 		.start_time_seconds = k->start_time,
@@ -541,7 +571,10 @@ static int new_memctx(struct kernel *k)
  * there is one. */
 static int new_audit(struct kernel *k)
 {
-	struct cam_audit_opts o = { .tpm = k->tpm, .ecs = strcmp(opt(k, "CAM_LOG_FORMAT"), "ecs") == 0 };
+	struct cam_audit_opts o = { .tpm = k->tpm, .ecs = strcmp(opt(k, "CAM_LOG_FORMAT"), "ecs") == 0,
+				    /* With OTLP logs on, audit records go out too. */
+				    .tap = k->log_bus ? cam_log_bus_audit_tap : NULL,
+				    .tap_arg = k->log_bus };
 	char path[PATH_MAX + 16], why[300];
 	long lines, secs, bytes;
 	int rc;
@@ -921,6 +954,7 @@ static int start(struct kernel *k)
 	    (rc = cam_process_metrics_new(&k->process)) ||
 	    (rc = cam_span_ring_new(CAM_SPAN_RING_DEFAULT, &k->spans)) ||
 	    (rc = cam_bus_pub_new(k->bus_addr, &k->bus)) ||
+	    (rc = new_log_bus(k)) ||
 	    (rc = new_publisher(k)) ||
 	    (rc = new_profiler(k)) ||
 	    (rc = new_store(k)) ||
@@ -983,6 +1017,8 @@ static void stop(struct kernel *k)
 		close(k->data_lock);
 	cam_profiler_free(k->profiler);
 	cam_publisher_free(k->publisher); /* publishes the final snapshot */
+	cam_log_set_tap(NULL, NULL);
+	cam_log_bus_free(k->log_bus);
 	cam_bus_free(k->bus);
 	cam_span_ring_free(k->spans);
 	cam_process_metrics_free(k->process);

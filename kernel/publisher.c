@@ -2,7 +2,8 @@
  * The publisher thread (see publisher.h). It also counts its own work:
  * snapshots published, failed sends, and how long collecting took, so an
  * operator can see the cost of metrics in the metrics. After each snapshot
- * it drains the span ring into span batches (kernel/tracing/span_batch.h).
+ * it drains the span ring into span batches (kernel/tracing/span_batch.h),
+ * and the log lines meant for OTLP into log batches (kernel/log_bus.h).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -109,6 +110,29 @@ static void publish_spans(cam_publisher *p)
 	}
 }
 
+/*
+ * Sends the log lines waiting (log_bus.h), SPAN_BATCHES_PER_TICK batches at
+ * most; the rest wait for the next interval (the buffer is bounded).
+ */
+static void publish_logs(cam_publisher *p)
+{
+	uint8_t *buf;
+	size_t n, len;
+	int rc;
+
+	for (int i = 0; p->o.logs && i < SPAN_BATCHES_PER_TICK; i++) {
+		n = cam_log_bus_take(p->o.logs, p->instance_id, p->version, &buf, &len);
+		if (n == 0)
+			return;
+		rc = cam_bus_send(p->o.bus, buf, len);
+		free(buf);
+		if (rc)
+			cam_log_bus_lost(p->o.logs, n);
+		else
+			cam_log_bus_sent(p->o.logs, n);
+	}
+}
+
 static void *publisher_main(void *arg)
 {
 	cam_publisher *p = arg;
@@ -126,6 +150,7 @@ static void *publisher_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		publish_once(p);
 		publish_spans(p);
+		publish_logs(p);
 		pthread_mutex_lock(&p->lock);
 		while (!p->stopping &&
 		       pthread_cond_timedwait(&p->cond, &p->lock, &next) == 0)
@@ -133,6 +158,7 @@ static void *publisher_main(void *arg)
 	}
 	pthread_mutex_unlock(&p->lock);
 	publish_spans(p);
+	publish_logs(p);
 	publish_once(p); /* the final figures, for a clean shutdown */
 	return NULL;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/bus.h"
+#include "kernel/log_bus.h"
 #include "kernel/tracing/span_ring.h"
 
 typedef struct cam_publisher cam_publisher;
@@ -18,6 +19,7 @@ typedef struct cam_publisher cam_publisher;
 struct cam_publisher_opts {
 	cam_bus *bus;            /* borrowed; must outlive the publisher */
 	cam_span_ring *spans;    /* borrowed, may be NULL: drained into span batches */
+	cam_log_bus *logs;       /* borrowed, may be NULL: drained into log batches */
 	uint32_t interval_ms;
 	const char *instance_id; /* copied */
 	double start_time_seconds;
@@ -28,7 +30,7 @@ struct cam_publisher_opts {
  * its thread, which publishes at once and then every interval_ms. 0, or
  * CAM_E* with nothing left running. */
 int cam_publisher_new(const struct cam_publisher_opts *o, cam_publisher **out);
-/* Publishes the spans waiting and one last snapshot, stops the thread
+/* Publishes the spans and log lines waiting and one last snapshot, stops the thread
  * and frees; NULL is a no-op. */
 void cam_publisher_free(cam_publisher *p);
 /* Snapshots sent so far (for observe and tests). */

@@ -421,7 +421,7 @@ static void call_half_close(struct cam_grpc_call *c)
 	c->task.deadline_ns = c->deadline_ns;
 	c->task.sched = (struct cam_grpc_sched){ .priority = 5 };
 	if (c->method->classify)
-		c->method->classify(c->method->classify_arg, c->msg, c->msg_len,
+		c->method->classify(c->method->classify_arg, c, c->msg, c->msg_len,
 				    &c->task.sched);
 	c->ended_io = true; /* the handler has it now */
 	cam_grpc_call_ref(c);

@@ -40,11 +40,21 @@ struct cam_grpc_sched {
 	bool scored;
 	double factors[CAM_GRPC_SCHED_FACTORS];
 	double score;
+	/* Who calls, for an executor that shares its queues fairly: a key
+	 * the classifier made from what the call carries (never 0), or 0 for
+	 * every caller it cannot tell apart. caller_name (caller_name_len
+	 * bytes, not NUL-terminated, valid while the request message is)
+	 * names it in a refusal's text; NULL: the key's origin is unnamed. */
+	uint64_t caller;
+	const char *caller_name;
+	unsigned caller_name_len;
 	unsigned klass;           /* executor's class index */
 	unsigned queue_len;       /* tasks already in its class at submit */
 	int64_t enqueued_ns;      /* CLOCK_MONOTONIC */
 	int64_t dequeued_ns;
-	const char *reject;       /* static text: why submit refused */
+	/* Why submit refused: text valid until the next submit on this
+	 * thread (the transport copies it at once). */
+	const char *reject;
 };
 
 struct cam_grpc_task {
@@ -63,9 +73,10 @@ struct cam_grpc_executor_ops {
 	/*
 	 * Queues a task: later a worker calls task->run or task->drop once,
 	 * and the executor never touches it again. Never blocks on a handler.
-	 * Returns 0, or CAM_ELIMIT when the task's queue is full: then nothing
-	 * was queued or run and task->sched.reject says why (the server
-	 * answers RESOURCE_EXHAUSTED). After stop, tasks run on the caller.
+	 * Returns 0, or CAM_ELIMIT when the task's queue is full (or its
+	 * caller's share of it): then nothing was queued or run and
+	 * task->sched.reject says why (the server answers
+	 * RESOURCE_EXHAUSTED). After stop, tasks run on the caller.
 	 */
 	int (*submit)(struct cam_grpc_executor *ex, struct cam_grpc_task *task);
 	/* Runs (or drops, when expired) every queued task, then joins the

@@ -174,11 +174,12 @@ int cam_grpc_server_add_method(cam_grpc_server *s, const char *path,
 /*
  * A classifier reads a unary call's request message on the I/O thread,
  * just before the call is handed to the executor, and fills out (priority,
- * factors: pool.h). It must be quick and must not keep msg. Before start,
- * on a unary method already added; CAM_ENOENT otherwise.
+ * factors, who calls: pool.h); call gives its metadata. It must be quick
+ * and must not keep msg past the call. Before start, on a unary method
+ * already added; CAM_ENOENT otherwise.
  */
-typedef void (*cam_grpc_classifier)(void *arg, const uint8_t *msg, size_t len,
-				    struct cam_grpc_sched *out);
+typedef void (*cam_grpc_classifier)(void *arg, const struct cam_grpc_call *call,
+				    const uint8_t *msg, size_t len, struct cam_grpc_sched *out);
 int cam_grpc_server_set_classifier(cam_grpc_server *s, const char *path,
 				   cam_grpc_classifier fn, void *arg);
 /*

@@ -91,17 +91,18 @@ static bool peek(const uint8_t *m, size_t len, bool *has_prio, uint64_t *prio,
 	return true;
 }
 
-void cam_sched_classify_probe(void *arg, const uint8_t *msg, size_t len,
-			      struct cam_grpc_sched *out)
+void cam_sched_classify_probe(void *arg, const struct cam_grpc_call *call,
+			      const uint8_t *msg, size_t len, struct cam_grpc_sched *out)
 {
 	(void)arg;
+	(void)call;
 	(void)msg;
 	(void)len;
 	out->priority = 9;
 }
 
-void cam_sched_classify_request(void *arg, const uint8_t *msg, size_t len,
-				struct cam_grpc_sched *out)
+void cam_sched_classify_request(void *arg, const struct cam_grpc_call *call,
+				const uint8_t *msg, size_t len, struct cam_grpc_sched *out)
 {
 	const uint8_t *payload = NULL;
 	bool has_prio = false;
@@ -109,6 +110,7 @@ void cam_sched_classify_request(void *arg, const uint8_t *msg, size_t len,
 	size_t plen = 0;
 
 	(void)arg;
+	(void)call;
 	if (peek(msg, len, &has_prio, &prio, &payload, &plen))
 		cam_sched_classify_fields(has_prio, prio, payload, plen, out);
 }

@@ -39,6 +39,9 @@ void cam_sched__ring_put(struct cam_sched_ring *r, const struct cam_sched_decisi
 
 	pthread_mutex_lock(l);
 	r->slots[i] = *d;
+	/* It points into the call's message, which goes with the call. */
+	r->slots[i].sched.caller_name = NULL;
+	r->slots[i].sched.caller_name_len = 0;
 	pthread_mutex_unlock(l);
 }
 

@@ -1,5 +1,5 @@
 /*
- * The scheduler's class queues (see queue.h). After
+ * The ring of a scheduler class's fair queue (fair.h; see queue.h). After
  * https://www.1024cores.net/home/lock-free-algorithms/queues/bounded-mpmc-queue:
  * cell i is free for the push of position pos when seq == pos, and holds
  * the value for the pop of position pos when seq == pos + 1.

@@ -2,14 +2,17 @@
  * The priority scheduler (see scheduler.h): class queues, the workers and
  * their weighted fair pick, run-time tuning, metrics and health.
  *
- * Hot path, per call: the submitting thread reserves a place in its class
- * (one atomic add on the class's counter), pushes on the class's lock-free
- * queue and wakes a worker only if one sleeps. A worker picks a class by
- * its own smooth weighted round robin (nginx's: add each busy class's
- * weight to its credit, take the largest, charge it the sum), pops, and
- * counts in per-thread metric shards. The only mutexes are the sleepers'
- * (touched when a worker has nothing to do, or to wake one) and the
- * tuning lock (tune_system, worker exits, stop).
+ * Hot path, per queued call: the submitting thread reserves a place in its
+ * class (one atomic add on the class's counter), then one in its caller's
+ * slot of the class's fair queue (a compare-and-swap; fair.h), pushes the
+ * task on the slot (another), and wakes a worker only if one sleeps. A
+ * worker picks a class by its own smooth weighted round robin (nginx's:
+ * add each busy class's weight to its credit, take the largest, charge it
+ * the sum), pops the next caller's next task, and counts in per-thread
+ * metric shards. A call that runs inline (try_inline) touches none of
+ * this. The only mutexes are the sleepers' (touched when a worker has
+ * nothing to do, or to wake one) and the tuning lock (tune_system, worker
+ * exits, stop).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,13 +34,15 @@
 #include "common/log.h"
 #include "common/metrics_table.h"
 #include "common/xmalloc.h"
+#include "kernel/scheduler/caller.h"
 #include "kernel/scheduler/decisions.h"
-#include "kernel/scheduler/queue.h"
+#include "kernel/scheduler/fair.h"
 
 #define COMPONENT "scheduler"
 #define DEFAULT_DECISIONS 4096
 
 static const char *const class_names[CAM_SCHED_NCLASSES] = { "high", "normal", "low" };
+static const char *const class_ranges[CAM_SCHED_NCLASSES] = { "7-9", "3-6", "0-2" };
 static const char *const full_texts[CAM_SCHED_NCLASSES] = {
 	"scheduler queue for class high (priority 7-9) is full",
 	"scheduler queue for class normal (priority 3-6) is full",
@@ -47,12 +53,14 @@ static const double WAIT_BUCKETS[] = { 0.00001, 0.00005, 0.0001, 0.0005, 0.001, 
 				       0.01,    0.05,    0.1,    0.5,    1,     5, 10 };
 
 struct klass {
-	struct cam_sched_queue q;
+	struct cam_sched_fair fair;
 	_Alignas(64) atomic_long size;     /* reserved or queued tasks */
 	atomic_uint limit;
+	atomic_uint caller_limit;          /* in force (the setting resolved) */
+	atomic_uint caller_limit_set;      /* as set: 0 = a quarter of limit */
 	atomic_uint weight;
 	_Atomic int64_t nonempty_since;    /* when size last left 0 */
-	cam_series *m_queue, *m_wait, *m_full, *m_deadline, *m_inline;
+	cam_series *m_queue, *m_wait, *m_full, *m_deadline, *m_inline, *m_caller;
 };
 
 /* Calls run inline, counted in one line per thread (up to INLINE_STRIPES
@@ -94,7 +102,8 @@ struct cam_sched {
 	atomic_int sleepers;
 	atomic_bool stopping, stopped;
 	atomic_uint stall_ms;
-	atomic_uint_least64_t rej_full, rej_deadline;
+	atomic_uint_least64_t rej_full, rej_deadline, rej_caller;
+	uint64_t seed;                     /* of the callers' queue keys */
 
 	pthread_mutex_t sleep_mu;
 	pthread_cond_t sleep_cv;
@@ -137,6 +146,7 @@ void cam_sched_default_settings(struct cam_sched_settings *out)
 	*out = (struct cam_sched_settings){
 		.weights = { 8, 4, 1 },
 		.queue_limit = { 1024, 1024, 1024 },
+		.queue_limit_per_caller = { 0, 0, 0 },
 		.workers = 0,
 		.stall_ms = 5000,
 	};
@@ -150,6 +160,8 @@ const char *cam_sched_settings_check(const struct cam_sched_settings *s)
 		if (s->queue_limit[c] < CAM_SCHED_QUEUE_MIN ||
 		    s->queue_limit[c] > CAM_SCHED_QUEUE_MAX)
 			return "queue limits must be 1-16384";
+		if (s->queue_limit_per_caller[c] > CAM_SCHED_QUEUE_MAX)
+			return "queue limits per caller must be 1-16384 (0: a quarter of the class's)";
 	}
 	if (s->workers > CAM_SCHED_WORKERS_MAX)
 		return "workers must be 1-256";
@@ -191,6 +203,15 @@ int cam_sched_parse_classes(const char *v, bool one_ok, unsigned out[CAM_SCHED_N
 	return 0;
 }
 
+unsigned cam_sched_caller_limit(const struct cam_sched_settings *s, unsigned klass)
+{
+	unsigned quarter = s->queue_limit[klass] / 4;
+
+	if (s->queue_limit_per_caller[klass])
+		return s->queue_limit_per_caller[klass];
+	return quarter ? quarter : 1;
+}
+
 static long total_queued(cam_sched *s)
 {
 	long n = 0;
@@ -228,11 +249,11 @@ static struct cam_grpc_task *take(cam_sched *s, struct worker *w)
 			best = c;
 	}
 	w->credit[best] -= total;
-	t = cam_sched__queue_pop(&s->cls[best].q);
+	t = cam_sched__fair_pop(&s->cls[best].fair);
 	/* Raced with another worker, or a place reserved but not yet pushed. */
 	for (int c = 0; !t && c < CAM_SCHED_NCLASSES; c++)
 		if (c != best)
-			t = cam_sched__queue_pop(&s->cls[c].q);
+			t = cam_sched__fair_pop(&s->cls[c].fair);
 	return t;
 }
 
@@ -438,7 +459,7 @@ static const struct cam_family_desc metrics[NMETRICS] = {
 		     .nbuckets = sizeof(WAIT_BUCKETS) / sizeof(WAIT_BUCKETS[0]),
 		     .max_series = 16, .native = &cam_native_defaults },
 	[M_REJECTED] = { .name = "cam_os_scheduler_rejected_total",
-			 .help = "Calls the scheduler refused: queue_full (RESOURCE_EXHAUSTED) or deadline_exceeded while queued.",
+			 .help = "Calls the scheduler refused: queue_full or caller_limit (the caller's share of the class; both RESOURCE_EXHAUSTED), or deadline_exceeded while queued.",
 			 .type = CAM_COUNTER, .label_names = L_CLASS_REASON, .max_series = 16 },
 	[M_BUSY] = { .name = "cam_os_scheduler_busy_workers",
 		     .help = "Scheduler workers running a call now.", .type = CAM_GAUGE,
@@ -471,6 +492,8 @@ static int register_metrics(cam_sched *s)
 			cam_series_get(f[M_REJECTED], (const char *[]){ class_names[c], "queue_full" });
 		s->cls[c].m_deadline = cam_series_get(
 			f[M_REJECTED], (const char *[]){ class_names[c], "deadline_exceeded" });
+		s->cls[c].m_caller = cam_series_get(
+			f[M_REJECTED], (const char *[]){ class_names[c], "caller_limit" });
 		s->cls[c].m_inline = cam_series_get(f[M_INLINE], v);
 	}
 	s->m_priority = cam_series_get(f[M_PRIORITY], NULL);
@@ -493,8 +516,21 @@ static void apply(cam_sched *s, const struct cam_sched_settings *st)
 	for (int c = 0; c < CAM_SCHED_NCLASSES; c++) {
 		atomic_store(&s->cls[c].weight, st->weights[c]);
 		atomic_store(&s->cls[c].limit, st->queue_limit[c]);
+		atomic_store(&s->cls[c].caller_limit_set, st->queue_limit_per_caller[c]);
+		atomic_store(&s->cls[c].caller_limit, cam_sched_caller_limit(st, (unsigned)c));
 	}
 	atomic_store(&s->stall_ms, st->stall_ms);
+}
+
+/* The seed of the callers' queue keys; never fails (a clock reading
+ * when the kernel has no randomness to give yet). */
+static uint64_t draw_seed(void)
+{
+	uint64_t x;
+
+	if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != (ssize_t)sizeof(x))
+		x = (uint64_t)cam_mono_ns() * 0x9e3779b97f4a7c15ULL;
+	return x;
 }
 
 int cam_sched_new(const struct cam_sched_opts *o, cam_sched **out)
@@ -510,8 +546,9 @@ int cam_sched_new(const struct cam_sched_opts *o, cam_sched **out)
 		st.workers = cores();
 	s = cam_xcalloc_aligned(sizeof(*s));
 	s->ex.ops = &sched_ops;
+	s->seed = draw_seed();
 	for (int c = 0; c < CAM_SCHED_NCLASSES; c++)
-		cam_sched__queue_init(&s->cls[c].q, CAM_SCHED_QUEUE_MAX);
+		cam_sched__fair_init(&s->cls[c].fair);
 	apply(s, &st);
 	pthread_mutex_init(&s->sleep_mu, NULL);
 	pthread_cond_init(&s->sleep_cv, NULL);
@@ -538,12 +575,38 @@ struct cam_grpc_executor *cam_sched_executor(cam_sched *s)
 	return &s->ex;
 }
 
+/* Why a caller's call was refused: its share of class c (cap) is full.
+ * In a buffer of the submitting thread (pool.h: the text is valid until
+ * that thread's next submit). */
+static const char *caller_refusal(const struct cam_grpc_sched *x, unsigned c, unsigned cap,
+				  bool shared)
+{
+	static _Thread_local char text[256];
+	const char *name = "callers with no token or caller_id (one caller to the scheduler)";
+	size_t n = strlen(name), len = n;
+
+	if (x->caller_name) {
+		name = x->caller_name;
+		len = x->caller_name_len;
+		n = len < 64 ? len : 64;
+		/* Not inside a UTF-8 sequence: back to its first byte. */
+		while (n > 0 && n < len && ((unsigned char)name[n] & 0xc0) == 0x80)
+			n--;
+	}
+	snprintf(text, sizeof(text), "queue limit per caller of %u reached for %.*s%s in class %s (priority %s)%s",
+		 cap, (int)n, name, n < len ? "..." : "", class_names[c], class_ranges[c],
+		 shared ? "; its place in the queue is shared with another caller's" : "");
+	return text;
+}
+
 int cam_sched_submit(cam_sched *s, struct cam_grpc_task *t)
 {
 	unsigned p = t->sched.priority > 9 ? 9 : t->sched.priority;
 	unsigned c = cam_sched_class_of(p);
 	struct klass *k = &s->cls[c];
 	int64_t now = cam_mono_ns();
+	enum cam_sched_fair_result fr;
+	unsigned cap;
 	long n;
 
 	t->sched.klass = c;
@@ -562,13 +625,22 @@ int cam_sched_submit(cam_sched *s, struct cam_grpc_task *t)
 		t->sched.reject = full_texts[c];
 		return CAM_ELIMIT;
 	}
-	if (n == 0)
-		atomic_store_explicit(&k->nonempty_since, now, memory_order_relaxed);
+	/* Before the push: a worker may run and finish t at once. */
 	t->sched.queue_len = (unsigned)n;
 	cam_gauge_add(k->m_queue, 1);
-	/* Cannot fail: size <= limit <= capacity. */
-	if (!cam_sched__queue_push(&k->q, t))
-		abort();
+	cap = atomic_load_explicit(&k->caller_limit, memory_order_relaxed);
+	fr = cam_sched__fair_push(&k->fair, t, cam_sched__caller_queue_key(t->sched.caller, s->seed),
+				  cap);
+	if (fr == CAM_SCHED_FAIR_CAPPED || fr == CAM_SCHED_FAIR_CAPPED_SHARED) {
+		cam_gauge_add(k->m_queue, -1);
+		atomic_fetch_sub(&k->size, 1);
+		atomic_fetch_add_explicit(&s->rej_caller, 1, memory_order_relaxed);
+		cam_counter_inc(k->m_caller);
+		t->sched.reject = caller_refusal(&t->sched, c, cap, fr == CAM_SCHED_FAIR_CAPPED_SHARED);
+		return CAM_ELIMIT;
+	}
+	if (n == 0)
+		atomic_store_explicit(&k->nonempty_since, now, memory_order_relaxed);
 	if (atomic_load(&s->sleepers) > 0) {
 		pthread_mutex_lock(&s->sleep_mu);
 		pthread_cond_signal(&s->sleep_cv);
@@ -601,7 +673,7 @@ void cam_sched_stop(cam_sched *s)
 	}
 	/* Tasks no worker was left to take (every one had retired). */
 	for (int c = 0; c < CAM_SCHED_NCLASSES; c++)
-		while ((t = cam_sched__queue_pop(&s->cls[c].q)))
+		while ((t = cam_sched__fair_pop(&s->cls[c].fair)))
 			process(s, NULL, t);
 	atomic_store_explicit(&s->stopped, true, memory_order_release);
 }
@@ -614,7 +686,7 @@ void cam_sched_free(cam_sched *s)
 	for (size_t i = 0; i < CAM_SCHED_WORKERS_MAX; i++)
 		free(s->slots[i]);
 	for (int c = 0; c < CAM_SCHED_NCLASSES; c++)
-		cam_sched__queue_free(&s->cls[c].q);
+		cam_sched__fair_free(&s->cls[c].fair);
 	cam_sched__ring_free(&s->ring);
 	pthread_cond_destroy(&s->sleep_cv);
 	pthread_mutex_destroy(&s->sleep_mu);
@@ -656,9 +728,11 @@ int cam_sched_tune(cam_sched *s, const struct cam_sched_settings *want, const ch
 	pthread_mutex_unlock(&s->tune_mu);
 	wake_all(s); /* workers beyond the target leave */
 	cam_log(CAM_LOG_INFO, COMPONENT,
-		"tuned: weights %u:%u:%u, queue limits %u:%u:%u, %u workers, stall %u ms",
+		"tuned: weights %u:%u:%u, queue limits %u:%u:%u (%u:%u:%u per caller), %u workers, stall %u ms",
 		want->weights[0], want->weights[1], want->weights[2], want->queue_limit[0],
-		want->queue_limit[1], want->queue_limit[2], want->workers, want->stall_ms);
+		want->queue_limit[1], want->queue_limit[2], cam_sched_caller_limit(want, 0),
+		cam_sched_caller_limit(want, 1), cam_sched_caller_limit(want, 2), want->workers,
+		want->stall_ms);
 	return rc;
 }
 
@@ -667,6 +741,7 @@ void cam_sched_get_settings(cam_sched *s, struct cam_sched_settings *out)
 	for (int c = 0; c < CAM_SCHED_NCLASSES; c++) {
 		out->weights[c] = atomic_load(&s->cls[c].weight);
 		out->queue_limit[c] = atomic_load(&s->cls[c].limit);
+		out->queue_limit_per_caller[c] = atomic_load(&s->cls[c].caller_limit_set);
 	}
 	out->workers = atomic_load(&s->target);
 	out->stall_ms = atomic_load(&s->stall_ms);
@@ -707,6 +782,9 @@ void cam_sched_get_stats(cam_sched *s, struct cam_sched_stats *out)
 	pthread_mutex_unlock(&s->tune_mu);
 	out->rejected_full = atomic_load(&s->rej_full);
 	out->rejected_deadline = atomic_load(&s->rej_deadline);
+	out->rejected_caller = atomic_load(&s->rej_caller);
+	for (int c = 0; c < CAM_SCHED_NCLASSES; c++)
+		cam_sched__fair_callers(&s->cls[c].fair, &out->callers[c], &out->caller_most[c]);
 	out->ran_inline = 0;
 	for (int i = 0; i < INLINE_STRIPES; i++)
 		out->ran_inline += atomic_load_explicit(&s->ran_inline[i].n, memory_order_relaxed);

@@ -2,7 +2,11 @@
  * Registered agents (agents.h): an open-addressing hash table of token
  * digests in memory, the "agents" database of the store on disk.
  *
- * Locks: one rwlock over the table. Lookups take the read side for a few
+ * A second table indexes the grants by agent name, for a client
+ * certificate's caller (cam_agents_find_name), so that costs a few probes
+ * and one clock read whatever the number of registered agents.
+ *
+ * Locks: one rwlock over both tables. Lookups take the read side for a few
  * probes; register and revoke take the write side only to change the
  * table, after their change is committed to the store (which they wait
  * for without holding the lock).
@@ -40,12 +44,27 @@ struct slot {
 	struct cam_agent g;
 };
 
+/* One agent name's grants, one per token (an agent has a few). */
+struct name_grant {
+	unsigned char digest[32];
+	struct cam_agent g;
+};
+
+struct name_slot {
+	uint64_t h;
+	struct name_grant *g; /* NULL: free; n == 0: a tombstone */
+	size_t n, cap;
+};
+
 struct cam_agents {
 	cam_store *store;
 	MDB_dbi db;
 	pthread_rwlock_t lock;
 	struct slot *slots;
 	size_t cap, n, tombs;
+	struct name_slot *names;
+	size_t ncap, nn, ntombs;
+	uint64_t seed; /* names are chosen by callers: a hash they cannot aim */
 };
 
 static uint64_t slot_hash(const unsigned char *d)
@@ -114,6 +133,94 @@ static void put(struct cam_agents *a, const unsigned char *d, const struct cam_a
 	a->n++;
 }
 
+static uint64_t name_hash(const struct cam_agents *a, const char *name)
+{
+	uint64_t h = 1469598103934665603ull ^ a->seed; /* FNV-1a, seeded */
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ull;
+	return h ^ (h >> 29);
+}
+
+/* The slot of name, or the free one it would go in (NULL: not there). */
+static struct name_slot *name_probe(const struct cam_agents *a, const char *name, uint64_t h,
+				    bool for_insert)
+{
+	struct name_slot *tomb = NULL;
+
+	for (size_t i = 0, j = h & (a->ncap - 1); i < a->ncap; i++, j = (j + 1) & (a->ncap - 1)) {
+		struct name_slot *s = &a->names[j];
+
+		if (!s->g)
+			return for_insert ? (tomb ? tomb : s) : NULL;
+		if (!s->n) {
+			if (!tomb)
+				tomb = s;
+			continue;
+		}
+		if (s->h == h && strcmp(s->g[0].g.name, name) == 0)
+			return s;
+	}
+	return for_insert ? tomb : NULL;
+}
+
+static void name_grow(struct cam_agents *a)
+{
+	struct name_slot *old = a->names;
+	size_t cap = a->ncap;
+
+	a->ncap = cap ? cap * 2 : 256;
+	a->names = cam_xcalloc(a->ncap, sizeof(*a->names));
+	a->ntombs = 0;
+	for (size_t i = 0; i < cap; i++) {
+		if (old[i].g && old[i].n)
+			*name_probe(a, old[i].g[0].g.name, old[i].h, true) = old[i];
+		else
+			free(old[i].g);
+	}
+	free(old);
+}
+
+/* Adds a token's grant to its name's (write lock held, or before any reader). */
+static void name_add(struct cam_agents *a, const unsigned char *d, const struct cam_agent *g)
+{
+	uint64_t h = name_hash(a, g->name);
+	struct name_slot *s = name_probe(a, g->name, h, false);
+
+	if (!s) {
+		if ((a->nn + a->ntombs + 1) * 4 > a->ncap * 3)
+			name_grow(a);
+		s = name_probe(a, g->name, h, true);
+		if (s->g) /* a tombstone */
+			a->ntombs--;
+		a->nn++;
+		s->h = h;
+		s->n = 0;
+	}
+	if (s->n == s->cap || !s->g) {
+		s->cap = s->n == s->cap ? (s->cap ? s->cap * 2 : 2) : s->cap;
+		s->g = cam_xrealloc(s->g, s->cap * sizeof(*s->g));
+	}
+	memcpy(s->g[s->n].digest, d, 32);
+	s->g[s->n++].g = *g;
+}
+
+/* Drops the grant of token d from name's (write lock held). */
+static void name_remove(struct cam_agents *a, const char *name, const unsigned char *d)
+{
+	struct name_slot *s = name_probe(a, name, name_hash(a, name), false);
+
+	for (size_t i = 0; s && i < s->n; i++)
+		if (memcmp(s->g[i].digest, d, 32) == 0) {
+			s->g[i] = s->g[--s->n];
+			break;
+		}
+	if (s && !s->n) { /* keeps g allocated: a tombstone */
+		a->nn--;
+		a->ntombs++;
+	}
+}
+
 static void to_record(const struct cam_agent *g, struct record *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -158,6 +265,7 @@ static int load(struct cam_agents *a, char *why)
 		memcpy(&r, v.mv_data, sizeof(r));
 		from_record(&r, &g);
 		put(a, k.mv_data, &g);
+		name_add(a, k.mv_data, &g);
 	}
 	mdb_cursor_close(cur);
 	if (rc == MDB_NOTFOUND)
@@ -174,7 +282,10 @@ int cam_agents_new(cam_store *store, cam_agents **out, char *why)
 
 	a->store = store;
 	pthread_rwlock_init(&a->lock, NULL);
+	if (getrandom(&a->seed, sizeof(a->seed), 0) != sizeof(a->seed))
+		a->seed = (uint64_t)cam_mono_ns();
 	grow(a);
+	name_grow(a);
 	if ((rc = cam_store_dbi(store, "agents", &a->db, why)) || (rc = load(a, why))) {
 		cam_agents_free(a);
 		return rc;
@@ -188,6 +299,9 @@ void cam_agents_free(cam_agents *a)
 	if (!a)
 		return;
 	free(a->slots);
+	for (size_t i = 0; i < a->ncap; i++)
+		free(a->names[i].g);
+	free(a->names);
 	pthread_rwlock_destroy(&a->lock);
 	free(a);
 }
@@ -213,15 +327,18 @@ bool cam_agents_find(cam_agents *a, const unsigned char digest[32], struct cam_a
 
 bool cam_agents_find_name(cam_agents *a, const char *name, struct cam_agent *out)
 {
+	const struct name_slot *s;
 	bool found = false;
+	int64_t now = cam_real_ms();
 
 	pthread_rwlock_rdlock(&a->lock);
-	for (size_t i = 0; i < a->cap; i++) {
-		const struct slot *s = &a->slots[i];
+	s = name_probe(a, name, name_hash(a, name), false);
+	for (size_t i = 0; s && i < s->n; i++) {
+		const struct cam_agent *g = &s->g[i].g;
 
-		if (s->used && !s->gone && live(&s->g) && strcmp(s->g.name, name) == 0 &&
-		    (!found || s->g.created_ms > out->created_ms)) {
-			*out = s->g;
+		if ((!g->expires_ms || g->expires_ms > now) &&
+		    (!found || g->created_ms > out->created_ms)) {
+			*out = *g;
 			found = true;
 		}
 	}
@@ -342,6 +459,7 @@ int cam_agents_register(cam_agents *a, const struct cam_agent *g, char *token, c
 	}
 	pthread_rwlock_wrlock(&a->lock);
 	put(a, digest, g);
+	name_add(a, digest, g);
 	pthread_rwlock_unlock(&a->lock);
 	return 0;
 }
@@ -376,6 +494,7 @@ int cam_agents_revoke(cam_agents *a, const char *name, size_t *revoked, char *wh
 			s->gone = true;
 			a->n--;
 			a->tombs++;
+			name_remove(a, name, d[i]);
 		}
 	}
 	pthread_rwlock_unlock(&a->lock);

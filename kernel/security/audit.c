@@ -438,6 +438,10 @@ static int write_group(cam_audit *a, struct node *list, char *why, size_t why_le
 		snprintf(why, why_len, "cannot sync %s: %s", a->path, strerror(errno));
 		goto out_undo;
 	}
+	for (size_t at = 0, nl; a->o.tap && at < off; at = nl + 1) {
+		nl = (size_t)((char *)memchr(out + at, '\n', off - at) - out);
+		a->o.tap(a->o.tap_arg, out + at, nl + 1 - at);
+	}
 	free(out);
 	a->seq = seq;
 	memcpy(a->last, chain, sizeof(chain));
@@ -553,9 +557,14 @@ static void *writer_main(void *arg)
 	for (;;) {
 		while (!a->stopping && (!a->head || a->failing)) {
 			struct timespec ts;
-			int64_t until = a->failing ? cam_mono_ns() + RETRY_MS * 1000000LL
-				      : a->o.seal_s && a->since_seal ? a->seal_at_ns
-				      : cam_mono_ns() + 1000000000LL;
+			int64_t now = cam_mono_ns();
+			/* A seal's time only when one can be asked for: without a
+			 * TPM, or while the sealer works, a past seal_at_ns would
+			 * make this wait return at once, again and again. */
+			bool seal_due = a->o.tpm && a->o.seal_s && a->since_seal && !a->seal_wanted;
+			int64_t until = a->failing ? now + RETRY_MS * 1000000LL
+				      : seal_due ? (a->seal_at_ns > now ? a->seal_at_ns : now)
+				      : now + 1000000000LL;
 
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			until -= cam_mono_ns();

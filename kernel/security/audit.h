@@ -52,6 +52,11 @@ struct cam_audit_opts {
 	bool ecs;             /* Elastic Common Schema field names */
 	cam_tpm *tpm;         /* seals with its key; NULL: no seals (borrowed) */
 	size_t queue_bytes;   /* records waiting at most before producers wait; 0: 1 MiB */
+	/* Sees each line (newline included) once it is on disk, on the writer
+	 * thread; must be quick. NULL: none. The kernel hands the lines to the
+	 * exporter's OTLP logs push this way (kernel/log_bus.h). */
+	void (*tap)(void *arg, const char *line, size_t len);
+	void *tap_arg;
 };
 
 /* One record; NULL strings and negative numbers are left out. */

@@ -391,8 +391,38 @@ static int token_identity(cam_auth *a, const char *token, struct cam_identity *i
 	return 0;
 }
 
-/* The scopes of a caller a certificate names: its registered grant, else
- * its line in the tokens file, else read,write. */
+enum cam_identified_by cam_auth_caller_of(cam_auth *a, const char *authorization,
+					  const struct cam_peer_cert *cert, char *out,
+					  size_t outlen)
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	enum cam_identified_by by = CAM_ID_ANONYMOUS;
+	const struct token *match;
+	struct cam_agent g;
+
+	if (cert && cert->caller && !cert->error) {
+		cam_strlcpy(out, cert->caller, outlen);
+		return CAM_ID_CERTIFICATE;
+	}
+	if (!bearer(authorization))
+		return CAM_ID_ANONYMOUS;
+	SHA256((const unsigned char *)authorization + 7, strlen(authorization + 7), digest);
+	pthread_rwlock_rdlock(&a->lock);
+	if (a->table && (match = find_token(a, digest))) {
+		cam_strlcpy(out, match->caller_id, outlen);
+		by = CAM_ID_TOKEN;
+	}
+	pthread_rwlock_unlock(&a->lock);
+	if (by == CAM_ID_ANONYMOUS && a->agents && cam_agents_find(a->agents, digest, &g)) {
+		cam_strlcpy(out, g.name, outlen);
+		by = CAM_ID_REGISTERED;
+	}
+	return by;
+}
+
+/* The grant of a caller a certificate names: its registration's scopes and
+ * rate limit, else its line's in the tokens file, else read,write at the
+ * kernel's rate. Rate and burst follow the same defaults as a token's. */
 static void cert_grant(cam_auth *a, struct cam_identity *id)
 {
 	struct cam_agent g;
@@ -402,18 +432,23 @@ static void cert_grant(cam_auth *a, struct cam_identity *id)
 	id->burst = a->burst;
 	if (a->agents && cam_agents_find_name(a->agents, id->caller_id, &g)) {
 		id->scopes = g.scopes;
-		if (g.rate >= 0)
-			id->rate = g.rate;
+		id->rate = g.rate >= 0 ? g.rate : a->rate;
+		id->burst = g.burst >= 0 ? g.burst : (g.rate > 1 ? g.rate : a->burst);
 		id->bucket = &a->agent_buckets[cam_rate_hash(g.name) % AGENT_BUCKETS];
 		return;
 	}
 	pthread_rwlock_rdlock(&a->lock);
-	for (size_t i = 0; a->table && i < a->table->n; i++)
-		if (strcmp(a->table->tokens[i].caller_id, id->caller_id) == 0) {
-			id->scopes = a->table->tokens[i].scopes;
-			id->bucket = a->table->tokens[i].bucket;
+	for (size_t i = 0; a->table && i < a->table->n; i++) {
+		const struct token *t = &a->table->tokens[i];
+
+		if (strcmp(t->caller_id, id->caller_id) == 0) {
+			id->scopes = t->scopes;
+			id->rate = t->rate >= 0 ? t->rate : a->rate;
+			id->burst = t->burst >= 0 ? t->burst : (t->rate > 1 ? t->rate : a->burst);
+			id->bucket = t->bucket;
 			break;
 		}
+	}
 	pthread_rwlock_unlock(&a->lock);
 }
 

@@ -107,6 +107,15 @@ int cam_auth_identify(cam_auth *a, const char *authorization, const char *claime
  * read,write. With a token too, both must name the same caller
  * (CAM_EPERM). A certificate that names nobody acceptable is CAM_EAUTH.
  */
+/*
+ * Who a call's credentials name, for the record of a call refused before it
+ * was identified (a full queue): the certificate's caller, else the token's,
+ * into out. CAM_ID_ANONYMOUS when they name nobody. Counts nothing, takes
+ * nothing from a rate limit.
+ */
+enum cam_identified_by cam_auth_caller_of(cam_auth *a, const char *authorization,
+					  const struct cam_peer_cert *cert, char *out,
+					  size_t outlen);
 int cam_auth_identify_peer(cam_auth *a, const char *authorization,
 			   const struct cam_peer_cert *cert, const char *claimed,
 			   struct cam_identity *id, char *msg, size_t msglen);

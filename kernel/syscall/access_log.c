@@ -100,6 +100,8 @@ void cam_access_log_write(cam_access_log *l, const struct cam_access_entry *e)
 	cam_log_str(&line, "request_id", e->request_id);
 	if (e->trace_id && e->trace_id[0])
 		cam_log_str(&line, "trace_id", e->trace_id);
+	if (e->span_id && e->span_id[0])
+		cam_log_str(&line, "span_id", e->span_id);
 	if (!ok)
 		cam_log_str(&line, "error", e->error);
 	if (held)

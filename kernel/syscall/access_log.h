@@ -37,6 +37,7 @@ struct cam_access_entry {
 	const char *caller_id;
 	const char *request_id;
 	const char *trace_id;      /* "" or NULL: none */
+	const char *span_id;       /* the call's span when traced; "" or NULL: none */
 	const char *error;         /* for failing calls */
 	int grpc_status;
 	double seconds;

@@ -329,6 +329,7 @@ static void account(cam_dispatch *d, struct cam_dispatch_call *c, int status)
 {
 	struct cam_syscall *sc = &c->sc;
 	double seconds = (double)(cam_mono_ns() - c->t0) / 1e9;
+	char span_id[17];
 
 	cam_counter_inc(d->total[c->idx]);
 	if (status != CAM_GRPC_OK)
@@ -346,12 +347,14 @@ static void account(cam_dispatch *d, struct cam_dispatch_call *c, int status)
 		.traceparent = c->traceparent,
 		.trace_id = sc->trace_id,
 		.span_id = sc->payload ? cam_payload_get(sc->payload, "span_id") : NULL,
+		.span_out = span_id,
 	});
 	cam_access_log_write(d->log, &(struct cam_access_entry){
 		.verb = c->verb_label,
 		.caller_id = sc->caller_id,
 		.request_id = c->request_id,
 		.trace_id = sc->trace_id,
+		.span_id = span_id,
 		.error = sc->error,
 		.grpc_status = status,
 		.seconds = seconds,
@@ -426,6 +429,18 @@ void cam_dispatch_refused(cam_dispatch *d, struct cam_dispatch_call *c, int grpc
 			  const char *why)
 {
 	prepare(d, c);
+	/* Never admitted, yet its line names who the credentials name. */
+	if (c->decoded && !c->bad_string && d->o.auth) {
+		enum cam_identified_by by = cam_auth_caller_of(d->o.auth, c->authorization, c->cert,
+							       c->sc.caller_buf,
+							       sizeof(c->sc.caller_buf));
+
+		if (by != CAM_ID_ANONYMOUS) {
+			c->sc.caller_id = c->sc.caller_buf;
+			c->sc.identified_by = by;
+			c->sc.authenticated = true;
+		}
+	}
 	cam_strlcpy(c->sc.error, why ? why : "", sizeof(c->sc.error));
 	if (grpc_status == CAM_GRPC_RESOURCE_EXHAUSTED && strstr(c->sc.error, "per caller"))
 		c->sc.refusal = "quota";

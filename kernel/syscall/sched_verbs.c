@@ -128,9 +128,11 @@ static bool one(const char *v, unsigned *out)
 	return true;
 }
 
-static const char *const class_keys[2][3] = {
+static const char *const class_keys[3][3] = {
 	{ "weight_high", "weight_normal", "weight_low" },
 	{ "queue_limit_high", "queue_limit_normal", "queue_limit_low" },
+	{ "queue_limit_per_caller_high", "queue_limit_per_caller_normal",
+	  "queue_limit_per_caller_low" },
 };
 
 /* Reads the wanted settings over the current ones; the name of a key
@@ -144,6 +146,10 @@ static const char *read_wanted(const struct cam_payload *p, struct cam_sched_set
 	if ((v = cam_payload_get(p, "queue_limit")) &&
 	    cam_sched_parse_classes(v, true, w->queue_limit))
 		return "queue_limit (one number, or high:normal:low)";
+	if ((v = cam_payload_get(p, "queue_limit_per_caller")) &&
+	    cam_sched_parse_classes(v, true, w->queue_limit_per_caller))
+		return "queue_limit_per_caller (one number, or high:normal:low; 0: a quarter of "
+		       "the class)";
 	for (int c = 0; c < 3; c++) {
 		if ((v = cam_payload_get(p, class_keys[0][c])) &&
 		    !one(v, &w->weights[c]))
@@ -151,6 +157,9 @@ static const char *read_wanted(const struct cam_payload *p, struct cam_sched_set
 		if ((v = cam_payload_get(p, class_keys[1][c])) &&
 		    !one(v, &w->queue_limit[c]))
 			return class_keys[1][c];
+		if ((v = cam_payload_get(p, class_keys[2][c])) &&
+		    !one(v, &w->queue_limit_per_caller[c]))
+			return class_keys[2][c];
 	}
 	if ((v = cam_payload_get(p, "workers")) && !one(v, &w->workers))
 		return "workers";
@@ -165,6 +174,9 @@ static void add_settings(struct cam_result *r, const struct cam_sched_settings *
 			st->weights[2]);
 	cam_result_addf(r, "queue_limit", "%u:%u:%u", st->queue_limit[0],
 			st->queue_limit[1], st->queue_limit[2]);
+	/* What is in force: a 0 setting stands for a quarter of the class. */
+	cam_result_addf(r, "queue_limit_per_caller", "%u:%u:%u", cam_sched_caller_limit(st, 0),
+			cam_sched_caller_limit(st, 1), cam_sched_caller_limit(st, 2));
 	cam_result_addf(r, "workers", "%u", st->workers);
 	cam_result_addf(r, "stall_ms", "%u", st->stall_ms);
 }
@@ -222,7 +234,9 @@ static const char *const K_THINK[] = { "task", "urgency", "importance", "efficie
 static const char *const K_EXPLAIN[] = { "request_id", "trace_id", NULL };
 static const char *const K_TUNE[] = { "weights", "weight_high", "weight_normal", "weight_low",
 				      "queue_limit", "queue_limit_high", "queue_limit_normal",
-				      "queue_limit_low", "workers", "stall_ms", NULL };
+				      "queue_limit_low", "queue_limit_per_caller",
+				      "queue_limit_per_caller_high", "queue_limit_per_caller_normal",
+				      "queue_limit_per_caller_low", "workers", "stall_ms", NULL };
 
 static const struct cam_verb rows[] = {
 	{ .name = "think", .fn = think, .keys = K_THINK, .scope = CAM_SCOPE_READ },

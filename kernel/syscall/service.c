@@ -345,17 +345,43 @@ static bool never_blocks(const cam_verbs *verbs, const struct cam_wire_request *
 	       !payload_has_key(r->payload, r->payload_len, row->blocks_with);
 }
 
+/*
+ * Who calls, for the scheduler's fair share: what the call carries that
+ * no other agent can claim, read on the I/O thread before the dispatcher
+ * authenticates anything (the credentials were checked at HEADERS,
+ * admit_headers). The client certificate's caller when the connection
+ * has one, else the bearer token (a call claiming another's caller_id
+ * with its own token is still keyed by its token), else the caller_id
+ * anonymous callers name themselves with (r: NULL when the message does
+ * not parse), else nothing: one key for all.
+ */
+static void key_caller(const struct cam_grpc_call *call, const struct cam_wire_request *r,
+		       struct cam_grpc_sched *out)
+{
+	const char *token = cam_grpc_call_metadata(call, "authorization");
+	const char *cert, *error;
+
+	if (cam_grpc_call_client_cert(call, &cert, &error) && cert[0])
+		cam_sched_set_caller(out, CAM_SCHED_BY_CERTIFICATE, cert, strlen(cert));
+	else if (token)
+		cam_sched_set_caller(out, CAM_SCHED_BY_TOKEN, token, strlen(token));
+	else if (r && r->caller_id_len)
+		cam_sched_set_caller(out, CAM_SCHED_BY_CALLER_ID, r->caller_id, r->caller_id_len);
+}
+
 /* Execute's classifier (I/O thread): one walk of the request's wire
- * bytes, allocating nothing, gives the scheduler's priority and whether
- * the call may run right there. Malformed: priority 5, to a worker
- * (which refuses it). */
-static void classify_execute(void *arg, const uint8_t *msg, size_t len,
-			     struct cam_grpc_sched *out)
+ * bytes, allocating nothing, gives the scheduler's priority, its caller
+ * and whether the call may run right there. Malformed: priority 5, to a
+ * worker (which refuses it). */
+static void classify_execute(void *arg, const struct cam_grpc_call *call, const uint8_t *msg,
+			     size_t len, struct cam_grpc_sched *out)
 {
 	cam_syscall_service *s = arg;
 	struct cam_wire_request r;
+	bool parsed = cam_wire_request_peek(msg, len, &r);
 
-	if (!cam_wire_request_peek(msg, len, &r))
+	key_caller(call, parsed ? &r : NULL, out);
+	if (!parsed)
 		return;
 	cam_sched_classify_fields(r.has_priority, r.priority, r.payload, r.payload_len, out);
 	out->may_inline = !r.bad_string && never_blocks(s->o.verbs, &r);

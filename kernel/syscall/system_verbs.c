@@ -72,11 +72,19 @@ static void add_sched_figures(cam_sched *s, struct cam_result *r)
 
 		snprintf(key, sizeof(key), "queue_%s", cam_sched_class_name((unsigned)c));
 		cam_result_addf(r, key, "%lu", x.queued[c]);
+		/* Fair share: how many callers hold calls in the class, and
+		 * the most any one of them holds. */
+		snprintf(key, sizeof(key), "callers_%s", cam_sched_class_name((unsigned)c));
+		cam_result_addf(r, key, "%u", x.callers[c]);
+		snprintf(key, sizeof(key), "caller_most_%s", cam_sched_class_name((unsigned)c));
+		cam_result_addf(r, key, "%u", x.caller_most[c]);
 	}
 	cam_result_addf(r, "workers", "%u", x.workers);
 	cam_result_addf(r, "busy_workers", "%u", x.busy);
 	cam_result_addf(r, "rejected_queue_full", "%llu", (unsigned long long)x.rejected_full);
 	cam_result_addf(r, "rejected_deadline", "%llu", (unsigned long long)x.rejected_deadline);
+	cam_result_addf(r, "rejected_caller_limit", "%llu",
+			(unsigned long long)x.rejected_caller);
 	cam_result_addf(r, "ran_inline", "%llu", (unsigned long long)x.ran_inline);
 }
 

@@ -148,6 +148,9 @@ static bool peek_string(void *arg, uint32_t field, const uint8_t *v, size_t vlen
 	} else if (field == 2) {
 		r->payload = v;
 		r->payload_len = vlen;
+	} else if (field == 3) {
+		r->caller_id = v;
+		r->caller_id_len = vlen;
 	}
 	return true;
 }

@@ -30,10 +30,10 @@ bool cam_wire_field(const uint8_t *msg, size_t len, uint32_t field, const uint8_
 		    size_t *vlen);
 
 /* What the Execute classifier reads of a SyscallRequest in one walk:
- * verb (1), payload (2), priority (5, a varint). */
+ * verb (1), payload (2), caller_id (3), priority (5, a varint). */
 struct cam_wire_request {
-	const uint8_t *verb, *payload;
-	size_t verb_len, payload_len;
+	const uint8_t *verb, *payload, *caller_id;
+	size_t verb_len, payload_len, caller_id_len;
 	bool has_priority;
 	uint64_t priority;
 	uint32_t bad_string; /* the first of fields 1-3 that is not UTF-8 text; 0: none */

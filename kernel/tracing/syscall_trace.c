@@ -96,6 +96,8 @@ void cam_syscall_trace_done(cam_span_ring *ring, const struct cam_syscall_done *
 {
 	char trace[33], parent[17] = "", span_id[17];
 
+	if (d->span_out)
+		d->span_out[0] = '\0';
 	if (!parse_traceparent(d->traceparent, trace, parent)) {
 		if (!d->trace_id || !d->trace_id[0]) {
 			cam_histogram_observe(d->duration, d->seconds);
@@ -106,6 +108,8 @@ void cam_syscall_trace_done(cam_span_ring *ring, const struct cam_syscall_done *
 			cam_trace_id_normalize(d->span_id, 16, parent);
 	}
 	snprintf(span_id, sizeof(span_id), "%016llx", (unsigned long long)next_random());
+	if (d->span_out)
+		memcpy(d->span_out, span_id, sizeof(span_id));
 	cam_histogram_observe_traced(d->duration, d->seconds, trace, span_id);
 	if (ring)
 		push_span(ring, d, trace, parent, span_id);

@@ -29,6 +29,7 @@ struct cam_syscall_done {
 	const char *traceparent; /* the request's traceparent; NULL: none */
 	const char *trace_id;    /* 32 hex the payload gave (emit_trace); "" or NULL: none */
 	const char *span_id;     /* the payload's span_id, the parent then; may be NULL */
+	char *span_out;          /* NULL, or 17 bytes: the call's own span id when traced, else "" */
 };
 
 /*

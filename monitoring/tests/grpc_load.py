@@ -23,8 +23,9 @@ Usage: grpc_load.py HOST:PORT SCENARIO [ARGS]
   drivers      (re)load text_transform, kv_cache and crash, invoke them,
                and crash the crash driver once (a restart)
   crashloop    crash the crash driver 4 times, each after it came back
-  scheduler    one worker held, tiny queues: queue_full and
-               deadline_exceeded rejections; then the settings restored
+  scheduler    one worker held, tiny queues: caller_limit (one token's
+               share of a class of 2 is 1 call) and deadline_exceeded
+               rejections; then the settings restored
   tracing      emit_trace and calls with a W3C traceparent (spans)
   series N     emit_metric of N distinct label values on one family
                (past the per-family limit: series rejections)
@@ -278,7 +279,7 @@ def scheduler(c):
              for i in range(8)]
     for t in burst:
         t.start()
-    time.sleep(0.2)                         # the low queue is full
+    time.sleep(0.2)                         # the token's share of low is full
     expire = c.call(syscall("ping", "delay_ms:1,n:expire", priority=5), TOKEN, timeout=0.2)
     for t in burst + [hold]:
         t.join()

@@ -1,8 +1,9 @@
 /*
  * Benchmark of the scheduler's hand-off: the cost per call of enqueue plus
  * dequeue (with the metrics it keeps) with 2 threads, one submitting like
- * the gRPC I/O thread and one worker running empty tasks; and the same
- * with the plain FIFO pool (one mutex and condition variable) it replaced.
+ * the gRPC I/O thread and one worker running empty tasks, from one caller
+ * and from 100 served in turn; and the same with the plain FIFO pool (one
+ * mutex and condition variable) it replaced.
  * Prints one line per figure; `make bench` runs it.
  *
  * SPDX-License-Identifier: Apache-2.0
@@ -50,6 +51,9 @@ static void drop(struct cam_grpc_task *t, int status, const char *why)
 	run(t);
 }
 
+/* Callers the tasks come from, in turn (0: one, unnamed). */
+static unsigned ncallers;
+
 /* Takes slot i once its last task ran. */
 static struct cam_grpc_task *slot(long i, unsigned priority)
 {
@@ -62,6 +66,7 @@ static struct cam_grpc_task *slot(long i, unsigned priority)
 	k->t.run = run;
 	k->t.drop = drop;
 	k->t.sched.priority = priority;
+	k->t.sched.caller = ncallers ? 1 + (uint64_t)i % ncallers : 0;
 	return &k->t;
 }
 
@@ -168,8 +173,11 @@ int main(void)
 
 	cam_sched_default_settings(&o.settings);
 	o.settings.workers = 1;
-	for (int c = 0; c < CAM_SCHED_NCLASSES; c++)
+	for (int c = 0; c < CAM_SCHED_NCLASSES; c++) {
 		o.settings.queue_limit[c] = CAM_SCHED_QUEUE_MAX;
+		/* The bursts are one caller's: its share is the whole class. */
+		o.settings.queue_limit_per_caller[c] = CAM_SCHED_QUEUE_MAX;
+	}
 	if (cam_sched_new(&o, &s) || cam_grpc_pool_new(1, &pool)) {
 		fprintf(stderr, "bench_scheduler: cannot start\n");
 		return 1;
@@ -179,6 +187,10 @@ int main(void)
 	report("scheduler enqueue+dequeue, one class (priority 5)", r, full);
 	r = through(cam_sched_executor(s), true, &full);
 	report("scheduler enqueue+dequeue, priorities 0-9 mixed", r, full);
+	ncallers = 100;
+	r = through(cam_sched_executor(s), false, &full);
+	report("scheduler enqueue+dequeue, one class, 100 callers in turn", r, full);
+	ncallers = 0;
 	r = through(cam_grpc_pool_executor(pool), false, &full);
 	report("plain FIFO pool (mutex + condvar) for comparison", r, full);
 	{
@@ -187,6 +199,11 @@ int main(void)
 		split_ns(cam_sched_executor(s), &e, &d);
 		printf("%-58s %9.0f ns enqueue, %.0f ns dequeue+run\n",
 		       "scheduler, 12000-call bursts, priorities 0-9", e, d);
+		ncallers = 100;
+		split_ns(cam_sched_executor(s), &e, &d);
+		ncallers = 0;
+		printf("%-58s %9.0f ns enqueue, %.0f ns dequeue+run\n",
+		       "scheduler, 12000-call bursts, 100 callers in turn", e, d);
 		split_ns(cam_grpc_pool_executor(pool), &e, &d);
 		printf("%-58s %9.0f ns enqueue, %.0f ns dequeue+run\n",
 		       "plain FIFO pool, 12000-call bursts", e, d);

@@ -39,6 +39,10 @@ if command -v wrk >/dev/null; then
   wrk -t2 -c8 -d10s -H "$PB" -H 'Accept-Encoding: gzip' "http://127.0.0.1:$PORT/metrics" | grep -E 'Requests/sec|Latency'
 fi
 echo "exporter RSS after load: $(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$EXP/status)"
+if [ -x "$ROOT/tests/bench/otlp.sh" ] && command -v node >/dev/null; then
+  echo "== OTLP metrics push, 10k series every second (issue 31)"
+  "$ROOT/tests/bench/otlp.sh" "$BUILD"
+fi
 if [ -x "$ROOT/tests/bench/grpc.sh" ]; then
   echo "== gRPC front door"
   "$ROOT/tests/bench/grpc.sh" "$BUILD"
@@ -78,6 +82,10 @@ if command -v h2load >/dev/null; then
   done
   echo "kernel RSS after load: $(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$SK/status)"
   stop_pid "$SK"
+fi
+if [ -x "$ROOT/tests/bench/fair_share.sh" ]; then
+  echo "-- fair share (issue 26): one agent at 10 x the calls of each of nine others, a full class"
+  "$ROOT/tests/bench/fair_share.sh" "$BUILD"
 fi
 if [ -x "$ROOT/tests/bench/policy.sh" ] && command -v h2load >/dev/null; then
   echo "== agents kept apart: a 1,000-rule policy and 10,000 registered agents against none, side by side (issue 26)"

@@ -267,9 +267,10 @@ def filebeat(root, jl, el):
             got = run_pipeline(pipeline, dict(j, **{"service.name": "cam-kernel"}))
         except Failed as x:
             got = {"on_failure": str(x)}
-        # What differs between two runs of the same call: time, ids, latency.
+        # What differs between two runs of the same call: time, ids (the
+        # request's, and a traced call's own span), latency.
         for d in (got, e):
-            for k in ("@timestamp", "event.id", "event.duration"):
+            for k in ("@timestamp", "event.id", "span.id", "event.duration"):
                 d[k] = type(d.get(k)).__name__ if k in d else None
         if got != e:
             bad.append((got, e))

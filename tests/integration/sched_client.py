@@ -6,7 +6,9 @@ An independent client: requests are hand-encoded SyscallRequest messages
 (fields verb = 1, payload = 2, priority = 5) sent as raw bytes, so no code
 is generated from the kernel's .proto. Each scenario prints one JSON line.
 
-usage: sched_client.py ADDR full     one worker held, low queue filled: codes
+usage: sched_client.py ADDR full     one worker held, low queue filled by four
+                                     callers (one call each: a quarter of the
+                                     class is one caller's share): codes
        sched_client.py ADDR expire   a call that times out while queued
        sched_client.py ADDR order N  N calls per class queued behind a held
                                      worker: completion ranks per class
@@ -94,12 +96,13 @@ def hold(stub, ms, priority=5):
 # higher one waits, and would not queue at all.
 def scenario_full(stub):
     blocker = hold(stub, 800)
-    queued = [threading.Thread(target=call, args=(stub, 'ping', 'delay_ms:1,n:%d' % i, 1))
+    queued = [threading.Thread(target=call, args=(stub, 'ping', 'delay_ms:1,n:%d' % i, 1),
+                               kwargs={'caller': 'filler-%d' % i})
               for i in range(4)]
     for t in queued:
         t.start()
     time.sleep(0.15)
-    code, secs, _ = call(stub, 'ping', 'delay_ms:1,n:over', 1)
+    code, secs, _ = call(stub, 'ping', 'delay_ms:1,n:over', 1, caller='one-too-many')
     high, _, _ = call(stub, 'ping', 'n:high', 9, timeout=5)
     for t in queued + [blocker]:
         t.join()

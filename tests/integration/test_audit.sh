@@ -119,4 +119,20 @@ check "CAM_LOG_FORMAT=ecs: event.category, event.outcome, user.name" \
   grep -q '"event.outcome":"failure".*"user.name":"agent-a"' "$TMP/data-k4/audit.log"
 check "and the trail verifies" "$AUDIT" verify "$TMP/data-k4/audit.log"
 
+echo "-- no TPM: nothing to seal, the writer sleeps"
+GRPC_PORT=$(free_port); G="127.0.0.1:$GRPC_PORT"
+kernel_start k5 "ipc://$TMP/b5.ipc" --auth-tokens-file "$TMP/tokens" --audit-seal-s 1
+K5=$LAST_PID
+wait_for 10 bash -c "$(declare -f call py); G=$G ROOT=$ROOT; call tok-a ping '' | grep -q '^OK'"
+call tok-a context_read "namespace:root,key:x" >/dev/null   # a line, and a seal time that passes
+sleep 1.5
+audit_ticks() { # utime+stime of the kernel's cam-audit thread, in clock ticks
+  local t; for t in /proc/"$K5"/task/*; do
+    [ "$(cat "$t/comm" 2>/dev/null)" = cam-audit ] && awk '{print $14 + $15}' "$t/stat"; done
+}
+t0=$(audit_ticks); sleep 2; t1=$(audit_ticks)
+check "the audit writer used at most 0.1 s of CPU in 2 s past a seal time with no TPM ($t0 -> $t1 ticks)" \
+  test "${t0:+yes}" = yes -a "$(( ${t1:-0} - ${t0:-0} ))" -le 10
+stop_pid "$K5"
+
 finish

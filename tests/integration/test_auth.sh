@@ -32,7 +32,7 @@ has() { local r; r=$(call "${@:2}"); [[ "$r" == *"$1"* ]] || { echo "    got: $r
 check "no token: UNAUTHENTICATED" has "ERROR: UNAUTHENTICATED: missing bearer token" "" ping ""
 check "wrong token: UNAUTHENTICATED" has "ERROR: UNAUTHENTICATED: invalid bearer token" nope ping ""
 check "good token: ping works" has '"success": true' tok-writer ping "a:1"
-check "whoami names the token's caller" has "caller_id:agent-123,authenticated:true,scopes:read+write" tok-writer whoami ""
+check "whoami names the token's caller" has "caller_id:agent-123,authenticated:true,identified_by:token,scopes:read+write" tok-writer whoami ""
 check "caller_id that disagrees: PERMISSION_DENIED" has "ERROR: PERMISSION_DENIED: caller_id does not match" tok-writer ping "" mallory
 check "caller_id that agrees is fine" has '"success": true' tok-writer ping "" agent-123
 check "read-only token cannot emit_metric: PERMISSION_DENIED" has "lacks scope write needed by emit_metric" tok-reader emit_metric "metric_name:x_total,value:1"

@@ -251,7 +251,7 @@ subsystems() { # ROUND
   load "round $1: TPM (sign, verify, random, PCRs, public key)" tpm
   load "round $1: memory context on Redis" memctx
   load "round $1: drivers (load, invoke, a crash and its restart)" drivers
-  load "round $1: scheduler (queue_full and deadline_exceeded rejections)" scheduler
+  load "round $1: scheduler (caller_limit and deadline_exceeded rejections)" scheduler
   load "round $1: spans (emit_trace, traceparent)" tracing
   load "round $1: a connection that is not HTTP/2" protocol
 }

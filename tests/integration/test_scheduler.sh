@@ -51,10 +51,11 @@ check "high finishes first on average, then normal, then low" \
 check "low keeps progressing: some low calls finish before the last high" \
   test "$(json "$r" "int(d['low_before_last_high'] >= 2 and d['low']['first'] <= 13)")" = 1
 
-# tune_system: good values, then the queue-full case.
+# tune_system: good values, then the queue-full case (four callers fill a
+# class of 4: one call each is their share, a quarter of the class).
 r=$(exec_verb tune_system "queue_limit:4")
 check "tune_system queue_limit:4 returns the settings in force" \
-  has "$r" 'weights:8:4:1,queue_limit:4:4:4,workers:1,stall_ms:5000,changed:true'
+  has "$r" 'weights:8:4:1,queue_limit:4:4:4,queue_limit_per_caller:1:1:1,workers:1,stall_ms:5000,changed:true'
 r=$(sched full)
 echo "  queue full: $r"
 check "a full class answers RESOURCE_EXHAUSTED at once" \
@@ -70,13 +71,14 @@ check "... with its access-log line" \
 
 # Out of bounds: INVALID_ARGUMENT and nothing changes.
 for bad in "workers:0" "workers:257" "weights:0:1:1" "weights:8:4" "queue_limit:16385" \
-           "stall_ms:50" "weight_low:1001" "workers:two" "workers:2,queue_limit:0"; do
+           "stall_ms:50" "weight_low:1001" "workers:two" "workers:2,queue_limit:0" \
+           "queue_limit_per_caller:16385" "queue_limit_per_caller:1:2" "queue_limit_per_caller_low:x"; do
   r=$(exec_verb tune_system "$bad")
   check "tune_system $bad is INVALID_ARGUMENT" has "$r" 'INVALID_ARGUMENT'
 done
 r=$(exec_verb tune_system "")
 check "after the refusals the settings are unchanged" \
-  has "$r" 'weights:8:4:1,queue_limit:4:4:4,workers:1,stall_ms:5000,changed:false'
+  has "$r" 'weights:8:4:1,queue_limit:4:4:4,queue_limit_per_caller:1:1:1,workers:1,stall_ms:5000,changed:false'
 
 # A deadline that passes in the queue: DEADLINE_EXCEEDED, the handler never runs.
 r=$(sched expire)

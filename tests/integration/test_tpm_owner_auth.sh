@@ -47,8 +47,10 @@ r=$(grpcurl -d "{\"verb\":\"tpm_sign\",\"data\":\"$(base64 -w0 "$TMP/msg.txt")\"
 printf '%s' "$r" | /usr/bin/python3 -c 'import base64, json, sys; open(sys.argv[1], "wb").write(base64.b64decode(json.load(sys.stdin)["data"]))' "$TMP/sig.der"
 r=$(ex tpm_public_key "")
 printf '%s' "$r" | /usr/bin/python3 -c 'import base64, json, sys; open(sys.argv[1], "wb").write(base64.b64decode(json.load(sys.stdin)["data"]))' "$TMP/pub.pem"
+# What the TPM signs is bound to the signer (README, tpm_sign): here the anonymous caller.
+{ printf 'cam-os tpm_sign v1\nanonymous\n'; sha256sum "$TMP/msg.txt" | cut -c1-64 | xxd -r -p; } >"$TMP/msg.bound"
 check "tpm_sign's signature verifies with openssl and tpm_public_key's PEM" \
-  openssl dgst -sha256 -verify "$TMP/pub.pem" -signature "$TMP/sig.der" "$TMP/msg.txt"
+  openssl dgst -sha256 -verify "$TMP/pub.pem" -signature "$TMP/sig.der" "$TMP/msg.bound"
 stop_pid "$KERNEL"
 
 # Bad files: the kernel does not start, and says why.

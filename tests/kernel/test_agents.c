@@ -167,6 +167,63 @@ static void test_many(void **state)
 	cam_agents_free(a);
 }
 
+/* By name (a certificate's caller): the newest unexpired token's grant,
+ * among thousands of agents, after revokes and reopening. */
+static void test_find_name(void **state)
+{
+	static char tokens[2000][CAM_AGENT_TOKEN_LEN + 1];
+	char t[CAM_AGENT_TOKEN_LEN + 1], why[CAM_STORE_WHY], name[32];
+	struct cam_agent g;
+	size_t n;
+	cam_agents *a;
+
+	(void)state;
+	assert_int_equal(cam_agents_new(store, &a, why), 0);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(name, sizeof(name), "many-%d", i);
+		reg(a, name, i % 2 ? CAM_SCOPE_READ : CAM_SCOPE_READ | CAM_SCOPE_WRITE, 0, tokens[i]);
+	}
+	for (int i = 0; i < 2000; i += 3) {
+		snprintf(name, sizeof(name), "many-%d", i);
+		assert_true(cam_agents_find_name(a, name, &g));
+		assert_string_equal(g.name, name);
+		assert_int_equal(g.scopes, i % 2 ? CAM_SCOPE_READ : CAM_SCOPE_READ | CAM_SCOPE_WRITE);
+	}
+	assert_false(cam_agents_find_name(a, "many-2000", &g));
+	assert_false(cam_agents_find_name(a, "", &g));
+
+	/* Two tokens: the newer's grant; the newer expired: the older's. */
+	reg(a, "two", CAM_SCOPE_READ, 0, t);
+	usleep(2000);
+	reg(a, "two", CAM_SCOPE_ADMIN, cam_real_ms() + 150, t);
+	assert_true(cam_agents_find_name(a, "two", &g));
+	assert_int_equal(g.scopes, CAM_SCOPE_ADMIN);
+	usleep(250 * 1000);
+	assert_true(cam_agents_find_name(a, "two", &g));
+	assert_int_equal(g.scopes, CAM_SCOPE_READ);
+
+	/* Revoked names are gone; their neighbours stay; reopened, the same. */
+	for (int i = 0; i < 2000; i += 2) {
+		snprintf(name, sizeof(name), "many-%d", i);
+		assert_int_equal(cam_agents_revoke(a, name, &n, why), 0);
+	}
+	assert_false(cam_agents_find_name(a, "many-0", &g));
+	assert_true(cam_agents_find_name(a, "many-1", &g));
+	reg(a, "many-0", CAM_SCOPE_READ, 0, t); /* a tombstone reused */
+	assert_true(cam_agents_find_name(a, "many-0", &g));
+	cam_agents_free(a);
+	cam_store_close(store);
+	open_store();
+	assert_int_equal(cam_agents_new(store, &a, why), 0);
+	assert_true(cam_agents_find_name(a, "many-0", &g));
+	assert_false(cam_agents_find_name(a, "many-2", &g));
+	assert_true(cam_agents_find_name(a, "many-1999", &g));
+	assert_int_equal(g.scopes, CAM_SCOPE_READ);
+	assert_true(cam_agents_find_name(a, "two", &g));
+	assert_int_equal(g.scopes, CAM_SCOPE_READ);
+	cam_agents_free(a);
+}
+
 static void test_identities(void **state)
 {
 	char t[CAM_AGENT_TOKEN_LEN + 1], bearer[64], why[CAM_STORE_WHY], msg[256];
@@ -221,6 +278,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_register_revoke_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ttl_and_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_find_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identities, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -121,8 +121,22 @@ static void test_tune_system(void **state)
 	cam_sched_get_settings(sched, &st);
 	assert_int_equal(st.weights[CAM_SCHED_LOW], 1);
 	assert_int_equal(st.workers, 1);
-	/* observe shows the scheduler's figures. */
-	assert_answer(h_ex(&h, "observe", ""), CAM_GRPC_OK, "workers:1");
+	/* The share per caller: set, shown as in force, 0 back to a quarter. */
+	r = h_ex(&h, "tune_system", "queue_limit_per_caller:7,queue_limit_per_caller_low:2");
+	assert_answer(r, CAM_GRPC_OK, "queue_limit_per_caller:7:7:2");
+	cam_sched_get_settings(sched, &st);
+	assert_int_equal(st.queue_limit_per_caller[CAM_SCHED_HIGH], 7);
+	assert_int_equal(st.queue_limit_per_caller[CAM_SCHED_LOW], 2);
+	assert_answer(h_ex(&h, "tune_system", "queue_limit_per_caller:1:2"),
+		      CAM_GRPC_INVALID_ARGUMENT, "queue_limit_per_caller (one number");
+	assert_answer(h_ex(&h, "tune_system", "queue_limit_per_caller:0"), CAM_GRPC_OK,
+		      "queue_limit_per_caller:256:256:2,");
+	/* observe shows the scheduler's figures, the shares' too. */
+	r = h_ex(&h, "observe", "");
+	assert_answer(r, CAM_GRPC_OK, "workers:1");
+	assert_non_null(h_field(r->result, "callers_normal"));
+	assert_non_null(h_field(r->result, "caller_most_low"));
+	assert_string_equal(h_field(r->result, "rejected_caller_limit"), "0");
 }
 
 static void test_probe(void **state)

@@ -137,7 +137,7 @@ static struct cam_grpc_sched classify(const uint8_t *m, size_t len)
 {
 	struct cam_grpc_sched x = { .priority = 5 };
 
-	cam_sched_classify_request(NULL, m, len, &x);
+	cam_sched_classify_request(NULL, NULL, m, len, &x);
 	return x;
 }
 
@@ -271,6 +271,9 @@ static void gate_close(cam_sched *s, struct gate *g)
 		sleep_ms(1);
 }
 
+/* Every task of these tests is one caller's (the key 0 of calls no
+ * classifier named): its share is the whole class, so what they test is
+ * the class queue itself. test_sched_fair.c tests the shares. */
 static cam_sched *new_sched(unsigned workers, unsigned limit)
 {
 	struct cam_sched_opts o = { .decisions = 64 };
@@ -278,8 +281,10 @@ static cam_sched *new_sched(unsigned workers, unsigned limit)
 
 	cam_sched_default_settings(&o.settings);
 	o.settings.workers = workers;
-	for (int c = 0; c < 3; c++)
+	for (int c = 0; c < 3; c++) {
 		o.settings.queue_limit[c] = limit;
+		o.settings.queue_limit_per_caller[c] = limit;
+	}
 	assert_int_equal(cam_sched_new(&o, &s), 0);
 	return s;
 }

@@ -213,9 +213,11 @@ static void work(void *arg, struct cam_grpc_call *c)
 }
 
 /* The priority is the message's one byte. */
-static void classify(void *arg, const uint8_t *msg, size_t len, struct cam_grpc_sched *out)
+static void classify(void *arg, const struct cam_grpc_call *call, const uint8_t *msg, size_t len,
+		     struct cam_grpc_sched *out)
 {
 	(void)arg;
+	(void)call;
 	if (len == 1 && msg[0] <= 9)
 		out->priority = msg[0];
 }
@@ -233,8 +235,10 @@ static void test_full_and_expired(void **state)
 	(void)state;
 	cam_sched_default_settings(&so.settings);
 	so.settings.workers = 1;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
 		so.settings.queue_limit[i] = 2;
+		so.settings.queue_limit_per_caller[i] = 2; /* one caller: the class */
+	}
 	assert_int_equal(cam_sched_new(&so, &sched), 0);
 	go.executor = cam_sched_executor(sched);
 	assert_int_equal(cam_grpc_server_new(&go, &srv), 0);
