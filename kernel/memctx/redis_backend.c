@@ -611,6 +611,7 @@ static void rd_free(void *b)
 	for (unsigned i = 0; i < r->nlanes; i++) {
 		cam_rloop_free(r->lanes[i].loop);
 		free(r->lanes[i].args);
+		free(r->lanes[i].resp);
 		free(r->lanes[i].map);
 	}
 	for (unsigned i = 0; i < atomic_load(&r->nnodes); i++) {

@@ -106,15 +106,65 @@ static void watchdog_at(struct rconn *c, int64_t at_ns)
 		cam_rloop_timer_set(c->lane->loop, &c->watchdog, at_ns);
 }
 
+/* Digits of n, written backwards from end; returns the start. */
+static char *digits(char *end, size_t n)
+{
+	do {
+		*--end = (char)('0' + n % 10);
+		n /= 10;
+	} while (n);
+	return end;
+}
+
+/*
+ * The command in RESP ("*argc", then "$len" and the bytes of each
+ * argument) into the lane's buffer, grown as needed: its length. hiredis's
+ * own formatting allocates and prints each length; this is one pass.
+ */
+static size_t resp_format(struct rlane *ln, int argc, const char **argv, const size_t *lens)
+{
+	size_t need = 16, n = 0;
+	char num[24], *p;
+
+	for (int i = 0; i < argc; i++)
+		need += (lens ? lens[i] : strlen(argv[i])) + 32;
+	if (need > ln->resp_cap) {
+		ln->resp_cap = need > 4096 ? need : 4096;
+		ln->resp = cam_xrealloc(ln->resp, ln->resp_cap);
+	}
+	p = digits(num + sizeof(num), (size_t)argc);
+	ln->resp[n++] = '*';
+	memcpy(ln->resp + n, p, (size_t)(num + sizeof(num) - p));
+	n += (size_t)(num + sizeof(num) - p);
+	for (int i = 0; i < argc; i++) {
+		size_t len = lens ? lens[i] : strlen(argv[i]);
+
+		memcpy(ln->resp + n, "\r\n$", 3);
+		n += 3;
+		p = digits(num + sizeof(num), len);
+		memcpy(ln->resp + n, p, (size_t)(num + sizeof(num) - p));
+		n += (size_t)(num + sizeof(num) - p);
+		memcpy(ln->resp + n, "\r\n", 2);
+		n += 2;
+		memcpy(ln->resp + n, argv[i], len);
+		n += len;
+	}
+	memcpy(ln->resp + n, "\r\n", 2);
+	return n + 2;
+}
+
 /* Appends cmd to hiredis and to the in-flight list: 0, or -1 when hiredis
  * refuses (the context is going away). */
 static int send_cmd(struct rconn *c, struct rcmd *cmd, int argc, const char **argv,
 		    const size_t *lens)
 {
 	int64_t now = cam_mono_ns(), from = now > c->blocked_until_ns ? now : c->blocked_until_ns;
+	size_t len;
 
-	if (!c->io.ac ||
-	    redisAsyncCommandArgv(c->io.ac, on_reply, cmd, argc, argv, lens) != REDIS_OK)
+	if (!c->io.ac)
+		return -1;
+	len = resp_format(c->lane, argc, argv, lens);
+	if (redisAsyncFormattedCommand(c->io.ac, on_reply, cmd, c->lane->resp, len) != REDIS_OK)
 		return -1;
 	cmd->conn = c;
 	cmd->next = NULL;

@@ -122,6 +122,8 @@ struct rlane {
 	bool ever[RS_MAX_NODES];         /* had a connection to that node */
 	bool stopping;
 	struct rs_args *args;            /* scratch for building commands */
+	char *resp;                      /* scratch for a command in RESP */
+	size_t resp_cap;
 	struct cam_rcluster_map *map;    /* cluster: this lane's copy */
 	struct rnode *map_nodes[CAM_RCLUSTER_MAX_NODES];
 	uint64_t map_epoch;
