@@ -49,19 +49,23 @@ int cam_grpc_listen_parse(const char *addr, char *host, size_t host_cap,
 }
 
 /* Socket, options, bind and listen for one resolved address. */
-static int open_one(const struct addrinfo *ai, int backlog, int *fd_out)
+static int open_one(const struct addrinfo *ai, int backlog, int *fd_out, char *why,
+		    size_t whylen)
 {
 	int fd, one = 1, zero = 0, err;
 
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    ai->ai_protocol);
-	if (fd < 0)
+	if (fd < 0) {
+		snprintf(why, whylen, "socket: %s", strerror(errno));
 		return cam_err_from_errno(errno);
+	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* ":port" binds "::" and should take IPv4 too. */
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
+		snprintf(why, whylen, "%s", strerror(errno));
 		err = cam_err_from_errno(errno);
 		close(fd);
 		return err;
@@ -82,21 +86,27 @@ static int bound_port(int fd)
 	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
-int cam_grpc_listen_open(const char *addr, int backlog, int *fd, int *port)
+int cam_grpc_listen_open(const char *addr, int backlog, int *fd, int *port, char *why,
+			 size_t whylen)
 {
 	char host[256], portstr[16];
 	struct addrinfo hints, *res, *ai;
-	int rc;
+	int rc, gai;
 
+	snprintf(why, whylen, "no address to listen on");
 	rc = cam_grpc_listen_parse(addr, host, sizeof(host), portstr, sizeof(portstr));
-	if (rc)
+	if (rc) {
+		snprintf(why, whylen, "not a host:port address");
 		return rc;
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if (getaddrinfo(host[0] ? host : NULL, portstr, &hints, &res) != 0)
+	if ((gai = getaddrinfo(host[0] ? host : NULL, portstr, &hints, &res)) != 0) {
+		snprintf(why, whylen, "%s", gai_strerror(gai));
 		return CAM_EINVAL;
+	}
 	/* For every interface prefer the IPv6 wildcard (dual stack). */
 	rc = CAM_EINVAL;
 	for (int pass = 0; pass < 2 && rc; pass++) {
@@ -105,7 +115,7 @@ int cam_grpc_listen_open(const char *addr, int backlog, int *fd, int *port)
 				continue;
 			if (host[0] && pass == 1)
 				break;
-			rc = open_one(ai, backlog, fd);
+			rc = open_one(ai, backlog, fd, why, whylen);
 			if (rc == 0)
 				break;
 		}

@@ -191,14 +191,14 @@ static void join_loops(cam_grpc_server *s)
 
 int cam_grpc_server_start(cam_grpc_server *s)
 {
+	char why[160];
 	int rc;
 
 	if (s->started)
 		return CAM_EINVAL;
-	rc = cam_grpc_listen_open(s->listen, 1024, &s->loops[0].lfd, &s->port);
+	rc = cam_grpc_listen_open(s->listen, 1024, &s->loops[0].lfd, &s->port, why, sizeof(why));
 	if (rc) {
-		cam_log(CAM_LOG_ERROR, COMPONENT, "cannot listen on %s: %s", s->listen,
-			cam_strerror(rc));
+		cam_log(CAM_LOG_ERROR, COMPONENT, "cannot listen on %s: %s", s->listen, why);
 		return rc;
 	}
 	if (!s->ex) {

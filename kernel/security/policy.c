@@ -74,6 +74,7 @@ struct cam_policy {
 	uint64_t version;            /* the last handed out */
 	cam_family *decisions;
 	cam_series *builtin[2][3];   /* [owner, default][allowed, denied, shadow] */
+	cam_series *other[3];        /* rule "other", made at start: never refused */
 };
 
 enum { B_OWNER, B_DEFAULT };
@@ -502,7 +503,9 @@ void cam_policy_decide_as(cam_policy *p, const char *caller, bool admin, const c
 
 /* The decision series of a new set's rules: the first max_rule_series
  * rules by name, the rest under rule "other" (the label stays bounded
- * whatever the policy holds). */
+ * whatever the policy holds). Series are never removed from the registry,
+ * so the rules of past policies keep theirs; once the family is full a new
+ * name is counted under "other" too. */
 static void resolve_series(cam_policy *p, struct set *s)
 {
 	for (size_t i = 0; i < s->n; i++)
@@ -514,6 +517,8 @@ static void resolve_series(cam_policy *p, struct set *s)
 				continue;
 			s->rules[i].counted[d] = cam_series_get(
 				p->decisions, (const char *[]){ decision_names[d], rule });
+			if (!s->rules[i].counted[d])
+				s->rules[i].counted[d] = p->other[d];
 		}
 }
 
@@ -536,6 +541,8 @@ int cam_policy_new(const struct cam_policy_opts *o, cam_policy **out)
 		for (int d = 0; d < ND; d++)
 			p->builtin[b][d] = cam_series_get(
 				f, (const char *[]){ decision_names[d], b == B_OWNER ? "owner" : "default" });
+	for (int d = 0; d < ND; d++)
+		p->other[d] = cam_series_get(f, (const char *[]){ decision_names[d], "other" });
 	*out = p;
 	return 0;
 }

@@ -236,14 +236,14 @@ static int check_policy(cam_dispatch *d, struct cam_syscall *sc)
 	sc->policy_version = dec.version;
 	if (dec.allowed)
 		return 0;
-	cam_auth_count_policy_denial(d->o.auth);
-	if (!dec.enforced) {
+	if (!dec.enforced) { /* counted as shadow_deny, never as an auth failure */
 		cam_log(CAM_LOG_WARN, "security",
 			"shadow policy would deny %s %s on %s (rule %s, policy %s v%llu)",
 			sc->caller_id, sc->verb->name, sc->resource[0] ? sc->resource : "-", dec.rule,
 			dec.policy[0] ? dec.policy : "-", (unsigned long long)dec.version);
 		return 0;
 	}
+	cam_auth_count_policy_denial(d->o.auth);
 	return cam_syscall_fail(sc, CAM_EPERM, "%s may not %s %s: rule %s%s%s%s", sc->caller_id,
 				sc->verb->name, sc->resource[0] ? sc->resource : "(no resource)",
 				dec.rule, dec.policy[0] ? " of policy " : "", dec.policy,

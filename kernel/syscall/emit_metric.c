@@ -32,7 +32,7 @@
 #include <string.h>
 
 #include "common/metrics.h"
-#include "common/rate.h"
+#include "kernel/syscall/caller_counts.h"
 #include "kernel/syscall/quota.h"
 #include "common/str.h"
 #include "common/utf8.h"
@@ -47,14 +47,14 @@ struct custom {
 	cam_family *family;
 };
 
-#define QUOTA_SLOTS 4096
 
 struct cam_emit_metric {
 	struct cam_emit_metric_opts o;
 	pthread_rwlock_t lock;   /* customs */
 	struct custom *customs;  /* MAX_CUSTOM */
 	size_t ncustoms;
-	_Atomic size_t made[QUOTA_SLOTS]; /* series made, per caller (hashed) */
+	pthread_mutex_t quota_lock; /* made: a check and its add as one */
+	cam_caller_counts *made;    /* series made, per caller */
 	cam_series *quota_refusals;
 };
 
@@ -73,12 +73,21 @@ struct labels {
 static cam_series *get_series(cam_emit_metric *em, struct cam_syscall *sc, cam_family *f,
 			      const struct labels *l, const char *name, int *status)
 {
-	_Atomic size_t *made = &em->made[cam_rate_hash(sc->caller_id) % QUOTA_SLOTS];
-	cam_series *s = em->o.series_per_caller
-				? cam_series_find(f, (const char *const *)l->values) : NULL;
+	cam_series *s;
 	bool created = false;
 
-	if (!s && em->o.series_per_caller && atomic_load(made) >= em->o.series_per_caller) {
+	if (!em->o.series_per_caller) {
+		s = cam_series_get_new(f, (const char *const *)l->values, &created);
+		goto out;
+	}
+	if ((s = cam_series_find(f, (const char *const *)l->values)))
+		return s;
+	/* A new series: the caller's count checked and added under one lock,
+	 * so concurrent calls of one caller cannot pass the quota together. */
+	pthread_mutex_lock(&em->quota_lock);
+	if (cam_caller_counts_get(em->made, sc->caller_id) >= em->o.series_per_caller &&
+	    !(s = cam_series_find(f, (const char *const *)l->values))) {
+		pthread_mutex_unlock(&em->quota_lock);
 		cam_counter_inc(em->quota_refusals);
 		sc->refusal = "quota";
 		*status = cam_syscall_fail(sc, CAM_ELIMIT,
@@ -89,13 +98,13 @@ static cam_series *get_series(cam_emit_metric *em, struct cam_syscall *sc, cam_f
 	}
 	if (!s)
 		s = cam_series_get_new(f, (const char *const *)l->values, &created);
-	if (!s) {
+	if (created)
+		cam_caller_counts_add(em->made, sc->caller_id);
+	pthread_mutex_unlock(&em->quota_lock);
+out:
+	if (!s)
 		*status = cam_syscall_fail(sc, CAM_ELIMIT,
 					   "series limit reached for %s (or for all metrics)", name);
-		return NULL;
-	}
-	if (created)
-		atomic_fetch_add(made, 1);
 	return s;
 }
 
@@ -497,6 +506,8 @@ static const struct cam_verb rows[] = {
 static void destroy(cam_emit_metric *em)
 {
 	pthread_rwlock_destroy(&em->lock);
+	pthread_mutex_destroy(&em->quota_lock);
+	cam_caller_counts_free(em->made);
 	free(em->customs);
 	free(em);
 }
@@ -511,6 +522,8 @@ int cam_emit_metric_new(const struct cam_emit_metric_opts *o, cam_emit_metric **
 		em->o.families_max = 100;
 	em->customs = cam_xcalloc(MAX_CUSTOM, sizeof(*em->customs));
 	pthread_rwlock_init(&em->lock, NULL);
+	pthread_mutex_init(&em->quota_lock, NULL);
+	em->made = cam_caller_counts_new();
 	em->quota_refusals = cam_quota_refusals("metrics_series_per_caller");
 	if ((rc = cam_verbs_add(o->verbs, "observability", rows, NROWS, em))) {
 		destroy(em);

@@ -45,7 +45,12 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 def stubs():
     """cam_pb2 from proto/cam.proto: generated into $ISO_STUBS_DIR once (the
     tests set it to a folder of their own), else into a new folder."""
-    out = os.environ.get("ISO_STUBS_DIR") or tempfile.mkdtemp(prefix="camiso-")
+    out = os.environ.get("ISO_STUBS_DIR")
+    if not out:
+        import atexit
+        import shutil
+        out = tempfile.mkdtemp(prefix="camiso-")
+        atexit.register(shutil.rmtree, out, True)
     if not os.path.exists(os.path.join(out, "cam_pb2.py")):
         os.makedirs(out, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix="gen-", dir=out)

@@ -72,4 +72,18 @@ check "SIGTERM: no error status among the answered calls" \
   bash -c "! grep -qE 'status codes: [0-9]+ 2xx, [0-9]+ 3xx, [1-9]|, [1-9][0-9]* 5xx' '$TMP/h2load3.txt'"
 check "SIGTERM: the calls in flight were answered (>= 20 answers)" \
   awk '/status codes:/ { exit !($3 + 0 >= 20) }' "$TMP/h2load3.txt"
+
+# A port another process holds: the kernel does not start, and says so in
+# the system's words (not a generic I/O error).
+/usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1], flush=True); time.sleep(30)' >"$TMP/held.port" &
+HOLDER=$!
+wait_for 5 test -s "$TMP/held.port"
+timeout 10 "$ROOT/$BUILD/cam-kernel" --grpc-listen "127.0.0.1:$(cat "$TMP/held.port")" \
+  --bus-addr "ipc://$TMP/held.ipc" --data-dir "$TMP/data-held" >"$TMP/held.log" 2>&1; rc=$?
+kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
+check "a port in use: the kernel exits non-zero (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+check "... logging 'cannot listen on 127.0.0.1:PORT: Address already in use'" \
+  grep -q 'cannot listen on 127.0.0.1:[0-9]*: Address already in use' "$TMP/held.log"
 finish

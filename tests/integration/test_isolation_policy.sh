@@ -191,6 +191,25 @@ check "... and drops the saved policy" bash -c "[ ! -e '$TMP/data-reload/policy.
 stop_pid "$RELOAD" TERM
 reload_kernel || not_ok "restart after SIGHUP"
 check "a restart after that starts from CAM_POLICY_FILE" has "$(query)" "rule:load-by-file,"
+
+# Decisions stay counted however many policies came before: three policies
+# of 1,000 deny rules each, every rule with names of its own.
+for gen in A B C; do
+  /usr/bin/python3 -c '
+import json, sys
+g = sys.argv[1]
+print(json.dumps({"name": "gen-" + g, "deny_rules": [
+    {"name": "%s-%d" % (g, i), "source": {"principals": ["agent-b"]},
+     "request": {"verbs": ["context_read"], "resources": ["namespace:zone-%d" % i]}}
+    for i in range(1000)]}))' "$gen" >"$TMP/gen-$gen.json"
+  r=$(iso_call "$G" tok-root policy_update "" --data-file "$TMP/gen-$gen.json")
+  [[ "$r" == OK* ]] || not_ok "policy_update of generation $gen: $r"
+done
+r=$(iso_call "$G" tok-b context_read "namespace:zone-500,key:k")
+check "the third 1,000-rule policy denies by its rule C-500" has "$r" "PERMISSION_DENIED" "rule C-500 of policy gen-C"
+c500() { [ "$(counter "$PORT" 'cam_os_security_policy_decisions_total{decision="deny",rule="C-500"}')" = 1 ] ||
+         [ "$(counter "$PORT" 'cam_os_security_policy_decisions_total{decision="deny",rule="other"}')" -ge 1 ]; }
+check 'that denial is counted (decisions_total{decision="deny",rule="C-500"} 1, or under rule="other")' wait_for 5 c500
 stop_pid "$RELOAD" TERM
 
 # Settings that cannot work refuse to start, saying why.

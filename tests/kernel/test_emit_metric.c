@@ -219,6 +219,70 @@ static void test_limits(void **state)
 	assert_true(h_metric("f4", NULL) == -1);
 }
 
+/* The series quota per caller: exact per name (two callers never share a
+ * count), and one caller's concurrent calls cannot pass it together. */
+static struct answer *as(const char *caller, const char *payload)
+{
+	static __thread struct answer a;
+
+	h_call(&h, &(struct req){ .verb = "emit_metric", .payload = payload, .caller_id = caller },
+	       &a);
+	return &a;
+}
+
+static void *racer(void *arg)
+{
+	char p[64];
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(p, sizeof(p), "metric_name:race_total,value:1,labels:t=%d-%d",
+			 (int)(intptr_t)arg, i);
+		(void)as("racer", p);
+	}
+	return NULL;
+}
+
+static void test_series_quota(void **state)
+{
+	pthread_t t[4];
+	char p[64];
+	int ok = 0;
+
+	(void)state;
+	cam_emit_metric_free(em);
+	assert_int_equal(cam_emit_metric_new(&(struct cam_emit_metric_opts){
+				     .verbs = h.verbs, .families_max = 10, .series_max = 1000,
+				     .series_per_caller = 3 }, &em), 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "metric_name:q_total,value:1,labels:k=a%d", i);
+		assert_answer(as("agent-a", p), CAM_GRPC_OK, NULL);
+	}
+	assert_answer(as("agent-a", "metric_name:q_total,value:1,labels:k=a3"),
+		      CAM_GRPC_RESOURCE_EXHAUSTED, "agent-a has made 3 series");
+	/* Its own series still take values. */
+	assert_answer(as("agent-a", "metric_name:q_total,value:1,labels:k=a0"), CAM_GRPC_OK, NULL);
+	/* Thousands of other callers each get their own three: no shared slot. */
+	for (int i = 0; i < 5000; i++) {
+		snprintf(p, sizeof(p), "agent-%d", i);
+		if (as(p, "metric_name:q_total,value:1,labels:k=a0")->status == CAM_GRPC_OK)
+			ok++; /* an existing series: always fine */
+	}
+	assert_int_equal(ok, 5000);
+	assert_answer(as("agent-8191", "metric_name:q_total,value:1,labels:k=b0"), CAM_GRPC_OK, NULL);
+	/* One caller racing itself on four threads: exactly three series. */
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, racer, (void *)(intptr_t)i);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	ok = 0;
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 20; j++) {
+			snprintf(p, sizeof(p), "%d-%d", i, j);
+			ok += h_metric("race_total", (const char *[]){ p, NULL }) == 1;
+		}
+	assert_int_equal(ok, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +290,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_strict_names_labels_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_series_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_histograms, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
