@@ -81,11 +81,12 @@ static const struct cam_option options[] = {
 	{ "CAM_OTLP_ENDPOINT", NULL, "set on both programs: cam-exporter pushes every OTLP signal there, and the kernel then puts its log lines on the bus for it (the kernel itself never connects; OTEL_EXPORTER_OTLP_ENDPOINT too)", NULL, 0 },
 	{ "CAM_OTLP_LOGS_ENDPOINT", NULL, "the same for OTLP logs alone (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT too)", NULL, 0 },
 	{ "CAM_DATA_DIR", NULL, "what must survive a restart (the context store, registered agents, the policy, the audit log); unset: $STATE_DIRECTORY, else $XDG_STATE_HOME/cam-os, else $HOME/.local/state/cam-os (made 0700)", NULL, 0 },
-	{ "CAM_MEMCTX_BACKEND", NULL, "context store: lmdb (durable, in <data dir>/store; the default without Redis), memory (volatile: every restart forgets it) or redis (what CAM_REDIS_URL or CAM_REDIS_SENTINELS select, the default with them)", NULL, 0 },
+	{ "CAM_MEMCTX_BACKEND", NULL, "context store: lmdb (durable, in <data dir>/store; the default without Redis), memory (volatile: every restart forgets it) or redis (what CAM_REDIS_URL, CAM_REDIS_SENTINELS or CAM_REDIS_CLUSTER select, the default with them)", NULL, 0 },
 	{ "CAM_REDIS_URL", NULL, "redis://[:password@]host:port[/db]; unset: the durable lmdb store (CAM_MEMCTX_BACKEND)", NULL, 0 },
 	{ "CAM_REDIS_SENTINELS", NULL, "Redis Sentinel addresses host:port,host:port,...: the sentinels name the master (the host of CAM_REDIS_URL is then not used, its password and database are)", NULL, 0 },
 	{ "CAM_REDIS_MASTER_NAME", NULL, "the master's name in the sentinels' configuration (with CAM_REDIS_SENTINELS)", NULL, 0 },
 	{ "CAM_REDIS_SENTINEL_PASSWORD_FILE", NULL, "file holding the sentinels' password (requirepass of the sentinels; one trailing newline ignored); unset: none", NULL, 0 },
+	{ "CAM_REDIS_CLUSTER", NULL, "Redis Cluster: host:port,host:port,... of some of its nodes; each namespace lives on its hash slot's master (the host of CAM_REDIS_URL is then not used, its password is)", NULL, 0 },
 	{ "CAM_REDIS_MIN_REPLICAS_ACK", "0", "a context change is acknowledged once WAIT confirms it on this many Redis replicas within the call's deadline (0-16; 0: once the master has it)", NULL, 0 },
 	{ "CAM_TPM_TCTI", NULL, "tpm2-tss TCTI string (swtpm:host=127.0.0.1,port=2321, device:/dev/tpmrm0); unset: no TPM", NULL, 0 },
 	{ "CAM_TPM_KEY_HANDLE", "0x81000CA0", "persistent TPM handle of the ECC P-256 signing key (owner range 0x81000000-0x817FFFFF)", NULL, 0 },
@@ -143,6 +144,8 @@ static const struct cam_option options[] = {
 	{ "CAM_MEMCTX_REDIS_TIMEOUT_MS", "1000", "memory context: Redis connect and command timeout", NULL, 0 },
 	{ "CAM_MEMCTX_REDIS_PING_MS", "1000", "memory context: Redis health PING period", NULL, 0 },
 	{ "CAM_MEMCTX_REDIS_BACKOFF_MAX_MS", "2000", "memory context: longest wait between Redis reconnects", NULL, 0 },
+	{ "CAM_MEMCTX_REDIS_IO_THREADS", "1", "memory context: Redis I/O threads, each an event loop with one pipelined connection per Redis node (1-16)", NULL, 0 },
+	{ "CAM_MEMCTX_REDIS_MAX_IN_FLIGHT", "1024", "memory context: Redis commands one connection may have sent and not seen answered (as many more wait; past that calls get UNAVAILABLE) (1-65536)", NULL, 0 },
 };
 #define NOPTS (sizeof(options) / sizeof(options[0]))
 
@@ -456,8 +459,8 @@ static void log_memctx(const struct kernel *k, const struct cam_memctx_opts *o)
 	else
 		cam_log(CAM_LOG_INFO, "memctx", "memory context store: redis%s%s, %u versions kept "
 			"per key, values up to %zu bytes, acknowledged after %u replicas confirm",
-			o->sentinels ? " found through the sentinels " : "",
-			o->sentinels ? o->sentinels : "", o->limits.keep_versions,
+			o->sentinels ? " found through the sentinels " : o->cluster ? " on the cluster of " : "",
+			o->sentinels ? o->sentinels : o->cluster ? o->cluster : "", o->limits.keep_versions,
 			o->limits.max_value_bytes, o->min_replicas_ack);
 }
 
@@ -509,8 +512,10 @@ static int new_memctx(struct kernel *k)
 		.redis_url = opt(k, "CAM_REDIS_URL"),
 		.sentinels = opt(k, "CAM_REDIS_SENTINELS"),
 		.master_name = opt(k, "CAM_REDIS_MASTER_NAME"),
+		.cluster = opt(k, "CAM_REDIS_CLUSTER"),
 	};
-	long keep, value, keys, bytes, snaps, timeout, ping, backoff, acks, per_caller;
+	long keep, value, keys, bytes, snaps, timeout, ping, backoff, acks, per_caller, io_threads,
+	     in_flight;
 	char why[CAM_MEMCTX_WHY] = "", sentinel_pw[256];
 	int rc;
 
@@ -523,7 +528,9 @@ static int new_memctx(struct kernel *k)
 	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_PING_MS"), 100, 60000, &ping) ||
 	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_BACKOFF_MAX_MS"), 100, 600000, &backoff) ||
 	    cam_config_long(opt(k, "CAM_REDIS_MIN_REPLICAS_ACK"), 0, 16, &acks) ||
-	    cam_config_long(opt(k, "CAM_MEMCTX_MAX_BYTES_PER_CALLER"), 0, 1L << 50, &per_caller)) {
+	    cam_config_long(opt(k, "CAM_MEMCTX_MAX_BYTES_PER_CALLER"), 0, 1L << 50, &per_caller) ||
+	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_IO_THREADS"), 1, 16, &io_threads) ||
+	    cam_config_long(opt(k, "CAM_MEMCTX_REDIS_MAX_IN_FLIGHT"), 1, 65536, &in_flight)) {
 		cam_log(CAM_LOG_ERROR, "kernel", "a CAM_MEMCTX_* setting or CAM_REDIS_MIN_REPLICAS_ACK (0-16) "
 			"is not a number in range (see --help)");
 		return CAM_EINVAL;
@@ -532,8 +539,8 @@ static int new_memctx(struct kernel *k)
 		cam_log(CAM_LOG_ERROR, "kernel", "CAM_REDIS_MASTER_NAME needs CAM_REDIS_SENTINELS");
 		return CAM_EINVAL;
 	}
-	if (acks && !o.sentinels && !o.redis_url) {
-		cam_log(CAM_LOG_ERROR, "kernel", "CAM_REDIS_MIN_REPLICAS_ACK needs Redis (CAM_REDIS_URL or CAM_REDIS_SENTINELS)");
+	if (acks && !o.sentinels && !o.redis_url && !o.cluster) {
+		cam_log(CAM_LOG_ERROR, "kernel", "CAM_REDIS_MIN_REPLICAS_ACK needs Redis (CAM_REDIS_URL, CAM_REDIS_SENTINELS or CAM_REDIS_CLUSTER)");
 		return CAM_EINVAL;
 	}
 	if ((rc = read_sentinel_password(opt(k, "CAM_REDIS_SENTINEL_PASSWORD_FILE"), sentinel_pw,
@@ -547,6 +554,8 @@ static int new_memctx(struct kernel *k)
 	o.timeout_ms = (int)timeout;
 	o.ping_interval_ms = (int)ping;
 	o.backoff_max_ms = (int)backoff;
+	o.io_threads = (unsigned)io_threads;
+	o.max_in_flight = (unsigned)in_flight;
 	rc = cam_memctx_new(&o, &k->memctx, why);
 	explicit_bzero(sentinel_pw, sizeof(sentinel_pw));
 	if (rc) {

@@ -44,6 +44,7 @@ struct cam_memctx__ops {
 	uint64_t (*reconnects)(void *b);
 	uint64_t (*master_changes)(void *b); /* NULL: always 0 */
 	uint64_t (*unconfirmed)(void *b);    /* NULL: always 0 */
+	int (*cluster)(void *b, struct cam_memctx_cluster *out); /* NULL: CAM_ENOENT */
 	enum cam_component_status (*health)(void *b, char *msg, size_t len);
 	cam_store *(*store)(void *b);        /* NULL: not a durable store */
 	void (*free)(void *b);

@@ -76,7 +76,8 @@ static int check_limits(const struct cam_memctx_limits *l, char *why)
 static int pick_backend(const struct cam_memctx_opts *o, const struct cam_memctx__ops **out,
 			char *why)
 {
-	bool redis = (o->redis_url && *o->redis_url) || (o->sentinels && *o->sentinels);
+	bool redis = (o->redis_url && *o->redis_url) || (o->sentinels && *o->sentinels) ||
+		     (o->cluster && *o->cluster);
 	const char *want = o->backend && *o->backend ? o->backend
 			   : redis			  ? "redis"
 			   : o->store			  ? "lmdb"
@@ -94,11 +95,11 @@ static int pick_backend(const struct cam_memctx_opts *o, const struct cam_memctx
 					want);
 	else if (strcmp(want, "redis") == 0)
 		return cam_memctx__fail(why, CAM_EINVAL,
-					"the redis backend needs CAM_REDIS_URL or CAM_REDIS_SENTINELS");
+					"the redis backend needs CAM_REDIS_URL, CAM_REDIS_SENTINELS or CAM_REDIS_CLUSTER");
 	else if (redis)
 		return cam_memctx__fail(why, CAM_EINVAL,
 					"backend %s asked for, but Redis is configured too: unset "
-					"CAM_REDIS_URL/CAM_REDIS_SENTINELS or ask for redis", want);
+					"CAM_REDIS_URL/CAM_REDIS_SENTINELS/CAM_REDIS_CLUSTER or ask for redis", want);
 	else
 		return cam_memctx__fail(why, CAM_EINVAL, "the lmdb backend needs the kernel's store");
 	return 0;
@@ -416,6 +417,11 @@ uint64_t cam_memctx_master_changes(cam_memctx *m)
 uint64_t cam_memctx_unconfirmed(cam_memctx *m)
 {
 	return m->ops->unconfirmed ? m->ops->unconfirmed(m->b) : 0;
+}
+
+int cam_memctx_cluster(cam_memctx *m, struct cam_memctx_cluster *out)
+{
+	return m->ops->cluster ? m->ops->cluster(m->b, out) : CAM_ENOENT;
 }
 
 cam_store *cam_memctx_store(cam_memctx *m)

@@ -73,16 +73,22 @@ struct cam_memctx_limits {
 };
 
 struct cam_memctx_opts {
-	/* "memory", "lmdb" or "redis"; NULL or "": redis when redis_url or
-	 * sentinels are given, else lmdb when store is, else memory. */
+	/* "memory", "lmdb" or "redis"; NULL or "": redis when redis_url,
+	 * sentinels or cluster are given, else lmdb when store is, else
+	 * memory. */
 	const char *backend;
 	cam_store *store;         /* lmdb: the kernel's store (borrowed) */
-	const char *redis_url;    /* NULL or "": in memory (unless sentinels) */
+	const char *redis_url;    /* NULL or "": in memory (unless sentinels or cluster) */
 	/* Redis Sentinel: "host:port,..." and the master's name; the URL's
 	 * host is then not used (its password and database are). */
 	const char *sentinels;
 	const char *master_name;
 	const char *sentinel_password; /* NULL or "": none */
+	/* Redis Cluster: "host:port,..." of some of its nodes (the URL's host
+	 * is then not used, its password is). */
+	const char *cluster;
+	unsigned io_threads;      /* Redis: event loops (0: 1) */
+	unsigned max_in_flight;   /* Redis: commands in flight per connection (0: 1024) */
 	/* Redis: a change is acknowledged once WAIT says this many replicas
 	 * have it (0: once the master has it). */
 	unsigned min_replicas_ack;
@@ -171,6 +177,16 @@ cam_store *cam_memctx_store(cam_memctx *m);
 /* The backend's health, quick, from cached state. */
 enum cam_component_status cam_memctx_health(cam_memctx *m, char *msg, size_t len);
 
+/* Redis Cluster as the store last saw it (its health thread). */
+struct cam_memctx_cluster {
+	int ok;                   /* CLUSTER INFO says cluster_state:ok */
+	unsigned masters;         /* masters serving slots (CLUSTER SLOTS) */
+	unsigned slots_ok, slots_pfail, slots_fail; /* CLUSTER INFO's counts */
+	unsigned slots_uncovered; /* slots no master serves (CLUSTER SLOTS) */
+};
+/* 0 and *out on a Redis Cluster; CAM_ENOENT on any other store. */
+int cam_memctx_cluster(cam_memctx *m, struct cam_memctx_cluster *out);
+
 /* The namespace a snapshot was taken of, into ns (CAM_MEMCTX_MAX_NAME + 1
  * bytes): who owns a snapshot is who owns its namespace. CAM_ENOENT when
  * there is no such snapshot. */
@@ -223,7 +239,9 @@ struct cam_memctx_op {
 	size_t n;              /* versions: filled; delete: versions removed;
 				* snapshot, restore: keys */
 	char snapshot_id[CAM_MEMCTX_ID_LEN + 1];   /* snapshot: the new id (set by
-						    * submit, before the backend) */
+						    * submit, before the backend;
+						    * Redis puts the namespace's hash
+						    * slot in its first 4 digits) */
 	char snapshot_ns[CAM_MEMCTX_MAX_NAME + 1]; /* restore, snapshot_ns */
 };
 

@@ -18,13 +18,15 @@
  * Every call counts in cam_os_memory_context_operations_total{op,status}
  * (status "ok" or the gRPC code name) and is timed in
  * cam_os_memory_context_operation_duration_seconds{op}. Values never reach
- * a log line or an error message. With Redis the verbs may block (a
- * network round trip per call, two with CAM_REDIS_MIN_REPLICAS_ACK), never
- * past the call's deadline (sc->deadline_ns: DEADLINE_EXCEEDED); in memory
- * they do not. A Redis timeout shorter than the deadline is UNAVAILABLE.
+ * a log line or an error message. With Redis the store completes calls on
+ * I/O threads of its own (the verbs defer, never block), never past the
+ * call's deadline (sc->deadline_ns: DEADLINE_EXCEEDED); a Redis timeout
+ * shorter than the deadline is UNAVAILABLE.
  * cam_os_memory_context_redis_master_changes_total counts the failovers
  * this kernel followed, cam_os_memory_context_unconfirmed_writes_total the
- * changes WAIT did not confirm in time.
+ * changes WAIT did not confirm in time; with Redis Cluster,
+ * cam_os_memory_context_redis_cluster_{state,slots,masters} say what the
+ * store last saw of the cluster.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -58,8 +60,9 @@ static const double DURATION_BUCKETS[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.002
 
 enum { M_OPERATIONS, M_SIZE, M_VERSIONS, M_DURATION, M_RECONNECTS, M_MASTER_CHANGES,
        M_UNCONFIRMED, M_COMMITS, M_SYNCS, M_COMMITTED, M_COMMIT_SECONDS, M_FAILURES, M_FREE,
-       NMETRICS };
+       M_CLUSTER_STATE, M_CLUSTER_SLOTS, M_CLUSTER_MASTERS, NMETRICS };
 static const char *const L_REASON[] = { "reason", NULL };
+static const char *const L_STATE[] = { "state", NULL };
 static const char *const L_OP_STATUS[] = { "op", "status", NULL };
 static const char *const L_BACKEND[] = { "backend", NULL };
 static const struct cam_family_desc metrics[NMETRICS] = {
@@ -105,6 +108,16 @@ static const struct cam_family_desc metrics[NMETRICS] = {
 	[M_FREE] = { .name = "cam_os_memory_context_store_free_bytes",
 		     .help = "Free space of the file system that holds the durable store",
 		     .type = CAM_GAUGE, .unit = "bytes", .max_series = 1 },
+	/* With CAM_REDIS_CLUSTER only: as the store's health thread last saw it. */
+	[M_CLUSTER_STATE] = { .name = "cam_os_memory_context_redis_cluster_state",
+			      .help = "Redis Cluster state as CLUSTER INFO says it: 1 ok, 0 fail",
+			      .type = CAM_GAUGE, .max_series = 1 },
+	[M_CLUSTER_SLOTS] = { .name = "cam_os_memory_context_redis_cluster_slots",
+			      .help = "Redis Cluster hash slots by state: ok, pfail, fail (CLUSTER INFO), uncovered (served by no master in CLUSTER SLOTS)",
+			      .type = CAM_GAUGE, .label_names = L_STATE, .max_series = 4 },
+	[M_CLUSTER_MASTERS] = { .name = "cam_os_memory_context_redis_cluster_masters",
+				.help = "Redis Cluster masters serving slots",
+				.type = CAM_GAUGE, .max_series = 1 },
 };
 
 struct cam_context_verbs {
@@ -115,6 +128,7 @@ struct cam_context_verbs {
 	cam_series *quota_refusals;
 	cam_series *commits, *syncs, *committed, *commit_seconds, *nospace, *io_errors;
 	cam_series *free_bytes;
+	cam_family *cluster[3];   /* state, slots, masters: series made on a cluster */
 };
 
 /* Counts and times one operation; returns its code. */
@@ -542,6 +556,26 @@ static void collect_store(cam_context_verbs *cv)
 	cam_gauge_set(cv->free_bytes, (double)st.free_bytes);
 }
 
+/* With Redis Cluster: its state, slots and masters (no series otherwise,
+ * so an alert on them never fires for a single Redis). */
+static void collect_cluster(cam_context_verbs *cv)
+{
+	static const char *const states[] = { "ok", "pfail", "fail", "uncovered" };
+	struct cam_memctx_cluster ci;
+	unsigned v[4];
+
+	if (cam_memctx_cluster(cv->o.store, &ci))
+		return;
+	v[0] = ci.slots_ok;
+	v[1] = ci.slots_pfail;
+	v[2] = ci.slots_fail;
+	v[3] = ci.slots_uncovered;
+	cam_gauge_set(cam_series_get(cv->cluster[0], NULL), ci.ok ? 1 : 0);
+	for (size_t i = 0; i < 4; i++)
+		cam_gauge_set(cam_series_get(cv->cluster[1], (const char *[]){ states[i] }), v[i]);
+	cam_gauge_set(cam_series_get(cv->cluster[2], NULL), ci.masters);
+}
+
 /* Before each snapshot: the size gauge and the store's own counters. */
 static void collect(void *arg)
 {
@@ -552,6 +586,7 @@ static void collect(void *arg)
 	cam_gauge_set(cv->master_changes, (double)cam_memctx_master_changes(cv->o.store));
 	cam_gauge_set(cv->unconfirmed, (double)cam_memctx_unconfirmed(cv->o.store));
 	collect_store(cv);
+	collect_cluster(cv);
 }
 
 static int register_metrics(cam_context_verbs *cv)
@@ -575,6 +610,9 @@ static int register_metrics(cam_context_verbs *cv)
 	cv->reconnects = cam_series_get(f[M_RECONNECTS], NULL);
 	cv->master_changes = cam_series_get(f[M_MASTER_CHANGES], NULL);
 	cv->unconfirmed = cam_series_get(f[M_UNCONFIRMED], NULL);
+	cv->cluster[0] = f[M_CLUSTER_STATE];
+	cv->cluster[1] = f[M_CLUSTER_SLOTS];
+	cv->cluster[2] = f[M_CLUSTER_MASTERS];
 	cv->quota_refusals = cam_quota_refusals("memctx_bytes_per_caller");
 	/* Failures exist at 0 on every backend, so the alert on them always
 	 * has its series; the rest only where a durable store commits. */

@@ -27,6 +27,8 @@
 # SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+# Every kernel keeps its state in this test's own folder.
+export CAM_DATA_DIR="$TMP/data" XDG_STATE_HOME="$TMP/state"
 PY=/usr/bin/python3
 FC="$PY $ROOT/tests/integration/fleet_client.py"
 DOWN_AFTER_MS=1000

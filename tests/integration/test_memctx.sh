@@ -8,6 +8,8 @@
 # SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+# Every kernel keeps its state in this test's own folder.
+export CAM_DATA_DIR="$TMP/data" XDG_STATE_HOME="$TMP/state"
 
 client() { /usr/bin/python3 "$ROOT/tests/integration/memctx_client.py" "$@"; }
 # run_checks CMD...: runs a client check and counts its ok/FAIL lines.

@@ -9,6 +9,8 @@
 # SPDX-License-Identifier: Apache-2.0
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+# Every kernel keeps its state in this test's own folder.
+export CAM_DATA_DIR="$TMP/data" XDG_STATE_HOME="$TMP/state"
 
 client() { /usr/bin/python3 "$ROOT/tests/integration/memctx_client.py" "$@"; }
 run_checks() {
@@ -67,7 +69,8 @@ hang_and_resume() {
 fault kill9 kill_and_restart
 unavail1=$(sample 'cam_os_memory_context_operations_total{op="write",status="UNAVAILABLE"}')
 check "kill9: UNAVAILABLE writes counted ($unavail1)" [ "$unavail1" -gt 0 ]
-check "kill9: reconnects counted" [ "$(sample cam_os_memory_context_reconnects_total)" -gt 0 ]
+reconnected() { [ "$(sample cam_os_memory_context_reconnects_total)" -gt 0 ]; }
+check "kill9: reconnects counted" wait_for 10 reconnected
 fault sigstop hang_and_resume
 sleep 0.5
 unavail2=$(sample 'cam_os_memory_context_operations_total{op="write",status="UNAVAILABLE"}')

@@ -6,6 +6,8 @@
  * fail, they are not skipped. */
 #include "tests/kernel/memctx_contract.h"
 #include "tests/kernel/free_port.h"
+#include "common/clock.h"
+#include "kernel/memctx/redis_cluster.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -167,29 +169,64 @@ static int write_until_ok(cam_memctx *m, const char *val, double secs)
 	return rc;
 }
 
-/* The documented key layout (redis_scripts.h). */
+/* The documented key layout v2 (redis_scripts.h): the namespace's keys
+ * under its hash tag, the slot's byte counter under the slot's tag. */
 static void test_key_layout(void **state)
 {
 	cam_memctx *m = fresh(NULL);
 	redisContext *c = raw();
 	redisReply *r;
+	char cmd[128];
 
 	(void)state;
 	put(m, "doc", "key.1", "hello");
-	r = redisCommand(c, "HGET cam:ctx:ns:doc:keys key.1");
-	assert_string_equal(r->str, "1");
+	put(m, "doc", "key.1", "world!");
+	r = redisCommand(c, "HGET cam:v2:{doc}:idx key.1");
+	assert_true(strncmp(r->str, "2:", 2) == 0); /* newest first */
+	assert_non_null(strstr(r->str, ":6;1:"));
+	assert_true(strcmp(r->str + strlen(r->str) - 2, ":5") == 0);
 	freeReplyObject(r);
-	r = redisCommand(c, "HGET cam:ctx:ns:doc:k:key.1 1");
-	assert_string_equal(r->str, "hello");
+	r = redisCommand(c, "HGET cam:v2:{doc}:val key.1:2");
+	assert_string_equal(r->str, "world!");
 	freeReplyObject(r);
-	r = redisCommand(c, "HGET cam:ctx:ns:doc seq");
-	assert_string_equal(r->str, "1");
+	r = redisCommand(c, "HMGET cam:v2:{doc} seq bytes");
+	assert_string_equal(r->element[0]->str, "2");
+	assert_string_equal(r->element[1]->str, "11");
 	freeReplyObject(r);
-	r = redisCommand(c, "GET cam:ctx:bytes");
-	assert_string_equal(r->str, "5");
+	snprintf(cmd, sizeof(cmd), "GET cam:v2:{%s}:used",
+		 cam_rcluster_slot_tag(cam_rcluster_key_slot("doc", 3)));
+	r = redisCommand(c, cmd);
+	assert_string_equal(r->str, "11:2");
+	freeReplyObject(r);
+	r = redisCommand(c, "EXISTS cam:ctx:bytes");
+	assert_int_equal(r->integer, 0); /* no global counter */
 	freeReplyObject(r);
 	redisFree(c);
 	cam_memctx_free(m);
+}
+
+/* A Redis holding layout v1 is refused with a message naming it. */
+static void test_v1_refused(void **state)
+{
+	struct cam_memctx_opts o = opts_for(&default_limits);
+	char why[CAM_MEMCTX_WHY];
+	redisContext *c;
+	redisReply *r;
+	cam_memctx *m;
+
+	(void)state;
+	contract_reset();
+	c = raw();
+	r = redisCommand(c, "SET cam:ctx:bytes 5");
+	freeReplyObject(r);
+	assert_int_equal(cam_memctx_new(&o, &m, why), CAM_EINVAL);
+	assert_non_null(strstr(why, "key layout v1"));
+	assert_non_null(strstr(why, "cam:ctx:bytes"));
+	r = redisCommand(c, "DBSIZE");
+	assert_int_equal(r->integer, 1); /* nothing written beside it */
+	freeReplyObject(r);
+	redisFree(c);
+	contract_reset();
 }
 
 static void test_bad_urls(void **state)
@@ -304,16 +341,148 @@ static void test_hung(void **state)
 	cam_memctx_free(m);
 }
 
+struct collected {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done;
+};
+
+static void collect_done(struct cam_memctx_op *op)
+{
+	struct collected *c = op->arg;
+
+	pthread_mutex_lock(&c->lock);
+	c->done++;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* A hung Redis with a small in-flight cap: MAX_IN_FLIGHT commands go out,
+ * as many wait, the rest are refused at once; every call completes by its
+ * deadline, none waiting for the Redis timeout; afterwards all is well. */
+#define CAP_OPS 40
+static void test_in_flight_cap(void **state)
+{
+	struct cam_memctx_opts o = opts_for(&default_limits);
+	struct collected c = { .lock = PTHREAD_MUTEX_INITIALIZER,
+			       .cond = PTHREAD_COND_INITIALIZER };
+	static struct cam_memctx_op ops[CAP_OPS];
+	char why[CAM_MEMCTX_WHY];
+	int refused = 0, late = 0, other = 0;
+	cam_memctx *m;
+	double t0;
+
+	(void)state;
+	contract_reset();
+	o.max_in_flight = 4;
+	o.timeout_ms = 5000; /* longer than the hang: only the cap and deadlines bound it */
+	assert_int_equal(cam_memctx_new(&o, &m, why), 0);
+	assert_int_equal(write_until_ok(m, "warm", 2), 0);
+	kill(rs.pid, SIGSTOP);
+	t0 = now_s();
+	for (int i = 0; i < CAP_OPS; i++) {
+		ops[i] = (struct cam_memctx_op){ .kind = CAM_MEMCTX_OP_WRITE, .ns = "cap", .key = "k",
+						 .val = "v", .len = 1, .expected = CAM_MEMCTX_ANY,
+						 .deadline_ns = cam_mono_ns() + 300000000,
+						 .done = collect_done, .arg = &c };
+		cam_memctx_submit(m, &ops[i]);
+	}
+	pthread_mutex_lock(&c.lock);
+	while (c.done < CAP_OPS)
+		pthread_cond_wait(&c.cond, &c.lock);
+	pthread_mutex_unlock(&c.lock);
+	assert_true(now_s() - t0 < 0.3 + 0.3);
+	for (int i = 0; i < CAP_OPS; i++) {
+		if (ops[i].rc == CAM_EUNAVAIL && strstr(ops[i].why, "not taking more"))
+			refused++;
+		else if (ops[i].rc == CAM_ETIMEDOUT)
+			late++;
+		else
+			other++;
+	}
+	assert_int_equal(other, 0);
+	assert_int_equal(late, 8);      /* 4 in flight, 4 waiting */
+	assert_int_equal(refused, CAP_OPS - 8);
+	kill(rs.pid, SIGCONT);
+	/* The in-flight ones are answered late (dropped); calls go on. */
+	assert_int_equal(write_until_ok(m, "after", 3), 0);
+	assert_int_equal(read_rc(m, "up", "k", 0), 0);
+	cam_memctx_free(m);
+}
+
+/* With a per-owner quota the owner's count is kept atomically beside its
+ * namespaces (layout v2): bytes of every namespace of the owner, and the
+ * sum, in cam:v2:owner:{<owner>}. */
+static void test_owner_key(void **state)
+{
+	struct cam_memctx_limits l = default_limits;
+	char id[CAM_MEMCTX_ID_LEN + 1], why[CAM_MEMCTX_WHY];
+	redisContext *c;
+	redisReply *r;
+	size_t keys, removed;
+	cam_memctx *m;
+
+	(void)state;
+	l.max_bytes_per_owner = 1000;
+	m = fresh(&l);
+	put(m, "ann", "a", "12345");
+	put(m, "ann/x", "b", "123");
+	assert_int_equal(cam_memctx_snapshot(m, CAM_MEMCTX_NO_DEADLINE, "ann/x", id, &keys, why), 0);
+	c = raw();
+	r = redisCommand(c, "HGET cam:v2:owner:{ann} :total");
+	assert_string_equal(r->str, "11"); /* 5 + 3 + the snapshot's 3 */
+	freeReplyObject(r);
+	assert_int_equal(cam_memctx_delete(m, CAM_MEMCTX_NO_DEADLINE, "ann/x", NULL, &removed, why), 0);
+	assert_int_equal(cam_memctx_snapshot_delete(m, CAM_MEMCTX_NO_DEADLINE, id, why), 0);
+	r = redisCommand(c, "HGET cam:v2:owner:{ann} :total");
+	assert_string_equal(r->str, "5");
+	freeReplyObject(r);
+	r = redisCommand(c, "HEXISTS cam:v2:owner:{ann} ann/x");
+	assert_int_equal(r->integer, 0); /* an empty namespace leaves the count */
+	freeReplyObject(r);
+	redisFree(c);
+	cam_memctx_free(m);
+}
+
+/* Redis forgot the scripts (SCRIPT FLUSH, a restart without them): the
+ * calls on a live connection meet NOSCRIPT and go again by EVAL. */
+static void test_noscript(void **state)
+{
+	cam_memctx *m = fresh(NULL);
+	redisContext *c;
+	redisReply *r;
+
+	(void)state;
+	assert_int_equal(put(m, "ns", "k", "one"), 1);
+	c = raw();
+	r = redisCommand(c, "CONFIG RESETSTAT");
+	freeReplyObject(r);
+	r = redisCommand(c, "SCRIPT FLUSH");
+	freeReplyObject(r);
+	assert_int_equal(put(m, "ns", "k", "two"), 2);
+	assert_value(m, "ns", "k", 1, "one");
+	r = redisCommand(c, "INFO commandstats");
+	assert_non_null(strstr(r->str, "cmdstat_eval:"));  /* the fallback ran */
+	freeReplyObject(r);
+	redisFree(c);
+	cam_memctx_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		CONTRACT_TESTS,
+		CONTRACT_QUOTA_TESTS,
 		cmocka_unit_test(test_key_layout),
+		cmocka_unit_test(test_v1_refused),
 		cmocka_unit_test(test_bad_urls),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_down_at_start),
 		cmocka_unit_test(test_killed_and_restarted),
 		cmocka_unit_test(test_hung),
+		cmocka_unit_test(test_in_flight_cap),
+		cmocka_unit_test(test_owner_key),
+		cmocka_unit_test(test_noscript),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -304,6 +305,71 @@ static void test_replicas_ack(void **state)
 	cam_memctx_free(two);
 }
 
+struct collected {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done;
+};
+
+static void collect_done(struct cam_memctx_op *op)
+{
+	struct collected *c = op->arg;
+
+	pthread_mutex_lock(&c->lock);
+	c->done++;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static long long wait_calls(void)
+{
+	redisReply *r = ask(rs.mport, "INFO commandstats");
+	const char *p = r ? strstr(r->str, "cmdstat_wait:calls=") : NULL;
+	long long n = p ? atoll(p + 19) : 0;
+
+	if (r)
+		freeReplyObject(r);
+	return n;
+}
+
+/* Many changes at once: all confirmed by WAIT, and far fewer WAITs than
+ * changes (one per batch of a connection). */
+#define BATCH_OPS 200
+static void test_wait_per_batch(void **state)
+{
+	cam_memctx *m = store(1);
+	struct collected c = { .lock = PTHREAD_MUTEX_INITIALIZER,
+			       .cond = PTHREAD_COND_INITIALIZER };
+	static struct cam_memctx_op ops[BATCH_OPS];
+	static char keys[BATCH_OPS][16];
+	char why[CAM_MEMCTX_WHY];
+	long long before;
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(put(m, CAM_MEMCTX_NO_DEADLINE, "warm", "x", &v, why), 0);
+	before = wait_calls();
+	for (int i = 0; i < BATCH_OPS; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "b%d", i % 16);
+		ops[i] = (struct cam_memctx_op){ .kind = CAM_MEMCTX_OP_WRITE, .ns = "batch",
+						 .key = keys[i], .val = "v", .len = 1,
+						 .expected = CAM_MEMCTX_ANY, .done = collect_done,
+						 .arg = &c };
+		cam_memctx_submit(m, &ops[i]);
+	}
+	pthread_mutex_lock(&c.lock);
+	while (c.done < BATCH_OPS)
+		pthread_cond_wait(&c.cond, &c.lock);
+	pthread_mutex_unlock(&c.lock);
+	for (int i = 0; i < BATCH_OPS; i++)
+		if (ops[i].rc)
+			fail_msg("write %d: %s", i, ops[i].why);
+	if (wait_calls() - before > BATCH_OPS / 4)
+		fail_msg("%lld WAITs for %d changes", wait_calls() - before, BATCH_OPS);
+	assert_int_equal(cam_memctx_unconfirmed(m), 0);
+	cam_memctx_free(m);
+}
+
 /* A deadline bounds every command: passed already, nothing is sent; with
  * Redis hung, the call ends at its deadline, not at the Redis timeout, and
  * Redis is not marked down for it. */
@@ -364,7 +430,7 @@ static void test_failover(void **state)
 	assert_true(says(rs.rport, "ROLE", "master"));
 	/* The write went to the new master. */
 	snprintf(port, sizeof(port), "%llu", (unsigned long long)v + 1);
-	assert_true(says(rs.rport, "HGET cam:ctx:ns:s:keys f", port));
+	assert_true(says(rs.rport, "HGET cam:v2:{s}:idx f", port));
 	assert_int_equal(cam_memctx_read(m, CAM_MEMCTX_NO_DEADLINE, "s", "f", v, &val, why), 0);
 	assert_memory_equal(val.data, "before", 6);
 	cam_memctx_value_free(&val);
@@ -378,6 +444,7 @@ int main(void)
 		cmocka_unit_test(test_found_through_sentinel),
 		cmocka_unit_test(test_no_sentinel),
 		cmocka_unit_test(test_replicas_ack),
+		cmocka_unit_test(test_wait_per_batch),
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_failover),
 	};
