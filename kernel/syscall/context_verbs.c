@@ -669,16 +669,24 @@ static const struct cam_verb rows[] = {
 
 /* The rows with may_block set as the store's backend says: a store that
  * completes its calls on a thread of its own never blocks the handler, nor
- * does memory; Redis, answered on the calling thread, does. */
+ * does memory; one answered on the calling thread does. A snapshot id's
+ * namespace (ns_resource, for the policy) is looked up synchronously: on
+ * Redis that is a round trip, so the verbs naming a snapshot id run on a
+ * worker there (context_delete only when it names one). */
 static int add_rows(cam_context_verbs *cv)
 {
 	bool blocks = !cam_memctx_async(cv->o.store) &&
 		      strcmp(cam_memctx_backend(cv->o.store), "memory") != 0;
+	bool lookup_blocks = blocks || strcmp(cam_memctx_backend(cv->o.store), "redis") == 0;
 	struct cam_verb r[NROWS];
 
 	for (size_t i = 0; i < NROWS; i++) {
 		r[i] = rows[i];
 		r[i].may_block = blocks;
+		if (lookup_blocks && strcmp(r[i].name, "context_restore") == 0)
+			r[i].may_block = true;
+		if (lookup_blocks && strcmp(r[i].name, "context_delete") == 0 && !blocks)
+			r[i].blocks_with = "snapshot_id";
 	}
 	return cam_verbs_add(cv->o.verbs, "memory context", r, NROWS, cv);
 }

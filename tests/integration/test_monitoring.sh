@@ -99,6 +99,11 @@ INTERVAL_MS=200
 BUS="ipc://$TMP/bus/bus.ipc"
 PORT=$(free_port)
 GRPC_PORT=$(free_port)
+# A second kernel, its store on a one-node Redis Cluster, so that the
+# metrics only such a store has (and the rules over them) are live too.
+CBUS="ipc://$TMP/bus/cluster.ipc"
+CPORT=$(free_port)
+CGRPC_PORT=$(free_port)
 PROM_PORT=$(free_port)
 AM_PORT=$(free_port)
 HOOK_PORT=$(free_port)
@@ -121,15 +126,15 @@ echo "http://127.0.0.1:$HOOK_PORT/hook" >"$TMP/slack_webhook_url"
 # Test copies: the real files with the addresses of this test, 1 s
 # intervals and CamOSDown's for: 1m shortened to 3s. Nothing else changes.
 mkdir -p "$TMP/rules"
-$PY - "$MON" "$TMP" "$PORT" "$AM_PORT" <<'PY'
+$PY - "$MON" "$TMP" "$PORT" "$AM_PORT" "$CPORT" <<'PY'
 import sys, yaml
-mon, tmp, port, am = sys.argv[1:5]
+mon, tmp, port, am, cport = sys.argv[1:6]
 p = yaml.safe_load(open(mon + "/prometheus/prometheus.yml"))
 p["global"].update(scrape_interval="1s", evaluation_interval="1s")
 p["rule_files"] = [tmp + "/rules/alerts.yml"]
 p["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = ["127.0.0.1:" + am]
 job = [j for j in p["scrape_configs"] if j["job_name"] == "cam-os"][0]
-job["static_configs"][0]["targets"] = ["127.0.0.1:" + port]
+job["static_configs"][0]["targets"] = ["127.0.0.1:" + port, "127.0.0.1:" + cport]
 job["scrape_interval"] = "1s"
 yaml.safe_dump(p, open(tmp + "/prometheus.yml", "w"))
 r = yaml.safe_load(open(mon + "/prometheus/rules/alerts.yml"))
@@ -182,6 +187,20 @@ kernel_start kernel "$BUS" --auth-tokens-file "$TMP/tokens" \
   --tpm-tcti "swtpm:host=127.0.0.1,port=$TPM_PORT" \
   --drivers-dir "$DRIVERS" --metrics-max-series-per-family 100
 KERNEL=$LAST_PID
+RCPORT=$(free_port)
+start redis-cluster redis-server --port "$RCPORT" --bind 127.0.0.1 --dir "$TMP" --save '' \
+  --appendonly no --cluster-enabled yes --cluster-config-file "$TMP/nodes-$RCPORT.conf" \
+  --daemonize no
+cluster_ok() { redis-cli -p "$RCPORT" cluster info 2>/dev/null | grep -q 'cluster_state:ok'; }
+wait_for 20 redis-cli -p "$RCPORT" ping >/dev/null &&
+  redis-cli -p "$RCPORT" cluster addslotsrange 0 16383 >/dev/null
+check "a one-node Redis Cluster serves every slot" wait_for 20 cluster_ok
+exporter_start exporter-cluster "$CBUS" "$CPORT"
+GRPC_PORT=$CGRPC_PORT kernel_start kernel-cluster "$CBUS" --redis-cluster "127.0.0.1:$RCPORT" \
+  --memctx-redis-ping-ms 200
+cluster_seen() { scrape "$CPORT" | grep -qx 'cam_os_memory_context_redis_cluster_state 1'; }
+check "the cluster kernel says cluster_state ok (cam_os_memory_context_redis_cluster_state 1)" \
+  wait_for 20 cluster_seen
 if command -v prometheus-alertmanager >/dev/null; then
   start alertmanager prometheus-alertmanager --config.file="$TMP/alertmanager.yml" \
     --storage.path="$TMP/am-data" --web.listen-address="127.0.0.1:$AM_PORT" \
@@ -275,7 +294,7 @@ synced "round 2"
 start hold $PY "$MON/tests/grpc_load.py" "127.0.0.1:$GRPC_PORT" hold; HOLD=$LAST_PID
 check "an idle client connection is open" wait_for 20 grep -q 'ping, then hold' "$TMP/hold.log"
 synced "the idle connection"
-scrape "$PORT" >"$TMP/scrape.txt"
+{ scrape "$PORT"; scrape "$CPORT"; } >"$TMP/scrape.txt"
 # The rules see the faults with the label values the kernel really uses.
 alert_pending() {
   curl -fsS --max-time 5 "$PROM/api/v1/alerts" | $PY -c '
