@@ -64,6 +64,7 @@ struct cam_agents {
 	size_t cap, n, tombs;
 	struct name_slot *names;
 	size_t ncap, nn, ntombs;
+	int64_t next_expiry_ms; /* the soonest expiry among the tokens; 0: none */
 	uint64_t seed; /* names are chosen by callers: a hash they cannot aim */
 };
 
@@ -119,6 +120,8 @@ static void put(struct cam_agents *a, const unsigned char *d, const struct cam_a
 
 	if ((a->n + a->tombs + 1) * 4 > a->cap * 3)
 		grow(a);
+	if (g->expires_ms && (!a->next_expiry_ms || g->expires_ms < a->next_expiry_ms))
+		a->next_expiry_ms = g->expires_ms;
 	s = probe(a, d, true);
 	if (s->used && !s->gone) {
 		s->g = *g;
@@ -275,6 +278,8 @@ out_end:
 	return rc ? cam_store_fail(rc, cam_store_path(a->store), why) : 0;
 }
 
+static int purge_expired(cam_agents *a, char *why);
+
 int cam_agents_new(cam_store *store, cam_agents **out, char *why)
 {
 	struct cam_agents *a = cam_xcalloc(1, sizeof(*a));
@@ -286,7 +291,8 @@ int cam_agents_new(cam_store *store, cam_agents **out, char *why)
 		a->seed = (uint64_t)cam_mono_ns();
 	grow(a);
 	name_grow(a);
-	if ((rc = cam_store_dbi(store, "agents", &a->db, why)) || (rc = load(a, why))) {
+	if ((rc = cam_store_dbi(store, "agents", &a->db, why)) || (rc = load(a, why)) ||
+	    (rc = purge_expired(a, why))) {
 		cam_agents_free(a);
 		return rc;
 	}
@@ -432,6 +438,63 @@ static int run(cam_agents *a, const unsigned char (*digests)[32], size_t n,
 	return rc;
 }
 
+static int run(cam_agents *a, const unsigned char (*digests)[32], size_t n,
+	       const struct record *rec, char *why);
+
+/*
+ * Drops the tokens whose ttl ran out, from the store and the tables, once
+ * the soonest expiry has passed (so that expired tokens neither fill the
+ * store nor count toward the limit). Runs where changes are made
+ * (register, and at load), never on a lookup.
+ */
+static int purge_expired(cam_agents *a, char *why)
+{
+	int64_t now = cam_real_ms(), next = 0;
+	unsigned char (*d)[32];
+	char (*names)[CAM_AGENT_NAME_MAX + 1];
+	size_t n = 0;
+	int rc;
+
+	pthread_rwlock_rdlock(&a->lock);
+	if (!a->next_expiry_ms || a->next_expiry_ms > now) {
+		pthread_rwlock_unlock(&a->lock);
+		return 0;
+	}
+	d = cam_xmalloc((a->n ? a->n : 1) * sizeof(*d));
+	names = cam_xmalloc((a->n ? a->n : 1) * sizeof(*names));
+	for (size_t i = 0; i < a->cap; i++) {
+		const struct slot *s = &a->slots[i];
+
+		if (!s->used || s->gone || !s->g.expires_ms)
+			continue;
+		if (s->g.expires_ms <= now) {
+			memcpy(d[n], s->digest, 32);
+			memcpy(names[n++], s->g.name, sizeof(*names));
+		} else if (!next || s->g.expires_ms < next) {
+			next = s->g.expires_ms;
+		}
+	}
+	pthread_rwlock_unlock(&a->lock);
+	rc = n ? run(a, (const unsigned char (*)[32])d, n, NULL, why) : 0;
+	pthread_rwlock_wrlock(&a->lock);
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct slot *s = probe(a, d[i], false);
+
+		if (s) {
+			s->gone = true;
+			a->n--;
+			a->tombs++;
+			name_remove(a, names[i], d[i]);
+		}
+	}
+	if (!rc && (a->next_expiry_ms <= now || (next && next < a->next_expiry_ms)))
+		a->next_expiry_ms = next; /* a register meanwhile may have set a sooner one */
+	pthread_rwlock_unlock(&a->lock);
+	free(names);
+	free(d);
+	return rc;
+}
+
 int cam_agents_register(cam_agents *a, const struct cam_agent *g, char *token, char *why)
 {
 	unsigned char digest[32];
@@ -443,6 +506,8 @@ int cam_agents_register(cam_agents *a, const struct cam_agent *g, char *token, c
 			 CAM_AGENT_NAME_MAX);
 		return CAM_EINVAL;
 	}
+	if ((rc = purge_expired(a, why)))
+		return rc;
 	if (cam_agents_count(a) >= MAX_TOKENS) {
 		snprintf(why, CAM_STORE_WHY, "%u registered tokens already (the limit)", MAX_TOKENS);
 		return CAM_ELIMIT;

@@ -137,6 +137,19 @@ static void test_ttl_and_names(void **state)
 	assert_true(find_token(a, t, &g));
 	usleep(250 * 1000);
 	assert_false(find_token(a, t, &g));
+	/* Expired tokens are dropped at the next change, store and all. */
+	assert_int_equal(cam_agents_count(a), 1);
+	reg(a, "long-lived", CAM_SCOPE_READ, 0, t);
+	assert_int_equal(cam_agents_count(a), 1);
+	assert_false(cam_agents_find_name(a, "short-lived", &g));
+	reg(a, "short-again", CAM_SCOPE_READ, cam_real_ms() + 100, t);
+	cam_agents_free(a);
+	usleep(150 * 1000);
+	cam_store_close(store);
+	open_store();
+	assert_int_equal(cam_agents_new(store, &a, why), 0); /* purged at load too */
+	assert_int_equal(cam_agents_count(a), 1);
+	g = (struct cam_agent){ .scopes = CAM_SCOPE_READ, .rate = -1, .burst = -1 };
 	snprintf(g.name, sizeof(g.name), "bad name");
 	assert_int_equal(cam_agents_register(a, &g, t, why), CAM_EINVAL);
 	g.name[0] = '\0';
