@@ -186,7 +186,9 @@ def audit_event_to_ecs(d):
         return
     d["event.kind"] = "event"
     d["event.category"] = ("database" if ev == "write" else "configuration" if ev in ("admin", "reload")
-                           else "iam" if ev in ("auth", "start", "stop") else "authentication")
+                           else "iam" if ev in ("auth", "start", "stop")
+                           else ("authentication" if d.get("code") == "UNAUTHENTICATED" else "iam")
+                           if ev == "deny" else "api" if ev == "call" else "host")
     a = d.get("authorized")
     d["event.type"] = "denied" if a is False else "allowed"
     d["event.action"] = verb if verb is not None else ev

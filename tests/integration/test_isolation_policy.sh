@@ -96,6 +96,11 @@ policy() { # NAME SUFFIX: agent-a may read shared/load* by rule load-by-SUFFIX
 policy from-file file >"$TMP/policy.json"
 policy from-update update >"$TMP/update.json"
 GRPC_PORT=$(free_port); G="127.0.0.1:$GRPC_PORT"
+# A bus and exporter of their own: the first exporter may still serve the
+# enforced kernel's last snapshot, and the error count is read from here.
+stop_pid "$EXPORTER" TERM
+BUS="ipc://$TMP/bus2.ipc"; PORT=$(free_port)
+exporter_start exporter2 "$BUS" "$PORT"; EXPORTER=$LAST_PID
 reload_kernel() {
   kernel_start reload "$BUS" --auth-tokens-file "$TMP/tokens" --policy-file "$TMP/policy.json" \
     --data-dir "$TMP/data-reload"
