@@ -35,6 +35,18 @@ trap 'exit 130' INT TERM
 # are listed in $TMP/.ports.
 free_port() { free_ports_ 1; }
 free_port_pair() { free_ports_ 2; }
+# A free port for a Redis Cluster node: its cluster bus port (+10000) must
+# be a port too, and free.
+cluster_free_port() {
+  local p
+  while :; do
+    p=$(free_port)
+    [ $((p + 10000)) -le 65535 ] || continue
+    /usr/bin/python3 -c "import socket; socket.socket().bind(('127.0.0.1', $((p + 10000))))" \
+      2>/dev/null && break
+  done
+  echo "$p"
+}
 free_ports_() {
   /usr/bin/python3 -c '
 import socket, sys

@@ -44,16 +44,7 @@ done
 
 # ------------------------------------------------------------- the cluster
 NODE_TIMEOUT_MS=2000
-bus_free_port() { # a free port whose cluster bus port is free too
-  local p
-  while :; do
-    p=$(free_port)
-    [ $((p + 10000)) -le 65535 ] || continue
-    $PY -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1', $((p + 10000))))" 2>/dev/null && break
-  done
-  echo "$p"
-}
-RP=(); for i in 0 1 2 3 4 5; do RP+=("$(bus_free_port)"); done
+RP=(); for i in 0 1 2 3 4 5; do RP+=("$(cluster_free_port)"); done
 RPID=()
 node_start() { # INDEX: (again) with its own nodes.conf, so it rejoins
   mkdir -p "$TMP/r$1"

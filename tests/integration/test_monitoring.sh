@@ -187,7 +187,7 @@ kernel_start kernel "$BUS" --auth-tokens-file "$TMP/tokens" \
   --tpm-tcti "swtpm:host=127.0.0.1,port=$TPM_PORT" \
   --drivers-dir "$DRIVERS" --metrics-max-series-per-family 100
 KERNEL=$LAST_PID
-RCPORT=$(free_port)
+RCPORT=$(cluster_free_port)
 start redis-cluster redis-server --port "$RCPORT" --bind 127.0.0.1 --dir "$TMP" --save '' \
   --appendonly no --cluster-enabled yes --cluster-config-file "$TMP/nodes-$RCPORT.conf" \
   --daemonize no
